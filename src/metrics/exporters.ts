@@ -1,0 +1,228 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { ValidUsage } from '../usage.ts';
+import type { Aggregator, Hist, Series } from './aggregator.ts';
+import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
+import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
+
+/** Where the Prometheus endpoint listens. */
+export interface PrometheusOptions {
+  /** @default $TOKENMETER_METRICS_HOST or '127.0.0.1' */
+  host?: string;
+  /** 0 lets the OS choose (see `monitor.metricsUrl`). @default $TOKENMETER_METRICS_PORT or 9464 */
+  port?: number;
+  /** @default '/metrics' */
+  endpoint?: string;
+}
+
+/** OTLP over HTTP to a Collector (or any OTLP receiver). */
+export interface OtlpOptions {
+  /** @default $OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, else http://localhost:4318/v1/metrics */
+  url?: string;
+  headers?: Record<string, string>;
+  /** @default 60000 */
+  intervalMs?: number;
+}
+
+/** Where metrics go. */
+export interface ExportOptions {
+  /** The built-in Prometheus endpoint; `false` turns it off. @default on, 127.0.0.1:9464/metrics */
+  prometheus?: PrometheusOptions | false;
+  /** Push OTLP over HTTP as well. @default off */
+  otlp?: OtlpOptions;
+  /**
+   * Report through your own MeterProvider (or `'global'`, the one your NodeSDK registered) instead
+   * of starting one; tokenmeter then starts no endpoint of its own. Counters are observable and
+   * read tokenmeter's aggregates; the GenAI histograms are recorded per call.
+   */
+  meterProvider?: ApiMeterProvider | 'global';
+}
+
+export interface ExportHooks {
+  log: (message: string) => void;
+  internalError: (component: string) => void;
+}
+
+function envPort(env: NodeJS.ProcessEnv): number {
+  const raw = env.TOKENMETER_METRICS_PORT;
+  const n = raw === undefined || raw === '' ? 9464 : Number(raw);
+  return Number.isInteger(n) && n >= 0 && n < 65536 ? n : 9464;
+}
+
+/** Runs the exporters for one monitor. */
+export class MetricsExport {
+  readonly producer: TokenmeterMetricProducer;
+  #provider: MeterProvider | undefined;
+  #server: Server | undefined;
+  #listening: Promise<void> = Promise.resolve();
+  #endpoint = '/metrics';
+  #prometheus: PrometheusExporter | undefined;
+  /** Called after each call is aggregated (attach mode: records the GenAI histograms). */
+  sink: ((s: Series, u: ValidUsage) => void) | undefined;
+  #closed = false;
+
+  constructor(agg: Aggregator, options: ExportOptions, hooks: ExportHooks, env: NodeJS.ProcessEnv = process.env) {
+    this.producer = new TokenmeterMetricProducer(agg);
+    if (options.meterProvider !== undefined) {
+      const mp = options.meterProvider === 'global' ? metrics.getMeterProvider() : options.meterProvider;
+      this.sink = attach(mp, agg);
+      return;
+    }
+    const readers: MetricReader[] = [];
+    if (options.prometheus !== false) {
+      const p = options.prometheus ?? {};
+      this.#prometheus = new PrometheusExporter({
+        preventServerStart: true,
+        metricProducers: [this.producer],
+        // Scope labels would put tokenmeter's version on every series, breaking them on upgrade.
+        withoutScopeInfo: true,
+      });
+      readers.push(this.#prometheus);
+      this.#endpoint = p.endpoint ?? '/metrics';
+      this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
+    }
+    this.#provider = new MeterProvider({ readers });
+    if (options.otlp !== undefined) this.#otlpReady = this.#startOtlp(options.otlp, hooks);
+  }
+
+  #otlpReady: Promise<void> = Promise.resolve();
+  #otlpReader: PeriodicExportingMetricReader | undefined;
+  #otlpProvider: MeterProvider | undefined;
+
+  async #startOtlp(o: OtlpOptions, hooks: ExportHooks): Promise<void> {
+    try {
+      // Loaded only when asked for, so users of the Prometheus endpoint never load it.
+      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+      const exporter = new OTLPMetricExporter({
+        ...(o.url === undefined ? {} : { url: o.url }),
+        ...(o.headers === undefined ? {} : { headers: o.headers }),
+      });
+      this.#otlpReader = new PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: o.intervalMs ?? 60_000,
+        metricProducers: [this.producer],
+      });
+      // A reader binds to one provider; the OTLP one gets its own (it holds no instruments).
+      this.#otlpProvider = new MeterProvider({ readers: [this.#otlpReader] });
+    } catch (error) {
+      hooks.internalError('otlp');
+      hooks.log(`OTLP exporter could not start: ${(error as Error).message}`);
+    }
+  }
+
+  #serve(host: string, port: number, hooks: ExportHooks): void {
+    const exporter = this.#prometheus as PrometheusExporter;
+    const endpoint = this.#endpoint;
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === endpoint && (req.method === 'GET' || req.method === 'HEAD')) {
+        exporter.getMetricsRequestHandler(req, res);
+        return;
+      }
+      res.statusCode = 404;
+      res.setHeader('content-type', 'text/plain');
+      res.end(`Not found: tokenmeter serves metrics at ${endpoint}\n`);
+    });
+    this.#server = server;
+    this.#listening = new Promise<void>((resolve) => {
+      server.once('listening', () => resolve());
+      server.once('error', (error) => {
+        hooks.internalError('prometheus_endpoint');
+        hooks.log(
+          `Prometheus endpoint could not listen on ${host}:${port}: ${error.message} (set metrics.prometheus.port, or false to turn it off)`,
+        );
+        resolve();
+      });
+    });
+    server.listen(port, host);
+    // The endpoint must not keep the user's process alive.
+    server.unref();
+  }
+
+  /** Resolves once the endpoint listens (or failed to, which is logged) and OTLP has loaded. */
+  async ready(): Promise<void> {
+    await Promise.all([this.#listening, this.#otlpReady]);
+  }
+
+  /** The endpoint's URL, once listening; undefined when it is off or failed. */
+  get url(): string | undefined {
+    const addr = this.#server?.listening ? (this.#server.address() as AddressInfo | null) : null;
+    if (!addr) return undefined;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}${this.#endpoint}`;
+  }
+
+  /** Pushes OTLP now (and flushes any extra readers). */
+  async forceFlush(): Promise<void> {
+    await this.#otlpReady;
+    await Promise.all([this.#provider?.forceFlush(), this.#otlpProvider?.forceFlush()]);
+  }
+
+  /** Stops the endpoint and readers; safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#otlpReady;
+    const server = this.#server;
+    await Promise.all([
+      server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve())),
+      this.#provider?.shutdown().catch(() => undefined),
+      this.#otlpProvider?.shutdown().catch(() => undefined),
+    ]);
+  }
+}
+
+/**
+ * Reports through a user's MeterProvider: observable counters read the aggregates at collection
+ * time; the GenAI histograms are recorded per call (the API has no observable histogram).
+ */
+function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsage) => void) | undefined {
+  const meter = mp.getMeter(SCOPE.name, SCOPE.version);
+  const tokens = meter.createObservableCounter(INSTRUMENT.tokens, { description: DESCRIPTION.tokens, valueType: ValueType.INT });
+  const cost = meter.createObservableCounter(INSTRUMENT.cost, { description: DESCRIPTION.cost, valueType: ValueType.DOUBLE });
+  const requests = meter.createObservableCounter(INSTRUMENT.requests, { description: DESCRIPTION.requests, valueType: ValueType.INT });
+  const unpriced = meter.createObservableCounter(INSTRUMENT.unpriced, { description: DESCRIPTION.unpriced, valueType: ValueType.INT });
+  const internal = meter.createObservableCounter(INSTRUMENT.internalErrors, {
+    description: DESCRIPTION.internalErrors,
+    valueType: ValueType.INT,
+  });
+  meter.addBatchObservableCallback(
+    (result) => {
+      for (const s of agg.distinctSeries()) {
+        for (let i = 0; i < TOKEN_TYPES.length; i++) {
+          const v = s.tokens[i] as number;
+          if (v > 0 || i < 2) result.observe(tokens, v, s.tokenAttributes[i]);
+        }
+        result.observe(cost, s.costUsd, s.attributes);
+        if (s.ok > 0) result.observe(requests, s.ok, s.statusAttributes[0]);
+        if (s.errors > 0) result.observe(requests, s.errors, s.statusAttributes[1]);
+        if (s.unpriced > 0) result.observe(unpriced, s.unpriced, s.attributes);
+      }
+      for (const [component, n] of agg.internalErrors) result.observe(internal, n, { [LABEL.component]: component });
+    },
+    [tokens, cost, requests, unpriced, internal],
+  );
+  if (!agg.semconv) return undefined;
+  const usage: ApiHistogram = meter.createHistogram(INSTRUMENT.tokenUsage, {
+    description: DESCRIPTION.tokenUsage,
+    unit: '{token}',
+    valueType: ValueType.INT,
+    advice: { explicitBucketBoundaries: [...TOKEN_USAGE_BUCKETS] },
+  });
+  const duration: ApiHistogram = meter.createHistogram(INSTRUMENT.operationDuration, {
+    description: DESCRIPTION.operationDuration,
+    unit: 's',
+    advice: { explicitBucketBoundaries: [...OPERATION_DURATION_BUCKETS] },
+  });
+  return (s, u) => {
+    if (u.inputTokens !== null) usage.record(u.inputTokens, (s.inputHist as Hist).attributes);
+    if (u.outputTokens !== null) usage.record(u.outputTokens, (s.outputHist as Hist).attributes);
+    if (u.durationMs !== null) {
+      const h = u.error ? s.errorDurationHists?.get(u.errorType ?? 'error') : s.durationHist;
+      if (h) duration.record(u.durationMs / 1000, h.attributes);
+    }
+  };
+}

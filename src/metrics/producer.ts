@@ -1,0 +1,131 @@
+import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import { emptyResource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  type CollectionResult,
+  type DataPoint,
+  DataPointType,
+  type Histogram,
+  type HistogramMetricData,
+  type MetricData,
+  type MetricProducer,
+  type SumMetricData,
+} from '@opentelemetry/sdk-metrics';
+import type { Aggregator, Hist, Series } from './aggregator.ts';
+import { DESCRIPTION, INSTRUMENT, LABEL, TOKEN_TYPES } from './names.ts';
+
+/** The instrumentation scope tokenmeter's metrics are exported under. */
+export const SCOPE = { name: 'tokenmeter', version: '0.1.0' } as const;
+
+function sum(name: string, description: string, valueType: ValueType, dataPoints: DataPoint<number>[]): SumMetricData {
+  return {
+    descriptor: { name, description, unit: '', valueType },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.SUM,
+    dataPoints,
+    isMonotonic: true,
+  };
+}
+
+function histogram(
+  name: string,
+  description: string,
+  unit: string,
+  valueType: ValueType,
+  dataPoints: DataPoint<Histogram>[],
+): HistogramMetricData {
+  return {
+    descriptor: { name, description, unit, valueType },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.HISTOGRAM,
+    dataPoints,
+  };
+}
+
+function point<T>(start: HrTime, end: HrTime, attributes: Attributes, value: T): DataPoint<T> {
+  return { startTime: start, endTime: end, attributes, value };
+}
+
+function histPoint(start: HrTime, end: HrTime, h: Hist): DataPoint<Histogram> {
+  return point(start, end, h.attributes, {
+    buckets: { boundaries: [...h.boundaries], counts: [...h.counts] },
+    sum: h.sum,
+    count: h.count,
+    min: h.min,
+    max: h.max,
+  });
+}
+
+/** Builds the metric data of every series, as cumulative OpenTelemetry metrics. */
+export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricData[] {
+  const end = hrTime();
+  const tokens: DataPoint<number>[] = [];
+  const cost: DataPoint<number>[] = [];
+  const requests: DataPoint<number>[] = [];
+  const unpriced: DataPoint<number>[] = [];
+  const tokenUsage: DataPoint<Histogram>[] = [];
+  const duration: DataPoint<Histogram>[] = [];
+  const all: Series[] = agg.distinctSeries();
+  for (const s of all) {
+    const st = s.start;
+    for (let i = 0; i < TOKEN_TYPES.length; i++) {
+      const v = s.tokens[i] as number;
+      // Input and output always (so ratios have both sides); the finer types once they occur.
+      if (v > 0 || i < 2) tokens.push(point(st, end, s.tokenAttributes[i] as Attributes, v));
+    }
+    cost.push(point(st, end, s.attributes, s.costUsd));
+    if (s.ok > 0) requests.push(point(st, end, s.statusAttributes[0], s.ok));
+    if (s.errors > 0) requests.push(point(st, end, s.statusAttributes[1], s.errors));
+    if (s.unpriced > 0) unpriced.push(point(st, end, s.attributes, s.unpriced));
+    if (s.inputHist !== null && s.inputHist.count > 0) tokenUsage.push(histPoint(st, end, s.inputHist));
+    if (s.outputHist !== null && s.outputHist.count > 0) tokenUsage.push(histPoint(st, end, s.outputHist));
+    if (s.durationHist !== null && s.durationHist.count > 0) duration.push(histPoint(st, end, s.durationHist));
+    if (s.errorDurationHists !== null) {
+      for (const h of new Set(s.errorDurationHists.values())) duration.push(histPoint(st, end, h));
+    }
+  }
+  const internal: DataPoint<number>[] = [];
+  for (const [component, n] of agg.internalErrors) internal.push(point(startTime, end, { [LABEL.component]: component }, n));
+
+  const metrics: MetricData[] = [
+    sum(INSTRUMENT.tokens, DESCRIPTION.tokens, ValueType.INT, tokens),
+    sum(INSTRUMENT.cost, DESCRIPTION.cost, ValueType.DOUBLE, cost),
+    sum(INSTRUMENT.requests, DESCRIPTION.requests, ValueType.INT, requests),
+    sum(INSTRUMENT.unpriced, DESCRIPTION.unpriced, ValueType.INT, unpriced),
+    sum(INSTRUMENT.internalErrors, DESCRIPTION.internalErrors, ValueType.INT, internal),
+  ];
+  if (agg.semconv) {
+    metrics.push(
+      histogram(INSTRUMENT.tokenUsage, DESCRIPTION.tokenUsage, '{token}', ValueType.INT, tokenUsage),
+      histogram(INSTRUMENT.operationDuration, DESCRIPTION.operationDuration, 's', ValueType.DOUBLE, duration),
+    );
+  }
+  return metrics.filter((m) => m.dataPoints.length > 0);
+}
+
+/**
+ * A MetricProducer over tokenmeter's aggregates. Readers that tokenmeter starts use it; users who
+ * build their own reader can add it: `new PrometheusExporter({ metricProducers: [monitor.metricProducer] })`.
+ */
+export class TokenmeterMetricProducer implements MetricProducer {
+  readonly #agg: Aggregator;
+  readonly #start: HrTime = hrTime();
+  constructor(agg: Aggregator) {
+    this.#agg = agg;
+  }
+  async collect(): Promise<CollectionResult> {
+    try {
+      return {
+        resourceMetrics: {
+          resource: emptyResource(),
+          scopeMetrics: [{ scope: SCOPE, metrics: collectMetricData(this.#agg, this.#start) }],
+        },
+        errors: [],
+      };
+    } catch (error) {
+      this.#agg.internalError('collect');
+      return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [error] };
+    }
+  }
+}

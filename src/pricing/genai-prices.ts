@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { calcPrice, type ModelInfo, type ModelPrice, type TieredPrices } from '@pydantic/genai-prices';
+import { perMillionToPico } from './money.ts';
+import type { Rate, ResolvedPrice } from './types.ts';
+
+/**
+ * Prices from @pydantic/genai-prices, which ships its data inside the package (no network; we
+ * never call its `updatePrices`). Its `calcPrice` scans the table on every call, so tokenmeter
+ * calls it once per model to find the entry and keeps the rates.
+ */
+
+/** Our provider ids → genai-prices provider ids. Others are passed through, then matched by model. */
+export const GENAI_PRICES_PROVIDER: Readonly<Record<string, string>> = {
+  openai: 'openai',
+  azure_openai: 'azure',
+  anthropic: 'anthropic',
+  gemini: 'google',
+  vertex_ai: 'google',
+  groq: 'groq',
+  mistral: 'mistral',
+  cohere: 'cohere',
+  voyage: 'voyageai',
+  aws_bedrock: 'aws',
+};
+
+type Calc = NonNullable<ReturnType<typeof calcPrice>>;
+
+function tryCalc(model: string, providerId: string | undefined, at: Date): Calc | null {
+  try {
+    return calcPrice({ input_tokens: 0 }, model, providerId === undefined ? { timestamp: at } : { providerId, timestamp: at });
+  } catch {
+    return null;
+  }
+}
+
+// Bedrock ARNs and cross-region inference profiles wrap the model id:
+// arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0
+function bedrockModelId(model: string): string {
+  const slash = model.lastIndexOf('/');
+  const id = slash >= 0 ? model.slice(slash + 1) : model;
+  return id.replace(/^(?:us|eu|apac|us-gov|global|jp|au|ca)\./, '');
+}
+
+function rate(value: number | TieredPrices | undefined): Rate | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return { base: perMillionToPico(value), tiers: [] };
+  return {
+    base: perMillionToPico(value.base),
+    tiers: [...value.tiers].sort((a, b) => a.start - b.start).map((t) => ({ start: t.start, pico: perMillionToPico(t.price) })),
+  };
+}
+
+/** The next dated price change after `at`, so a cached price is looked up again then. */
+function nextChange(model: ModelInfo, at: Date): number {
+  if (!Array.isArray(model.prices)) return Number.POSITIVE_INFINITY;
+  let next = Number.POSITIVE_INFINITY;
+  for (const p of model.prices) {
+    if (p.constraint?.type === 'start_date') {
+      const t = Date.parse(p.constraint.start_date);
+      if (t > at.getTime() && t < next) next = t;
+    } else if (p.constraint?.type === 'time_of_date') {
+      // Time-of-day prices (off-peak discounts) change within a day: look again within the hour.
+      next = Math.min(next, at.getTime() + 3_600_000);
+    }
+  }
+  return next;
+}
+
+function link(calc: Calc): string {
+  const url = /https?:\/\/\S+/.exec(calc.model.price_comments ?? '')?.[0] ?? calc.provider.pricing_urls?.[0];
+  return url === undefined ? '' : `, ${url.replace(/[,.)]+$/, '')}`;
+}
+
+let version: string | undefined;
+/** The installed genai-prices version, for "where did this price come from". */
+export function genaiPricesVersion(): string {
+  if (version === undefined) {
+    try {
+      const entry = createRequire(import.meta.url).resolve('@pydantic/genai-prices');
+      const pkg = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+      version = pkg.version;
+    } catch {
+      version = 'unknown';
+    }
+  }
+  return version;
+}
+
+/** Looks a model up in genai-prices' bundled data; undefined when it has no price. */
+export function lookupGenaiPrice(provider: string, model: string, at: Date = new Date()): ResolvedPrice | undefined {
+  const mapped = GENAI_PRICES_PROVIDER[provider];
+  const name = provider === 'aws_bedrock' ? bedrockModelId(model) : model;
+  let calc = tryCalc(name, mapped ?? provider, at);
+  // A provider genai-prices does not know (a gateway, a self-hosted endpoint): match by model name.
+  if (calc === null && mapped === undefined) calc = tryCalc(name, undefined, at);
+  if (calc === null) return undefined;
+  const prices: ModelPrice = calc.model_price;
+  const resolved: ResolvedPrice = {
+    provider,
+    model,
+    matchedModel: calc.model.id,
+    source: 'genai-prices',
+    sourceDetail: `genai-prices ${genaiPricesVersion()}: ${calc.provider.id}/${calc.model.id}${link(calc)}`,
+    expiresAt: nextChange(calc.model, at),
+  };
+  const input = rate(prices.input_mtok);
+  const output = rate(prices.output_mtok);
+  const cacheRead = rate(prices.cache_read_mtok);
+  const cacheWrite = rate(prices.cache_write_mtok);
+  if (input) resolved.input = input;
+  if (output) resolved.output = output;
+  if (cacheRead) resolved.cacheRead = cacheRead;
+  if (cacheWrite) resolved.cacheWrite = cacheWrite;
+  return resolved;
+}

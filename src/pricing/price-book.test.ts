@@ -1,0 +1,332 @@
+import { calcPrice } from '@pydantic/genai-prices';
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../errors.ts';
+import { GENAI_PRICES_PROVIDER } from './genai-prices.ts';
+import { type BillableUsage, costPico, PriceBook } from './price-book.ts';
+
+/** An exact decimal USD string → picodollars. */
+function pico(usd: string): number {
+  const [whole, frac = ''] = usd.split('.');
+  return Number(BigInt(whole as string) * 10n ** 12n + BigInt(frac.padEnd(12, '0')));
+}
+
+function usage(u: Partial<BillableUsage>): BillableUsage {
+  return {
+    inputTokens: null,
+    outputTokens: null,
+    cachedInputTokens: null,
+    cacheWriteTokens: null,
+    totalTokens: null,
+    searchUnits: null,
+    error: false,
+    ...u,
+  };
+}
+
+// Each expected cost is worked by hand from the provider's published price (USD per 1M tokens):
+// fresh input + cached at the cache-read rate + cache writes at the write rate + output.
+const cases: { name: string; provider: string; model: string; u: Partial<BillableUsage>; usd: string; link: string }[] = [
+  // $2.50 in, $1.25 cached, $10 out: 800×2.5 + 200×1.25 + 500×10 = 7,250 µ$
+  {
+    name: 'gpt-4o with cached input',
+    provider: 'openai',
+    model: 'gpt-4o',
+    u: { inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 },
+    usd: '0.00725',
+    link: 'https://openai.com/api/pricing/',
+  },
+  // A dated snapshot resolves to the same price.
+  {
+    name: 'gpt-4o dated',
+    provider: 'openai',
+    model: 'gpt-4o-2024-08-06',
+    u: { inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 },
+    usd: '0.00725',
+    link: 'https://openai.com/api/pricing/',
+  },
+  // $0.15 in, $0.075 cached, $0.60 out: 6000×0.15 + 4000×0.075 + 1000×0.6 = 1,800 µ$
+  {
+    name: 'gpt-4o-mini',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    u: { inputTokens: 10000, cachedInputTokens: 4000, outputTokens: 1000 },
+    usd: '0.0018',
+    link: 'https://openai.com/api/pricing/',
+  },
+  // $2 in, $0.50 cached, $8 out; reasoning is billed as output: 1000×2 + 1000×0.5 + 3000×8 = 26,500 µ$
+  {
+    name: 'o3 with reasoning',
+    provider: 'openai',
+    model: 'o3',
+    u: { inputTokens: 2000, cachedInputTokens: 1000, outputTokens: 3000 },
+    usd: '0.0265',
+    link: 'https://openai.com/api/pricing/',
+  },
+  // $0.02 per 1M
+  {
+    name: 'text-embedding-3-small',
+    provider: 'openai',
+    model: 'text-embedding-3-small',
+    u: { inputTokens: 1_000_000 },
+    usd: '0.02',
+    link: 'https://openai.com/api/pricing/',
+  },
+  // $0.13 per 1M: 50,000 × 0.13 = 6,500 µ$
+  {
+    name: 'text-embedding-3-large',
+    provider: 'openai',
+    model: 'text-embedding-3-large',
+    u: { inputTokens: 50000 },
+    usd: '0.0065',
+    link: 'https://openai.com/api/pricing/',
+  },
+  // Azure global deployment, as OpenAI: 1000×0.15 + 1000×0.6 = 750 µ$
+  {
+    name: 'azure gpt-4o-mini',
+    provider: 'azure_openai',
+    model: 'gpt-4o-mini',
+    u: { inputTokens: 1000, outputTokens: 1000 },
+    usd: '0.00075',
+    link: 'https://azure.microsoft.com/en-us/pricing/details/cognitive-services/openai-service/',
+  },
+  // $3 in, $3.75 5-minute cache write, $0.30 cache read, $15 out: 2000×3 + 8000×0.3 + 2000×3.75 + 1000×15 = 30,900 µ$
+  {
+    name: 'claude-sonnet-4-5 cache read and write',
+    provider: 'anthropic',
+    model: 'claude-sonnet-4-5-20250929',
+    u: { inputTokens: 12000, cachedInputTokens: 8000, cacheWriteTokens: 2000, outputTokens: 1000 },
+    usd: '0.0309',
+    link: 'https://www.anthropic.com/pricing#api',
+  },
+  // $0.80 in, $1 cache write, $4 out: 4000×0.8 + 1000×1 + 500×4 = 6,200 µ$
+  {
+    name: 'claude-3-5-haiku cache write',
+    provider: 'anthropic',
+    model: 'claude-3-5-haiku-20241022',
+    u: { inputTokens: 5000, cacheWriteTokens: 1000, outputTokens: 500 },
+    usd: '0.0062',
+    link: 'https://www.anthropic.com/pricing#api',
+  },
+  // $15 in, $1.50 cache read, $75 out: 500×15 + 500×1.5 + 200×75 = 23,250 µ$
+  {
+    name: 'claude-opus-4-1',
+    provider: 'anthropic',
+    model: 'claude-opus-4-1',
+    u: { inputTokens: 1000, cachedInputTokens: 500, outputTokens: 200 },
+    usd: '0.02325',
+    link: 'https://www.anthropic.com/pricing#api',
+  },
+  // ≤200k prompt: $1.25 in, $10 out (thinking included): 100000×1.25 + 10000×10 = 225,000 µ$
+  {
+    name: 'gemini-2.5-pro below its tier',
+    provider: 'gemini',
+    model: 'gemini-2.5-pro',
+    u: { inputTokens: 100000, outputTokens: 10000 },
+    usd: '0.225',
+    link: 'https://ai.google.dev/gemini-api/docs/pricing#gemini-2.5-pro',
+  },
+  // >200k prompt: the whole call at $2.50 in, $0.25 cached, $15 out: 200000×2.5 + 100000×0.25 + 10000×15 = 675,000 µ$
+  {
+    name: 'gemini-2.5-pro long context tier',
+    provider: 'gemini',
+    model: 'gemini-2.5-pro',
+    u: { inputTokens: 300000, cachedInputTokens: 100000, outputTokens: 10000 },
+    usd: '0.675',
+    link: 'https://ai.google.dev/gemini-api/docs/pricing#gemini-2.5-pro',
+  },
+  // $0.30 in, $2.50 out: 10000×0.3 + 2000×2.5 = 8,000 µ$
+  {
+    name: 'gemini-2.5-flash',
+    provider: 'gemini',
+    model: 'gemini-2.5-flash',
+    u: { inputTokens: 10000, outputTokens: 2000 },
+    usd: '0.008',
+    link: 'https://ai.google.dev/gemini-api/docs/pricing#gemini-2.5-flash',
+  },
+  // Vertex AI, versioned name; $0.10 in, $0.40 out: 20000×0.1 + 1000×0.4 = 2,400 µ$
+  {
+    name: 'vertex gemini-2.0-flash-001',
+    provider: 'vertex_ai',
+    model: 'gemini-2.0-flash-001',
+    u: { inputTokens: 20000, outputTokens: 1000 },
+    usd: '0.0024',
+    link: 'https://cloud.google.com/vertex-ai/generative-ai/pricing',
+  },
+  // $0.59 in, $0.79 out: 10000×0.59 + 2000×0.79 = 7,480 µ$
+  {
+    name: 'groq llama-3.3-70b-versatile',
+    provider: 'groq',
+    model: 'llama-3.3-70b-versatile',
+    u: { inputTokens: 10000, outputTokens: 2000 },
+    usd: '0.00748',
+    link: 'https://groq.com/pricing',
+  },
+  // $2 in, $6 out: 10000×2 + 1000×6 = 26,000 µ$
+  {
+    name: 'mistral-large-latest',
+    provider: 'mistral',
+    model: 'mistral-large-latest',
+    u: { inputTokens: 10000, outputTokens: 1000 },
+    usd: '0.026',
+    link: 'https://mistral.ai/pricing#api-pricing',
+  },
+  // $2.50 in, $10 out: 4000×2.5 + 1000×10 = 20,000 µ$
+  {
+    name: 'cohere command-r-plus',
+    provider: 'cohere',
+    model: 'command-r-plus',
+    u: { inputTokens: 4000, outputTokens: 1000 },
+    usd: '0.02',
+    link: 'https://cohere.com/pricing',
+  },
+  // $0.06 per 1M: 20000×0.06 = 1,200 µ$
+  {
+    name: 'voyage-3 embedding',
+    provider: 'voyage',
+    model: 'voyage-3',
+    u: { inputTokens: 20000 },
+    usd: '0.0012',
+    link: 'https://docs.voyageai.com/docs/pricing',
+  },
+  // $3 in, $15 out: 2000×3 + 500×15 = 13,500 µ$
+  {
+    name: 'bedrock claude-3-5-sonnet model id',
+    provider: 'aws_bedrock',
+    model: 'anthropic.claude-3-5-sonnet-20240620-v1:0',
+    u: { inputTokens: 2000, outputTokens: 500 },
+    usd: '0.0135',
+    link: 'https://aws.amazon.com/bedrock/pricing/',
+  },
+  // Inference-profile ARN; Nova Pro $0.80 in, $3.20 out: 10000×0.8 + 1000×3.2 = 11,200 µ$
+  {
+    name: 'bedrock nova-pro profile ARN',
+    provider: 'aws_bedrock',
+    model: 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0',
+    u: { inputTokens: 10000, outputTokens: 1000 },
+    usd: '0.0112',
+    link: 'https://aws.amazon.com/bedrock/pricing/',
+  },
+  // $2.00 per 1,000 searches: 3 search units = $0.006
+  {
+    name: 'cohere rerank-v3.5 per search unit',
+    provider: 'cohere',
+    model: 'rerank-v3.5',
+    u: { searchUnits: 3, inputTokens: 5000 },
+    usd: '0.006',
+    link: 'https://cohere.com/pricing',
+  },
+  // $0.05 per 1M tokens, usage reported as a total: 12000×0.05 = 600 µ$
+  {
+    name: 'voyage rerank-2.5 per token',
+    provider: 'voyage',
+    model: 'rerank-2.5',
+    u: { totalTokens: 12000 },
+    usd: '0.0006',
+    link: 'https://docs.voyageai.com/docs/pricing',
+  },
+  // Local models cost nothing per token.
+  {
+    name: 'ollama local model',
+    provider: 'ollama',
+    model: 'llama3.1',
+    u: { inputTokens: 900, outputTokens: 300 },
+    usd: '0',
+    link: 'https://ollama.com',
+  },
+];
+
+describe('costPico against hand-checked prices', () => {
+  const book = new PriceBook();
+  it.each(cases)('$name', ({ provider, model, u, usd }) => {
+    const price = book.resolve(provider, model);
+    expect(price, `${provider}/${model} has a price`).not.toBeNull();
+    expect(costPico(price!, usage(u))).toBe(pico(usd));
+  });
+
+  it('agrees with genai-prices’ own calcPrice on every model it prices', () => {
+    for (const c of cases) {
+      const price = book.resolve(c.provider, c.model)!;
+      if (price.source !== 'genai-prices') continue;
+      const model = c.provider === 'aws_bedrock' ? price.matchedModel : c.model;
+      const ref = calcPrice(
+        {
+          input_tokens: c.u.inputTokens ?? c.u.totalTokens ?? 0,
+          output_tokens: c.u.outputTokens ?? 0,
+          cache_read_tokens: c.u.cachedInputTokens ?? 0,
+          cache_write_tokens: c.u.cacheWriteTokens ?? 0,
+        },
+        model,
+        { providerId: GENAI_PRICES_PROVIDER[c.provider] ?? c.provider },
+      );
+      expect(ref, c.name).not.toBeNull();
+      expect(costPico(price, usage(c.u))! / 1e12).toBeCloseTo(ref!.total_price, 12);
+    }
+  });
+});
+
+describe('costPico when cost cannot be known', () => {
+  const book = new PriceBook();
+  it('is null when the usage is unknown, but 0 for a failed call that reports none', () => {
+    const p = book.resolve('openai', 'gpt-4o')!;
+    expect(costPico(p, usage({}))).toBeNull();
+    expect(costPico(p, usage({ error: true }))).toBe(0);
+  });
+  it('is null when the model bills usage it has no price for', () => {
+    const embed = book.resolve('openai', 'text-embedding-3-small')!;
+    expect(costPico(embed, usage({ inputTokens: 10, outputTokens: 5 }))).toBeNull();
+    const rerank = book.resolve('cohere', 'rerank-v3.5')!;
+    expect(costPico(rerank, usage({ inputTokens: 100 }))).toBeNull();
+  });
+  it('has no price for a model nobody knows', () => {
+    expect(book.resolve('acme', 'acme-llm-9000')).toBeNull();
+  });
+});
+
+describe('PriceBook', () => {
+  it('resolves a model once and keeps it', () => {
+    const book = new PriceBook();
+    const first = book.resolve('openai', 'gpt-4o');
+    expect(book.resolve('openai', 'gpt-4o')).toBe(first);
+  });
+
+  it('lets code override the bundled price, by model or by provider/model, and config after code', () => {
+    const book = new PriceBook({
+      prices: { 'gpt-4o': { input: 1, output: 2 }, 'azure_openai/gpt-4o': { input: 3, output: 4, cachedInput: 0.5 } },
+      configPrices: { 'gpt-4o': { input: 100, output: 100 }, 'my-ft': { input: 7, output: 8, cacheWrite: 9, searchUnit: 0.01 } },
+    });
+    expect(book.resolve('openai', 'gpt-4o')).toMatchObject({ source: 'override', input: { base: 1_000_000 }, output: { base: 2_000_000 } });
+    expect(book.resolve('azure_openai', 'gpt-4o')).toMatchObject({ source: 'override', cacheRead: { base: 500_000 } });
+    expect(book.resolve('acme', 'my-ft')).toMatchObject({
+      source: 'config',
+      cacheWrite: { base: 9_000_000 },
+      perSearchUnit: 10_000_000_000,
+    });
+  });
+
+  it('sees a price set later and stops using the cached one', () => {
+    const book = new PriceBook();
+    expect(book.resolve('acme', 'private-model')).toBeNull();
+    const v = book.version;
+    book.setPrice('private-model', { input: 0.5, output: 1.5 });
+    expect(book.version).toBe(v + 1);
+    expect(costPico(book.resolve('acme', 'private-model')!, usage({ inputTokens: 2_000_000, outputTokens: 1_000_000 }))).toBe(pico('2.5'));
+  });
+
+  it('rejects a bad price, naming it', () => {
+    expect(() => new PriceBook({ prices: { x: { input: -1 } } })).toThrow(ValidationError);
+    expect(() => new PriceBook({ prices: { x: { input: -1 } } })).toThrow('Invalid prices["x"].input: -1');
+    expect(() => new PriceBook({ prices: { x: { inptu: 1 } as never } })).toThrow('Invalid prices["x"].inptu');
+    expect(() => new PriceBook().setPrice('y', {})).toThrow('names no price');
+  });
+
+  it('follows dated price changes: o3 before and after its June 2025 price cut', () => {
+    const book = new PriceBook();
+    const before = book.resolve('openai', 'o3', Date.UTC(2025, 5, 1))!;
+    // https://openai.com/api/pricing/ : o3 was $10 in / $40 out until 10 June 2025, then $2 / $8.
+    expect(before.input?.base).toBe(10_000_000);
+    expect(before.expiresAt).toBe(Date.parse('2025-06-10'));
+    const after = book.resolve('openai', 'o3', Date.UTC(2025, 5, 11))!;
+    expect(after.input?.base).toBe(2_000_000);
+    expect(after.output?.base).toBe(8_000_000);
+  });
+});

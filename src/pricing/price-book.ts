@@ -1,0 +1,184 @@
+import { ValidationError } from '../errors.ts';
+import { lookupGenaiPrice } from './genai-prices.ts';
+import { perMillionToPico, usdToPico } from './money.ts';
+import { findRerankPrice } from './rerank-prices.ts';
+import type { PriceOverride, PriceSource, Rate, ResolvedPrice } from './types.ts';
+
+/** The counts a cost is computed from (a validated usage record has them all). */
+export interface BillableUsage {
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cachedInputTokens: number | null;
+  cacheWriteTokens: number | null;
+  totalTokens: number | null;
+  searchUnits: number | null;
+  error: boolean;
+}
+
+const OVERRIDE_FIELDS = ['input', 'output', 'cachedInput', 'cacheWrite', 'searchUnit'] as const;
+const LOCAL_PROVIDERS = new Set(['ollama']);
+
+/** Checks a user price; `where` names it in errors, e.g. `prices["gpt-4o"]`. */
+export function validatePriceOverride(where: string, value: unknown): PriceOverride {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError(where, value, 'must be an object of USD prices per 1M tokens');
+  }
+  const out: PriceOverride = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!(OVERRIDE_FIELDS as readonly string[]).includes(k)) {
+      throw new ValidationError(`${where}.${k}`, v, `unknown price field; use ${OVERRIDE_FIELDS.join(', ')}`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1_000_000) {
+      throw new ValidationError(`${where}.${k}`, v, 'must be a non-negative number of USD');
+    }
+    out[k as (typeof OVERRIDE_FIELDS)[number]] = v;
+  }
+  if (Object.keys(out).length === 0) throw new ValidationError(where, value, 'names no price');
+  return out;
+}
+
+function flat(pico: number): Rate {
+  return { base: pico, tiers: [] };
+}
+
+function fromOverride(provider: string, model: string, o: PriceOverride, source: PriceSource, key: string): ResolvedPrice {
+  const p: ResolvedPrice = {
+    provider,
+    model,
+    matchedModel: key,
+    source,
+    sourceDetail: source === 'config' ? `config.json pricing["${key}"]` : `prices["${key}"] set in code`,
+    expiresAt: Number.POSITIVE_INFINITY,
+  };
+  if (o.input !== undefined) p.input = flat(perMillionToPico(o.input));
+  if (o.output !== undefined) p.output = flat(perMillionToPico(o.output));
+  if (o.cachedInput !== undefined) p.cacheRead = flat(perMillionToPico(o.cachedInput));
+  if (o.cacheWrite !== undefined) p.cacheWrite = flat(perMillionToPico(o.cacheWrite));
+  if (o.searchUnit !== undefined) p.perSearchUnit = usdToPico(o.searchUnit);
+  return p;
+}
+
+function rateFor(r: Rate, basis: number): number {
+  let pico = r.base;
+  for (const t of r.tiers) if (basis > t.start) pico = t.pico;
+  return pico;
+}
+
+/**
+ * The cost of one call in picodollars, or null when it cannot be known: the model bills a kind of
+ * usage it has no price for, or the usage itself is unknown. A failed call that reports no usage
+ * costs 0 (providers do not bill failed requests).
+ */
+export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
+  let input = u.inputTokens;
+  const output = u.outputTokens;
+  // Embedding and rerank APIs often report only a total, which is all input.
+  if (input === null && output === null && u.totalTokens !== null) input = u.totalTokens;
+  const bySearch = p.perSearchUnit !== undefined;
+  if (input === null && output === null && u.searchUnits === null) return u.error ? 0 : null;
+
+  let cost = 0;
+  if (bySearch) {
+    if (u.searchUnits === null) return null;
+    cost += u.searchUnits * (p.perSearchUnit as number);
+  }
+  if (input !== null && input > 0 && p.input !== undefined) {
+    const cached = u.cachedInputTokens ?? 0;
+    const written = u.cacheWriteTokens ?? 0;
+    cost += (input - cached - written) * rateFor(p.input, input);
+    if (cached > 0) cost += cached * rateFor(p.cacheRead ?? p.input, input);
+    if (written > 0) cost += written * rateFor(p.cacheWrite ?? p.input, input);
+  } else if (input !== null && input > 0 && !bySearch) {
+    return null;
+  } else if (input === null && !bySearch) {
+    return null;
+  }
+  if (output !== null && output > 0) {
+    if (p.output !== undefined) cost += output * rateFor(p.output, input ?? 0);
+    else if (!bySearch) return null;
+  }
+  return cost;
+}
+
+/** Options of a {@link PriceBook}. */
+export interface PriceBookOptions {
+  /** Prices set in code, keyed by model or `provider/model`; they win over every other source. */
+  prices?: Record<string, PriceOverride>;
+  /** Prices from the config file, same keys; they win over the bundled data. */
+  configPrices?: Record<string, PriceOverride>;
+}
+
+/**
+ * Finds each model's price once and keeps it. Order: prices set in code, then the config file,
+ * then local providers (Ollama: free), then the rerank table, then genai-prices' bundled data.
+ */
+export class PriceBook {
+  readonly #code = new Map<string, PriceOverride>();
+  readonly #config = new Map<string, PriceOverride>();
+  readonly #cache = new Map<string, ResolvedPrice | null>();
+  /** Bumped on every change, so holders of a resolved price know to look it up again. */
+  version = 0;
+
+  constructor(options: PriceBookOptions = {}) {
+    for (const [k, v] of Object.entries(options.prices ?? {})) this.#code.set(k, validatePriceOverride(`prices["${k}"]`, v));
+    for (const [k, v] of Object.entries(options.configPrices ?? {})) {
+      this.#config.set(k, validatePriceOverride(`pricing["${k}"]`, v));
+    }
+  }
+
+  /** Sets (or replaces) a price for `model` or `provider/model`, in USD per 1M tokens. */
+  setPrice(key: string, price: PriceOverride): void {
+    if (typeof key !== 'string' || key === '') throw new ValidationError('model', key, 'must be a model name or provider/model');
+    this.#code.set(key, validatePriceOverride(`prices["${key}"]`, price));
+    this.#cache.clear();
+    this.version++;
+  }
+
+  /** The price of a model, or null when no source knows it. Cached per provider and model. */
+  resolve(provider: string, model: string, at: number = Date.now()): ResolvedPrice | null {
+    const key = `${provider}\u0000${model}`;
+    const hit = this.#cache.get(key);
+    if (hit !== undefined && (hit === null || at < hit.expiresAt)) return hit;
+    const found = this.#lookup(provider, model, new Date(at)) ?? null;
+    this.#cache.set(key, found);
+    return found;
+  }
+
+  #lookup(provider: string, model: string, at: Date): ResolvedPrice | undefined {
+    for (const [map, source] of [
+      [this.#code, 'override'],
+      [this.#config, 'config'],
+    ] as const) {
+      const scoped = `${provider}/${model}`;
+      const o = map.get(scoped) ?? map.get(model);
+      if (o) return fromOverride(provider, model, o, source, map.has(scoped) ? scoped : model);
+    }
+    if (LOCAL_PROVIDERS.has(provider)) {
+      return {
+        provider,
+        model,
+        matchedModel: model,
+        source: 'local',
+        sourceDetail: `${provider} runs models locally: no per-token charge (set a price to count hardware cost)`,
+        input: flat(0),
+        output: flat(0),
+        expiresAt: Number.POSITIVE_INFINITY,
+      };
+    }
+    const rerank = findRerankPrice(provider, model);
+    if (rerank) {
+      const p: ResolvedPrice = {
+        provider,
+        model,
+        matchedModel: rerank.model,
+        source: 'rerank-table',
+        sourceDetail: `tokenmeter rerank table: ${rerank.provider}/${rerank.model}, ${rerank.source}`,
+        expiresAt: Number.POSITIVE_INFINITY,
+      };
+      if (rerank.perSearchUnit !== undefined) p.perSearchUnit = usdToPico(rerank.perSearchUnit);
+      if (rerank.perMillionTokens !== undefined) p.input = flat(perMillionToPico(rerank.perMillionTokens));
+      return p;
+    }
+    return lookupGenaiPrice(provider, model, at);
+  }
+}

@@ -1,0 +1,48 @@
+/** A per-token rate in picodollars, with long-context tiers where the model has them. */
+export interface Rate {
+  /** Picodollars per token below the first tier. */
+  base: number;
+  /**
+   * Tiers, ascending: once a call's input tokens exceed `start`, every token of the call is billed
+   * at `pico` (Gemini's and Anthropic's long-context prices work this way).
+   */
+  tiers: readonly { start: number; pico: number }[];
+}
+
+/** Where a price came from. */
+export type PriceSource = 'override' | 'config' | 'genai-prices' | 'rerank-table' | 'local';
+
+/** A model's price as tokenmeter applies it: resolved once, kept until `expiresAt`. */
+export interface ResolvedPrice {
+  provider: string;
+  model: string;
+  /** The name the price source knows the model by. */
+  matchedModel: string;
+  source: PriceSource;
+  /** Human-readable origin: the data set and entry, and a link where there is one. */
+  sourceDetail: string;
+  input?: Rate;
+  output?: Rate;
+  /** Cache reads; when absent, cached tokens cost the input rate. */
+  cacheRead?: Rate;
+  /** Cache writes; when absent, cache-write tokens cost the input rate. */
+  cacheWrite?: Rate;
+  /** Picodollars per search unit. */
+  perSearchUnit?: number;
+  /** Epoch ms after which the price must be looked up again (a dated price change). */
+  expiresAt: number;
+}
+
+/** A price given by the user: USD per 1M tokens, and USD per search unit. */
+export interface PriceOverride {
+  /** USD per 1M input tokens. */
+  input?: number;
+  /** USD per 1M output tokens (reasoning included). */
+  output?: number;
+  /** USD per 1M cached input tokens. @default the input price */
+  cachedInput?: number;
+  /** USD per 1M cache-write tokens. @default the input price */
+  cacheWrite?: number;
+  /** USD per search unit (rerank). */
+  searchUnit?: number;
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { isValidationError, ValidationError } from './errors.ts';
+import { type UsageInput, validateUsage } from './usage.ts';
+
+const keyId = (k: string) => `id(${k.length})`;
+const base: UsageInput = { provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5 };
+
+function errorOf(input: unknown): ValidationError {
+  try {
+    validateUsage(input as UsageInput, keyId);
+  } catch (e) {
+    if (e instanceof ValidationError) return e;
+    throw e;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('validateUsage rejects bad input, naming the field and the value', () => {
+  const cases: [string, Partial<UsageInput> | Record<string, unknown>, string, string][] = [
+    ['negative', { inputTokens: -1 }, 'inputTokens', '-1'],
+    ['fractional', { outputTokens: 1.5 }, 'outputTokens', '1.5'],
+    ['NaN', { cachedInputTokens: Number.NaN }, 'cachedInputTokens', 'NaN'],
+    ['infinite', { reasoningTokens: Number.POSITIVE_INFINITY }, 'reasoningTokens', 'Infinity'],
+    ['absurd', { inputTokens: 100_000_001 }, 'inputTokens', '100000001'],
+    ['string count', { totalTokens: '12' }, 'totalTokens', '"12"'],
+    ['negative search units', { searchUnits: -2 }, 'searchUnits', '-2'],
+    ['missing provider', { provider: undefined }, 'provider', 'undefined'],
+    ['empty model', { model: '' }, 'model', '""'],
+    ['numeric provider', { provider: 42 }, 'provider', '42'],
+    ['non-string user', { userId: 7 }, 'userId', '7'],
+    ['object thread', { threadId: { id: 1 } }, 'threadId', 'a value of type object'],
+    ['array agent', { agent: ['a'] }, 'agent', 'an array'],
+    ['bad service type', { serviceType: 'chat' }, 'serviceType', '"chat"'],
+    ['cached above input', { inputTokens: 10, cachedInputTokens: 11 }, 'cachedInputTokens', '11'],
+    ['cached plus writes above input', { inputTokens: 10, cachedInputTokens: 6, cacheWriteTokens: 5 }, 'cacheWriteTokens', '5'],
+    ['reasoning above output', { outputTokens: 5, reasoningTokens: 6 }, 'reasoningTokens', '6'],
+    ['negative duration', { durationMs: -3 }, 'durationMs', '-3'],
+    ['bad timestamp', { timestamp: 'yesterday' }, 'timestamp', '"yesterday"'],
+    ['array metadata', { metadata: [1, 2] }, 'metadata', 'an array'],
+    ['error not boolean', { error: 'yes' }, 'error', '"yes"'],
+  ];
+  it.each(cases)('%s', (_name, patch, field, shown) => {
+    const e = errorOf({ ...base, ...patch });
+    expect(e.field).toBe(field);
+    expect(e.message).toContain(`Invalid ${field}: ${shown}`);
+    expect(isValidationError(e)).toBe(true);
+    expect(e.name).toBe('ValidationError');
+  });
+
+  it('rejects metadata over 8 KiB and says how big it was', () => {
+    const e = errorOf({ ...base, metadata: { blob: 'x'.repeat(9000) } });
+    expect(e.field).toBe('metadata');
+    expect(e.message).toMatch(/90\d\d bytes as JSON, more than 8192/);
+  });
+
+  it('counts metadata size in UTF-8 bytes, not characters', () => {
+    // 3,000 three-byte characters: under 8,192 characters but over 8,192 bytes.
+    expect(errorOf({ ...base, metadata: { t: '€'.repeat(3000) } }).field).toBe('metadata');
+    expect(() => validateUsage({ ...base, metadata: { t: 'x'.repeat(3000) } }, keyId)).not.toThrow();
+  });
+
+  it('rejects metadata that cannot be JSON', () => {
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    expect(errorOf({ ...base, metadata: loop }).message).toContain('cannot be written as JSON');
+  });
+
+  it('never shows a bad API key in the error', () => {
+    const e = errorOf({ ...base, apiKey: { secret: 'sk-live-123456789' } as unknown as string });
+    expect(e.field).toBe('apiKey');
+    expect(e.message).not.toContain('sk-live');
+    expect(e.value).toBeUndefined();
+  });
+});
+
+describe('validateUsage normalises', () => {
+  it('keeps unknown counts null and derives the total', () => {
+    const u = validateUsage({ provider: 'voyage', model: 'voyage-3', serviceType: 'embedding', inputTokens: 40 }, keyId);
+    expect(u).toMatchObject({ inputTokens: 40, outputTokens: null, cachedInputTokens: null, totalTokens: 40, operation: 'embeddings' });
+    const none = validateUsage({ provider: 'voyage', model: 'voyage-3', serviceType: 'embedding' }, keyId);
+    expect(none.totalTokens).toBeNull();
+  });
+
+  it('takes the operation default from the service type', () => {
+    expect(validateUsage({ ...base }, keyId).operation).toBe('chat');
+    expect(validateUsage({ ...base, serviceType: 'reranking' }, keyId).operation).toBe('rerank');
+  });
+
+  it('marks a call failed when it has an error message or type, and redacts keys in the message', () => {
+    const u = validateUsage({ ...base, errorMessage: 'Incorrect API key provided: sk-proj-abcdefghijklmnop1234' }, keyId);
+    expect(u.error).toBe(true);
+    expect(u.errorType).toBe('error');
+    expect(u.errorMessage).toBe('Incorrect API key provided: [redacted]');
+    expect(validateUsage({ ...base, errorType: 'rate_limit' }, keyId)).toMatchObject({ error: true, errorType: 'rate_limit' });
+    expect(validateUsage(base, keyId)).toMatchObject({ error: false, errorType: null, errorMessage: null });
+  });
+
+  it('turns the API key into its id and keeps nothing else of it', () => {
+    const u = validateUsage({ ...base, apiKey: 'sk-abcdefghijklmnopqrstuvwxyz' }, keyId);
+    expect(u.apiKeyId).toBe('id(29)');
+    expect(JSON.stringify(u)).not.toContain('abcdefgh');
+  });
+
+  it('accepts Date, epoch and ISO timestamps', () => {
+    const t = Date.UTC(2026, 0, 2, 3, 4, 5);
+    expect(validateUsage({ ...base, timestamp: new Date(t) }, keyId).timestamp).toBe(t);
+    expect(validateUsage({ ...base, timestamp: t }, keyId).timestamp).toBe(t);
+    expect(validateUsage({ ...base, timestamp: new Date(t).toISOString() }, keyId).timestamp).toBe(t);
+  });
+});

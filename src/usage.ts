@@ -1,0 +1,263 @@
+import { ValidationError } from './errors.ts';
+import { redactSecrets } from './logger.ts';
+
+/** What kind of call: chat or completion, embedding, or reranking. */
+export type ServiceType = 'llm' | 'embedding' | 'reranking';
+export const SERVICE_TYPES: readonly ServiceType[] = ['llm', 'embedding', 'reranking'];
+
+/** The most tokens one call may report; more is taken for a bug in the caller. */
+export const MAX_TOKENS_PER_CALL = 100_000_000;
+/** The largest metadata object, as JSON, that one record may carry. */
+export const MAX_METADATA_BYTES = 8 * 1024;
+/** The longest label value (user, thread, agent, operation, model...). */
+export const MAX_LABEL_LENGTH = 256;
+/** Error messages are cut to this length. */
+export const MAX_ERROR_MESSAGE_LENGTH = 1000;
+/** A call longer than a day is taken for a bug in the caller. */
+export const MAX_DURATION_MS = 86_400_000;
+
+/**
+ * One call as a caller (or a provider parser) knows it. A count that is not known is left out (or
+ * null), never 0: 0 means "free", missing means "unknown".
+ *
+ * Billing semantics of the normalised shape: `inputTokens` counts every prompt token, cached and
+ * cache-write tokens included; `outputTokens` counts every generated token, reasoning included.
+ */
+export interface UsageInput {
+  /** Provider id: `openai`, `azure_openai`, `anthropic`, `gemini`, `vertex_ai`, `groq`, `mistral`, `cohere`, `voyage`, `aws_bedrock`, `ollama`, or any other string. */
+  provider: string;
+  /** The model that served the call (the response's model when the provider sends one). */
+  model: string;
+  /** The model the request asked for, when it differs from `model` (e.g. an alias). */
+  requestModel?: string | undefined;
+  /** @default 'llm' */
+  serviceType?: ServiceType | undefined;
+  /** What the call was for, e.g. `extract_nodes`. @default 'chat', 'embeddings' or 'rerank' by service type */
+  operation?: string | undefined;
+  /** All prompt tokens, cached and cache-write tokens included. */
+  inputTokens?: number | null | undefined;
+  /** All generated tokens, reasoning tokens included. */
+  outputTokens?: number | null | undefined;
+  /** Prompt tokens read from the provider's cache (part of `inputTokens`). */
+  cachedInputTokens?: number | null | undefined;
+  /** Prompt tokens written to the provider's cache (part of `inputTokens`). */
+  cacheWriteTokens?: number | null | undefined;
+  /** Reasoning ("thinking") tokens (part of `outputTokens`). */
+  reasoningTokens?: number | null | undefined;
+  /** Defaults to input plus output. */
+  totalTokens?: number | null | undefined;
+  /** Search units, for rerank APIs that bill per search (Cohere). */
+  searchUnits?: number | null | undefined;
+  /** The API key used. Never stored: only a short id derived from it. */
+  apiKey?: string | undefined;
+  /** A key id the caller already has; used when `apiKey` is not given. */
+  apiKeyId?: string | undefined;
+  userId?: string | undefined;
+  threadId?: string | undefined;
+  agent?: string | undefined;
+  /** Wall time of the call in milliseconds. */
+  durationMs?: number | null | undefined;
+  /** When the call happened. @default now */
+  timestamp?: Date | number | string | undefined;
+  /** True for a failed call. Implied by `errorMessage` or `errorType`. */
+  error?: boolean | undefined;
+  errorMessage?: string | undefined;
+  /** A short class of error: `rate_limit`, `timeout`, `http_500`, an exception's name... */
+  errorType?: string | undefined;
+  /** Free-form context kept in the ledger, at most 8 KiB as JSON. */
+  metadata?: Record<string, unknown> | undefined;
+}
+
+/** A validated, priced call: what tokenmeter logged. Unknown counts are null. */
+export interface UsageRecord {
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  provider: string;
+  serviceType: ServiceType;
+  model: string;
+  requestModel: string | null;
+  operation: string;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cachedInputTokens: number | null;
+  cacheWriteTokens: number | null;
+  reasoningTokens: number | null;
+  totalTokens: number | null;
+  searchUnits: number | null;
+  /** Cost in USD, or null when the model has no known price. */
+  costUsd: number | null;
+  /** The same cost as an exact integer number of 1e-12 USD (picodollars), or null. */
+  costPicoUsd: number | null;
+  apiKeyId: string | null;
+  userId: string | null;
+  threadId: string | null;
+  agent: string | null;
+  durationMs: number | null;
+  error: boolean;
+  errorMessage: string | null;
+  errorType: string | null;
+  /** The metadata as a JSON string (null when none). */
+  metadataJson: string | null;
+}
+
+/** A validated call before pricing: what `validateUsage` returns. */
+export type ValidUsage = Omit<UsageRecord, 'costUsd' | 'costPicoUsd' | 'apiKeyId'> & { apiKeyId: string | null };
+
+function count(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number') throw new ValidationError(field, value, 'must be a number');
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ValidationError(field, value, 'must be a non-negative integer');
+  }
+  if (value > MAX_TOKENS_PER_CALL) {
+    throw new ValidationError(field, value, `more than ${MAX_TOKENS_PER_CALL} in one call`);
+  }
+  return value;
+}
+
+function label(value: unknown, field: string): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw new ValidationError(field, value, 'must be a string');
+  if (value.length > MAX_LABEL_LENGTH) {
+    throw new ValidationError(field, value, `longer than ${MAX_LABEL_LENGTH} characters`);
+  }
+  return value;
+}
+
+function required(value: unknown, field: string): string {
+  const v = label(value, field);
+  if (v === null) throw new ValidationError(field, value, 'is required');
+  return v;
+}
+
+function timestampOf(value: unknown): number {
+  if (value === undefined) return Date.now();
+  const ms =
+    typeof value === 'number'
+      ? value
+      : value instanceof Date
+        ? value.getTime()
+        : typeof value === 'string'
+          ? Date.parse(value)
+          : Number.NaN;
+  if (!Number.isFinite(ms)) throw new ValidationError('timestamp', value, 'must be a Date, epoch milliseconds or an ISO 8601 string');
+  return ms;
+}
+
+function metadataJsonOf(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ValidationError('metadata', value, 'must be a plain object');
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (cause) {
+    throw new ValidationError('metadata', value, `cannot be written as JSON: ${(cause as Error).message}`, { cause });
+  }
+  // A UTF-8 character takes at most 3 bytes per UTF-16 unit: measure bytes only when it could matter.
+  if (json.length * 3 > MAX_METADATA_BYTES) {
+    const bytes = Buffer.byteLength(json);
+    if (bytes > MAX_METADATA_BYTES) {
+      throw new ValidationError('metadata', value, `${bytes} bytes as JSON, more than ${MAX_METADATA_BYTES}`);
+    }
+  }
+  return json === '{}' ? null : json;
+}
+
+const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding: 'embeddings', reranking: 'rerank' };
+
+/**
+ * Checks one call and returns it normalised, or throws a {@link ValidationError} naming the field
+ * and the value. Pure: nothing is recorded until every field has passed.
+ */
+export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => string): ValidUsage {
+  if (typeof input !== 'object' || input === null) throw new ValidationError('usage', input, 'must be an object');
+  const provider = required(input.provider, 'provider');
+  const model = required(input.model, 'model');
+  const st = input.serviceType ?? 'llm';
+  if (st !== 'llm' && st !== 'embedding' && st !== 'reranking') {
+    throw new ValidationError('serviceType', st, `must be one of ${SERVICE_TYPES.join(', ')}`);
+  }
+  const inputTokens = count(input.inputTokens, 'inputTokens');
+  const outputTokens = count(input.outputTokens, 'outputTokens');
+  const cachedInputTokens = count(input.cachedInputTokens, 'cachedInputTokens');
+  const cacheWriteTokens = count(input.cacheWriteTokens, 'cacheWriteTokens');
+  const reasoningTokens = count(input.reasoningTokens, 'reasoningTokens');
+  const searchUnits = count(input.searchUnits, 'searchUnits');
+  let totalTokens = count(input.totalTokens, 'totalTokens');
+  if (inputTokens !== null) {
+    if (cachedInputTokens !== null && cachedInputTokens > inputTokens) {
+      throw new ValidationError('cachedInputTokens', cachedInputTokens, `more than inputTokens (${inputTokens}), which includes them`);
+    }
+    if (cacheWriteTokens !== null && (cachedInputTokens ?? 0) + cacheWriteTokens > inputTokens) {
+      throw new ValidationError(
+        'cacheWriteTokens',
+        cacheWriteTokens,
+        `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
+      );
+    }
+  }
+  if (reasoningTokens !== null && outputTokens !== null && reasoningTokens > outputTokens) {
+    throw new ValidationError('reasoningTokens', reasoningTokens, `more than outputTokens (${outputTokens}), which includes them`);
+  }
+  if (totalTokens === null && (inputTokens !== null || outputTokens !== null)) {
+    totalTokens = (inputTokens ?? 0) + (outputTokens ?? 0);
+  }
+
+  let durationMs: number | null = null;
+  if (input.durationMs !== undefined && input.durationMs !== null) {
+    const d = input.durationMs;
+    if (typeof d !== 'number' || !Number.isFinite(d) || d < 0 || d > MAX_DURATION_MS) {
+      throw new ValidationError('durationMs', d, `must be a finite number of milliseconds from 0 to ${MAX_DURATION_MS}`);
+    }
+    durationMs = d;
+  }
+
+  let apiKeyId: string | null = null;
+  if (input.apiKey !== undefined && input.apiKey !== null && input.apiKey !== '') {
+    if (typeof input.apiKey !== 'string') throw new ValidationError('apiKey', input.apiKey, 'must be a string', { secret: true });
+    apiKeyId = keyIdOf(input.apiKey);
+  } else {
+    apiKeyId = label(input.apiKeyId, 'apiKeyId');
+  }
+
+  const errorMessageRaw = input.errorMessage;
+  if (errorMessageRaw !== undefined && errorMessageRaw !== null && typeof errorMessageRaw !== 'string') {
+    throw new ValidationError('errorMessage', errorMessageRaw, 'must be a string');
+  }
+  const errorType = label(input.errorType, 'errorType');
+  if (input.error !== undefined && typeof input.error !== 'boolean') {
+    throw new ValidationError('error', input.error, 'must be a boolean');
+  }
+  const error = input.error ?? (errorType !== null || (errorMessageRaw !== undefined && errorMessageRaw !== ''));
+  const errorMessage =
+    errorMessageRaw === undefined || errorMessageRaw === null || errorMessageRaw === ''
+      ? null
+      : redactSecrets(errorMessageRaw.slice(0, MAX_ERROR_MESSAGE_LENGTH));
+
+  return {
+    timestamp: timestampOf(input.timestamp),
+    provider,
+    serviceType: st,
+    model,
+    requestModel: label(input.requestModel, 'requestModel'),
+    operation: label(input.operation, 'operation') ?? DEFAULT_OPERATION[st],
+    inputTokens,
+    outputTokens,
+    cachedInputTokens,
+    cacheWriteTokens,
+    reasoningTokens,
+    totalTokens,
+    searchUnits,
+    apiKeyId,
+    userId: label(input.userId, 'userId'),
+    threadId: label(input.threadId, 'threadId'),
+    agent: label(input.agent, 'agent'),
+    durationMs,
+    error,
+    errorMessage,
+    errorType: error ? (errorType ?? 'error') : null,
+    metadataJson: metadataJsonOf(input.metadata),
+  };
+}
