@@ -52,7 +52,7 @@ describe('TokenMonitor.record', () => {
       totalTokens: 1500,
       costUsd: 0.00725,
       costPicoUsd: 7_250_000_000,
-      metadataJson: '{"doc":"a.pdf"}',
+      metadata: { doc: 'a.pdf' },
     });
     expect(first.record?.apiKeyId).toMatch(/^wxyz-[0-9a-f]{8}$/);
     expect(JSON.stringify(first)).not.toContain('abcdefghij');

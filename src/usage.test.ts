@@ -108,3 +108,21 @@ describe('validateUsage normalises', () => {
     expect(validateUsage({ ...base, timestamp: new Date(t).toISOString() }, keyId).timestamp).toBe(t);
   });
 });
+
+describe('metadata', () => {
+  it('is copied, so a caller changing it afterwards changes nothing recorded', () => {
+    const meta = { doc: 'a.pdf', page: 3, nested: { tags: ['x'] } };
+    const flat = { doc: 'a.pdf', page: 3 };
+    const u1 = validateUsage({ ...base, metadata: meta }, keyId);
+    const u2 = validateUsage({ ...base, metadata: flat }, keyId);
+    meta.nested.tags.push('y');
+    flat.doc = 'b.pdf';
+    expect(u1.metadata).toEqual({ doc: 'a.pdf', page: 3, nested: { tags: ['x'] } });
+    expect(u2.metadata).toEqual({ doc: 'a.pdf', page: 3 });
+  });
+  it('accepts a flat object right at the limit and rejects one byte over', () => {
+    // {"k":"…"} is 8 bytes of JSON around the value.
+    expect(validateUsage({ ...base, metadata: { k: 'x'.repeat(8184) } }, keyId).metadata?.k).toHaveLength(8184);
+    expect(() => validateUsage({ ...base, metadata: { k: 'x'.repeat(8185) } }, keyId)).toThrow('8193 bytes as JSON, more than 8192');
+  });
+});

@@ -96,8 +96,8 @@ export interface UsageRecord {
   error: boolean;
   errorMessage: string | null;
   errorType: string | null;
-  /** The metadata as a JSON string (null when none). */
-  metadataJson: string | null;
+  /** A copy of the call's metadata (null when none); at most 8 KiB as JSON. */
+  metadata: Record<string, unknown> | null;
 }
 
 /** A validated call before pricing: what `validateUsage` returns. */
@@ -144,25 +144,45 @@ function timestampOf(value: unknown): number {
   return ms;
 }
 
-function metadataJsonOf(value: unknown): string | null {
+/**
+ * Checks metadata and returns a copy the caller cannot change afterwards. A flat object of strings,
+ * numbers and booleans (the common case) is measured by an upper bound on its JSON size, which is
+ * cheaper than writing the JSON; anything else is written and read back (a deep copy).
+ */
+function metadataOf(value: unknown): Record<string, unknown> | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new ValidationError('metadata', value, 'must be a plain object');
   }
+  const obj = value as Record<string, unknown>;
+  // A UTF-16 unit takes at most 6 bytes of JSON (an escape such as \u0001); numbers at most 24.
+  let bound = 2;
+  let keys = 0;
+  let flat = true;
+  for (const k in obj) {
+    const v = obj[k];
+    const t = typeof v;
+    keys++;
+    if (t === 'string') bound += (k.length + (v as string).length) * 6 + 6;
+    else if (t === 'number' || t === 'boolean' || v === null || v === undefined) bound += k.length * 6 + 30;
+    else flat = false;
+    if (!flat || bound > MAX_METADATA_BYTES) {
+      flat = false;
+      break;
+    }
+  }
+  if (flat) return keys === 0 ? null : { ...obj };
   let json: string;
   try {
-    json = JSON.stringify(value);
+    json = JSON.stringify(obj);
   } catch (cause) {
     throw new ValidationError('metadata', value, `cannot be written as JSON: ${(cause as Error).message}`, { cause });
   }
-  // A UTF-8 character takes at most 3 bytes per UTF-16 unit: measure bytes only when it could matter.
-  if (json.length * 3 > MAX_METADATA_BYTES) {
-    const bytes = Buffer.byteLength(json);
-    if (bytes > MAX_METADATA_BYTES) {
-      throw new ValidationError('metadata', value, `${bytes} bytes as JSON, more than ${MAX_METADATA_BYTES}`);
-    }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new ValidationError('metadata', value, `${bytes} bytes as JSON, more than ${MAX_METADATA_BYTES}`);
   }
-  return json === '{}' ? null : json;
+  return json === '{}' ? null : (JSON.parse(json) as Record<string, unknown>);
 }
 
 const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding: 'embeddings', reranking: 'rerank' };
@@ -258,6 +278,6 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     error,
     errorMessage,
     errorType: error ? (errorType ?? 'error') : null,
-    metadataJson: metadataJsonOf(input.metadata),
+    metadata: metadataOf(input.metadata),
   };
 }

@@ -126,19 +126,22 @@ export interface AggregatorOptions {
   onCap: (what: string, message: string) => void;
 }
 
-const SEP = '\u0001';
+/** A trie of label values; the last level holds the series. */
+type Trie<Slot> = Map<string, Trie<Slot> | Series<Slot>>;
 
 /**
- * In-memory aggregation of every recorded call: the hot path. One map lookup per call finds the
- * label set's running totals; the OpenTelemetry SDK reads them only at collection time (see
- * producer.ts), so a call costs a few additions instead of one SDK instrument call per metric.
+ * In-memory aggregation of every recorded call: the hot path. A walk down a trie of label values
+ * (whose string hashes V8 caches, unlike a key concatenated per call) finds the label set's running
+ * totals; the OpenTelemetry SDK reads them only at collection time (see producer.ts), so a call
+ * costs a few additions instead of one SDK instrument call per metric.
  */
 export class Aggregator<Slot = unknown> {
-  readonly series = new Map<string, Series<Slot>>();
   readonly internalErrors = new Map<string, number>([['record', 0]]);
   readonly #opts: AggregatorOptions;
   readonly #seen = new Map<string, Set<string>>();
-  #labelSets = 0;
+  readonly #root: Trie<Slot> = new Map();
+  readonly #all: Series<Slot>[] = [];
+  #aliases = 0;
 
   constructor(options: AggregatorOptions) {
     this.#opts = options;
@@ -148,18 +151,44 @@ export class Aggregator<Slot = unknown> {
     return this.#opts.semconv;
   }
 
+  /** The label values of a call, in trie order (optional labels only when on). */
+  #path(u: ValidUsage): string[] {
+    const l = this.#opts.labels;
+    const p = [u.provider, u.model, u.serviceType, u.operation, u.requestModel ?? ''];
+    if (l.agent) p.push(u.agent ?? '');
+    if (l.userId) p.push(u.userId ?? '');
+    if (l.threadId) p.push(u.threadId ?? '');
+    if (l.apiKeyId) p.push(u.apiKeyId ?? '');
+    return p;
+  }
+
+  #find(path: readonly string[]): Series<Slot> | undefined {
+    let node: Trie<Slot> | Series<Slot> | undefined = this.#root;
+    for (let i = 0; i < path.length; i++) {
+      node = (node as Trie<Slot>).get(path[i] as string);
+      if (node === undefined) return undefined;
+    }
+    return node as Series<Slot>;
+  }
+
+  #insert(path: readonly string[], s: Series<Slot>): void {
+    let node = this.#root;
+    for (let i = 0; i < path.length - 1; i++) {
+      const k = path[i] as string;
+      let next = node.get(k) as Trie<Slot> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(k, next);
+      }
+      node = next;
+    }
+    node.set(path[path.length - 1] as string, s);
+  }
+
   /** The running totals for a call's label set, created on first use (within the caps). */
   seriesFor(u: ValidUsage): Series<Slot> {
-    const l = this.#opts.labels;
-    let key = u.provider + SEP + u.model + SEP + u.serviceType + SEP + u.operation;
-    if (u.requestModel !== null) key += SEP + u.requestModel;
-    if (l.agent) key += SEP + (u.agent ?? '');
-    if (l.userId) key += SEP + (u.userId ?? '');
-    if (l.threadId) key += SEP + (u.threadId ?? '');
-    if (l.apiKeyId) key += SEP + (u.apiKeyId ?? '');
-    const hit = this.series.get(key);
-    if (hit !== undefined) return hit;
-    return this.#create(key, u);
+    const path = this.#path(u);
+    return this.#find(path) ?? this.#create(path, u);
   }
 
   #cap(label: string, value: string): string {
@@ -180,13 +209,14 @@ export class Aggregator<Slot = unknown> {
     return OTHER;
   }
 
-  #create(rawKey: string, u: ValidUsage): Series<Slot> {
+  #create(rawPath: readonly string[], u: ValidUsage): Series<Slot> {
     const l = this.#opts.labels;
-    const overflow = this.#labelSets >= this.#opts.cardinality.maxLabelSets;
+    const max = this.#opts.cardinality.maxLabelSets;
+    const overflow = this.#all.length >= max;
     if (overflow) {
       this.#opts.onCap(
         'label-sets',
-        `metrics reached the cap of ${this.#opts.cardinality.maxLabelSets} label sets; new label sets report with every label ${OTHER} (raise metrics.maxLabelSets; OpenTelemetry's own limit is 2,000 series per instrument)`,
+        `metrics reached the cap of ${max} label sets; new label sets report with every label ${OTHER} (raise metrics.maxLabelSets; OpenTelemetry's own limit is 2,000 series per instrument)`,
       );
     }
     const cap = (label: string, value: string): string => (overflow ? OTHER : this.#cap(label, value));
@@ -197,9 +227,13 @@ export class Aggregator<Slot = unknown> {
       [LABEL.operation]: cap(LABEL.operation, u.operation),
     };
     const requestModel = u.requestModel === null ? null : cap('request_model', u.requestModel);
-    // The key of the capped values, in the same layout as seriesFor's raw key.
-    let key = `${attrs[LABEL.provider]}${SEP}${attrs[LABEL.model]}${SEP}${u.serviceType}${SEP}${attrs[LABEL.operation]}`;
-    if (requestModel !== null) key += SEP + requestModel;
+    const path = [
+      attrs[LABEL.provider] as string,
+      attrs[LABEL.model] as string,
+      u.serviceType,
+      attrs[LABEL.operation] as string,
+      requestModel ?? '',
+    ];
     for (const [on, name, value] of [
       [l.agent, LABEL.agent, u.agent],
       [l.userId, LABEL.userId, u.userId],
@@ -209,9 +243,9 @@ export class Aggregator<Slot = unknown> {
       if (!on) continue;
       const v = cap(name, value ?? '');
       attrs[name] = v;
-      key += SEP + v;
+      path.push(v);
     }
-    let s = this.series.get(key);
+    let s = this.#find(path);
     if (s === undefined) {
       let semconv: Attributes | null = null;
       if (this.#opts.semconv) {
@@ -225,12 +259,13 @@ export class Aggregator<Slot = unknown> {
         };
       }
       s = new Series<Slot>(attrs, semconv);
-      this.series.set(key, s);
-      this.#labelSets++;
+      this.#insert(path, s);
+      this.#all.push(s);
     }
-    // Remember a capped raw key too while there are few, so its repeats skip the capping work.
-    if (key !== rawKey && !overflow && this.series.size < this.#opts.cardinality.maxLabelSets * 4) {
-      this.series.set(rawKey, s);
+    // Remember a capped raw label set too while there are few, so its repeats skip the capping work.
+    if (!overflow && this.#aliases < max * 3 && rawPath.some((v, i) => v !== path[i])) {
+      this.#insert(rawPath, s);
+      this.#aliases++;
     }
     return s;
   }
@@ -284,8 +319,8 @@ export class Aggregator<Slot = unknown> {
     this.internalErrors.set(component, (this.internalErrors.get(component) ?? 0) + 1);
   }
 
-  /** The distinct series (capped raw keys point at shared series; each is listed once). */
-  distinctSeries(): Series<Slot>[] {
-    return [...new Set(this.series.values())];
+  /** Every series, each once (capped label sets share theirs). */
+  distinctSeries(): readonly Series<Slot>[] {
+    return this.#all;
   }
 }

@@ -66,7 +66,7 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
   const unpriced: DataPoint<number>[] = [];
   const tokenUsage: DataPoint<Histogram>[] = [];
   const duration: DataPoint<Histogram>[] = [];
-  const all: Series[] = agg.distinctSeries();
+  const all: readonly Series[] = agg.distinctSeries();
   for (const s of all) {
     const st = s.start;
     for (let i = 0; i < TOKEN_TYPES.length; i++) {

@@ -1,0 +1,25 @@
+/**
+ * `npm run bench [-- <name filter>]`: runs the benchmarks whose name contains the filter, prints
+ * one JSON object and writes it to bench/results.json.
+ *   { "node": "<version>", "results": [ { name, value, unit, baseline?, baselineValue?, ratio? } ] }
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Result } from './harness.ts';
+import { benchRecord } from './record.ts';
+
+const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
+  { names: ['record', 'record-semconv-off', 'otel-counter-add', 'prom-client-inc'], run: benchRecord },
+];
+
+const filter = process.argv[2] ?? '';
+const results: Result[] = [];
+for (const suite of suites) {
+  if (!suite.names.some((n) => n.includes(filter))) continue;
+  // Baselines are measured with their subjects; each result carries its baseline's figure.
+  for (const r of await suite.run()) if (r.name.includes(filter)) results.push(r);
+}
+const out = { node: process.version, results };
+const json = JSON.stringify(out, null, 2);
+writeFileSync(join(import.meta.dirname, 'results.json'), `${json}\n`);
+process.stdout.write(`${json}\n`);
