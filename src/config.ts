@@ -3,10 +3,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
+import type { Env } from './logger.ts';
 import type { PriceOverride } from './pricing/types.ts';
 
 /** The storage dir: the `dir` option, else `$TOKENMETER_DIR`, else `~/.tokenmeter`. */
-export function resolveDir(dir?: string, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveDir(dir?: string, env: Env = process.env): string {
   return dir ?? (env.TOKENMETER_DIR || join(homedir(), '.tokenmeter'));
 }
 

@@ -2,6 +2,9 @@
  * A small levelled logger writing to stderr. Messages never carry API keys: callers pass key ids,
  * and error messages from providers go through `redactSecrets` before they are kept.
  */
+/** Environment variables, as `process.env` holds them. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -15,7 +18,7 @@ export interface Logger {
 }
 
 /** Reads `TOKENMETER_LOG` (debug, info, warn, error, silent); anything else means `warn`. */
-export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
+export function logLevelFromEnv(env: Env = process.env): LogLevel {
   const raw = env.TOKENMETER_LOG?.trim().toLowerCase();
   return raw !== undefined && raw in ORDER ? (raw as LogLevel) : 'warn';
 }

@@ -1,6 +1,6 @@
 import { configPrices, loadConfig, resolveDir } from './config.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
-import { createStderrLogger, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
+import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
 import { Aggregator, CARDINALITY_DEFAULTS, type CardinalityOptions, type MetricLabelOptions, type Series } from './metrics/aggregator.ts';
 import { type ExportOptions, MetricsExport } from './metrics/exporters.ts';
 import type { TokenmeterMetricProducer } from './metrics/producer.ts';
@@ -36,7 +36,7 @@ export interface TokenMonitorOptions {
   /** @default $TOKENMETER_LOG, else 'warn' */
   logLevel?: LogLevel;
   /** Environment to read TOKENMETER_* from. @default process.env */
-  env?: NodeJS.ProcessEnv;
+  env?: Env;
 }
 
 /** Running totals of one provider since the monitor started. */

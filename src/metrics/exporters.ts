@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
 import type { Aggregator, Hist, Series } from './aggregator.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
@@ -46,7 +47,7 @@ export interface ExportHooks {
   internalError: (component: string) => void;
 }
 
-function envPort(env: NodeJS.ProcessEnv): number {
+function envPort(env: Env): number {
   const raw = env.TOKENMETER_METRICS_PORT;
   const n = raw === undefined || raw === '' ? 9464 : Number(raw);
   return Number.isInteger(n) && n >= 0 && n < 65536 ? n : 9464;
@@ -64,7 +65,7 @@ export class MetricsExport {
   sink: ((s: Series, u: ValidUsage) => void) | undefined;
   #closed = false;
 
-  constructor(agg: Aggregator, options: ExportOptions, hooks: ExportHooks, env: NodeJS.ProcessEnv = process.env) {
+  constructor(agg: Aggregator, options: ExportOptions, hooks: ExportHooks, env: Env = process.env) {
     this.producer = new TokenmeterMetricProducer(agg);
     if (options.meterProvider !== undefined) {
       const mp = options.meterProvider === 'global' ? metrics.getMeterProvider() : options.meterProvider;

@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const cli = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
+function run(args: string[], env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-cli-'));
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, TOKENMETER_DIR: dir, ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr, dir };
+}
+
+describe('tokenmeter pricing <model>', () => {
+  it('shows the price used and where it came from', () => {
+    const r = run(['pricing', 'gpt-4o-2024-08-06', '-p', 'openai']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('matched as     gpt-4o');
+    expect(r.out).toMatch(/input\s+\$2\.50 \/ 1M tokens/);
+    expect(r.out).toMatch(/cached input\s+\$1\.25 \/ 1M tokens/);
+    expect(r.out).toMatch(/output\s+\$10\.00 \/ 1M tokens/);
+    expect(r.out).toMatch(/source\s+genai-prices \d+\.\d+\.\d+: openai\/gpt-4o, https:\/\//);
+  });
+
+  it('shows long-context tiers and rerank prices, and prints JSON when asked', () => {
+    expect(run(['pricing', 'gemini-2.5-pro']).out).toContain("$2.50 / 1M tokens when a call's input exceeds 200,000 tokens");
+    const rerank = JSON.parse(run(['pricing', 'rerank-v3.5', '--provider', 'cohere', '--json']).out);
+    expect(rerank).toMatchObject({ provider: 'cohere', source: 'rerank-table', usdPerSearchUnit: 0.002 });
+    expect(rerank.sourceDetail).toContain('https://cohere.com/pricing');
+  });
+
+  it('reads prices from config.json in the storage dir', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cli-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ pricing: { 'house-model': { input: 1.5, output: 4 } } }));
+    const r = run(['pricing', 'house-model', '--json'], { TOKENMETER_DIR: dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ source: 'config', input: { usdPerMillion: 1.5 }, output: { usdPerMillion: 4 } });
+  });
+
+  it('says when a model has no price (exit 1) and rejects bad arguments (exit 2)', () => {
+    const unknown = run(['pricing', 'no-such-model-xyz']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.out).toContain('No price known for "no-such-model-xyz"');
+    const missing = run(['pricing']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain("missing required argument 'model'");
+    expect(run(['pricing', 'gpt-4o', '--bogus']).code).toBe(2);
+    expect(run(['no-such-command']).code).toBe(2);
+  });
+
+  it('names the bad key of a broken config file (exit 2)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cli-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ pricing: { m: { output: -3 } } }));
+    const r = run(['pricing', 'm'], { TOKENMETER_DIR: dir });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('pricing.m.output: -3');
+  });
+});

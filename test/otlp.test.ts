@@ -1,0 +1,106 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TokenMonitor } from '../src/index.ts';
+
+interface OtlpAttr {
+  key: string;
+  value: { stringValue?: string };
+}
+interface OtlpPoint {
+  attributes: OtlpAttr[];
+  asDouble?: number;
+  asInt?: string | number;
+  count?: string | number;
+  sum?: number;
+  bucketCounts?: (string | number)[];
+  explicitBounds?: number[];
+}
+interface OtlpMetric {
+  name: string;
+  unit?: string;
+  sum?: { dataPoints: OtlpPoint[]; isMonotonic?: boolean; aggregationTemporality?: number };
+  histogram?: { dataPoints: OtlpPoint[] };
+}
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  // Monitor first, then the receiver it talks to.
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+/** An OTLP/HTTP receiver on a port the OS picks, keeping every JSON body it gets. */
+async function receiver(): Promise<{ url: string; bodies: unknown[]; paths: string[] }> {
+  const bodies: unknown[] = [];
+  const paths: string[] = [];
+  const read = (req: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      let s = '';
+      req.on('data', (d) => {
+        s += d;
+      });
+      req.on('end', () => resolve(s));
+    });
+  const server = createServer(async (req, res) => {
+    paths.push(req.url ?? '');
+    bodies.push(JSON.parse(await read(req)));
+    res.setHeader('content-type', 'application/json');
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(
+    () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/metrics`, bodies, paths };
+}
+
+function metrics(body: unknown): OtlpMetric[] {
+  const b = body as { resourceMetrics: { scopeMetrics: { metrics: OtlpMetric[] }[] }[] };
+  return b.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics));
+}
+
+function attrs(p: OtlpPoint): Record<string, string | undefined> {
+  return Object.fromEntries(p.attributes.map((a) => [a.key, a.value.stringValue]));
+}
+
+describe('OTLP over HTTP into a local receiver', () => {
+  it('pushes tokenmeter’s counters and the GenAI histograms', async () => {
+    const rx = await receiver();
+    const m = new TokenMonitor({ loadConfig: false, metrics: { prometheus: false, otlp: { url: rx.url, intervalMs: 60_000 } } });
+    closers.push(() => m.close());
+    await m.ready();
+    m.record({ provider: 'gemini', model: 'gemini-2.5-flash', operation: 'plan', inputTokens: 10000, outputTokens: 2000, durationMs: 700 });
+    await m.flushMetrics();
+    expect(rx.bodies.length).toBeGreaterThan(0);
+    const ms = metrics(rx.bodies.at(-1));
+    const cost = ms.find((x) => x.name === 'tokenmeter_cost_usd')!;
+    expect(cost.unit ?? '').toBe('');
+    expect(cost.sum?.isMonotonic).toBe(true);
+    // 2 = cumulative temporality
+    expect(cost.sum?.aggregationTemporality).toBe(2);
+    expect(cost.sum?.dataPoints[0]?.asDouble).toBeCloseTo(0.008, 12);
+    expect(attrs(cost.sum!.dataPoints[0]!)).toMatchObject({
+      provider: 'gemini',
+      model: 'gemini-2.5-flash',
+      service_type: 'llm',
+      operation: 'plan',
+    });
+    const tokens = ms.find((x) => x.name === 'tokenmeter_tokens')!;
+    const input = tokens.sum!.dataPoints.find((p) => attrs(p).token_type === 'input')!;
+    expect(Number(input.asInt)).toBe(10000);
+    const usage = ms.find((x) => x.name === 'gen_ai.client.token.usage')!;
+    expect(usage.unit).toBe('{token}');
+    const out = usage.histogram!.dataPoints.find((p) => attrs(p)['gen_ai.token.type'] === 'output')!;
+    expect(Number(out.count)).toBe(1);
+    expect(out.sum).toBe(2000);
+    expect(out.explicitBounds).toEqual([1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]);
+    expect(attrs(out)['gen_ai.provider.name']).toBe('gcp.gemini');
+    const duration = ms.find((x) => x.name === 'gen_ai.client.operation.duration')!;
+    expect(duration.unit).toBe('s');
+    expect(duration.histogram!.dataPoints[0]!.sum).toBeCloseTo(0.7, 10);
+  });
+});

@@ -1,0 +1,121 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+// The package as users get it: packed, installed from the tarball into a fresh project, imported
+// under ESM and type-checked under TypeScript, before anyone publishes it.
+const root = join(import.meta.dirname, '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let project = '';
+let files: string[] = [];
+
+function sh(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' },
+  });
+}
+
+beforeAll(() => {
+  const work = mkdtempSync(join(tmpdir(), 'tm-pack-'));
+  // `npm pack` runs the prepack build.
+  const packed = JSON.parse(sh(npm, ['pack', '--json', '--pack-destination', work], root)) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
+  files = packed[0]!.files.map((f) => f.path);
+  project = join(work, 'app');
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed[0]!.filename), 'prom-client@15'], project);
+}, 300_000);
+
+describe('the packed package', () => {
+  it('ships the built code, its types and the README, and no tests or sources', () => {
+    for (const f of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/metrics/prom-client.js',
+      'dist/metrics/prom-client.d.ts',
+      'dist/cli/index.js',
+      'README.md',
+      'package.json',
+    ])
+      expect(files).toContain(f);
+    expect(files.filter((f) => f.includes('.test.') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+  });
+
+  it('imports under ESM, records a call, serves it, and bridges to prom-client', () => {
+    writeFileSync(
+      join(project, 'main.mjs'),
+      `import { TokenMonitor, METRIC, isValidationError } from 'tokenmeter';
+import { registerTokenmeterMetrics } from 'tokenmeter/prom-client';
+import { Registry } from 'prom-client';
+const m = new TokenMonitor({ loadConfig: false, metrics: { prometheus: { port: 0 } } });
+await m.ready();
+const r = m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 });
+try { m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: -1 }); } catch (e) { console.log('invalid', isValidationError(e), e.field); }
+const scrape = await (await fetch(m.metricsUrl)).text();
+const registry = new Registry();
+registerTokenmeterMetrics(m, registry);
+const bridged = await registry.metrics();
+console.log(JSON.stringify({ cost: r.costUsd, scraped: scrape.includes(METRIC.cost + '{provider="openai"'), bridged: bridged.includes(METRIC.cost) }));
+await m.close();
+`,
+    );
+    const out = sh(process.execPath, ['main.mjs'], project).trim().split('\n');
+    expect(out[0]).toBe('invalid true inputTokens');
+    expect(JSON.parse(out[1]!)).toEqual({ cost: 0.00725, scraped: true, bridged: true });
+  });
+
+  it('type-checks a TypeScript consumer against the shipped declarations', () => {
+    writeFileSync(
+      join(project, 'main.ts'),
+      `import { TokenMonitor, type UsageInput, type RecordResult, CostSum } from 'tokenmeter';
+import { registerTokenmeterMetrics } from 'tokenmeter/prom-client';
+import { Registry } from 'prom-client';
+const m = new TokenMonitor({ metrics: { prometheus: false, labels: { userId: true } }, prices: { 'my-model': { input: 1, output: 2 } } });
+const call: UsageInput = { provider: 'openai', model: 'gpt-4o', inputTokens: 1 };
+const r: RecordResult = m.record(call);
+const cost: number | null = r.costUsd;
+registerTokenmeterMetrics(m, new Registry());
+new CostSum().add(1);
+// @ts-expect-error serviceType is a closed set
+m.record({ provider: 'openai', model: 'gpt-4o', serviceType: 'chat' });
+export { cost };
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2023',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ['main.ts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('installs the tokenmeter command', () => {
+    const out = sh(
+      join(project, 'node_modules', '.bin', 'tokenmeter'),
+      ['pricing', 'claude-3-5-haiku-20241022', '-p', 'anthropic'],
+      project,
+    );
+    expect(out).toMatch(/output\s+\$4\.00 \/ 1M tokens/);
+  });
+});
