@@ -1,7 +1,14 @@
 import { configPrices, loadConfig, resolveDir } from './config.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
-import { Aggregator, CARDINALITY_DEFAULTS, type CardinalityOptions, type MetricLabelOptions, type Series } from './metrics/aggregator.ts';
+import {
+  Aggregator,
+  CARDINALITY_DEFAULTS,
+  type CardinalityOptions,
+  type MetricLabelOptions,
+  SERIES_PER_LABEL_SET,
+  type Series,
+} from './metrics/aggregator.ts';
 import { type ExportOptions, MetricsExport } from './metrics/exporters.ts';
 import type { TokenmeterMetricProducer } from './metrics/producer.ts';
 import { CostSum, picoToUsd } from './pricing/money.ts';
@@ -153,11 +160,17 @@ export class TokenMonitor {
       },
       onCap: (what, message) => this.#once.warn(`cap:${what}`, message),
     });
+    const sets = m?.maxLabelSets ?? CARDINALITY_DEFAULTS.maxLabelSets;
+    if (sets * SERIES_PER_LABEL_SET > 2000) {
+      this.#log.warn(
+        `metrics.maxLabelSets ${sets} lets one instrument reach ${sets * SERIES_PER_LABEL_SET} series, past OpenTelemetry's default limit of 2,000 per instrument; raise that limit in your MeterProvider's views too`,
+      );
+    }
     if (m !== undefined && !this.disabled) {
       this.#export = new MetricsExport(
         this.#agg,
         m,
-        { log: (msg) => this.#log.error(msg), internalError: (c) => this.#agg.internalError(c) },
+        { log: (msg) => this.#log.error(msg), info: (msg) => this.#log.info(msg), internalError: (c) => this.#agg.internalError(c) },
         env,
       );
     }
@@ -231,6 +244,7 @@ export class TokenMonitor {
       return slot.price;
     }
     const price = this.#prices.resolve(u.provider, u.model, u.timestamp);
+    if (price !== null && slot === undefined) this.#log.debug(`price of ${u.provider}/${u.model}: ${price.sourceDetail}`);
     // A series whose labels were capped is shared by several models: cache only its own.
     if (slot === undefined || slot.model === u.model) {
       s.slot = {

@@ -32,6 +32,16 @@ export interface CardinalityOptions {
   maxLabelSets?: number;
 }
 
+/**
+ * Distinct `error.type` values per label set on the duration histogram; the rest report as
+ * `_other`. A label set then has at most 1 + 4 + 1 duration series: with the default 300 label sets
+ * (and the overflow set) the histogram stays at most 1,806 series.
+ */
+export const MAX_ERROR_TYPES_PER_SET = 4;
+
+/** Series one label set adds to the largest instrument (`tokenmeter_tokens_total`, one per token type). */
+export const SERIES_PER_LABEL_SET = 6;
+
 export const CARDINALITY_DEFAULTS: Required<CardinalityOptions> = { maxValuesPerLabel: 100, maxLabelSets: 300 };
 
 /** A histogram with fixed boundaries, in the shape sdk-metrics exports. */
@@ -306,10 +316,13 @@ export class Aggregator<Slot = unknown> {
     if (s.errorDurationHists === null) s.errorDurationHists = new Map();
     const map = s.errorDurationHists;
     let h = map.get(errorType);
+    if (h !== undefined) return h;
+    const named = map.size - (map.has(OTHER) ? 1 : 0);
+    const type = named < MAX_ERROR_TYPES_PER_SET ? errorType : OTHER;
+    h = map.get(type);
     if (h === undefined) {
-      const type = map.size < 20 ? errorType : OTHER;
-      h = map.get(type) ?? new Hist(OPERATION_DURATION_BUCKETS, { ...(s.semconv as Attributes), [SEMCONV.errorType]: type });
-      map.set(errorType, h);
+      h = new Hist(OPERATION_DURATION_BUCKETS, { ...(s.semconv as Attributes), [SEMCONV.errorType]: type });
+      map.set(type, h);
     }
     return h;
   }

@@ -44,6 +44,7 @@ export interface ExportOptions {
 
 export interface ExportHooks {
   log: (message: string) => void;
+  info: (message: string) => void;
   internalError: (component: string) => void;
 }
 
@@ -129,7 +130,10 @@ export class MetricsExport {
     });
     this.#server = server;
     this.#listening = new Promise<void>((resolve) => {
-      server.once('listening', () => resolve());
+      server.once('listening', () => {
+        hooks.info(`Prometheus endpoint listening on ${this.url}`);
+        resolve();
+      });
       server.once('error', (error) => {
         hooks.internalError('prometheus_endpoint');
         hooks.log(

@@ -117,6 +117,11 @@ describe('metrics through the OpenTelemetry SDK reader', () => {
     expect(folded).toBeGreaterThan((800 * own.input!.base) / 1e12);
   });
 
+  it('warns when the label-set cap is raised past what OpenTelemetry allows per instrument', () => {
+    const { log } = setup({ maxLabelSets: 1000 });
+    expect(log.lines.some((l) => l.includes('maxLabelSets 1000 lets one instrument reach 6000 series'))).toBe(true);
+  });
+
   it('folds new label sets past the label-set cap into one _other set, before OpenTelemetry’s 2,000 limit', async () => {
     const { m, reader, log } = setup({ maxLabelSets: 2 });
     for (const operation of ['a', 'b', 'c', 'd']) m.record({ ...call, operation });
@@ -126,10 +131,18 @@ describe('metrics through the OpenTelemetry SDK reader', () => {
     expect(log.lines.filter((l) => l.includes('cap of 2 label sets'))).toHaveLength(1);
   });
 
-  it('never lets one instrument pass 2,000 series with the defaults', async () => {
-    const { m, reader } = setup();
-    for (let i = 0; i < 3000; i++)
+  it('never lets one instrument pass 2,000 series with the default label-set cap', async () => {
+    const { m, reader } = setup({ maxValuesPerLabel: 10_000 });
+    for (let i = 0; i < 3000; i++) {
       m.record({ ...call, model: `model-${i % 50}`, operation: `op-${i}`, cacheWriteTokens: 1, reasoningTokens: 1 });
-    for (const d of await reader.metrics()) expect(d.dataPoints.length, d.descriptor.name).toBeLessThan(2000);
+      // Failures of many kinds: the duration histogram gets a series per error type.
+      for (let e = 0; e < 8; e++)
+        m.record({ ...call, model: `model-${i % 50}`, operation: `op-${i}`, error: true, errorType: `http_${500 + e}` });
+    }
+    const data = await reader.metrics();
+    for (const d of data) expect(d.dataPoints.length, d.descriptor.name).toBeLessThan(2000);
+    // 300 label sets and the overflow set, each with an ok series, 4 error types and _other.
+    expect(data.find((d) => d.descriptor.name === INSTRUMENT.operationDuration)?.dataPoints.length).toBe(301 * 6);
+    expect(data.find((d) => d.descriptor.name === INSTRUMENT.tokens)?.dataPoints.length).toBe(301 * 5);
   });
 });
