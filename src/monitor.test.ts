@@ -182,3 +182,16 @@ describe('the seed-style global helpers', () => {
     expect(getTokenMonitor().usageSummary()).toHaveLength(3);
   });
 });
+
+describe('a cost the caller already knows', () => {
+  it('wins over the price table, and is checked', () => {
+    const { m } = monitor();
+    expect(
+      m.record({ provider: 'openrouter', model: 'some/model', inputTokens: 10, outputTokens: 5, costUsd: 0.0123 }).record,
+    ).toMatchObject({ costUsd: 0.0123, costPicoUsd: 12_300_000_000 });
+    expect(m.record({ ...call, costUsd: 0 }).costUsd).toBe(0);
+    expect(() => m.record({ ...call, costUsd: -1 })).toThrow('Invalid costUsd: -1');
+    expect(() => m.record({ ...call, costUsd: Number.NaN })).toThrow('Invalid costUsd: NaN');
+    expect(m.usageSummary('openrouter')).toMatchObject({ costUsd: 0.0123, unpricedRequests: 0 });
+  });
+});

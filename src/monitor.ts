@@ -11,7 +11,7 @@ import {
 } from './metrics/aggregator.ts';
 import { type ExportOptions, MetricsExport } from './metrics/exporters.ts';
 import type { TokenmeterMetricProducer } from './metrics/producer.ts';
-import { CostSum, picoToUsd } from './pricing/money.ts';
+import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
 import { costPico, PriceBook } from './pricing/price-book.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import { type UsageInput, type UsageRecord, type ValidUsage, validateUsage } from './usage.ts';
@@ -197,9 +197,14 @@ export class TokenMonitor {
 
   #recordValid(u: ValidUsage): RecordResult {
     const s = this.#agg.seriesFor(u);
-    const price = this.#priceFor(s, u);
-    const pico = price === null ? null : costPico(price, u);
-    if (pico === null) this.#warnUnpriced(u, price);
+    let pico: number | null;
+    if (u.givenCostUsd !== null) {
+      pico = usdToPico(u.givenCostUsd);
+    } else {
+      const price = this.#priceFor(s, u);
+      pico = price === null ? null : costPico(price, u);
+      if (pico === null) this.#warnUnpriced(u, price);
+    }
     this.#agg.add(s, u, pico);
     const sink = this.#export?.sink;
     if (sink !== undefined) {
@@ -226,7 +231,8 @@ export class TokenMonitor {
     else t.cost.add(pico);
 
     const costUsd = pico === null ? null : picoToUsd(pico);
-    const record = u as UsageRecord;
+    const { givenCostUsd: _given, ...fields } = u;
+    const record = fields as UsageRecord;
     record.costUsd = costUsd;
     record.costPicoUsd = pico;
     return { logged: true, record, costUsd, usageSummary: t.snapshot(), alerts: NO_ALERTS };

@@ -7,6 +7,8 @@ export const SERVICE_TYPES: readonly ServiceType[] = ['llm', 'embedding', 'reran
 
 /** The most tokens one call may report; more is taken for a bug in the caller. */
 export const MAX_TOKENS_PER_CALL = 100_000_000;
+/** The largest cost one call may report, in USD. */
+export const MAX_COST_USD_PER_CALL = 100_000;
 /** The largest metadata object, as JSON, that one record may carry. */
 export const MAX_METADATA_BYTES = 8 * 1024;
 /** The longest label value (user, thread, agent, operation, model...). */
@@ -48,6 +50,8 @@ export interface UsageInput {
   totalTokens?: number | null | undefined;
   /** Search units, for rerank APIs that bill per search (Cohere). */
   searchUnits?: number | null | undefined;
+  /** The call's cost in USD when the caller knows it (a provider or gateway that reports it); wins over the price table. */
+  costUsd?: number | null | undefined;
   /** The API key used. Never stored: only a short id derived from it. */
   apiKey?: string | undefined;
   /** A key id the caller already has; used when `apiKey` is not given. */
@@ -101,7 +105,11 @@ export interface UsageRecord {
 }
 
 /** A validated call before pricing: what `validateUsage` returns. */
-export type ValidUsage = Omit<UsageRecord, 'costUsd' | 'costPicoUsd' | 'apiKeyId'> & { apiKeyId: string | null };
+export type ValidUsage = Omit<UsageRecord, 'costUsd' | 'costPicoUsd' | 'apiKeyId'> & {
+  apiKeyId: string | null;
+  /** A cost the caller gave, in USD (null: price it from the table). */
+  givenCostUsd: number | null;
+};
 
 function count(value: unknown, field: string): number | null {
   if (value === undefined || value === null) return null;
@@ -234,6 +242,15 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     durationMs = d;
   }
 
+  let givenCostUsd: number | null = null;
+  if (input.costUsd !== undefined && input.costUsd !== null) {
+    const c = input.costUsd;
+    if (typeof c !== 'number' || !Number.isFinite(c) || c < 0 || c > MAX_COST_USD_PER_CALL) {
+      throw new ValidationError('costUsd', c, `must be a finite number of USD from 0 to ${MAX_COST_USD_PER_CALL}`);
+    }
+    givenCostUsd = c;
+  }
+
   let apiKeyId: string | null = null;
   if (input.apiKey !== undefined && input.apiKey !== null && input.apiKey !== '') {
     if (typeof input.apiKey !== 'string') throw new ValidationError('apiKey', input.apiKey, 'must be a string', { secret: true });
@@ -279,5 +296,6 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     errorMessage,
     errorType: error ? (errorType ?? 'error') : null,
     metadata: metadataOf(input.metadata),
+    givenCostUsd,
   };
 }
