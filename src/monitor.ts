@@ -198,8 +198,8 @@ export class TokenMonitor {
   #recordValid(u: ValidUsage): RecordResult {
     const s = this.#agg.seriesFor(u);
     let pico: number | null;
-    if (u.givenCostUsd !== null) {
-      pico = usdToPico(u.givenCostUsd);
+    if (u.costUsd !== null) {
+      pico = usdToPico(u.costUsd);
     } else {
       const price = this.#priceFor(s, u);
       pico = price === null ? null : costPico(price, u);
@@ -231,11 +231,9 @@ export class TokenMonitor {
     else t.cost.add(pico);
 
     const costUsd = pico === null ? null : picoToUsd(pico);
-    const { givenCostUsd: _given, ...fields } = u;
-    const record = fields as UsageRecord;
-    record.costUsd = costUsd;
-    record.costPicoUsd = pico;
-    return { logged: true, record, costUsd, usageSummary: t.snapshot(), alerts: NO_ALERTS };
+    u.costUsd = costUsd;
+    u.costPicoUsd = pico;
+    return { logged: true, record: u, costUsd, usageSummary: t.snapshot(), alerts: NO_ALERTS };
   }
 
   #priceFor(s: Series<PriceSlot>, u: ValidUsage): ResolvedPrice | null {

@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.ts';
+import { apiKeyId } from './key-id.ts';
 import { redactSecrets } from './logger.ts';
 
 /** What kind of call: chat or completion, embedding, or reranking. */
@@ -104,12 +105,11 @@ export interface UsageRecord {
   metadata: Record<string, unknown> | null;
 }
 
-/** A validated call before pricing: what `validateUsage` returns. */
-export type ValidUsage = Omit<UsageRecord, 'costUsd' | 'costPicoUsd' | 'apiKeyId'> & {
-  apiKeyId: string | null;
-  /** A cost the caller gave, in USD (null: price it from the table). */
-  givenCostUsd: number | null;
-};
+/**
+ * A validated call before pricing: a UsageRecord whose `costUsd` is the cost the caller gave (null
+ * when the price table is to be used) and whose `costPicoUsd` is not yet set.
+ */
+export type ValidUsage = UsageRecord;
 
 function count(value: unknown, field: string): number | null {
   if (value === undefined || value === null) return null;
@@ -199,7 +199,7 @@ const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding:
  * Checks one call and returns it normalised, or throws a {@link ValidationError} naming the field
  * and the value. Pure: nothing is recorded until every field has passed.
  */
-export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => string): ValidUsage {
+export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => string = apiKeyId): ValidUsage {
   if (typeof input !== 'object' || input === null) throw new ValidationError('usage', input, 'must be an object');
   const provider = required(input.provider, 'provider');
   const model = required(input.model, 'model');
@@ -242,13 +242,13 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     durationMs = d;
   }
 
-  let givenCostUsd: number | null = null;
+  let costUsd: number | null = null;
   if (input.costUsd !== undefined && input.costUsd !== null) {
     const c = input.costUsd;
     if (typeof c !== 'number' || !Number.isFinite(c) || c < 0 || c > MAX_COST_USD_PER_CALL) {
       throw new ValidationError('costUsd', c, `must be a finite number of USD from 0 to ${MAX_COST_USD_PER_CALL}`);
     }
-    givenCostUsd = c;
+    costUsd = c;
   }
 
   let apiKeyId: string | null = null;
@@ -296,6 +296,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     errorMessage,
     errorType: error ? (errorType ?? 'error') : null,
     metadata: metadataOf(input.metadata),
-    givenCostUsd,
+    costUsd,
+    costPicoUsd: null,
   };
 }
