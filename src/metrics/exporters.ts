@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
 import type { Aggregator, Hist, Series } from './aggregator.ts';
@@ -62,6 +62,8 @@ export class MetricsExport {
   #listening: Promise<void> = Promise.resolve();
   #endpoint = '/metrics';
   #prometheus: PrometheusExporter | undefined;
+  #otlpReady: Promise<void> = Promise.resolve();
+  #otlpProvider: MeterProvider | undefined;
   /** Called after each call is aggregated (attach mode: records the GenAI histograms). */
   sink: ((s: Series, u: ValidUsage) => void) | undefined;
   #closed = false;
@@ -73,7 +75,6 @@ export class MetricsExport {
       this.sink = attach(mp, agg);
       return;
     }
-    const readers: MetricReader[] = [];
     if (options.prometheus !== false) {
       const p = options.prometheus ?? {};
       this.#prometheus = new PrometheusExporter({
@@ -82,17 +83,13 @@ export class MetricsExport {
         // Scope labels would put tokenmeter's version on every series, breaking them on upgrade.
         withoutScopeInfo: true,
       });
-      readers.push(this.#prometheus);
+      // A reader must be bound to a MeterProvider to collect; this one holds no instruments.
+      this.#provider = new MeterProvider({ readers: [this.#prometheus] });
       this.#endpoint = p.endpoint ?? '/metrics';
       this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
     }
-    this.#provider = new MeterProvider({ readers });
     if (options.otlp !== undefined) this.#otlpReady = this.#startOtlp(options.otlp, hooks);
   }
-
-  #otlpReady: Promise<void> = Promise.resolve();
-  #otlpReader: PeriodicExportingMetricReader | undefined;
-  #otlpProvider: MeterProvider | undefined;
 
   async #startOtlp(o: OtlpOptions, hooks: ExportHooks): Promise<void> {
     try {
@@ -102,13 +99,13 @@ export class MetricsExport {
         ...(o.url === undefined ? {} : { url: o.url }),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
       });
-      this.#otlpReader = new PeriodicExportingMetricReader({
+      const reader = new PeriodicExportingMetricReader({
         exporter,
         exportIntervalMillis: o.intervalMs ?? 60_000,
         metricProducers: [this.producer],
       });
-      // A reader binds to one provider; the OTLP one gets its own (it holds no instruments).
-      this.#otlpProvider = new MeterProvider({ readers: [this.#otlpReader] });
+      // Loaded after the Prometheus reader's provider was built, so it gets a provider of its own.
+      this.#otlpProvider = new MeterProvider({ readers: [reader] });
     } catch (error) {
       hooks.internalError('otlp');
       hooks.log(`OTLP exporter could not start: ${(error as Error).message}`);

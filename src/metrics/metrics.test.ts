@@ -122,6 +122,13 @@ describe('metrics through the OpenTelemetry SDK reader', () => {
     expect(log.lines.some((l) => l.includes('maxLabelSets 1000 lets one instrument reach 6000 series'))).toBe(true);
   });
 
+  it('rejects a cap that is not a positive integer, naming it', () => {
+    expect(() => new TokenMonitor({ metrics: { prometheus: false, maxLabelSets: 0 } })).toThrow('Invalid metrics.maxLabelSets: 0');
+    expect(() => new TokenMonitor({ metrics: { prometheus: false, maxValuesPerLabel: 2.5 } })).toThrow(
+      'Invalid metrics.maxValuesPerLabel: 2.5',
+    );
+  });
+
   it('folds new label sets past the label-set cap into one _other set, before OpenTelemetry’s 2,000 limit', async () => {
     const { m, reader, log } = setup({ maxLabelSets: 2 });
     for (const operation of ['a', 'b', 'c', 'd']) m.record({ ...call, operation });
