@@ -7,9 +7,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Result } from './harness.ts';
 import { benchRecord } from './record.ts';
+import { benchWrap } from './wrap.ts';
 
 const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
   { names: ['record', 'record-semconv-off', 'otel-counter-add', 'prom-client-inc'], run: benchRecord },
+  // value: ns the wrapper adds per call; ratio: that over the bare call's time.
+  {
+    names: ['wrap-openai-chat', 'wrap-openai-chat-stream', 'bare-chat', 'wrapped-chat', 'bare-chat-stream', 'wrapped-chat-stream'],
+    run: benchWrap,
+  },
 ];
 
 const filter = process.argv[2] ?? '';

@@ -1,3 +1,4 @@
+import { type TrackOptions, trackWith, wrapperOrDecorator } from './instrument/track.ts';
 import { type RecordResult, TokenMonitor, type TokenMonitorOptions } from './monitor.ts';
 import type { UsageInput } from './usage.ts';
 
@@ -36,4 +37,24 @@ export function logEmbeddingUsage(usage: UsageArgs): RecordResult {
 /** Records a rerank call (with `searchUnits` where the API bills per search) on the process-wide monitor. */
 export function logRerankUsage(usage: UsageArgs): RecordResult {
   return getTokenMonitor().record({ ...usage, serviceType: 'reranking' });
+}
+
+/** Meters any function that returns a provider response, on the process-wide monitor (created on first call). */
+export function track<F extends (this: unknown, ...args: never[]) => unknown>(fn: F, options: TrackOptions): F {
+  return trackWith(() => getTokenMonitor(), fn, options);
+}
+
+/** `trackLlmUsage(opts)(fn)`, or `@trackLlmUsage(opts)` on a class method: meters LLM calls on the process-wide monitor. */
+export function trackLlmUsage(options: Omit<TrackOptions, 'serviceType'>) {
+  return wrapperOrDecorator(() => getTokenMonitor(), { ...options, serviceType: 'llm' });
+}
+
+/** As `trackLlmUsage`, for embedding calls. */
+export function trackEmbeddingUsage(options: Omit<TrackOptions, 'serviceType'>) {
+  return wrapperOrDecorator(() => getTokenMonitor(), { ...options, serviceType: 'embedding' });
+}
+
+/** As `trackLlmUsage`, for rerank calls. */
+export function trackRerankUsage(options: Omit<TrackOptions, 'serviceType'>) {
+  return wrapperOrDecorator(() => getTokenMonitor(), { ...options, serviceType: 'reranking' });
 }

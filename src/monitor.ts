@@ -1,5 +1,8 @@
 import { configPrices, loadConfig, resolveDir } from './config.ts';
+import { type CallContext, ContextStore } from './context.ts';
 import { ValidationError } from './errors.ts';
+import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
+import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
 import {
@@ -15,7 +18,9 @@ import type { TokenmeterMetricProducer } from './metrics/producer.ts';
 import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
 import { costPico, PriceBook } from './pricing/price-book.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
-import { type UsageInput, type UsageRecord, type ValidUsage, validateUsage } from './usage.ts';
+import { extractUsage, type Usage } from './providers/index.ts';
+import type { ServiceType, UsageInput, UsageRecord, ValidUsage } from './usage.ts';
+import { validateUsage } from './usage.ts';
 
 /** What tokenmeter exports, and how much of it. */
 export interface MetricsOptions extends ExportOptions, CardinalityOptions {
@@ -65,6 +70,23 @@ export interface UsageSummary {
 export interface Alert {
   level: 'warning' | 'critical' | 'exceeded';
   message: string;
+}
+
+/** What an instrumented call adds to the usage its response reports. */
+export interface CallFacts {
+  durationMs?: number;
+  /** Set when the call failed. */
+  error?: { type: string; message: string };
+  /** The client's API key; only its id is kept. */
+  apiKey?: string;
+  /** The model to record when the response and request name none. */
+  model?: string;
+  /** What the call was for; wins over the response's kind of call. */
+  operation?: string;
+  serviceType?: ServiceType;
+  metadata?: Record<string, unknown>;
+  /** Who and what the call was for (an instrumented client's context, merged with `withContext`'s). */
+  context?: CallContext;
 }
 
 /** What `record()` returns. */
@@ -126,7 +148,7 @@ function envFlag(v: string | undefined): boolean {
  * Meters LLM, embedding and rerank calls: validates each, prices it, and aggregates it for the
  * metrics exporters. Only this class knows every subsystem.
  */
-export class TokenMonitor {
+export class TokenMonitor implements CallSink {
   /** The storage dir. */
   readonly dir: string;
   /** True when tracking is off (`disabled` or `TOKENMETER_DISABLED`). */
@@ -139,6 +161,7 @@ export class TokenMonitor {
   readonly #agg: Aggregator<PriceSlot>;
   readonly #export: MetricsExport | undefined;
   readonly #totals = new Map<string, ProviderTotals>();
+  readonly #context = new ContextStore();
   #closed = false;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -191,13 +214,110 @@ export class TokenMonitor {
       if (this.#closed) this.#once.warn('closed', 'record() after close(): the call was not recorded');
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
     }
-    const u = validateUsage(input, this.#keyIdOf);
+    const ctx = this.#context.current();
+    const u = validateUsage(ctx === undefined ? input : applyContext(input, ctx), this.#keyIdOf);
     try {
       return this.#recordValid(u);
     } catch (error) {
       this.#internalError('record', error);
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(u.provider), alerts: NO_ALERTS };
     }
+  }
+
+  /**
+   * Runs `fn` with a context that tags every call made inside it, across awaits: user, thread,
+   * agent, operation and metadata. Nested contexts merge, the inner one winning.
+   */
+  withContext<T>(context: CallContext, fn: () => T): T {
+    return this.#context.run(context, fn);
+  }
+
+  /** The context of the code running now, if any. */
+  currentContext(): CallContext | undefined {
+    return this.#context.current();
+  }
+
+  /**
+   * Records a call from the usage a provider's response reported (see `extractUsage`). Never
+   * throws: a response tokenmeter cannot record is logged once and counted as an internal error.
+   */
+  recordUsage(usage: Usage, facts: CallFacts = {}): RecordResult | undefined {
+    try {
+      const ctx = facts.context;
+      let metadata = ctx?.metadata === undefined ? facts.metadata : { ...ctx.metadata, ...facts.metadata };
+      if (usage.usageSource !== 'reported' || usage.partial === true) {
+        metadata = { ...metadata, usage: usage.usageSource, ...(usage.partial === true ? { partial: true } : {}) };
+      }
+      const model = usage.model ?? usage.requestModel ?? facts.model ?? 'unknown';
+      return this.record({
+        provider: usage.provider,
+        model,
+        requestModel: usage.requestModel !== undefined && usage.requestModel !== model ? usage.requestModel : undefined,
+        serviceType: facts.serviceType ?? usage.serviceType,
+        operation: facts.operation ?? ctx?.operation ?? usage.operation,
+        userId: ctx?.userId,
+        threadId: ctx?.threadId,
+        agent: ctx?.agent,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        cachedInputTokens: usage.cachedInputTokens,
+        cacheWriteTokens: usage.cacheWriteTokens,
+        reasoningTokens: usage.reasoningTokens,
+        totalTokens: usage.totalTokens,
+        searchUnits: usage.searchUnits,
+        durationMs: facts.durationMs,
+        apiKey: facts.apiKey,
+        error: facts.error !== undefined,
+        errorType: facts.error?.type,
+        errorMessage: facts.error?.message,
+        metadata,
+      });
+    } catch (error) {
+      this.#internalError('instrument', error);
+      return undefined;
+    }
+  }
+
+  /** Records a call that `track` observed (the CallSink side of `track`). Never throws. */
+  recordCall(call: TrackedCall): void {
+    try {
+      const o = call.options;
+      const usage = extractUsage({ provider: o.provider, request: call.request, response: call.response });
+      const facts: CallFacts = { durationMs: call.durationMs };
+      if (call.error !== undefined) facts.error = call.error;
+      if (o.model !== undefined) facts.model = o.model;
+      if (o.operation !== undefined) facts.operation = o.operation;
+      if (o.serviceType !== undefined) facts.serviceType = o.serviceType;
+      this.recordUsage(usage, facts);
+    } catch (error) {
+      this.#internalError('instrument', error);
+    }
+  }
+
+  /**
+   * Meters every call of an official SDK client (openai, AzureOpenAI, @anthropic-ai/sdk, groq-sdk),
+   * in place: the same client, same type, comes back. `options` tags all its calls (a
+   * `withContext` around a call wins) and can name the provider. A client of a kind tokenmeter does
+   * not know is returned untouched, with a warning.
+   */
+  instrument<C extends object>(client: C, options?: InstrumentOptions): C {
+    if (this.disabled) return client;
+    try {
+      if (!instrumentClient(client, this, options)) {
+        this.#once.warn(
+          `instrument:${(client as { constructor?: { name?: string } }).constructor?.name}`,
+          'instrument(): not a client tokenmeter knows; its calls are not metered (use track() instead)',
+        );
+      }
+    } catch (error) {
+      this.#internalError('instrument', error);
+    }
+    return client;
+  }
+
+  /** Wraps a function that returns a provider response so each call is metered; errors are recorded and rethrown. */
+  track<F extends (this: unknown, ...args: never[]) => unknown>(fn: F, options: TrackOptions): F {
+    return trackWith(() => this, fn, options);
   }
 
   #recordValid(u: ValidUsage): RecordResult {
@@ -353,6 +473,22 @@ export class TokenMonitor {
     await this.#export?.close();
   }
 }
+
+/** Fills a call's unset fields from the context it runs in; the call's own fields win. */
+function applyContext(input: UsageInput, ctx: CallContext): UsageInput {
+  const out: UsageInput = { ...input };
+  if (out.userId === undefined && ctx.userId !== undefined) out.userId = ctx.userId;
+  if (out.threadId === undefined && ctx.threadId !== undefined) out.threadId = ctx.threadId;
+  if (out.agent === undefined && ctx.agent !== undefined) out.agent = ctx.agent;
+  if (ctx.operation !== undefined && (out.operation === undefined || CALL_KINDS.has(out.operation))) {
+    out.operation = ctx.operation;
+  }
+  if (ctx.metadata !== undefined) out.metadata = { ...ctx.metadata, ...out.metadata };
+  return out;
+}
+
+/** The kinds of call instrumented calls are labelled with until a context names the operation. */
+const CALL_KINDS = new Set(['chat', 'text_completion', 'generate_content', 'embeddings', 'rerank']);
 
 function emptySummary(provider: unknown): UsageSummary {
   return {

@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isValidationError } from '../errors.ts';
+import { inspectCommand } from './inspect.ts';
 import { pricingCommand } from './pricing.ts';
 
 /** Runs the CLI; returns the exit code (2 for bad arguments). */
@@ -22,6 +23,17 @@ export function main(argv: readonly string[], out: (s: string) => void = (s) => 
     .option('--json', 'print JSON')
     .action((model: string, opts: { provider?: string; dir?: string; json?: boolean }) => {
       code = pricingCommand({ model, provider: opts.provider, dir: opts.dir, json: opts.json }, out);
+    });
+  program
+    .command('inspect')
+    .description('show what tokenmeter reads from a saved response (JSON) or stream (SSE/NDJSON), and what it would cost')
+    .argument('<file>', 'the saved response body or raw stream text')
+    .requiredOption('-p, --provider <id>', 'provider id (openai, anthropic, gemini, aws_bedrock, ...)')
+    .option('--request <file>', 'the request body (JSON), for the requested model and the kind of call')
+    .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR or ~/.tokenmeter)')
+    .option('--json', 'print JSON')
+    .action((file: string, opts: { provider: string; request?: string; dir?: string; json?: boolean }) => {
+      code = inspectCommand({ file, provider: opts.provider, request: opts.request, dir: opts.dir, json: opts.json }, out);
     });
   try {
     program.parse(argv, { from: 'user' });

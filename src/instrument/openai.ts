@@ -1,0 +1,65 @@
+import { obj } from '../providers/read.ts';
+import { type Instrumenter, wrapMethod } from './wrap.ts';
+
+/**
+ * The `openai` client (and `AzureOpenAI`, and OpenAI-compatible endpoints reached through it):
+ * chat completions, legacy completions, the Responses API and embeddings, streams included.
+ */
+
+/** The provider an OpenAI client talks to, from its class and base URL. */
+export function openaiProvider(client: unknown): string {
+  const c = client as { baseURL?: unknown; constructor?: { name?: string } };
+  const url = typeof c.baseURL === 'string' ? c.baseURL : '';
+  if (
+    c.constructor?.name === 'AzureOpenAI' ||
+    /\.openai\.azure\.com|\.cognitiveservices\.azure\.com|\.services\.ai\.azure\.com/.test(url)
+  ) {
+    return 'azure_openai';
+  }
+  if (/\bapi\.groq\.com/.test(url)) return 'groq';
+  if (/\bapi\.mistral\.ai/.test(url)) return 'mistral';
+  if (/generativelanguage\.googleapis\.com/.test(url)) return 'gemini';
+  if (/:11434\b|ollama/.test(url)) return 'ollama';
+  return 'openai';
+}
+
+/** True for a chat or completion stream chunk that carries only the usage tokenmeter asked for. */
+function usageOnlyChunk(event: unknown): boolean {
+  const e = obj(event);
+  return e !== undefined && Array.isArray(e.choices) && e.choices.length === 0 && obj(e.usage) !== undefined;
+}
+
+/** Chunks carry `usage: null` once usage is asked for; a caller who did not ask never saw the key. */
+function dropUsageKey(event: unknown): void {
+  const e = obj(event);
+  if (e !== undefined && e.usage === null) delete e.usage;
+}
+
+/** Asks a streamed chat or completion request for its usage when the caller did not. */
+function withStreamUsage(body: unknown): { body: unknown; injected: boolean } {
+  const b = obj(body);
+  if (b === undefined || b.stream !== true) return { body, injected: false };
+  const so = obj(b.stream_options);
+  if (so?.include_usage === true) return { body, injected: false };
+  return { body: { ...b, stream_options: { ...so, include_usage: true } }, injected: true };
+}
+
+export const instrumentOpenAI: Instrumenter = (client, recorder) => {
+  const c = client as {
+    chat?: { completions?: object };
+    completions?: object;
+    embeddings?: object;
+    responses?: object;
+  };
+  // Providers known to honour stream_options.include_usage; others (Groq reports x_groq.usage) are left as called.
+  const askUsage = recorder.provider === 'openai' || recorder.provider === 'azure_openai';
+  for (const resource of [c.chat?.completions, c.completions]) {
+    wrapMethod(resource, 'create', recorder, (body) => {
+      if (!askUsage) return { body };
+      const r = withStreamUsage(body);
+      return r.injected ? { body: r.body, observe: { hide: usageOnlyChunk, clean: dropUsageKey } } : { body };
+    });
+  }
+  wrapMethod(c.embeddings, 'create', recorder);
+  wrapMethod(c.responses, 'create', recorder);
+};

@@ -1,0 +1,84 @@
+import type { ServiceType } from '../usage.ts';
+import { errorMessageOf, errorTypeOf } from './error-type.ts';
+
+/** How to meter a function that returns a provider response. */
+export interface TrackOptions {
+  /** Provider id; picks the converter that reads the response's usage. */
+  provider: string;
+  /** The model, when the response does not say. */
+  model?: string;
+  /** What the call is for, e.g. `extract_nodes`. */
+  operation?: string;
+  /** @default what the response shows, else 'llm' */
+  serviceType?: ServiceType;
+}
+
+/** What a tracker hands the monitor after each call. */
+export interface TrackedCall {
+  options: TrackOptions;
+  /** The function's first argument, taken as the request. */
+  request: unknown;
+  response?: unknown;
+  error?: { type: string; message: string };
+  durationMs: number;
+}
+
+/** The part of a monitor that `track` needs: it records, and never throws. */
+export interface CallSink {
+  recordCall(call: TrackedCall): void;
+}
+
+type AnyFn = (this: unknown, ...args: never[]) => unknown;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Wraps `fn` (sync or async) so each call is metered from the response it returns; failures are
+ * recorded and rethrown unchanged. The sink is looked up at call time, so wrapping costs nothing
+ * until the function runs.
+ */
+export function trackWith<F extends AnyFn>(sink: () => CallSink, fn: F, options: TrackOptions): F {
+  if (typeof fn !== 'function') throw new TypeError(`track: expected a function, got ${typeof fn}`);
+  const tracked = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
+    const start = performance.now();
+    const done = (response: unknown, error?: unknown) => {
+      const call: TrackedCall = { options, request: args[0], durationMs: performance.now() - start };
+      if (error === undefined) call.response = response;
+      else call.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+      sink().recordCall(call);
+    };
+    let result: unknown;
+    try {
+      result = fn.apply(this, args);
+    } catch (error) {
+      done(undefined, error);
+      throw error;
+    }
+    if (!isThenable(result)) {
+      done(result);
+      return result as ReturnType<F>;
+    }
+    return Promise.resolve(result).then(
+      (v) => {
+        done(v);
+        return v;
+      },
+      (error: unknown) => {
+        done(undefined, error ?? new Error('rejected'));
+        throw error;
+      },
+    ) as ReturnType<F>;
+  };
+  Object.defineProperty(tracked, 'name', { value: fn.name });
+  return tracked as F;
+}
+
+/**
+ * A tracker that works both as a function wrapper, `trackLlmUsage(opts)(fn)`, and as a standard
+ * (TC39) method decorator, `@trackLlmUsage(opts) method() {}`.
+ */
+export function wrapperOrDecorator(sink: () => CallSink, options: TrackOptions) {
+  return <F extends AnyFn>(fn: F, _context?: ClassMethodDecoratorContext): F => trackWith(sink, fn, options);
+}

@@ -1,0 +1,89 @@
+import type { CallContext } from '../context.ts';
+import { converterFor } from '../providers/index.ts';
+import type { Usage } from '../providers/types.ts';
+import { errorMessageOf, errorTypeOf } from './error-type.ts';
+import { isStream, type ObserveOptions, observeCall, observeStream } from './stainless.ts';
+
+/** The monitor as instrumented clients see it. */
+export interface UsageRecorder {
+  recordUsage(
+    usage: Usage,
+    facts: { durationMs?: number; error?: { type: string; message: string }; apiKey?: string; context?: CallContext },
+  ): unknown;
+  currentContext(): CallContext | undefined;
+}
+
+/** One instrumented client: who records, for which provider, with which key and context. */
+export interface ClientRecorder {
+  readonly monitor: UsageRecorder;
+  readonly provider: string;
+  readonly apiKey: string | undefined;
+  /** Context given to `instrument()`; a `withContext` around a call wins over it. */
+  readonly context: CallContext | undefined;
+}
+
+/** Sets up metering on a client, in place. */
+export type Instrumenter = (client: object, recorder: ClientRecorder) => void;
+
+/** What to change about a call before it goes out: its body, and how to observe its stream. */
+export interface Prepared {
+  body: unknown;
+  observe?: ObserveOptions;
+}
+
+const WRAPPED = Symbol.for('tokenmeter.wrapped');
+
+function contextFor(recorder: ClientRecorder): CallContext | undefined {
+  const dynamic = recorder.monitor.currentContext();
+  if (recorder.context === undefined) return dynamic;
+  if (dynamic === undefined) return recorder.context;
+  const merged: CallContext = { ...recorder.context, ...dynamic };
+  if (recorder.context.metadata !== undefined && dynamic.metadata !== undefined)
+    merged.metadata = { ...recorder.context.metadata, ...dynamic.metadata };
+  return merged;
+}
+
+/**
+ * Replaces `resource[method]` (on that instance only) with a metered one that passes the same
+ * arguments through and gives the caller the same result. Wrapping twice is a no-op.
+ */
+export function wrapMethod(resource: unknown, method: string, recorder: ClientRecorder, prepare?: (body: unknown) => Prepared): void {
+  const r = resource as Record<string | symbol, unknown> | undefined;
+  const original = r?.[method];
+  if (r === undefined || typeof original !== 'function' || (original as unknown as Record<symbol, unknown>)[WRAPPED]) return;
+  const metered = function (this: unknown, body: unknown, ...rest: unknown[]): unknown {
+    const start = performance.now();
+    const context = contextFor(recorder);
+    let prepared: Prepared = { body };
+    try {
+      if (prepare) prepared = prepare(body);
+    } catch {
+      prepared = { body };
+    }
+    const record = (usage: Usage, error?: unknown) => {
+      const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs: performance.now() - start };
+      if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+      if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
+      if (context !== undefined) facts.context = context;
+      recorder.monitor.recordUsage({ ...usage, provider: recorder.provider }, facts);
+    };
+    const converter = converterFor(recorder.provider);
+    const result = (original as (...a: unknown[]) => unknown).call(this, prepared.body, ...rest);
+    return observeCall(
+      result,
+      (data) => {
+        if (isStream(data)) {
+          observeStream(data, prepared.observe ?? {}, (end) => {
+            const usage = converter.fromStream(end.events, body);
+            record(end.complete ? usage : { ...usage, partial: true }, end.error);
+          });
+        } else {
+          record(converter.fromResponse(data, body));
+        }
+      },
+      (error) => record(converter.fromResponse(undefined, body), error),
+    );
+  };
+  Object.defineProperty(metered, WRAPPED, { value: true });
+  r[method] = metered;
+}

@@ -1,0 +1,151 @@
+/**
+ * `tokenmeter/ai-sdk`: middleware for the Vercel AI SDK's `wrapLanguageModel`, metering
+ * `generateText` and `streamText` (and everything built on them) from the usage the AI SDK reports.
+ * Loaded only through this subpath; it imports nothing from the AI SDK at run time.
+ *
+ *   const model = wrapLanguageModel({ model: openai('gpt-4o'), middleware: tokenmeterMiddleware() });
+ */
+import type { CallContext } from '../context.ts';
+import { getTokenMonitor } from '../global.ts';
+import { errorMessageOf, errorTypeOf } from '../instrument/error-type.ts';
+import type { TokenMonitor } from '../monitor.ts';
+import { num, obj, str } from '../providers/read.ts';
+import type { Usage } from '../providers/types.ts';
+
+/** Who the calls are for, and the provider id when the model's provider name does not tell it. */
+export interface AiSdkTrackingOptions extends CallContext {
+  provider?: string;
+}
+
+// The AI SDK's provider names ("openai.chat", "google.vertex.chat"...) → tokenmeter provider ids.
+function providerOf(name: string): string {
+  const n = name.toLowerCase();
+  if (n.startsWith('azure')) return 'azure_openai';
+  if (n.startsWith('google')) return n.includes('vertex') ? 'vertex_ai' : 'gemini';
+  if (n.startsWith('amazon-bedrock') || n.startsWith('bedrock')) return 'aws_bedrock';
+  if (n.startsWith('voyage')) return 'voyage';
+  const head = n.split('.')[0] ?? n;
+  return head === '' ? 'unknown' : head;
+}
+
+/**
+ * The AI SDK's usage: spec v3/v4 nests it (`inputTokens.total` includes cache reads and writes,
+ * `outputTokens.total` includes reasoning); spec v2 has flat counts.
+ */
+function countsOf(usage: unknown): Partial<Usage> {
+  const u = obj(usage);
+  if (u === undefined) return {};
+  const r: Partial<Usage> = {};
+  const input = obj(u.inputTokens);
+  const output = obj(u.outputTokens);
+  if (input !== undefined || output !== undefined) {
+    r.inputTokens = num(input?.total);
+    r.cachedInputTokens = num(input?.cacheRead);
+    r.cacheWriteTokens = num(input?.cacheWrite);
+    r.outputTokens = num(output?.total);
+    r.reasoningTokens = num(output?.reasoning);
+  } else {
+    r.inputTokens = num(u.inputTokens);
+    r.outputTokens = num(u.outputTokens);
+    r.totalTokens = num(u.totalTokens);
+    r.cachedInputTokens = num(u.cachedInputTokens);
+    r.reasoningTokens = num(u.reasoningTokens);
+  }
+  for (const k of Object.keys(r) as (keyof Usage)[]) if (r[k] === undefined) delete r[k];
+  return r;
+}
+
+interface ModelInfo {
+  readonly provider: string;
+  readonly modelId: string;
+}
+
+/** The middleware, structurally a LanguageModelV4Middleware (and read by the v3 runtime alike). */
+export interface TokenmeterMiddleware {
+  readonly specificationVersion: 'v4';
+  wrapGenerate<R>(options: { doGenerate: () => PromiseLike<R>; model: ModelInfo }): Promise<R>;
+  wrapStream<R extends { stream: ReadableStream<unknown> }>(options: { doStream: () => PromiseLike<R>; model: ModelInfo }): Promise<R>;
+}
+
+/** Middleware that meters every call of the wrapped model on `monitor` (default: the process-wide one). */
+export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor?: TokenMonitor): TokenmeterMiddleware {
+  const { provider: fixedProvider, ...context } = options;
+  const record = (
+    model: ModelInfo,
+    start: number,
+    counts: Partial<Usage>,
+    extra: { modelId?: string | undefined; partial?: boolean; error?: unknown },
+  ) => {
+    try {
+      const m = monitor ?? getTokenMonitor();
+      const has = counts.inputTokens !== undefined || counts.outputTokens !== undefined;
+      const usage: Usage = {
+        ...counts,
+        provider: fixedProvider ?? providerOf(model.provider),
+        model: extra.modelId ?? model.modelId,
+        requestModel: model.modelId,
+        serviceType: 'llm',
+        operation: 'chat',
+        usageSource: has ? 'reported' : 'missing',
+        partial: extra.partial,
+      };
+      const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs: performance.now() - start };
+      if (Object.keys(context).length > 0) facts.context = context;
+      if (extra.error !== undefined) facts.error = { type: errorTypeOf(extra.error), message: errorMessageOf(extra.error) };
+      m.recordUsage(usage, facts);
+    } catch {
+      // Tracking never breaks the caller's call.
+    }
+  };
+  return {
+    specificationVersion: 'v4',
+    async wrapGenerate({ doGenerate, model }) {
+      const start = performance.now();
+      try {
+        const result = await doGenerate();
+        const r = obj(result);
+        record(model, start, countsOf(r?.usage), { modelId: str(obj(r?.response)?.modelId) });
+        return result;
+      } catch (error) {
+        record(model, start, {}, { error });
+        throw error;
+      }
+    },
+    async wrapStream({ doStream, model }) {
+      const start = performance.now();
+      let result: Awaited<ReturnType<typeof doStream>>;
+      try {
+        result = (await doStream()) as Awaited<ReturnType<typeof doStream>>;
+      } catch (error) {
+        record(model, start, {}, { error });
+        throw error;
+      }
+      let counts: Partial<Usage> = {};
+      let modelId: string | undefined;
+      let finished = false;
+      let failure: unknown;
+      let done = false;
+      const end = () => {
+        if (done) return;
+        done = true;
+        record(model, start, counts, { modelId, partial: !finished, error: failure });
+      };
+      const observed = result.stream.pipeThrough(
+        new TransformStream<unknown, unknown>({
+          transform(part, controller) {
+            const p = obj(part);
+            if (p?.type === 'response-metadata') modelId = str(p.modelId) ?? modelId;
+            else if (p?.type === 'finish') {
+              counts = countsOf(p.usage);
+              finished = true;
+            } else if (p?.type === 'error') failure = p.error;
+            controller.enqueue(part);
+          },
+          flush: end,
+          cancel: end,
+        }),
+      );
+      return { ...result, stream: observed } as typeof result;
+    },
+  };
+}

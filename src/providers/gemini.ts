@@ -1,0 +1,111 @@
+import { arr, count, obj, plus, str } from './read.ts';
+import type { ProviderConverter, Usage } from './types.ts';
+
+/**
+ * Gemini API and Vertex AI generateContent (https://ai.google.dev/api/generate-content#UsageMetadata):
+ * `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
+ * `thoughtsTokenCount`, so output = candidates + thoughts; `toolUsePromptTokenCount` is prompt-side.
+ * The REST API and @google/genai use camelCase; some Vertex surfaces use snake_case.
+ * Streams repeat RUNNING totals in each chunk's usageMetadata: the last chunk with counts wins,
+ * and Vertex's first chunk may carry a usageMetadata with no counts. The Gemini API's embedContent
+ * reports no usage; Vertex's predict-style embeddings report `statistics.token_count` per instance.
+ */
+function field(m: Record<string, unknown>, camel: string, snake: string, unread: string[]): number | undefined {
+  return count(m, [camel], unread) ?? count(m, [snake], unread);
+}
+
+function countsOf(meta: unknown, unread: string[]): Partial<Usage> | undefined {
+  const m = obj(meta);
+  if (m === undefined) return undefined;
+  const prompt = field(m, 'promptTokenCount', 'prompt_token_count', unread);
+  const candidates = field(m, 'candidatesTokenCount', 'candidates_token_count', unread);
+  const thoughts = field(m, 'thoughtsTokenCount', 'thoughts_token_count', unread);
+  const toolUse = field(m, 'toolUsePromptTokenCount', 'tool_use_prompt_token_count', unread);
+  const cached = field(m, 'cachedContentTokenCount', 'cached_content_token_count', unread);
+  const total = field(m, 'totalTokenCount', 'total_token_count', unread);
+  if (prompt === undefined && candidates === undefined && total === undefined) return undefined;
+  const r: Partial<Usage> = {};
+  const input = prompt === undefined ? undefined : plus(prompt, toolUse);
+  const output = plus(candidates, thoughts);
+  if (input !== undefined) r.inputTokens = input;
+  if (output !== undefined) r.outputTokens = output;
+  if (thoughts !== undefined) r.reasoningTokens = thoughts;
+  if (cached !== undefined) r.cachedInputTokens = cached;
+  if (total !== undefined) r.totalTokens = total;
+  return r;
+}
+
+function requestModel(request: unknown): string | undefined {
+  const m = str(obj(request)?.model);
+  return m?.replace(/^(?:.*\/)?models\//, '');
+}
+
+function isEmbedding(body: Record<string, unknown> | undefined, request: unknown): boolean {
+  const req = obj(request);
+  return (
+    body?.embedding !== undefined ||
+    body?.embeddings !== undefined ||
+    arr(body?.predictions) !== undefined ||
+    (req?.contents === undefined && (req?.content !== undefined || req?.requests !== undefined))
+  );
+}
+
+function build(
+  provider: string,
+  counts: Partial<Usage> | undefined,
+  model: string | undefined,
+  request: unknown,
+  embedding: boolean,
+  unread: string[],
+): Usage {
+  const rm = requestModel(request);
+  const u: Usage = embedding
+    ? { provider, serviceType: 'embedding', operation: 'embeddings', usageSource: 'missing' }
+    : { provider, serviceType: 'llm', operation: 'generate_content', usageSource: 'missing' };
+  const m = model ?? rm;
+  if (m !== undefined) u.model = m;
+  if (rm !== undefined) u.requestModel = rm;
+  if (counts !== undefined) Object.assign(u, counts, { usageSource: 'reported' });
+  if (unread.length > 0) u.unread = unread;
+  return u;
+}
+
+/** A Gemini-shaped converter under a provider id (gemini, vertex_ai). */
+export function geminiShapedConverter(provider: string): ProviderConverter {
+  return {
+    fromResponse(response, request) {
+      const body = obj(response);
+      const unread: string[] = [];
+      const embedding = isEmbedding(body, request);
+      let counts = countsOf(body?.usageMetadata ?? body?.usage_metadata, unread);
+      if (counts === undefined && embedding) {
+        // Vertex predict-style embeddings: one token_count per instance.
+        let sum: number | undefined;
+        for (const p of arr(body?.predictions) ?? []) sum = plus(sum, count(p, ['embeddings', 'statistics', 'token_count'], unread));
+        if (sum !== undefined) counts = { inputTokens: sum };
+      }
+      return build(provider, counts, str(body?.modelVersion) ?? str(body?.model_version), request, embedding, unread);
+    },
+    fromStream(events, request) {
+      const unread: string[] = [];
+      let counts: Partial<Usage> | undefined;
+      let model: string | undefined;
+      let finished = false;
+      for (const e of events) {
+        const ev = obj(e);
+        if (ev === undefined) continue;
+        model = str(ev.modelVersion) ?? str(ev.model_version) ?? model;
+        const c = countsOf(ev.usageMetadata ?? ev.usage_metadata, unread);
+        if (c !== undefined) counts = c;
+        const last = arr(ev.candidates)?.at(-1);
+        finished =
+          str(obj(last)?.finishReason) !== undefined || str(obj(last)?.finish_reason) !== undefined || (finished && last === undefined);
+      }
+      const u = build(provider, counts, model, request, false, unread);
+      if (!finished) u.partial = true;
+      return u;
+    },
+  };
+}
+
+export const geminiConverter: ProviderConverter = geminiShapedConverter('gemini');

@@ -1,0 +1,56 @@
+import type { ServiceType } from '../usage.ts';
+
+/**
+ * What a provider's response (or stream) says a call used, in tokenmeter's normalised shape.
+ *
+ * Billing semantics: `inputTokens` counts every prompt token, cached and cache-write tokens
+ * included; `outputTokens` counts every generated token, reasoning included. A count the provider
+ * did not send is left undefined, never 0: 0 means "free", undefined means "unknown".
+ */
+export interface Usage {
+  /** tokenmeter provider id: openai, azure_openai, anthropic, gemini, vertex_ai, groq, mistral, cohere, voyage, aws_bedrock, ollama. */
+  provider: string;
+  /** The response's model when the provider sends one, else the request's; undefined when neither says. */
+  model?: string | undefined;
+  /** The request's model, when known. */
+  requestModel?: string | undefined;
+  serviceType: ServiceType;
+  /** What kind of call, in GenAI semantic-convention terms: chat, text_completion, generate_content, embeddings, rerank. */
+  operation: string;
+  inputTokens?: number | undefined;
+  outputTokens?: number | undefined;
+  cachedInputTokens?: number | undefined;
+  cacheWriteTokens?: number | undefined;
+  reasoningTokens?: number | undefined;
+  totalTokens?: number | undefined;
+  /** Billed search units (Cohere rerank). */
+  searchUnits?: number | undefined;
+  /**
+   * Where the counts came from: `reported` by the provider; `missing` when the response carried no
+   * usage at all; `estimated` when tokenmeter counted them itself.
+   */
+  usageSource: 'reported' | 'missing' | 'estimated';
+  /** True when a stream ended before its final event: the counts may be short. */
+  partial?: boolean | undefined;
+  /** Fields the converter looked for and could not read (wrong type, unexpected shape). */
+  unread?: string[] | undefined;
+}
+
+/** The raw material of one call, as `extractUsage` takes it. */
+export interface ExtractInput {
+  provider: string;
+  /** The request body (or SDK params), when known: gives the requested model and the operation. */
+  request?: unknown;
+  /** The parsed JSON response body. */
+  response?: unknown;
+  /** A streamed response as raw text: SSE (`data: {...}` events, LF or CRLF) or NDJSON. */
+  stream?: string;
+}
+
+/** One provider's pure converters: no I/O, never throw. */
+export interface ProviderConverter {
+  /** Usage from a complete (non-streamed) response body. */
+  fromResponse(response: unknown, request?: unknown): Usage;
+  /** Usage from a stream's events (each SSE `data:` payload or NDJSON line, parsed as JSON), in order. */
+  fromStream(events: readonly unknown[], request?: unknown): Usage;
+}
