@@ -1,20 +1,35 @@
 // The public API of tokenmeter, named export by export.
 
+export type { CallContext } from './context.ts';
 export { isTokenmeterError, isValidationError, PricingError, TokenmeterError, ValidationError } from './errors.ts';
 export type { UsageArgs } from './global.ts';
-export { closeTokenMonitor, getTokenMonitor, logEmbeddingUsage, logLlmUsage, logRerankUsage } from './global.ts';
+export {
+  closeTokenMonitor,
+  getTokenMonitor,
+  logEmbeddingUsage,
+  logLlmUsage,
+  logRerankUsage,
+  track,
+  trackEmbeddingUsage,
+  trackLlmUsage,
+  trackRerankUsage,
+} from './global.ts';
+export type { InstrumentOptions } from './instrument/index.ts';
+export type { TrackOptions } from './instrument/track.ts';
 export { apiKeyId } from './key-id.ts';
 export type { Logger, LogLevel } from './logger.ts';
 export type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
 export type { ExportOptions, OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
 export { INSTRUMENT, LABEL, METRIC, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './metrics/names.ts';
 export { TokenmeterMetricProducer } from './metrics/producer.ts';
-export type { Alert, MetricsOptions, RecordResult, TokenMonitorOptions, UsageSummary } from './monitor.ts';
+export type { Alert, CallFacts, MetricsOptions, RecordResult, TokenMonitorOptions, UsageSummary } from './monitor.ts';
 export { TokenMonitor } from './monitor.ts';
 export { CostSum, formatPico, picoToUsd } from './pricing/money.ts';
 export type { PriceBookOptions } from './pricing/price-book.ts';
 export { costPico, PriceBook } from './pricing/price-book.ts';
 export { RERANK_PRICES } from './pricing/rerank-prices.ts';
 export type { PriceOverride, PriceSource, Rate, ResolvedPrice } from './pricing/types.ts';
+export { extractUsage, PROVIDERS } from './providers/index.ts';
+export type { ExtractInput, Usage } from './providers/types.ts';
 export type { ServiceType, UsageInput, UsageRecord } from './usage.ts';
 export { MAX_METADATA_BYTES, MAX_TOKENS_PER_CALL, SERVICE_TYPES, validateUsage } from './usage.ts';

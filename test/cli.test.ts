@@ -56,3 +56,31 @@ describe('tokenmeter pricing <model>', () => {
     expect(r.err).toContain('pricing.m.output: -3');
   });
 });
+
+describe('tokenmeter inspect <file> --provider <id>', () => {
+  const fixtures = join(import.meta.dirname, 'fixtures');
+  it('prints what it reads from a saved response and what it would cost', () => {
+    const r = run(['inspect', join(fixtures, 'anthropic-message-cache.json'), '--provider', 'anthropic']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/input tokens\s+188,107/);
+    expect(r.out).toMatch(/cache write\s+188,086/);
+    // 21×3 + 188,086×3.75 + 393×15 per 1M = $0.7112805
+    expect(r.out).toMatch(/cost\s+\$0\.7112805\n/);
+    expect(r.out).toContain('price from      genai-prices');
+  });
+
+  it('reads SSE streams (LF or CRLF) and says when usage is missing', () => {
+    const r = run(['inspect', join(fixtures, 'openai-chat-stream.sse'), '-p', 'openai', '--json']);
+    expect(JSON.parse(r.out)).toMatchObject({ inputTokens: 9, outputTokens: 2, usageSource: 'reported', costUsd: 0.00000255 });
+    const missing = run(['inspect', join(fixtures, 'openai-chat-stream-no-usage.sse'), '-p', 'openai']);
+    expect(missing.out).toMatch(/usage\s+missing/);
+    expect(missing.out).toMatch(/cost\s+unknown/);
+  });
+
+  it('names a file it cannot read (exit 2) and needs a provider (exit 2)', () => {
+    const r = run(['inspect', '/no/such/file.json', '-p', 'openai']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('Invalid file: "/no/such/file.json"');
+    expect(run(['inspect', join(fixtures, 'openai-embeddings.json')]).code).toBe(2);
+  });
+});

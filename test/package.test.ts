@@ -110,6 +110,60 @@ export { cost };
     expect(r.status).toBe(0);
   });
 
+  it('loads every subpath, and `tokenmeter` alone loads no optional integration', () => {
+    writeFileSync(
+      join(project, 'subpaths.mjs'),
+      `const before = new Set(Object.keys(await import('node:module').then((m) => m.default._cache ?? {})));
+await import('tokenmeter');
+const { tokenmeterMiddleware } = await import('tokenmeter/ai-sdk');
+console.log(typeof tokenmeterMiddleware().wrapGenerate);
+try { await import('tokenmeter/langchain'); console.log('langchain loaded'); } catch (e) { console.log('langchain needs @langchain/core:', e.code); }
+`,
+    );
+    const out = sh(process.execPath, ['subpaths.mjs'], project).trim().split('\n');
+    expect(out[0]).toBe('function');
+    // @langchain/core is an optional peer this app does not have: only the subpath that needs it fails.
+    expect(out[1]).toBe('langchain needs @langchain/core: ERR_MODULE_NOT_FOUND');
+  });
+
+  it('runs standard decorators compiled by TypeScript', () => {
+    writeFileSync(
+      join(project, 'decorated.ts'),
+      `import { getTokenMonitor, trackLlmUsage } from 'tokenmeter';
+getTokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
+class Planner {
+  @trackLlmUsage({ provider: 'openai', operation: 'plan' })
+  async plan(_req: { model: string }) {
+    return { object: 'chat.completion', model: 'gpt-4o-mini', usage: { prompt_tokens: 1000, completion_tokens: 100 } };
+  }
+}
+await new Planner().plan({ model: 'gpt-4o-mini' });
+console.log(JSON.stringify(getTokenMonitor().usageSummary('openai')));
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.decorated.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          skipLibCheck: true,
+          types: [],
+          outDir: 'out',
+        },
+        files: ['decorated.ts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.decorated.json'], { cwd: project, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    const summary = JSON.parse(sh(process.execPath, ['out/decorated.js'], project));
+    // 1,000 × $0.15 + 100 × $0.60 per 1M
+    expect(summary).toMatchObject({ requests: 1, inputTokens: 1000, outputTokens: 100, costUsd: 0.00021 });
+  });
+
   it('installs the tokenmeter command', () => {
     const out = sh(
       join(project, 'node_modules', '.bin', 'tokenmeter'),

@@ -4,6 +4,7 @@
  * reasoning), with the run id in the record's metadata. Loaded only through this subpath.
  */
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
+import type { Callbacks } from '@langchain/core/callbacks/manager';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { LLMResult } from '@langchain/core/outputs';
 import type { CallContext } from '../context.ts';
@@ -179,20 +180,20 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
  * Returns `config` with a tokenmeter handler added to its callbacks: appended to a list, or added
  * to a copy of a CallbackManager.
  */
-export function attachTokenTracking<C extends { callbacks?: unknown }>(
+export function attachTokenTracking<C extends { callbacks?: Callbacks }>(
   config: C | undefined,
   options: LangChainTrackingOptions = {},
   monitor?: TokenMonitor,
-): C & { callbacks: unknown } {
+): C & { callbacks: Callbacks } {
   const handler = new TokenmeterCallbackHandler(options, monitor);
-  const existing = config?.callbacks as { copy?: () => { addHandler(h: unknown, inherit?: boolean): void } } | unknown[] | undefined;
-  let callbacks: unknown;
+  const existing = config?.callbacks;
+  let callbacks: Callbacks;
   if (existing === undefined) callbacks = [handler];
   else if (Array.isArray(existing)) callbacks = [...existing, handler];
-  else if (typeof existing.copy === 'function') {
+  else {
     const manager = existing.copy();
     manager.addHandler(handler, true);
     callbacks = manager;
-  } else callbacks = [handler];
+  }
   return { ...(config ?? ({} as C)), callbacks };
 }

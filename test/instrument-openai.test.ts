@@ -1,0 +1,212 @@
+import Groq from 'groq-sdk';
+import OpenAI, { AzureOpenAI } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
+import { memoryLogger, readerFor, sums, type TestReader } from './helpers/otel.ts';
+import { fixture, fixtureJson, type ReceivedRequest, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+
+// The official clients, pointed with their base URL option at a local server replaying recorded
+// payloads (test/fixtures/SOURCES.md). No fetch is mocked.
+let server: ReplayServer;
+let next: Reply | undefined;
+
+function route(req: ReceivedRequest): Reply {
+  if (next !== undefined) {
+    const r = next;
+    next = undefined;
+    return r;
+  }
+  const body = req.body as { stream?: boolean; stream_options?: { include_usage?: boolean } } | undefined;
+  if (req.path.includes('/embeddings')) return { json: fixtureJson('openai-embeddings.json') };
+  if (req.path.includes('/responses'))
+    return body?.stream ? { sse: fixture('openai-responses-stream.sse') } : { json: fixtureJson('openai-responses.json') };
+  if (req.path.includes('/chat/completions')) {
+    if (req.path.startsWith('/groq'))
+      return body?.stream ? { sse: fixture('groq-chat-stream.sse') } : { json: fixtureJson('openai-chat-cached.json') };
+    if (!body?.stream) return { json: fixtureJson('openai-chat-cached.json') };
+    // The API sends the usage chunk (and usage: null keys) only to requests that ask for them.
+    return { sse: fixture(body.stream_options?.include_usage ? 'openai-chat-stream.sse' : 'openai-chat-stream-no-usage.sse') };
+  }
+  return { status: 404, json: { error: { message: `no route for ${req.path}` } } };
+}
+
+beforeAll(async () => {
+  server = await replayServer(route);
+});
+afterAll(async () => {
+  await server.close();
+});
+
+const KEY = 'sk-proj-testkeytestkeytestkey-wxyz';
+function clients(monitorOptions: ConstructorParameters<typeof TokenMonitor>[0] = {}) {
+  const log = memoryLogger();
+  const monitor = new TokenMonitor({
+    loadConfig: false,
+    logger: log,
+    ...monitorOptions,
+    metrics: { prometheus: false, ...(monitorOptions?.metrics || {}) },
+  });
+  const reader: TestReader = readerFor(monitor.metricProducer);
+  const make = () => new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 });
+  return { monitor, reader, log, bare: make(), wrapped: monitor.instrument(make()) };
+}
+
+const chat = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hello' }] };
+
+async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const c of stream) out.push(c);
+  return out;
+}
+
+describe('monitor.instrument(new OpenAI())', () => {
+  it('returns the same client, and the very response the bare client gets; meters it', async () => {
+    const { monitor, bare, wrapped } = clients();
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 });
+    expect(monitor.instrument(client)).toBe(client);
+    const [a, b] = await Promise.all([bare.chat.completions.create(chat), wrapped.chat.completions.create(chat)]);
+    expect(b).toEqual(a);
+    // 86 fresh×2.5 + 1920 cached×1.25 + 300×10 per 1M (gpt-4o)
+    expect(monitor.usageSummary('openai')).toMatchObject({
+      requests: 1,
+      inputTokens: 2006,
+      cachedInputTokens: 1920,
+      outputTokens: 300,
+      costUsd: 0.005615,
+    });
+    await monitor.close();
+  });
+
+  it('keeps the APIPromise helpers: withResponse() and asResponse()', async () => {
+    const { monitor, wrapped } = clients();
+    const { data, response } = await wrapped.chat.completions.create(chat).withResponse();
+    expect(response.status).toBe(200);
+    expect(data.usage?.prompt_tokens).toBe(2006);
+    const raw = await wrapped.chat.completions.create(chat).asResponse();
+    expect(((await raw.json()) as { model: string }).model).toBe('gpt-4o-2024-08-06');
+    expect(monitor.usageSummary('openai').requests).toBe(1);
+    await monitor.close();
+  });
+
+  it('asks a stream for its usage and hides the extra chunk: the caller sees exactly the bare stream', async () => {
+    const { monitor, bare, wrapped } = clients();
+    const seen = server.requests.length;
+    const bareChunks = await collect(await bare.chat.completions.create({ ...chat, stream: true }));
+    const wrappedChunks = await collect(await wrapped.chat.completions.create({ ...chat, stream: true }));
+    expect(wrappedChunks).toEqual(bareChunks);
+    expect(wrappedChunks.every((c) => !('usage' in c))).toBe(true);
+    const sent = server.requests.slice(seen).map((r) => (r.body as { stream_options?: unknown }).stream_options);
+    expect(sent).toEqual([undefined, { include_usage: true }]);
+    expect(monitor.usageSummary('openai')).toMatchObject({ requests: 1, inputTokens: 9, outputTokens: 2 });
+    await monitor.close();
+  });
+
+  it('leaves a stream that asked for usage as it is', async () => {
+    const { monitor, bare, wrapped } = clients();
+    const params = { ...chat, stream: true as const, stream_options: { include_usage: true } };
+    const a = await collect(await bare.chat.completions.create(params));
+    const b = await collect(await wrapped.chat.completions.create(params));
+    expect(b).toEqual(a);
+    expect(b.at(-1)?.usage?.total_tokens).toBe(11);
+    expect(monitor.usageSummary('openai').totalTokens).toBe(11);
+    await monitor.close();
+  });
+
+  it('records a stream the caller abandons, marked partial', async () => {
+    const { monitor, reader, wrapped } = clients();
+    const stream = await wrapped.chat.completions.create({ ...chat, stream: true });
+    for await (const _ of stream) break;
+    expect(monitor.usageSummary('openai')).toMatchObject({ requests: 1 });
+    // The usage never arrived: unknown, so the call is unpriced rather than free.
+    expect(sums(await reader.metrics(), INSTRUMENT.unpriced)[0]?.value).toBe(1);
+    await monitor.close();
+  });
+
+  it('records a stream that fails midway with its error, and the caller gets the error', async () => {
+    const { monitor, wrapped } = clients();
+    next = { sse: fixture('openai-chat-stream.sse'), cutAfterBytes: 400 };
+    const stream = await wrapped.chat.completions.create({ ...chat, stream: true });
+    await expect(collect(stream)).rejects.toThrow();
+    expect(monitor.usageSummary('openai')).toMatchObject({ requests: 1, errors: 1 });
+    await monitor.close();
+  });
+
+  it.each([
+    [429, 'Rate limit reached for gpt-4o', OpenAI.RateLimitError],
+    [500, 'The server had an error while processing your request.', OpenAI.InternalServerError],
+  ])('records HTTP %i with its status as error type and rethrows the SDK error unchanged', async (status, message, ErrorClass) => {
+    const { monitor, reader, wrapped } = clients();
+    next = { status, json: { error: { message, type: status === 429 ? 'requests' : 'server_error', param: null, code: null } } };
+    const err = await wrapped.chat.completions.create(chat).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ErrorClass);
+    expect((err as Error).message).toContain(message);
+    const requests = sums(await reader.metrics(), INSTRUMENT.requests);
+    expect(requests).toEqual([
+      expect.objectContaining({ value: 1, attributes: expect.objectContaining({ status: 'error', model: 'gpt-4o' }) }),
+    ]);
+    await monitor.close();
+  });
+
+  it('meters embeddings and the Responses API, streamed or not', async () => {
+    const { monitor, wrapped } = clients();
+    await wrapped.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' });
+    await wrapped.responses.create({ model: 'gpt-4.1', input: 'hi' });
+    await collect(await wrapped.responses.create({ model: 'gpt-4.1', input: 'hi', stream: true }));
+    expect(monitor.usageSummary('openai')).toMatchObject({ requests: 3, inputTokens: 8 + 36 + 37, outputTokens: 87 + 11 });
+    await monitor.close();
+  });
+
+  it('tags calls with the client’s context and withContext, the inner one winning', async () => {
+    const { monitor, reader } = clients({ metrics: { labels: { userId: true, agent: true, apiKeyId: true } } });
+    const wrapped = monitor.instrument(new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }), {
+      agent: 'planner',
+      userId: 'default-user',
+    });
+    await wrapped.chat.completions.create(chat);
+    await monitor.withContext({ userId: 'u42', operation: 'extract_nodes' }, () => wrapped.chat.completions.create(chat));
+    const attrs = sums(await reader.metrics(), INSTRUMENT.requests).map((p) => p.attributes);
+    expect(attrs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ user_id: 'default-user', agent: 'planner', operation: 'chat' }),
+        expect.objectContaining({ user_id: 'u42', agent: 'planner', operation: 'extract_nodes' }),
+      ]),
+    );
+    expect(attrs[0]?.api_key_id).toMatch(/^wxyz-[0-9a-f]{8}$/);
+    expect(JSON.stringify(attrs)).not.toContain('testkeytestkey');
+    await monitor.close();
+  });
+
+  it('records AzureOpenAI as azure_openai, with the deployment as the requested model', async () => {
+    const { monitor, reader } = clients();
+    const azure = monitor.instrument(
+      new AzureOpenAI({
+        apiKey: 'azure-key-0123456789abcdef',
+        endpoint: server.url,
+        apiVersion: '2024-10-21',
+        deployment: 'my-gpt4o',
+        maxRetries: 0,
+      }),
+    );
+    await azure.chat.completions.create({ ...chat, model: 'my-gpt4o' });
+    expect(server.requests.at(-1)?.path).toMatch(/^\/openai\/deployments\/my-gpt4o\/chat\/completions/);
+    const [p] = sums(await reader.metrics(), INSTRUMENT.requests);
+    expect(p?.attributes).toMatchObject({ provider: 'azure_openai', model: 'gpt-4o-2024-08-06' });
+    await monitor.close();
+  });
+
+  it('reads Groq streams through the OpenAI client and through groq-sdk', async () => {
+    const { monitor } = clients();
+    const viaOpenAI = monitor.instrument(
+      new OpenAI({ apiKey: 'gsk_testkey0123456789', baseURL: `${server.url}/groq/openai/v1`, maxRetries: 0 }),
+      { provider: 'groq' },
+    );
+    await collect(await viaOpenAI.chat.completions.create({ model: 'llama-3.3-70b-versatile', messages: chat.messages, stream: true }));
+    const groq = monitor.instrument(new Groq({ apiKey: 'gsk_testkey0123456789', baseURL: `${server.url}/groq`, maxRetries: 0 }));
+    const chunks = await collect(
+      await groq.chat.completions.create({ model: 'llama-3.3-70b-versatile', messages: chat.messages, stream: true }),
+    );
+    expect(chunks.at(-1)?.x_groq?.usage?.total_tokens).toBe(401);
+    expect(monitor.usageSummary('groq')).toMatchObject({ requests: 2, inputTokens: 48, outputTokens: 754 });
+    await monitor.close();
+  });
+});

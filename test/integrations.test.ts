@@ -1,0 +1,94 @@
+import { createOpenAI } from '@ai-sdk/openai';
+import { ChatOpenAI } from '@langchain/openai';
+import { generateText, streamText, wrapLanguageModel } from 'ai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenMonitor } from '../src/index.ts';
+import { tokenmeterMiddleware } from '../src/integrations/ai-sdk.ts';
+import { attachTokenTracking, TokenmeterCallbackHandler } from '../src/integrations/langchain.ts';
+import { memoryLogger } from './helpers/otel.ts';
+import { fixture, fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+
+let server: ReplayServer;
+let next: Reply | undefined;
+beforeAll(async () => {
+  server = await replayServer((req) => {
+    if (next !== undefined) {
+      const r = next;
+      next = undefined;
+      return r;
+    }
+    const body = req.body as { stream?: boolean; stream_options?: { include_usage?: boolean } };
+    if (!body.stream) return { json: fixtureJson('openai-chat-cached.json') };
+    return { sse: fixture(body.stream_options?.include_usage ? 'openai-chat-stream.sse' : 'openai-chat-stream-no-usage.sse') };
+  });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+function monitor() {
+  const log = memoryLogger();
+  return {
+    m: new TokenMonitor({ loadConfig: false, logger: log, metrics: { prometheus: false, labels: { agent: true, userId: true } } }),
+    log,
+  };
+}
+
+describe('tokenmeter/langchain', () => {
+  it('meters a LangChain chat model from its usage_metadata, cache reads included', async () => {
+    const { m } = monitor();
+    const model = new ChatOpenAI({
+      model: 'gpt-4o',
+      apiKey: 'sk-test-langchain-0123456789',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+    });
+    const reply = await model.invoke('Hello', attachTokenTracking(undefined, { agentName: 'researcher', userId: 'u1', threadId: 't1' }, m));
+    expect(reply.content).toBe('Hello! How can I assist you today?');
+    const s = m.usageSummary('openai');
+    expect(s).toMatchObject({ requests: 1, inputTokens: 2006, cachedInputTokens: 1920, outputTokens: 300 });
+    expect(s.costUsd).toBeCloseTo(0.005615, 12);
+    await m.close();
+  });
+
+  it('adds to existing callbacks and records failures', async () => {
+    const { m } = monitor();
+    const model = new ChatOpenAI({
+      model: 'gpt-4o',
+      apiKey: 'sk-test-langchain-0123456789',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+    });
+    const other = new TokenmeterCallbackHandler({ agentName: 'other' }, m);
+    const config = attachTokenTracking({ callbacks: [other] }, { agentName: 'researcher' }, m);
+    expect(config.callbacks).toHaveLength(2);
+    next = { status: 500, json: { error: { message: 'server error', type: 'server_error' } } };
+    await expect(model.invoke('Hello', { callbacks: [new TokenmeterCallbackHandler({ agentName: 'researcher' }, m)] })).rejects.toThrow();
+    expect(m.usageSummary('openai')).toMatchObject({ requests: 1, errors: 1 });
+    await m.close();
+  });
+});
+
+describe('tokenmeter/ai-sdk', () => {
+  const provider = () => createOpenAI({ apiKey: 'sk-test-aisdk-0123456789', baseURL: `${server.url}/v1` });
+
+  it('meters generateText through wrapLanguageModel', async () => {
+    const { m } = monitor();
+    const model = wrapLanguageModel({ model: provider().chat('gpt-4o'), middleware: tokenmeterMiddleware({ agent: 'writer' }, m) });
+    const { text } = await generateText({ model, prompt: 'Hello', maxRetries: 0 });
+    expect(text).toBe('Hello! How can I assist you today?');
+    expect(m.usageSummary('openai')).toMatchObject({ requests: 1, inputTokens: 2006, cachedInputTokens: 1920, outputTokens: 300 });
+    await m.close();
+  });
+
+  it('meters streamText when the stream ends, without changing what the caller reads', async () => {
+    const { m } = monitor();
+    const model = wrapLanguageModel({ model: provider().chat('gpt-4o'), middleware: tokenmeterMiddleware({}, m) });
+    const result = streamText({ model, prompt: 'Hello', maxRetries: 0 });
+    let text = '';
+    for await (const t of result.textStream) text += t;
+    expect(text).toBe('Hello!');
+    expect(m.usageSummary('openai')).toMatchObject({ requests: 1, inputTokens: 9, outputTokens: 2 });
+    await m.close();
+  });
+});
