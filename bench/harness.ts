@@ -54,23 +54,3 @@ export function withBaseline(r: Result, baseline: string | undefined, values: Ma
 export function round(v: number): number {
   return Math.round(v * 10) / 10;
 }
-
-/** As measureNs, for asynchronous operations: `run(n)` resolves after n sequential operations. */
-export async function measureAsyncNs(
-  subjects: { name: string; baseline?: string; run: (n: number) => Promise<void> }[],
-  options: { batch?: number; rounds?: number } = {},
-): Promise<Result[]> {
-  const batch = options.batch ?? 200;
-  const rounds = options.rounds ?? 30;
-  for (const s of subjects) await s.run(batch * 3);
-  const samples = new Map<string, number[]>(subjects.map((s) => [s.name, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const s of subjects) {
-      const t0 = process.hrtime.bigint();
-      await s.run(batch);
-      samples.get(s.name)?.push(Number(process.hrtime.bigint() - t0) / batch);
-    }
-  }
-  const values = new Map(subjects.map((s) => [s.name, median(samples.get(s.name) ?? [])]));
-  return subjects.map((s) => withBaseline({ name: s.name, value: round(values.get(s.name) ?? 0), unit: 'ns/op' }, s.baseline, values));
-}

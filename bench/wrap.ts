@@ -5,7 +5,7 @@
  */
 import OpenAI from 'openai';
 import { TokenMonitor } from '../src/index.ts';
-import { measureAsyncNs, type Result, round } from './harness.ts';
+import { type Result, round } from './harness.ts';
 
 const completion = JSON.stringify({
   id: 'chatcmpl-bench',
@@ -64,49 +64,60 @@ export async function benchWrap(): Promise<Result[]> {
       // read every chunk, as a caller would
     }
   };
-  const times = await measureAsyncNs([
-    {
-      name: 'bare-chat',
-      run: async (n) => {
-        for (let i = 0; i < n; i++) await bare.chat.completions.create(body);
-      },
-    },
-    {
-      name: 'wrapped-chat',
-      run: async (n) => {
-        for (let i = 0; i < n; i++) await wrapped.chat.completions.create(body);
-      },
-    },
-    {
-      name: 'bare-chat-stream',
-      run: async (n) => {
-        for (let i = 0; i < n; i++) await drain(bareStream);
-      },
-    },
-    {
-      name: 'wrapped-chat-stream',
-      run: async (n) => {
-        for (let i = 0; i < n; i++) await drain(wrappedStream);
-      },
-    },
-  ]);
-  await monitor.close();
-  const v = new Map(times.map((t) => [t.name, t.value]));
-  const added = (wrappedName: string, bareName: string, name: string): Result => {
-    const b = v.get(bareName) ?? 0;
-    const w = v.get(wrappedName) ?? 0;
-    return {
-      name,
-      value: round(w - b),
-      unit: 'ns/call added',
-      baseline: bareName,
-      baselineValue: b,
-      ratio: Math.round(((w - b) / b) * 10000) / 10000,
-    };
+  const chatOnce = (c: OpenAI) => async (n: number) => {
+    for (let i = 0; i < n; i++) await c.chat.completions.create(body);
   };
+  const streamOnce = (c: OpenAI) => async (n: number) => {
+    for (let i = 0; i < n; i++) await drain(c);
+  };
+  const results = [
+    ...(await paired('wrap-openai-chat', 'bare-chat', chatOnce(bare), chatOnce(wrapped))),
+    ...(await paired('wrap-openai-chat-stream', 'bare-chat-stream', streamOnce(bareStream), streamOnce(wrappedStream))),
+  ];
+  await monitor.close();
+  return results;
+}
+
+/**
+ * The time a wrapper adds, measured in pairs: each round times a batch of bare calls and a batch of
+ * wrapped calls back to back (order alternating), and the figure is the median of the per-round
+ * differences, so a busy moment on the machine falls on both sides of a pair.
+ */
+async function paired(
+  name: string,
+  baseline: string,
+  bare: (n: number) => Promise<void>,
+  wrapped: (n: number) => Promise<void>,
+): Promise<Result[]> {
+  const batch = 100;
+  const rounds = 120;
+  await bare(batch * 5);
+  await wrapped(batch * 5);
+  const time = async (run: (n: number) => Promise<void>) => {
+    const t0 = process.hrtime.bigint();
+    await run(batch);
+    return Number(process.hrtime.bigint() - t0) / batch;
+  };
+  const diffs: number[] = [];
+  const bares: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let b: number;
+    let w: number;
+    if (r % 2 === 0) {
+      b = await time(bare);
+      w = await time(wrapped);
+    } else {
+      w = await time(wrapped);
+      b = await time(bare);
+    }
+    diffs.push(w - b);
+    bares.push(b);
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
+  const added = med(diffs);
+  const b = med(bares);
   return [
-    added('wrapped-chat', 'bare-chat', 'wrap-openai-chat'),
-    added('wrapped-chat-stream', 'bare-chat-stream', 'wrap-openai-chat-stream'),
-    ...times,
+    { name, value: round(added), unit: 'ns/call added', baseline, baselineValue: round(b), ratio: Math.round((added / b) * 10000) / 10000 },
+    { name: baseline, value: round(b), unit: 'ns/op' },
   ];
 }

@@ -8,6 +8,7 @@
 /** The parts of a Stainless APIPromise tokenmeter relies on. */
 interface APIPromiseLike<T> extends PromiseLike<T> {
   responsePromise?: Promise<unknown>;
+  parseResponse?: (client: unknown, props: unknown) => Promise<T>;
   _thenUnwrap?: <U>(transform: (data: T, props: unknown) => U) => APIPromiseLike<U>;
 }
 
@@ -108,6 +109,20 @@ export function observeCall<T>(result: T, onDataRaw: (data: unknown) => void, on
   const onData = safe(onDataRaw);
   const onError = safe(onErrorRaw);
   const p = result as unknown as APIPromiseLike<unknown>;
+  if (typeof p?.parseResponse === 'function' && p.responsePromise instanceof Promise) {
+    // Cheapest: the caller's own APIPromise, whose parse step (run once, when first awaited) now
+    // also reports the data. No second promise object, every helper of the original intact.
+    p.responsePromise.then(undefined, onError);
+    const parse = p.parseResponse;
+    p.parseResponse = (client: unknown, props: unknown) => {
+      const parsed = parse.call(p, client, props);
+      return parsed.then((data) => {
+        onData(data);
+        return data;
+      });
+    };
+    return result;
+  }
   if (typeof p?._thenUnwrap === 'function' && p.responsePromise instanceof Promise) {
     // Failed requests reject the response promise; the caller's promise rejects on its own.
     p.responsePromise.then(undefined, onError);

@@ -1,40 +1,56 @@
-import { openaiShapedConverter } from './openai.ts';
-import { obj } from './read.ts';
+import { openaiShapedConverter, type UsageFields } from './openai.ts';
 import type { ProviderConverter } from './types.ts';
 
 /**
- * Mistral (https://docs.mistral.ai/api/): the HTTP API uses OpenAI's snake_case usage
- * (`prompt_tokens`, `completion_tokens`, `total_tokens`, `prompt_tokens_details.cached_tokens`);
- * the @mistralai/mistralai SDK hands back camelCase objects (`usage.promptTokens`...) and wraps each
- * stream chunk as `{ data: chunk }`. Both are read by turning the SDK's shape into the wire's.
+ * Mistral (https://docs.mistral.ai/api/#tag/chat, `UsageInfo` in its OpenAPI spec): chat, FIM,
+ * embeddings (`object: "list"`) and stream chunks carry OpenAI-style usage. Billing semantics:
+ * `prompt_tokens` contains ALL prompt tokens, cached ones included; cached tokens are billed at 10%
+ * (https://docs.mistral.ai/studio-api/conversations/advanced/prompt-caching). They are reported in
+ * `prompt_tokens_details.cached_tokens` (older spellings `prompt_token_details.cached_tokens` and
+ * `num_cached_tokens` are also in the spec). `completion_tokens` includes thinking tokens, which
+ * chat completions do not report apart. Streams: the final chunk carries `usage` beside its
+ * `finish_reason`. Embeddings report `completion_tokens: 0`.
+ *
+ * The @mistralai/mistralai SDK returns camelCase objects (`usage.promptTokens`, `finishReason`),
+ * keeps unknown usage keys as sent (so `prompt_tokens_details` stays snake_case), and yields each
+ * stream chunk wrapped as `{ data: chunk }` (https://github.com/mistralai/client-ts,
+ * src/models/components/usageinfo.ts, completionevent.ts): both spellings are read.
  */
-const SNAKE: Record<string, string> = {
-  promptTokens: 'prompt_tokens',
-  completionTokens: 'completion_tokens',
-  totalTokens: 'total_tokens',
-  promptTokensDetails: 'prompt_tokens_details',
-  cachedTokens: 'cached_tokens',
-  finishReason: 'finish_reason',
-};
-
-/** The SDK's camelCase body as the wire's snake_case (only the keys usage reading needs). */
-function wire(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(wire);
-  const o = obj(v);
-  if (o === undefined) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(o))
-    out[SNAKE[k] ?? k] = k === 'usage' || k === 'choices' || k === 'promptTokensDetails' ? wire(val) : val;
-  return out;
+interface MistralUsage {
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+  total_tokens?: number | null;
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  prompt_token_details?: { cached_tokens?: number | null } | null;
+  num_cached_tokens?: number | null;
+  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+  // The SDK's spelling of the same fields.
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+  totalTokens?: number | null;
+  promptTokensDetails?: { cachedTokens?: number | null } | null;
+  promptTokenDetails?: { cachedTokens?: number | null } | null;
+  numCachedTokens?: number | null;
+  completionTokensDetails?: { reasoningTokens?: number | null } | null;
 }
 
-const base = openaiShapedConverter('mistral');
-
-export const mistralConverter: ProviderConverter = {
-  fromResponse: (response, request) => base.fromResponse(wire(response), request),
-  fromStream: (events, request) =>
-    base.fromStream(
-      events.map((e) => wire(obj(e)?.data ?? e)),
-      request,
-    ),
+const MISTRAL_FIELDS: UsageFields<MistralUsage> = {
+  inputTokens: [['prompt_tokens'], ['promptTokens']],
+  outputTokens: [['completion_tokens'], ['completionTokens']],
+  totalTokens: [['total_tokens'], ['totalTokens']],
+  cachedInputTokens: [
+    ['prompt_tokens_details', 'cached_tokens'],
+    ['promptTokensDetails', 'cachedTokens'],
+    ['prompt_token_details', 'cached_tokens'],
+    ['promptTokenDetails', 'cachedTokens'],
+    ['num_cached_tokens'],
+    ['numCachedTokens'],
+  ],
+  cacheWriteTokens: [],
+  reasoningTokens: [
+    ['completion_tokens_details', 'reasoning_tokens'],
+    ['completionTokensDetails', 'reasoningTokens'],
+  ],
 };
+
+export const mistralConverter: ProviderConverter = openaiShapedConverter('mistral', { fields: MISTRAL_FIELDS as UsageFields });

@@ -1,138 +1,189 @@
-import { arr, count, obj, str } from './read.ts';
+import { arr, type Json, num, obj, str } from './read.ts';
 import type { ProviderConverter, Usage } from './types.ts';
 
 /**
- * OpenAI (and Azure OpenAI, and the OpenAI-compatible endpoints of vLLM, Ollama's /v1, gateways).
- *
- * Wire shapes, as https://platform.openai.com/docs/api-reference documents them:
- * - Chat Completions and legacy Completions: `usage.prompt_tokens` INCLUDES
- *   `prompt_tokens_details.cached_tokens`; `completion_tokens` INCLUDES
- *   `completion_tokens_details.reasoning_tokens`.
- * - Responses API: `usage.input_tokens` includes `input_tokens_details.cached_tokens`;
- *   `output_tokens` includes `output_tokens_details.reasoning_tokens`.
- * - Embeddings: `usage.prompt_tokens` (= total_tokens).
- * Streams: chat chunks carry usage only in a last chunk with empty `choices`, and only when the
- * request set `stream_options.include_usage`; Responses streams carry it in `response.completed`.
+ * OpenAI, and the OpenAI-compatible APIs that copy its shapes (Azure OpenAI, vLLM, Ollama's /v1,
+ * Groq, gateways). Billing semantics (https://platform.openai.com/docs/api-reference/chat/object,
+ * .../responses/object, https://platform.openai.com/docs/guides/prompt-caching):
+ * - Chat Completions and legacy Completions: `prompt_tokens` INCLUDES
+ *   `prompt_tokens_details.cached_tokens` (cache reads) and `.cache_write_tokens` (cache writes);
+ *   `completion_tokens` INCLUDES `completion_tokens_details.reasoning_tokens`.
+ * - Responses API: the same, named `input_tokens`, `input_tokens_details.*`, `output_tokens`,
+ *   `output_tokens_details.reasoning_tokens`.
+ * - Embeddings: `prompt_tokens` (= `total_tokens`), no output.
+ * Streams: a chat stream carries usage only when the request set `stream_options.include_usage`,
+ * in a last chunk with empty `choices`; a Responses stream carries it in `response.completed`
+ * (or `response.incomplete` / `response.failed`). Earlier `response.*` events hold `usage: null`.
+ * The openai SDK returns these shapes unchanged (snake_case).
  */
-interface ChatUsage {
+export interface OpenAIChatUsage {
   prompt_tokens?: number | null;
   completion_tokens?: number | null;
   total_tokens?: number | null;
-  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  prompt_tokens_details?: { cached_tokens?: number | null; cache_write_tokens?: number | null } | null;
   completion_tokens_details?: { reasoning_tokens?: number | null } | null;
 }
-interface ResponsesUsage {
+export interface OpenAIResponsesUsage {
   input_tokens?: number | null;
   output_tokens?: number | null;
   total_tokens?: number | null;
-  input_tokens_details?: { cached_tokens?: number | null } | null;
+  input_tokens_details?: { cached_tokens?: number | null; cache_write_tokens?: number | null } | null;
   output_tokens_details?: { reasoning_tokens?: number | null } | null;
 }
 
-type Kind = Pick<Usage, 'serviceType' | 'operation'>;
+const COUNTS = ['inputTokens', 'outputTokens', 'totalTokens', 'cachedInputTokens', 'cacheWriteTokens', 'reasoningTokens'] as const;
+type Count = (typeof COUNTS)[number];
+type Counts = Partial<Record<Count, number>>;
+/** Where each count lives in a usage object: the first path present wins. */
+export type UsageFields<U = Json> = Readonly<Record<Count, readonly (readonly [keyof U & string, ...string[]])[]>>;
 
-function kindOf(body: Record<string, unknown> | undefined, request: Record<string, unknown> | undefined): Kind {
-  const object = str(body?.object) ?? '';
-  if (
-    object === 'list' ||
-    object === 'embedding' ||
-    (request !== undefined &&
-      'input' in request &&
-      !('messages' in request) &&
-      !('instructions' in request) &&
-      str(request.model)?.includes('embedding'))
-  ) {
-    return { serviceType: 'embedding', operation: 'embeddings' };
-  }
-  if (object.startsWith('text_completion') || (request !== undefined && 'prompt' in request && !('messages' in request))) {
-    return { serviceType: 'llm', operation: 'text_completion' };
-  }
-  return { serviceType: 'llm', operation: 'chat' };
-}
+export const CHAT_FIELDS: UsageFields<OpenAIChatUsage> = {
+  inputTokens: [['prompt_tokens']],
+  outputTokens: [['completion_tokens']],
+  totalTokens: [['total_tokens']],
+  cachedInputTokens: [['prompt_tokens_details', 'cached_tokens']],
+  cacheWriteTokens: [['prompt_tokens_details', 'cache_write_tokens']],
+  reasoningTokens: [['completion_tokens_details', 'reasoning_tokens']],
+};
+const RESPONSES_FIELDS: UsageFields<OpenAIResponsesUsage> = {
+  inputTokens: [['input_tokens']],
+  outputTokens: [['output_tokens']],
+  totalTokens: [['total_tokens']],
+  cachedInputTokens: [['input_tokens_details', 'cached_tokens']],
+  cacheWriteTokens: [['input_tokens_details', 'cache_write_tokens']],
+  reasoningTokens: [['output_tokens_details', 'reasoning_tokens']],
+};
 
-/** Reads either usage shape (chat-style prompt/completion or Responses-style input/output). */
-function countsOf(usage: unknown, unread: string[]): Partial<Usage> {
+/**
+ * Reads the counts of a usage object. A count of the wrong type is noted in `unread` by its path in
+ * the usage object (`prompt_tokens`); a usage that is not an object, by where it was found (`at`).
+ */
+function readCounts(usage: unknown, at: string, fields: UsageFields, unread: string[]): Counts {
+  const out: Counts = {};
   const u = obj(usage);
-  if (u === undefined) return {};
-  const chat = u as ChatUsage & Record<string, unknown>;
-  const resp = u as ResponsesUsage & Record<string, unknown>;
-  const isResponses = 'input_tokens' in u || 'output_tokens' in u;
-  const r: Partial<Usage> = isResponses
-    ? {
-        inputTokens: count(resp, ['input_tokens'], unread),
-        outputTokens: count(resp, ['output_tokens'], unread),
-        totalTokens: count(resp, ['total_tokens'], unread),
-        cachedInputTokens: count(resp, ['input_tokens_details', 'cached_tokens'], unread),
-        reasoningTokens: count(resp, ['output_tokens_details', 'reasoning_tokens'], unread),
-      }
-    : {
-        inputTokens: count(chat, ['prompt_tokens'], unread),
-        outputTokens: count(chat, ['completion_tokens'], unread),
-        totalTokens: count(chat, ['total_tokens'], unread),
-        cachedInputTokens: count(chat, ['prompt_tokens_details', 'cached_tokens'], unread),
-        reasoningTokens: count(chat, ['completion_tokens_details', 'reasoning_tokens'], unread),
-      };
-  return r;
-}
-
-function finish(base: Usage, counts: Partial<Usage>, unread: string[]): Usage {
-  const out: Usage = { ...base };
-  for (const [k, v] of Object.entries(counts)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
-  const reported = counts.inputTokens !== undefined || counts.outputTokens !== undefined || counts.totalTokens !== undefined;
-  out.usageSource = reported ? 'reported' : 'missing';
-  if (unread.length > 0) out.unread = unread;
+  if (u === undefined) {
+    if (usage !== undefined && usage !== null) unread.push(at);
+    return out;
+  }
+  const f = 'input_tokens' in u || 'output_tokens' in u ? (RESPONSES_FIELDS as UsageFields) : fields;
+  for (const key of COUNTS) {
+    for (const path of f[key]) {
+      let v: unknown = u;
+      let i = 0;
+      for (; i < path.length && obj(v) !== undefined; i++) v = (v as Json)[path[i] as string];
+      if (v === undefined || v === null) continue;
+      const n = i === path.length ? num(v) : undefined;
+      if (n === undefined) unread.push(path.slice(0, i).join('.'));
+      else out[key] = n;
+      break;
+    }
+  }
   return out;
 }
 
-function base(provider: string, kind: Kind, model: string | undefined, requestModel: string | undefined): Usage {
-  const u: Usage = { provider, serviceType: kind.serviceType, operation: kind.operation, usageSource: 'missing' };
-  if (model ?? requestModel) u.model = model ?? requestModel;
+type Kind = Pick<Usage, 'serviceType' | 'operation'>;
+const CHAT: Kind = { serviceType: 'llm', operation: 'chat' };
+const TEXT: Kind = { serviceType: 'llm', operation: 'text_completion' };
+const EMBED: Kind = { serviceType: 'embedding', operation: 'embeddings' };
+/** Request fields only the Responses API takes, which also sends `input` (as embeddings do). */
+const RESPONSES_ONLY = ['instructions', 'tools', 'reasoning', 'text', 'previous_response_id', 'conversation', 'max_output_tokens'];
+
+/** The kind of call: from the body's `object` (or an event's `type`) when it has one, else from the request. */
+function kindOf(body: Json | undefined, req: Json | undefined): Kind {
+  const object = str(body?.object);
+  if (object !== undefined) return object === 'list' || object === 'embedding' ? EMBED : object.startsWith('text_completion') ? TEXT : CHAT;
+  if (str(body?.type)?.startsWith('response.')) return CHAT;
+  if (arr(body?.data)?.some((d) => obj(d)?.embedding !== undefined) === true) return EMBED;
+  if (req === undefined || req.messages !== undefined) return CHAT;
+  if (typeof req.prompt === 'string' || Array.isArray(req.prompt)) return TEXT;
+  if (req.input === undefined && req.inputs === undefined) return CHAT;
+  // Without a Responses-only field, OpenAI's chat model names (gpt-*, o-series) still mark a Responses call.
+  const responses =
+    RESPONSES_ONLY.some((k) => req[k] !== undefined) ||
+    arr(req.input)?.some((item) => obj(item) !== undefined) === true ||
+    /^(gpt-|o\d|chatgpt|codex|computer-use)/.test(str(req.model) ?? '');
+  return responses ? CHAT : EMBED;
+}
+
+function build(provider: string, kind: Kind, model: string | undefined, req: Json | undefined, counts: Counts, unread: string[]): Usage {
+  const u: Usage = { provider, ...kind, usageSource: 'missing' };
+  const requestModel = str(req?.model);
+  if ((model ?? requestModel) !== undefined) u.model = model ?? requestModel;
   if (requestModel !== undefined) u.requestModel = requestModel;
+  if (kind === EMBED && counts.inputTokens === undefined && counts.totalTokens !== undefined) counts.inputTokens = counts.totalTokens;
+  for (const k of COUNTS) {
+    const v = counts[k];
+    if (v !== undefined) u[k] = v;
+  }
+  if (Object.keys(counts).length > 0) u.usageSource = 'reported';
+  if (unread.length > 0) u.unread = [...new Set(unread)];
   return u;
 }
 
-/** Builds an OpenAI-shaped converter under another provider id (Azure, gateways, Groq's non-streamed bodies). */
-export function openaiShapedConverter(provider: string, extraStreamUsage?: (event: Record<string, unknown>) => unknown): ProviderConverter {
+export interface ShapeOptions {
+  /** The usage fields of chat-style bodies. @default CHAT_FIELDS */
+  fields?: UsageFields;
+  /** Where else a stream event may carry usage (Groq: `x_groq.usage`). */
+  streamUsage?: (event: Json) => { value: unknown; at: string } | undefined;
+}
+
+/** A converter for OpenAI-shaped bodies under another provider id (Azure, Groq, Mistral, Ollama's /v1, gateways). */
+export function openaiShapedConverter(provider: string, options: ShapeOptions = {}): ProviderConverter {
+  const fields = options.fields ?? (CHAT_FIELDS as UsageFields);
   return {
     fromResponse(response, request) {
       const body = obj(response);
       const req = obj(request);
-      // A Responses API body may arrive wrapped, as in stream events.
       const unread: string[] = [];
-      const b = base(provider, kindOf(body, req), str(body?.model), str(req?.model));
-      return finish(b, countsOf(body?.usage, unread), unread);
+      const counts = readCounts(body?.usage, 'usage', fields, unread);
+      return build(provider, kindOf(body, req), str(body?.model), req, counts, unread);
     },
     fromStream(events, request) {
       const req = obj(request);
-      const unread: string[] = [];
       let model: string | undefined;
-      let usage: unknown;
       let kind: Kind | undefined;
-      let complete = false;
+      let usage: { value: unknown; at: string } | undefined;
+      let ended = false;
+      const seen = new Set<number>();
+      const finished = new Set<number>();
       for (const e of events) {
-        const ev = obj(e);
+        // Speakeasy-generated SDKs (Mistral's) hand each chunk over wrapped as `{ data: chunk }`.
+        const ev = obj(obj(e)?.data) ?? obj(e);
         if (ev === undefined) continue;
         const type = str(ev.type);
-        // Responses API: the final response object carries model and usage.
-        if (type !== undefined && type.startsWith('response.')) {
+        if (type?.startsWith('response.')) {
           const r = obj(ev.response);
-          model = str(r?.model) ?? model;
-          if (r?.usage !== undefined && r.usage !== null) usage = r.usage;
-          if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') complete = true;
-          kind ??= { serviceType: 'llm', operation: 'chat' };
+          model ??= str(r?.model);
+          kind ??= CHAT;
+          if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
+            ended = true;
+            if (r?.usage !== undefined && r.usage !== null) usage = { value: r.usage, at: 'response.usage' };
+          }
           continue;
         }
-        model = str(ev.model) ?? model;
-        kind ??= str(ev.object) === undefined ? undefined : kindOf(ev, req);
-        if (ev.usage !== undefined && ev.usage !== null) usage = ev.usage;
-        const extra = extraStreamUsage?.(ev);
-        if (extra !== undefined && extra !== null) usage = extra;
-        for (const c of arr(ev.choices) ?? []) if (str(obj(c)?.finish_reason) !== undefined) complete = true;
+        // Azure's first chunk (`prompt_filter_results`) has an empty model and object: str() skips them.
+        model ??= str(ev.model);
+        if (kind === undefined && str(ev.object) !== undefined) kind = kindOf(ev, req);
+        const choices = arr(ev.choices) ?? [];
+        const here =
+          options.streamUsage?.(ev) ?? (ev.usage === undefined || ev.usage === null ? undefined : { value: ev.usage, at: 'usage' });
+        if (here !== undefined) {
+          usage = here;
+          // A usage chunk without choices is the last of the stream.
+          if (choices.length === 0) ended = true;
+        }
+        for (const c of choices) {
+          const index = num(obj(c)?.index) ?? 0;
+          seen.add(index);
+          if ((str(obj(c)?.finish_reason) ?? str(obj(c)?.finishReason)) !== undefined) finished.add(index);
+        }
       }
-      const b = base(provider, kind ?? kindOf(undefined, req), model, str(req?.model));
-      const u = finish(b, countsOf(usage, unread), unread);
-      // Usage arrives after the finish chunk, so it too marks a stream that reached its end.
-      if (!complete && usage === undefined) u.partial = true;
+      // Without a usage chunk, the stream ended if every choice it started sent a finish_reason.
+      if (seen.size > 0 && [...seen].every((i) => finished.has(i))) ended = true;
+      const unread: string[] = [];
+      const counts = usage === undefined ? {} : readCounts(usage.value, usage.at, fields, unread);
+      const u = build(provider, kind ?? kindOf(undefined, req), model, req, counts, unread);
+      if (!ended) u.partial = true;
       return u;
     },
   };
