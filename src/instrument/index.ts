@@ -1,5 +1,6 @@
 import type { CallContext } from '../context.ts';
 import { instrumentAnthropic } from './anthropic.ts';
+import { googleProvider, instrumentGoogleGenAI } from './google.ts';
 import { instrumentOpenAI, openaiProvider } from './openai.ts';
 import type { Instrumenter, UsageRecorder } from './wrap.ts';
 
@@ -26,6 +27,8 @@ function kindOf(client: object): Kind | undefined {
   if (typeof chat?.completions?.create === 'function') {
     return { provider: name === 'Groq' ? 'groq' : openaiProvider(client), instrument: instrumentOpenAI };
   }
+  const models = c.models as { generateContent?: unknown } | undefined;
+  if (typeof models?.generateContent === 'function') return { provider: googleProvider(client), instrument: instrumentGoogleGenAI };
   const messages = c.messages as { create?: unknown } | undefined;
   if (typeof messages?.create === 'function') {
     const provider = name === 'AnthropicBedrock' ? 'aws_bedrock' : name === 'AnthropicVertex' ? 'vertex_ai' : 'anthropic';

@@ -105,8 +105,14 @@ export function observeStream(stream: StreamLike, options: ObserveOptions, onEnd
  * reads it) and `onError` when the request fails, and returns what the caller gets: an APIPromise
  * with its helpers intact when the SDK has one, else a plain promise.
  */
-export function observeCall<T>(result: T, onDataRaw: (data: unknown) => void, onErrorRaw: (error: unknown) => void): T {
-  const onData = safe(onDataRaw);
+export function observeCall<T>(result: T, onDataRaw: (data: unknown) => unknown, onErrorRaw: (error: unknown) => void): T {
+  const onData = (data: unknown): unknown => {
+    try {
+      return onDataRaw(data) ?? data;
+    } catch {
+      return data;
+    }
+  };
   const onError = safe(onErrorRaw);
   const p = result as unknown as APIPromiseLike<unknown>;
   if (typeof p?.parseResponse === 'function' && p.responsePromise instanceof Promise) {
@@ -116,35 +122,59 @@ export function observeCall<T>(result: T, onDataRaw: (data: unknown) => void, on
     const parse = p.parseResponse;
     p.parseResponse = (client: unknown, props: unknown) => {
       const parsed = parse.call(p, client, props);
-      return parsed.then((data) => {
-        onData(data);
-        return data;
-      });
+      return parsed.then(onData);
     };
     return result;
   }
   if (typeof p?._thenUnwrap === 'function' && p.responsePromise instanceof Promise) {
     // Failed requests reject the response promise; the caller's promise rejects on its own.
     p.responsePromise.then(undefined, onError);
-    return p._thenUnwrap((data) => {
-      onData(data);
-      return data;
-    }) as unknown as T;
+    return p._thenUnwrap(onData) as unknown as T;
   }
   if (typeof p?.then === 'function') {
-    return Promise.resolve(p).then(
-      (data) => {
-        onData(data);
-        return data;
-      },
-      (error: unknown) => {
-        onError(error);
-        throw error;
-      },
-    ) as unknown as T;
+    return Promise.resolve(p).then(onData, (error: unknown) => {
+      onError(error);
+      throw error;
+    }) as unknown as T;
   }
-  onData(result);
-  return result;
+  return onData(result) as T;
+}
+
+/** True for an async iterable that is not a Stainless Stream (an SDK's async generator). */
+export function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function' && !isStream(v);
+}
+
+/**
+ * An async generator yielding exactly what `source` yields, calling `onEnd` once when it ends,
+ * fails, or the caller stops reading (its `finally` runs on `break`).
+ */
+export function observeAsyncIterable(source: AsyncIterable<unknown>, onEndRaw: (end: StreamEnd) => void): AsyncGenerator<unknown> {
+  const onEnd = safe(onEndRaw);
+  return (async function* observed() {
+    const head: unknown[] = [];
+    const tail: unknown[] = [];
+    let complete = false;
+    let error: unknown;
+    try {
+      for await (const event of source) {
+        if (head.length < HEAD) head.push(event);
+        else {
+          tail.push(event);
+          if (tail.length > TAIL) tail.shift();
+        }
+        yield event;
+      }
+      complete = true;
+    } catch (e) {
+      error = e;
+      throw e;
+    } finally {
+      const end: StreamEnd = { events: [...head, ...tail], complete };
+      if (error !== undefined) end.error = error;
+      onEnd(end);
+    }
+  })();
 }
 
 /** Tracking must never break the caller's call: a failing observer is swallowed (the monitor logs and counts its own failures). */

@@ -2,7 +2,15 @@ import type { CallContext } from '../context.ts';
 import { converterFor } from '../providers/index.ts';
 import type { Usage } from '../providers/types.ts';
 import { errorMessageOf, errorTypeOf } from './error-type.ts';
-import { isStream, type ObserveOptions, observeCall, observeStream } from './stainless.ts';
+import {
+  isAsyncIterable,
+  isStream,
+  type ObserveOptions,
+  observeAsyncIterable,
+  observeCall,
+  observeStream,
+  type StreamEnd,
+} from './stainless.ts';
 
 /** The monitor as instrumented clients see it. */
 export interface UsageRecorder {
@@ -65,21 +73,28 @@ export function wrapMethod(resource: unknown, method: string, recorder: ClientRe
       if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
       if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
       if (context !== undefined) facts.context = context;
-      recorder.monitor.recordUsage({ ...usage, provider: recorder.provider }, facts);
+      // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.
+      usage.provider = recorder.provider;
+      recorder.monitor.recordUsage(usage, facts);
     };
     const converter = converterFor(recorder.provider);
     const result = (original as (...a: unknown[]) => unknown).call(this, prepared.body, ...rest);
     return observeCall(
       result,
       (data) => {
+        const onEnd = (end: StreamEnd) => {
+          const usage = converter.fromStream(end.events, body);
+          if (!end.complete) usage.partial = true;
+          record(usage, end.error);
+        };
         if (isStream(data)) {
-          observeStream(data, prepared.observe ?? {}, (end) => {
-            const usage = converter.fromStream(end.events, body);
-            record(end.complete ? usage : { ...usage, partial: true }, end.error);
-          });
-        } else {
-          record(converter.fromResponse(data, body));
+          observeStream(data, prepared.observe ?? {}, onEnd);
+          return data;
         }
+        // An SDK's own async generator (@google/genai streams): handed back observed.
+        if (isAsyncIterable(data)) return observeAsyncIterable(data, onEnd);
+        record(converter.fromResponse(data, body));
+        return data;
       },
       (error) => record(converter.fromResponse(undefined, body), error),
     );

@@ -1,0 +1,88 @@
+import { GoogleGenAI } from '@google/genai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
+import { readerFor, sums } from './helpers/otel.ts';
+import { fixture, fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+
+let server: ReplayServer;
+let next: Reply | undefined;
+beforeAll(async () => {
+  server = await replayServer((req) => {
+    if (next !== undefined) {
+      const r = next;
+      next = undefined;
+      return r;
+    }
+    if (req.path.includes(':streamGenerateContent')) return { sse: fixture('gemini-stream.sse') };
+    if (req.path.includes(':generateContent')) return { json: fixtureJson('gemini-thinking.json') };
+    // embedContent answers one embedding; batchEmbedContents a list of them.
+    const one = fixtureJson<{ embedding: unknown }>('gemini-embed.json');
+    if (req.path.includes(':batchEmbedContents')) return { json: { embeddings: [one.embedding] } };
+    if (req.path.includes(':embedContent')) return { json: one };
+    return { status: 404, json: { error: { code: 404, message: `no route for ${req.path}`, status: 'NOT_FOUND' } } };
+  });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+function setup(vertexai = false) {
+  const monitor = new TokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
+  const reader = readerFor(monitor.metricProducer);
+  const make = () => new GoogleGenAI({ apiKey: 'AIzaTestKeyTestKeyTestKey0123456789', vertexai, httpOptions: { baseUrl: server.url } });
+  return { monitor, reader, bare: make(), wrapped: monitor.instrument(make()) };
+}
+
+describe('monitor.instrument(new GoogleGenAI())', () => {
+  it('meters generateContent with thinking tokens counted as output, and returns the bare response', async () => {
+    const { monitor, bare, wrapped } = setup();
+    const req = { model: 'gemini-2.5-flash', contents: 'What is the sum of the first 50 primes?' };
+    const [a, b] = await Promise.all([bare.models.generateContent(req), wrapped.models.generateContent(req)]);
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    // gemini-2.5-flash: 10 input at $0.30, 150 + 894 output (thoughts included) at $2.50 per 1M
+    const s = monitor.usageSummary('gemini');
+    expect(s).toMatchObject({ requests: 1, inputTokens: 10, outputTokens: 1044 });
+    expect(s.costUsd).toBeCloseTo((10 * 0.3 + 1044 * 2.5) / 1e6, 12);
+    await monitor.close();
+  });
+
+  it('meters generateContentStream from the last running total, chunks unchanged', async () => {
+    const { monitor, bare, wrapped } = setup();
+    const req = { model: 'gemini-2.0-flash', contents: 'Tell me a story' };
+    const read = async (c: GoogleGenAI) => {
+      const out: string[] = [];
+      for await (const chunk of await c.models.generateContentStream(req)) out.push(JSON.stringify(chunk));
+      return out;
+    };
+    expect(await read(wrapped)).toEqual(await read(bare));
+    expect(monitor.usageSummary('gemini')).toMatchObject({ requests: 1, inputTokens: 8, outputTokens: 23, totalTokens: 31 });
+    await monitor.close();
+  });
+
+  it('records a stream the caller leaves early as partial', async () => {
+    const { monitor, wrapped } = setup();
+    for await (const _ of await wrapped.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'hi' })) break;
+    expect(monitor.usageSummary('gemini')).toMatchObject({ requests: 1, inputTokens: 8, outputTokens: 4 });
+    await monitor.close();
+  });
+
+  it('records embedContent, which reports no usage, as unknown rather than free', async () => {
+    const { monitor, reader, wrapped } = setup();
+    const r = await wrapped.models.embedContent({ model: 'gemini-embedding-001', contents: 'hello' });
+    expect(r.embeddings?.[0]?.values?.length).toBe(3);
+    const data = await reader.metrics();
+    expect(sums(data, INSTRUMENT.unpriced)).toEqual([
+      expect.objectContaining({ value: 1, attributes: expect.objectContaining({ service_type: 'embedding' }) }),
+    ]);
+    await monitor.close();
+  });
+
+  it('records Vertex AI clients as vertex_ai, and errors with their status', async () => {
+    const { monitor, reader, wrapped } = setup(true);
+    next = { status: 429, json: { error: { code: 429, message: 'Resource exhausted', status: 'RESOURCE_EXHAUSTED' } } };
+    await expect(wrapped.models.generateContent({ model: 'gemini-2.0-flash', contents: 'hi' })).rejects.toThrow();
+    const [p] = sums(await reader.metrics(), INSTRUMENT.requests);
+    expect(p?.attributes).toMatchObject({ provider: 'vertex_ai', status: 'error' });
+    await monitor.close();
+  });
+});
