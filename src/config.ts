@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds } from './budgets/limits.ts';
 import { ValidationError } from './errors.ts';
 import type { Env } from './logger.ts';
 import type { PriceOverride } from './pricing/types.ts';
@@ -25,10 +26,40 @@ const price = z
  * `config.json` in the storage dir, in the layout of the seed's `monitor_config.json`. Keys other
  * issues define (subscription_limits, alerts) are kept as they are.
  */
+const amount = z.number().nonnegative().finite();
+
+/** One provider's limits, as the seed's `monitor_config.json` holds them, and its billing cycle. */
+const providerLimits = z
+  .object({
+    max_plan_tokens: amount.optional(),
+    free_tier_tokens: amount.optional(),
+    paid_tier_tokens: amount.optional(),
+    prepaid_credits: amount.optional(),
+    monthly_limit: amount.optional(),
+    /** `monthly` (from `reset_day`), `daily`, or `rolling` (the last `rolling_days`). @default monthly */
+    billing_cycle: z.enum(['monthly', 'daily', 'rolling']).optional(),
+    /** Day of the month a monthly cycle starts, 1 to 28. @default 1 */
+    reset_day: z.number().int().min(1).max(28).optional(),
+    rolling_days: z.number().int().min(1).max(366).optional(),
+  })
+  .strict();
+
+const thresholds = z
+  .object({
+    /** Fraction of a limit that raises a warning. @default 0.8 */
+    warning_threshold: z.number().gt(0).lte(1).optional(),
+    /** Fraction of a limit that raises a critical alert. @default 0.95 */
+    critical_threshold: z.number().gt(0).lte(1).optional(),
+  })
+  .passthrough();
+
 const configSchema = z
   .object({
     /** USD per 1M tokens (and per search unit), keyed by model or provider/model. */
     pricing: z.record(z.string().min(1), price).optional(),
+    /** Limits per provider id. */
+    subscription_limits: z.record(z.string().min(1), providerLimits).optional(),
+    alerts: thresholds.optional(),
   })
   .passthrough();
 
@@ -55,9 +86,14 @@ export function parseConfig(raw: unknown, file = 'config.json'): ConfigFile {
   return result.data;
 }
 
+/** The config file of a storage dir. */
+export function configPath(dir: string): string {
+  return join(dir, 'config.json');
+}
+
 /** Reads `config.json` from the dir; an absent file is an empty config. */
 export function loadConfig(dir: string): ConfigFile {
-  const file = join(dir, 'config.json');
+  const file = configPath(dir);
   if (!existsSync(file)) return {};
   let raw: unknown;
   try {
@@ -81,4 +117,73 @@ export function configPrices(config: ConfigFile): Record<string, PriceOverride> 
     out[model] = o;
   }
   return out;
+}
+
+/** One subscription limit from the config file. */
+export interface ConfiguredLimit {
+  provider: string;
+  type: LimitType;
+  value: number;
+  cycle: BillingCycle;
+}
+
+/** The config file's subscription limits, one entry per provider and limit type. */
+export function configLimits(config: ConfigFile): ConfiguredLimit[] {
+  const out: ConfiguredLimit[] = [];
+  for (const [provider, l] of Object.entries(config.subscription_limits ?? {})) {
+    const cycle: BillingCycle =
+      l.billing_cycle === 'daily'
+        ? { kind: 'daily' }
+        : l.billing_cycle === 'rolling'
+          ? { kind: 'rolling', days: l.rolling_days ?? 30 }
+          : { kind: 'monthly', resetDay: l.reset_day ?? 1 };
+    for (const type of LIMIT_TYPES) {
+      const value = l[type];
+      if (value !== undefined) out.push({ provider, type, value, cycle });
+    }
+  }
+  return out;
+}
+
+/** The config file's alert thresholds, defaults filled in; warning must stay below critical. */
+export function configThresholds(config: ConfigFile): Thresholds {
+  const t = {
+    warning: config.alerts?.warning_threshold ?? DEFAULT_THRESHOLDS.warning,
+    critical: config.alerts?.critical_threshold ?? DEFAULT_THRESHOLDS.critical,
+  };
+  if (t.warning >= t.critical) {
+    throw new ValidationError('config.json alerts.warning_threshold', t.warning, `must be below critical_threshold (${t.critical})`);
+  }
+  return t;
+}
+
+/**
+ * Sets one value in the config file and writes it back (through a temporary file and a rename,
+ * so a reader never sees half a file), keeping every other key. The result is validated first:
+ * a bad value leaves the file as it was.
+ */
+export function updateConfig(dir: string, path: readonly string[], value: unknown): ConfigFile {
+  const file = configPath(dir);
+  let raw: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (cause) {
+      throw new ValidationError(file, undefined, `is not valid JSON: ${(cause as Error).message}`, { cause });
+    }
+  }
+  let node: Record<string, unknown> = raw;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+  const parsed = parseConfig(raw, file);
+  configThresholds(parsed);
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`);
+  renameSync(tmp, file);
+  return parsed;
 }

@@ -57,3 +57,22 @@ export function isTokenmeterError(error: unknown): error is TokenmeterError {
 export function isValidationError(error: unknown): error is ValidationError {
   return hasBrand(error) && error.name === 'ValidationError';
 }
+
+/** The ledger could not be opened, read or written; `location` names the file (or database). */
+export class LedgerError extends TokenmeterError {
+  override name = 'LedgerError';
+  readonly location: string;
+  /** SQLite's or the driver's error code, e.g. SQLITE_READONLY or SQLITE_FULL. */
+  readonly code: string | undefined;
+
+  constructor(location: string, message: string, options?: { cause?: unknown; code?: string | undefined }) {
+    super(`${message} (ledger ${location})`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.location = location;
+    this.code = options?.code;
+  }
+}
+
+/** True for a {@link LedgerError}, from any copy of the package. */
+export function isLedgerError(error: unknown): error is LedgerError {
+  return hasBrand(error) && error.name === 'LedgerError';
+}

@@ -1,9 +1,13 @@
-import { configPrices, loadConfig, resolveDir } from './config.ts';
+import { join } from 'node:path';
+import { type ConfigFile, configLimits, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { type CallContext, ContextStore } from './context.ts';
-import { ValidationError } from './errors.ts';
+import { LedgerError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
+import { SqliteStore } from './ledger/sqlite.ts';
+import type { Dimension, LedgerStore } from './ledger/types.ts';
+import { type LedgerHealth, LedgerWriter, type LedgerWriterOptions } from './ledger/writer.ts';
 import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
 import {
   Aggregator,
@@ -19,6 +23,8 @@ import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
 import { costPico, PriceBook } from './pricing/price-book.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import { extractUsage, type Usage } from './providers/index.ts';
+import type { ReportQuery } from './reports/query.ts';
+import * as reports from './reports/reports.ts';
 import type { ServiceType, UsageInput, UsageRecord, ValidUsage } from './usage.ts';
 import { validateUsage } from './usage.ts';
 
@@ -32,8 +38,10 @@ export interface MetricsOptions extends ExportOptions, CardinalityOptions {
 
 /** Options of a {@link TokenMonitor}; every one has a default. */
 export interface TokenMonitorOptions {
-  /** Storage dir (config.json; the ledger of a later release). @default $TOKENMETER_DIR, else ~/.tokenmeter */
+  /** Storage dir: config.json and the ledger (ledger.db). @default $TOKENMETER_DIR, else ~/.tokenmeter */
   dir?: string;
+  /** The usage ledger; `false` keeps nothing on disk. @default SQLite at <dir>/ledger.db, batched writes */
+  ledger?: LedgerOptions | false;
   /** Turn every call into a no-op. @default true when $TOKENMETER_DISABLED is 1 or true */
   disabled?: boolean;
   /** Metrics and their exporters; `false` records without exporting. @default Prometheus endpoint on 127.0.0.1:9464/metrics */
@@ -50,6 +58,22 @@ export interface TokenMonitorOptions {
   logLevel?: LogLevel;
   /** Environment to read TOKENMETER_* from. @default process.env */
   env?: Env;
+}
+
+/** Where and how records are kept. */
+export interface LedgerOptions extends LedgerWriterOptions {
+  /** A store of your own (e.g. PostgreSQL); it wins over `file`. */
+  store?: LedgerStore;
+  /** The SQLite file. @default <dir>/ledger.db */
+  file?: string;
+}
+
+/** What `monitor.health()` reports. */
+export interface Health {
+  /** False while the ledger cannot be written or records were lost. */
+  ok: boolean;
+  ledger: LedgerHealth | null;
+  metricsUrl: string | undefined;
 }
 
 /** Running totals of one provider since the monitor started. */
@@ -162,6 +186,11 @@ export class TokenMonitor implements CallSink {
   readonly #export: MetricsExport | undefined;
   readonly #totals = new Map<string, ProviderTotals>();
   readonly #context = new ContextStore();
+  /** Records still being prepared (streams' token estimates): flush() and close() wait for them. */
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #ledger: LedgerWriter | undefined;
+  readonly #config: ConfigFile;
+  readonly #startedAt = Date.now();
   #closed = false;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -171,6 +200,8 @@ export class TokenMonitor implements CallSink {
     this.#log = options.logger ?? createStderrLogger(options.logLevel ?? logLevelFromEnv(env));
     this.#once = new OnceLogger(this.#log);
     const config = options.loadConfig === false || this.disabled ? {} : loadConfig(this.dir);
+    configThresholds(config);
+    this.#config = config;
     this.#prices = new PriceBook({ prices: options.prices ?? {}, configPrices: configPrices(config) });
     this.#keyIds = new KeyIdCache(options.keyIdSecret ?? env.TOKENMETER_KEY_ID_SECRET ?? DEFAULT_KEY_ID_SECRET);
     this.#keyIdOf = (k) => this.#keyIds.get(k);
@@ -193,6 +224,28 @@ export class TokenMonitor implements CallSink {
       this.#log.warn(
         `metrics.maxLabelSets ${sets} lets one instrument reach ${sets * SERIES_PER_LABEL_SET} series, past OpenTelemetry's default limit of 2,000 per instrument; raise that limit in your MeterProvider's views too`,
       );
+    }
+    if (options.ledger !== false && !this.disabled) {
+      const l = options.ledger ?? {};
+      const file = l.file ?? join(this.dir, 'ledger.db');
+      this.#ledger = new LedgerWriter(
+        () => l.store ?? new SqliteStore(file),
+        {
+          onError: (message) => {
+            this.#agg.internalError('ledger');
+            this.#log.error(message);
+          },
+          onRecovered: (message) => this.#log.warn(message),
+        },
+        l,
+      );
+      try {
+        this.#ledger.store();
+      } catch (error) {
+        // Reported now; the records wait in memory and the ledger is opened again at the next write.
+        this.#agg.internalError('ledger');
+        this.#log.error(`${(error as Error).message}; records are kept in memory and written once it opens`);
+      }
     }
     if (m !== undefined && !this.disabled) {
       this.#export = new MetricsExport(
@@ -235,6 +288,23 @@ export class TokenMonitor implements CallSink {
   /** The context of the code running now, if any. */
   currentContext(): CallContext | undefined {
     return this.#context.current();
+  }
+
+  /**
+   * Makes `flush()` and `close()` wait for `work`: an instrumented stream's usage being estimated
+   * (the tokenizer loads on first use), which then records. Used by instrumented clients.
+   */
+  waitFor(work: Promise<unknown>): void {
+    const done = (): void => {
+      this.#pending.delete(p);
+    };
+    const p: Promise<unknown> = work.then(done, done);
+    this.#pending.add(p);
+  }
+
+  /** Resolves once the work `waitFor` was given, including any added meanwhile, is done. */
+  async #settle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 
   /**
@@ -358,6 +428,11 @@ export class TokenMonitor implements CallSink {
     const costUsd = pico === null ? null : picoToUsd(pico);
     u.costUsd = costUsd;
     u.costPicoUsd = pico;
+    if (this.#ledger !== undefined) {
+      // The record returned is the one the ledger writes later: it is frozen so that neither can drift.
+      Object.freeze(u);
+      this.#ledger.add(u);
+    }
     return { logged: true, record: u, costUsd, usageSummary: t.snapshot(), alerts: NO_ALERTS };
   }
 
@@ -460,17 +535,91 @@ export class TokenMonitor implements CallSink {
     }
   }
 
-  /** Makes everything recorded durable (metrics pushed). */
+  /**
+   * Makes everything recorded so far durable: the ledger written, metrics pushed. A ledger that
+   * cannot be written is reported (log, `tokenmeter_internal_errors_total`, `health()`) and its
+   * records kept in memory for the next try; flush itself does not throw.
+   */
   async flush(): Promise<void> {
+    await this.#settle();
+    await this.#flushLedger();
     await this.flushMetrics();
   }
 
-  /** Flushes and stops the endpoint and exporters. Safe to call twice. */
+  async #flushLedger(): Promise<void> {
+    try {
+      await this.#ledger?.flush();
+    } catch {
+      // Reported by the writer's onError; the records stay queued.
+    }
+  }
+
+  /** Whether the ledger is being written, how many records wait, and where metrics are served. */
+  health(): Health {
+    const ledger = this.#ledger?.health() ?? null;
+    return { ok: ledger === null || ledger.ok, ledger, metricsUrl: this.metricsUrl };
+  }
+
+  /** Flushes, closes the ledger, and stops the endpoint and exporters. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.flush();
+    await this.#settle();
+    await this.flushMetrics();
     this.#closed = true;
+    try {
+      await this.#ledger?.close();
+    } catch (error) {
+      this.#internalError('ledger', error);
+    }
     await this.#export?.close();
+  }
+
+  /** The ledger's store, once everything recorded so far is written to it. Throws a LedgerError when there is none or it cannot be opened. */
+  async #store(): Promise<LedgerStore> {
+    if (this.#ledger === undefined)
+      throw new LedgerError(this.dir, this.disabled ? 'tracking is disabled' : 'this monitor keeps no ledger (ledger: false)');
+    await this.#flushLedger();
+    return this.#ledger.store();
+  }
+
+  /** Raw records from the ledger, newest first (default limit 100). */
+  async records(q: ReportQuery & { limit?: number } = {}): Promise<UsageRecord[]> {
+    return reports.records(await this.#store(), q);
+  }
+
+  /** Totals grouped by one dimension (default: provider) over a range (`days`, or `since`/`until`) and filters. */
+  async summary(q: ReportQuery & { by?: Dimension } = {}): Promise<reports.Summary> {
+    return reports.summary(await this.#store(), q);
+  }
+
+  /** Per provider: totals, by service type and by model. */
+  async providerSummaries(q: ReportQuery = {}): Promise<reports.ProviderSummary[]> {
+    return reports.providerSummaries(await this.#store(), q);
+  }
+
+  /** Across providers: period, totals, per provider, and each subscription limit's status. */
+  async report(q: ReportQuery = {}): Promise<reports.Report> {
+    return reports.report(await this.#store(), q, configLimits(this.#config), configThresholds(this.#config));
+  }
+
+  /** Each configured subscription limit: used, remaining, percentage, level and reset time. */
+  async status(): Promise<reports.LimitStatus[]> {
+    return reports.limitStatus(await this.#store(), configLimits(this.#config), configThresholds(this.#config));
+  }
+
+  /** One user's usage: totals, by model, requests by agent, daily trend. */
+  async userUsage(userId: string, q: ReportQuery = {}): Promise<reports.SubjectUsage> {
+    return reports.subjectUsage(await this.#store(), { ...q, userId });
+  }
+
+  /** One thread's usage: totals, by model, requests by agent, daily trend. */
+  async threadUsage(threadId: string, q: ReportQuery = {}): Promise<reports.SubjectUsage> {
+    return reports.subjectUsage(await this.#store(), { ...q, threadId });
+  }
+
+  /** Statistics of this monitor's session (since it started, unless `since` says otherwise). */
+  async sessionStats(q: ReportQuery & { budgetUsd?: number } = {}): Promise<reports.SessionStats> {
+    return reports.sessionStats(await this.#store(), { since: this.#startedAt, ...q });
   }
 }
 

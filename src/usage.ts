@@ -16,6 +16,8 @@ export const MAX_METADATA_BYTES = 8 * 1024;
 export const MAX_LABEL_LENGTH = 256;
 /** Error messages are cut to this length. */
 export const MAX_ERROR_MESSAGE_LENGTH = 1000;
+/** The latest timestamp a record may carry (2200-01-01): the ledger keeps times as integers with room to spare. */
+export const MAX_TIMESTAMP_MS = Date.UTC(2200, 0, 1);
 /** A call longer than a day is taken for a bug in the caller. */
 export const MAX_DURATION_MS = 86_400_000;
 
@@ -149,7 +151,8 @@ function timestampOf(value: unknown): number {
           ? Date.parse(value)
           : Number.NaN;
   if (!Number.isFinite(ms)) throw new ValidationError('timestamp', value, 'must be a Date, epoch milliseconds or an ISO 8601 string');
-  return ms;
+  if (ms < 0 || ms > MAX_TIMESTAMP_MS) throw new ValidationError('timestamp', value, 'must be between 1970 and 2200');
+  return Math.floor(ms);
 }
 
 /**

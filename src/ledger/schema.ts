@@ -1,0 +1,108 @@
+/**
+ * The SQLite ledger's schema, one migration per version (PRAGMA user_version). A migration only
+ * ever adds: a ledger written by an older tokenmeter opens in a newer one, never the reverse.
+ *
+ * Time: a record's id is its timestamp in ms times 1024 plus a sequence number (0 to 1023), so
+ * the table itself is in time order and a time range is a range of ids: no separate time column
+ * or index. `id >> 10` is the timestamp.
+ *
+ * Space: repeated strings (provider, model, operation, user, thread, agent, key id, error type)
+ * are stored once in `strings` and referenced by a small integer; costs are integer picodollars
+ * and durations integer microseconds, so a typical record is a few dozen bytes. The
+ * `usage_records` view gives them back with their names, for anyone reading the file with sqlite3.
+ *
+ * Rollups: `rollup_hour` sums every record by hour and the dimensions budgets and summaries group
+ * by (provider, service type, model, operation, agent, key id); `rollup_user_day` the same by
+ * user and day (per-user rows are many more, so they are kept per day). 0 stands for "none" in their keys (string ids start at 1). They are kept in the same
+ * transaction as the rows they sum, so they never disagree with them.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE strings (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+  CREATE TABLE records (
+    id INTEGER PRIMARY KEY,
+    provider INTEGER NOT NULL,
+    service_type INTEGER NOT NULL,
+    model INTEGER NOT NULL,
+    request_model INTEGER,
+    operation INTEGER NOT NULL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cached_input_tokens INTEGER,
+    cache_write_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    total_tokens INTEGER,
+    search_units INTEGER,
+    cost_pico INTEGER,
+    api_key_id INTEGER,
+    user_id INTEGER,
+    thread_id INTEGER,
+    agent INTEGER,
+    duration_us INTEGER,
+    error INTEGER NOT NULL,
+    error_type INTEGER,
+    error_message TEXT,
+    metadata TEXT
+  );
+  CREATE INDEX records_thread ON records (thread_id) WHERE thread_id IS NOT NULL;
+  CREATE TABLE rollup_hour (
+    hour INTEGER NOT NULL,
+    provider INTEGER NOT NULL,
+    service_type INTEGER NOT NULL,
+    model INTEGER NOT NULL,
+    operation INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    api_key_id INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cost_pico INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    PRIMARY KEY (hour, provider, service_type, model, operation, agent, api_key_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE rollup_user_day (
+    user_id INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    provider INTEGER NOT NULL,
+    service_type INTEGER NOT NULL,
+    model INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cost_pico INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    PRIMARY KEY (user_id, day, provider, service_type, model, agent)
+  ) WITHOUT ROWID;
+  CREATE VIEW usage_records AS
+  SELECT r.id,
+    strftime('%Y-%m-%dT%H:%M:%fZ', (r.id >> 10) / 1000.0, 'unixepoch') AS timestamp,
+    p.value AS provider, st.value AS service_type, m.value AS model, rm.value AS request_model, o.value AS operation,
+    r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens, r.reasoning_tokens, r.total_tokens,
+    r.search_units, r.cost_pico / 1e12 AS cost_usd, k.value AS api_key_id, u.value AS user_id, t.value AS thread_id,
+    a.value AS agent, r.duration_us / 1000.0 AS duration_ms, r.error, et.value AS error_type, r.error_message, r.metadata
+  FROM records r
+  JOIN strings p ON p.id = r.provider
+  JOIN strings st ON st.id = r.service_type
+  JOIN strings m ON m.id = r.model
+  JOIN strings o ON o.id = r.operation
+  LEFT JOIN strings rm ON rm.id = r.request_model
+  LEFT JOIN strings k ON k.id = r.api_key_id
+  LEFT JOIN strings u ON u.id = r.user_id
+  LEFT JOIN strings t ON t.id = r.thread_id
+  LEFT JOIN strings a ON a.id = r.agent
+  LEFT JOIN strings et ON et.id = r.error_type;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

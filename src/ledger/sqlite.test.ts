@@ -1,0 +1,277 @@
+import { chmodSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { workload } from '../../test/helpers/workload.ts';
+import { isLedgerError } from '../errors.ts';
+import type { UsageRecord } from '../usage.ts';
+import { HOUR_MS } from './rollup.ts';
+import { SqliteStore } from './sqlite.ts';
+import type { Dimension, LedgerFilter } from './types.ts';
+
+const open: SqliteStore[] = [];
+function store(file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db')): SqliteStore {
+  const s = new SqliteStore(file);
+  open.push(s);
+  return s;
+}
+afterEach(() => {
+  for (const s of open.splice(0)) s.closeSync();
+});
+
+function rec(over: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    timestamp: Date.UTC(2026, 10, 1, 10, 30),
+    provider: 'openai',
+    serviceType: 'llm',
+    model: 'gpt-4o',
+    requestModel: null,
+    operation: 'chat',
+    inputTokens: 1000,
+    outputTokens: 500,
+    cachedInputTokens: 200,
+    cacheWriteTokens: null,
+    reasoningTokens: null,
+    totalTokens: 1500,
+    searchUnits: null,
+    costUsd: 0.00725,
+    costPicoUsd: 7_250_000_000,
+    apiKeyId: 'wxyz-0f4a5b3d',
+    userId: 'u1',
+    threadId: 't1',
+    agent: 'planner',
+    durationMs: 840.5,
+    error: false,
+    errorMessage: null,
+    errorType: null,
+    metadata: null,
+    ...over,
+  };
+}
+
+/** A seeded pseudo-random generator, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function randomRecords(n: number, seed: number, start: number, spanMs: number): UsageRecord[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  const out: UsageRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const input = Math.floor(r() * 5000);
+    const output = r() < 0.1 ? null : Math.floor(r() * 2000);
+    const priced = r() > 0.05;
+    out.push(
+      rec({
+        timestamp: start + Math.floor(r() * spanMs),
+        provider: pick(['openai', 'anthropic', 'gemini']),
+        serviceType: pick(['llm', 'llm', 'embedding'] as const),
+        model: pick(['m-a', 'm-b', 'm-c', 'm-d']),
+        operation: pick(['chat', 'extract', 'plan']),
+        inputTokens: input,
+        outputTokens: output,
+        cachedInputTokens: Math.floor(input * r() * 0.5),
+        totalTokens: input + (output ?? 0),
+        costPicoUsd: priced ? Math.floor(r() * 1e10) : null,
+        costUsd: null,
+        apiKeyId: pick([null, 'k1-aaaa', 'k2-bbbb']),
+        userId: pick([null, 'u1', 'u2', 'u3']),
+        threadId: pick([null, 't1', 't2', 't3', 't4']),
+        agent: pick([null, 'planner', 'writer']),
+        error: r() < 0.05,
+        errorType: null,
+      }),
+    );
+  }
+  return out;
+}
+
+/** The same sums, computed from the records in plain JavaScript. */
+function expected(records: UsageRecord[], f: LedgerFilter, by: Dimension[]) {
+  const groups = new Map<
+    string,
+    { requests: number; inputTokens: number; outputTokens: number; costPicoUsd: bigint; unpricedRequests: number; errors: number }
+  >();
+  for (const r of records) {
+    if (f.since !== undefined && r.timestamp < f.since) continue;
+    if (f.until !== undefined && r.timestamp >= f.until) continue;
+    if (f.provider !== undefined && r.provider !== f.provider) continue;
+    if (f.userId !== undefined && r.userId !== f.userId) continue;
+    if (f.threadId !== undefined && r.threadId !== f.threadId) continue;
+    if (f.model !== undefined && r.model !== f.model) continue;
+    const k = JSON.stringify(
+      by.map((d) =>
+        d === 'day'
+          ? new Date(r.timestamp).toISOString().slice(0, 10)
+          : d === 'hour'
+            ? new Date(r.timestamp).toISOString().slice(0, 13)
+            : r[d],
+      ),
+    );
+    const g = groups.get(k) ?? { requests: 0, inputTokens: 0, outputTokens: 0, costPicoUsd: 0n, unpricedRequests: 0, errors: 0 };
+    g.requests++;
+    g.inputTokens += r.inputTokens ?? 0;
+    g.outputTokens += r.outputTokens ?? 0;
+    if (r.costPicoUsd === null) g.unpricedRequests++;
+    else g.costPicoUsd += BigInt(r.costPicoUsd);
+    if (r.error) g.errors++;
+    groups.set(k, g);
+  }
+  return groups;
+}
+
+describe('SqliteStore', () => {
+  it('gives back every field of a record as it was written', async () => {
+    const s = store();
+    const a = rec({ metadata: { doc: 'a.pdf', n: 2 }, requestModel: 'gpt-4o-latest', cacheWriteTokens: 100, reasoningTokens: 0 });
+    const b = rec({
+      timestamp: a.timestamp + 1,
+      provider: 'cohere',
+      serviceType: 'reranking',
+      model: 'rerank-v3.5',
+      operation: 'rerank',
+      inputTokens: null,
+      outputTokens: null,
+      cachedInputTokens: null,
+      totalTokens: null,
+      searchUnits: 1,
+      costUsd: null,
+      costPicoUsd: null,
+      apiKeyId: null,
+      userId: null,
+      threadId: null,
+      agent: null,
+      durationMs: null,
+      error: true,
+      errorType: 'rate_limit',
+      errorMessage: '429 Too Many Requests',
+    });
+    await s.write([a, b]);
+    const [gotB, gotA] = s.recordsSync({});
+    expect(gotA).toEqual({ ...a, id: expect.any(Number) });
+    expect(gotB).toEqual({ ...b, id: expect.any(Number) });
+    // The view gives the same rows with names, for anyone reading the file with sqlite3.
+    const db = new Database(s.location, { readonly: true });
+    expect(
+      db.prepare("SELECT timestamp, provider, model, cost_usd, duration_ms, metadata FROM usage_records WHERE provider = 'openai'").get(),
+    ).toEqual({
+      timestamp: new Date(a.timestamp).toISOString(),
+      provider: 'openai',
+      model: 'gpt-4o',
+      cost_usd: 0.00725,
+      duration_ms: 840.5,
+      metadata: '{"doc":"a.pdf","n":2}',
+    });
+    db.close();
+  });
+
+  it('answers every range and grouping the same from its rollups as from the rows themselves', async () => {
+    const s = store();
+    const start = Date.UTC(2026, 9, 1);
+    const records = randomRecords(6000, 42, start, 5 * 86_400_000);
+    for (let i = 0; i < records.length; i += 700) await s.write(records.slice(i, i + 700));
+    const r = rng(7);
+    const cases: [LedgerFilter, Dimension[]][] = [
+      [{}, []],
+      [{}, ['provider', 'model']],
+      [{ since: start + 3_600_000 * 5 + 1234 }, ['provider']],
+      [{ since: start + 86_400_000, until: start + 2 * 86_400_000 }, ['model', 'serviceType']],
+      [{ userId: 'u2' }, ['model', 'agent']],
+      [{ userId: 'u1', since: start + 1000, until: start + 3 * 86_400_000 + 17 }, ['day']],
+      [{ threadId: 't3' }, ['day', 'model']],
+      [{ provider: 'gemini', since: start + 100 }, ['hour']],
+      [{ provider: 'nobody' }, ['model']],
+      [{ since: start + 10, until: start + 20 }, []],
+    ];
+    for (let i = 0; i < 20; i++) {
+      const a = start + Math.floor(r() * 5 * 86_400_000);
+      const b = a + Math.floor(r() * 2 * 86_400_000) + 1;
+      cases.push([{ since: a, until: b }, [(['provider', 'model', 'operation', 'agent', 'apiKeyId', 'day'] as const)[i % 6] as Dimension]]);
+    }
+    for (const [filter, by] of cases) {
+      const want = expected(records, filter, by);
+      const got = s.aggregateSync(filter, by);
+      expect(got.length, JSON.stringify({ filter, by })).toBe(want.size);
+      for (const row of got) {
+        const w = want.get(JSON.stringify(by.map((d) => row.key[d] ?? null)));
+        expect(w, JSON.stringify({ filter, by, key: row.key })).toBeDefined();
+        expect({
+          requests: row.requests,
+          inputTokens: row.inputTokens,
+          outputTokens: row.outputTokens,
+          costPicoUsd: row.costPicoUsd,
+          unpricedRequests: row.unpricedRequests,
+          errors: row.errors,
+        }).toEqual(w);
+      }
+    }
+  });
+
+  it('stores repeated strings once: under 100 bytes a record on disk', async () => {
+    const s = store();
+    const n = 50_000;
+    const batch: UsageRecord[] = [];
+    for (const r of workload(n, Date.UTC(2026, 9, 1))) {
+      batch.push(r);
+      if (batch.length === 1000) await s.write(batch.splice(0));
+    }
+    const db = new Database(s.location, { readonly: true });
+    // 200 users, 6,250 threads, and a handful of providers, models, agents, operations and keys.
+    expect((db.prepare('SELECT COUNT(*) AS n FROM strings').get() as { n: number }).n).toBeLessThan(6_500);
+    db.close();
+    // 20 plain columns took 245 bytes a row here.
+    expect(s.pageBytes() / n).toBeLessThan(100);
+  });
+
+  it('keeps rollups and rows in agreement when old records are deleted', async () => {
+    const s = store();
+    const start = Date.UTC(2026, 9, 1);
+    const records = randomRecords(3000, 9, start, 4 * 86_400_000);
+    await s.write(records);
+    const cutoff = start + 2 * 86_400_000 + 5 * HOUR_MS; // mid-day: taken down to the day
+    const gone = await s.deleteBefore(cutoff);
+    const day = start + 2 * 86_400_000;
+    expect(gone).toBe(records.filter((r) => r.timestamp < day).length);
+    const [all] = s.aggregateSync({}, []);
+    expect(all?.requests).toBe(records.length - gone);
+    const [u1] = s.aggregateSync({ userId: 'u1' }, []);
+    expect(u1?.requests).toBe(records.filter((r) => r.timestamp >= day && r.userId === 'u1').length);
+    expect(await s.count({})).toBe(records.length - gone);
+  });
+
+  it('writes a batch all or nothing, and names the file when it cannot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-ledger-'));
+    const s = store(join(dir, 'ledger.db'));
+    await s.write([rec()]);
+    s.closeSync();
+    chmodSync(join(dir, 'ledger.db'), 0o444);
+    // Root ignores file modes; the read-only open below is what a read-only file means to SQLite then.
+    const ro = new SqliteStore(join(dir, 'ledger.db'), { readonly: true });
+    open.push(ro);
+    expect(ro.writeSync).toBeUndefined();
+    expect(ro.recordsSync({})).toHaveLength(1);
+    expect(statSync(join(dir, 'ledger.db')).size).toBeGreaterThan(0);
+    let error: unknown;
+    try {
+      new SqliteStore(join(dir, 'missing', 'x.db'), { readonly: true });
+    } catch (e) {
+      error = e;
+    }
+    expect(isLedgerError(error)).toBe(true);
+    expect(String(error)).toMatch(/missing\/x\.db/);
+  });
+
+  it('refuses a ledger written by a newer tokenmeter', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
+    const db = new Database(file);
+    db.pragma('user_version = 99');
+    db.close();
+    expect(() => new SqliteStore(file)).toThrow(/schema version 99 is newer/);
+  });
+});

@@ -1,0 +1,497 @@
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { LedgerError } from '../errors.ts';
+import type { UsageRecord } from '../usage.ts';
+import { addRow, DAY_MS, emptyTotals, HOUR_MS, type RollupSums, type RowSums, rollupSums, totalsOf } from './rollup.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
+
+type Db = BetterSqlite3.Database;
+type Stmt = BetterSqlite3.Statement;
+
+/** Options of a {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Open for reading only (the CLI's read commands). @default false */
+  readonly?: boolean;
+  /** How long a writer waits for another process's transaction, in ms. @default 10000 */
+  busyTimeoutMs?: number;
+}
+
+/** Columns of `records` that hold an id of `strings`, and the record field each comes from. */
+const DICT = [
+  ['provider', 'provider'],
+  ['service_type', 'serviceType'],
+  ['model', 'model'],
+  ['request_model', 'requestModel'],
+  ['operation', 'operation'],
+  ['api_key_id', 'apiKeyId'],
+  ['user_id', 'userId'],
+  ['thread_id', 'threadId'],
+  ['agent', 'agent'],
+  ['error_type', 'errorType'],
+] as const;
+
+/** Filter and group-by fields, and their column in `records`. */
+const COLUMN: Record<Exclude<Dimension, 'day' | 'hour'>, string> = {
+  provider: 'provider',
+  model: 'model',
+  serviceType: 'service_type',
+  operation: 'operation',
+  agent: 'agent',
+  userId: 'user_id',
+  threadId: 'thread_id',
+  apiKeyId: 'api_key_id',
+};
+
+/** A rollup table: its time column and bucket size, and the dimensions it keys on. */
+interface Rollup {
+  table: string;
+  time: string;
+  unitMs: number;
+  dims: ReadonlySet<string>;
+}
+const ROLLUP_HOUR: Rollup = {
+  table: 'rollup_hour',
+  time: 'hour',
+  unitMs: HOUR_MS,
+  dims: new Set(['provider', 'serviceType', 'model', 'operation', 'agent', 'apiKeyId', 'day', 'hour']),
+};
+const ROLLUP_USER_DAY: Rollup = {
+  table: 'rollup_user_day',
+  time: 'day',
+  unitMs: DAY_MS,
+  dims: new Set(['userId', 'provider', 'serviceType', 'model', 'agent', 'day']),
+};
+/** Ids are the timestamp times this, plus a sequence number. */
+const ID_SCALE = 1024;
+
+const SUMS_SQL = `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+  SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
+  SUM(reasoning_tokens) AS reasoning_tokens, SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico,
+  SUM(cost_pico IS NULL) AS unpriced`;
+const ROLLUP_SUMS_SQL = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(input_tokens) AS input_tokens,
+  SUM(output_tokens) AS output_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
+  SUM(cache_write_tokens) AS cache_write_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
+  SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico, SUM(unpriced) AS unpriced`;
+
+const require = createRequire(import.meta.url);
+let driver: typeof BetterSqlite3 | undefined;
+
+function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The default ledger: one SQLite file (better-sqlite3), shared safely by every process on the
+ * machine. WAL lets readers run beside the one writer; each batch is one IMMEDIATE transaction,
+ * so concurrent writers queue on SQLite's lock (for up to `busyTimeoutMs`) instead of failing
+ * with "database is locked" halfway through. `synchronous = NORMAL` in WAL mode keeps every
+ * committed batch through a process crash (SIGKILL); a power cut may lose the last batches.
+ */
+export class SqliteStore implements LedgerStore {
+  readonly kind = 'sqlite';
+  readonly location: string;
+  readonly #db: Db;
+  readonly #ids = new Map<string, number>();
+  readonly #names = new Map<number, string>();
+  readonly #stmt: Record<string, Stmt> = {};
+  readonly writeSync: ((batch: readonly UsageRecord[]) => void) | undefined;
+  /** The next sequence number within a millisecond; each process starts at a random one, so that writers seldom meet. */
+  #seq = Math.floor(Math.random() * ID_SCALE);
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.location = file;
+    driver ??= require('better-sqlite3') as typeof BetterSqlite3;
+    const readonly = options.readonly === true;
+    try {
+      if (!readonly) mkdirSync(dirname(file), { recursive: true });
+      this.#db = new driver(file, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 10_000 });
+    } catch (cause) {
+      throw new LedgerError(file, `cannot open the ledger: ${(cause as Error).message}`, {
+        cause,
+        code: sqliteCode(cause) ?? (cause as { code?: string }).code,
+      });
+    }
+    try {
+      if (!readonly) {
+        this.#db.pragma('journal_mode = WAL');
+        this.#db.pragma('synchronous = NORMAL');
+        this.#migrate();
+      } else {
+        const v = this.#db.pragma('user_version', { simple: true }) as number;
+        if (v > SCHEMA_VERSION) throw new Error(`its schema version ${v} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
+      }
+    } catch (cause) {
+      this.#db.close();
+      throw new LedgerError(file, `cannot use the ledger: ${(cause as Error).message}`, { cause, code: sqliteCode(cause) });
+    }
+    this.writeSync = readonly ? undefined : (batch) => this.#write(batch);
+  }
+
+  #migrate(): void {
+    const db = this.#db;
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current === SCHEMA_VERSION) return;
+    if (current > SCHEMA_VERSION) throw new Error(`its schema version ${current} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
+    db.transaction(() => {
+      // Another process may have migrated while this one waited for the lock.
+      const v = db.pragma('user_version', { simple: true }) as number;
+      for (let i = v; i < SCHEMA_VERSION; i++) db.exec(MIGRATIONS[i] as string);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  }
+
+  #prepare(key: string, sql: string): Stmt {
+    let s = this.#stmt[key];
+    if (s === undefined) {
+      s = this.#db.prepare(sql);
+      this.#stmt[key] = s;
+    }
+    return s;
+  }
+
+  /** The id of a string, adding it to the dictionary when new (inside the caller's transaction). */
+  #idOf(value: string, added: string[]): number {
+    const known = this.#ids.get(value);
+    if (known !== undefined) return known;
+    const row = this.#prepare(
+      'insertString',
+      'INSERT INTO strings (value) VALUES (?) ON CONFLICT (value) DO UPDATE SET value = value RETURNING id',
+    ).get(value) as { id: number };
+    this.#ids.set(value, row.id);
+    added.push(value);
+    return row.id;
+  }
+
+  /** The string of an id (ids never change once given). */
+  #nameOf(id: number | null): string | null {
+    if (id === null || id === 0) return null;
+    let name = this.#names.get(id);
+    if (name === undefined) {
+      const row = this.#prepare('nameOf', 'SELECT value FROM strings WHERE id = ?').get(id) as { value: string } | undefined;
+      name = row?.value ?? `#${id}`;
+      this.#names.set(id, name);
+    }
+    return name;
+  }
+
+  #write(batch: readonly UsageRecord[]): void {
+    if (batch.length === 0) return;
+    const insert = this.#prepare(
+      'insert',
+      `INSERT OR IGNORE INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
+        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, search_units, cost_pico, api_key_id,
+        user_id, thread_id, agent, duration_us, error, error_type, error_message, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const upHour = this.#prepare(
+      'upHour',
+      `INSERT INTO rollup_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+        cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, total_tokens = total_tokens + excluded.total_tokens,
+        cost_pico = cost_pico + excluded.cost_pico, unpriced = unpriced + excluded.unpriced`,
+    );
+    const upUser = this.#prepare(
+      'upUser',
+      `INSERT INTO rollup_user_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+        cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, total_tokens = total_tokens + excluded.total_tokens,
+        cost_pico = cost_pico + excluded.cost_pico, unpriced = unpriced + excluded.unpriced`,
+    );
+    const added: string[] = [];
+    const hours = new Map<string, RollupSums>();
+    const users = new Map<string, RollupSums>();
+    const run = this.#db.transaction(() => {
+      for (const r of batch) {
+        const provider = this.#idOf(r.provider, added);
+        const serviceType = this.#idOf(r.serviceType, added);
+        const model = this.#idOf(r.model, added);
+        const operation = this.#idOf(r.operation, added);
+        const key = r.apiKeyId === null ? 0 : this.#idOf(r.apiKeyId, added);
+        const user = r.userId === null ? 0 : this.#idOf(r.userId, added);
+        const agent = r.agent === null ? 0 : this.#idOf(r.agent, added);
+        const values = [
+          r.timestamp * ID_SCALE + this.#seq,
+          provider,
+          serviceType,
+          model,
+          r.requestModel === null ? null : this.#idOf(r.requestModel, added),
+          operation,
+          r.inputTokens,
+          r.outputTokens,
+          r.cachedInputTokens,
+          r.cacheWriteTokens,
+          r.reasoningTokens,
+          r.totalTokens,
+          r.searchUnits,
+          r.costPicoUsd,
+          key || null,
+          user || null,
+          r.threadId === null ? null : this.#idOf(r.threadId, added),
+          agent || null,
+          r.durationMs === null ? null : Math.round(r.durationMs * 1000),
+          r.error ? 1 : 0,
+          r.errorType === null ? null : this.#idOf(r.errorType, added),
+          r.errorMessage,
+          r.metadata === null ? null : JSON.stringify(r.metadata),
+        ];
+        this.#seq = (this.#seq + 1) % ID_SCALE;
+        // An id taken (another record of the same millisecond): the next one. Past 1,024 records in
+        // one millisecond the time moves on by a millisecond, which no report can tell.
+        while (insert.run(...values).changes === 0) (values[0] as number)++;
+        addRow(hours, [Math.floor(r.timestamp / HOUR_MS), provider, serviceType, model, operation, agent, key], r);
+        if (user !== 0) addRow(users, [user, Math.floor(r.timestamp / DAY_MS), provider, serviceType, model, agent], r);
+      }
+      for (const s of hours.values()) upHour.run(...s.key, ...rollupSums(s));
+      for (const s of users.values()) upUser.run(...s.key, ...rollupSums(s));
+    });
+    try {
+      run.immediate();
+    } catch (cause) {
+      // Ids handed out inside the failed transaction were rolled back with it.
+      for (const v of added) this.#ids.delete(v);
+      throw new LedgerError(this.location, `cannot write ${batch.length} records: ${(cause as Error).message}`, {
+        cause,
+        code: sqliteCode(cause),
+      });
+    }
+  }
+
+  async write(batch: readonly UsageRecord[]): Promise<void> {
+    this.#write(batch);
+  }
+
+  /** WHERE clause and parameters of a filter over `records` (or a rollup, for the fields it has). */
+  #where(filter: LedgerFilter, rollup?: Rollup): { sql: string; params: (number | string)[] } | null {
+    const parts: string[] = [];
+    const params: (number | string)[] = [];
+    // Rollup ranges arrive aligned to their buckets; record ranges are whole milliseconds of ids.
+    const column = rollup?.time ?? 'id';
+    const at = (ms: number) => (rollup === undefined ? Math.ceil(ms) * ID_SCALE : Math.ceil(ms / rollup.unitMs));
+    if (filter.since !== undefined) {
+      parts.push(`${column} >= ?`);
+      params.push(at(filter.since));
+    }
+    if (filter.until !== undefined) {
+      parts.push(`${column} < ?`);
+      params.push(at(filter.until));
+    }
+    for (const field of Object.keys(COLUMN) as (keyof typeof COLUMN)[]) {
+      const v = filter[field];
+      if (v === undefined) continue;
+      const id = this.#lookupId(v);
+      // A value never recorded matches nothing.
+      if (id === undefined) return null;
+      parts.push(`${COLUMN[field]} = ?`);
+      params.push(id);
+    }
+    return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
+  }
+
+  #lookupId(value: string): number | undefined {
+    const known = this.#ids.get(value);
+    if (known !== undefined) return known;
+    const row = this.#prepare('idOf', 'SELECT id FROM strings WHERE value = ?').get(value) as { id: number } | undefined;
+    if (row !== undefined) this.#ids.set(value, row.id);
+    return row?.id;
+  }
+
+  /** Select and group-by clauses; `hourExpr` is the hour number, `dayExpr` the day number. */
+  #groupSql(by: readonly Dimension[], hourExpr: string, dayExpr: string): { select: string; group: string } {
+    const cols = by.map((d) => {
+      if (d === 'day') return `${dayExpr} AS day`;
+      if (d === 'hour') return `${hourExpr} AS hour`;
+      return `${COLUMN[d]} AS ${d}`;
+    });
+    return { select: cols.map((c) => `${c}, `).join(''), group: by.length === 0 ? '' : `GROUP BY ${by.join(', ')}` };
+  }
+
+  #rows(sql: string, params: readonly (number | string)[], by: readonly Dimension[], into: Map<string, AggregateRow>): void {
+    const stmt = this.#prepare(sql, sql);
+    stmt.safeIntegers(true);
+    for (const raw of stmt.all(...params) as Record<string, bigint | null>[]) {
+      if (raw.requests === null || raw.requests === 0n) continue;
+      const key: AggregateRow['key'] = {};
+      for (const d of by) {
+        const v = raw[d];
+        if (d === 'day') key.day = new Date(Number(v) * 86_400_000).toISOString().slice(0, 10);
+        else if (d === 'hour') key.hour = new Date(Number(v) * HOUR_MS).toISOString().slice(0, 13);
+        else key[d] = this.#nameOf(v === null || v === undefined ? null : Number(v));
+      }
+      const k = JSON.stringify(by.map((d) => key[d] ?? null));
+      let row = into.get(k);
+      if (row === undefined) {
+        row = { key, ...emptyTotals() };
+        into.set(k, row);
+      }
+      totalsOf(row, raw as unknown as RowSums);
+    }
+  }
+
+  async aggregate(filter: LedgerFilter, by: readonly Dimension[]): Promise<AggregateRow[]> {
+    return this.aggregateSync(filter, by);
+  }
+
+  /** `aggregate`, synchronously (the CLI and budget seeding use it directly). */
+  aggregateSync(filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
+    const out = new Map<string, AggregateRow>();
+    const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
+    const rollup = asked.every((d) => ROLLUP_HOUR.dims.has(d))
+      ? ROLLUP_HOUR
+      : filter.userId !== undefined && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
+        ? ROLLUP_USER_DAY
+        : undefined;
+    if (rollup === undefined) {
+      this.#rawAggregate(filter, by, out);
+    } else {
+      // Whole buckets from the rollup; the ragged ends of the range, if any, from the rows.
+      const unit = rollup.unitMs;
+      const first = filter.since === undefined ? undefined : Math.ceil(filter.since / unit) * unit;
+      const last = filter.until === undefined ? undefined : Math.floor(filter.until / unit) * unit;
+      if (first !== undefined && last !== undefined && first >= last) {
+        this.#rawAggregate(filter, by, out);
+      } else {
+        const where = this.#where({ ...filter, since: first, until: last }, rollup);
+        if (where !== null) {
+          const g = rollup === ROLLUP_HOUR ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
+          this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
+        }
+        if (first !== undefined && filter.since !== undefined && filter.since < first)
+          this.#rawAggregate({ ...filter, until: first }, by, out);
+        if (last !== undefined && filter.until !== undefined && filter.until > last)
+          this.#rawAggregate({ ...filter, since: last }, by, out);
+      }
+    }
+    return [...out.values()];
+  }
+
+  #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>): void {
+    const where = this.#where(filter);
+    if (where === null) return;
+    const g = this.#groupSql(by, `(id >> 10) / ${HOUR_MS}`, `(id >> 10) / ${DAY_MS}`);
+    this.#rows(`SELECT ${g.select}${SUMS_SQL} FROM records ${where.sql} ${g.group}`, where.params, by, out);
+  }
+
+  #toRecord(row: Record<string, number | string | null>): UsageRecord & { id: number } {
+    const pico = row.cost_pico as number | null;
+    const dict: Record<string, string | null> = {};
+    for (const [col, field] of DICT) dict[field] = this.#nameOf(row[col] as number | null);
+    return {
+      id: row.id as number,
+      timestamp: Math.floor((row.id as number) / ID_SCALE),
+      provider: dict.provider as string,
+      serviceType: dict.serviceType as UsageRecord['serviceType'],
+      model: dict.model as string,
+      requestModel: dict.requestModel ?? null,
+      operation: dict.operation as string,
+      inputTokens: row.input_tokens as number | null,
+      outputTokens: row.output_tokens as number | null,
+      cachedInputTokens: row.cached_input_tokens as number | null,
+      cacheWriteTokens: row.cache_write_tokens as number | null,
+      reasoningTokens: row.reasoning_tokens as number | null,
+      totalTokens: row.total_tokens as number | null,
+      searchUnits: row.search_units as number | null,
+      costUsd: pico === null ? null : pico / 1e12,
+      costPicoUsd: pico,
+      apiKeyId: dict.apiKeyId ?? null,
+      userId: dict.userId ?? null,
+      threadId: dict.threadId ?? null,
+      agent: dict.agent ?? null,
+      durationMs: row.duration_us === null ? null : (row.duration_us as number) / 1000,
+      error: row.error === 1,
+      errorType: dict.errorType ?? null,
+      errorMessage: row.error_message as string | null,
+      metadata: row.metadata === null ? null : (JSON.parse(row.metadata as string) as Record<string, unknown>),
+    };
+  }
+
+  async records(query: RecordQuery): Promise<UsageRecord[]> {
+    return this.recordsSync(query);
+  }
+
+  recordsSync(query: RecordQuery): (UsageRecord & { id: number })[] {
+    const where = this.#where(query);
+    if (where === null) return [];
+    const order = query.order === 'asc' ? 'ASC' : 'DESC';
+    const limit = query.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(query.limit))}`;
+    const sql = `SELECT * FROM records ${where.sql} ORDER BY id ${order}${limit}`;
+    return (this.#prepare(sql, sql).all(...where.params) as Record<string, number | string | null>[]).map((r) => this.#toRecord(r));
+  }
+
+  /** Pages through the records in time order, a page per step, so that no statement stays open between pages. */
+  async *iterate(filter: LedgerFilter): AsyncGenerator<UsageRecord & { id: number }> {
+    const where = this.#where(filter);
+    if (where === null) return;
+    const page = 2000;
+    const cond = where.sql === '' ? 'WHERE' : `${where.sql} AND`;
+    const sql = `SELECT * FROM records ${cond} id > ? ORDER BY id LIMIT ${page}`;
+    let id = -1;
+    for (;;) {
+      const rows = this.#prepare(sql, sql).all(...where.params, id) as Record<string, number | string | null>[];
+      for (const row of rows) yield this.#toRecord(row);
+      if (rows.length < page) return;
+      id = (rows[rows.length - 1] as { id: number }).id;
+    }
+  }
+
+  async count(filter: LedgerFilter): Promise<number> {
+    const where = this.#where(filter);
+    if (where === null) return 0;
+    const sql = `SELECT COUNT(*) AS n FROM records ${where.sql}`;
+    return (this.#prepare(sql, sql).get(...where.params) as { n: number }).n;
+  }
+
+  async span(filter: LedgerFilter = {}): Promise<{ first: number; last: number } | null> {
+    const where = this.#where(filter);
+    if (where === null) return null;
+    const sql = `SELECT MIN(id) >> 10 AS first, MAX(id) >> 10 AS last FROM records ${where.sql}`;
+    const row = this.#prepare(sql, sql).get(...where.params) as { first: number | null; last: number | null };
+    return row.first === null || row.last === null ? null : { first: row.first, last: row.last };
+  }
+
+  async deleteBefore(cutoff: number): Promise<number> {
+    // Rollup buckets go whole: the cutoff is taken down to its day (UTC) so that they and the rows agree.
+    const day = Math.floor(cutoff / DAY_MS);
+    try {
+      return this.#db
+        .transaction(() => {
+          const n = this.#db.prepare('DELETE FROM records WHERE id < ?').run(day * DAY_MS * ID_SCALE).changes;
+          this.#db.prepare('DELETE FROM rollup_hour WHERE hour < ?').run(day * 24);
+          this.#db.prepare('DELETE FROM rollup_user_day WHERE day < ?').run(day);
+          return n;
+        })
+        .immediate();
+    } catch (cause) {
+      throw new LedgerError(this.location, `cannot delete old records: ${(cause as Error).message}`, { cause, code: sqliteCode(cause) });
+    }
+  }
+
+  /** Gives the space of deleted rows back to the file system (after a cleanup). */
+  vacuum(): void {
+    this.#db.exec('VACUUM');
+  }
+
+  /** Disk use of the file and its WAL, in bytes. */
+  pageBytes(): number {
+    const count = this.#db.pragma('page_count', { simple: true }) as number;
+    const size = this.#db.pragma('page_size', { simple: true }) as number;
+    return count * size;
+  }
+
+  async close(): Promise<void> {
+    this.closeSync();
+  }
+
+  closeSync(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,268 @@
+import { type BillingCycle, type LimitType, levelOf, type Thresholds, unitOf, windowAt } from '../budgets/limits.ts';
+import { addTotals, emptyTotals } from '../ledger/rollup.ts';
+import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from '../ledger/types.ts';
+import type { UsageRecord } from '../usage.ts';
+import { dimensionOf, type ReportQuery, resolveQuery } from './query.ts';
+
+/** One group of a breakdown, with its share of the whole (by cost, or by tokens when nothing is priced). */
+export interface BreakdownRow extends Totals {
+  /** The group's value: a provider, model, user, day (YYYY-MM-DD)... null for records without one. */
+  key: string | null;
+  share: number;
+}
+
+/** The range a report covers, as ISO 8601 times; `since` null means "from the first record". */
+export interface Period {
+  since: string | null;
+  until: string;
+}
+
+export interface Summary {
+  period: Period;
+  by: Dimension;
+  total: Totals;
+  rows: BreakdownRow[];
+}
+
+/** One provider's totals, split by service type and by model (the seed's usage summary). */
+export interface ProviderSummary extends Totals {
+  provider: string;
+  byServiceType: Record<string, Totals>;
+  byModel: Record<string, Totals>;
+}
+
+/** A subscription limit and how much of its current window is used. */
+export interface LimitStatus {
+  provider: string;
+  limitType: LimitType;
+  unit: 'tokens' | 'usd';
+  limit: number;
+  used: number;
+  remaining: number;
+  /** used / limit, as a percentage. */
+  percentUsed: number;
+  level: 'ok' | 'warning' | 'critical' | 'exceeded';
+  windowStart: string;
+  /** When usage starts again from zero; null for a rolling window. */
+  resetsAt: string | null;
+}
+
+/** A configured limit, as reports read it. */
+export interface LimitSpec {
+  provider: string;
+  type: LimitType;
+  value: number;
+  cycle: BillingCycle;
+}
+
+export interface Report {
+  period: Period & { days: number | null };
+  totals: Totals;
+  byProvider: ProviderSummary[];
+  subscriptionStatus: LimitStatus[];
+}
+
+/** One user's or thread's usage. */
+export interface SubjectUsage {
+  period: Period;
+  totals: Totals;
+  byModel: BreakdownRow[];
+  byAgent: BreakdownRow[];
+  daily: { day: string; requests: number; totalTokens: number; costUsd: number }[];
+}
+
+export interface SessionStats {
+  calls: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  avgTokensPerCall: number;
+  avgCostPerCall: number;
+  byAgent: BreakdownRow[];
+  byModel: BreakdownRow[];
+  budget: { limitUsd: number; usedUsd: number; utilization: number; remainingUsd: number } | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number;
+}
+
+function periodOf(f: LedgerFilter & { until: number }): Period {
+  return { since: f.since === undefined ? null : new Date(f.since).toISOString(), until: new Date(f.until).toISOString() };
+}
+
+/** Rows with their shares, largest cost first (then tokens, then key). */
+function breakdown(rows: AggregateRow[], dim: Dimension): { total: Totals; rows: BreakdownRow[] } {
+  const total = emptyTotals();
+  for (const r of rows) addTotals(total, r);
+  const byCost = total.costPicoUsd > 0n;
+  const out = rows.map((r) => {
+    const { key, ...t } = r;
+    const share = byCost
+      ? Number((t.costPicoUsd * 1_000_000n) / total.costPicoUsd) / 1e6
+      : total.totalTokens > 0
+        ? t.totalTokens / total.totalTokens
+        : 0;
+    return { key: key[dim] ?? null, ...t, share };
+  });
+  out.sort((a, b) =>
+    dim === 'day' || dim === 'hour'
+      ? String(a.key).localeCompare(String(b.key))
+      : b.costPicoUsd > a.costPicoUsd
+        ? 1
+        : b.costPicoUsd < a.costPicoUsd
+          ? -1
+          : b.totalTokens - a.totalTokens || String(a.key).localeCompare(String(b.key)),
+  );
+  return { total, rows: out };
+}
+
+/** Totals grouped by one dimension (default: provider). */
+export async function summary(store: LedgerStore, q: ReportQuery & { by?: Dimension } = {}, now = Date.now()): Promise<Summary> {
+  const filter = resolveQuery(q, now);
+  const by = dimensionOf(q.by ?? 'provider');
+  const b = breakdown(await store.aggregate(filter, [by]), by);
+  return { period: periodOf(filter), by, total: b.total, rows: b.rows };
+}
+
+/** Per provider: totals, by service type and by model. */
+export async function providerSummaries(store: LedgerStore, q: ReportQuery = {}, now = Date.now()): Promise<ProviderSummary[]> {
+  const filter = resolveQuery(q, now);
+  const rows = await store.aggregate(filter, ['provider', 'serviceType', 'model']);
+  const out = new Map<string, ProviderSummary>();
+  for (const r of rows) {
+    const provider = r.key.provider ?? '';
+    let p = out.get(provider);
+    if (p === undefined) {
+      p = { provider, ...emptyTotals(), byServiceType: {}, byModel: {} };
+      out.set(provider, p);
+    }
+    const { key, ...t } = r;
+    addTotals(p, t as Totals);
+    const st = key.serviceType ?? '';
+    const model = key.model ?? '';
+    p.byServiceType[st] = addTotals(p.byServiceType[st] ?? emptyTotals(), t as Totals);
+    p.byModel[model] = addTotals(p.byModel[model] ?? emptyTotals(), t as Totals);
+  }
+  return [...out.values()].sort((a, b) =>
+    b.costPicoUsd > a.costPicoUsd ? 1 : b.costPicoUsd < a.costPicoUsd ? -1 : a.provider.localeCompare(b.provider),
+  );
+}
+
+/** Usage of each configured limit's current window. */
+export async function limitStatus(
+  store: LedgerStore,
+  limits: readonly LimitSpec[],
+  thresholds: Thresholds,
+  now = Date.now(),
+): Promise<LimitStatus[]> {
+  const out: LimitStatus[] = [];
+  for (const l of limits) {
+    const w = windowAt(l.cycle, now);
+    const [t] = await store.aggregate({ provider: l.provider, since: w.start, until: now + 1 }, []);
+    const unit = unitOf(l.type);
+    const used = t === undefined ? 0 : unit === 'usd' ? t.costUsd : t.totalTokens;
+    const ratio = l.value === 0 ? (used > 0 ? Number.POSITIVE_INFINITY : 0) : used / l.value;
+    out.push({
+      provider: l.provider,
+      limitType: l.type,
+      unit,
+      limit: l.value,
+      used,
+      remaining: Math.max(0, l.value - used),
+      percentUsed: Number.isFinite(ratio) ? Math.round(ratio * 10_000) / 100 : 100,
+      level: l.value === 0 && used === 0 ? 'ok' : levelOf(ratio, thresholds),
+      windowStart: new Date(w.start).toISOString(),
+      resetsAt: l.cycle.kind === 'rolling' ? null : new Date(w.end).toISOString(),
+    });
+  }
+  return out;
+}
+
+/** Across providers: the period, totals, per provider, and each limit's status. */
+export async function report(
+  store: LedgerStore,
+  q: ReportQuery,
+  limits: readonly LimitSpec[],
+  thresholds: Thresholds,
+  now = Date.now(),
+): Promise<Report> {
+  const filter = resolveQuery(q, now);
+  const byProvider = await providerSummaries(store, q, now);
+  const totals = emptyTotals();
+  for (const p of byProvider) addTotals(totals, p);
+  const shown = q.provider === undefined ? limits : limits.filter((l) => l.provider === q.provider);
+  return {
+    period: { ...periodOf(filter), days: q.days ?? (filter.since === undefined ? null : (filter.until - filter.since) / 86_400_000) },
+    totals,
+    byProvider,
+    subscriptionStatus: await limitStatus(store, shown, thresholds, now),
+  };
+}
+
+/** One user's (or thread's) usage: totals, by model, requests by agent, and the daily trend. */
+export async function subjectUsage(store: LedgerStore, q: ReportQuery, now = Date.now()): Promise<SubjectUsage> {
+  const filter = resolveQuery(q, now);
+  const [models, agents, days] = await Promise.all([
+    store.aggregate(filter, ['model']),
+    store.aggregate(filter, ['agent']),
+    store.aggregate(filter, ['day']),
+  ]);
+  const m = breakdown(models, 'model');
+  return {
+    period: periodOf(filter),
+    totals: m.total,
+    byModel: m.rows,
+    byAgent: breakdown(agents, 'agent').rows,
+    daily: breakdown(days, 'day').rows.map((r) => ({
+      day: r.key ?? '',
+      requests: r.requests,
+      totalTokens: r.totalTokens,
+      costUsd: r.costUsd,
+    })),
+  };
+}
+
+/** Statistics of one run of a workflow (the research-workflow seed): calls, tokens, cost, averages, shares, budget use. */
+export async function sessionStats(store: LedgerStore, q: ReportQuery & { budgetUsd?: number }, now = Date.now()): Promise<SessionStats> {
+  const filter = resolveQuery(q, now);
+  const [agents, models, span] = await Promise.all([
+    store.aggregate(filter, ['agent']),
+    store.aggregate(filter, ['model']),
+    store.span(filter),
+  ]);
+  const a = breakdown(agents, 'agent');
+  const t = a.total;
+  const budget =
+    q.budgetUsd === undefined
+      ? null
+      : {
+          limitUsd: q.budgetUsd,
+          usedUsd: t.costUsd,
+          utilization: q.budgetUsd > 0 ? t.costUsd / q.budgetUsd : t.costUsd > 0 ? Number.POSITIVE_INFINITY : 0,
+          remainingUsd: Math.max(0, q.budgetUsd - t.costUsd),
+        };
+  return {
+    calls: t.requests,
+    errors: t.errors,
+    inputTokens: t.inputTokens,
+    outputTokens: t.outputTokens,
+    totalTokens: t.totalTokens,
+    costUsd: t.costUsd,
+    avgTokensPerCall: t.requests === 0 ? 0 : t.totalTokens / t.requests,
+    avgCostPerCall: t.requests === 0 ? 0 : t.costUsd / t.requests,
+    byAgent: a.rows,
+    byModel: breakdown(models, 'model').rows,
+    budget,
+    startedAt: span === null ? null : new Date(span.first).toISOString(),
+    endedAt: span === null ? null : new Date(span.last).toISOString(),
+    durationMs: span === null ? 0 : span.last - span.first,
+  };
+}
+
+/** Raw records, newest first. */
+export async function records(store: LedgerStore, q: ReportQuery & { limit?: number }, now = Date.now()): Promise<UsageRecord[]> {
+  const filter = resolveQuery(q, now);
+  return store.records({ ...filter, limit: q.limit ?? 100 });
+}
