@@ -30,11 +30,13 @@ const attributeSets = calls.map((c) => ({ provider: c.provider, model: c.model, 
 
 export async function benchRecord(): Promise<Result[]> {
   // Every metric on: the GenAI histograms and every optional label, endpoint listening.
+  // The ledger's cost is measured apart (ledger-ingest); these measure record()'s metrics path.
   const everything = new TokenMonitor({
     loadConfig: false,
+    ledger: false,
     metrics: { prometheus: { port: 0 }, labels: { agent: true, userId: true, threadId: true, apiKeyId: true } },
   });
-  const semconvOff = new TokenMonitor({ loadConfig: false, metrics: { prometheus: { port: 0 }, semconv: false } });
+  const semconvOff = new TokenMonitor({ loadConfig: false, ledger: false, metrics: { prometheus: { port: 0 }, semconv: false } });
   await Promise.all([everything.ready(), semconvOff.ready()]);
 
   const sdk = new MeterProvider({ readers: [new TestReader()] });

@@ -3,9 +3,11 @@
  * one JSON object and writes it to bench/results.json.
  *   { "node": "<version>", "results": [ { name, value, unit, baseline?, baselineValue?, ratio? } ] }
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Result } from './harness.ts';
+import { benchLedger } from './ledger.ts';
 import { benchRecord } from './record.ts';
 import { benchWrap } from './wrap.ts';
 
@@ -16,8 +18,15 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
     names: ['wrap-openai-chat', 'wrap-openai-chat-stream', 'bare-chat', 'wrapped-chat', 'bare-chat-stream', 'wrapped-chat-stream'],
     run: benchWrap,
   },
+  // ingest: records/s beside the raw insert rate; summaries: ms; size: bytes per record on disk.
+  {
+    names: ['ledger-ingest', 'sqlite-raw-insert', 'summary-30d-1m', 'summary-30d-10m', 'ledger-bytes-per-record'],
+    run: benchLedger,
+  },
 ];
 
+// Nothing a benchmark records lands in the user's ~/.tokenmeter.
+process.env.TOKENMETER_DIR = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-'));
 const filter = process.argv[2] ?? '';
 const results: Result[] = [];
 for (const suite of suites) {

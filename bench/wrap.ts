@@ -52,7 +52,7 @@ function client(f: typeof fetch): OpenAI {
 }
 
 export async function benchWrap(): Promise<Result[]> {
-  const monitor = new TokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
+  const monitor = new TokenMonitor({ loadConfig: false, ledger: false, metrics: { prometheus: false } });
   const bare = client(fetchJson);
   const wrapped = monitor.instrument(client(fetchJson));
   const bareStream = client(fetchSse);

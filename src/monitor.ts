@@ -5,8 +5,9 @@ import { LedgerError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
+import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
 import { SqliteStore } from './ledger/sqlite.ts';
-import type { Dimension, LedgerStore } from './ledger/types.ts';
+import type { ArchiveInfo, Dimension, LedgerStore } from './ledger/types.ts';
 import { type LedgerHealth, LedgerWriter, type LedgerWriterOptions } from './ledger/writer.ts';
 import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
 import {
@@ -23,6 +24,7 @@ import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
 import { costPico, PriceBook } from './pricing/price-book.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import { extractUsage, type Usage } from './providers/index.ts';
+import { type ExportResult, exportRecords, type ExportOptions as RecordExportOptions } from './reports/export.ts';
 import type { ReportQuery } from './reports/query.ts';
 import * as reports from './reports/reports.ts';
 import type { ServiceType, UsageInput, UsageRecord, ValidUsage } from './usage.ts';
@@ -615,6 +617,34 @@ export class TokenMonitor implements CallSink {
   /** One thread's usage: totals, by model, requests by agent, daily trend. */
   async threadUsage(threadId: string, q: ReportQuery = {}): Promise<reports.SubjectUsage> {
     return reports.subjectUsage(await this.#store(), { ...q, threadId });
+  }
+
+  /** Writes the records of a range to a CSV or JSON file, streaming. */
+  async exportRecords(path: string, options: RecordExportOptions = {}): Promise<ExportResult> {
+    return exportRecords(await this.#store(), path, options);
+  }
+
+  /** The dir of the monthly archives that `cleanup` writes: `<dir>/archive`. */
+  get archiveDir(): string {
+    return join(this.dir, 'archive');
+  }
+
+  /** Archives the records older than `days` whole days into monthly files, then deletes them from the ledger. */
+  async cleanup(options: { days: number }): Promise<CleanupResult> {
+    const days = options?.days;
+    if (typeof days !== 'number' || !Number.isFinite(days) || days < 0)
+      throw new ValidationError('days', days, 'must be a number of days, 0 or more');
+    return cleanup(await this.#store(), this.archiveDir, days);
+  }
+
+  /** The monthly archive files, oldest first. */
+  archives(): ArchiveInfo[] {
+    return listArchives(this.archiveDir);
+  }
+
+  /** The records of one archive (a month such as `2026-10`, or a path), oldest first. */
+  readArchive(monthOrPath: string): AsyncGenerator<UsageRecord> {
+    return readArchive(monthOrPath, this.archiveDir);
   }
 
   /** Statistics of this monitor's session (since it started, unless `since` says otherwise). */

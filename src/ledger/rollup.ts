@@ -22,7 +22,9 @@ export interface RollupSums {
 
 /** Adds one record to the bucket of `key` (the rollup's key columns, as dictionary ids). */
 export function addRow(buckets: Map<string, RollupSums>, key: number[], r: UsageRecord): void {
-  const k = key.join(',');
+  // Keys are small integers: a string of them is the cheapest Map key.
+  let k = '';
+  for (const part of key) k += `${part},`;
   let s = buckets.get(k);
   if (s === undefined) {
     s = { key, requests: 0, errors: 0, input: 0, output: 0, cached: 0, cacheWrite: 0, reasoning: 0, total: 0, costPico: 0, unpriced: 0 };

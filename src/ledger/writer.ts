@@ -41,6 +41,8 @@ interface Hooks {
 
 const DEFAULTS = { durability: 'batch', batchSize: 1000, flushIntervalMs: 1000, maxPending: 100_000 } as const;
 const MAX_RETRY_MS = 30_000;
+/** Past this many batches waiting, `add()` writes synchronously. */
+const BACKPRESSURE = 10;
 
 /**
  * Queues records and writes them in batches. A failed write (full disk, read-only file, a lock
@@ -81,6 +83,12 @@ export class LedgerWriter {
     if (this.#closed) return;
     this.#pending.push(record);
     if (this.#o.durability === 'sync') {
+      this.flushSync();
+      return;
+    }
+    if (this.#pending.length >= this.#o.batchSize * BACKPRESSURE && !this.#failing && this.#store?.writeSync !== undefined) {
+      // A burst of calls that never lets the event loop run (so the timer cannot write): write
+      // now rather than let the queue grow without bound.
       this.flushSync();
       return;
     }

@@ -1,0 +1,174 @@
+/**
+ * The ledger: ingest through `record()` (batched durability) beside the same rows through one
+ * prepared better-sqlite3 statement in 1,000-row transactions; a 30-day summary by provider and
+ * model over 1M and 10M records; bytes on disk per record.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as turn } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { TokenMonitor } from '../src/index.ts';
+import { SqliteStore } from '../src/ledger/sqlite.ts';
+import { providerSummaries } from '../src/reports/reports.ts';
+import type { UsageInput, UsageRecord } from '../src/usage.ts';
+import { workload } from '../test/helpers/workload.ts';
+import type { Result } from './harness.ts';
+
+const DAY = 86_400_000;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1] as number;
+}
+
+function inputs(n: number, start: number): UsageInput[] {
+  const out: UsageInput[] = [];
+  for (const r of workload(n, start, 50)) {
+    out.push({
+      provider: r.provider,
+      model: r.model,
+      operation: r.operation,
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+      cachedInputTokens: r.cachedInputTokens,
+      apiKeyId: r.apiKeyId ?? undefined,
+      userId: r.userId ?? undefined,
+      threadId: r.threadId ?? undefined,
+      agent: r.agent ?? undefined,
+      durationMs: r.durationMs,
+      timestamp: r.timestamp,
+    });
+  }
+  return out;
+}
+
+/** records/s through record(), the event loop turning every 1,000 calls as an app's would, until flushed. */
+async function ingest(calls: UsageInput[]): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-ingest-'));
+  const m = new TokenMonitor({ dir, metrics: false, loadConfig: false });
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < calls.length; i++) {
+    m.record(calls[i] as UsageInput);
+    if (i % 1000 === 999) await turn();
+  }
+  await m.flush();
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  await m.close();
+  rmSync(dir, { recursive: true, force: true });
+  return calls.length / s;
+}
+
+/** rows/s of the same records as 20 plain columns through one prepared statement, 1,000 rows a transaction. */
+function rawInsert(records: UsageRecord[]): number {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-raw-'));
+  const db = new Database(join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE usage (timestamp INTEGER, provider TEXT, service_type TEXT, model TEXT, operation TEXT, input_tokens INTEGER,
+    output_tokens INTEGER, cached_input_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER, total_tokens INTEGER,
+    cost_usd REAL, api_key_id TEXT, user_id TEXT, thread_id TEXT, agent TEXT, duration_ms REAL, error INTEGER, error_message TEXT, metadata TEXT)`);
+  const insert = db.prepare('INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const tx = db.transaction((rows: UsageRecord[]) => {
+    for (const r of rows) {
+      insert.run(
+        r.timestamp,
+        r.provider,
+        r.serviceType,
+        r.model,
+        r.operation,
+        r.inputTokens,
+        r.outputTokens,
+        r.cachedInputTokens,
+        r.cacheWriteTokens,
+        r.reasoningTokens,
+        r.totalTokens,
+        r.costUsd,
+        r.apiKeyId,
+        r.userId,
+        r.threadId,
+        r.agent,
+        r.durationMs,
+        r.error ? 1 : 0,
+        r.errorMessage,
+        null,
+      );
+    }
+  });
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < records.length; i += 1000) tx(records.slice(i, i + 1000));
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return records.length / s;
+}
+
+/** A ledger of `n` records spread over the 30 days before `now`, written in 10,000-record batches. */
+async function ledgerOf(n: number, now: number): Promise<{ store: SqliteStore; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'));
+  const store = new SqliteStore(join(dir, 'ledger.db'));
+  const step = (30 * DAY) / n;
+  let batch: UsageRecord[] = [];
+  for (const r of workload(n, now - 30 * DAY, step)) {
+    batch.push(r);
+    if (batch.length === 10_000) {
+      store.writeSync?.(batch);
+      batch = [];
+    }
+  }
+  store.writeSync?.(batch);
+  return { store, dir };
+}
+
+/** Median ms of the 30-day summary per provider, by service type and model (what `summary` and `report` read). */
+async function summaryMs(store: SqliteStore, now: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = process.hrtime.bigint();
+    const s = await providerSummaries(store, { days: 30 }, now - i * 60_000);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (s.length === 0) throw new Error('empty summary');
+  }
+  return Math.round(median(times) * 100) / 100;
+}
+
+export async function benchLedger(): Promise<Result[]> {
+  const n = 200_000;
+  const calls = inputs(n, Date.now() - DAY);
+  const records = [...workload(n, Date.now() - DAY, 50)];
+  // Interleaved pairs, median of each: a busy moment hits both alike.
+  const ing: number[] = [];
+  const raw: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    raw.push(rawInsert(records));
+    ing.push(await ingest(calls));
+  }
+  const ingestRate = Math.round(median(ing));
+  const rawRate = Math.round(median(raw));
+  const out: Result[] = [
+    {
+      name: 'ledger-ingest',
+      value: ingestRate,
+      unit: 'records/s',
+      baseline: 'sqlite-raw-insert',
+      baselineValue: rawRate,
+      ratio: Math.round((ingestRate / rawRate) * 1000) / 1000,
+    },
+    { name: 'sqlite-raw-insert', value: rawRate, unit: 'rows/s' },
+  ];
+
+  const now = Date.now();
+  for (const [name, size] of [
+    ['summary-30d-1m', 1_000_000],
+    ['summary-30d-10m', 10_000_000],
+  ] as const) {
+    if (process.env.TOKENMETER_BENCH_SMALL === '1' && size > 1_000_000) continue;
+    const { store, dir } = await ledgerOf(size, now);
+    out.push({ name, value: await summaryMs(store, now), unit: 'ms' });
+    if (size === 1_000_000)
+      out.push({ name: 'ledger-bytes-per-record', value: Math.round((store.pageBytes() / size) * 10) / 10, unit: 'bytes' });
+    store.closeSync();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}

@@ -1,0 +1,110 @@
+import { once } from 'node:events';
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { ValidationError } from '../errors.ts';
+import { RECORD_COLUMNS, toSnakeRecord } from '../ledger/columns.ts';
+import type { LedgerStore } from '../ledger/types.ts';
+import type { UsageRecord } from '../usage.ts';
+import { type ReportQuery, resolveQuery } from './query.ts';
+import { providerSummaries } from './reports.ts';
+
+export type ExportFormat = 'csv' | 'json';
+
+export interface ExportOptions extends ReportQuery {
+  /** @default from the file name's extension, else csv */
+  format?: ExportFormat;
+  /** Called every 1,000 records (and at the end) with how many are written and how many there are in all. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ExportResult {
+  path: string;
+  format: ExportFormat;
+  records: number;
+}
+
+/**
+ * A CSV cell: quoted when it holds a quote, comma or line break (RFC 4180). A text cell that a
+ * spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) gets a
+ * leading apostrophe, as OWASP advises for CSV injection; numbers are left alone.
+ */
+export function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  let s = typeof value === 'string' ? value : JSON.stringify(value);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export function csvLine(r: UsageRecord): string {
+  const o = toSnakeRecord(r);
+  return `${RECORD_COLUMNS.map(([, name]) => csvCell(o[name])).join(',')}\r\n`;
+}
+
+export const CSV_HEADER = `${RECORD_COLUMNS.map(([, name]) => name).join(',')}\r\n`;
+
+async function put(out: Writable, chunk: string): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+/** Keys to snake_case and exact picodollar sums to strings, for the JSON export's statistics. */
+function snake(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return v.map(snake);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = snake(x);
+  return out;
+}
+
+/**
+ * Writes the records of a range to a file, streaming (a page of records at a time, so exports
+ * larger than memory work), into a temporary file renamed into place at the end: a cut-short
+ * export leaves no half file behind. CSV has one row per record with snake_case headers; JSON is
+ * `{ exported_at, period, statistics, records }`.
+ */
+export async function exportRecords(
+  store: LedgerStore,
+  path: string,
+  options: ExportOptions = {},
+  now = Date.now(),
+): Promise<ExportResult> {
+  const format = options.format ?? (path.toLowerCase().endsWith('.json') ? 'json' : 'csv');
+  if (format !== 'csv' && format !== 'json') throw new ValidationError('format', format, 'must be csv or json');
+  const filter = resolveQuery(options, now);
+  const total = await store.count(filter);
+  const tmp = `${path}.${process.pid}.partial`;
+  const out = createWriteStream(tmp);
+  let done = 0;
+  try {
+    if (format === 'csv') {
+      await put(out, CSV_HEADER);
+    } else {
+      const statistics = await providerSummaries(store, options, now);
+      const head = {
+        exported_at: new Date(now).toISOString(),
+        period: {
+          since: filter.since === undefined ? null : new Date(filter.since).toISOString(),
+          until: new Date(filter.until).toISOString(),
+        },
+        statistics: snake({ byProvider: statistics }),
+      };
+      await put(out, `${JSON.stringify(head, null, 2).slice(0, -2)},\n  "records": [`);
+    }
+    for await (const r of store.iterate(filter)) {
+      await put(out, format === 'csv' ? csvLine(r) : `${done === 0 ? '\n' : ',\n'}    ${JSON.stringify(toSnakeRecord(r))}`);
+      done++;
+      if (done % 1000 === 0) options.onProgress?.(done, total);
+    }
+    if (format === 'json') await put(out, `${done === 0 ? '' : '\n  '}]\n}\n`);
+    out.end();
+    await once(out, 'finish');
+    renameSync(tmp, path);
+  } catch (error) {
+    out.destroy();
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+  options.onProgress?.(done, total);
+  return { path, format, records: done };
+}
