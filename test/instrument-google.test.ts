@@ -15,6 +15,8 @@ beforeAll(async () => {
     }
     if (req.path.includes(':streamGenerateContent')) return { sse: fixture('gemini-stream.sse') };
     if (req.path.includes(':generateContent')) return { json: fixtureJson('gemini-thinking.json') };
+    // Vertex AI's text embedding models answer embedContent at :predict.
+    if (req.path.includes(':predict')) return { json: fixtureJson('vertex-embed-predict.json') };
     // embedContent answers one embedding; batchEmbedContents a list of them.
     const one = fixtureJson<{ embedding: unknown }>('gemini-embed.json');
     if (req.path.includes(':batchEmbedContents')) return { json: { embeddings: [one.embedding] } };
@@ -74,6 +76,34 @@ describe('monitor.instrument(new GoogleGenAI())', () => {
     expect(sums(data, INSTRUMENT.unpriced)).toEqual([
       expect.objectContaining({ value: 1, attributes: expect.objectContaining({ service_type: 'embedding' }) }),
     ]);
+    await monitor.close();
+  });
+
+  it('meters Vertex AI embedContent (:predict) from the sum of its per-instance token counts', async () => {
+    const monitor = new TokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
+    // An API key (Vertex AI express mode) authenticates with a header: google-auth-library is never asked for credentials.
+    const make = () =>
+      new GoogleGenAI({
+        vertexai: true,
+        project: 'p',
+        location: 'us-central1',
+        apiKey: 'AQ.TestVertexExpressKey0123456789',
+        httpOptions: { baseUrl: server.url },
+      });
+    const bare = make();
+    const wrapped = monitor.instrument(make());
+    const req = { model: 'text-embedding-005', contents: ['What is the capital of France?', 'Paris is the capital of France.'] };
+    const [a, b] = await Promise.all([bare.models.embedContent(req), wrapped.models.embedContent(req)]);
+    // The same response (its sdkHttpResponse holds a Date header, which may differ by a second).
+    expect({ ...b, sdkHttpResponse: undefined }).toEqual({ ...a, sdkHttpResponse: undefined });
+    // What @google/genai makes of the :predict body: per-embedding statistics, camelCased.
+    expect(b.embeddings?.map((e) => e.statistics?.tokenCount)).toEqual([8, 7]);
+    expect(b.metadata?.billableCharacterCount).toBe(51);
+    const sent = server.requests.at(-1);
+    expect(sent?.path).toMatch(/^\/v1beta1\/projects\/p\/locations\/us-central1\/publishers\/google\/models\/text-embedding-005:predict/);
+    expect(sent?.body).toMatchObject({ instances: [{ content: req.contents[0] }, { content: req.contents[1] }] });
+    expect(sent?.headers.authorization).toBeUndefined();
+    expect(monitor.usageSummary('vertex_ai')).toMatchObject({ requests: 1, inputTokens: 15, outputTokens: 0 });
     await monitor.close();
   });
 

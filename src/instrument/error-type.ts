@@ -5,8 +5,16 @@
  */
 export function errorTypeOf(error: unknown): string {
   if (typeof error !== 'object' || error === null) return 'error';
-  const e = error as { status?: unknown; statusCode?: unknown; name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  const status = e.status ?? e.statusCode ?? e.$metadata?.httpStatusCode;
+  const e = error as {
+    status?: unknown;
+    statusCode?: unknown;
+    status_code?: unknown;
+    name?: unknown;
+    code?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+  };
+  // status: openai, Anthropic, Groq, Fern SDKs; statusCode: Mistral; status_code: ollama; $metadata: AWS.
+  const status = e.status ?? e.statusCode ?? e.status_code ?? e.$metadata?.httpStatusCode;
   if (typeof status === 'number' && status >= 400 && status < 600) return String(status);
   const name = typeof e.name === 'string' ? e.name : '';
   if (/timeout/i.test(name) || e.code === 'ETIMEDOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';

@@ -1,7 +1,12 @@
 import type { CallContext } from '../context.ts';
 import { instrumentAnthropic } from './anthropic.ts';
+import { instrumentAwsBedrock, isBedrockRuntimeClient } from './aws-bedrock.ts';
+import { instrumentCohere, isCohereClient } from './cohere.ts';
 import { googleProvider, instrumentGoogleGenAI } from './google.ts';
+import { instrumentMistral } from './mistral.ts';
+import { instrumentOllama } from './ollama.ts';
 import { instrumentOpenAI, openaiProvider } from './openai.ts';
+import { instrumentVoyage, isVoyageClient } from './voyage.ts';
 import type { Instrumenter, UsageRecorder } from './wrap.ts';
 
 /** Context for every call of one instrumented client, and the provider id when it cannot be told. */
@@ -33,6 +38,19 @@ function kindOf(client: object): Kind | undefined {
   if (typeof messages?.create === 'function') {
     const provider = name === 'AnthropicBedrock' ? 'aws_bedrock' : name === 'AnthropicVertex' ? 'vertex_ai' : 'anthropic';
     return { provider, instrument: instrumentAnthropic };
+  }
+  if (isBedrockRuntimeClient(client)) return { provider: 'aws_bedrock', instrument: instrumentAwsBedrock };
+  if (isVoyageClient(client)) return { provider: 'voyage', instrument: instrumentVoyage };
+  if (isCohereClient(client)) return { provider: 'cohere', instrument: instrumentCohere };
+  // @mistralai/mistralai: `chat.complete`/`chat.stream` (not chat.completions.create, tried first).
+  const mistralChat = c.chat as { complete?: unknown; stream?: unknown } | undefined;
+  if (typeof mistralChat?.complete === 'function' && typeof mistralChat.stream === 'function') {
+    return { provider: 'mistral', instrument: instrumentMistral };
+  }
+  // ollama: chat and generate are methods of the client itself; pull and ps (model management)
+  // tell it from other clients with a chat() and generate() (Cohere's).
+  if (['chat', 'generate', 'embed', 'pull', 'ps'].every((m) => typeof c[m] === 'function')) {
+    return { provider: 'ollama', instrument: instrumentOllama };
   }
   return undefined;
 }

@@ -33,6 +33,40 @@ export interface StreamEnd {
   /** False when the caller stopped reading or the stream failed before its end. */
   complete: boolean;
   error?: unknown;
+  /** The text the events carried, when the observer was given a `textOf`. */
+  text?: StreamText;
+}
+
+/** The generated text of a stream, kept for a token estimate in case it reports no usage. */
+export interface StreamText {
+  /** Each event's text, in order, until they reach TEXT_CAP characters in all. */
+  parts: string[];
+  /** Characters seen in all, those past the cap included. */
+  chars: number;
+}
+
+/** The characters of text a stream observer keeps (4 Mi, 8 MiB of UTF-16): past it, only counted. */
+export const TEXT_CAP = 4 * 1024 * 1024;
+
+/** A converter's `textOf`: the text one event carries. */
+export type TextOf = (event: unknown) => string | undefined;
+
+/**
+ * Adds one event's text to `text`; returns false when `textOf` failed (the text is then dropped,
+ * the stream itself never affected).
+ */
+function keepText(text: StreamText, textOf: TextOf, event: unknown): boolean {
+  let s: string | undefined;
+  try {
+    s = textOf(event);
+  } catch {
+    return false;
+  }
+  if (s !== undefined) {
+    if (text.chars < TEXT_CAP) text.parts.push(s);
+    text.chars += s.length;
+  }
+  return true;
 }
 
 export interface ObserveOptions {
@@ -44,21 +78,24 @@ export interface ObserveOptions {
 
 /**
  * Replaces a stream's iterator with one that sees every event on its way to the caller and calls
- * `onEnd` exactly once when the stream ends, fails, or the caller stops reading.
+ * `onEnd` exactly once when the stream ends, fails, or the caller stops reading. With `textOf`,
+ * the text of the events is kept too (see StreamText), and nothing else of them.
  */
-export function observeStream(stream: StreamLike, options: ObserveOptions, onEndRaw: (end: StreamEnd) => void): void {
+export function observeStream(stream: StreamLike, options: ObserveOptions, onEndRaw: (end: StreamEnd) => void, textOf?: TextOf): void {
   const onEnd = safe(onEndRaw);
   const original = stream.iterator;
   stream.iterator = function observed(this: unknown) {
     const source = original.call(this);
     const head: unknown[] = [];
     const tail: unknown[] = [];
+    let text: StreamText | undefined = textOf === undefined ? undefined : { parts: [], chars: 0 };
     let ended = false;
     const end = (complete: boolean, error?: unknown) => {
       if (ended) return;
       ended = true;
       const e: StreamEnd = { events: [...head, ...tail], complete };
       if (error !== undefined) e.error = error;
+      if (text !== undefined) e.text = text;
       onEnd(e);
     };
     const it: AsyncIterator<unknown> = {
@@ -81,6 +118,7 @@ export function observeStream(stream: StreamLike, options: ObserveOptions, onEnd
             tail.push(event);
             if (tail.length > TAIL) tail.shift();
           }
+          if (text !== undefined && !keepText(text, textOf as TextOf, event)) text = undefined;
           if (options.hide?.(event)) continue;
           options.clean?.(event);
           return r;
@@ -147,13 +185,19 @@ export function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
 
 /**
  * An async generator yielding exactly what `source` yields, calling `onEnd` once when it ends,
- * fails, or the caller stops reading (its `finally` runs on `break`).
+ * fails, or the caller stops reading (its `finally` runs on `break`). With `textOf`, the text of
+ * the events is kept too.
  */
-export function observeAsyncIterable(source: AsyncIterable<unknown>, onEndRaw: (end: StreamEnd) => void): AsyncGenerator<unknown> {
+export function observeAsyncIterable(
+  source: AsyncIterable<unknown>,
+  onEndRaw: (end: StreamEnd) => void,
+  textOf?: TextOf,
+): AsyncGenerator<unknown> {
   const onEnd = safe(onEndRaw);
   return (async function* observed() {
     const head: unknown[] = [];
     const tail: unknown[] = [];
+    let text: StreamText | undefined = textOf === undefined ? undefined : { parts: [], chars: 0 };
     let complete = false;
     let error: unknown;
     try {
@@ -163,6 +207,7 @@ export function observeAsyncIterable(source: AsyncIterable<unknown>, onEndRaw: (
           tail.push(event);
           if (tail.length > TAIL) tail.shift();
         }
+        if (text !== undefined && !keepText(text, textOf as TextOf, event)) text = undefined;
         yield event;
       }
       complete = true;
@@ -172,6 +217,7 @@ export function observeAsyncIterable(source: AsyncIterable<unknown>, onEndRaw: (
     } finally {
       const end: StreamEnd = { events: [...head, ...tail], complete };
       if (error !== undefined) end.error = error;
+      if (text !== undefined) end.text = text;
       onEnd(end);
     }
   })();

@@ -2,6 +2,7 @@ import type { CallContext } from '../context.ts';
 import { converterFor } from '../providers/index.ts';
 import type { Usage } from '../providers/types.ts';
 import { errorMessageOf, errorTypeOf } from './error-type.ts';
+import { estimateUsage } from './estimate.ts';
 import {
   isAsyncIterable,
   isStream,
@@ -19,6 +20,8 @@ export interface UsageRecorder {
     facts: { durationMs?: number; error?: { type: string; message: string }; apiKey?: string; context?: CallContext },
   ): unknown;
   currentContext(): CallContext | undefined;
+  /** Holds `flush()` and `close()` until `work` (a stream's usage being estimated, then recorded) is done. */
+  waitFor?(work: Promise<unknown>): void;
 }
 
 /** One instrumented client: who records, for which provider, with which key and context. */
@@ -37,6 +40,12 @@ export type Instrumenter = (client: object, recorder: ClientRecorder) => void;
 export interface Prepared {
   body: unknown;
   observe?: ObserveOptions;
+  /**
+   * Observes a result the defaults would not hand back intact (a ReadableStream, an iterator with
+   * methods of its own such as `abort()`): returns what the caller gets and calls `onEnd` once, or
+   * undefined to leave the result to the defaults. `textOf` is the converter's, for StreamEnd.text.
+   */
+  observeResult?: (data: unknown, onEnd: (end: StreamEnd) => void, textOf?: (event: unknown) => string | undefined) => unknown;
 }
 
 const WRAPPED = Symbol.for('tokenmeter.wrapped');
@@ -68,8 +77,8 @@ export function wrapMethod(resource: unknown, method: string, recorder: ClientRe
     } catch {
       prepared = { body };
     }
-    const record = (usage: Usage, error?: unknown) => {
-      const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs: performance.now() - start };
+    const record = (usage: Usage, error?: unknown, durationMs = performance.now() - start) => {
+      const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs };
       if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
       if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
       if (context !== undefined) facts.context = context;
@@ -85,14 +94,27 @@ export function wrapMethod(resource: unknown, method: string, recorder: ClientRe
         const onEnd = (end: StreamEnd) => {
           const usage = converter.fromStream(end.events, body);
           if (!end.complete) usage.partial = true;
+          // A stream that ended normally without usage: counted with a tokenizer, then recorded
+          // (asynchronously: the tokenizer loads on first use). One cut short keeps its counts unknown.
+          if (usage.usageSource === 'missing' && usage.partial !== true && end.error === undefined && end.text !== undefined) {
+            const durationMs = performance.now() - start;
+            const work = estimateUsage(usage, body, end.text).then(
+              (estimated) => record(estimated, undefined, durationMs),
+              () => record(usage, undefined, durationMs),
+            );
+            recorder.monitor.waitFor?.(work);
+            return;
+          }
           record(usage, end.error);
         };
+        const observed = prepared.observeResult?.(data, onEnd, converter.textOf);
+        if (observed !== undefined) return observed;
         if (isStream(data)) {
-          observeStream(data, prepared.observe ?? {}, onEnd);
+          observeStream(data, prepared.observe ?? {}, onEnd, converter.textOf);
           return data;
         }
         // An SDK's own async generator (@google/genai streams): handed back observed.
-        if (isAsyncIterable(data)) return observeAsyncIterable(data, onEnd);
+        if (isAsyncIterable(data)) return observeAsyncIterable(data, onEnd, converter.textOf);
         record(converter.fromResponse(data, body));
         return data;
       },

@@ -62,7 +62,26 @@ export function anthropicUsage(
   return u;
 }
 
+/**
+ * The generated text one stream event carries: text, thinking and tool-input JSON deltas, and the
+ * name of a tool_use block as it starts (see ProviderConverter.textOf).
+ */
+function anthropicTextOf(event: unknown): string | undefined {
+  const ev = obj(event);
+  const type = ev?.type;
+  if (type === 'content_block_delta') {
+    const d = obj(ev?.delta);
+    return str(d?.text) ?? str(d?.thinking) ?? str(d?.partial_json);
+  }
+  if (type === 'content_block_start') {
+    const b = obj(ev?.content_block);
+    return str(b?.text) ?? (b?.type === 'tool_use' ? str(b.name) : undefined);
+  }
+  return undefined;
+}
+
 export const anthropicConverter: ProviderConverter = {
+  textOf: anthropicTextOf,
   fromResponse(response, request) {
     const body = obj(response);
     const unread: string[] = [];

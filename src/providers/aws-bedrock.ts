@@ -1,5 +1,5 @@
 import { anthropicConverter } from './anthropic.ts';
-import { arr, count, obj, plus, str } from './read.ts';
+import { arr, count, num, obj, plus, str } from './read.ts';
 import type { ProviderConverter, Usage } from './types.ts';
 
 /**
@@ -10,19 +10,29 @@ import type { ProviderConverter, Usage } from './types.ts';
  * event, `messageStop` ends it. InvokeModel returns the model family's own body: Anthropic's
  * Messages shape, Nova's `usage.inputTokens`/`cacheReadInputTokenCount`, Titan's
  * `inputTextTokenCount`/`results[].tokenCount`, Llama's `prompt_token_count`/`generation_token_count`,
- * and streamed chunks may end with `amazon-bedrock-invocationMetrics`.
+ * and streamed chunks may end with `amazon-bedrock-invocationMetrics`, whose `inputTokenCount`
+ * excludes cache reads and writes too. Bodies with no counts at all (Mistral, Cohere Command R)
+ * are read from InvokeModel's `x-amzn-bedrock-*-token-count` response headers, which Bedrock
+ * sends for every model, with the same semantics.
  */
 function modelOf(request: unknown): string | undefined {
   const r = obj(request);
   return str(r?.modelId) ?? str(r?.model);
 }
 
-function usage(
-  kind: 'llm' | 'embedding',
-  request: unknown,
-  c: { input?: number | undefined; output?: number | undefined; cacheRead?: number | undefined; cacheWrite?: number | undefined },
-  unread: string[],
-): Usage {
+interface Counts {
+  input?: number | undefined;
+  output?: number | undefined;
+  cacheRead?: number | undefined;
+  cacheWrite?: number | undefined;
+}
+
+/** An embedding model's body (Titan's `embedding`, Cohere's and Nova's `embeddings`), whatever the model id says. */
+function isEmbedding(body: Record<string, unknown> | undefined): boolean {
+  return body?.embedding !== undefined || body?.embeddings !== undefined || body?.embeddingsByType !== undefined;
+}
+
+function usage(kind: 'llm' | 'embedding', request: unknown, c: Counts, unread: string[]): Usage {
   const u: Usage =
     kind === 'embedding'
       ? { provider: 'aws_bedrock', serviceType: 'embedding', operation: 'embeddings', usageSource: 'missing' }
@@ -45,8 +55,19 @@ function usage(
   return u;
 }
 
+/** Anthropic's reading of a Messages body or stream, named as Bedrock's: the model is the request's modelId. */
+function asBedrock(u: Usage, request: unknown): Usage {
+  const modelId = modelOf(request);
+  const b: Usage = { ...u, provider: 'aws_bedrock' };
+  if (modelId !== undefined) {
+    b.model = modelId;
+    b.requestModel = modelId;
+  }
+  return b;
+}
+
 /** Converse's (and Nova's) camelCase usage object. */
-function converseCounts(v: unknown, unread: string[]) {
+function converseCounts(v: unknown, unread: string[]): Counts {
   return {
     input: count(v, ['inputTokens'], unread),
     output: count(v, ['outputTokens'], unread),
@@ -55,29 +76,31 @@ function converseCounts(v: unknown, unread: string[]) {
   };
 }
 
+/** `amazon-bedrock-invocationMetrics`, which ends a stream (and InvokeModel's counts as headers). */
+function metricsCounts(v: unknown, unread: string[]): Counts {
+  return {
+    input: count(v, ['inputTokenCount'], unread),
+    output: count(v, ['outputTokenCount'], unread),
+    cacheRead: count(v, ['cacheReadInputTokenCount'], unread),
+    cacheWrite: count(v, ['cacheWriteInputTokenCount'], unread),
+  };
+}
+
 function fromBody(body: Record<string, unknown> | undefined, request: unknown): Usage {
   const unread: string[] = [];
   // Anthropic's Messages shape (InvokeModel with an Anthropic model).
   if (str(body?.type) === 'message' || obj(body?.usage)?.input_tokens !== undefined) {
-    const u = anthropicConverter.fromResponse(body, request);
-    const model = modelOf(request) ?? u.model;
-    return { ...u, provider: 'aws_bedrock', ...(model === undefined ? {} : { model }) };
+    return asBedrock(anthropicConverter.fromResponse(body, request), request);
   }
   if (obj(body?.usage) !== undefined) return usage('llm', request, converseCounts(body?.usage, unread), unread);
   const metrics = obj(body?.['amazon-bedrock-invocationMetrics']);
-  if (metrics !== undefined)
-    return usage(
-      'llm',
-      request,
-      { input: count(metrics, ['inputTokenCount'], unread), output: count(metrics, ['outputTokenCount'], unread) },
-      unread,
-    );
+  if (metrics !== undefined) return usage(isEmbedding(body) ? 'embedding' : 'llm', request, metricsCounts(metrics, unread), unread);
   // Titan text and embeddings.
   if (body?.inputTextTokenCount !== undefined) {
-    const embedding = body.embedding !== undefined || body.embeddingsByType !== undefined;
     let output: number | undefined;
     for (const r of arr(body.results) ?? []) output = plus(output, count(r, ['tokenCount'], unread));
-    return usage(embedding ? 'embedding' : 'llm', request, { input: count(body, ['inputTextTokenCount'], unread), output }, unread);
+    const kind = isEmbedding(body) ? 'embedding' : 'llm';
+    return usage(kind, request, { input: count(body, ['inputTextTokenCount'], unread), output }, unread);
   }
   // Llama and other families.
   return usage(
@@ -88,11 +111,47 @@ function fromBody(body: Record<string, unknown> | undefined, request: unknown): 
   );
 }
 
+/** InvokeModel's response headers, by lower-case name (the wire is case-insensitive). */
+export type BedrockHeaders = Readonly<Record<string, string | undefined>>;
+
+/** The response headers that carry InvokeModel's counts. */
+export const BEDROCK_COUNT_HEADERS = {
+  input: 'x-amzn-bedrock-input-token-count',
+  output: 'x-amzn-bedrock-output-token-count',
+  cacheRead: 'x-amzn-bedrock-cache-read-input-token-count',
+  cacheWrite: 'x-amzn-bedrock-cache-write-input-token-count',
+} as const;
+
+function headerCount(headers: BedrockHeaders, name: string, unread: string[]): number | undefined {
+  const v = headers[name];
+  if (v === undefined) return undefined;
+  const n = /^\s*\d+\s*$/.test(v) ? num(Number(v)) : undefined;
+  if (n === undefined) unread.push(name);
+  return n;
+}
+
+/**
+ * InvokeModel's usage: from the model's own body (parsed JSON) when it carries counts, else from
+ * the `x-amzn-bedrock-*-token-count` response headers.
+ */
+export function awsBedrockInvokeUsage(body: unknown, headers: BedrockHeaders | undefined, request: unknown): Usage {
+  const fromJson = fromBody(obj(body), request);
+  if (fromJson.usageSource === 'reported' || headers === undefined) return fromJson;
+  const unread = [...(fromJson.unread ?? [])];
+  const c: Counts = {
+    input: headerCount(headers, BEDROCK_COUNT_HEADERS.input, unread),
+    output: headerCount(headers, BEDROCK_COUNT_HEADERS.output, unread),
+    cacheRead: headerCount(headers, BEDROCK_COUNT_HEADERS.cacheRead, unread),
+    cacheWrite: headerCount(headers, BEDROCK_COUNT_HEADERS.cacheWrite, unread),
+  };
+  return usage(isEmbedding(obj(body)) ? 'embedding' : 'llm', request, c, unread);
+}
+
 export const awsBedrockConverter: ProviderConverter = {
   fromResponse: (response, request) => fromBody(obj(response), request),
   fromStream(events, request) {
     const unread: string[] = [];
-    let counts: ReturnType<typeof converseCounts> | undefined;
+    let counts: Counts | undefined;
     let stopped = false;
     let anthropic = false;
     for (const e of events) {
@@ -103,21 +162,16 @@ export const awsBedrockConverter: ProviderConverter = {
       if (meta?.usage !== undefined) counts = converseCounts(meta.usage, unread);
       const metrics = obj(ev['amazon-bedrock-invocationMetrics']);
       if (metrics !== undefined) {
-        counts = {
-          input: count(metrics, ['inputTokenCount'], unread),
-          output: count(metrics, ['outputTokenCount'], unread),
-          cacheRead: undefined,
-          cacheWrite: undefined,
-        };
+        counts = metricsCounts(metrics, unread);
         stopped = true;
       }
       if (typeof ev.type === 'string' && ev.type.startsWith('message_')) anthropic = true;
     }
-    // InvokeModelWithResponseStream with an Anthropic model streams Anthropic's own events.
-    if (anthropic && counts === undefined) {
+    // An Anthropic model streams Anthropic's own events, whose usage names cache reads and writes
+    // apart; the invocation metrics on its last chunk are the fallback.
+    if (anthropic) {
       const u = anthropicConverter.fromStream(events, request);
-      const model = modelOf(request) ?? u.model;
-      return { ...u, provider: 'aws_bedrock', ...(model === undefined ? {} : { model }) };
+      if (u.usageSource === 'reported' || counts === undefined) return asBedrock(u, request);
     }
     const u = usage('llm', request, counts ?? {}, unread);
     if (!stopped) u.partial = true;

@@ -8,7 +8,9 @@ import type { ProviderConverter, Usage } from './types.ts';
  * The REST API and @google/genai use camelCase; some Vertex surfaces use snake_case.
  * Streams repeat RUNNING totals in each chunk's usageMetadata: the last chunk with counts wins,
  * and Vertex's first chunk may carry a usageMetadata with no counts. The Gemini API's embedContent
- * reports no usage; Vertex's predict-style embeddings report `statistics.token_count` per instance.
+ * reports no usage; Vertex's predict-style embeddings report `statistics.token_count` per instance
+ * (`embeddings[].statistics.tokenCount` once @google/genai has converted them), summed as input;
+ * their `metadata.billableCharacterCount` is not read.
  */
 function field(m: Record<string, unknown>, camel: string, snake: string, unread: string[]): number | undefined {
   return count(m, [camel], unread) ?? count(m, [snake], unread);
@@ -33,6 +35,16 @@ function countsOf(meta: unknown, unread: string[]): Partial<Usage> | undefined {
   if (cached !== undefined) r.cachedInputTokens = cached;
   if (total !== undefined) r.totalTokens = total;
   return r;
+}
+
+/** The input tokens of one Vertex embedding's `statistics`. */
+function statistic(statistics: unknown, unread: string[]): number | undefined {
+  const s = obj(statistics);
+  if (s === undefined) return undefined;
+  const note: string[] = [];
+  const n = field(s, 'tokenCount', 'token_count', note);
+  for (const path of note) unread.push(`embeddings.statistics.${path}`);
+  return n;
 }
 
 function requestModel(request: unknown): string | undefined {
@@ -70,6 +82,23 @@ function build(
   return u;
 }
 
+/**
+ * The generated text one stream chunk carries: its candidates' text parts (thoughts included)
+ * and function calls (see ProviderConverter.textOf).
+ */
+function geminiTextOf(event: unknown): string | undefined {
+  let out: string | undefined;
+  for (const c of arr(obj(event)?.candidates) ?? []) {
+    for (const part of arr(obj(obj(c)?.content)?.parts) ?? []) {
+      const p = obj(part);
+      const call = obj(p?.functionCall) ?? obj(p?.function_call);
+      const t = str(p?.text) ?? (call === undefined ? undefined : `${str(call.name) ?? ''}${JSON.stringify(call.args ?? {})}`);
+      if (t !== undefined) out = out === undefined ? t : out + t;
+    }
+  }
+  return out;
+}
+
 /** A Gemini-shaped converter under a provider id (gemini, vertex_ai). */
 export function geminiShapedConverter(provider: string): ProviderConverter {
   return {
@@ -79,9 +108,12 @@ export function geminiShapedConverter(provider: string): ProviderConverter {
       const embedding = isEmbedding(body, request);
       let counts = countsOf(body?.usageMetadata ?? body?.usage_metadata, unread);
       if (counts === undefined && embedding) {
-        // Vertex predict-style embeddings: one token_count per instance.
+        // Vertex predict-style embeddings: one token count per instance, summed. On the wire
+        // (`predictions[].embeddings.statistics.token_count`); as @google/genai returns it
+        // (`embeddings[].statistics.tokenCount`, either spelling read).
         let sum: number | undefined;
-        for (const p of arr(body?.predictions) ?? []) sum = plus(sum, count(p, ['embeddings', 'statistics', 'token_count'], unread));
+        for (const p of arr(body?.predictions) ?? []) sum = plus(sum, statistic(obj(obj(p)?.embeddings)?.statistics, unread));
+        for (const e of arr(body?.embeddings) ?? []) sum = plus(sum, statistic(obj(e)?.statistics, unread));
         if (sum !== undefined) counts = { inputTokens: sum };
       }
       return build(provider, counts, str(body?.modelVersion) ?? str(body?.model_version), request, embedding, unread);
@@ -105,6 +137,7 @@ export function geminiShapedConverter(provider: string): ProviderConverter {
       if (!finished) u.partial = true;
       return u;
     },
+    textOf: geminiTextOf,
   };
 }
 

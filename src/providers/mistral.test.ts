@@ -66,6 +66,36 @@ const responses: Case[] = [
       usageSource: 'reported',
     },
   },
+  {
+    name: 'embeddings, as the embeddings guide prints them (null prompt_token_details)',
+    file: 'mistral-embeddings-guide.json',
+    expected: {
+      provider: 'mistral',
+      serviceType: 'embedding',
+      operation: 'embeddings',
+      model: 'mistral-embed',
+      inputTokens: 15,
+      outputTokens: 0,
+      totalTokens: 15,
+      usageSource: 'reported',
+    },
+  },
+  {
+    name: 'FIM: a chat.completion body, a text completion by its request (prompt, no messages)',
+    file: 'mistral-fim.json',
+    request: 'mistral-fim.request.json',
+    expected: {
+      provider: 'mistral',
+      serviceType: 'llm',
+      operation: 'text_completion',
+      model: 'codestral-2508',
+      requestModel: 'codestral-2508',
+      inputTokens: 8,
+      outputTokens: 91,
+      totalTokens: 99,
+      usageSource: 'reported',
+    },
+  },
 ];
 
 const streams: Case[] = [
@@ -74,6 +104,18 @@ const streams: Case[] = [
     file: 'mistral-stream.sse',
     request: 'mistral-stream.request.json',
     expected: { ...streamed, requestModel: 'mistral-large-latest' },
+  },
+  {
+    name: 'stream without the usage: null keys (as the SDK parses it)',
+    file: 'mistral-stream-usage-omitted.sse',
+    request: 'mistral-stream.request.json',
+    expected: { ...streamed, requestModel: 'mistral-large-latest' },
+  },
+  {
+    name: 'FIM stream (same chunks): a text completion',
+    file: 'mistral-stream-usage-omitted.sse',
+    request: 'mistral-fim.request.json',
+    expected: { ...streamed, operation: 'text_completion', requestModel: 'codestral-2508' },
   },
   {
     name: 'stream cut before its finish chunk: partial',

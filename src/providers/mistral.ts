@@ -1,5 +1,6 @@
 import { openaiShapedConverter, type UsageFields } from './openai.ts';
-import type { ProviderConverter } from './types.ts';
+import { obj } from './read.ts';
+import type { ProviderConverter, Usage } from './types.ts';
 
 /**
  * Mistral (https://docs.mistral.ai/api/#tag/chat, `UsageInfo` in its OpenAPI spec): chat, FIM,
@@ -9,7 +10,9 @@ import type { ProviderConverter } from './types.ts';
  * `prompt_tokens_details.cached_tokens` (older spellings `prompt_token_details.cached_tokens` and
  * `num_cached_tokens` are also in the spec). `completion_tokens` includes thinking tokens, which
  * chat completions do not report apart. Streams: the final chunk carries `usage` beside its
- * `finish_reason`. Embeddings report `completion_tokens: 0`.
+ * `finish_reason`. Embeddings report `completion_tokens: 0`. FIM (`/v1/fim/completions`, codestral)
+ * answers with `object: "chat.completion"` bodies and chunks: its request (a `prompt`, no
+ * `messages`) marks it a text completion.
  *
  * The @mistralai/mistralai SDK returns camelCase objects (`usage.promptTokens`, `finishReason`),
  * keeps unknown usage keys as sent (so `prompt_tokens_details` stays snake_case), and yields each
@@ -53,4 +56,16 @@ const MISTRAL_FIELDS: UsageFields<MistralUsage> = {
   ],
 };
 
-export const mistralConverter: ProviderConverter = openaiShapedConverter('mistral', { fields: MISTRAL_FIELDS as UsageFields });
+const shaped = openaiShapedConverter('mistral', { fields: MISTRAL_FIELDS as UsageFields });
+
+function fim(u: Usage, request: unknown): Usage {
+  const req = obj(request);
+  if (u.serviceType === 'llm' && typeof req?.prompt === 'string' && req.messages === undefined) u.operation = 'text_completion';
+  return u;
+}
+
+export const mistralConverter: ProviderConverter = {
+  ...shaped,
+  fromResponse: (response, request) => fim(shaped.fromResponse(response, request), request),
+  fromStream: (events, request) => fim(shaped.fromStream(events, request), request),
+};

@@ -53,4 +53,10 @@ export interface ProviderConverter {
   fromResponse(response: unknown, request?: unknown): Usage;
   /** Usage from a stream's events (each SSE `data:` payload or NDJSON line, parsed as JSON), in order. */
   fromStream(events: readonly unknown[], request?: unknown): Usage;
+  /**
+   * The generated text one stream event carries (content, reasoning, tool-call arguments), or
+   * undefined: what a token estimate counts when the stream reports no usage. Called on every
+   * event of an instrumented stream, so it must be cheap, and never throw.
+   */
+  textOf?(event: unknown): string | undefined;
 }

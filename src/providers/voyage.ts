@@ -4,8 +4,11 @@ import type { ProviderConverter, Usage } from './types.ts';
 /**
  * Voyage AI (https://docs.voyageai.com/reference/embeddings-api, .../reranker-api): embeddings
  * and rerank responses report `usage.total_tokens`, all input (rerank counts the query once per
- * document); multimodal embeddings add `text_tokens` and `image_pixels` (pixels are not tokens:
- * total_tokens is what is billed). The voyageai SDK returns camelCase (`usage.totalTokens`).
+ * document). Multimodal embeddings add `text_tokens` and `image_pixels`, and their total_tokens
+ * counts images at about 560 pixels a token; Voyage bills them per text token and per pixel
+ * ($0.12 per 1M text tokens plus $0.60 per 1B pixels, https://docs.voyageai.com/docs/pricing),
+ * which a per-token price cannot express: total_tokens is recorded, as for the other endpoints.
+ * The voyageai SDK returns the keys it knows camelCased (`usage.totalTokens`), read alike.
  * Voyage does not stream.
  */
 function kindOf(body: Record<string, unknown> | undefined, request: unknown): Pick<Usage, 'serviceType' | 'operation'> {

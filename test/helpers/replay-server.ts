@@ -23,6 +23,8 @@ export interface Reply {
   sse?: string;
   /** A raw NDJSON body (served as application/x-ndjson). */
   ndjson?: string;
+  /** A binary AWS event-stream body (served as application/vnd.amazon.eventstream). */
+  eventStream?: Uint8Array;
   /** Stop after this many bytes of the body and drop the connection (a stream that fails midway). */
   cutAfterBytes?: number;
 }
@@ -42,9 +44,12 @@ export interface ReplayServer {
 }
 
 function send(res: ServerResponse, reply: Reply): void {
-  let body = '';
+  let body: string | Uint8Array = '';
   let type = 'application/json';
-  if (reply.sse !== undefined) {
+  if (reply.eventStream !== undefined) {
+    body = reply.eventStream;
+    type = 'application/vnd.amazon.eventstream';
+  } else if (reply.sse !== undefined) {
     body = reply.sse;
     type = 'text/event-stream';
   } else if (reply.ndjson !== undefined) {
