@@ -1,13 +1,27 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { isValidationError } from '../errors.ts';
+import { Command, CommanderError, Option } from 'commander';
+import { LIMIT_TYPES } from '../budgets/limits.ts';
+import { isLedgerError, isValidationError } from '../errors.ts';
+import { type AlertsArgs, alertsCommand } from './alerts.ts';
+import { type ArchivesArgs, archivesCommand } from './archives.ts';
+import { type CleanupArgs, cleanupCommand, parseKeepDays } from './cleanup.ts';
+import { type ExportArgs, exportCommand } from './export.ts';
 import { inspectCommand } from './inspect.ts';
+import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from './ledger.ts';
 import { pricingCommand } from './pricing.ts';
+import { type RecordsArgs, recordsCommand } from './records.ts';
+import { type ReportArgs, reportCommand } from './report.ts';
+import { type SessionReportArgs, sessionReportCommand } from './session-report.ts';
+import { CYCLES, intIn, type SetLimitArgs, setLimitCommand } from './set-limit.ts';
+import { type StatusArgs, statusCommand } from './status.ts';
+import { BY, type SummaryArgs, summaryCommand } from './summary.ts';
 
-/** Runs the CLI; returns the exit code (2 for bad arguments). */
-export function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): number {
+const DIR_HELP = 'storage dir holding config.json and ledger.db (default $TOKENMETER_DIR or ~/.tokenmeter)';
+
+/** Runs the CLI; resolves to the exit code (2 for bad arguments, 1 for a ledger that cannot be read). */
+export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
   let code = 0;
   const program = new Command()
     .name('tokenmeter')
@@ -35,8 +49,15 @@ export function main(argv: readonly string[], out: (s: string) => void = (s) => 
     .action((file: string, opts: { provider: string; request?: string; dir?: string; json?: boolean }) => {
       code = inspectCommand({ file, provider: opts.provider, request: opts.request, dir: opts.dir, json: opts.json }, out);
     });
+  addLedgerCommands(
+    program,
+    (c) => {
+      code = c;
+    },
+    out,
+  );
   try {
-    program.parse(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version exit 0; every other parse failure is a usage error.
@@ -46,9 +67,96 @@ export function main(argv: readonly string[], out: (s: string) => void = (s) => 
       process.stderr.write(`tokenmeter: ${error.message}\n`);
       return 2;
     }
+    if (isLedgerError(error)) {
+      process.stderr.write(`tokenmeter: ${error.message}\n`);
+      return 1;
+    }
     throw error;
   }
   return code;
+}
+
+/** The ledger's read commands and set-limit; each sets the exit code through `done`. */
+function addLedgerCommands(program: Command, done: (code: number) => void, out: (s: string) => void): void {
+  const range = (c: Command, defaultDays?: string) =>
+    c
+      .option('-d, --days <n>', `the last n days${defaultDays === undefined ? '' : ` (default ${defaultDays})`}`, parseDays)
+      .option('--since <date>', 'from this date (UTC) or ISO 8601 time, inclusive; wins over --days', parseSince)
+      .option('--until <date>', 'up to this date (that whole day included) or ISO 8601 time (exclusive); default now', parseUntil);
+  const common = (c: Command) => c.option('--dir <path>', DIR_HELP).option('--json', 'print JSON');
+  common(
+    range(
+      program
+        .command('summary')
+        .description('usage and cost grouped by provider, model, agent, user, thread, day...')
+        .option('-p, --provider <id>', 'only this provider'),
+      '30',
+    ).addOption(new Option('--by <dimension>', 'what to group by').choices(Object.keys(BY)).default('provider')),
+  ).action(async (opts: SummaryArgs) => done(await summaryCommand(opts, out)));
+  common(
+    program
+      .command('report')
+      .description('totals, each provider by service type and by model, and the subscription limits')
+      .option('-p, --provider <id>', 'only this provider')
+      .option('-d, --days <n>', 'the last n days (default 30)', parseDays),
+  ).action(async (opts: ReportArgs) => done(await reportCommand(opts, out)));
+  common(program.command('status').description('each subscription limit: used, remaining, level, reset time')).action(
+    async (opts: StatusArgs) => done(await statusCommand(opts, out)),
+  );
+  common(program.command('alerts').description('the subscription limits at warning, critical or exceeded level')).action(
+    async (opts: AlertsArgs) => done(await alertsCommand(opts, out)),
+  );
+  common(
+    program
+      .command('records')
+      .description('the newest usage records, newest first')
+      .option('-n, --limit <n>', 'how many (default 20)', parsePositiveInt)
+      .option('-p, --provider <id>', 'only this provider')
+      .option('--user <id>', 'only this user')
+      .option('--thread <id>', 'only this thread')
+      .option('-d, --days <n>', 'the last n days', parseDays),
+  ).action(async (opts: RecordsArgs) => done(await recordsCommand(opts, out)));
+  program
+    .command('set-limit')
+    .description('set a subscription limit in config.json')
+    .argument('<provider>', 'provider id, e.g. openai')
+    .argument('<limit_type>', LIMIT_TYPES.join(', '))
+    .argument('<value>', 'tokens, or USD for prepaid_credits and monthly_limit')
+    .addOption(new Option('--cycle <cycle>', 'billing cycle (default monthly)').choices(CYCLES))
+    .option('--reset-day <n>', 'day of the month a monthly cycle starts, 1 to 28 (default 1)', intIn(1, 28))
+    .option('--rolling-days <n>', 'length of a rolling window in days, 1 to 366 (default 30)', intIn(1, 366))
+    .option('--dir <path>', DIR_HELP)
+    .option('--json', 'print JSON')
+    .action((provider: string, limitType: string, value: string, opts: Omit<SetLimitArgs, 'provider' | 'limitType' | 'value'>) =>
+      done(setLimitCommand({ provider, limitType, value, ...opts }, out)),
+    );
+  common(
+    program
+      .command('session-report')
+      .description('cost report of a session: calls, tokens, cost, averages, shares by agent and model, budget use')
+      .option('--since <date>', 'from this date (UTC) or ISO 8601 time; wins over --days', parseSince)
+      .option('-d, --days <n>', 'the last n days (default 1)', parseDays)
+      .option('--budget <usd>', 'a budget in USD to show utilisation against', parseUsd),
+  ).action(async (opts: SessionReportArgs) => done(await sessionReportCommand(opts, out)));
+  range(
+    program
+      .command('export')
+      .description('write the records of a range to a CSV or JSON file (all records unless a range is given)')
+      .argument('<file>', 'the file to write; .json for JSON')
+      .option('-p, --provider <id>', 'only this provider')
+      .addOption(new Option('--format <format>', 'csv or json (default: from the file name, else csv)').choices(['csv', 'json'])),
+  )
+    .option('--dir <path>', DIR_HELP)
+    .action(async (file: string, opts: Omit<ExportArgs, 'file'>) => done(await exportCommand({ file, ...opts }, out)));
+  common(
+    program
+      .command('cleanup')
+      .description('archive the records older than n days to <dir>/archive, then delete them from the ledger')
+      .requiredOption('-d, --days <n>', 'keep this many whole days (0: only today)', parseKeepDays),
+  ).action(async (opts: CleanupArgs) => done(await cleanupCommand(opts, out)));
+  common(program.command('archives').description('the monthly archive files cleanup wrote')).action((opts: ArchivesArgs) =>
+    done(archivesCommand(opts, out)),
+  );
 }
 
 function isEntryPoint(): boolean {
@@ -60,4 +168,8 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = main(process.argv.slice(2));
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

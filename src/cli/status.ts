@@ -1,0 +1,57 @@
+import { LIMIT_TYPES } from '../budgets/limits.ts';
+import { configLimits, configPath, configThresholds, loadConfig } from '../config.ts';
+import { num, shareBar, usd } from '../reports/format.ts';
+import { type LimitStatus, limitStatus } from '../reports/reports.ts';
+import { shortTime, withLedger } from './ledger.ts';
+import { table, toJson } from './output.ts';
+
+export interface StatusArgs {
+  dir?: string | undefined;
+  json?: boolean | undefined;
+}
+
+/** The subscription limits of a dir's config.json and the usage of each one's current window. */
+export async function statusOf(dir: string | undefined): Promise<{ dir: string; statuses: LimitStatus[] }> {
+  return withLedger(dir, async (l) => {
+    const config = loadConfig(l.dir);
+    return { dir: l.dir, statuses: await limitStatus(l.store, configLimits(config), configThresholds(config)) };
+  });
+}
+
+/** Limits as a table: used, limit, percentage with a bar, remaining, level, reset time. */
+export function statusTable(statuses: readonly LimitStatus[]): string {
+  const amount = (s: LimitStatus, v: number) => (s.unit === 'usd' ? usd(v) : `${num(v)} tokens`);
+  return table(
+    ['Provider', 'Limit type', 'Used', 'Limit', 'Used %', 'Remaining', 'Level', 'Resets at'],
+    statuses.map((s) => [
+      s.provider,
+      s.limitType,
+      amount(s, s.used),
+      amount(s, s.limit),
+      shareBar(s.percentUsed / 100),
+      amount(s, s.remaining),
+      s.level,
+      s.resetsAt === null ? `rolling, since ${shortTime(s.windowStart)}` : shortTime(s.resetsAt),
+    ]),
+    [2, 3, 5],
+  );
+}
+
+/** The hint shown when no limit is set. */
+export function noLimitsMessage(dir: string): string {
+  return [
+    `No subscription limits set in ${configPath(dir)}. Set one with:`,
+    '  tokenmeter set-limit <provider> <limit_type> <value> [--cycle monthly|daily|rolling]',
+    '  e.g. tokenmeter set-limit openai monthly_limit 100',
+    `limit types: ${LIMIT_TYPES.join(', ')}`,
+  ].join('\n');
+}
+
+/** `tokenmeter status`: each configured subscription limit and how much of its window is used. */
+export async function statusCommand(args: StatusArgs, out: (s: string) => void): Promise<number> {
+  const { dir, statuses } = await statusOf(args.dir);
+  if (args.json) out(toJson(statuses));
+  else if (statuses.length === 0) out(noLimitsMessage(dir));
+  else out(statusTable(statuses));
+  return 0;
+}
