@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds } from './budgets/limits.ts';
+import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
+import type { BudgetSpec } from './budgets/tracker.ts';
 import { ValidationError } from './errors.ts';
 import type { Env } from './logger.ts';
 import type { PriceOverride } from './pricing/types.ts';
@@ -41,8 +42,37 @@ const providerLimits = z
     /** Day of the month a monthly cycle starts, 1 to 28. @default 1 */
     reset_day: z.number().int().min(1).max(28).optional(),
     rolling_days: z.number().int().min(1).max(366).optional(),
+    /** This provider's own thresholds (the research workflow used 0.9). */
+    warning_threshold: z.number().gt(0).lte(1).optional(),
+    critical_threshold: z.number().gt(0).lte(1).optional(),
+    /** Stop instrumented calls once a limit is spent. @default false */
+    enforce: z.boolean().optional(),
   })
   .strict();
+
+/** A budget beyond providers: per user, key, team, agent, model, or everything. */
+const budget = z
+  .object({
+    scope: z.enum(['global', 'provider', 'user', 'api_key', 'team', 'agent', 'model']),
+    /** The user, key id, agent, model, provider or team name; `*` for one budget per user (key, agent...). */
+    id: z.string().min(1).optional(),
+    limit_usd: amount.optional(),
+    limit_tokens: amount.optional(),
+    billing_cycle: z.enum(['monthly', 'daily', 'rolling']).optional(),
+    reset_day: z.number().int().min(1).max(28).optional(),
+    rolling_days: z.number().int().min(1).max(366).optional(),
+    warning_threshold: z.number().gt(0).lte(1).optional(),
+    critical_threshold: z.number().gt(0).lte(1).optional(),
+    enforce: z.boolean().optional(),
+    block_unpriced: z.boolean().optional(),
+    /** A team's members. */
+    user_ids: z.array(z.string().min(1)).optional(),
+    api_key_ids: z.array(z.string().min(1)).optional(),
+  })
+  .strict()
+  .refine((b) => (b.limit_usd === undefined) !== (b.limit_tokens === undefined), {
+    message: 'needs exactly one of limit_usd and limit_tokens',
+  });
 
 const thresholds = z
   .object({
@@ -59,6 +89,7 @@ const configSchema = z
     pricing: z.record(z.string().min(1), price).optional(),
     /** Limits per provider id. */
     subscription_limits: z.record(z.string().min(1), providerLimits).optional(),
+    budgets: z.array(budget).optional(),
     alerts: thresholds.optional(),
   })
   .passthrough();
@@ -125,21 +156,82 @@ export interface ConfiguredLimit {
   type: LimitType;
   value: number;
   cycle: BillingCycle;
+  thresholds?: Partial<Thresholds>;
+  enforce?: boolean;
+}
+
+function cycleOf(l: {
+  billing_cycle?: string | undefined;
+  reset_day?: number | undefined;
+  rolling_days?: number | undefined;
+}): BillingCycle {
+  return l.billing_cycle === 'daily'
+    ? { kind: 'daily' }
+    : l.billing_cycle === 'rolling'
+      ? { kind: 'rolling', days: l.rolling_days ?? 30 }
+      : { kind: 'monthly', resetDay: l.reset_day ?? 1 };
+}
+
+function thresholdsOf(l: {
+  warning_threshold?: number | undefined;
+  critical_threshold?: number | undefined;
+}): Partial<Thresholds> | undefined {
+  if (l.warning_threshold === undefined && l.critical_threshold === undefined) return undefined;
+  const t: Partial<Thresholds> = {};
+  if (l.warning_threshold !== undefined) t.warning = l.warning_threshold;
+  if (l.critical_threshold !== undefined) t.critical = l.critical_threshold;
+  return t;
+}
+
+/**
+ * Every budget the config file sets: each provider's subscription limits (tokens or USD per
+ * cycle) and the `budgets` list. The file's `alerts` thresholds apply where a budget sets none.
+ */
+export function configBudgets(config: ConfigFile): BudgetSpec[] {
+  const global = configThresholds(config);
+  const out: BudgetSpec[] = [];
+  for (const l of configLimits(config)) {
+    out.push({
+      scope: 'provider',
+      scopeId: l.provider,
+      limit: l.value,
+      unit: unitOf(l.type),
+      cycle: l.cycle,
+      limitType: l.type,
+      thresholds: { ...global, ...l.thresholds },
+      enforce: l.enforce ?? false,
+    });
+  }
+  for (const b of config.budgets ?? []) {
+    const spec: BudgetSpec = {
+      scope: b.scope,
+      scopeId: b.id ?? (b.scope === 'global' ? 'all' : '*'),
+      limit: (b.limit_usd ?? b.limit_tokens) as number,
+      unit: b.limit_usd !== undefined ? 'usd' : 'tokens',
+      cycle: cycleOf(b),
+      thresholds: { ...global, ...thresholdsOf(b) },
+      enforce: b.enforce ?? false,
+      blockUnpriced: b.block_unpriced ?? false,
+    };
+    if (b.scope === 'team') spec.members = { userIds: b.user_ids ?? [], apiKeyIds: b.api_key_ids ?? [] };
+    out.push(spec);
+  }
+  return out;
 }
 
 /** The config file's subscription limits, one entry per provider and limit type. */
 export function configLimits(config: ConfigFile): ConfiguredLimit[] {
   const out: ConfiguredLimit[] = [];
   for (const [provider, l] of Object.entries(config.subscription_limits ?? {})) {
-    const cycle: BillingCycle =
-      l.billing_cycle === 'daily'
-        ? { kind: 'daily' }
-        : l.billing_cycle === 'rolling'
-          ? { kind: 'rolling', days: l.rolling_days ?? 30 }
-          : { kind: 'monthly', resetDay: l.reset_day ?? 1 };
+    const cycle = cycleOf(l);
+    const thresholds = thresholdsOf(l);
     for (const type of LIMIT_TYPES) {
       const value = l[type];
-      if (value !== undefined) out.push({ provider, type, value, cycle });
+      if (value === undefined) continue;
+      const limit: ConfiguredLimit = { provider, type, value, cycle };
+      if (thresholds !== undefined) limit.thresholds = thresholds;
+      if (l.enforce !== undefined) limit.enforce = l.enforce;
+      out.push(limit);
     }
   }
   return out;

@@ -76,3 +76,46 @@ export class LedgerError extends TokenmeterError {
 export function isLedgerError(error: unknown): error is LedgerError {
   return hasBrand(error) && error.name === 'LedgerError';
 }
+
+/**
+ * An instrumented call was stopped before it left the process because an enforced budget is
+ * spent (or has no room for the call's estimate beside the calls in flight).
+ */
+export class BudgetExceededError extends TokenmeterError {
+  override name = 'BudgetExceededError';
+  /** The budget: scope, scope id, window and unit. */
+  readonly budget: { scope: string; scopeId: string; window: string; unit: string };
+  /** Used so far in the window, in the budget's unit (USD or tokens). */
+  readonly used: number;
+  /** Held by calls in flight, in the budget's unit. */
+  readonly reserved: number;
+  readonly limit: number;
+  readonly provider: string;
+  readonly model: string;
+
+  constructor(fields: {
+    budget: BudgetExceededError['budget'];
+    used: number;
+    reserved: number;
+    limit: number;
+    provider: string;
+    model: string;
+  }) {
+    const b = fields.budget;
+    const fmt = (v: number) => (b.unit === 'usd' ? `$${v.toFixed(4)}` : `${Math.round(v)} tokens`);
+    super(
+      `${b.window} ${b.unit} budget of ${b.scope} ${b.scopeId} is spent: ${fmt(fields.used)} used${fields.reserved > 0 ? ` and ${fmt(fields.reserved)} held by calls in flight` : ''} of ${fmt(fields.limit)}; the ${fields.provider} ${fields.model} call was not sent`,
+    );
+    this.budget = b;
+    this.used = fields.used;
+    this.reserved = fields.reserved;
+    this.limit = fields.limit;
+    this.provider = fields.provider;
+    this.model = fields.model;
+  }
+}
+
+/** True for a {@link BudgetExceededError}, from any copy of the package. */
+export function isBudgetExceededError(error: unknown): error is BudgetExceededError {
+  return hasBrand(error) && error.name === 'BudgetExceededError';
+}

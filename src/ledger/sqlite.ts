@@ -376,11 +376,13 @@ export class SqliteStore implements LedgerStore {
   }
 
   async aggregate(filter: LedgerFilter, by: readonly Dimension[]): Promise<AggregateRow[]> {
-    return this.aggregateSync(filter, by);
+    return this.#aggregateSync(filter, by);
   }
 
   /** `aggregate`, synchronously (the CLI and budget seeding use it directly). */
-  aggregateSync(filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
+  readonly aggregateSync = (filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] => this.#aggregateSync(filter, by);
+
+  #aggregateSync(filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
     const out = new Map<string, AggregateRow>();
     const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
     const rollup = asked.every((d) => ROLLUP_HOUR.dims.has(d))

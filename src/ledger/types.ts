@@ -83,6 +83,8 @@ export interface LedgerStore {
   writeSync?: ((batch: readonly UsageRecord[]) => void) | undefined;
   /** Sums grouped by `by` (none: one row of grand totals), read from rollups where they answer. */
   aggregate(filter: LedgerFilter, by: readonly Dimension[]): Promise<AggregateRow[]>;
+  /** The same, before returning; undefined for stores that cannot (budgets seed from it at start-up). */
+  aggregateSync?: ((filter: LedgerFilter, by: readonly Dimension[]) => AggregateRow[]) | undefined;
   /** Raw records. */
   records(query: RecordQuery): Promise<UsageRecord[]>;
   /** Raw records one at a time, oldest first, for exports that do not fit in memory. */

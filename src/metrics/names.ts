@@ -18,6 +18,11 @@ export const INSTRUMENT = {
   // https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/
   tokenUsage: 'gen_ai.client.token.usage',
   operationDuration: 'gen_ai.client.operation.duration',
+  budgetLimit: 'tokenmeter_budget_limit',
+  budgetUsed: 'tokenmeter_budget_used',
+  budgetWarningRatio: 'tokenmeter_budget_warning_ratio',
+  budgetCriticalRatio: 'tokenmeter_budget_critical_ratio',
+  budgetWindowEnd: 'tokenmeter_budget_window_end_seconds',
 } as const;
 
 /** The names as Prometheus shows them, for PromQL, rules and dashboards. */
@@ -29,6 +34,9 @@ export const METRIC = {
   internalErrors: 'tokenmeter_internal_errors_total',
   budgetLimit: 'tokenmeter_budget_limit',
   budgetUsed: 'tokenmeter_budget_used',
+  budgetWarningRatio: 'tokenmeter_budget_warning_ratio',
+  budgetCriticalRatio: 'tokenmeter_budget_critical_ratio',
+  budgetWindowEnd: 'tokenmeter_budget_window_end_seconds',
   tokenUsage: 'gen_ai_client_token_usage',
   operationDuration: 'gen_ai_client_operation_duration',
 } as const;
@@ -40,6 +48,11 @@ export const DESCRIPTION = {
   requests: 'LLM, embedding and rerank calls, by status (ok or error).',
   unpriced: 'Calls whose model has no known price: their cost is unknown, not zero.',
   internalErrors: 'Failures inside tokenmeter itself; the metered calls were not affected.',
+  budgetLimit: 'A budget or subscription limit, in its unit (usd or tokens), for its current window.',
+  budgetUsed: "What the budget's current window has used so far, in its unit (calls in flight not included).",
+  budgetWarningRatio: 'Fraction of the limit at which the budget warns (0.8 unless configured).',
+  budgetCriticalRatio: 'Fraction of the limit at which the budget is critical (0.95 unless configured).',
+  budgetWindowEnd: "When the budget's current window resets, in Unix seconds (absent for rolling windows and runs).",
   tokenUsage: 'Measures number of input and output tokens used.',
   operationDuration: 'GenAI operation duration.',
 } as const;
@@ -57,6 +70,11 @@ export const LABEL = {
   userId: 'user_id',
   threadId: 'thread_id',
   apiKeyId: 'api_key_id',
+  // Budget gauges: which budget (scope user/api_key/team/agent/model/provider/run/global, and its id), its window, its unit.
+  scope: 'scope',
+  scopeId: 'scope_id',
+  window: 'window',
+  unit: 'unit',
 } as const;
 
 /** Semantic-convention attribute names (gen_ai.*). */

@@ -1,0 +1,389 @@
+import { type BillingCycle, DEFAULT_CYCLE, DEFAULT_THRESHOLDS, type LimitType, type Thresholds, windowAt } from './limits.ts';
+
+/** Whose spending a budget caps. */
+export const BUDGET_SCOPES = ['global', 'provider', 'user', 'api_key', 'team', 'agent', 'model', 'run'] as const;
+export type BudgetScope = (typeof BUDGET_SCOPES)[number];
+
+/** A budget as a user sets it. */
+export interface BudgetSpec {
+  scope: BudgetScope;
+  /** The provider, user, key id, agent, model, team name or run id; `*` for one budget per distinct value (every user, even new ones). */
+  scopeId?: string;
+  /** A team's members: usage of any of these users or key ids counts. */
+  members?: { userIds?: readonly string[]; apiKeyIds?: readonly string[] };
+  /** The limit, in `unit`. */
+  limit: number;
+  /** @default 'usd' */
+  unit?: 'usd' | 'tokens';
+  /** When usage starts again from zero. @default monthly from the 1st (UTC); runs never reset */
+  cycle?: BillingCycle;
+  /** Alert thresholds as fractions of the limit. @default 0.8 warning, 0.95 critical */
+  thresholds?: Partial<Thresholds>;
+  /** Throw BudgetExceededError from an instrumented call once the budget is spent. @default false */
+  enforce?: boolean;
+  /** With `enforce`, also block calls of models with no known price. @default false */
+  blockUnpriced?: boolean;
+  /** The subscription limit type this budget came from (provider limits). */
+  limitType?: LimitType;
+}
+
+/** One crossing of a threshold. */
+export interface Alert {
+  level: 'warning' | 'critical' | 'exceeded';
+  message: string;
+  budget: BudgetIdentity;
+  used: number;
+  limit: number;
+  percentUsed: number;
+  /** The threshold crossed, as a fraction of the limit (1 for exceeded). */
+  threshold: number;
+  windowStart: string;
+  /** null for rolling windows and runs. */
+  resetsAt: string | null;
+  at: string;
+}
+
+/** What names a budget in alerts, gauges and errors. */
+export interface BudgetIdentity {
+  scope: BudgetScope;
+  scopeId: string;
+  /** monthly, daily, rolling_<N>d or run. */
+  window: string;
+  unit: 'usd' | 'tokens';
+  limitType?: LimitType;
+}
+
+/** A record as the tracker sees it: who, what, and how much (cost in picodollars, null when unpriced). */
+export interface Spend {
+  timestamp: number;
+  provider: string;
+  model: string;
+  userId: string | null;
+  apiKeyId: string | null;
+  agent: string | null;
+  runId: string | null;
+  costPico: number | null;
+  tokens: number;
+}
+
+/** What a call about to be made is expected to cost, for enforcement. */
+export interface CallEstimate {
+  provider: string;
+  model: string;
+  userId: string | null;
+  apiKeyId: string | null;
+  agent: string | null;
+  runId: string | null;
+  /** Estimated cost in picodollars; 0 for a free model, null when the model has no price. */
+  costPico: number | null;
+  tokens: number;
+}
+
+const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
+const DAY_MS = 86_400_000;
+const PICO = 1e12;
+
+function windowName(cycle: BillingCycle | null): string {
+  if (cycle === null) return 'run';
+  return cycle.kind === 'rolling' ? `rolling_${cycle.days}d` : cycle.kind;
+}
+
+/** The state of one budget for one scope value in its current window. */
+export class BudgetState {
+  readonly id: BudgetIdentity;
+  readonly spec: BudgetSpec;
+  /** Limit in the unit's integer form: picodollars or tokens. */
+  readonly limitUnits: number;
+  readonly warnAt: number;
+  readonly critAt: number;
+  readonly thresholds: Thresholds;
+  readonly cycle: BillingCycle | null;
+  windowStart = 0;
+  windowEnd = Number.POSITIVE_INFINITY;
+  /** Used in this window, in units (rolling windows: the sum of `days`). */
+  used = 0;
+  /** Held by calls in flight. */
+  reserved = 0;
+  /** The highest level alerted in this window (0 none). */
+  fired = 0;
+  /** Rolling windows: usage per UTC day number. */
+  days: Map<number, number> | null = null;
+
+  constructor(spec: BudgetSpec, scopeId: string, now: number) {
+    this.spec = spec;
+    this.cycle = spec.scope === 'run' ? null : (spec.cycle ?? DEFAULT_CYCLE);
+    const unit = spec.unit ?? 'usd';
+    this.id = { scope: spec.scope, scopeId, window: windowName(this.cycle), unit };
+    if (spec.limitType !== undefined) this.id.limitType = spec.limitType;
+    this.thresholds = { ...DEFAULT_THRESHOLDS, ...spec.thresholds };
+    this.limitUnits = unit === 'usd' ? Math.round(spec.limit * PICO) : spec.limit;
+    this.warnAt = this.limitUnits * this.thresholds.warning;
+    this.critAt = this.limitUnits * this.thresholds.critical;
+    if (this.cycle?.kind === 'rolling') this.days = new Map();
+    this.roll(now);
+  }
+
+  /** Moves to the window `now` is in; false when it already was. */
+  roll(now: number): boolean {
+    const c = this.cycle;
+    if (c === null) return false;
+    if (c.kind === 'rolling') {
+      const first = Math.floor(now / DAY_MS) - c.days + 1;
+      this.windowStart = first * DAY_MS;
+      let dropped = false;
+      for (const [d, v] of this.days as Map<number, number>) {
+        if (d < first) {
+          this.used -= v;
+          this.days?.delete(d);
+          dropped = true;
+        }
+      }
+      if (dropped && this.used < this.warnAt) this.fired = 0;
+      return dropped;
+    }
+    if (now < this.windowEnd && now >= this.windowStart) return false;
+    const w = windowAt(c, now);
+    this.windowStart = w.start;
+    this.windowEnd = w.end;
+    this.used = 0;
+    this.fired = 0;
+    return true;
+  }
+
+  add(units: number, timestamp: number): void {
+    this.used += units;
+    if (this.days !== null) {
+      const d = Math.floor(timestamp / DAY_MS);
+      this.days.set(d, (this.days.get(d) ?? 0) + units);
+    }
+  }
+
+  /** used and limit in the budget's unit (USD or tokens). */
+  get usedValue(): number {
+    return this.id.unit === 'usd' ? this.used / PICO : this.used;
+  }
+  get limitValue(): number {
+    return this.spec.limit;
+  }
+  get resetsAt(): number | null {
+    return Number.isFinite(this.windowEnd) && this.cycle?.kind !== 'rolling' ? this.windowEnd : null;
+  }
+}
+
+/** The key of the record a scope looks at. */
+function valueFor(scope: BudgetScope, s: Spend | CallEstimate): string | null {
+  switch (scope) {
+    case 'provider':
+      return s.provider;
+    case 'user':
+      return s.userId;
+    case 'api_key':
+      return s.apiKeyId;
+    case 'agent':
+      return s.agent;
+    case 'model':
+      return s.model;
+    case 'run':
+      return s.runId;
+    default:
+      return null;
+  }
+}
+
+export function alertOf(b: BudgetState, level: number, now: number): Alert {
+  const name = LEVELS[level] as Alert['level'];
+  const percent = b.limitUnits === 0 ? 100 : Math.round((b.used / b.limitUnits) * 10_000) / 100;
+  const fmt = (v: number) => (b.id.unit === 'usd' ? `$${v.toFixed(4)}` : `${Math.round(v).toLocaleString('en-US')} tokens`);
+  const threshold = level === 3 ? 1 : level === 2 ? b.thresholds.critical : b.thresholds.warning;
+  const resets = b.resetsAt;
+  const what = name === 'exceeded' ? 'exceeded' : `past its ${name} threshold (${Math.round(threshold * 100)}%)`;
+  return {
+    level: name,
+    message: `${b.id.window} ${b.id.unit} budget of ${b.id.scope} ${b.id.scopeId} ${what}: ${fmt(b.usedValue)} of ${fmt(b.limitValue)} used (${percent}%)`,
+    budget: { ...b.id },
+    used: b.usedValue,
+    limit: b.limitValue,
+    percentUsed: percent,
+    threshold,
+    windowStart: new Date(b.windowStart).toISOString(),
+    resetsAt: resets === null ? null : new Date(resets).toISOString(),
+    at: new Date(now).toISOString(),
+  };
+}
+
+/** One budget definition and its states (one, or one per scope value for `*`). */
+class Budget {
+  readonly spec: BudgetSpec;
+  readonly fixed: BudgetState | undefined;
+  readonly perValue: Map<string, BudgetState> | undefined;
+  readonly userIds: ReadonlySet<string> | undefined;
+  readonly keyIds: ReadonlySet<string> | undefined;
+
+  constructor(spec: BudgetSpec, now: number) {
+    this.spec = spec;
+    if (spec.scopeId === '*') this.perValue = new Map();
+    else this.fixed = new BudgetState(spec, spec.scopeId ?? (spec.scope === 'global' ? 'all' : ''), now);
+    if (spec.scope === 'team') {
+      this.userIds = new Set(spec.members?.userIds ?? []);
+      this.keyIds = new Set(spec.members?.apiKeyIds ?? []);
+    }
+  }
+}
+
+/**
+ * Ledger usage of a budget's scope in its window so far, per UTC day number, in the budget's
+ * units, for seeding a state after a restart (read from rollups, not rows).
+ */
+export type Seeder = (state: BudgetState, members: BudgetSpec['members']) => Iterable<[day: number, units: number]>;
+
+/**
+ * Running totals of every budget, in memory: `spend` adds a record (and returns the crossings),
+ * `check` decides whether an enforced call may run and holds its estimate until `settle`. Totals
+ * start from the ledger (`seed`) so that a restart does not forget the window's spending.
+ */
+export class BudgetTracker {
+  readonly #budgets: Budget[] = [];
+  readonly #seed: Seeder;
+  readonly #clock: () => number;
+  #enforced = 0;
+
+  constructor(seed: Seeder, clock: () => number = Date.now) {
+    this.#seed = seed;
+    this.#clock = clock;
+  }
+
+  get size(): number {
+    return this.#budgets.length;
+  }
+
+  /** Adds a budget (replacing one of the same scope, id, window and unit); returns its state (undefined for `*`). */
+  add(spec: BudgetSpec): BudgetState | undefined {
+    const now = this.#clock();
+    const b = new Budget(spec, now);
+    const key = (s: BudgetSpec) => `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}`;
+    const i = this.#budgets.findIndex((x) => key(x.spec) === key(spec));
+    if (i >= 0) {
+      if (this.#budgets[i]?.spec.enforce) this.#enforced--;
+      this.#budgets.splice(i, 1, b);
+    } else this.#budgets.push(b);
+    if (spec.enforce) this.#enforced++;
+    if (b.fixed !== undefined) this.#seedState(b.fixed, spec);
+    return b.fixed;
+  }
+
+  remove(scope: BudgetScope, scopeId: string): boolean {
+    const i = this.#budgets.findIndex((b) => b.spec.scope === scope && (b.spec.scopeId ?? '') === scopeId);
+    if (i < 0) return false;
+    if (this.#budgets[i]?.spec.enforce) this.#enforced--;
+    this.#budgets.splice(i, 1);
+    return true;
+  }
+
+  #seedState(state: BudgetState, spec: BudgetSpec): void {
+    if (state.cycle === null) return;
+    for (const [day, units] of this.#seed(state, spec.members)) state.add(units, day * DAY_MS);
+    state.fired = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
+  }
+
+  /** The states a record or call counts against; `*` budgets get a state for a new value on first sight. */
+  #statesFor(b: Budget, s: Spend | CallEstimate): BudgetState | undefined {
+    const spec = b.spec;
+    if (spec.scope === 'team') {
+      return (s.userId !== null && b.userIds?.has(s.userId)) || (s.apiKeyId !== null && b.keyIds?.has(s.apiKeyId)) ? b.fixed : undefined;
+    }
+    if (spec.scope === 'global') return b.fixed;
+    const v = valueFor(spec.scope, s);
+    if (v === null) return undefined;
+    if (b.fixed !== undefined) return b.fixed.id.scopeId === v ? b.fixed : undefined;
+    let state = b.perValue?.get(v);
+    if (state === undefined) {
+      // A user (key, agent...) seen for the first time gets the template's budget at once, seeded
+      // from the ledger: new users cannot slip past a per-user limit.
+      state = new BudgetState(spec, v, this.#clock());
+      this.#seedState(state, spec);
+      b.perValue?.set(v, state);
+    }
+    return state;
+  }
+
+  /** Counts one record; returns the alerts it raised (each level once per window). */
+  spend(s: Spend): Alert[] | undefined {
+    let alerts: Alert[] | undefined;
+    let now = 0;
+    for (const b of this.#budgets) {
+      const state = this.#statesFor(b, s);
+      if (state === undefined) continue;
+      if (now === 0) now = this.#clock();
+      state.roll(now);
+      if (s.timestamp < state.windowStart) continue;
+      const units = state.id.unit === 'usd' ? s.costPico : s.tokens;
+      if (units === null || units === 0) continue;
+      state.add(units, s.timestamp);
+      const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
+      if (level > state.fired) {
+        state.fired = level;
+        alerts ??= [];
+        alerts.push(alertOf(state, level, now));
+      }
+    }
+    return alerts;
+  }
+
+  /** True when some budget enforces (so instrumented calls must be checked). */
+  get enforcing(): boolean {
+    return this.#enforced > 0;
+  }
+
+  /**
+   * Decides whether a call may run: each enforced budget it counts against must have room for its
+   * estimate beside what is used and held by calls in flight. On success the estimate is held
+   * (returned, for `settle`); otherwise the first budget without room is returned.
+   */
+  check(call: CallEstimate): { held: [BudgetState, number][] } | { blocked: BudgetState } {
+    const held: [BudgetState, number][] = [];
+    const now = this.#clock();
+    for (const b of this.#budgets) {
+      if (!b.spec.enforce) continue;
+      const state = this.#statesFor(b, call);
+      if (state === undefined) continue;
+      state.roll(now);
+      let units: number;
+      if (state.id.unit === 'usd') {
+        // A free model never spends money; an unpriced one only blocks when the user says so.
+        if (call.costPico === 0) continue;
+        if (call.costPico === null) {
+          if (!b.spec.blockUnpriced) continue;
+          if (state.used + state.reserved >= state.limitUnits) return this.#release(held, state);
+          continue;
+        }
+        units = call.costPico;
+      } else units = call.tokens;
+      if (state.used + state.reserved + units > state.limitUnits || state.used >= state.limitUnits) return this.#release(held, state);
+      state.reserved += units;
+      held.push([state, units]);
+    }
+    return { held };
+  }
+
+  #release(held: [BudgetState, number][], blocked: BudgetState): { blocked: BudgetState } {
+    this.settle(held);
+    return { blocked };
+  }
+
+  /** Gives back what a call held (its real usage arrives through `spend`). */
+  settle(held: readonly [BudgetState, number][]): void {
+    for (const [state, units] of held) state.reserved = Math.max(0, state.reserved - units);
+  }
+
+  /** Every state, windows rolled to now. */
+  states(): BudgetState[] {
+    const now = this.#clock();
+    const out: BudgetState[] = [];
+    for (const b of this.#budgets) {
+      if (b.fixed !== undefined) out.push(b.fixed);
+      if (b.perValue !== undefined) out.push(...b.perValue.values());
+    }
+    for (const s of out) s.roll(now);
+    return out;
+  }
+}

@@ -1,0 +1,119 @@
+import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, Seeder } from '../budgets/tracker.ts';
+import { BudgetTracker as Tracker } from '../budgets/tracker.ts';
+import type { Dimension, LedgerFilter, LedgerStore } from '../ledger/types.ts';
+
+const DAY_MS = 86_400_000;
+
+/** The record field each scope filters on. */
+const FILTER: Partial<Record<BudgetScope, keyof LedgerFilter & Dimension>> = {
+  provider: 'provider',
+  user: 'userId',
+  api_key: 'apiKeyId',
+  agent: 'agent',
+  model: 'model',
+};
+
+/**
+ * Seeds budgets from the ledger: the window's usage of the budget's scope, per day, read from the
+ * rollups (`aggregateSync` by day). A team sums its members (a record of a member user made with
+ * a member key counts once per match: give a team users or keys, not both). Stores that cannot
+ * answer synchronously seed nothing here; their totals start from zero.
+ */
+export function ledgerSeeder(store: () => LedgerStore | undefined): Seeder {
+  return function* seed(state: BudgetState, members: BudgetSpec['members']) {
+    const s = store();
+    if (s?.aggregateSync === undefined) return;
+    const base: LedgerFilter = { since: state.windowStart };
+    const filters: LedgerFilter[] = [];
+    const field = FILTER[state.id.scope];
+    if (state.id.scope === 'global') filters.push(base);
+    else if (state.id.scope === 'team') {
+      for (const userId of members?.userIds ?? []) filters.push({ ...base, userId });
+      for (const apiKeyId of members?.apiKeyIds ?? []) filters.push({ ...base, apiKeyId });
+    } else if (field !== undefined) filters.push({ ...base, [field]: state.id.scopeId });
+    for (const f of filters) {
+      for (const row of s.aggregateSync(f, ['day'])) {
+        const day = Math.floor(Date.parse(`${row.key.day}T00:00:00Z`) / DAY_MS);
+        const units = state.id.unit === 'usd' ? Number(row.costPicoUsd) : row.totalTokens;
+        if (units > 0) yield [day, units] as [number, number];
+      }
+    }
+  };
+}
+
+/** A budget's standing in its current window. */
+export interface BudgetStatus {
+  scope: BudgetScope;
+  scopeId: string;
+  window: string;
+  unit: 'usd' | 'tokens';
+  limitType: string | null;
+  limit: number;
+  used: number;
+  /** Held by calls in flight (enforced budgets). */
+  reserved: number;
+  remaining: number;
+  percentUsed: number;
+  level: 'ok' | 'warning' | 'critical' | 'exceeded';
+  warningThreshold: number;
+  criticalThreshold: number;
+  enforce: boolean;
+  windowStart: string;
+  /** null for rolling windows and runs. */
+  resetsAt: string | null;
+}
+
+export function statusOf(s: BudgetState): BudgetStatus {
+  const toUnit = (v: number) => (s.id.unit === 'usd' ? v / 1e12 : v);
+  const ratio = s.limitUnits === 0 ? (s.used > 0 ? 1 : 0) : s.used / s.limitUnits;
+  return {
+    scope: s.id.scope,
+    scopeId: s.id.scopeId,
+    window: s.id.window,
+    unit: s.id.unit,
+    limitType: s.id.limitType ?? null,
+    limit: s.limitValue,
+    used: s.usedValue,
+    reserved: toUnit(s.reserved),
+    remaining: Math.max(0, s.limitValue - s.usedValue),
+    percentUsed: Math.round(ratio * 10_000) / 100,
+    level: ratio >= 1 ? 'exceeded' : ratio >= s.thresholds.critical ? 'critical' : ratio >= s.thresholds.warning ? 'warning' : 'ok',
+    warningThreshold: s.thresholds.warning,
+    criticalThreshold: s.thresholds.critical,
+    enforce: s.spec.enforce === true,
+    windowStart: new Date(s.windowStart).toISOString(),
+    resetsAt: s.resetsAt === null ? null : new Date(s.resetsAt).toISOString(),
+  };
+}
+
+/**
+ * The status of budgets as the ledger alone tells it (the CLI, another process): a tracker seeded
+ * from the ledger at `now`. A per-value budget (`*`) shows each value with usage in its window.
+ */
+export function budgetStatusFromLedger(store: LedgerStore, specs: readonly BudgetSpec[], now = Date.now()): BudgetStatus[] {
+  const tracker: BudgetTracker = new Tracker(
+    ledgerSeeder(() => store),
+    () => now,
+  );
+  const out: BudgetStatus[] = [];
+  for (const spec of specs) {
+    if (spec.scopeId !== '*') {
+      const state = tracker.add(spec);
+      if (state !== undefined) out.push(statusOf(state));
+      continue;
+    }
+    const field = FILTER[spec.scope];
+    if (field === undefined || store.aggregateSync === undefined) continue;
+    const probe = new Tracker(
+      () => [],
+      () => now,
+    ).add({ ...spec, scopeId: 'probe' });
+    for (const row of store.aggregateSync({ since: probe?.windowStart ?? 0 }, [field])) {
+      const id = row.key[field];
+      if (id === null || id === undefined) continue;
+      const state = tracker.add({ ...spec, scopeId: id });
+      if (state !== undefined) out.push(statusOf(state));
+    }
+  }
+  return out;
+}
