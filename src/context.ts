@@ -8,6 +8,8 @@ export interface CallContext {
   operation?: string;
   /** Merged into each record's metadata (the record's own keys win). */
   metadata?: Record<string, unknown>;
+  /** The run (`monitor.session()`) the calls belong to; kept as metadata.run_id. */
+  runId?: string;
 }
 
 /**

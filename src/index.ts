@@ -1,7 +1,21 @@
 // The public API of tokenmeter, named export by export.
 
+export type { BillingCycle, LimitType, Thresholds } from './budgets/limits.ts';
+export { LIMIT_TYPES } from './budgets/limits.ts';
+export type { BudgetIdentity, BudgetScope, BudgetSpec } from './budgets/tracker.ts';
+export { BUDGET_SCOPES } from './budgets/tracker.ts';
 export type { CallContext } from './context.ts';
-export { isTokenmeterError, isValidationError, PricingError, TokenmeterError, ValidationError } from './errors.ts';
+export {
+  BudgetExceededError,
+  isBudgetExceededError,
+  isLedgerError,
+  isTokenmeterError,
+  isValidationError,
+  LedgerError,
+  PricingError,
+  TokenmeterError,
+  ValidationError,
+} from './errors.ts';
 export type { UsageArgs } from './global.ts';
 export {
   closeTokenMonitor,
@@ -17,12 +31,23 @@ export {
 export type { InstrumentOptions } from './instrument/index.ts';
 export type { TrackOptions } from './instrument/track.ts';
 export { apiKeyId } from './key-id.ts';
+export type { LedgerStore } from './ledger/types.ts';
 export type { Logger, LogLevel } from './logger.ts';
 export type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
 export type { ExportOptions, OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
 export { INSTRUMENT, LABEL, METRIC, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './metrics/names.ts';
 export { TokenmeterMetricProducer } from './metrics/producer.ts';
-export type { Alert, CallFacts, MetricsOptions, RecordResult, TokenMonitorOptions, UsageSummary } from './monitor.ts';
+export type {
+  Alert,
+  CallFacts,
+  Health,
+  LedgerOptions,
+  MetricsOptions,
+  RecordResult,
+  RunSession,
+  TokenMonitorOptions,
+  UsageSummary,
+} from './monitor.ts';
 export { TokenMonitor } from './monitor.ts';
 export { CostSum, formatPico, picoToUsd } from './pricing/money.ts';
 export type { PriceBookOptions } from './pricing/price-book.ts';
@@ -31,5 +56,7 @@ export { RERANK_PRICES } from './pricing/rerank-prices.ts';
 export type { PriceOverride, PriceSource, Rate, ResolvedPrice } from './pricing/types.ts';
 export { extractUsage, PROVIDERS } from './providers/index.ts';
 export type { ExtractInput, Usage } from './providers/types.ts';
+export type { BudgetStatus } from './reports/budget-status.ts';
+export { formatCostReport } from './reports/format.ts';
 export type { ServiceType, UsageInput, UsageRecord } from './usage.ts';
 export { MAX_METADATA_BYTES, MAX_TOKENS_PER_CALL, SERVICE_TYPES, validateUsage } from './usage.ts';

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { type ConfigFile, configLimits, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
+import { Budgets, checkLimit, type Held } from './budgeting.ts';
+import { type BillingCycle, type LimitType, unitOf } from './budgets/limits.ts';
+import type { Alert, BudgetSpec } from './budgets/tracker.ts';
+import { type ConfigFile, configBudgets, configLimits, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { type CallContext, ContextStore } from './context.ts';
 import { LedgerError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
@@ -24,6 +27,7 @@ import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
 import { costPico, PriceBook } from './pricing/price-book.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import { extractUsage, type Usage } from './providers/index.ts';
+import { type BudgetStatus, ledgerSeeder, statusOf } from './reports/budget-status.ts';
 import { type ExportResult, exportRecords, type ExportOptions as RecordExportOptions } from './reports/export.ts';
 import type { ReportQuery } from './reports/query.ts';
 import * as reports from './reports/reports.ts';
@@ -60,6 +64,10 @@ export interface TokenMonitorOptions {
   logLevel?: LogLevel;
   /** Environment to read TOKENMETER_* from. @default process.env */
   env?: Env;
+  /** Budgets beyond the config file's (which are loaded too). */
+  budgets?: BudgetSpec[];
+  /** The clock budgets' windows follow. @default Date.now */
+  clock?: () => number;
 }
 
 /** Where and how records are kept. */
@@ -93,10 +101,7 @@ export interface UsageSummary {
 }
 
 /** A budget or limit crossing (budgets arrive in a later release; empty until then). */
-export interface Alert {
-  level: 'warning' | 'critical' | 'exceeded';
-  message: string;
-}
+export type { Alert } from './budgets/tracker.ts';
 
 /** What an instrumented call adds to the usage its response reports. */
 export interface CallFacts {
@@ -113,6 +118,21 @@ export interface CallFacts {
   metadata?: Record<string, unknown>;
   /** Who and what the call was for (an instrumented client's context, merged with `withContext`'s). */
   context?: CallContext;
+  /** What `admit` held for the call, given back now that its usage is known. */
+  held?: Held | undefined;
+}
+
+/** A run of a workflow with its own budget (see `monitor.session()`). */
+export interface RunSession {
+  readonly id: string;
+  /** Runs `fn` with every call inside it counted against this run. */
+  run<T>(fn: () => T): T;
+  /** The run's budget standing. */
+  status(): BudgetStatus[];
+  /** Calls, tokens, cost, averages, shares by agent and model, and budget use, from the ledger. */
+  stats(): Promise<reports.SessionStats>;
+  /** Drops the run's budget. */
+  end(): void;
 }
 
 /** What `record()` returns. */
@@ -193,6 +213,7 @@ export class TokenMonitor implements CallSink {
   readonly #ledger: LedgerWriter | undefined;
   readonly #config: ConfigFile;
   readonly #startedAt = Date.now();
+  readonly #budgets: Budgets;
   #closed = false;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -249,6 +270,25 @@ export class TokenMonitor implements CallSink {
         this.#log.error(`${(error as Error).message}; records are kept in memory and written once it opens`);
       }
     }
+    this.#budgets = new Budgets(
+      ledgerSeeder(() => {
+        // The window's spending so far: what is queued is written first, then read from the rollups.
+        if (this.#ledger === undefined) return undefined;
+        this.#ledger.flushSync();
+        try {
+          return this.#ledger.store();
+        } catch {
+          return undefined;
+        }
+      }),
+      this.#prices,
+      this.#log,
+      options.clock,
+    );
+    if (!this.disabled) {
+      for (const spec of [...configBudgets(config), ...(options.budgets ?? [])]) this.#budgets.add(spec);
+    }
+    this.#agg.budgetGauges = () => this.#budgets.gauges();
     if (m !== undefined && !this.disabled) {
       this.#export = new MetricsExport(
         this.#agg,
@@ -314,9 +354,11 @@ export class TokenMonitor implements CallSink {
    * throws: a response tokenmeter cannot record is logged once and counted as an internal error.
    */
   recordUsage(usage: Usage, facts: CallFacts = {}): RecordResult | undefined {
+    if (facts.held !== undefined) this.#budgets.settle(facts.held);
     try {
       const ctx = facts.context;
       let metadata = ctx?.metadata === undefined ? facts.metadata : { ...ctx.metadata, ...facts.metadata };
+      if (ctx?.runId !== undefined) metadata = { ...metadata, run_id: ctx.runId };
       if (usage.usageSource !== 'reported' || usage.partial === true) {
         metadata = { ...metadata, usage: usage.usageSource, ...(usage.partial === true ? { partial: true } : {}) };
       }
@@ -435,7 +477,8 @@ export class TokenMonitor implements CallSink {
       Object.freeze(u);
       this.#ledger.add(u);
     }
-    return { logged: true, record: u, costUsd, usageSummary: t.snapshot(), alerts: NO_ALERTS };
+    const alerts = this.#budgets.tracker.size === 0 ? undefined : this.#budgets.spend(u);
+    return { logged: true, record: u, costUsd, usageSummary: t.snapshot(), alerts: alerts ?? NO_ALERTS };
   }
 
   #priceFor(s: Series<PriceSlot>, u: ValidUsage): ResolvedPrice | null {
@@ -510,7 +553,123 @@ export class TokenMonitor implements CallSink {
 
   /** Budget alerts; empty until budgets exist. */
   alerts(): Alert[] {
-    return [];
+    return this.#budgets.alerts();
+  }
+
+  /** Calls `listener` with each alert as a budget crosses a threshold (once per level and window). */
+  on(event: 'alert', listener: (alert: Alert) => void): this {
+    if (event !== 'alert') throw new ValidationError('event', event, "must be 'alert'");
+    this.#budgets.on(listener);
+    return this;
+  }
+
+  off(event: 'alert', listener: (alert: Alert) => void): this {
+    if (event === 'alert') this.#budgets.off(listener);
+    return this;
+  }
+
+  /**
+   * Sets a provider's subscription limit (the seed's limit types: max_plan_tokens,
+   * free_tier_tokens, paid_tier_tokens in tokens; prepaid_credits, monthly_limit in USD) for this
+   * process; `tokenmeter set-limit` or config.json keep it for every process.
+   */
+  setLimit(
+    provider: string,
+    limitType: LimitType,
+    value: number,
+    options: { cycle?: BillingCycle; warningThreshold?: number; criticalThreshold?: number; enforce?: boolean } = {},
+  ): void {
+    const l = checkLimit(provider, limitType, value);
+    const thresholds: { warning?: number; critical?: number } = {};
+    if (options.warningThreshold !== undefined) thresholds.warning = options.warningThreshold;
+    if (options.criticalThreshold !== undefined) thresholds.critical = options.criticalThreshold;
+    const spec: BudgetSpec = {
+      scope: 'provider',
+      scopeId: l.provider,
+      limit: l.value,
+      unit: unitOf(l.type),
+      limitType: l.type,
+      thresholds,
+    };
+    if (options.cycle !== undefined) spec.cycle = options.cycle;
+    if (options.enforce !== undefined) spec.enforce = options.enforce;
+    this.#budgets.add(spec);
+  }
+
+  /** Sets several of a provider's limits at once, in the config file's layout (`{ monthly_limit: 50, max_plan_tokens: 1e6 }`). */
+  setProviderLimit(provider: string, limits: Partial<Record<LimitType, number>>, options?: Parameters<TokenMonitor['setLimit']>[3]): void {
+    for (const [type, value] of Object.entries(limits)) this.setLimit(provider, type as LimitType, value as number, options);
+  }
+
+  /** Adds (or replaces) a budget: per provider, user, API key id, team, agent, model, or everything; USD or tokens. */
+  setBudget(spec: BudgetSpec): void {
+    this.#budgets.add(spec);
+  }
+
+  /** Removes a budget; false when there was none. */
+  removeBudget(scope: BudgetSpec['scope'], scopeId: string): boolean {
+    return this.#budgets.tracker.remove(scope, scopeId);
+  }
+
+  /** Every budget's standing in its current window, with calls in flight held. */
+  budgetStatus(): BudgetStatus[] {
+    return this.#budgets.tracker.states().map(statusOf);
+  }
+
+  /**
+   * One run of a workflow with a budget of its own: calls made inside `run(fn)` count against it
+   * (and are tagged `run_id` in metadata), `stats()` reports the run, `end()` drops its budget.
+   */
+  session(
+    options: {
+      budgetUsd?: number;
+      budgetTokens?: number;
+      enforce?: boolean;
+      id?: string;
+      thresholds?: { warning?: number; critical?: number };
+    } = {},
+  ): RunSession {
+    const id = options.id ?? `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const started = Date.now();
+    for (const [unit, limit] of [
+      ['usd', options.budgetUsd],
+      ['tokens', options.budgetTokens],
+    ] as const) {
+      if (limit === undefined) continue;
+      const spec: BudgetSpec = { scope: 'run', scopeId: id, limit, unit, enforce: options.enforce ?? false };
+      if (options.thresholds !== undefined) spec.thresholds = options.thresholds;
+      this.#budgets.add(spec);
+    }
+    return {
+      id,
+      run: <T>(fn: () => T): T => this.#context.run({ runId: id }, fn),
+      status: () => this.budgetStatus().filter((b) => b.scope === 'run' && b.scopeId === id),
+      stats: async () => {
+        const stats = await this.sessionStats({
+          since: started,
+          ...(options.budgetUsd === undefined ? {} : { budgetUsd: options.budgetUsd }),
+        });
+        return stats;
+      },
+      end: () => {
+        this.#budgets.tracker.remove('run', id);
+      },
+    };
+  }
+
+  /**
+   * Before an instrumented call: holds its estimated cost against enforced budgets, or throws a
+   * BudgetExceededError (the request is not sent). Undefined when no budget enforces.
+   */
+  admit(provider: string, body: unknown, context: CallContext | undefined, apiKey: string | undefined): Held | undefined {
+    if (!this.#budgets.tracker.enforcing) return undefined;
+    const ctx = context ?? this.#context.current();
+    return this.#budgets.admit(provider, body, ctx, apiKey === undefined ? null : this.#keyIdOf(apiKey), ctx?.runId ?? null);
+  }
+
+  /** Gives back what `admit` held when a call ends without usage being recorded (the usage path settles on its own). */
+  settle(held: Held | undefined): void {
+    this.#budgets.settle(held);
   }
 
   /** The producer of tokenmeter's metrics, for a MetricReader of your own. */
@@ -604,9 +763,9 @@ export class TokenMonitor implements CallSink {
     return reports.report(await this.#store(), q, configLimits(this.#config), configThresholds(this.#config));
   }
 
-  /** Each configured subscription limit: used, remaining, percentage, level and reset time. */
-  async status(): Promise<reports.LimitStatus[]> {
-    return reports.limitStatus(await this.#store(), configLimits(this.#config), configThresholds(this.#config));
+  /** Every budget and subscription limit: used, held by calls in flight, remaining, percentage, level and reset time. */
+  status(): BudgetStatus[] {
+    return this.budgetStatus();
   }
 
   /** One user's usage: totals, by model, requests by agent, daily trend. */
@@ -663,6 +822,7 @@ function applyContext(input: UsageInput, ctx: CallContext): UsageInput {
     out.operation = ctx.operation;
   }
   if (ctx.metadata !== undefined) out.metadata = { ...ctx.metadata, ...out.metadata };
+  if (ctx.runId !== undefined) out.metadata = { ...out.metadata, run_id: ctx.runId };
   return out;
 }
 

@@ -99,7 +99,8 @@ export class BudgetState {
   readonly thresholds: Thresholds;
   readonly cycle: BillingCycle | null;
   windowStart = 0;
-  windowEnd = Number.POSITIVE_INFINITY;
+  /** 0 until the first roll (runs keep it: they have no window end). */
+  windowEnd = 0;
   /** Used in this window, in units (rolling windows: the sum of `days`). */
   used = 0;
   /** Held by calls in flight. */
@@ -166,7 +167,7 @@ export class BudgetState {
     return this.spec.limit;
   }
   get resetsAt(): number | null {
-    return Number.isFinite(this.windowEnd) && this.cycle?.kind !== 'rolling' ? this.windowEnd : null;
+    return this.cycle === null || this.cycle.kind === 'rolling' ? null : this.windowEnd;
   }
 }
 
@@ -371,7 +372,7 @@ export class BudgetTracker {
   }
 
   /** Gives back what a call held (its real usage arrives through `spend`). */
-  settle(held: readonly [BudgetState, number][]): void {
+  settle(held: readonly (readonly [BudgetState, number])[]): void {
     for (const [state, units] of held) state.reserved = Math.max(0, state.reserved - units);
   }
 

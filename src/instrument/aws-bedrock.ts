@@ -3,7 +3,7 @@ import { awsBedrockConverter, awsBedrockInvokeUsage, BEDROCK_COUNT_HEADERS, type
 import type { Usage } from '../providers/types.ts';
 import { errorMessageOf, errorTypeOf } from './error-type.ts';
 import { observeAsyncIterable, observeCall, type StreamEnd } from './stainless.ts';
-import type { ClientRecorder, Instrumenter, UsageRecorder } from './wrap.ts';
+import { admitted, type ClientRecorder, type Held, type Instrumenter, type UsageRecorder } from './wrap.ts';
 
 /**
  * The official `@aws-sdk/client-bedrock-runtime` client (`BedrockRuntimeClient`, and the
@@ -163,8 +163,10 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
     const start = performance.now();
     const context = contextFor(recorder);
     const input = (command as { input?: unknown }).input;
+    let held: Held | undefined;
     const record = (usage: Usage, error?: unknown) => {
       const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs: performance.now() - start };
+      if (held !== undefined) facts.held = held;
       if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
       if (context !== undefined) facts.context = context;
       usage.provider = recorder.provider;
@@ -205,9 +207,18 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
         }
         return callback.apply(this, a);
       };
-      return original.call(this, command, ...args);
+      const call = admitted(recorder, input, context, () => original.call(this, command, ...args));
+      if (call.blocked) {
+        (call.result as Promise<unknown>).catch((error: unknown) => callback(error));
+        return undefined;
+      }
+      held = call.held;
+      return call.result;
     }
-    return observeCall(original.call(this, command, ...rest), onData, onError);
+    const call = admitted(recorder, input, context, () => original.call(this, command, ...rest));
+    if (call.blocked) return call.result;
+    held = call.held;
+    return observeCall(call.result, onData, onError);
   };
   Object.defineProperty(metered, WRAPPED, { value: true });
   c.send = metered;

@@ -17,8 +17,14 @@ import {
 export interface UsageRecorder {
   recordUsage(
     usage: Usage,
-    facts: { durationMs?: number; error?: { type: string; message: string }; apiKey?: string; context?: CallContext },
+    facts: { durationMs?: number; error?: { type: string; message: string }; apiKey?: string; context?: CallContext; held?: Held },
   ): unknown;
+  /**
+   * Before the request leaves: holds the call's estimated cost against enforced budgets, or throws
+   * a BudgetExceededError. What it returns comes back as `facts.held`.
+   */
+  admit?(provider: string, body: unknown, context: CallContext | undefined, apiKey: string | undefined): Held | undefined;
+  settle?(held: Held | undefined): void;
   currentContext(): CallContext | undefined;
   /** Holds `flush()` and `close()` until `work` (a stream's usage being estimated, then recorded) is done. */
   waitFor?(work: Promise<unknown>): void;
@@ -50,6 +56,36 @@ export interface Prepared {
 
 const WRAPPED = Symbol.for('tokenmeter.wrapped');
 
+/** What a call holds against enforced budgets until its usage is recorded (opaque here). */
+// biome-ignore lint/suspicious/noExplicitAny: the monitor's type; instrument/ does not import budgets/.
+export type Held = readonly (readonly [any, number])[];
+
+/**
+ * Runs the call (`send`) after `admit`. An enforced budget without room stops it before anything
+ * is sent: the caller gets a promise rejected with the BudgetExceededError, as from any failed
+ * request (a synchronous throw would escape a `Promise.all(items.map(...))`), and nothing is
+ * recorded, since nothing was used. A call that throws at once gives back what it held.
+ */
+export function admitted(
+  recorder: ClientRecorder,
+  body: unknown,
+  context: CallContext | undefined,
+  send: () => unknown,
+): { held: Held | undefined; result: unknown; blocked?: true } {
+  let held: Held | undefined;
+  try {
+    held = recorder.monitor.admit?.(recorder.provider, body, context, recorder.apiKey);
+  } catch (error) {
+    return { held: undefined, result: Promise.reject(error), blocked: true };
+  }
+  try {
+    return { held, result: send() };
+  } catch (error) {
+    recorder.monitor.settle?.(held);
+    throw error;
+  }
+}
+
 function contextFor(recorder: ClientRecorder): CallContext | undefined {
   const dynamic = recorder.monitor.currentContext();
   if (recorder.context === undefined) return dynamic;
@@ -77,8 +113,10 @@ export function wrapMethod(resource: unknown, method: string, recorder: ClientRe
     } catch {
       prepared = { body };
     }
+    let held: Held | undefined;
     const record = (usage: Usage, error?: unknown, durationMs = performance.now() - start) => {
       const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs };
+      if (held !== undefined) facts.held = held;
       if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
       if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
       if (context !== undefined) facts.context = context;
@@ -87,7 +125,10 @@ export function wrapMethod(resource: unknown, method: string, recorder: ClientRe
       recorder.monitor.recordUsage(usage, facts);
     };
     const converter = converterFor(recorder.provider);
-    const result = (original as (...a: unknown[]) => unknown).call(this, prepared.body, ...rest);
+    const call = admitted(recorder, body, context, () => (original as (...a: unknown[]) => unknown).call(this, prepared.body, ...rest));
+    if (call.blocked) return call.result;
+    held = call.held;
+    const result = call.result;
     return observeCall(
       result,
       (data) => {

@@ -145,8 +145,22 @@ type Trie<Slot> = Map<string, Trie<Slot> | Series<Slot>>;
  * totals; the OpenTelemetry SDK reads them only at collection time (see producer.ts), so a call
  * costs a few additions instead of one SDK instrument call per metric.
  */
+/** One budget's gauges (tokenmeter_budget_*), as the monitor reports them at collection time. */
+export interface BudgetGauge {
+  /** scope, scope_id, window, unit. */
+  attributes: Record<string, string>;
+  limit: number;
+  used: number;
+  warning: number;
+  critical: number;
+  /** Unix seconds; null for rolling windows and runs. */
+  windowEnd: number | null;
+}
+
 export class Aggregator<Slot = unknown> {
   readonly internalErrors = new Map<string, number>([['record', 0]]);
+  /** Budget gauges, read at collection time (set by the monitor when it has budgets). */
+  budgetGauges: (() => readonly BudgetGauge[]) | undefined;
   readonly #opts: AggregatorOptions;
   readonly #seen = new Map<string, Set<string>>();
   readonly #root: Trie<Slot> = new Map();

@@ -207,6 +207,22 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
     },
     [tokens, cost, requests, unpriced, internal],
   );
+  const gauges = [
+    ['limit', INSTRUMENT.budgetLimit, DESCRIPTION.budgetLimit],
+    ['used', INSTRUMENT.budgetUsed, DESCRIPTION.budgetUsed],
+    ['warning', INSTRUMENT.budgetWarningRatio, DESCRIPTION.budgetWarningRatio],
+    ['critical', INSTRUMENT.budgetCriticalRatio, DESCRIPTION.budgetCriticalRatio],
+    ['windowEnd', INSTRUMENT.budgetWindowEnd, DESCRIPTION.budgetWindowEnd],
+  ] as const;
+  const observables = gauges.map(([, name, description]) => meter.createObservableGauge(name, { description }));
+  meter.addBatchObservableCallback((result) => {
+    for (const g of agg.budgetGauges?.() ?? []) {
+      gauges.forEach(([field], i) => {
+        const v = g[field];
+        if (v !== null) result.observe(observables[i] as (typeof observables)[number], v, g.attributes);
+      });
+    }
+  }, observables);
   if (!agg.semconv) return undefined;
   const usage: ApiHistogram = meter.createHistogram(INSTRUMENT.tokenUsage, {
     description: DESCRIPTION.tokenUsage,

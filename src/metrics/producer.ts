@@ -6,6 +6,7 @@ import {
   type CollectionResult,
   type DataPoint,
   DataPointType,
+  type GaugeMetricData,
   type Histogram,
   type HistogramMetricData,
   type MetricData,
@@ -25,6 +26,15 @@ function sum(name: string, description: string, valueType: ValueType, dataPoints
     dataPointType: DataPointType.SUM,
     dataPoints,
     isMonotonic: true,
+  };
+}
+
+function gauge(name: string, description: string, dataPoints: DataPoint<number>[]): GaugeMetricData {
+  return {
+    descriptor: { name, description, unit: '', valueType: ValueType.DOUBLE },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.GAUGE,
+    dataPoints,
   };
 }
 
@@ -95,6 +105,28 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
     sum(INSTRUMENT.unpriced, DESCRIPTION.unpriced, ValueType.INT, unpriced),
     sum(INSTRUMENT.internalErrors, DESCRIPTION.internalErrors, ValueType.INT, internal),
   ];
+  const gauges = agg.budgetGauges?.() ?? [];
+  if (gauges.length > 0) {
+    const limit: DataPoint<number>[] = [];
+    const used: DataPoint<number>[] = [];
+    const warning: DataPoint<number>[] = [];
+    const critical: DataPoint<number>[] = [];
+    const windowEnd: DataPoint<number>[] = [];
+    for (const g of gauges) {
+      limit.push(point(end, end, g.attributes, g.limit));
+      used.push(point(end, end, g.attributes, g.used));
+      warning.push(point(end, end, g.attributes, g.warning));
+      critical.push(point(end, end, g.attributes, g.critical));
+      if (g.windowEnd !== null) windowEnd.push(point(end, end, g.attributes, g.windowEnd));
+    }
+    metrics.push(
+      gauge(INSTRUMENT.budgetLimit, DESCRIPTION.budgetLimit, limit),
+      gauge(INSTRUMENT.budgetUsed, DESCRIPTION.budgetUsed, used),
+      gauge(INSTRUMENT.budgetWarningRatio, DESCRIPTION.budgetWarningRatio, warning),
+      gauge(INSTRUMENT.budgetCriticalRatio, DESCRIPTION.budgetCriticalRatio, critical),
+      gauge(INSTRUMENT.budgetWindowEnd, DESCRIPTION.budgetWindowEnd, windowEnd),
+    );
+  }
   if (agg.semconv) {
     metrics.push(
       histogram(INSTRUMENT.tokenUsage, DESCRIPTION.tokenUsage, '{token}', ValueType.INT, tokenUsage),

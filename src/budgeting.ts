@@ -1,0 +1,240 @@
+import { LIMIT_TYPES, type LimitType, unitOf } from './budgets/limits.ts';
+import {
+  type Alert,
+  BUDGET_SCOPES,
+  type BudgetSpec,
+  type BudgetState,
+  BudgetTracker,
+  type CallEstimate,
+  type Seeder,
+} from './budgets/tracker.ts';
+import type { CallContext } from './context.ts';
+import { BudgetExceededError, ValidationError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { BudgetGauge } from './metrics/aggregator.ts';
+import { costPico, type PriceBook } from './pricing/price-book.ts';
+import type { UsageRecord } from './usage.ts';
+
+/** What an enforced call holds until it settles. */
+export type Held = readonly (readonly [BudgetState, number])[];
+
+/** Output tokens reserved for a call that sets no max_tokens (a typical answer's length, not a bound). */
+export const DEFAULT_OUTPUT_ESTIMATE = 1024;
+
+const MAX_TOKENS_KEYS = [
+  'max_tokens',
+  'max_completion_tokens',
+  'max_output_tokens',
+  'maxTokens',
+  'maxOutputTokens',
+  'num_predict',
+] as const;
+
+/** The output tokens a request allows: its max_tokens (by any of the providers' names), else the default. */
+function maxTokensOf(body: Record<string, unknown>): number {
+  for (const k of MAX_TOKENS_KEYS) {
+    const v = body[k];
+    if (typeof v === 'number' && v > 0) return v;
+  }
+  const nested = (body.config ?? body.generationConfig ?? body.options ?? body.inferenceConfig) as Record<string, unknown> | undefined;
+  if (nested !== undefined && typeof nested === 'object') {
+    for (const k of MAX_TOKENS_KEYS) {
+      const v = nested[k];
+      if (typeof v === 'number' && v > 0) return v;
+    }
+  }
+  return DEFAULT_OUTPUT_ESTIMATE;
+}
+
+/** Characters of text in a request (messages, prompt, input...), walked to a bounded depth. */
+function textLength(v: unknown, depth: number): number {
+  if (typeof v === 'string') return v.length;
+  if (depth > 6 || typeof v !== 'object' || v === null) return 0;
+  let n = 0;
+  if (Array.isArray(v)) for (const x of v) n += textLength(x, depth + 1);
+  else
+    for (const k in v as Record<string, unknown>)
+      if (k !== 'model' && k !== 'modelId') n += textLength((v as Record<string, unknown>)[k], depth + 1);
+  return n;
+}
+
+/**
+ * Budgets as the monitor runs them: the tracker, alert listeners and history, enforcement before
+ * instrumented calls, and the gauges the metrics export.
+ */
+export class Budgets {
+  readonly tracker: BudgetTracker;
+  readonly #listeners = new Set<(alert: Alert) => void>();
+  readonly #history: Alert[] = [];
+  readonly #prices: PriceBook;
+  readonly #log: Logger;
+
+  constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number) {
+    this.tracker = new BudgetTracker(seed, clock);
+    this.#prices = prices;
+    this.#log = log;
+  }
+
+  add(spec: BudgetSpec): void {
+    this.tracker.add(checkSpec(spec));
+  }
+
+  on(listener: (alert: Alert) => void): void {
+    this.#listeners.add(listener);
+  }
+
+  off(listener: (alert: Alert) => void): void {
+    this.#listeners.delete(listener);
+  }
+
+  /** Counts a priced record; returns (and announces) the thresholds it crossed. */
+  spend(u: UsageRecord): Alert[] | undefined {
+    const run = u.metadata?.run_id;
+    const alerts = this.tracker.spend({
+      timestamp: u.timestamp,
+      provider: u.provider,
+      model: u.model,
+      userId: u.userId,
+      apiKeyId: u.apiKeyId,
+      agent: u.agent,
+      runId: typeof run === 'string' ? run : null,
+      costPico: u.costPicoUsd,
+      tokens: u.totalTokens ?? 0,
+    });
+    if (alerts !== undefined) {
+      for (const a of alerts) {
+        this.#history.push(a);
+        if (this.#history.length > 1000) this.#history.shift();
+        this.#log.warn(`tokenmeter alert: ${a.message}`);
+        for (const l of this.#listeners) {
+          try {
+            l(a);
+          } catch (error) {
+            this.#log.error(`an alert listener threw: ${(error as Error)?.message ?? String(error)}`);
+          }
+        }
+      }
+    }
+    return alerts;
+  }
+
+  /** Alerts raised in the budgets' current windows, oldest first. */
+  alerts(): Alert[] {
+    const current = new Map(
+      this.tracker.states().map((s) => [`${s.id.scope}\u0000${s.id.scopeId}\u0000${s.id.window}\u0000${s.id.unit}`, s]),
+    );
+    return this.#history.filter((a) => {
+      const s = current.get(`${a.budget.scope}\u0000${a.budget.scopeId}\u0000${a.budget.window}\u0000${a.budget.unit}`);
+      return s !== undefined && new Date(s.windowStart).toISOString() === a.windowStart;
+    });
+  }
+
+  /**
+   * Before an instrumented call: holds its estimated cost against every enforced budget it counts
+   * against, or throws a BudgetExceededError when one has no room. Undefined when nothing is enforced.
+   */
+  admit(
+    provider: string,
+    body: unknown,
+    context: CallContext | undefined,
+    apiKeyId: string | null,
+    runId: string | null,
+  ): Held | undefined {
+    if (!this.tracker.enforcing) return undefined;
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const model = typeof b.model === 'string' ? b.model : typeof b.modelId === 'string' ? b.modelId : 'unknown';
+    // About four characters a token; the real count settles the reservation.
+    const input = Math.ceil(textLength(b, 0) / 4);
+    const output = maxTokensOf(b);
+    const price = this.#prices.resolve(provider, model);
+    const call: CallEstimate = {
+      provider,
+      model,
+      userId: context?.userId ?? null,
+      apiKeyId,
+      agent: context?.agent ?? null,
+      runId,
+      costPico:
+        price === null
+          ? null
+          : costPico(price, {
+              inputTokens: input,
+              outputTokens: output,
+              cachedInputTokens: null,
+              cacheWriteTokens: null,
+              totalTokens: null,
+              searchUnits: null,
+              error: false,
+            }),
+      tokens: input + output,
+    };
+    const r = this.tracker.check(call);
+    if ('blocked' in r) {
+      const s = r.blocked;
+      const toUnit = (v: number) => (s.id.unit === 'usd' ? v / 1e12 : v);
+      throw new BudgetExceededError({
+        budget: { scope: s.id.scope, scopeId: s.id.scopeId, window: s.id.window, unit: s.id.unit },
+        used: s.usedValue,
+        reserved: toUnit(s.reserved),
+        limit: s.limitValue,
+        provider,
+        model,
+      });
+    }
+    return r.held.length === 0 ? undefined : r.held;
+  }
+
+  settle(held: Held | undefined): void {
+    if (held !== undefined) this.tracker.settle(held);
+  }
+
+  /** One gauge point per budget state, for tokenmeter_budget_*. */
+  gauges(): BudgetGauge[] {
+    return this.tracker.states().map((s) => ({
+      attributes: { scope: s.id.scope, scope_id: s.id.scopeId, window: s.id.window, unit: s.id.unit },
+      limit: s.limitValue,
+      used: s.usedValue,
+      warning: s.thresholds.warning,
+      critical: s.thresholds.critical,
+      windowEnd: s.resetsAt === null ? null : s.resetsAt / 1000,
+    }));
+  }
+}
+
+/** Checks a budget a caller sets, naming the field that is wrong. */
+export function checkSpec(spec: BudgetSpec): BudgetSpec {
+  if (typeof spec !== 'object' || spec === null) throw new ValidationError('budget', spec, 'must be an object');
+  if (!(BUDGET_SCOPES as readonly string[]).includes(spec.scope))
+    throw new ValidationError('budget.scope', spec.scope, `must be one of ${BUDGET_SCOPES.join(', ')}`);
+  if (typeof spec.limit !== 'number' || !Number.isFinite(spec.limit) || spec.limit < 0) {
+    throw new ValidationError('budget.limit', spec.limit, 'must be a number, 0 or more');
+  }
+  if (spec.unit !== undefined && spec.unit !== 'usd' && spec.unit !== 'tokens')
+    throw new ValidationError('budget.unit', spec.unit, 'must be usd or tokens');
+  if (spec.scope !== 'global' && spec.scope !== 'team' && (typeof spec.scopeId !== 'string' || spec.scopeId === '')) {
+    throw new ValidationError('budget.scopeId', spec.scopeId, `names the ${spec.scope} (or * for each one)`);
+  }
+  const t = spec.thresholds;
+  if (t !== undefined) {
+    for (const k of ['warning', 'critical'] as const) {
+      const v = t[k];
+      if (v !== undefined && (typeof v !== 'number' || !(v > 0 && v <= 1)))
+        throw new ValidationError(`budget.thresholds.${k}`, v, 'must be a fraction above 0 and at most 1');
+    }
+  }
+  return spec;
+}
+
+/** Checks a subscription limit as `setLimit` takes it. */
+export function checkLimit(provider: unknown, limitType: unknown, value: unknown): { provider: string; type: LimitType; value: number } {
+  if (typeof provider !== 'string' || provider === '') throw new ValidationError('provider', provider, 'must be a provider id');
+  if (!(LIMIT_TYPES as readonly unknown[]).includes(limitType))
+    throw new ValidationError('limit_type', limitType, `must be one of ${LIMIT_TYPES.join(', ')}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new ValidationError(
+      'value',
+      value,
+      `must be a number of ${unitOf(limitType as LimitType) === 'usd' ? 'USD' : 'tokens'}, 0 or more`,
+    );
+  return { provider, type: limitType as LimitType, value };
+}

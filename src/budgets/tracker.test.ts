@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { BudgetTracker, type CallEstimate, type Spend } from './tracker.ts';
+
+const USD = 1e12;
+const T0 = Date.UTC(2026, 10, 10, 12);
+
+function clock(start = T0) {
+  let now = start;
+  return { now: () => now, set: (t: number) => (now = t), advance: (ms: number) => (now += ms) };
+}
+
+function spend(over: Partial<Spend> = {}, c = clock()): Spend {
+  return {
+    timestamp: c.now(),
+    provider: 'openai',
+    model: 'gpt-4o',
+    userId: 'u1',
+    apiKeyId: 'k1',
+    agent: 'a',
+    runId: null,
+    costPico: USD,
+    tokens: 100,
+    ...over,
+  };
+}
+
+function call(over: Partial<CallEstimate> = {}): CallEstimate {
+  return {
+    provider: 'openai',
+    model: 'gpt-4o',
+    userId: 'u1',
+    apiKeyId: 'k1',
+    agent: 'a',
+    runId: null,
+    costPico: USD / 100,
+    tokens: 10,
+    ...over,
+  };
+}
+
+describe('BudgetTracker', () => {
+  it('raises warning, critical and exceeded once each per window, at the configured thresholds', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'provider', scopeId: 'openai', limit: 10, thresholds: { warning: 0.9 } });
+    const levels: string[][] = [];
+    for (let i = 0; i < 12; i++) levels.push((t.spend(spend({ timestamp: c.now() }, c)) ?? []).map((a) => `${a.level}@${a.percentUsed}`));
+    // $1 a call against $10: 90% warns (not 80%), 95% is passed at $10, which is also 100%.
+    expect(levels.flat()).toEqual(['warning@90', 'exceeded@100']);
+    // Other providers' spending does not count.
+    expect(t.spend(spend({ provider: 'anthropic' }, c))).toBeUndefined();
+  });
+
+  it('starts again from zero when a monthly window resets, and alerts again', () => {
+    const c = clock(Date.UTC(2026, 10, 30, 23));
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'global', limit: 1, enforce: true, cycle: { kind: 'monthly', resetDay: 1 } });
+    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c))?.map((a) => a.level)).toEqual(['exceeded']);
+    expect('blocked' in t.check(call())).toBe(true);
+    c.set(Date.UTC(2026, 11, 1, 0, 0, 1));
+    // No false block after the reset: the new window is empty.
+    const r = t.check(call());
+    expect('held' in r).toBe(true);
+    if ('held' in r) t.settle(r.held);
+    const [state] = t.states();
+    expect(state?.usedValue).toBe(0);
+    expect(state?.windowStart).toBe(Date.UTC(2026, 11, 1));
+    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c))?.map((a) => a.level)).toEqual(['exceeded']);
+  });
+
+  it('gives each user of a per-user budget, new ones included, a budget of their own', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'user', scopeId: '*', limit: 2, enforce: true });
+    t.spend(spend({ userId: 'old', costPico: 2 * USD }, c));
+    expect('blocked' in t.check(call({ userId: 'old' }))).toBe(true);
+    // A user never seen before is not a way around the budget.
+    t.spend(spend({ userId: 'brand-new', costPico: 2 * USD }, c));
+    expect('blocked' in t.check(call({ userId: 'brand-new' }))).toBe(true);
+    expect('held' in t.check(call({ userId: 'third' }))).toBe(true);
+    // A call with no user is not a per-user call.
+    expect(t.check(call({ userId: null }))).toEqual({ held: [] });
+  });
+
+  it('bounds overspend under concurrency: calls in flight hold their estimate', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'api_key', scopeId: 'k1', limit: 1, enforce: true });
+    t.spend(spend({ costPico: 0.97 * USD }, c));
+    // $0.03 left; eight callers each estimated at $0.01: three get through, five are stopped.
+    const results = Array.from({ length: 8 }, () => t.check(call({ costPico: 0.01 * USD })));
+    expect(results.filter((r) => 'held' in r)).toHaveLength(3);
+    // Settling gives the hold back; the real usage arrives through spend.
+    for (const r of results) if ('held' in r) t.settle(r.held);
+    expect(t.states()[0]?.reserved).toBe(0);
+  });
+
+  it('never blocks a free model on a USD budget, nor an unpriced one unless told to', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'global', limit: 1, enforce: true });
+    t.spend(spend({ costPico: 5 * USD }, c));
+    expect(t.check(call({ provider: 'ollama', model: 'llama3.2', costPico: 0 }))).toEqual({ held: [] });
+    expect(t.check(call({ model: 'house-model', costPico: null }))).toEqual({ held: [] });
+    t.add({ scope: 'global', limit: 1, enforce: true, blockUnpriced: true });
+    t.spend(spend({ costPico: 5 * USD }, c));
+    expect('blocked' in t.check(call({ model: 'house-model', costPico: null }))).toBe(true);
+  });
+
+  it('counts a team as its members, and a token budget in tokens', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'team', scopeId: 'search', members: { userIds: ['ann', 'bob'] }, limit: 1000, unit: 'tokens' });
+    t.spend(spend({ userId: 'ann', tokens: 400 }, c));
+    t.spend(spend({ userId: 'bob', tokens: 500 }, c));
+    t.spend(spend({ userId: 'eve', tokens: 5000 }, c));
+    expect(t.states()[0]?.usedValue).toBe(900);
+    expect(t.spend(spend({ userId: 'bob', tokens: 100 }, c))?.map((a) => a.level)).toEqual(['exceeded']);
+  });
+
+  it('seeds a budget from the ledger so a restart remembers the window, and forgets the days a rolling window leaves', () => {
+    const c = clock();
+    const day = Math.floor(T0 / 86_400_000);
+    const t = new BudgetTracker(
+      (state) =>
+        [
+          [day - 10, 3 * USD],
+          [day - 2, 4 * USD],
+        ].filter(([d]) => (d as number) * 86_400_000 >= state.windowStart) as [number, number][],
+      c.now,
+    );
+    t.add({ scope: 'provider', scopeId: 'openai', limit: 10, cycle: { kind: 'rolling', days: 7 } });
+    expect(t.states()[0]?.usedValue).toBe(4);
+    c.advance(6 * 86_400_000);
+    expect(t.states()[0]?.usedValue).toBe(0);
+  });
+});

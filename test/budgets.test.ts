@@ -1,0 +1,170 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Alert, isBudgetExceededError, TokenMonitor } from '../src/index.ts';
+import { parseExposition } from './helpers/prometheus.ts';
+import { fixtureJson, type ReplayServer, replayServer } from './helpers/replay-server.ts';
+
+let server: ReplayServer;
+beforeAll(async () => {
+  // A recorded gpt-4o answer: 2,006 input tokens (1,920 cached) and 300 output tokens.
+  server = await replayServer(() => ({ json: fixtureJson('openai-chat-cached.json') }));
+});
+afterAll(async () => {
+  await server.close();
+});
+
+const KEY = 'sk-proj-budgettestkeybudgettestkey-wxyz';
+const ask = { model: 'gpt-4o', max_tokens: 300, messages: [{ role: 'user' as const, content: 'Summarise the report.' }] };
+
+function dir(): string {
+  return mkdtempSync(join(tmpdir(), 'tm-budget-'));
+}
+
+function setup(options: ConstructorParameters<typeof TokenMonitor>[0] = {}) {
+  const monitor = new TokenMonitor({ dir: dir(), loadConfig: false, metrics: false, logLevel: 'silent', ...options });
+  const openai = monitor.instrument(new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }));
+  return { monitor, openai };
+}
+
+describe('budgets', () => {
+  it('stops an instrumented call before it is sent once an enforced budget is spent', async () => {
+    const { monitor, openai } = setup({ budgets: [{ scope: 'user', scopeId: 'u1', limit: 0.012, enforce: true }] });
+    const before = server.requests.length;
+    const call = () => monitor.withContext({ userId: 'u1' }, () => openai.chat.completions.create(ask));
+    await call();
+    await call();
+    const used = monitor.usageSummary('openai').costUsd;
+    expect(used).toBeGreaterThan(0.011);
+    let error: unknown;
+    try {
+      await call();
+    } catch (e) {
+      error = e;
+    }
+    expect(isBudgetExceededError(error)).toBe(true);
+    expect(error).toMatchObject({
+      budget: { scope: 'user', scopeId: 'u1', window: 'monthly', unit: 'usd' },
+      limit: 0.012,
+      provider: 'openai',
+    });
+    expect((error as { used: number }).used).toBeCloseTo(used, 12);
+    expect(String(error)).toMatch(/budget of user u1 is spent.*the openai gpt-4o call was not sent/);
+    // Two requests reached the server; the third never left the process.
+    expect(server.requests.length - before).toBe(2);
+    // Other users are not affected.
+    await expect(monitor.withContext({ userId: 'u2' }, () => openai.chat.completions.create(ask))).resolves.toBeDefined();
+    await monitor.close();
+  });
+
+  it('lets eight concurrent callers spend no more than the budget: calls in flight hold their estimate', async () => {
+    const { monitor, openai } = setup({ budgets: [{ scope: 'api_key', scopeId: '*', limit: 0.02, enforce: true }] });
+    const before = server.requests.length;
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => openai.chat.completions.create({ ...ask, max_tokens: 500 })));
+    const sent = results.filter((r) => r.status === 'fulfilled').length;
+    const blocked = results.filter((r) => r.status === 'rejected' && isBudgetExceededError(r.reason)).length;
+    expect(sent + blocked).toBe(8);
+    expect(server.requests.length - before).toBe(sent);
+    // Each holds about $0.005 (500 output tokens at $10/M): at most four fit in $0.02.
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(sent).toBeLessThanOrEqual(4);
+    expect(monitor.usageSummary('openai').costUsd).toBeLessThanOrEqual(0.02 + 0.0057);
+    // Every hold was given back.
+    expect(monitor.budgetStatus()[0]?.reserved).toBe(0);
+    await monitor.close();
+  });
+
+  it('announces each threshold once per window: event, record() result and alerts()', async () => {
+    const monitor = new TokenMonitor({ dir: dir(), loadConfig: false, metrics: false, logLevel: 'silent' });
+    monitor.setLimit('openai', 'monthly_limit', 10, { warningThreshold: 0.9 });
+    monitor.setLimit('openai', 'max_plan_tokens', 1_000_000);
+    const events: Alert[] = [];
+    monitor.on('alert', (a) => events.push(a));
+    const results = [];
+    for (let i = 0; i < 5; i++)
+      results.push(monitor.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, costUsd: 2.3 }));
+    // $2.30 a call against $10: 92% (past 0.9) after four, 115% after five.
+    expect(results.map((r) => r.alerts.map((a) => a.level))).toEqual([[], [], [], ['warning'], ['exceeded']]);
+    expect(events.map((e) => [e.level, e.budget.scope, e.budget.scopeId, e.budget.unit, e.threshold])).toEqual([
+      ['warning', 'provider', 'openai', 'usd', 0.9],
+      ['exceeded', 'provider', 'openai', 'usd', 1],
+    ]);
+    expect(events[1]?.message).toMatch(/monthly usd budget of provider openai exceeded: \$11\.5000 of \$10\.0000 used \(115%\)/);
+    expect(monitor.alerts()).toEqual(events);
+    const status = monitor.status();
+    expect(status.map((s) => [s.limitType, s.level, s.percentUsed])).toEqual([
+      ['monthly_limit', 'exceeded', 115],
+      ['max_plan_tokens', 'ok', 0],
+    ]);
+    expect(status[0]?.resetsAt).toMatch(/^\d{4}-\d{2}-01T00:00:00.000Z$/);
+    expect(() => monitor.setLimit('openai', 'weekly_limit' as never, 5)).toThrow(/Invalid limit_type: "weekly_limit"/);
+    expect(() => monitor.setLimit('openai', 'monthly_limit', -5)).toThrow(/Invalid value: -5/);
+    await monitor.close();
+  });
+
+  it('remembers the window after a restart, from the ledger, without alerting again', async () => {
+    const d = dir();
+    writeFileSync(
+      join(d, 'config.json'),
+      JSON.stringify({ subscription_limits: { openai: { monthly_limit: 10, warning_threshold: 0.5 } } }),
+    );
+    const a = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent' });
+    expect(a.record({ provider: 'openai', model: 'gpt-4o', costUsd: 6 }).alerts.map((x) => x.level)).toEqual(['warning']);
+    await a.close();
+    const b = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent' });
+    expect(b.status()[0]).toMatchObject({ scope: 'provider', scopeId: 'openai', used: 6, level: 'warning', warningThreshold: 0.5 });
+    // The warning was given before the restart; the next crossing is critical.
+    expect(b.record({ provider: 'openai', model: 'gpt-4o', costUsd: 1 }).alerts).toEqual([]);
+    expect(b.record({ provider: 'openai', model: 'gpt-4o', costUsd: 3 }).alerts.map((x) => x.level)).toEqual(['exceeded']);
+    await b.close();
+  });
+
+  it('gives a run its own budget, tags its calls, and reports it', async () => {
+    const { monitor, openai } = setup();
+    const run = monitor.session({ budgetUsd: 0.006, enforce: true });
+    await run.run(() => openai.chat.completions.create(ask));
+    await expect(run.run(() => openai.chat.completions.create(ask))).rejects.toThrow(/budget of run run-/);
+    // Outside the run, no run budget applies.
+    await openai.chat.completions.create(ask);
+    // The blocked call used nothing and is not recorded; the run's one call carries its id.
+    const recs = await monitor.records();
+    expect(recs.map((r) => r.metadata?.run_id ?? null)).toEqual([null, run.id]);
+    // The ledger's statistics cover the run's time span (the call made beside it included).
+    const stats = await run.stats();
+    expect(stats.calls).toBe(2);
+    expect(stats.budget?.limitUsd).toBe(0.006);
+    // $0.0056 of $0.006: past the 80% warning.
+    expect(run.status()[0]).toMatchObject({ scope: 'run', window: 'run', level: 'warning', resetsAt: null });
+    run.end();
+    expect(monitor.budgetStatus()).toEqual([]);
+    await monitor.close();
+  });
+
+  it('exports each budget as gauges on /metrics', async () => {
+    const monitor = new TokenMonitor({ dir: dir(), loadConfig: false, logLevel: 'silent', metrics: { prometheus: { port: 0 } } });
+    monitor.setBudget({
+      scope: 'team',
+      scopeId: 'search',
+      members: { userIds: ['ann'] },
+      limit: 50_000,
+      unit: 'tokens',
+      cycle: { kind: 'daily' },
+    });
+    monitor.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500, userId: 'ann' });
+    await monitor.ready();
+    const text = await (await fetch(monitor.metricsUrl as string)).text();
+    const labels = { scope: 'team', scope_id: 'search', window: 'daily', unit: 'tokens' };
+    const series = parseExposition(text);
+    const value = (name: string) => series.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
+    expect(value('tokenmeter_budget_limit')).toBe(50_000);
+    expect(value('tokenmeter_budget_used')).toBe(1500);
+    expect(value('tokenmeter_budget_warning_ratio')).toBe(0.8);
+    expect(value('tokenmeter_budget_critical_ratio')).toBe(0.95);
+    const end = value('tokenmeter_budget_window_end_seconds') as number;
+    expect(end % 86_400).toBe(0);
+    expect(end * 1000).toBeGreaterThan(Date.now());
+    await monitor.close();
+  });
+});
