@@ -1,8 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Budgets, checkLimit, type Held } from './budgeting.ts';
 import { type BillingCycle, type LimitType, unitOf } from './budgets/limits.ts';
 import type { Alert, BudgetSpec } from './budgets/tracker.ts';
-import { type ConfigFile, configBudgets, configLimits, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
+import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { type CallContext, ContextStore } from './context.ts';
 import { LedgerError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
@@ -211,7 +212,6 @@ export class TokenMonitor implements CallSink {
   /** Records still being prepared (streams' token estimates): flush() and close() wait for them. */
   readonly #pending = new Set<Promise<unknown>>();
   readonly #ledger: LedgerWriter | undefined;
-  readonly #config: ConfigFile;
   readonly #startedAt = Date.now();
   readonly #budgets: Budgets;
   #closed = false;
@@ -224,7 +224,6 @@ export class TokenMonitor implements CallSink {
     this.#once = new OnceLogger(this.#log);
     const config = options.loadConfig === false || this.disabled ? {} : loadConfig(this.dir);
     configThresholds(config);
-    this.#config = config;
     this.#prices = new PriceBook({ prices: options.prices ?? {}, configPrices: configPrices(config) });
     this.#keyIds = new KeyIdCache(options.keyIdSecret ?? env.TOKENMETER_KEY_ID_SECRET ?? DEFAULT_KEY_ID_SECRET);
     this.#keyIdOf = (k) => this.#keyIds.get(k);
@@ -661,10 +660,17 @@ export class TokenMonitor implements CallSink {
    * Before an instrumented call: holds its estimated cost against enforced budgets, or throws a
    * BudgetExceededError (the request is not sent). Undefined when no budget enforces.
    */
-  admit(provider: string, body: unknown, context: CallContext | undefined, apiKey: string | undefined): Held | undefined {
+  admit(
+    provider: string,
+    body: unknown,
+    context: CallContext | undefined,
+    apiKey: string | undefined,
+    apiKeyId?: string,
+  ): Held | undefined {
     if (!this.#budgets.tracker.enforcing) return undefined;
     const ctx = context ?? this.#context.current();
-    return this.#budgets.admit(provider, body, ctx, apiKey === undefined ? null : this.#keyIdOf(apiKey), ctx?.runId ?? null);
+    const keyId = apiKey === undefined ? (apiKeyId ?? null) : this.#keyIdOf(apiKey);
+    return this.#budgets.admit(provider, body, ctx, keyId, ctx?.runId ?? null);
   }
 
   /** Gives back what `admit` held when a call ends without usage being recorded (the usage path settles on its own). */
@@ -680,6 +686,11 @@ export class TokenMonitor implements CallSink {
   /** The Prometheus endpoint's URL once it listens (see `ready()`); undefined when off. */
   get metricsUrl(): string | undefined {
     return this.#export?.url;
+  }
+
+  /** Answers a Prometheus scrape on a server of your own; false when Prometheus export is off. */
+  handleMetrics(req: IncomingMessage, res: ServerResponse): boolean {
+    return this.#export?.handleMetrics(req, res) ?? false;
   }
 
   /** Resolves once the endpoint listens (a failure to listen is logged, not thrown). */
@@ -760,7 +771,7 @@ export class TokenMonitor implements CallSink {
 
   /** Across providers: period, totals, per provider, and each subscription limit's status. */
   async report(q: ReportQuery = {}): Promise<reports.Report> {
-    return reports.report(await this.#store(), q, configLimits(this.#config), configThresholds(this.#config));
+    return reports.report(await this.#store(), q, this.budgetStatus());
   }
 
   /** Every budget and subscription limit: used, held by calls in flight, remaining, percentage, level and reset time. */

@@ -239,7 +239,7 @@ describe('tokenmeter set-limit, status and alerts', () => {
   it('status and alerts without limits: a hint and "No alerts."', () => {
     const status = run(['status', '--dir', dir]);
     expect(status.code).toBe(0);
-    expect(status.out).toContain('No subscription limits set in');
+    expect(status.out).toContain('No subscription limits or budgets set in');
     expect(status.out).toContain('tokenmeter set-limit <provider> <limit_type> <value>');
     expect(json(['status', '--dir', dir])).toEqual([]);
     expect(run(['alerts', '--dir', dir]).out).toBe('No alerts.\n');
@@ -395,7 +395,7 @@ describe('tokenmeter CLI arguments and empty ledgers', () => {
     expect(json(['report', '--dir', d])).toMatchObject({ totals: { requests: 0 }, byProvider: [], subscriptionStatus: [] });
     expect(json(['records', '--dir', d])).toEqual([]);
     expect(json(['session-report', '--dir', d])).toMatchObject({ calls: 0, costUsd: 0, byAgent: [], budget: null, startedAt: null });
-    expect(run(['status', '--dir', d]).out).toContain('No subscription limits set');
+    expect(run(['status', '--dir', d]).out).toContain('No subscription limits or budgets set');
     expect(run(['alerts', '--dir', d]).out).toBe('No alerts.\n');
     expect(existsSync(d)).toBe(false);
     // $TOKENMETER_DIR (here an empty temp dir) is the default.

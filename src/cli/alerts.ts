@@ -1,14 +1,13 @@
 import { num, percent, usd } from '../reports/format.ts';
-import type { LimitStatus } from '../reports/reports.ts';
 import { shortTime } from './ledger.ts';
 import { toJson } from './output.ts';
-import { statusOf, statusTable } from './status.ts';
+import { type LimitStatus, statusOf, statusTable } from './status.ts';
 
-/** Something that needs attention: for now a subscription limit past its warning threshold. */
+/** Something that needs attention: a subscription limit or budget past its warning threshold. */
 export interface CliAlert {
   level: 'warning' | 'critical' | 'exceeded';
-  source: 'subscription_limit';
-  provider: string;
+  source: 'subscription_limit' | 'budget';
+  provider: string | null;
   message: string;
   limit: LimitStatus;
 }
@@ -23,9 +22,9 @@ export function collectAlerts(statuses: readonly LimitStatus[]): CliAlert[] {
     .sort((a, b) => SEVERITY[b.level] - SEVERITY[a.level] || b.percentUsed - a.percentUsed)
     .map((s) => ({
       level: s.level as CliAlert['level'],
-      source: 'subscription_limit',
+      source: s.limitType === null ? 'budget' : 'subscription_limit',
       provider: s.provider,
-      message: `${s.provider} ${s.limitType}: ${amount(s, s.used)} of ${amount(s, s.limit)} used (${percent(s.percentUsed / 100)})${
+      message: `${s.provider ?? `${s.scope} ${s.scopeId}`} ${s.limitType ?? `${s.window} ${s.unit} budget`}: ${amount(s, s.used)} of ${amount(s, s.limit)} used (${percent(s.percentUsed / 100)})${
         s.resetsAt === null ? '' : `, resets ${shortTime(s.resetsAt)}`
       }`,
       limit: s,

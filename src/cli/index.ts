@@ -13,6 +13,7 @@ import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from '.
 import { pricingCommand } from './pricing.ts';
 import { type RecordsArgs, recordsCommand } from './records.ts';
 import { type ReportArgs, reportCommand } from './report.ts';
+import { serveCommand } from './serve.ts';
 import { type SessionReportArgs, sessionReportCommand } from './session-report.ts';
 import { CYCLES, intIn, type SetLimitArgs, setLimitCommand } from './set-limit.ts';
 import { type StatusArgs, statusCommand } from './status.ts';
@@ -48,6 +49,18 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .option('--json', 'print JSON')
     .action((file: string, opts: { provider: string; request?: string; dir?: string; json?: boolean }) => {
       code = inspectCommand({ file, provider: opts.provider, request: opts.request, dir: opts.dir, json: opts.json }, out);
+    });
+  program
+    .command('serve')
+    .description('run the REST API (ingest, reports, budgets; /metrics on the same port) over the ledger in the storage dir')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free one)', intIn(0, 65535), 8787)
+    .option('--token <token>', 'require Authorization: Bearer <token> (default $TOKENMETER_API_TOKEN)')
+    .option('--dir <path>', DIR_HELP)
+    .action(async (opts: { host: string; port: number; token?: string; dir?: string }) => {
+      // Loaded only for this command: the read commands stay light.
+      const { serveCommand } = await import('./serve.ts');
+      code = await serveCommand(opts, out);
     });
   addLedgerCommands(
     program,

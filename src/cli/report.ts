@@ -1,5 +1,6 @@
-import { configLimits, configThresholds, loadConfig } from '../config.ts';
+import { configBudgets, loadConfig } from '../config.ts';
 import type { Totals } from '../ledger/types.ts';
+import { budgetStatusFromLedger } from '../reports/budget-status.ts';
 import { num, usd } from '../reports/format.ts';
 import { report } from '../reports/reports.ts';
 import { noLedgerMessage, queryOf, type RangeArgs, rangeText, withLedger } from './ledger.ts';
@@ -25,7 +26,7 @@ export async function reportCommand(args: ReportArgs, out: (s: string) => void):
   const q = queryOf(args, 30);
   return withLedger(args.dir, async (l) => {
     const config = loadConfig(l.dir);
-    const r = await report(l.store, q, configLimits(config), configThresholds(config));
+    const r = await report(l.store, q, budgetStatusFromLedger(l.store, configBudgets(config)));
     if (args.json) {
       out(toJson(r));
       return 0;
@@ -54,7 +55,7 @@ export async function reportCommand(args: ReportArgs, out: (s: string) => void):
     }
     if (r.subscriptionStatus.length > 0) {
       out('\nSubscription limits');
-      out(statusTable(r.subscriptionStatus));
+      out(statusTable(r.subscriptionStatus.map((b) => ({ ...b, provider: b.scopeId }))));
     }
     return 0;
   });

@@ -1,7 +1,7 @@
 import { LIMIT_TYPES } from '../budgets/limits.ts';
-import { configLimits, configPath, configThresholds, loadConfig } from '../config.ts';
+import { configBudgets, configPath, loadConfig } from '../config.ts';
+import { type BudgetStatus, budgetStatusFromLedger } from '../reports/budget-status.ts';
 import { num, shareBar, usd } from '../reports/format.ts';
-import { type LimitStatus, limitStatus } from '../reports/reports.ts';
 import { shortTime, withLedger } from './ledger.ts';
 import { table, toJson } from './output.ts';
 
@@ -10,11 +10,21 @@ export interface StatusArgs {
   json?: boolean | undefined;
 }
 
-/** The subscription limits of a dir's config.json and the usage of each one's current window. */
+/** A budget's status as the CLI shows it: `provider` is set for subscription limits. */
+export type LimitStatus = BudgetStatus & { provider: string | null };
+
+/**
+ * The subscription limits and budgets of a dir's config.json and the usage of each one's current
+ * window, read from the ledger's rollups (a per-user budget shows each user with usage).
+ */
 export async function statusOf(dir: string | undefined): Promise<{ dir: string; statuses: LimitStatus[] }> {
   return withLedger(dir, async (l) => {
     const config = loadConfig(l.dir);
-    return { dir: l.dir, statuses: await limitStatus(l.store, configLimits(config), configThresholds(config)) };
+    const statuses = budgetStatusFromLedger(l.store, configBudgets(config)).map((b) => ({
+      ...b,
+      provider: b.scope === 'provider' ? b.scopeId : null,
+    }));
+    return { dir: l.dir, statuses };
   });
 }
 
@@ -22,16 +32,16 @@ export async function statusOf(dir: string | undefined): Promise<{ dir: string; 
 export function statusTable(statuses: readonly LimitStatus[]): string {
   const amount = (s: LimitStatus, v: number) => (s.unit === 'usd' ? usd(v) : `${num(v)} tokens`);
   return table(
-    ['Provider', 'Limit type', 'Used', 'Limit', 'Used %', 'Remaining', 'Level', 'Resets at'],
+    ['Budget', 'Limit type', 'Used', 'Limit', 'Used %', 'Remaining', 'Level', 'Resets at'],
     statuses.map((s) => [
-      s.provider,
-      s.limitType,
+      s.provider ?? `${s.scope} ${s.scopeId}`,
+      s.limitType ?? `${s.window} ${s.unit}`,
       amount(s, s.used),
       amount(s, s.limit),
       shareBar(s.percentUsed / 100),
       amount(s, s.remaining),
       s.level,
-      s.resetsAt === null ? `rolling, since ${shortTime(s.windowStart)}` : shortTime(s.resetsAt),
+      s.resetsAt === null ? (s.window === 'run' ? 'end of run' : `rolling, since ${shortTime(s.windowStart)}`) : shortTime(s.resetsAt),
     ]),
     [2, 3, 5],
   );
@@ -40,7 +50,7 @@ export function statusTable(statuses: readonly LimitStatus[]): string {
 /** The hint shown when no limit is set. */
 export function noLimitsMessage(dir: string): string {
   return [
-    `No subscription limits set in ${configPath(dir)}. Set one with:`,
+    `No subscription limits or budgets set in ${configPath(dir)}. Set one with:`,
     '  tokenmeter set-limit <provider> <limit_type> <value> [--cycle monthly|daily|rolling]',
     '  e.g. tokenmeter set-limit openai monthly_limit 100',
     `limit types: ${LIMIT_TYPES.join(', ')}`,

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -17,6 +17,8 @@ export interface PrometheusOptions {
   port?: number;
   /** @default '/metrics' */
   endpoint?: string;
+  /** Start the endpoint's own server; false leaves serving to you (`monitor.handleMetrics(req, res)`, as `tokenmeter serve` does). @default true */
+  serve?: boolean;
 }
 
 /** OTLP over HTTP to a Collector (or any OTLP receiver). */
@@ -86,7 +88,7 @@ export class MetricsExport {
       // A reader must be bound to a MeterProvider to collect; this one holds no instruments.
       this.#provider = new MeterProvider({ readers: [this.#prometheus] });
       this.#endpoint = p.endpoint ?? '/metrics';
-      this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
+      if (p.serve !== false) this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
     }
     if (options.otlp !== undefined) this.#otlpReady = this.#startOtlp(options.otlp, hooks);
   }
@@ -142,6 +144,13 @@ export class MetricsExport {
     server.listen(port, host);
     // The endpoint must not keep the user's process alive.
     server.unref();
+  }
+
+  /** Answers a scrape with the Prometheus exposition; false when Prometheus export is off. */
+  handleMetrics(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.#prometheus === undefined) return false;
+    this.#prometheus.getMetricsRequestHandler(req, res);
+    return true;
   }
 
   /** Resolves once the endpoint listens (or failed to, which is logged) and OTLP has loaded. */

@@ -1,7 +1,7 @@
-import { type BillingCycle, type LimitType, levelOf, type Thresholds, unitOf, windowAt } from '../budgets/limits.ts';
 import { addTotals, emptyTotals } from '../ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from '../ledger/types.ts';
 import type { UsageRecord } from '../usage.ts';
+import type { BudgetStatus } from './budget-status.ts';
 import { dimensionOf, type ReportQuery, resolveQuery } from './query.ts';
 
 /** One group of a breakdown, with its share of the whole (by cost, or by tokens when nothing is priced). */
@@ -31,35 +31,12 @@ export interface ProviderSummary extends Totals {
   byModel: Record<string, Totals>;
 }
 
-/** A subscription limit and how much of its current window is used. */
-export interface LimitStatus {
-  provider: string;
-  limitType: LimitType;
-  unit: 'tokens' | 'usd';
-  limit: number;
-  used: number;
-  remaining: number;
-  /** used / limit, as a percentage. */
-  percentUsed: number;
-  level: 'ok' | 'warning' | 'critical' | 'exceeded';
-  windowStart: string;
-  /** When usage starts again from zero; null for a rolling window. */
-  resetsAt: string | null;
-}
-
-/** A configured limit, as reports read it. */
-export interface LimitSpec {
-  provider: string;
-  type: LimitType;
-  value: number;
-  cycle: BillingCycle;
-}
-
 export interface Report {
   period: Period & { days: number | null };
   totals: Totals;
   byProvider: ProviderSummary[];
-  subscriptionStatus: LimitStatus[];
+  /** Each provider's subscription limits in their current windows. */
+  subscriptionStatus: BudgetStatus[];
 }
 
 /** One user's or thread's usage. */
@@ -150,54 +127,18 @@ export async function providerSummaries(store: LedgerStore, q: ReportQuery = {},
   );
 }
 
-/** Usage of each configured limit's current window. */
-export async function limitStatus(
-  store: LedgerStore,
-  limits: readonly LimitSpec[],
-  thresholds: Thresholds,
-  now = Date.now(),
-): Promise<LimitStatus[]> {
-  const out: LimitStatus[] = [];
-  for (const l of limits) {
-    const w = windowAt(l.cycle, now);
-    const [t] = await store.aggregate({ provider: l.provider, since: w.start, until: now + 1 }, []);
-    const unit = unitOf(l.type);
-    const used = t === undefined ? 0 : unit === 'usd' ? t.costUsd : t.totalTokens;
-    const ratio = l.value === 0 ? (used > 0 ? Number.POSITIVE_INFINITY : 0) : used / l.value;
-    out.push({
-      provider: l.provider,
-      limitType: l.type,
-      unit,
-      limit: l.value,
-      used,
-      remaining: Math.max(0, l.value - used),
-      percentUsed: Number.isFinite(ratio) ? Math.round(ratio * 10_000) / 100 : 100,
-      level: l.value === 0 && used === 0 ? 'ok' : levelOf(ratio, thresholds),
-      windowStart: new Date(w.start).toISOString(),
-      resetsAt: l.cycle.kind === 'rolling' ? null : new Date(w.end).toISOString(),
-    });
-  }
-  return out;
-}
-
 /** Across providers: the period, totals, per provider, and each limit's status. */
-export async function report(
-  store: LedgerStore,
-  q: ReportQuery,
-  limits: readonly LimitSpec[],
-  thresholds: Thresholds,
-  now = Date.now(),
-): Promise<Report> {
+export async function report(store: LedgerStore, q: ReportQuery, statuses: readonly BudgetStatus[], now = Date.now()): Promise<Report> {
   const filter = resolveQuery(q, now);
   const byProvider = await providerSummaries(store, q, now);
   const totals = emptyTotals();
   for (const p of byProvider) addTotals(totals, p);
-  const shown = q.provider === undefined ? limits : limits.filter((l) => l.provider === q.provider);
+  const shown = statuses.filter((b) => b.scope === 'provider' && (q.provider === undefined || b.scopeId === q.provider));
   return {
     period: { ...periodOf(filter), days: q.days ?? (filter.since === undefined ? null : (filter.until - filter.since) / 86_400_000) },
     totals,
     byProvider,
-    subscriptionStatus: await limitStatus(store, shown, thresholds, now),
+    subscriptionStatus: shown,
   };
 }
 
