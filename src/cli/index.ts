@@ -13,7 +13,6 @@ import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from '.
 import { pricingCommand } from './pricing.ts';
 import { type RecordsArgs, recordsCommand } from './records.ts';
 import { type ReportArgs, reportCommand } from './report.ts';
-import { serveCommand } from './serve.ts';
 import { type SessionReportArgs, sessionReportCommand } from './session-report.ts';
 import { CYCLES, intIn, type SetLimitArgs, setLimitCommand } from './set-limit.ts';
 import { type StatusArgs, statusCommand } from './status.ts';
