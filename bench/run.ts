@@ -6,6 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchBudgets } from './budgets.ts';
 import type { Result } from './harness.ts';
 import { benchLedger } from './ledger.ts';
 import { benchRecord } from './record.ts';
@@ -18,6 +19,8 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
     names: ['wrap-openai-chat', 'wrap-openai-chat-stream', 'bare-chat', 'wrapped-chat', 'bare-chat-stream', 'wrapped-chat-stream'],
     run: benchWrap,
   },
+  // ns per call: record() with five enforced budgets beside record() without; the enforcement decision.
+  { names: ['record-no-budgets', 'record-with-budgets', 'enforce-check'], run: benchBudgets },
   // ingest: records/s beside the raw insert rate; summaries: ms; size: bytes per record on disk.
   {
     names: ['ledger-ingest', 'sqlite-raw-insert', 'summary-30d-1m', 'summary-30d-10m', 'ledger-bytes-per-record'],

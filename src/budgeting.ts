@@ -7,6 +7,7 @@ import {
   BudgetTracker,
   type CallEstimate,
   type Seeder,
+  type Spend,
 } from './budgets/tracker.ts';
 import type { CallContext } from './context.ts';
 import { BudgetExceededError, ValidationError } from './errors.ts';
@@ -68,6 +69,17 @@ export class Budgets {
   readonly #history: Alert[] = [];
   readonly #prices: PriceBook;
   readonly #log: Logger;
+  readonly #scratch: Spend = {
+    timestamp: 0,
+    provider: '',
+    model: '',
+    userId: null,
+    apiKeyId: null,
+    agent: null,
+    runId: null,
+    costPico: null,
+    tokens: 0,
+  };
 
   constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number) {
     this.tracker = new BudgetTracker(seed, clock);
@@ -89,18 +101,19 @@ export class Budgets {
 
   /** Counts a priced record; returns (and announces) the thresholds it crossed. */
   spend(u: UsageRecord): Alert[] | undefined {
-    const run = u.metadata?.run_id;
-    const alerts = this.tracker.spend({
-      timestamp: u.timestamp,
-      provider: u.provider,
-      model: u.model,
-      userId: u.userId,
-      apiKeyId: u.apiKeyId,
-      agent: u.agent,
-      runId: typeof run === 'string' ? run : null,
-      costPico: u.costPicoUsd,
-      tokens: u.totalTokens ?? 0,
-    });
+    // One scratch object, filled per record: the hot path allocates nothing here.
+    const s = this.#scratch;
+    const run = u.metadata === null ? undefined : u.metadata.run_id;
+    s.timestamp = u.timestamp;
+    s.provider = u.provider;
+    s.model = u.model;
+    s.userId = u.userId;
+    s.apiKeyId = u.apiKeyId;
+    s.agent = u.agent;
+    s.runId = typeof run === 'string' ? run : null;
+    s.costPico = u.costPicoUsd;
+    s.tokens = u.totalTokens ?? 0;
+    const alerts = this.tracker.spend(s);
     if (alerts !== undefined) {
       for (const a of alerts) {
         this.#history.push(a);

@@ -309,7 +309,12 @@ export class TokenMonitor implements CallSink {
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
     }
     const ctx = this.#context.current();
-    const u = validateUsage(ctx === undefined ? input : applyContext(input, ctx), this.#keyIdOf);
+    const u = validateUsage(ctx === undefined || onlyRun(ctx) ? input : applyContext(input, ctx), this.#keyIdOf);
+    if (ctx?.runId !== undefined) {
+      // The validated record's metadata is already its own copy: the run id is added in place.
+      if (u.metadata === null) u.metadata = { run_id: ctx.runId };
+      else u.metadata.run_id = ctx.runId;
+    }
     try {
       return this.#recordValid(u);
     } catch (error) {
@@ -833,8 +838,18 @@ function applyContext(input: UsageInput, ctx: CallContext): UsageInput {
     out.operation = ctx.operation;
   }
   if (ctx.metadata !== undefined) out.metadata = { ...ctx.metadata, ...out.metadata };
-  if (ctx.runId !== undefined) out.metadata = { ...out.metadata, run_id: ctx.runId };
   return out;
+}
+
+/** A context that only names a run (`session().run(fn)`): nothing to copy into the call. */
+function onlyRun(ctx: CallContext): boolean {
+  return (
+    ctx.userId === undefined &&
+    ctx.threadId === undefined &&
+    ctx.agent === undefined &&
+    ctx.operation === undefined &&
+    ctx.metadata === undefined
+  );
 }
 
 /** The kinds of call instrumented calls are labelled with until a context names the operation. */

@@ -98,6 +98,8 @@ export class BudgetState {
   readonly critAt: number;
   readonly thresholds: Thresholds;
   readonly cycle: BillingCycle | null;
+  /** True for a USD budget (counted in picodollars), false for tokens. */
+  readonly usd: boolean;
   windowStart = 0;
   /** 0 until the first roll (runs keep it: they have no window end). */
   windowEnd = 0;
@@ -114,6 +116,7 @@ export class BudgetState {
     this.spec = spec;
     this.cycle = spec.scope === 'run' ? null : (spec.cycle ?? DEFAULT_CYCLE);
     const unit = spec.unit ?? 'usd';
+    this.usd = unit === 'usd';
     this.id = { scope: spec.scope, scopeId, window: windowName(this.cycle), unit };
     if (spec.limitType !== undefined) this.id.limitType = spec.limitType;
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...spec.thresholds };
@@ -130,6 +133,8 @@ export class BudgetState {
     if (c === null) return false;
     if (c.kind === 'rolling') {
       const first = Math.floor(now / DAY_MS) - c.days + 1;
+      if (first * DAY_MS <= this.windowStart && this.windowEnd !== 0) return false;
+      this.windowEnd = Number.POSITIVE_INFINITY;
       this.windowStart = first * DAY_MS;
       let dropped = false;
       for (const [d, v] of this.days as Map<number, number>) {
@@ -248,9 +253,13 @@ export class BudgetTracker {
   readonly #clock: () => number;
   #enforced = 0;
 
-  constructor(seed: Seeder, clock: () => number = Date.now) {
+  /** With the real clock, a record's own timestamp (taken when it was recorded) is the time: no clock read per record. */
+  readonly #ownClock: boolean;
+
+  constructor(seed: Seeder, clock?: () => number) {
     this.#seed = seed;
-    this.#clock = clock;
+    this.#clock = clock ?? Date.now;
+    this.#ownClock = clock !== undefined;
   }
 
   get size(): number {
@@ -310,14 +319,15 @@ export class BudgetTracker {
   /** Counts one record; returns the alerts it raised (each level once per window). */
   spend(s: Spend): Alert[] | undefined {
     let alerts: Alert[] | undefined;
-    let now = 0;
+    let now = this.#ownClock ? 0 : s.timestamp;
     for (const b of this.#budgets) {
       const state = this.#statesFor(b, s);
       if (state === undefined) continue;
       if (now === 0) now = this.#clock();
-      state.roll(now);
+      // Forward only: a record backfilled with an old timestamp never takes a window back.
+      if (now >= state.windowEnd || state.days !== null) state.roll(now);
       if (s.timestamp < state.windowStart) continue;
-      const units = state.id.unit === 'usd' ? s.costPico : s.tokens;
+      const units = state.usd ? s.costPico : s.tokens;
       if (units === null || units === 0) continue;
       state.add(units, s.timestamp);
       const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;

@@ -1,0 +1,76 @@
+/**
+ * Budgets on the hot path: `record()` with five active budgets (provider, user, key, team, run)
+ * and enforcement on, beside `record()` without budgets, same calls, same run; and the time an
+ * enforced instrumented call spends deciding (`admit` and `settle`).
+ */
+import { TokenMonitor } from '../src/index.ts';
+import type { UsageInput } from '../src/usage.ts';
+import { measureNs, type Result } from './harness.ts';
+
+const KEY = 'sk-proj-benchmarkkeybenchmarkkey-0xyz';
+const calls: UsageInput[] = Array.from({ length: 8 }, (_, i) => ({
+  provider: 'openai',
+  model: i % 2 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
+  operation: 'extract_nodes',
+  inputTokens: 1000 + i,
+  outputTokens: 500,
+  cachedInputTokens: 200,
+  apiKey: KEY,
+  userId: `u${i % 3}`,
+  agent: 'planner',
+  durationMs: 840,
+}));
+
+export async function benchBudgets(): Promise<Result[]> {
+  const options = { loadConfig: false, ledger: false, metrics: { prometheus: false } } as const;
+  const plain = new TokenMonitor(options);
+  const budgeted = new TokenMonitor(options);
+  // Limits far above what the benchmark spends: every budget is checked and counted, none blocks.
+  const big = 1e9;
+  budgeted.setLimit('openai', 'monthly_limit', big, { enforce: true });
+  budgeted.setBudget({ scope: 'user', scopeId: '*', limit: big, enforce: true });
+  budgeted.setBudget({ scope: 'api_key', scopeId: '*', limit: big, enforce: true });
+  budgeted.setBudget({ scope: 'team', scopeId: 'search', members: { userIds: ['u0', 'u1', 'u2'] }, limit: big, enforce: true });
+  const run = budgeted.session({ budgetUsd: big, enforce: true });
+  const body = {
+    model: 'gpt-4o',
+    max_tokens: 500,
+    messages: [{ role: 'user', content: 'Summarise the attached report in three bullet points.' }],
+  };
+  const context = { userId: 'u1', agent: 'planner', runId: run.id };
+
+  let i = 0;
+  const results = run.run(() =>
+    measureNs(
+      [
+        {
+          name: 'record',
+          run: (n) => {
+            for (let k = 0; k < n; k++) plain.record(calls[i++ & 7] as UsageInput);
+          },
+        },
+        {
+          name: 'record-with-budgets',
+          baseline: 'record',
+          run: (n) => {
+            for (let k = 0; k < n; k++) budgeted.record(calls[i++ & 7] as UsageInput);
+          },
+        },
+        {
+          name: 'enforce-check',
+          run: (n) => {
+            for (let k = 0; k < n; k++) budgeted.settle(budgeted.admit('openai', body, context, KEY));
+          },
+        },
+      ],
+      { batch: 10_000, rounds: 30 },
+    ),
+  );
+  const status = budgeted.budgetStatus();
+  if (status.length < 5 || status.some((s) => s.used === 0 || s.reserved !== 0)) throw new Error('bench: budgets did not count every call');
+  await Promise.all([plain.close(), budgeted.close()]);
+  // The run context applies to both monitors' records; only `record` is named the same elsewhere.
+  return results.map((r) =>
+    r.name === 'record' ? { ...r, name: 'record-no-budgets' } : r.baseline === 'record' ? { ...r, baseline: 'record-no-budgets' } : r,
+  );
+}
