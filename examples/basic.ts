@@ -1,12 +1,20 @@
-// The metering core in one file: record calls of several providers and serve them to Prometheus.
-//   node examples/basic.ts          serve on 127.0.0.1:9464/metrics, a new call every 2 s, Ctrl-C to stop
+// tokenmeter in one file: record calls of several providers into the ledger (SQLite in
+// $TOKENMETER_DIR, else ~/.tokenmeter), watch a budget, and serve the metrics to Prometheus.
+//   node examples/basic.ts          serve on 127.0.0.1:9464/metrics, a new round every 2 s, Ctrl-C to stop
 //   node examples/basic.ts --once   record, scrape its own endpoint once, print, exit (used by a test)
+// Then: `npx tokenmeter summary --by model`, `npx tokenmeter status`, `npx tokenmeter alerts`.
 // In an app, import from 'tokenmeter'; this example imports the source so it runs without a build.
-import { TokenMonitor } from '../src/index.ts';
+import { formatCostReport, TokenMonitor } from '../src/index.ts';
 
 const once = process.argv.includes('--once');
 const port = Number(process.env.TOKENMETER_METRICS_PORT ?? (once ? 0 : 9464));
-const monitor = new TokenMonitor({ metrics: { prometheus: { port } }, loadConfig: false });
+const monitor = new TokenMonitor({
+  metrics: { prometheus: { port } },
+  loadConfig: false,
+  // A daily budget for the demo user: a round of calls costs about $0.66, so it warns, then is exceeded.
+  budgets: [{ scope: 'user', scopeId: 'demo-user', limit: 2, unit: 'usd', cycle: { kind: 'daily' } }],
+});
+monitor.on('alert', (a) => console.log(`ALERT ${a.level}: ${a.message}`));
 await monitor.ready();
 
 const calls = [
@@ -54,12 +62,17 @@ if (once) {
       .filter((l) => l.startsWith('tokenmeter_cost_usd_total'))
       .join('\n'),
   );
+  await monitor.flush();
+  console.log(`\n${formatCostReport(await monitor.sessionStats({ budgetUsd: 2 }))}`);
+  console.log(`ledger: ${monitor.dir}/ledger.db`);
   await monitor.close();
 } else {
   console.log(`\nPrometheus endpoint: ${monitor.metricsUrl} (a new round of calls every 2 s; Ctrl-C to stop)`);
   const timer = setInterval(recordAll, 2000);
-  process.once('SIGINT', () => {
+  process.once('SIGINT', async () => {
     clearInterval(timer);
-    void monitor.close();
+    await monitor.flush();
+    console.log(`\n${formatCostReport(await monitor.sessionStats({ budgetUsd: 2 }))}`);
+    await monitor.close();
   });
 }

@@ -14,5 +14,8 @@ describe('examples/basic.ts', () => {
     expect(r.stdout).toContain(
       'tokenmeter_cost_usd_total{provider="cohere",model="rerank-v3.5",service_type="reranking",operation="rerank"} 0.002',
     );
+    // The calls are in the ledger and the session's cost report reads them back.
+    expect(r.stdout).toMatch(/Calls\s+6/i);
+    expect(r.stdout).toContain('ledger: ');
   });
 });
