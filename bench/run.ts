@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- <name filter>]`: runs the benchmarks whose name contains the filter, prints
+ * `npm run bench [-- <filter>[,<filter>...]]`: runs the benchmarks whose name contains a filter, prints
  * one JSON object and writes it to bench/results.json.
  *   { "node": "<version>", "results": [ { name, value, unit, baseline?, baselineValue?, ratio? } ] }
  */
@@ -30,12 +30,14 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
 
 // Nothing a benchmark records lands in the user's ~/.tokenmeter.
 process.env.TOKENMETER_DIR = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-'));
-const filter = process.argv[2] ?? '';
+// `npm run bench -- ledger,summary`: the benchmarks whose name contains any of the words.
+const filters = (process.argv[2] ?? '').split(',');
+const wanted = (name: string) => filters.some((f) => name.includes(f));
 const results: Result[] = [];
 for (const suite of suites) {
-  if (!suite.names.some((n) => n.includes(filter))) continue;
+  if (!suite.names.some(wanted)) continue;
   // Baselines are measured with their subjects; each result carries its baseline's figure.
-  for (const r of await suite.run()) if (r.name.includes(filter)) results.push(r);
+  for (const r of await suite.run()) if (wanted(r.name)) results.push(r);
 }
 const out = { node: process.version, results };
 const json = JSON.stringify(out, null, 2);

@@ -29,6 +29,20 @@ const price = z
  */
 const amount = z.number().nonnegative().finite();
 
+/** A limit's or budget's cycle, own thresholds and enforcement. */
+const cycleFields = {
+  /** `monthly` (from `reset_day`), `daily`, or `rolling` (the last `rolling_days`). @default monthly */
+  billing_cycle: z.enum(['monthly', 'daily', 'rolling']).optional(),
+  /** Day of the month a monthly cycle starts, 1 to 28. @default 1 */
+  reset_day: z.number().int().min(1).max(28).optional(),
+  rolling_days: z.number().int().min(1).max(366).optional(),
+  /** Its own thresholds (the research workflow used 0.9). @default the file's `alerts` ones */
+  warning_threshold: z.number().gt(0).lte(1).optional(),
+  critical_threshold: z.number().gt(0).lte(1).optional(),
+  /** Stop instrumented calls once it is spent. @default false */
+  enforce: z.boolean().optional(),
+};
+
 /** One provider's limits, as the seed's `monitor_config.json` holds them, and its billing cycle. */
 const providerLimits = z
   .object({
@@ -37,16 +51,7 @@ const providerLimits = z
     paid_tier_tokens: amount.optional(),
     prepaid_credits: amount.optional(),
     monthly_limit: amount.optional(),
-    /** `monthly` (from `reset_day`), `daily`, or `rolling` (the last `rolling_days`). @default monthly */
-    billing_cycle: z.enum(['monthly', 'daily', 'rolling']).optional(),
-    /** Day of the month a monthly cycle starts, 1 to 28. @default 1 */
-    reset_day: z.number().int().min(1).max(28).optional(),
-    rolling_days: z.number().int().min(1).max(366).optional(),
-    /** This provider's own thresholds (the research workflow used 0.9). */
-    warning_threshold: z.number().gt(0).lte(1).optional(),
-    critical_threshold: z.number().gt(0).lte(1).optional(),
-    /** Stop instrumented calls once a limit is spent. @default false */
-    enforce: z.boolean().optional(),
+    ...cycleFields,
   })
   .strict();
 
@@ -58,12 +63,7 @@ const budget = z
     id: z.string().min(1).optional(),
     limit_usd: amount.optional(),
     limit_tokens: amount.optional(),
-    billing_cycle: z.enum(['monthly', 'daily', 'rolling']).optional(),
-    reset_day: z.number().int().min(1).max(28).optional(),
-    rolling_days: z.number().int().min(1).max(366).optional(),
-    warning_threshold: z.number().gt(0).lte(1).optional(),
-    critical_threshold: z.number().gt(0).lte(1).optional(),
-    enforce: z.boolean().optional(),
+    ...cycleFields,
     block_unpriced: z.boolean().optional(),
     /** A team's members. */
     user_ids: z.array(z.string().min(1)).optional(),

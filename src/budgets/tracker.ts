@@ -53,19 +53,6 @@ export interface BudgetIdentity {
   limitType?: LimitType;
 }
 
-/** A record as the tracker sees it: who, what, and how much (cost in picodollars, null when unpriced). */
-export interface Spend {
-  timestamp: number;
-  provider: string;
-  model: string;
-  userId: string | null;
-  apiKeyId: string | null;
-  agent: string | null;
-  runId: string | null;
-  costPico: number | null;
-  tokens: number;
-}
-
 /** What a call about to be made is expected to cost, for enforcement. */
 export interface CallEstimate {
   provider: string;
@@ -74,9 +61,14 @@ export interface CallEstimate {
   apiKeyId: string | null;
   agent: string | null;
   runId: string | null;
-  /** Estimated cost in picodollars; 0 for a free model, null when the model has no price. */
+  /** Cost in picodollars (estimated, for a call); 0 for a free model, null when the model has no price. */
   costPico: number | null;
   tokens: number;
+}
+
+/** A record as the tracker sees it: a call's who and how much, and when. */
+export interface Spend extends CallEstimate {
+  timestamp: number;
 }
 
 const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;

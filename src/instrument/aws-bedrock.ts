@@ -1,9 +1,8 @@
-import type { CallContext } from '../context.ts';
 import { awsBedrockConverter, awsBedrockInvokeUsage, BEDROCK_COUNT_HEADERS, type BedrockHeaders } from '../providers/aws-bedrock.ts';
 import type { Usage } from '../providers/types.ts';
 import { errorMessageOf, errorTypeOf } from './error-type.ts';
 import { observeAsyncIterable, observeCall, type StreamEnd } from './stainless.ts';
-import { admitted, type ClientRecorder, type Held, type Instrumenter, type UsageRecorder } from './wrap.ts';
+import { admitted, contextFor, type Held, type Instrumenter, type UsageRecorder } from './wrap.ts';
 
 /**
  * The official `@aws-sdk/client-bedrock-runtime` client (`BedrockRuntimeClient`, and the
@@ -62,17 +61,6 @@ export function operationOf(command: unknown): string | undefined {
     if (typeof name === 'string' && name.endsWith('Command')) op = name.slice(0, -'Command'.length);
   }
   return op !== undefined && OPERATIONS.has(op) ? op : undefined;
-}
-
-/** The context of one call, as wrapMethod merges it: `instrument()`'s, with a `withContext` around the call winning. */
-function contextFor(recorder: ClientRecorder): CallContext | undefined {
-  const dynamic = recorder.monitor.currentContext();
-  if (recorder.context === undefined) return dynamic;
-  if (dynamic === undefined) return recorder.context;
-  const merged: CallContext = { ...recorder.context, ...dynamic };
-  if (recorder.context.metadata !== undefined && dynamic.metadata !== undefined)
-    merged.metadata = { ...recorder.context.metadata, ...dynamic.metadata };
-  return merged;
 }
 
 /** Reads the count headers of every response into `countHeaders`; the result passes on as it came. */

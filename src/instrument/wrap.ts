@@ -86,7 +86,8 @@ export function admitted(
   }
 }
 
-function contextFor(recorder: ClientRecorder): CallContext | undefined {
+/** The context of one call: `instrument()`'s, with a `withContext` around the call winning. */
+export function contextFor(recorder: ClientRecorder): CallContext | undefined {
   const dynamic = recorder.monitor.currentContext();
   if (recorder.context === undefined) return dynamic;
   if (dynamic === undefined) return recorder.context;

@@ -16,6 +16,27 @@
  * user and day (per-user rows are many more, so they are kept per day). 0 stands for "none" in their keys (string ids start at 1). They are kept in the same
  * transaction as the rows they sum, so they never disagree with them.
  */
+/** The sums every rollup keeps, in column order (rollup.ts's rollupSums gives them in this order). */
+export const ROLLUP_SUM_COLUMNS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'total_tokens',
+  'cost_pico',
+  'unpriced',
+] as const;
+
+/** Adds a batch's sums to a rollup bucket (an upsert's conflict clause). */
+export const ROLLUP_ADD = `ON CONFLICT DO UPDATE SET ${ROLLUP_SUM_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+
+/**
+ * Each migration's SQL is written out in full, never built from constants: a shipped migration must
+ * stay exactly as it ran.
+ */
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE strings (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);

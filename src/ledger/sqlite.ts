@@ -5,7 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { addRow, DAY_MS, emptyTotals, HOUR_MS, type RollupSums, type RowSums, rollupSums, totalsOf } from './rollup.ts';
-import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 type Db = BetterSqlite3.Database;
@@ -189,23 +189,11 @@ export class SqliteStore implements LedgerStore {
     );
     const upHour = this.#prepare(
       'upHour',
-      `INSERT INTO rollup_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
-        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-        cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-        reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, total_tokens = total_tokens + excluded.total_tokens,
-        cost_pico = cost_pico + excluded.cost_pico, unpriced = unpriced + excluded.unpriced`,
+      `INSERT INTO rollup_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${ROLLUP_ADD}`,
     );
     const upUser = this.#prepare(
       'upUser',
-      `INSERT INTO rollup_user_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
-        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-        cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-        reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, total_tokens = total_tokens + excluded.total_tokens,
-        cost_pico = cost_pico + excluded.cost_pico, unpriced = unpriced + excluded.unpriced`,
+      `INSERT INTO rollup_user_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${ROLLUP_ADD}`,
     );
     const insertCommon = this.#prepare(
       'insertCommon',

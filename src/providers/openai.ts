@@ -33,7 +33,6 @@ export interface OpenAIResponsesUsage {
 
 const COUNTS = ['inputTokens', 'outputTokens', 'totalTokens', 'cachedInputTokens', 'cacheWriteTokens', 'reasoningTokens'] as const;
 type Count = (typeof COUNTS)[number];
-type Counts = Partial<Record<Count, number>>;
 /** Where each count lives in a usage object: the first path present wins. */
 export type UsageFields<U = Json> = Readonly<Record<Count, readonly (readonly [keyof U & string, ...string[]])[]>>;
 
@@ -54,20 +53,36 @@ const RESPONSES_FIELDS: UsageFields<OpenAIResponsesUsage> = {
   reasoningTokens: [['output_tokens_details', 'reasoning_tokens']],
 };
 
+/** Every count, unknown ones undefined: one shape for all (the hot path reads it by name). */
+type Counts = Record<Count, number | undefined>;
+
+function noCounts(): Counts {
+  return {
+    inputTokens: undefined,
+    outputTokens: undefined,
+    totalTokens: undefined,
+    cachedInputTokens: undefined,
+    cacheWriteTokens: undefined,
+    reasoningTokens: undefined,
+  };
+}
+
 /**
  * Reads the counts of a usage object. A count of the wrong type is noted in `unread` by its path in
  * the usage object (`prompt_tokens`); a usage that is not an object, by where it was found (`at`).
  */
 function readCounts(usage: unknown, at: string, fields: UsageFields, unread: string[]): Counts {
-  const out: Counts = {};
   const u = obj(usage);
   if (u === undefined) {
     if (usage !== undefined && usage !== null) unread.push(at);
-    return out;
+    return noCounts();
   }
-  const f = 'input_tokens' in u || 'output_tokens' in u ? (RESPONSES_FIELDS as UsageFields) : fields;
+  const responses = 'input_tokens' in u || 'output_tokens' in u;
+  if (responses) return readResponsesCounts(u, unread);
+  if (fields === CHAT_FIELDS) return readChatCounts(u, unread);
+  const out = noCounts();
   for (const key of COUNTS) {
-    for (const path of f[key]) {
+    for (const path of fields[key]) {
       let v: unknown = u;
       let i = 0;
       for (; i < path.length && obj(v) !== undefined; i++) v = (v as Json)[path[i] as string];
@@ -78,6 +93,54 @@ function readCounts(usage: unknown, at: string, fields: UsageFields, unread: str
       break;
     }
   }
+  return out;
+}
+
+/** A count as readCounts reads it: unknown when absent or null; noted in `unread` as `path` when not a count. */
+function countAt(v: unknown, path: string, unread: string[]): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = num(v);
+  if (n === undefined) unread.push(path);
+  return n;
+}
+
+/** `details`, the object a nested count lives in: an object, or undefined (noted in `unread` as `path` when present but not an object). */
+function detailsAt(details: unknown, path: string, unread: string[]): Json | undefined {
+  if (details === undefined || details === null) return undefined;
+  const d = obj(details);
+  if (d === undefined) unread.push(path);
+  return d;
+}
+
+/** readCounts over CHAT_FIELDS, with reads by name (the instrumented hot path): the same counts, the same `unread`. */
+function readChatCounts(u: Json, unread: string[]): Counts {
+  const out = noCounts();
+  out.inputTokens = countAt(u.prompt_tokens, 'prompt_tokens', unread);
+  out.outputTokens = countAt(u.completion_tokens, 'completion_tokens', unread);
+  out.totalTokens = countAt(u.total_tokens, 'total_tokens', unread);
+  const pd = detailsAt(u.prompt_tokens_details, 'prompt_tokens_details', unread);
+  if (pd !== undefined) {
+    out.cachedInputTokens = countAt(pd.cached_tokens, 'prompt_tokens_details.cached_tokens', unread);
+    out.cacheWriteTokens = countAt(pd.cache_write_tokens, 'prompt_tokens_details.cache_write_tokens', unread);
+  }
+  const cd = detailsAt(u.completion_tokens_details, 'completion_tokens_details', unread);
+  if (cd !== undefined) out.reasoningTokens = countAt(cd.reasoning_tokens, 'completion_tokens_details.reasoning_tokens', unread);
+  return out;
+}
+
+/** readCounts over RESPONSES_FIELDS, likewise. */
+function readResponsesCounts(u: Json, unread: string[]): Counts {
+  const out = noCounts();
+  out.inputTokens = countAt(u.input_tokens, 'input_tokens', unread);
+  out.outputTokens = countAt(u.output_tokens, 'output_tokens', unread);
+  out.totalTokens = countAt(u.total_tokens, 'total_tokens', unread);
+  const id = detailsAt(u.input_tokens_details, 'input_tokens_details', unread);
+  if (id !== undefined) {
+    out.cachedInputTokens = countAt(id.cached_tokens, 'input_tokens_details.cached_tokens', unread);
+    out.cacheWriteTokens = countAt(id.cache_write_tokens, 'input_tokens_details.cache_write_tokens', unread);
+  }
+  const od = detailsAt(u.output_tokens_details, 'output_tokens_details', unread);
+  if (od !== undefined) out.reasoningTokens = countAt(od.reasoning_tokens, 'output_tokens_details.reasoning_tokens', unread);
   return out;
 }
 
@@ -106,16 +169,19 @@ function kindOf(body: Json | undefined, req: Json | undefined): Kind {
 }
 
 function build(provider: string, kind: Kind, model: string | undefined, req: Json | undefined, counts: Counts, unread: string[]): Usage {
-  const u: Usage = { provider, ...kind, usageSource: 'missing' };
+  const u: Usage = { provider, serviceType: kind.serviceType, operation: kind.operation, usageSource: 'missing' };
   const requestModel = str(req?.model);
   if ((model ?? requestModel) !== undefined) u.model = model ?? requestModel;
   if (requestModel !== undefined) u.requestModel = requestModel;
   if (kind === EMBED && counts.inputTokens === undefined && counts.totalTokens !== undefined) counts.inputTokens = counts.totalTokens;
-  for (const k of COUNTS) {
-    const v = counts[k];
-    if (v !== undefined) u[k] = v;
-  }
-  if (Object.keys(counts).length > 0) u.usageSource = 'reported';
+  let known = false;
+  if (counts.inputTokens !== undefined) (u.inputTokens = counts.inputTokens), (known = true);
+  if (counts.outputTokens !== undefined) (u.outputTokens = counts.outputTokens), (known = true);
+  if (counts.totalTokens !== undefined) (u.totalTokens = counts.totalTokens), (known = true);
+  if (counts.cachedInputTokens !== undefined) (u.cachedInputTokens = counts.cachedInputTokens), (known = true);
+  if (counts.cacheWriteTokens !== undefined) (u.cacheWriteTokens = counts.cacheWriteTokens), (known = true);
+  if (counts.reasoningTokens !== undefined) (u.reasoningTokens = counts.reasoningTokens), (known = true);
+  if (known) u.usageSource = 'reported';
   if (unread.length > 0) u.unread = [...new Set(unread)];
   return u;
 }
@@ -243,7 +309,7 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
       // Without a usage chunk, the stream ended if every choice it started sent a finish_reason.
       if (seen.size > 0 && [...seen].every((i) => finished.has(i))) ended = true;
       const unread: string[] = [];
-      const counts = usage === undefined ? {} : readCounts(usage.value, usage.at, fields, unread);
+      const counts = usage === undefined ? noCounts() : readCounts(usage.value, usage.at, fields, unread);
       const u = build(provider, kind ?? kindOf(undefined, req), model, req, counts, unread);
       if (!ended) u.partial = true;
       return u;
