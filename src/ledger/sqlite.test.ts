@@ -267,6 +267,23 @@ describe('SqliteStore', () => {
     expect(String(error)).toMatch(/missing\/x\.db/);
   });
 
+  it('keeps every record when two writers fill the same millisecond', async () => {
+    const a = store();
+    const b = store(a.location);
+    const t = Date.UTC(2026, 10, 1, 12);
+    // 1,000 records of one millisecond from each: their ids must collide, and none may be lost.
+    const batch = (tag: string) => Array.from({ length: 1000 }, (_, i) => rec({ timestamp: t, agent: tag, inputTokens: i }));
+    await a.write(batch('a'));
+    await b.write(batch('b'));
+    expect(await a.count({})).toBe(2000);
+    const [byA, byB] = [a.aggregateSync({ agent: 'a' }, []), a.aggregateSync({ agent: 'b' }, [])];
+    expect([byA[0]?.requests, byB[0]?.requests]).toEqual([1000, 1000]);
+    // Past 1,024 records in one millisecond, time moves on by no more than a millisecond or two.
+    const span = await a.span();
+    expect(span?.first).toBe(t);
+    expect((span?.last ?? 0) - t).toBeLessThanOrEqual(2);
+  });
+
   it('refuses a ledger written by a newer tokenmeter', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
     const db = new Database(file);

@@ -64,6 +64,8 @@ const ROLLUP_USER_DAY: Rollup = {
   unitMs: DAY_MS,
   dims: new Set(['userId', 'provider', 'serviceType', 'model', 'agent', 'day']),
 };
+/** Common records inserted by one statement. */
+const CHUNK = 32;
 /** Ids are the timestamp times this, plus a sequence number. */
 const ID_SCALE = 1024;
 
@@ -195,6 +197,12 @@ export class SqliteStore implements LedgerStore {
       'upUser',
       `INSERT INTO rollup_user_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${ROLLUP_ADD}`,
     );
+    const insertMany = this.#prepare(
+      'insertMany',
+      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
+        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error)
+       VALUES ${Array.from({ length: CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+    );
     const insertCommon = this.#prepare(
       'insertCommon',
       `INSERT OR IGNORE INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
@@ -202,6 +210,22 @@ export class SqliteStore implements LedgerStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const added: string[] = [];
+    // An id taken (another record of the same millisecond): the next one. Past 1,024 records in
+    // one millisecond the time moves on by a millisecond, which no report can tell.
+    const insertOne = (stmt: Stmt, values: unknown[]) => {
+      while (stmt.run(values).changes === 0) (values[0] as number)++;
+    };
+    const chunk: unknown[][] = [];
+    const insertChunk = () => {
+      try {
+        insertMany.run(chunk.flat());
+      } catch (error) {
+        // A taken id fails the whole statement (and only it): the rows go one by one instead.
+        if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw error;
+        for (const values of chunk) insertOne(insertCommon, values);
+      }
+      chunk.length = 0;
+    };
     const hours = new Map<string, RollupSums>();
     const users = new Map<string, RollupSums>();
     const run = this.#db.transaction(() => {
@@ -213,7 +237,8 @@ export class SqliteStore implements LedgerStore {
         const key = r.apiKeyId === null ? 0 : this.#idOf(r.apiKeyId, added);
         const user = r.userId === null ? 0 : this.#idOf(r.userId, added);
         const agent = r.agent === null ? 0 : this.#idOf(r.agent, added);
-        const id = r.timestamp * ID_SCALE + this.#seq;
+        // Whole milliseconds: an INTEGER PRIMARY KEY takes no fraction (records from validateUsage have none).
+        const id = Math.floor(r.timestamp) * ID_SCALE + this.#seq;
         const thread = r.threadId === null ? null : this.#idOf(r.threadId, added);
         const duration = r.durationMs === null ? null : Math.round(r.durationMs * 1000);
         // Most records leave the rare fields empty: the shorter statement binds 16 values, not 23.
@@ -271,12 +296,16 @@ export class SqliteStore implements LedgerStore {
               r.metadata === null ? null : JSON.stringify(r.metadata),
             ];
         this.#seq = (this.#seq + 1) % ID_SCALE;
-        // An id taken (another record of the same millisecond): the next one. Past 1,024 records in
-        // one millisecond the time moves on by a millisecond, which no report can tell.
-        while (stmt.run(values).changes === 0) (values[0] as number)++;
+        if (common) {
+          // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
+          chunk.push(values);
+          if (chunk.length === CHUNK) insertChunk();
+        } else insertOne(stmt, values);
         addRow(hours, [Math.floor(r.timestamp / HOUR_MS), provider, serviceType, model, operation, agent, key], r);
         if (user !== 0) addRow(users, [user, Math.floor(r.timestamp / DAY_MS), provider, serviceType, model, agent], r);
       }
+      for (const values of chunk) insertOne(insertCommon, values);
+      chunk.length = 0;
       for (const s of hours.values()) upHour.run(s.key.concat(rollupSums(s)));
       for (const s of users.values()) upUser.run(s.key.concat(rollupSums(s)));
     });

@@ -12,7 +12,7 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
     const cached = i % 4 === 0 ? 256 : 0;
     const model = (['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4'] as const)[i % 3] as string;
     yield {
-      timestamp: start + i * stepMs + (i % 997),
+      timestamp: Math.floor(start + i * stepMs) + (i % 997),
       provider: model.startsWith('claude') ? 'anthropic' : 'openai',
       serviceType: 'llm',
       model,
