@@ -72,6 +72,8 @@ export interface Spend extends CallEstimate {
 }
 
 const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
+const GLOBAL = BUDGET_SCOPES.indexOf('global');
+const TEAM = BUDGET_SCOPES.indexOf('team');
 const DAY_MS = 86_400_000;
 const PICO = 1e12;
 
@@ -216,8 +218,14 @@ class Budget {
   readonly perValue: Map<string, BudgetState> | undefined;
   readonly userIds: ReadonlySet<string> | undefined;
   readonly keyIds: ReadonlySet<string> | undefined;
+  /** The scope as a number, so the hot path switches on a small integer. */
+  readonly kind: number;
+  /** The last value looked up in `perValue`, and its state: consecutive calls of one key or user skip the map. */
+  lastValue: string | null = null;
+  lastState: BudgetState | undefined;
 
   constructor(spec: BudgetSpec, now: number) {
+    this.kind = BUDGET_SCOPES.indexOf(spec.scope);
     this.spec = spec;
     if (spec.scopeId === '*') this.perValue = new Map();
     else this.fixed = new BudgetState(spec, spec.scopeId ?? (spec.scope === 'global' ? 'all' : ''), now);
@@ -290,14 +298,16 @@ export class BudgetTracker {
   /** The states a record or call counts against; `*` budgets get a state for a new value on first sight. */
   #statesFor(b: Budget, s: Spend | CallEstimate): BudgetState | undefined {
     const spec = b.spec;
-    if (spec.scope === 'team') {
+    if (b.kind === TEAM) {
       return (s.userId !== null && b.userIds?.has(s.userId)) || (s.apiKeyId !== null && b.keyIds?.has(s.apiKeyId)) ? b.fixed : undefined;
     }
-    if (spec.scope === 'global') return b.fixed;
+    if (b.kind === GLOBAL) return b.fixed;
     const v = valueFor(spec.scope, s);
     if (v === null) return undefined;
     if (b.fixed !== undefined) return b.fixed.id.scopeId === v ? b.fixed : undefined;
+    if (v === b.lastValue) return b.lastState;
     let state = b.perValue?.get(v);
+    b.lastValue = v;
     if (state === undefined) {
       // A user (key, agent...) seen for the first time gets the template's budget at once, seeded
       // from the ledger: new users cannot slip past a per-user limit.
@@ -305,6 +315,7 @@ export class BudgetTracker {
       this.#seedState(state, spec);
       b.perValue?.set(v, state);
     }
+    b.lastState = state;
     return state;
   }
 
@@ -322,7 +333,8 @@ export class BudgetTracker {
       const units = state.usd ? s.costPico : s.tokens;
       if (units === null || units === 0) continue;
       state.add(units, s.timestamp);
-      const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
+      if (state.used < state.warnAt) continue;
+      const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
       if (level > state.fired) {
         state.fired = level;
         alerts ??= [];
