@@ -47,9 +47,13 @@ function maxTokensOf(body: Record<string, unknown>): number {
   return DEFAULT_OUTPUT_ESTIMATE;
 }
 
-/** Characters of text in a request (messages, prompt, input...), walked to a bounded depth. */
+/**
+ * Characters of text in a request (messages, prompt, input...), walked to a bounded depth. Inline
+ * files (data: URLs, long runs of base64) are not text: an image is billed by its size in tiles,
+ * not by the length of its encoding, so they are left out rather than reserved as millions of tokens.
+ */
 function textLength(v: unknown, depth: number): number {
-  if (typeof v === 'string') return v.length;
+  if (typeof v === 'string') return v.startsWith('data:') || (v.length > 4096 && !/\s/.test(v.slice(0, 4096))) ? 0 : v.length;
   if (depth > 6 || typeof v !== 'object' || v === null) return 0;
   let n = 0;
   if (Array.isArray(v)) for (const x of v) n += textLength(x, depth + 1);
