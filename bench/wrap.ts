@@ -82,6 +82,12 @@ export async function benchWrap(): Promise<Result[]> {
  * The time a wrapper adds, measured in pairs: each round times a batch of bare calls and a batch of
  * wrapped calls back to back (order alternating), and the figure is the median of the per-round
  * differences, so a busy moment on the machine falls on both sides of a pair.
+ *
+ * The warm-up is long on purpose: code run once per call (all of the wrapper's) reaches V8's top
+ * tier (TurboFan) only after some 10,000 to 25,000 calls, while the SDK's own code, run many times
+ * per call, gets there far sooner. With a warm-up of 500 calls the rounds measured the wrapper
+ * mostly in its middle tier (Maglev), a state a long-running process soon leaves behind: this
+ * measures the steady state, both sides warmed alike (interleaved).
  */
 async function paired(
   name: string,
@@ -91,8 +97,11 @@ async function paired(
 ): Promise<Result[]> {
   const batch = 100;
   const rounds = 120;
-  await bare(batch * 5);
-  await wrapped(batch * 5);
+  const warmupBatches = 300;
+  for (let r = 0; r < warmupBatches; r++) {
+    await bare(batch);
+    await wrapped(batch);
+  }
   const time = async (run: (n: number) => Promise<void>) => {
     const t0 = process.hrtime.bigint();
     await run(batch);

@@ -1,6 +1,6 @@
 import type { CallContext } from '../context.ts';
 import { converterFor } from '../providers/index.ts';
-import type { Usage } from '../providers/types.ts';
+import type { ProviderConverter, Usage } from '../providers/types.ts';
 import { errorMessageOf, errorTypeOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
 import {
@@ -98,6 +98,88 @@ export function contextFor(recorder: ClientRecorder): CallContext | undefined {
 }
 
 /**
+ * One metered call: what recording its usage takes (the request, what `admit` held, when it
+ * started), in one object whose methods observe the result, rather than a closure per step.
+ */
+class MeteredCall {
+  readonly #recorder: ClientRecorder;
+  readonly #converter: ProviderConverter;
+  readonly #body: unknown;
+  readonly #prepared: Prepared | undefined;
+  readonly #context: CallContext | undefined;
+  readonly #start: number;
+  held: Held | undefined = undefined;
+
+  constructor(
+    recorder: ClientRecorder,
+    converter: ProviderConverter,
+    body: unknown,
+    prepared: Prepared | undefined,
+    context: CallContext | undefined,
+    start: number,
+  ) {
+    this.#recorder = recorder;
+    this.#converter = converter;
+    this.#body = body;
+    this.#prepared = prepared;
+    this.#context = context;
+    this.#start = start;
+  }
+
+  #record(usage: Usage, error?: unknown, durationMs = performance.now() - this.#start): void {
+    const recorder = this.#recorder;
+    const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs };
+    if (this.held !== undefined) facts.held = this.held;
+    if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+    if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
+    if (this.#context !== undefined) facts.context = this.#context;
+    // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.
+    usage.provider = recorder.provider;
+    recorder.monitor.recordUsage(usage, facts);
+  }
+
+  #onEnd(end: StreamEnd): void {
+    const usage = this.#converter.fromStream(end.events, this.#body);
+    if (!end.complete) usage.partial = true;
+    // A stream that ended normally without usage: counted with a tokenizer, then recorded
+    // (asynchronously: the tokenizer loads on first use). One cut short keeps its counts unknown.
+    if (usage.usageSource === 'missing' && usage.partial !== true && end.error === undefined && end.text !== undefined) {
+      const durationMs = performance.now() - this.#start;
+      const work = estimateUsage(usage, this.#body, end.text).then(
+        (estimated) => this.#record(estimated, undefined, durationMs),
+        () => this.#record(usage, undefined, durationMs),
+      );
+      this.#recorder.monitor.waitFor?.(work);
+      return;
+    }
+    this.#record(usage, end.error);
+  }
+
+  /** The result as the caller gets it: observed when it is a stream, recorded now when it is a response. */
+  onData(data: unknown): unknown {
+    const converter = this.#converter;
+    const prepared = this.#prepared;
+    if (prepared?.observeResult !== undefined || isStream(data) || isAsyncIterable(data)) {
+      const onEnd = (end: StreamEnd) => this.#onEnd(end);
+      const observed = prepared?.observeResult?.(data, onEnd, converter.textOf);
+      if (observed !== undefined) return observed;
+      if (isStream(data)) {
+        observeStream(data, prepared?.observe ?? {}, onEnd, converter.textOf);
+        return data;
+      }
+      // An SDK's own async generator (@google/genai streams): handed back observed.
+      if (isAsyncIterable(data)) return observeAsyncIterable(data, onEnd, converter.textOf);
+    }
+    this.#record(converter.fromResponse(data, this.#body));
+    return data;
+  }
+
+  onError(error: unknown): void {
+    this.#record(this.#converter.fromResponse(undefined, this.#body), error);
+  }
+}
+
+/**
  * Replaces `resource[method]` (on that instance only) with a metered one that passes the same
  * arguments through and gives the caller the same result. Wrapping twice is a no-op.
  */
@@ -105,62 +187,28 @@ export function wrapMethod(resource: unknown, method: string, recorder: ClientRe
   const r = resource as Record<string | symbol, unknown> | undefined;
   const original = r?.[method];
   if (r === undefined || typeof original !== 'function' || (original as unknown as Record<symbol, unknown>)[WRAPPED]) return;
+  // Looked up once: a recorder's provider does not change.
+  const converter = converterFor(recorder.provider);
   const metered = function (this: unknown, body: unknown, ...rest: unknown[]): unknown {
     const start = performance.now();
     const context = contextFor(recorder);
-    let prepared: Prepared = { body };
-    try {
-      if (prepare) prepared = prepare(body);
-    } catch {
-      prepared = { body };
+    let prepared: Prepared | undefined;
+    if (prepare !== undefined) {
+      try {
+        prepared = prepare(body);
+      } catch {
+        prepared = undefined;
+      }
     }
-    let held: Held | undefined;
-    const record = (usage: Usage, error?: unknown, durationMs = performance.now() - start) => {
-      const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs };
-      if (held !== undefined) facts.held = held;
-      if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
-      if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
-      if (context !== undefined) facts.context = context;
-      // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.
-      usage.provider = recorder.provider;
-      recorder.monitor.recordUsage(usage, facts);
-    };
-    const converter = converterFor(recorder.provider);
-    const call = admitted(recorder, body, context, () => (original as (...a: unknown[]) => unknown).call(this, prepared.body, ...rest));
+    const sent = prepared === undefined ? body : prepared.body;
+    const call = admitted(recorder, body, context, () => (original as (...a: unknown[]) => unknown).call(this, sent, ...rest));
     if (call.blocked) return call.result;
-    held = call.held;
-    const result = call.result;
+    const metering = new MeteredCall(recorder, converter, body, prepared, context, start);
+    metering.held = call.held;
     return observeCall(
-      result,
-      (data) => {
-        const onEnd = (end: StreamEnd) => {
-          const usage = converter.fromStream(end.events, body);
-          if (!end.complete) usage.partial = true;
-          // A stream that ended normally without usage: counted with a tokenizer, then recorded
-          // (asynchronously: the tokenizer loads on first use). One cut short keeps its counts unknown.
-          if (usage.usageSource === 'missing' && usage.partial !== true && end.error === undefined && end.text !== undefined) {
-            const durationMs = performance.now() - start;
-            const work = estimateUsage(usage, body, end.text).then(
-              (estimated) => record(estimated, undefined, durationMs),
-              () => record(usage, undefined, durationMs),
-            );
-            recorder.monitor.waitFor?.(work);
-            return;
-          }
-          record(usage, end.error);
-        };
-        const observed = prepared.observeResult?.(data, onEnd, converter.textOf);
-        if (observed !== undefined) return observed;
-        if (isStream(data)) {
-          observeStream(data, prepared.observe ?? {}, onEnd, converter.textOf);
-          return data;
-        }
-        // An SDK's own async generator (@google/genai streams): handed back observed.
-        if (isAsyncIterable(data)) return observeAsyncIterable(data, onEnd, converter.textOf);
-        record(converter.fromResponse(data, body));
-        return data;
-      },
-      (error) => record(converter.fromResponse(undefined, body), error),
+      call.result,
+      (data) => metering.onData(data),
+      (error) => metering.onError(error),
     );
   };
   Object.defineProperty(metered, WRAPPED, { value: true });

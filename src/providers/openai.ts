@@ -44,14 +44,6 @@ export const CHAT_FIELDS: UsageFields<OpenAIChatUsage> = {
   cacheWriteTokens: [['prompt_tokens_details', 'cache_write_tokens']],
   reasoningTokens: [['completion_tokens_details', 'reasoning_tokens']],
 };
-const RESPONSES_FIELDS: UsageFields<OpenAIResponsesUsage> = {
-  inputTokens: [['input_tokens']],
-  outputTokens: [['output_tokens']],
-  totalTokens: [['total_tokens']],
-  cachedInputTokens: [['input_tokens_details', 'cached_tokens']],
-  cacheWriteTokens: [['input_tokens_details', 'cache_write_tokens']],
-  reasoningTokens: [['output_tokens_details', 'reasoning_tokens']],
-};
 
 /** Every count, unknown ones undefined: one shape for all (the hot path reads it by name). */
 type Counts = Record<Count, number | undefined>;
@@ -70,6 +62,9 @@ function noCounts(): Counts {
 /**
  * Reads the counts of a usage object. A count of the wrong type is noted in `unread` by its path in
  * the usage object (`prompt_tokens`); a usage that is not an object, by where it was found (`at`).
+ * One with `input_tokens` or `output_tokens` is the Responses API's, whatever `fields` says. The
+ * two OpenAI shapes are read by name (every instrumented call comes through here); other `fields`
+ * by walking their paths.
  */
 function readCounts(usage: unknown, at: string, fields: UsageFields, unread: string[]): Counts {
   const u = obj(usage);
@@ -112,7 +107,7 @@ function detailsAt(details: unknown, path: string, unread: string[]): Json | und
   return d;
 }
 
-/** readCounts over CHAT_FIELDS, with reads by name (the instrumented hot path): the same counts, the same `unread`. */
+/** The counts at CHAT_FIELDS' paths, read by name: what walking them finds, the same `unread` (in COUNTS order). */
 function readChatCounts(u: Json, unread: string[]): Counts {
   const out = noCounts();
   out.inputTokens = countAt(u.prompt_tokens, 'prompt_tokens', unread);
@@ -128,7 +123,7 @@ function readChatCounts(u: Json, unread: string[]): Counts {
   return out;
 }
 
-/** readCounts over RESPONSES_FIELDS, likewise. */
+/** The Responses API's usage (`input_tokens`, `input_tokens_details.cached_tokens`...), likewise. */
 function readResponsesCounts(u: Json, unread: string[]): Counts {
   const out = noCounts();
   out.inputTokens = countAt(u.input_tokens, 'input_tokens', unread);
@@ -174,13 +169,21 @@ function build(provider: string, kind: Kind, model: string | undefined, req: Jso
   if ((model ?? requestModel) !== undefined) u.model = model ?? requestModel;
   if (requestModel !== undefined) u.requestModel = requestModel;
   if (kind === EMBED && counts.inputTokens === undefined && counts.totalTokens !== undefined) counts.inputTokens = counts.totalTokens;
-  let known = false;
-  if (counts.inputTokens !== undefined) (u.inputTokens = counts.inputTokens), (known = true);
-  if (counts.outputTokens !== undefined) (u.outputTokens = counts.outputTokens), (known = true);
-  if (counts.totalTokens !== undefined) (u.totalTokens = counts.totalTokens), (known = true);
-  if (counts.cachedInputTokens !== undefined) (u.cachedInputTokens = counts.cachedInputTokens), (known = true);
-  if (counts.cacheWriteTokens !== undefined) (u.cacheWriteTokens = counts.cacheWriteTokens), (known = true);
-  if (counts.reasoningTokens !== undefined) (u.reasoningTokens = counts.reasoningTokens), (known = true);
+  // Set by name, in COUNTS order (the keys of the usage keep that order).
+  const { inputTokens, outputTokens, totalTokens, cachedInputTokens, cacheWriteTokens, reasoningTokens } = counts;
+  if (inputTokens !== undefined) u.inputTokens = inputTokens;
+  if (outputTokens !== undefined) u.outputTokens = outputTokens;
+  if (totalTokens !== undefined) u.totalTokens = totalTokens;
+  if (cachedInputTokens !== undefined) u.cachedInputTokens = cachedInputTokens;
+  if (cacheWriteTokens !== undefined) u.cacheWriteTokens = cacheWriteTokens;
+  if (reasoningTokens !== undefined) u.reasoningTokens = reasoningTokens;
+  const known =
+    inputTokens !== undefined ||
+    outputTokens !== undefined ||
+    totalTokens !== undefined ||
+    cachedInputTokens !== undefined ||
+    cacheWriteTokens !== undefined ||
+    reasoningTokens !== undefined;
   if (known) u.usageSource = 'reported';
   if (unread.length > 0) u.unread = [...new Set(unread)];
   return u;
@@ -272,8 +275,11 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
       let kind: Kind | undefined;
       let usage: { value: unknown; at: string } | undefined;
       let ended = false;
-      const seen = new Set<number>();
-      const finished = new Set<number>();
+      // The choices seen, and those that sent a finish_reason: indexes below 31 as bits, any others in sets.
+      let seenBits = 0;
+      let finishedBits = 0;
+      let seen: Set<number> | undefined;
+      let finished: Set<number> | undefined;
       for (const e of events) {
         // Speakeasy-generated SDKs (Mistral's) hand each chunk over wrapped as `{ data: chunk }`.
         const ev = obj(obj(e)?.data) ?? obj(e);
@@ -300,14 +306,28 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
           // A usage chunk without choices is the last of the stream.
           if (choices.length === 0) ended = true;
         }
-        for (const c of choices) {
-          const index = num(obj(c)?.index) ?? 0;
-          seen.add(index);
-          if ((str(obj(c)?.finish_reason) ?? str(obj(c)?.finishReason)) !== undefined) finished.add(index);
+        for (const choice of choices) {
+          const c = obj(choice);
+          const index = num(c?.index) ?? 0;
+          const done = (str(c?.finish_reason) ?? str(c?.finishReason)) !== undefined;
+          if (index < 31) {
+            seenBits |= 1 << index;
+            if (done) finishedBits |= 1 << index;
+          } else {
+            seen ??= new Set();
+            seen.add(index);
+            if (done) {
+              finished ??= new Set();
+              finished.add(index);
+            }
+          }
         }
       }
       // Without a usage chunk, the stream ended if every choice it started sent a finish_reason.
-      if (seen.size > 0 && [...seen].every((i) => finished.has(i))) ended = true;
+      const started = seenBits !== 0 || seen !== undefined;
+      if (started && (seenBits & ~finishedBits) === 0 && (seen === undefined || [...seen].every((i) => finished?.has(i) === true))) {
+        ended = true;
+      }
       const unread: string[] = [];
       const counts = usage === undefined ? noCounts() : readCounts(usage.value, usage.at, fields, unread);
       const u = build(provider, kind ?? kindOf(undefined, req), model, req, counts, unread);
