@@ -62,7 +62,8 @@ export function shortTime(iso: string): string {
 /** The range a query covers, in words: `from 2026-04-01 10:00 UTC to 2026-05-01 10:00 UTC`. */
 export function rangeText(q: ReportQuery): string {
   const f = resolveQuery(q);
-  const until = f.until > Date.now() ? 'now' : shortTime(new Date(f.until).toISOString());
+  // No --until means now (the query's own "now" is a moment ago by the time this runs).
+  const until = q.until === undefined ? 'now' : shortTime(new Date(f.until).toISOString());
   return f.since === undefined ? `up to ${until}` : `from ${shortTime(new Date(f.since).toISOString())} to ${until}`;
 }
 
