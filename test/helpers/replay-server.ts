@@ -44,6 +44,9 @@ export interface ReplayServer {
 }
 
 function send(res: ServerResponse, reply: Reply): void {
+  // No Date header: some SDKs hand response headers to the caller, and two replies of one payload
+  // must be identical even when a second ticks over between them.
+  res.sendDate = false;
   let body: string | Uint8Array = '';
   let type = 'application/json';
   if (reply.eventStream !== undefined) {
