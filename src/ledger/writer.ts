@@ -65,6 +65,7 @@ export class LedgerWriter {
   #lastError: string | undefined;
   #lastWriteAt: number | undefined;
   #closed = false;
+  #droppedInStreak = false;
 
   constructor(open: () => LedgerStore, hooks: Hooks, options: LedgerWriterOptions = {}) {
     this.#open = open;
@@ -104,8 +105,11 @@ export class LedgerWriter {
     const n = this.#pending.length - this.#o.maxPending;
     this.#pending.splice(0, n);
     this.#dropped += n;
+    // Said once per failure streak (health() counts every one), not once per record.
+    if (this.#droppedInStreak) return;
+    this.#droppedInStreak = true;
     this.#hooks.onError(
-      `ledger unwritable for too long: dropped the ${n} oldest of ${this.#o.maxPending + n} records waiting in memory (maxPending ${this.#o.maxPending})`,
+      `ledger unwritable for too long: more than ${this.#o.maxPending} records wait in memory (maxPending), so the oldest are being dropped until it can be written (health().ledger.dropped counts them)`,
       new Error(this.#lastError ?? 'ledger unwritable'),
     );
   }
@@ -130,7 +134,9 @@ export class LedgerWriter {
     try {
       const store = this.store();
       if (store.writeSync === undefined) {
+        // A store that only writes asynchronously: as soon as the event loop turns.
         this.#pending = batch.concat(this.#pending);
+        this.#schedule(0);
         return false;
       }
       store.writeSync(batch);
@@ -171,6 +177,7 @@ export class LedgerWriter {
     this.#lastWriteAt = Date.now();
     if (this.#failing) {
       this.#failing = false;
+      this.#droppedInStreak = false;
       this.#retryMs = 0;
       this.#lastError = undefined;
       this.#hooks.onRecovered(`ledger writable again: ${n} waiting records written`);

@@ -1,0 +1,41 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateUsage } from '../usage.ts';
+import { SqliteStore } from './sqlite.ts';
+import { LedgerWriter } from './writer.ts';
+
+const record = (i: number) => validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: i, outputTokens: 1 });
+
+describe('LedgerWriter', () => {
+  it('keeps at most maxPending records while the ledger cannot be written, says so once, and writes the rest when it can', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'tm-writer-'));
+    const dir = join(base, 'store');
+    writeFileSync(dir, 'a file where the dir should be');
+    const errors: string[] = [];
+    const recovered: string[] = [];
+    const w = new LedgerWriter(
+      () => new SqliteStore(join(dir, 'ledger.db')),
+      { onError: (m) => errors.push(m), onRecovered: (m) => recovered.push(m) },
+      { maxPending: 10, flushIntervalMs: 60_000 },
+    );
+    for (let i = 0; i < 25; i++) w.add(record(i));
+    await expect(w.flush()).rejects.toThrow(/cannot open the ledger/);
+    for (let i = 25; i < 30; i++) w.add(record(i));
+    expect(w.health()).toMatchObject({ ok: false, pending: 10, dropped: 20, written: 0 });
+    expect(errors.filter((e) => e.includes('dropped'))).toHaveLength(1);
+    expect(errors.filter((e) => e.includes('cannot write the ledger'))).toHaveLength(1);
+
+    rmSync(dir);
+    mkdirSync(dir);
+    await w.flush();
+    expect(w.health()).toMatchObject({ pending: 0, written: 10, dropped: 20 });
+    expect(recovered).toHaveLength(1);
+    // The newest ten were kept, in order.
+    const store = new SqliteStore(join(dir, 'ledger.db'), { readonly: true });
+    expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
+    store.closeSync();
+    await w.close();
+  });
+});
