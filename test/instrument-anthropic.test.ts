@@ -1,24 +1,12 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
-import { fixture, fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
-let server: ReplayServer;
-let next: Reply | undefined;
-
-beforeAll(async () => {
-  server = await replayServer((req) => {
-    if (next !== undefined) {
-      const r = next;
-      next = undefined;
-      return r;
-    }
-    const body = req.body as { stream?: boolean };
-    return body.stream ? { sse: fixture('anthropic-stream.sse') } : { json: fixtureJson('anthropic-message-cache.json') };
-  });
-});
-afterAll(async () => {
-  await server.close();
+const server = useReplay((req) => {
+  const body = req.body as { stream?: boolean };
+  return body.stream ? { sse: fixture('anthropic-stream.sse') } : { json: fixtureJson('anthropic-message-cache.json') };
 });
 
 function setup() {
@@ -67,7 +55,7 @@ describe('monitor.instrument(new Anthropic())', () => {
 
   it('records a 429 and rethrows the SDK error', async () => {
     const { monitor, wrapped } = setup();
-    next = {
+    server.next = {
       status: 429,
       json: {
         type: 'error',

@@ -17,11 +17,12 @@ import {
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import { fromUtf8, toUtf8 } from '@smithy/core/serde';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Usage } from '../src/index.ts';
 import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import { histograms, readerFor, sums } from './helpers/otel.ts';
-import { fixture, fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
 // Bedrock's streams are AWS event-stream frames (https://docs.aws.amazon.com/transcribe/latest/dg/event-stream.html):
 // the recorded JSON payloads are framed here with the SDK's own codec.
@@ -52,27 +53,15 @@ const chunkStream = (file: string) =>
 // Headers Bedrock sends on InvokeModel for every model; values chosen for the recorded Mistral body.
 const MISTRAL_COUNTS = { 'x-amzn-bedrock-input-token-count': '18', 'x-amzn-bedrock-output-token-count': '10' };
 
-let server: ReplayServer;
-let next: Reply | undefined;
-beforeAll(async () => {
-  server = await replayServer((req) => {
-    if (next !== undefined) {
-      const r = next;
-      next = undefined;
-      return r;
-    }
-    const path = decodeURIComponent(req.path);
-    if (path.endsWith('/converse')) return { json: fixtureJson('aws-bedrock-converse-cache.json') };
-    if (path.endsWith('/converse-stream')) return { eventStream: converseStream('aws-bedrock-converse-stream-titan.json') };
-    if (path.endsWith('/invoke-with-response-stream')) return { eventStream: chunkStream('aws-bedrock-invoke-stream-claude.json') };
-    if (path.endsWith('/invoke') && path.includes('anthropic.')) return { json: fixtureJson('anthropic-message-cache.json') };
-    if (path.endsWith('/invoke')) return { json: fixtureJson('aws-bedrock-invoke-mistral.json'), headers: MISTRAL_COUNTS };
-    if (path.endsWith('/count-tokens')) return { json: { inputTokens: 12 } };
-    return { status: 404, json: { message: `no route for ${req.path}` }, headers: { 'x-amzn-errortype': 'ResourceNotFoundException' } };
-  });
-});
-afterAll(async () => {
-  await server.close();
+const server = useReplay((req) => {
+  const path = decodeURIComponent(req.path);
+  if (path.endsWith('/converse')) return { json: fixtureJson('aws-bedrock-converse-cache.json') };
+  if (path.endsWith('/converse-stream')) return { eventStream: converseStream('aws-bedrock-converse-stream-titan.json') };
+  if (path.endsWith('/invoke-with-response-stream')) return { eventStream: chunkStream('aws-bedrock-invoke-stream-claude.json') };
+  if (path.endsWith('/invoke') && path.includes('anthropic.')) return { json: fixtureJson('anthropic-message-cache.json') };
+  if (path.endsWith('/invoke')) return { json: fixtureJson('aws-bedrock-invoke-mistral.json'), headers: MISTRAL_COUNTS };
+  if (path.endsWith('/count-tokens')) return { json: { inputTokens: 12 } };
+  return { status: 404, json: { message: `no route for ${req.path}` }, headers: { 'x-amzn-errortype': 'ResourceNotFoundException' } };
 });
 
 function config(): BedrockRuntimeClientConfig {
@@ -153,7 +142,11 @@ describe('monitor.instrument(new BedrockRuntimeClient())', () => {
       client.converse({ ...converse, modelId }, (err?: unknown, out?: ConverseCommandOutput) => (err ? reject(err) : resolve(out))),
     );
     expect(b && data(b)).toEqual(data(a));
-    next = { status: 429, json: fixtureJson('aws-bedrock-error-throttling.json'), headers: { 'x-amzn-errortype': 'ThrottlingException' } };
+    server.next = {
+      status: 429,
+      json: fixtureJson('aws-bedrock-error-throttling.json'),
+      headers: { 'x-amzn-errortype': 'ThrottlingException' },
+    };
     const error = await new Promise((resolve) => client.converse(converse, {}, (err?: unknown) => resolve(err)));
     expect(error).toBeInstanceOf(ThrottlingException);
     const s = monitor.usageSummary('aws_bedrock');
@@ -273,7 +266,7 @@ describe('monitor.instrument(new BedrockRuntimeClient())', () => {
 
   it('records a stream whose connection drops midway as partial, with its error, and the caller gets the error', async () => {
     const { monitor, recorded, wrapped } = setup();
-    next = { eventStream: chunkStream('aws-bedrock-invoke-stream-claude.json'), cutAfterBytes: 700 };
+    server.next = { eventStream: chunkStream('aws-bedrock-invoke-stream-claude.json'), cutAfterBytes: 700 };
     const out = await wrapped.send(
       new InvokeModelWithResponseStreamCommand({ modelId: 'anthropic.claude-3-5-sonnet-20240620-v1:0', body: '{}' }),
     );
@@ -295,9 +288,9 @@ describe('monitor.instrument(new BedrockRuntimeClient())', () => {
       json: fixtureJson(file),
       headers: { 'x-amzn-errortype': `${name}:http://internal.amazon.com/coral/com.amazon.bedrock/` },
     };
-    next = reply;
+    server.next = reply;
     const expected = await bare.send(new ConverseCommand(converse)).catch((e: unknown) => e);
-    next = reply;
+    server.next = reply;
     const error = await wrapped.send(new ConverseCommand(converse)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(type);
     expect(error).toMatchObject({ name, message: (expected as Error).message, $metadata: { httpStatusCode: status } });

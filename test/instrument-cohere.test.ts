@@ -1,33 +1,21 @@
 import { Cohere, CohereClient, CohereClientV2 } from 'cohere-ai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import type { Usage } from '../src/providers/index.ts';
 import { histograms, memoryLogger, readerFor, sums } from './helpers/otel.ts';
-import { fixture, fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
 // The official cohere-ai clients, pointed with their environment option at a local server
 // replaying the payloads of test/fixtures/cohere.sources.md. No fetch is mocked.
-let server: ReplayServer;
-let next: Reply | undefined;
-beforeAll(async () => {
-  server = await replayServer((req) => {
-    if (next !== undefined) {
-      const r = next;
-      next = undefined;
-      return r;
-    }
-    const stream = (req.body as { stream?: boolean } | undefined)?.stream === true;
-    if (req.path === '/v2/chat')
-      return stream ? { sse: fixture('cohere-chat-v2-stream.sse') } : { json: fixtureJson('cohere-chat-v2.json') };
-    if (req.path === '/v1/chat')
-      return stream ? { ndjson: fixture('cohere-chat-v1-stream.ndjson') } : { json: fixtureJson('cohere-chat-v1.json') };
-    if (req.path === '/v2/embed' || req.path === '/v1/embed') return { json: fixtureJson('cohere-embed.json') };
-    if (req.path === '/v2/rerank' || req.path === '/v1/rerank') return { json: fixtureJson('cohere-rerank.json') };
-    return { status: 404, json: { message: `no route for ${req.path}` } };
-  });
-});
-afterAll(async () => {
-  await server.close();
+const server = useReplay((req) => {
+  const stream = (req.body as { stream?: boolean } | undefined)?.stream === true;
+  if (req.path === '/v2/chat') return stream ? { sse: fixture('cohere-chat-v2-stream.sse') } : { json: fixtureJson('cohere-chat-v2.json') };
+  if (req.path === '/v1/chat')
+    return stream ? { ndjson: fixture('cohere-chat-v1-stream.ndjson') } : { json: fixtureJson('cohere-chat-v1.json') };
+  if (req.path === '/v2/embed' || req.path === '/v1/embed') return { json: fixtureJson('cohere-embed.json') };
+  if (req.path === '/v2/rerank' || req.path === '/v1/rerank') return { json: fixtureJson('cohere-rerank.json') };
+  return { status: 404, json: { message: `no route for ${req.path}` } };
 });
 
 const TOKEN = 'co-testkeytestkeytestkey-wxyz';
@@ -188,9 +176,9 @@ describe('monitor.instrument(new CohereClientV2())', () => {
     [500, Cohere.InternalServerError, 'internal server error, this has been reported to our developers'],
   ])('records HTTP %i as an error and rethrows the SDK’s error unchanged', async (status, ErrorClass, message) => {
     const { monitor, reader, bare, wrapped } = setup();
-    next = { status, json: { message } };
+    server.next = { status, json: { message } };
     const a = await bare.chat(chatReq).catch((e: unknown) => e);
-    next = { status, json: { message } };
+    server.next = { status, json: { message } };
     const b = await wrapped.chat(chatReq).catch((e: unknown) => e);
     expect(b).toBeInstanceOf(ErrorClass);
     expect((b as Error).constructor).toBe((a as Error).constructor);
@@ -204,7 +192,7 @@ describe('monitor.instrument(new CohereClientV2())', () => {
 
   it('records a chatStream refused with 429 as an error', async () => {
     const { monitor, wrapped } = setup();
-    next = { status: 429, json: { message: 'too many requests' } };
+    server.next = { status: 429, json: { message: 'too many requests' } };
     await expect(wrapped.chatStream(chatReq)).rejects.toBeInstanceOf(Cohere.TooManyRequestsError);
     expect(monitor.usageSummary('cohere')).toMatchObject({ requests: 1, errors: 1 });
     await monitor.close();

@@ -4,11 +4,12 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k_base from 'js-tiktoken/ranks/cl100k_base';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
 import { pieces } from '../src/instrument/estimate.ts';
 import type { RecordResult } from '../src/monitor.ts';
-import { fixture, type ReceivedRequest, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
 // Streams that end without usage, through the official clients against the replay server: the
 // call is recorded with counts js-tiktoken gives for its prompt and streamed text, marked estimated.
@@ -30,14 +31,7 @@ function withoutUsage(name: string): string {
   });
 }
 
-let server: ReplayServer;
-let next: Reply | undefined;
 function route(req: ReceivedRequest): Reply {
-  if (next !== undefined) {
-    const r = next;
-    next = undefined;
-    return r;
-  }
   // A server that does not honour stream_options.include_usage: no usage chunk, whatever was asked.
   if (req.path.startsWith('/groq')) return { sse: fixture('groq-stream-no-usage.sse') };
   if (req.path.includes('/chat/completions')) return { sse: fixture('openai-chat-stream-no-usage.sse') };
@@ -45,12 +39,7 @@ function route(req: ReceivedRequest): Reply {
   if (req.path.includes('/messages')) return { sse: withoutUsage('anthropic-stream.sse') };
   return { status: 404, json: { error: { message: `no route for ${req.path}` } } };
 }
-beforeAll(async () => {
-  server = await replayServer(route);
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useReplay(route);
 
 /** A monitor whose recorded results the test can read. */
 function setup() {
@@ -122,7 +111,7 @@ describe('a stream that ends without usage', () => {
     const openai = monitor.instrument(new OpenAI({ apiKey: 'sk-test-0000000000000000', baseURL: `${server.url}/v1`, maxRetries: 0 }));
     const content = 'Wie viele Token hat dieser Satz? 😀';
     // The model that answered picks the encoding.
-    next = { sse: fixture('openai-chat-stream-no-usage.sse').replaceAll('gpt-4o-mini-2024-07-18', 'gpt-4-turbo-2024-04-09') };
+    server.next = { sse: fixture('openai-chat-stream-no-usage.sse').replaceAll('gpt-4o-mini-2024-07-18', 'gpt-4-turbo-2024-04-09') };
     await drain(await openai.chat.completions.create({ model: 'gpt-4-turbo', messages: [{ role: 'user', content }], stream: true }));
     await monitor.close();
     expect(tokens(content, cl100k)).not.toBe(tokens(content));

@@ -1,31 +1,20 @@
 import { GoogleGenAI } from '@google/genai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import { readerFor, sums } from './helpers/otel.ts';
-import { fixture, fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
-let server: ReplayServer;
-let next: Reply | undefined;
-beforeAll(async () => {
-  server = await replayServer((req) => {
-    if (next !== undefined) {
-      const r = next;
-      next = undefined;
-      return r;
-    }
-    if (req.path.includes(':streamGenerateContent')) return { sse: fixture('gemini-stream.sse') };
-    if (req.path.includes(':generateContent')) return { json: fixtureJson('gemini-thinking.json') };
-    // Vertex AI's text embedding models answer embedContent at :predict.
-    if (req.path.includes(':predict')) return { json: fixtureJson('vertex-embed-predict.json') };
-    // embedContent answers one embedding; batchEmbedContents a list of them.
-    const one = fixtureJson<{ embedding: unknown }>('gemini-embed.json');
-    if (req.path.includes(':batchEmbedContents')) return { json: { embeddings: [one.embedding] } };
-    if (req.path.includes(':embedContent')) return { json: one };
-    return { status: 404, json: { error: { code: 404, message: `no route for ${req.path}`, status: 'NOT_FOUND' } } };
-  });
-});
-afterAll(async () => {
-  await server.close();
+const server = useReplay((req) => {
+  if (req.path.includes(':streamGenerateContent')) return { sse: fixture('gemini-stream.sse') };
+  if (req.path.includes(':generateContent')) return { json: fixtureJson('gemini-thinking.json') };
+  // Vertex AI's text embedding models answer embedContent at :predict.
+  if (req.path.includes(':predict')) return { json: fixtureJson('vertex-embed-predict.json') };
+  // embedContent answers one embedding; batchEmbedContents a list of them.
+  const one = fixtureJson<{ embedding: unknown }>('gemini-embed.json');
+  if (req.path.includes(':batchEmbedContents')) return { json: { embeddings: [one.embedding] } };
+  if (req.path.includes(':embedContent')) return { json: one };
+  return { status: 404, json: { error: { code: 404, message: `no route for ${req.path}`, status: 'NOT_FOUND' } } };
 });
 
 function setup(vertexai = false) {
@@ -109,7 +98,7 @@ describe('monitor.instrument(new GoogleGenAI())', () => {
 
   it('records Vertex AI clients as vertex_ai, and errors with their status', async () => {
     const { monitor, reader, wrapped } = setup(true);
-    next = { status: 429, json: { error: { code: 429, message: 'Resource exhausted', status: 'RESOURCE_EXHAUSTED' } } };
+    server.next = { status: 429, json: { error: { code: 429, message: 'Resource exhausted', status: 'RESOURCE_EXHAUSTED' } } };
     await expect(wrapped.models.generateContent({ model: 'gemini-2.0-flash', contents: 'hi' })).rejects.toThrow();
     const [p] = sums(await reader.metrics(), INSTRUMENT.requests);
     expect(p?.attributes).toMatchObject({ provider: 'vertex_ai', status: 'error' });

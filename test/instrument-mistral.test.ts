@@ -1,24 +1,17 @@
 import { Mistral } from '@mistralai/mistralai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { INSTRUMENT, type RecordResult, TokenMonitor } from '../src/index.ts';
 import { histograms, memoryLogger, readerFor, sums } from './helpers/otel.ts';
-import { fixture, fixtureJson, type ReceivedRequest, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
 // The official @mistralai/mistralai client, pointed with its serverURL option at a local server
 // replaying recorded payloads (test/fixtures/mistral.sources.md). No fetch is mocked.
-let server: ReplayServer;
-let next: Reply | undefined;
-
 // The streams of chat, FIM and agents are the same CompletionEvent chunks (Mistral's OpenAPI spec).
 const STREAM = 'mistral-stream-usage-omitted.sse';
 
 function route(req: ReceivedRequest): Reply {
-  if (next !== undefined) {
-    const r = next;
-    next = undefined;
-    return r;
-  }
   const stream = (req.body as { stream?: boolean } | undefined)?.stream === true;
   if (stream) return { sse: fixture(STREAM) };
   if (req.path === '/v1/chat/completions') return { json: fixtureJson('mistral-chat-cached.json') };
@@ -31,12 +24,7 @@ function route(req: ReceivedRequest): Reply {
   };
 }
 
-beforeAll(async () => {
-  server = await replayServer(route);
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useReplay(route);
 
 const KEY = 'mistral-testkeytestkeytestkey-wxyz';
 
@@ -148,7 +136,7 @@ describe('monitor.instrument(new Mistral())', () => {
 
   it('counts a stream that ends without usage (a gateway that drops it) with a tokenizer, marked estimated', async () => {
     const { monitor, wrapped, records } = setup();
-    next = { sse: fixture(STREAM).replace(/,"usage":\{[^}]*\}/, '') };
+    server.next = { sse: fixture(STREAM).replace(/,"usage":\{[^}]*\}/, '') };
     expect(await collect(await wrapped.chat.stream(chat))).toHaveLength(5);
     await monitor.flush();
     expect(records[0]).toMatchObject({ model: 'mistral-large-latest', metadata: { usage: 'estimated' } });
@@ -159,9 +147,9 @@ describe('monitor.instrument(new Mistral())', () => {
   it('records a stream that fails midway with its error; the caller gets the same error as from the bare client', async () => {
     const { monitor, bare, wrapped, records } = setup();
     const cut = { sse: fixture(STREAM), cutAfterBytes: 400 };
-    next = cut;
+    server.next = cut;
     const bareError = await collect(await bare.chat.stream(chat)).catch((e: unknown) => e);
-    next = cut;
+    server.next = cut;
     const error = await collect(await wrapped.chat.stream(chat)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).constructor).toBe((bareError as Error).constructor);
@@ -176,10 +164,10 @@ describe('monitor.instrument(new Mistral())', () => {
     [500, 'mistral-error-500.json'],
   ])('records HTTP %i as an error with its status, and rethrows the SDK error unchanged', async (status, file) => {
     const { monitor, reader, bare, wrapped } = setup();
-    next = { status, json: fixtureJson(file) };
+    server.next = { status, json: fixtureJson(file) };
     const bareError = await bare.chat.complete(chat).catch((e: unknown) => e);
     const seen = server.requests.length;
-    next = { status, json: fixtureJson(file) };
+    server.next = { status, json: fixtureJson(file) };
     const error = await wrapped.chat.complete(chat).catch((e: unknown) => e);
     expect(server.requests.length - seen).toBe(1);
     expect(error).toBeInstanceOf(Error);

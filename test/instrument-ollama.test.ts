@@ -1,20 +1,13 @@
 import { Ollama } from 'ollama';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { INSTRUMENT, type RecordResult, TokenMonitor } from '../src/index.ts';
 import { histograms, memoryLogger, readerFor, sums } from './helpers/otel.ts';
-import { fixture, fixtureJson, type ReceivedRequest, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
 // The official ollama client, pointed with its host option at a local server replaying recorded
 // payloads (test/fixtures/ollama.sources.md): JSON bodies, and NDJSON for streams. No fetch is mocked.
-let server: ReplayServer;
-let next: Reply | undefined;
-
 function route(req: ReceivedRequest): Reply {
-  if (next !== undefined) {
-    const r = next;
-    next = undefined;
-    return r;
-  }
   const stream = (req.body as { stream?: boolean } | undefined)?.stream === true;
   if (req.path === '/api/chat')
     return stream ? { ndjson: fixture('ollama-chat-stream.ndjson') } : { json: fixtureJson('ollama-chat.json') };
@@ -25,12 +18,7 @@ function route(req: ReceivedRequest): Reply {
   return { status: 404, json: { error: `no route for ${req.path}` } };
 }
 
-beforeAll(async () => {
-  server = await replayServer(route);
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useReplay(route);
 
 function setup(monitorOptions: ConstructorParameters<typeof TokenMonitor>[0] = {}) {
   const log = memoryLogger();
@@ -155,7 +143,7 @@ describe('monitor.instrument(new Ollama())', () => {
   it('records a stream aborted with abort() while read as partial; the caller gets the AbortError the bare client throws', async () => {
     const { monitor, bare, wrapped, records } = setup();
     const read = async (c: Ollama) => {
-      next = { ndjson: fixture('ollama-chat-stream.ndjson'), cutAfterBytes: firstLine('ollama-chat-stream.ndjson') };
+      server.next = { ndjson: fixture('ollama-chat-stream.ndjson'), cutAfterBytes: firstLine('ollama-chat-stream.ndjson') };
       const stream = await c.chat({ ...chat(), stream: true });
       const seen: unknown[] = [];
       try {
@@ -182,9 +170,9 @@ describe('monitor.instrument(new Ollama())', () => {
 
   it('records a stream aborted before it is read, by its abort() or the client’s, as partial', async () => {
     const { monitor, wrapped, records } = setup();
-    next = { ndjson: fixture('ollama-chat-stream.ndjson'), cutAfterBytes: firstLine('ollama-chat-stream.ndjson') };
+    server.next = { ndjson: fixture('ollama-chat-stream.ndjson'), cutAfterBytes: firstLine('ollama-chat-stream.ndjson') };
     (await wrapped.chat({ ...chat(), stream: true })).abort();
-    next = { ndjson: fixture('ollama-generate-stream.ndjson'), cutAfterBytes: firstLine('ollama-generate-stream.ndjson') };
+    server.next = { ndjson: fixture('ollama-generate-stream.ndjson'), cutAfterBytes: firstLine('ollama-generate-stream.ndjson') };
     const stream = await wrapped.generate({ ...generate(), stream: true });
     wrapped.abort();
     await expect(collect(stream)).rejects.toThrow();
@@ -198,9 +186,9 @@ describe('monitor.instrument(new Ollama())', () => {
 
   it('records a stream that reports an error midway; the caller gets the same error', async () => {
     const { monitor, bare, wrapped, records } = setup();
-    next = { ndjson: fixture('ollama-stream-error.ndjson') };
+    server.next = { ndjson: fixture('ollama-stream-error.ndjson') };
     const bareError = await collect(await bare.generate({ ...generate(), stream: true })).catch((e: unknown) => e);
-    next = { ndjson: fixture('ollama-stream-error.ndjson') };
+    server.next = { ndjson: fixture('ollama-stream-error.ndjson') };
     const error = await collect(await wrapped.generate({ ...generate(), stream: true })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe('an error was encountered while running the model');
@@ -212,9 +200,9 @@ describe('monitor.instrument(new Ollama())', () => {
 
   it.each([429, 500])('records HTTP %i as an error and rethrows the SDK error unchanged', async (status) => {
     const { monitor, reader, bare, wrapped } = setup();
-    next = { status, json: fixtureJson('ollama-error.json') };
+    server.next = { status, json: fixtureJson('ollama-error.json') };
     const bareError = await bare.chat(chat()).catch((e: unknown) => e);
-    next = { status, json: fixtureJson('ollama-error.json') };
+    server.next = { status, json: fixtureJson('ollama-error.json') };
     const error = await wrapped.chat(chat()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).constructor).toBe((bareError as Error).constructor);

@@ -1,21 +1,14 @@
 import Groq from 'groq-sdk';
 import OpenAI, { AzureOpenAI } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import { memoryLogger, readerFor, sums, type TestReader } from './helpers/otel.ts';
-import { fixture, fixtureJson, type ReceivedRequest, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
 // The official clients, pointed with their base URL option at a local server replaying recorded
 // payloads (test/fixtures/SOURCES.md). No fetch is mocked.
-let server: ReplayServer;
-let next: Reply | undefined;
-
 function route(req: ReceivedRequest): Reply {
-  if (next !== undefined) {
-    const r = next;
-    next = undefined;
-    return r;
-  }
   const body = req.body as { stream?: boolean; stream_options?: { include_usage?: boolean } } | undefined;
   if (req.path.includes('/embeddings')) return { json: fixtureJson('openai-embeddings.json') };
   if (req.path.includes('/responses'))
@@ -30,12 +23,7 @@ function route(req: ReceivedRequest): Reply {
   return { status: 404, json: { error: { message: `no route for ${req.path}` } } };
 }
 
-beforeAll(async () => {
-  server = await replayServer(route);
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useReplay(route);
 
 const KEY = 'sk-proj-testkeytestkeytestkey-wxyz';
 function clients(monitorOptions: ConstructorParameters<typeof TokenMonitor>[0] = {}) {
@@ -124,7 +112,7 @@ describe('monitor.instrument(new OpenAI())', () => {
 
   it('records a stream that fails midway with its error, and the caller gets the error', async () => {
     const { monitor, wrapped } = clients();
-    next = { sse: fixture('openai-chat-stream.sse'), cutAfterBytes: 400 };
+    server.next = { sse: fixture('openai-chat-stream.sse'), cutAfterBytes: 400 };
     const stream = await wrapped.chat.completions.create({ ...chat, stream: true });
     await expect(collect(stream)).rejects.toThrow();
     expect(monitor.usageSummary('openai')).toMatchObject({ requests: 1, errors: 1 });
@@ -136,7 +124,7 @@ describe('monitor.instrument(new OpenAI())', () => {
     [500, 'The server had an error while processing your request.', OpenAI.InternalServerError],
   ])('records HTTP %i with its status as error type and rethrows the SDK error unchanged', async (status, message, ErrorClass) => {
     const { monitor, reader, wrapped } = clients();
-    next = { status, json: { error: { message, type: status === 429 ? 'requests' : 'server_error', param: null, code: null } } };
+    server.next = { status, json: { error: { message, type: status === 429 ? 'requests' : 'server_error', param: null, code: null } } };
     const err = await wrapped.chat.completions.create(chat).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ErrorClass);
     expect((err as Error).message).toContain(message);

@@ -1,29 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VoyageAIClient, VoyageAIError } from 'voyageai';
 import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import { histograms, memoryLogger, readerFor, sums } from './helpers/otel.ts';
-import { fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixtureJson } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
 // The official voyageai client, pointed with its baseUrl option at a local server replaying the
 // payloads of test/fixtures/voyage.sources.md. No fetch is mocked.
-let server: ReplayServer;
-let next: Reply | undefined;
-beforeAll(async () => {
-  server = await replayServer((req) => {
-    if (next !== undefined) {
-      const r = next;
-      next = undefined;
-      return r;
-    }
-    if (req.path === '/embeddings') return { json: fixtureJson('voyage-embed.json') };
-    if (req.path === '/rerank') return { json: fixtureJson('voyage-rerank.json') };
-    if (req.path === '/multimodalembeddings') return { json: fixtureJson('voyage-multimodal-embed.json') };
-    if (req.path === '/contextualizedembeddings') return { json: fixtureJson('voyage-contextualized-embed.json') };
-    return { status: 404, json: { detail: `no route for ${req.path}` } };
-  });
-});
-afterAll(async () => {
-  await server.close();
+const server = useReplay((req) => {
+  if (req.path === '/embeddings') return { json: fixtureJson('voyage-embed.json') };
+  if (req.path === '/rerank') return { json: fixtureJson('voyage-rerank.json') };
+  if (req.path === '/multimodalembeddings') return { json: fixtureJson('voyage-multimodal-embed.json') };
+  if (req.path === '/contextualizedembeddings') return { json: fixtureJson('voyage-contextualized-embed.json') };
+  return { status: 404, json: { detail: `no route for ${req.path}` } };
 });
 
 const KEY = 'pa-testkeytestkeytestkey-wxyz';
@@ -126,9 +115,9 @@ describe('monitor.instrument(new VoyageAIClient())', () => {
     [500, 'Internal server error.'],
   ])('records HTTP %i as an error and rethrows the SDK’s error unchanged', async (status, detail) => {
     const { monitor, reader, bare, wrapped } = setup();
-    next = { status, json: { detail } };
+    server.next = { status, json: { detail } };
     const a = await bare.embed(embedReq).catch((e: unknown) => e);
-    next = { status, json: { detail } };
+    server.next = { status, json: { detail } };
     const b = await wrapped.embed(embedReq).catch((e: unknown) => e);
     expect(b).toBeInstanceOf(VoyageAIError);
     expect((b as Error).constructor).toBe((a as Error).constructor);

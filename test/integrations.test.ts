@@ -1,29 +1,18 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
 import { tokenmeterMiddleware } from '../src/integrations/ai-sdk.ts';
 import { attachTokenTracking, TokenmeterCallbackHandler } from '../src/integrations/langchain.ts';
 import { memoryLogger } from './helpers/otel.ts';
-import { fixture, fixtureJson, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson } from './helpers/replay-server.ts';
+import { useReplay } from './helpers/use-replay.ts';
 
-let server: ReplayServer;
-let next: Reply | undefined;
-beforeAll(async () => {
-  server = await replayServer((req) => {
-    if (next !== undefined) {
-      const r = next;
-      next = undefined;
-      return r;
-    }
-    const body = req.body as { stream?: boolean; stream_options?: { include_usage?: boolean } };
-    if (!body.stream) return { json: fixtureJson('openai-chat-cached.json') };
-    return { sse: fixture(body.stream_options?.include_usage ? 'openai-chat-stream.sse' : 'openai-chat-stream-no-usage.sse') };
-  });
-});
-afterAll(async () => {
-  await server.close();
+const server = useReplay((req) => {
+  const body = req.body as { stream?: boolean; stream_options?: { include_usage?: boolean } };
+  if (!body.stream) return { json: fixtureJson('openai-chat-cached.json') };
+  return { sse: fixture(body.stream_options?.include_usage ? 'openai-chat-stream.sse' : 'openai-chat-stream-no-usage.sse') };
 });
 
 function monitor() {
@@ -62,7 +51,7 @@ describe('tokenmeter/langchain', () => {
     const other = new TokenmeterCallbackHandler({ agentName: 'other' }, m);
     const config = attachTokenTracking({ callbacks: [other] }, { agentName: 'researcher' }, m);
     expect(config.callbacks).toHaveLength(2);
-    next = { status: 500, json: { error: { message: 'server error', type: 'server_error' } } };
+    server.next = { status: 500, json: { error: { message: 'server error', type: 'server_error' } } };
     await expect(model.invoke('Hello', { callbacks: [new TokenmeterCallbackHandler({ agentName: 'researcher' }, m)] })).rejects.toThrow();
     expect(m.usageSummary('openai')).toMatchObject({ requests: 1, errors: 1 });
     await m.close();
