@@ -68,6 +68,19 @@ describe('BudgetTracker', () => {
     expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c))?.map((a) => a.level)).toEqual(['exceeded']);
   });
 
+  it('lets neither a record dated in the future nor a backfilled one move the window', () => {
+    const t = new BudgetTracker(() => []);
+    t.add({ scope: 'global', limit: 10 });
+    const now = Date.now();
+    t.spend(spend({ timestamp: now, costPico: 3 * USD }));
+    // Next month's date (a wrong clock upstream) is not this window's, and does not reset it.
+    t.spend(spend({ timestamp: now + 40 * 86_400_000, costPico: 5 * USD }));
+    // Last year's (a backfill) is not this window's either.
+    t.spend(spend({ timestamp: now - 400 * 86_400_000, costPico: 5 * USD }));
+    t.spend(spend({ timestamp: now, costPico: 1 * USD }));
+    expect(t.states()[0]?.usedValue).toBe(4);
+  });
+
   it('gives each user of a per-user budget, new ones included, a budget of their own', () => {
     const c = clock();
     const t = new BudgetTracker(() => [], c.now);

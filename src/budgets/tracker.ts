@@ -126,9 +126,11 @@ export class BudgetState {
     const c = this.cycle;
     if (c === null) return false;
     if (c.kind === 'rolling') {
-      const first = Math.floor(now / DAY_MS) - c.days + 1;
+      // The last `days` whole UTC days, today included; it moves on at midnight.
+      const today = Math.floor(now / DAY_MS);
+      const first = today - c.days + 1;
       if (first * DAY_MS <= this.windowStart && this.windowEnd !== 0) return false;
-      this.windowEnd = Number.POSITIVE_INFINITY;
+      this.windowEnd = (today + 1) * DAY_MS;
       this.windowStart = first * DAY_MS;
       let dropped = false;
       for (const [d, v] of this.days as Map<number, number>) {
@@ -327,9 +329,14 @@ export class BudgetTracker {
       const state = this.#statesFor(b, s);
       if (state === undefined) continue;
       if (now === 0) now = this.#clock();
-      // Forward only: a record backfilled with an old timestamp never takes a window back.
-      if (now >= state.windowEnd || state.days !== null) state.roll(now);
-      if (s.timestamp < state.windowStart) continue;
+      // A record past the window's end: the clock says whether the window really moved on (a
+      // record dated in the future must not reset this month's spending). Old records never take
+      // a window back; they count only if they fall inside it.
+      if (now >= state.windowEnd && state.cycle !== null) {
+        now = this.#clock();
+        state.roll(now);
+      }
+      if (s.timestamp < state.windowStart || (state.cycle !== null && s.timestamp >= state.windowEnd)) continue;
       const units = state.usd ? s.costPico : s.tokens;
       if (units === null || units === 0) continue;
       state.add(units, s.timestamp);
