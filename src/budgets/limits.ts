@@ -1,4 +1,4 @@
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../time.ts';
 
 /**
  * The seed's subscription limit types: three in tokens, two in USD. `max_plan_tokens` is a plan's

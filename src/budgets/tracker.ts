@@ -1,3 +1,4 @@
+import { DAY_MS } from '../time.ts';
 import { type BillingCycle, DEFAULT_CYCLE, DEFAULT_THRESHOLDS, type LimitType, type Thresholds, windowAt } from './limits.ts';
 
 /** Whose spending a budget caps. */
@@ -74,7 +75,6 @@ export interface Spend extends CallEstimate {
 const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
 const GLOBAL = BUDGET_SCOPES.indexOf('global');
 const TEAM = BUDGET_SCOPES.indexOf('team');
-const DAY_MS = 86_400_000;
 const PICO = 1e12;
 
 function windowName(cycle: BillingCycle | null): string {

@@ -2,8 +2,7 @@ import { picoToUsd } from '../pricing/money.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { Totals } from './types.ts';
 
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
+export { DAY_MS, HOUR_MS } from '../time.ts';
 
 /** One rollup bucket's sums, accumulated over a batch before it is added to the table once. */
 export interface RollupSums {

@@ -378,7 +378,7 @@ export class SqliteStore implements LedgerStore {
       const key: AggregateRow['key'] = {};
       for (const d of by) {
         const v = raw[d];
-        if (d === 'day') key.day = new Date(Number(v) * 86_400_000).toISOString().slice(0, 10);
+        if (d === 'day') key.day = new Date(Number(v) * DAY_MS).toISOString().slice(0, 10);
         else if (d === 'hour') key.hour = new Date(Number(v) * HOUR_MS).toISOString().slice(0, 13);
         else key[d] = this.#nameOf(v === null || v === undefined ? null : Number(v));
       }

@@ -1,8 +1,9 @@
+import { levelOf } from '../budgets/limits.ts';
 import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, Seeder } from '../budgets/tracker.ts';
 import { BudgetTracker as Tracker } from '../budgets/tracker.ts';
 import type { Dimension, LedgerFilter, LedgerStore } from '../ledger/types.ts';
 
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../time.ts';
 
 /** The record field each scope filters on. */
 const FILTER: Partial<Record<BudgetScope, keyof LedgerFilter & Dimension>> = {
@@ -77,7 +78,7 @@ export function statusOf(s: BudgetState): BudgetStatus {
     reserved: toUnit(s.reserved),
     remaining: Math.max(0, s.limitValue - s.usedValue),
     percentUsed: Math.round(ratio * 10_000) / 100,
-    level: ratio >= 1 ? 'exceeded' : ratio >= s.thresholds.critical ? 'critical' : ratio >= s.thresholds.warning ? 'warning' : 'ok',
+    level: levelOf(ratio, s.thresholds),
     warningThreshold: s.thresholds.warning,
     criticalThreshold: s.thresholds.critical,
     enforce: s.spec.enforce === true,

@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors.ts';
 import { DIMENSIONS, type Dimension, type LedgerFilter } from '../ledger/types.ts';
 
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../time.ts';
 
 /** What every report takes: filters, and a range as `days` back from now or `since`/`until`. */
 export interface ReportQuery {

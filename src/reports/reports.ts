@@ -1,5 +1,6 @@
 import { addTotals, emptyTotals } from '../ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from '../ledger/types.ts';
+import { DAY_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetStatus } from './budget-status.ts';
 import { dimensionOf, type ReportQuery, resolveQuery } from './query.ts';
@@ -135,7 +136,7 @@ export async function report(store: LedgerStore, q: ReportQuery, statuses: reado
   for (const p of byProvider) addTotals(totals, p);
   const shown = statuses.filter((b) => b.scope === 'provider' && (q.provider === undefined || b.scopeId === q.provider));
   return {
-    period: { ...periodOf(filter), days: q.days ?? (filter.since === undefined ? null : (filter.until - filter.since) / 86_400_000) },
+    period: { ...periodOf(filter), days: q.days ?? (filter.since === undefined ? null : (filter.until - filter.since) / DAY_MS) },
     totals,
     byProvider,
     subscriptionStatus: shown,
