@@ -24,13 +24,14 @@ export interface Thresholds {
 }
 export const DEFAULT_THRESHOLDS: Thresholds = { warning: 0.8, critical: 0.95 };
 
-/** The window a cycle is in at `now` (UTC): [start, end). A rolling window ends at `now`. */
+/**
+ * The window a cycle is in at `now` (UTC): [start, end). A rolling window is the last `days` whole
+ * days, today included, and moves on at midnight.
+ */
 export function windowAt(cycle: BillingCycle, now: number): { start: number; end: number } {
-  if (cycle.kind === 'daily') {
-    const start = Math.floor(now / DAY_MS) * DAY_MS;
-    return { start, end: start + DAY_MS };
-  }
-  if (cycle.kind === 'rolling') return { start: now - cycle.days * DAY_MS, end: now };
+  const today = Math.floor(now / DAY_MS);
+  if (cycle.kind === 'daily') return { start: today * DAY_MS, end: (today + 1) * DAY_MS };
+  if (cycle.kind === 'rolling') return { start: (today - cycle.days + 1) * DAY_MS, end: (today + 1) * DAY_MS };
   const d = new Date(now);
   let y = d.getUTCFullYear();
   let m = d.getUTCMonth();

@@ -126,12 +126,11 @@ export class BudgetState {
     const c = this.cycle;
     if (c === null) return false;
     if (c.kind === 'rolling') {
-      // The last `days` whole UTC days, today included; it moves on at midnight.
-      const today = Math.floor(now / DAY_MS);
-      const first = today - c.days + 1;
-      if (first * DAY_MS <= this.windowStart && this.windowEnd !== 0) return false;
-      this.windowEnd = (today + 1) * DAY_MS;
-      this.windowStart = first * DAY_MS;
+      const w = windowAt(c, now);
+      if (w.start <= this.windowStart && this.windowEnd !== 0) return false;
+      this.windowStart = w.start;
+      this.windowEnd = w.end;
+      const first = w.start / DAY_MS;
       let dropped = false;
       for (const [d, v] of this.days as Map<number, number>) {
         if (d < first) {

@@ -1,4 +1,4 @@
-import { levelOf } from '../budgets/limits.ts';
+import { DEFAULT_CYCLE, levelOf, windowAt } from '../budgets/limits.ts';
 import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, Seeder } from '../budgets/tracker.ts';
 import { BudgetTracker as Tracker } from '../budgets/tracker.ts';
 import type { Dimension, LedgerFilter, LedgerStore } from '../ledger/types.ts';
@@ -105,11 +105,8 @@ export function budgetStatusFromLedger(store: LedgerStore, specs: readonly Budge
     }
     const field = FILTER[spec.scope];
     if (field === undefined || store.aggregateSync === undefined) continue;
-    const probe = new Tracker(
-      () => [],
-      () => now,
-    ).add({ ...spec, scopeId: 'probe' });
-    for (const row of store.aggregateSync({ since: probe?.windowStart ?? 0 }, [field])) {
+    const start = spec.scope === 'run' ? 0 : windowAt(spec.cycle ?? DEFAULT_CYCLE, now).start;
+    for (const row of store.aggregateSync({ since: start }, [field])) {
       const id = row.key[field];
       if (id === null || id === undefined) continue;
       const state = tracker.add({ ...spec, scopeId: id });
