@@ -7,7 +7,6 @@ import {
   BudgetTracker,
   type CallEstimate,
   type Seeder,
-  type Spend,
 } from './budgets/tracker.ts';
 import type { CallContext } from './context.ts';
 import { BudgetExceededError, ValidationError } from './errors.ts';
@@ -73,17 +72,6 @@ export class Budgets {
   readonly #history: Alert[] = [];
   readonly #prices: PriceBook;
   readonly #log: Logger;
-  readonly #scratch: Spend = {
-    timestamp: 0,
-    provider: '',
-    model: '',
-    userId: null,
-    apiKeyId: null,
-    agent: null,
-    runId: null,
-    costPico: null,
-    tokens: 0,
-  };
 
   constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number) {
     this.tracker = new BudgetTracker(seed, clock);
@@ -105,19 +93,8 @@ export class Budgets {
 
   /** Counts a priced record; returns (and announces) the thresholds it crossed. */
   spend(u: UsageRecord): Alert[] | undefined {
-    // One scratch object, filled per record: the hot path allocates nothing here.
-    const s = this.#scratch;
     const run = u.metadata === null ? undefined : u.metadata.run_id;
-    s.timestamp = u.timestamp;
-    s.provider = u.provider;
-    s.model = u.model;
-    s.userId = u.userId;
-    s.apiKeyId = u.apiKeyId;
-    s.agent = u.agent;
-    s.runId = typeof run === 'string' ? run : null;
-    s.costPico = u.costPicoUsd;
-    s.tokens = u.totalTokens ?? 0;
-    const alerts = this.tracker.spend(s);
+    const alerts = this.tracker.spend(u, typeof run === 'string' ? run : null);
     if (alerts !== undefined) {
       for (const a of alerts) {
         this.#history.push(a);

@@ -9,7 +9,12 @@ function clock(start = T0) {
   return { now: () => now, set: (t: number) => (now = t), advance: (ms: number) => (now += ms) };
 }
 
-function spend(over: Partial<Spend> = {}, c = clock()): Spend {
+/** A record of `costPico` picodollars and `tokens` tokens (its run, if any, is passed to spend() apart). */
+function spend(
+  over: Partial<Omit<Spend, 'costPicoUsd' | 'totalTokens'> & { costPico: number | null; tokens: number }> = {},
+  c = clock(),
+): Spend {
+  const { costPico = USD, tokens = 100, ...rest } = over;
   return {
     timestamp: c.now(),
     provider: 'openai',
@@ -17,10 +22,9 @@ function spend(over: Partial<Spend> = {}, c = clock()): Spend {
     userId: 'u1',
     apiKeyId: 'k1',
     agent: 'a',
-    runId: null,
-    costPico: USD,
-    tokens: 100,
-    ...over,
+    ...rest,
+    costPicoUsd: costPico,
+    totalTokens: tokens,
   };
 }
 
@@ -44,18 +48,19 @@ describe('BudgetTracker', () => {
     const t = new BudgetTracker(() => [], c.now);
     t.add({ scope: 'provider', scopeId: 'openai', limit: 10, thresholds: { warning: 0.9 } });
     const levels: string[][] = [];
-    for (let i = 0; i < 12; i++) levels.push((t.spend(spend({ timestamp: c.now() }, c)) ?? []).map((a) => `${a.level}@${a.percentUsed}`));
+    for (let i = 0; i < 12; i++)
+      levels.push((t.spend(spend({ timestamp: c.now() }, c), null) ?? []).map((a) => `${a.level}@${a.percentUsed}`));
     // $1 a call against $10: 90% warns (not 80%), 95% is passed at $10, which is also 100%.
     expect(levels.flat()).toEqual(['warning@90', 'exceeded@100']);
     // Other providers' spending does not count.
-    expect(t.spend(spend({ provider: 'anthropic' }, c))).toBeUndefined();
+    expect(t.spend(spend({ provider: 'anthropic' }, c), null)).toBeUndefined();
   });
 
   it('starts again from zero when a monthly window resets, and alerts again', () => {
     const c = clock(Date.UTC(2026, 10, 30, 23));
     const t = new BudgetTracker(() => [], c.now);
     t.add({ scope: 'global', limit: 1, enforce: true, cycle: { kind: 'monthly', resetDay: 1 } });
-    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c))?.map((a) => a.level)).toEqual(['exceeded']);
+    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c), null)?.map((a) => a.level)).toEqual(['exceeded']);
     expect('blocked' in t.check(call())).toBe(true);
     c.set(Date.UTC(2026, 11, 1, 0, 0, 1));
     // No false block after the reset: the new window is empty.
@@ -65,19 +70,19 @@ describe('BudgetTracker', () => {
     const [state] = t.states();
     expect(state?.usedValue).toBe(0);
     expect(state?.windowStart).toBe(Date.UTC(2026, 11, 1));
-    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c))?.map((a) => a.level)).toEqual(['exceeded']);
+    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c), null)?.map((a) => a.level)).toEqual(['exceeded']);
   });
 
   it('lets neither a record dated in the future nor a backfilled one move the window', () => {
     const t = new BudgetTracker(() => []);
     t.add({ scope: 'global', limit: 10 });
     const now = Date.now();
-    t.spend(spend({ timestamp: now, costPico: 3 * USD }));
+    t.spend(spend({ timestamp: now, costPico: 3 * USD }), null);
     // Next month's date (a wrong clock upstream) is not this window's, and does not reset it.
-    t.spend(spend({ timestamp: now + 40 * 86_400_000, costPico: 5 * USD }));
+    t.spend(spend({ timestamp: now + 40 * 86_400_000, costPico: 5 * USD }), null);
     // Last year's (a backfill) is not this window's either.
-    t.spend(spend({ timestamp: now - 400 * 86_400_000, costPico: 5 * USD }));
-    t.spend(spend({ timestamp: now, costPico: 1 * USD }));
+    t.spend(spend({ timestamp: now - 400 * 86_400_000, costPico: 5 * USD }), null);
+    t.spend(spend({ timestamp: now, costPico: 1 * USD }), null);
     expect(t.states()[0]?.usedValue).toBe(4);
   });
 
@@ -85,10 +90,10 @@ describe('BudgetTracker', () => {
     const c = clock();
     const t = new BudgetTracker(() => [], c.now);
     t.add({ scope: 'user', scopeId: '*', limit: 2, enforce: true });
-    t.spend(spend({ userId: 'old', costPico: 2 * USD }, c));
+    t.spend(spend({ userId: 'old', costPico: 2 * USD }, c), null);
     expect('blocked' in t.check(call({ userId: 'old' }))).toBe(true);
     // A user never seen before is not a way around the budget.
-    t.spend(spend({ userId: 'brand-new', costPico: 2 * USD }, c));
+    t.spend(spend({ userId: 'brand-new', costPico: 2 * USD }, c), null);
     expect('blocked' in t.check(call({ userId: 'brand-new' }))).toBe(true);
     expect('held' in t.check(call({ userId: 'third' }))).toBe(true);
     // A call with no user is not a per-user call.
@@ -99,7 +104,7 @@ describe('BudgetTracker', () => {
     const c = clock();
     const t = new BudgetTracker(() => [], c.now);
     t.add({ scope: 'api_key', scopeId: 'k1', limit: 1, enforce: true });
-    t.spend(spend({ costPico: 0.97 * USD }, c));
+    t.spend(spend({ costPico: 0.97 * USD }, c), null);
     // $0.03 left; eight callers each estimated at $0.01: three get through, five are stopped.
     const results = Array.from({ length: 8 }, () => t.check(call({ costPico: 0.01 * USD })));
     expect(results.filter((r) => 'held' in r)).toHaveLength(3);
@@ -112,11 +117,11 @@ describe('BudgetTracker', () => {
     const c = clock();
     const t = new BudgetTracker(() => [], c.now);
     t.add({ scope: 'global', limit: 1, enforce: true });
-    t.spend(spend({ costPico: 5 * USD }, c));
+    t.spend(spend({ costPico: 5 * USD }, c), null);
     expect(t.check(call({ provider: 'ollama', model: 'llama3.2', costPico: 0 }))).toEqual({ held: [] });
     expect(t.check(call({ model: 'house-model', costPico: null }))).toEqual({ held: [] });
     t.add({ scope: 'global', limit: 1, enforce: true, blockUnpriced: true });
-    t.spend(spend({ costPico: 5 * USD }, c));
+    t.spend(spend({ costPico: 5 * USD }, c), null);
     expect('blocked' in t.check(call({ model: 'house-model', costPico: null }))).toBe(true);
   });
 
@@ -124,11 +129,11 @@ describe('BudgetTracker', () => {
     const c = clock();
     const t = new BudgetTracker(() => [], c.now);
     t.add({ scope: 'team', scopeId: 'search', members: { userIds: ['ann', 'bob'] }, limit: 1000, unit: 'tokens' });
-    t.spend(spend({ userId: 'ann', tokens: 400 }, c));
-    t.spend(spend({ userId: 'bob', tokens: 500 }, c));
-    t.spend(spend({ userId: 'eve', tokens: 5000 }, c));
+    t.spend(spend({ userId: 'ann', tokens: 400 }, c), null);
+    t.spend(spend({ userId: 'bob', tokens: 500 }, c), null);
+    t.spend(spend({ userId: 'eve', tokens: 5000 }, c), null);
     expect(t.states()[0]?.usedValue).toBe(900);
-    expect(t.spend(spend({ userId: 'bob', tokens: 100 }, c))?.map((a) => a.level)).toEqual(['exceeded']);
+    expect(t.spend(spend({ userId: 'bob', tokens: 100 }, c), null)?.map((a) => a.level)).toEqual(['exceeded']);
   });
 
   it('seeds a budget from the ledger so a restart remembers the window, and forgets the days a rolling window leaves', () => {

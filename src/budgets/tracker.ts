@@ -54,22 +54,29 @@ export interface BudgetIdentity {
   limitType?: LimitType;
 }
 
-/** What a call about to be made is expected to cost, for enforcement. */
-export interface CallEstimate {
+/** Who a call or record is for. */
+export interface Subject {
   provider: string;
   model: string;
   userId: string | null;
   apiKeyId: string | null;
   agent: string | null;
+}
+
+/** What a call about to be made is expected to cost, for enforcement. */
+export interface CallEstimate extends Subject {
   runId: string | null;
-  /** Cost in picodollars (estimated, for a call); 0 for a free model, null when the model has no price. */
+  /** Estimated cost in picodollars; 0 for a free model, null when the model has no price. */
   costPico: number | null;
   tokens: number;
 }
 
-/** A record as the tracker sees it: a call's who and how much, and when. */
-export interface Spend extends CallEstimate {
+/** A record as the tracker reads it: a UsageRecord is one, so the hot path copies nothing. */
+export interface Spend extends Subject {
   timestamp: number;
+  /** Cost in picodollars, null when unpriced. */
+  costPicoUsd: number | null;
+  totalTokens: number | null;
 }
 
 const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
@@ -172,7 +179,7 @@ export class BudgetState {
 }
 
 /** The key of the record a scope looks at. */
-function valueFor(scope: BudgetScope, s: Spend | CallEstimate): string | null {
+function valueFor(scope: BudgetScope, s: Subject, runId: string | null): string | null {
   switch (scope) {
     case 'provider':
       return s.provider;
@@ -185,7 +192,7 @@ function valueFor(scope: BudgetScope, s: Spend | CallEstimate): string | null {
     case 'model':
       return s.model;
     case 'run':
-      return s.runId;
+      return runId;
     default:
       return null;
   }
@@ -297,13 +304,13 @@ export class BudgetTracker {
   }
 
   /** The states a record or call counts against; `*` budgets get a state for a new value on first sight. */
-  #statesFor(b: Budget, s: Spend | CallEstimate): BudgetState | undefined {
+  #statesFor(b: Budget, s: Subject, runId: string | null): BudgetState | undefined {
     const spec = b.spec;
     if (b.kind === TEAM) {
       return (s.userId !== null && b.userIds?.has(s.userId)) || (s.apiKeyId !== null && b.keyIds?.has(s.apiKeyId)) ? b.fixed : undefined;
     }
     if (b.kind === GLOBAL) return b.fixed;
-    const v = valueFor(spec.scope, s);
+    const v = valueFor(spec.scope, s, runId);
     if (v === null) return undefined;
     if (b.fixed !== undefined) return b.fixed.id.scopeId === v ? b.fixed : undefined;
     if (v === b.lastValue) return b.lastState;
@@ -321,11 +328,11 @@ export class BudgetTracker {
   }
 
   /** Counts one record; returns the alerts it raised (each level once per window). */
-  spend(s: Spend): Alert[] | undefined {
+  spend(s: Spend, runId: string | null): Alert[] | undefined {
     let alerts: Alert[] | undefined;
     let now = this.#ownClock ? 0 : s.timestamp;
     for (const b of this.#budgets) {
-      const state = this.#statesFor(b, s);
+      const state = this.#statesFor(b, s, runId);
       if (state === undefined) continue;
       if (now === 0) now = this.#clock();
       // A record past the window's end: the clock says whether the window really moved on (a
@@ -336,7 +343,7 @@ export class BudgetTracker {
         state.roll(now);
       }
       if (s.timestamp < state.windowStart || (state.cycle !== null && s.timestamp >= state.windowEnd)) continue;
-      const units = state.usd ? s.costPico : s.tokens;
+      const units = state.usd ? s.costPicoUsd : s.totalTokens;
       if (units === null || units === 0) continue;
       state.add(units, s.timestamp);
       if (state.used < state.warnAt) continue;
@@ -365,7 +372,7 @@ export class BudgetTracker {
     const now = this.#clock();
     for (const b of this.#budgets) {
       if (!b.spec.enforce) continue;
-      const state = this.#statesFor(b, call);
+      const state = this.#statesFor(b, call, call.runId);
       if (state === undefined) continue;
       state.roll(now);
       let units: number;
