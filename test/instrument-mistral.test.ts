@@ -1,8 +1,9 @@
 import { Mistral } from '@mistralai/mistralai';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { INSTRUMENT, type RecordResult, TokenMonitor } from '../src/index.ts';
+import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import { histograms, memoryLogger, readerFor, sums } from './helpers/otel.ts';
+import { collectJson, recorded } from './helpers/records.ts';
 import { fixture, fixtureJson, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
 import { useReplay } from './helpers/use-replay.ts';
 
@@ -39,24 +40,6 @@ function setup(monitorOptions: ConstructorParameters<typeof TokenMonitor>[0] = {
   // The SDK retries nothing unless told to; said here so a 429 is one request.
   const make = () => new Mistral({ apiKey: KEY, serverURL: server.url, retryConfig: { strategy: 'none' } });
   return { monitor, reader, bare: make(), wrapped: monitor.instrument(make()), records: recorded(monitor) };
-}
-
-/** The validated records the monitor keeps, as `record()` returns them. */
-function recorded(monitor: TokenMonitor): NonNullable<RecordResult['record']>[] {
-  const out: NonNullable<RecordResult['record']>[] = [];
-  const record = monitor.record.bind(monitor);
-  monitor.record = (input) => {
-    const r = record(input);
-    if (r.record !== null) out.push(r.record);
-    return r;
-  };
-  return out;
-}
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const c of stream) out.push(JSON.stringify(c));
-  return out;
 }
 
 const chat = { model: 'mistral-large-latest', messages: [{ role: 'user' as const, content: 'How far is the moon from earth?' }] };
@@ -102,7 +85,7 @@ describe('monitor.instrument(new Mistral())', () => {
     expect(monitor.usageSummary('mistral').requests).toBe(0);
     const rest: string[] = [JSON.stringify(first.value)];
     for (let r = await it.next(); r.done !== true; r = await it.next()) rest.push(JSON.stringify(r.value));
-    expect(rest).toEqual(await collect(bareStream));
+    expect(rest).toEqual(await collectJson(bareStream));
     expect(monitor.usageSummary('mistral')).toMatchObject({ requests: 1, inputTokens: 19, outputTokens: 7, totalTokens: 26 });
     expect(monitor.usageSummary('mistral').costUsd).toBeCloseTo((19 * 2 + 7 * 6) / 1e6, 12);
     await monitor.close();
@@ -115,7 +98,7 @@ describe('monitor.instrument(new Mistral())', () => {
     while (!(await reader.read()).done) chunks++;
     expect(chunks).toBe(5);
     const [x, y] = (await wrapped.chat.stream(chat)).tee();
-    const [cx, cy] = await Promise.all([collect(x), collect(y)]);
+    const [cx, cy] = await Promise.all([collectJson(x), collectJson(y)]);
     expect(cx).toEqual(cy);
     expect(monitor.usageSummary('mistral')).toMatchObject({ requests: 2, totalTokens: 52 });
     await monitor.close();
@@ -137,7 +120,7 @@ describe('monitor.instrument(new Mistral())', () => {
   it('counts a stream that ends without usage (a gateway that drops it) with a tokenizer, marked estimated', async () => {
     const { monitor, wrapped, records } = setup();
     server.next = { sse: fixture(STREAM).replace(/,"usage":\{[^}]*\}/, '') };
-    expect(await collect(await wrapped.chat.stream(chat))).toHaveLength(5);
+    expect(await collectJson(await wrapped.chat.stream(chat))).toHaveLength(5);
     await monitor.flush();
     expect(records[0]).toMatchObject({ model: 'mistral-large-latest', metadata: { usage: 'estimated' } });
     expect(records[0]?.outputTokens).toBeGreaterThan(0);
@@ -148,9 +131,9 @@ describe('monitor.instrument(new Mistral())', () => {
     const { monitor, bare, wrapped, records } = setup();
     const cut = { sse: fixture(STREAM), cutAfterBytes: 400 };
     server.next = cut;
-    const bareError = await collect(await bare.chat.stream(chat)).catch((e: unknown) => e);
+    const bareError = await collectJson(await bare.chat.stream(chat)).catch((e: unknown) => e);
     server.next = cut;
-    const error = await collect(await wrapped.chat.stream(chat)).catch((e: unknown) => e);
+    const error = await collectJson(await wrapped.chat.stream(chat)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).constructor).toBe((bareError as Error).constructor);
     expect((error as Error).message).toBe((bareError as Error).message);
@@ -204,7 +187,7 @@ describe('monitor.instrument(new Mistral())', () => {
     const req = { model: 'codestral-2508', prompt: 'def', suffix: 'return a+b' };
     const [a, b] = await Promise.all([bare.fim.complete(req), wrapped.fim.complete(req)]);
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
-    expect(await collect(await wrapped.fim.stream(req))).toEqual(await collect(await bare.fim.stream(req)));
+    expect(await collectJson(await wrapped.fim.stream(req))).toEqual(await collectJson(await bare.fim.stream(req)));
     // codestral-2508 at $0.30 in, $0.90 out per 1M; the stream replays the chat chunks (19 + 7).
     expect(monitor.usageSummary('mistral')).toMatchObject({ requests: 2, inputTokens: 8 + 19, outputTokens: 91 + 7 });
     const attrs = sums(await reader.metrics(), INSTRUMENT.requests).map((p) => p.attributes);
@@ -220,7 +203,7 @@ describe('monitor.instrument(new Mistral())', () => {
     const req = { ...chat, responseFormat: z.object({ km: z.number() }) };
     const parsed = await wrapped.chat.parse(req);
     expect(parsed.usage?.totalTokens).toBe(1043);
-    expect(await collect(await wrapped.chat.parseStream(req))).toHaveLength(5);
+    expect(await collectJson(await wrapped.chat.parseStream(req))).toHaveLength(5);
     expect(monitor.usageSummary('mistral')).toMatchObject({ requests: 2, inputTokens: 1013 + 19 });
     await monitor.close();
   });
@@ -229,7 +212,7 @@ describe('monitor.instrument(new Mistral())', () => {
     const { monitor, reader, wrapped } = setup();
     const req = { agentId: 'ag-0123', messages: chat.messages };
     await wrapped.agents.complete(req);
-    await collect(await wrapped.agents.stream(req));
+    await collectJson(await wrapped.agents.stream(req));
     expect(monitor.usageSummary('mistral')).toMatchObject({ requests: 2, inputTokens: 24 + 19, outputTokens: 27 + 7 });
     const models = sums(await reader.metrics(), INSTRUMENT.requests).map((p) => p.attributes.model);
     expect(models).toEqual(['mistral-medium-latest', 'mistral-large-latest']);

@@ -1,7 +1,8 @@
 import { Ollama } from 'ollama';
 import { describe, expect, it } from 'vitest';
-import { INSTRUMENT, type RecordResult, TokenMonitor } from '../src/index.ts';
+import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import { histograms, memoryLogger, readerFor, sums } from './helpers/otel.ts';
+import { collectJson, recorded } from './helpers/records.ts';
 import { fixture, fixtureJson, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
 import { useReplay } from './helpers/use-replay.ts';
 
@@ -26,24 +27,6 @@ function setup(monitorOptions: ConstructorParameters<typeof TokenMonitor>[0] = {
   const reader = readerFor(monitor.metricProducer);
   const make = () => new Ollama({ host: server.url });
   return { monitor, reader, log, bare: make(), wrapped: monitor.instrument(make()), records: recorded(monitor) };
-}
-
-/** The validated records the monitor keeps, as `record()` returns them. */
-function recorded(monitor: TokenMonitor): NonNullable<RecordResult['record']>[] {
-  const out: NonNullable<RecordResult['record']>[] = [];
-  const record = monitor.record.bind(monitor);
-  monitor.record = (input) => {
-    const r = record(input);
-    if (r.record !== null) out.push(r.record);
-    return r;
-  };
-  return out;
-}
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const c of stream) out.push(JSON.stringify(c));
-  return out;
 }
 
 const chat = () => ({ model: 'llama3.2', messages: [{ role: 'user', content: 'why is the sky blue?' }] });
@@ -99,7 +82,7 @@ describe('monitor.instrument(new Ollama())', () => {
     const out = [JSON.stringify((await it.next()).value)];
     expect(monitor.usageSummary('ollama').requests).toBe(0);
     for (let r = await it.next(); r.done !== true; r = await it.next()) out.push(JSON.stringify(r.value));
-    expect(out).toEqual(await collect(bareStream));
+    expect(out).toEqual(await collectJson(bareStream));
     expect(monitor.usageSummary('ollama')).toMatchObject({ requests: 1, inputTokens: 26, outputTokens: 282, costUsd: 0 });
     await monitor.close();
   });
@@ -109,7 +92,7 @@ describe('monitor.instrument(new Ollama())', () => {
     const [a, b] = await Promise.all([bare.generate(generate()), wrapped.generate(generate())]);
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
     const s = { ...generate(), stream: true as const };
-    expect(await collect(await wrapped.generate(s))).toEqual(await collect(await bare.generate(s)));
+    expect(await collectJson(await wrapped.generate(s))).toEqual(await collectJson(await bare.generate(s)));
     expect(monitor.usageSummary('ollama')).toMatchObject({ requests: 2, inputTokens: 26 + 26, outputTokens: 290 + 259 });
     const [p] = sums(await reader.metrics(), INSTRUMENT.requests);
     expect(p).toMatchObject({ value: 2, attributes: { service_type: 'llm', operation: 'text_completion', model: 'llama3.2' } });
@@ -175,7 +158,7 @@ describe('monitor.instrument(new Ollama())', () => {
     server.next = { ndjson: fixture('ollama-generate-stream.ndjson'), cutAfterBytes: firstLine('ollama-generate-stream.ndjson') };
     const stream = await wrapped.generate({ ...generate(), stream: true });
     wrapped.abort();
-    await expect(collect(stream)).rejects.toThrow();
+    await expect(collectJson(stream)).rejects.toThrow();
     expect(monitor.usageSummary('ollama').requests).toBe(2);
     expect(records.map((r) => r.metadata)).toEqual([
       expect.objectContaining({ partial: true }),
@@ -187,9 +170,9 @@ describe('monitor.instrument(new Ollama())', () => {
   it('records a stream that reports an error midway; the caller gets the same error', async () => {
     const { monitor, bare, wrapped, records } = setup();
     server.next = { ndjson: fixture('ollama-stream-error.ndjson') };
-    const bareError = await collect(await bare.generate({ ...generate(), stream: true })).catch((e: unknown) => e);
+    const bareError = await collectJson(await bare.generate({ ...generate(), stream: true })).catch((e: unknown) => e);
     server.next = { ndjson: fixture('ollama-stream-error.ndjson') };
-    const error = await collect(await wrapped.generate({ ...generate(), stream: true })).catch((e: unknown) => e);
+    const error = await collectJson(await wrapped.generate({ ...generate(), stream: true })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe('an error was encountered while running the model');
     expect((error as Error).message).toBe((bareError as Error).message);
