@@ -73,8 +73,8 @@ function readCounts(usage: unknown, at: string, fields: UsageFields, unread: str
     return noCounts();
   }
   const responses = 'input_tokens' in u || 'output_tokens' in u;
-  if (responses) return readResponsesCounts(u, unread);
-  if (fields === CHAT_FIELDS) return readChatCounts(u, unread);
+  if (responses) return readNamedCounts(u, RESPONSES_NAMES, unread);
+  if (fields === CHAT_FIELDS) return readNamedCounts(u, CHAT_NAMES, unread);
   const out = noCounts();
   for (const key of COUNTS) {
     for (const path of fields[key]) {
@@ -107,35 +107,47 @@ function detailsAt(details: unknown, path: string, unread: string[]): Json | und
   return d;
 }
 
-/** The counts at CHAT_FIELDS' paths, read by name: what walking them finds, the same `unread` (in COUNTS order). */
-function readChatCounts(u: Json, unread: string[]): Counts {
-  const out = noCounts();
-  out.inputTokens = countAt(u.prompt_tokens, 'prompt_tokens', unread);
-  out.outputTokens = countAt(u.completion_tokens, 'completion_tokens', unread);
-  out.totalTokens = countAt(u.total_tokens, 'total_tokens', unread);
-  const pd = detailsAt(u.prompt_tokens_details, 'prompt_tokens_details', unread);
-  if (pd !== undefined) {
-    out.cachedInputTokens = countAt(pd.cached_tokens, 'prompt_tokens_details.cached_tokens', unread);
-    out.cacheWriteTokens = countAt(pd.cache_write_tokens, 'prompt_tokens_details.cache_write_tokens', unread);
-  }
-  const cd = detailsAt(u.completion_tokens_details, 'completion_tokens_details', unread);
-  if (cd !== undefined) out.reasoningTokens = countAt(cd.reasoning_tokens, 'completion_tokens_details.reasoning_tokens', unread);
-  return out;
+/** Where one usage shape keeps its counts, by name, and the paths `unread` names them by. */
+interface UsageNames {
+  input: string;
+  output: string;
+  inputDetails: string;
+  outputDetails: string;
+  cachedPath: string;
+  cacheWritePath: string;
+  reasoningPath: string;
 }
 
-/** The Responses API's usage (`input_tokens`, `input_tokens_details.cached_tokens`...), likewise. */
-function readResponsesCounts(u: Json, unread: string[]): Counts {
+function namesOf(input: string, output: string): UsageNames {
+  return {
+    input: `${input}_tokens`,
+    output: `${output}_tokens`,
+    inputDetails: `${input}_tokens_details`,
+    outputDetails: `${output}_tokens_details`,
+    cachedPath: `${input}_tokens_details.cached_tokens`,
+    cacheWritePath: `${input}_tokens_details.cache_write_tokens`,
+    reasoningPath: `${output}_tokens_details.reasoning_tokens`,
+  };
+}
+
+/** Chat Completions (`prompt_tokens`, `prompt_tokens_details.cached_tokens`...): CHAT_FIELDS' paths. */
+const CHAT_NAMES = namesOf('prompt', 'completion');
+/** The Responses API (`input_tokens`, `input_tokens_details.cached_tokens`, `output_tokens_details.reasoning_tokens`). */
+const RESPONSES_NAMES = namesOf('input', 'output');
+
+/** The counts at a shape's paths, read by name: what walking them finds, the same `unread` (in COUNTS order). */
+function readNamedCounts(u: Json, n: UsageNames, unread: string[]): Counts {
   const out = noCounts();
-  out.inputTokens = countAt(u.input_tokens, 'input_tokens', unread);
-  out.outputTokens = countAt(u.output_tokens, 'output_tokens', unread);
+  out.inputTokens = countAt(u[n.input], n.input, unread);
+  out.outputTokens = countAt(u[n.output], n.output, unread);
   out.totalTokens = countAt(u.total_tokens, 'total_tokens', unread);
-  const id = detailsAt(u.input_tokens_details, 'input_tokens_details', unread);
+  const id = detailsAt(u[n.inputDetails], n.inputDetails, unread);
   if (id !== undefined) {
-    out.cachedInputTokens = countAt(id.cached_tokens, 'input_tokens_details.cached_tokens', unread);
-    out.cacheWriteTokens = countAt(id.cache_write_tokens, 'input_tokens_details.cache_write_tokens', unread);
+    out.cachedInputTokens = countAt(id.cached_tokens, n.cachedPath, unread);
+    out.cacheWriteTokens = countAt(id.cache_write_tokens, n.cacheWritePath, unread);
   }
-  const od = detailsAt(u.output_tokens_details, 'output_tokens_details', unread);
-  if (od !== undefined) out.reasoningTokens = countAt(od.reasoning_tokens, 'output_tokens_details.reasoning_tokens', unread);
+  const od = detailsAt(u[n.outputDetails], n.outputDetails, unread);
+  if (od !== undefined) out.reasoningTokens = countAt(od.reasoning_tokens, n.reasoningPath, unread);
   return out;
 }
 
