@@ -80,8 +80,15 @@ export interface Spend extends Subject {
 }
 
 const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
-const GLOBAL = BUDGET_SCOPES.indexOf('global');
-const TEAM = BUDGET_SCOPES.indexOf('team');
+// Scopes as small integers, their place in BUDGET_SCOPES (literals, so the hot path's switch is a jump table).
+const GLOBAL = 0;
+const PROVIDER = 1;
+const USER = 2;
+const API_KEY = 3;
+const TEAM = 4;
+const AGENT = 5;
+const MODEL = 6;
+const RUN = 7;
 const PICO = 1e12;
 
 function windowName(cycle: BillingCycle | null): string {
@@ -102,7 +109,7 @@ export class BudgetState {
   /** True for a USD budget (counted in picodollars), false for tokens. */
   readonly usd: boolean;
   windowStart = 0;
-  /** 0 until the first roll (runs keep it: they have no window end). */
+  /** 0 until the first roll; Infinity for runs, which have no window end. */
   windowEnd = 0;
   /** Used in this window, in units (rolling windows: the sum of `days`). */
   used = 0;
@@ -125,6 +132,7 @@ export class BudgetState {
     this.warnAt = this.limitUnits * this.thresholds.warning;
     this.critAt = this.limitUnits * this.thresholds.critical;
     if (this.cycle?.kind === 'rolling') this.days = new Map();
+    if (this.cycle === null) this.windowEnd = Number.POSITIVE_INFINITY;
     this.roll(now);
   }
 
@@ -178,26 +186,6 @@ export class BudgetState {
   }
 }
 
-/** The key of the record a scope looks at. */
-function valueFor(scope: BudgetScope, s: Subject, runId: string | null): string | null {
-  switch (scope) {
-    case 'provider':
-      return s.provider;
-    case 'user':
-      return s.userId;
-    case 'api_key':
-      return s.apiKeyId;
-    case 'agent':
-      return s.agent;
-    case 'model':
-      return s.model;
-    case 'run':
-      return runId;
-    default:
-      return null;
-  }
-}
-
 export function alertOf(b: BudgetState, level: number, now: number): Alert {
   const name = LEVELS[level] as Alert['level'];
   const percent = b.limitUnits === 0 ? 100 : Math.round((b.used / b.limitUnits) * 10_000) / 100;
@@ -228,15 +216,17 @@ class Budget {
   readonly keyIds: ReadonlySet<string> | undefined;
   /** The scope as a number, so the hot path switches on a small integer. */
   readonly kind: number;
-  /** The last value looked up in `perValue`, and its state: consecutive calls of one key or user skip the map. */
-  lastValue: string | null = null;
-  lastState: BudgetState | undefined;
+  /** A fixed budget's scope value (its scopeId). */
+  readonly value: string | undefined;
 
   constructor(spec: BudgetSpec, now: number) {
     this.kind = BUDGET_SCOPES.indexOf(spec.scope);
     this.spec = spec;
     if (spec.scopeId === '*') this.perValue = new Map();
-    else this.fixed = new BudgetState(spec, spec.scopeId ?? (spec.scope === 'global' ? 'all' : ''), now);
+    else {
+      this.fixed = new BudgetState(spec, spec.scopeId ?? (spec.scope === 'global' ? 'all' : ''), now);
+      this.value = this.fixed.id.scopeId;
+    }
     if (spec.scope === 'team') {
       this.userIds = new Set(spec.members?.userIds ?? []);
       this.keyIds = new Set(spec.members?.apiKeyIds ?? []);
@@ -303,55 +293,77 @@ export class BudgetTracker {
     state.fired = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
   }
 
-  /** The states a record or call counts against; `*` budgets get a state for a new value on first sight. */
-  #statesFor(b: Budget, s: Subject, runId: string | null): BudgetState | undefined {
-    const spec = b.spec;
-    if (b.kind === TEAM) {
-      return (s.userId !== null && b.userIds?.has(s.userId)) || (s.apiKeyId !== null && b.keyIds?.has(s.apiKeyId)) ? b.fixed : undefined;
+  /** The state a record or call counts against, if any; `*` budgets get a state for a new value on first sight. */
+  #stateFor(b: Budget, s: Subject, runId: string | null): BudgetState | undefined {
+    let v: string | null;
+    switch (b.kind) {
+      case GLOBAL:
+        return b.fixed;
+      case TEAM:
+        return (s.userId !== null && b.userIds?.has(s.userId)) || (s.apiKeyId !== null && b.keyIds?.has(s.apiKeyId)) ? b.fixed : undefined;
+      case PROVIDER:
+        v = s.provider;
+        break;
+      case USER:
+        v = s.userId;
+        break;
+      case API_KEY:
+        v = s.apiKeyId;
+        break;
+      case AGENT:
+        v = s.agent;
+        break;
+      case MODEL:
+        v = s.model;
+        break;
+      case RUN:
+        v = runId;
+        break;
+      default:
+        return undefined;
     }
-    if (b.kind === GLOBAL) return b.fixed;
-    const v = valueFor(spec.scope, s, runId);
     if (v === null) return undefined;
-    if (b.fixed !== undefined) return b.fixed.id.scopeId === v ? b.fixed : undefined;
-    if (v === b.lastValue) return b.lastState;
-    let state = b.perValue?.get(v);
-    b.lastValue = v;
-    if (state === undefined) {
-      // A user (key, agent...) seen for the first time gets the template's budget at once, seeded
-      // from the ledger: new users cannot slip past a per-user limit.
-      state = new BudgetState(spec, v, this.#clock());
-      this.#seedState(state, spec);
-      b.perValue?.set(v, state);
-    }
-    b.lastState = state;
+    if (b.fixed !== undefined) return v === b.value ? b.fixed : undefined;
+    const perValue = b.perValue as Map<string, BudgetState>;
+    return perValue.get(v) ?? this.#firstSight(b, perValue, v);
+  }
+
+  /**
+   * A user (key, agent...) seen for the first time gets the `*` budget's limit at once, seeded
+   * from the ledger: new users cannot slip past a per-user limit.
+   */
+  #firstSight(b: Budget, perValue: Map<string, BudgetState>, v: string): BudgetState {
+    const state = new BudgetState(b.spec, v, this.#clock());
+    this.#seedState(state, b.spec);
+    perValue.set(v, state);
     return state;
   }
 
   /** Counts one record; returns the alerts it raised (each level once per window). */
   spend(s: Spend, runId: string | null): Alert[] | undefined {
     let alerts: Alert[] | undefined;
-    let now = this.#ownClock ? 0 : s.timestamp;
-    for (const b of this.#budgets) {
-      const state = this.#statesFor(b, s, runId);
+    const budgets = this.#budgets;
+    const ts = s.timestamp;
+    for (let i = 0; i < budgets.length; i++) {
+      const state = this.#stateFor(budgets[i] as Budget, s, runId);
       if (state === undefined) continue;
-      if (now === 0) now = this.#clock();
-      // A record past the window's end: the clock says whether the window really moved on (a
-      // record dated in the future must not reset this month's spending). Old records never take
-      // a window back; they count only if they fall inside it.
-      if (now >= state.windowEnd && state.cycle !== null) {
-        now = this.#clock();
-        state.roll(now);
+      // A record past the window's end (runs have none): the clock says whether the window really
+      // moved on (a record dated in the future must not reset this month's spending). Old records
+      // never take a window back; they count only if they fall inside it.
+      if (ts >= state.windowEnd) {
+        state.roll(this.#clock());
+        if (ts >= state.windowEnd) continue;
       }
-      if (s.timestamp < state.windowStart || (state.cycle !== null && s.timestamp >= state.windowEnd)) continue;
+      if (ts < state.windowStart) continue;
       const units = state.usd ? s.costPicoUsd : s.totalTokens;
       if (units === null || units === 0) continue;
-      state.add(units, s.timestamp);
+      state.add(units, ts);
       if (state.used < state.warnAt) continue;
       const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
       if (level > state.fired) {
         state.fired = level;
         alerts ??= [];
-        alerts.push(alertOf(state, level, now));
+        alerts.push(alertOf(state, level, this.#ownClock ? this.#clock() : ts));
       }
     }
     return alerts;
@@ -372,7 +384,7 @@ export class BudgetTracker {
     const now = this.#clock();
     for (const b of this.#budgets) {
       if (!b.spec.enforce) continue;
-      const state = this.#statesFor(b, call, call.runId);
+      const state = this.#stateFor(b, call, call.runId);
       if (state === undefined) continue;
       state.roll(now);
       let units: number;
