@@ -121,6 +121,31 @@ describe('budgets', () => {
     await b.close();
   });
 
+  it('seeds a team of users and keys after a restart counting each record once', async () => {
+    const d = dir();
+    const team = {
+      scope: 'team',
+      scopeId: 'search',
+      members: { userIds: ['ann', 'bob'], apiKeyIds: ['k-shared'] },
+      limit: 100_000,
+      unit: 'tokens',
+    } as const;
+    const a = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
+    a.setBudget(team);
+    const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 0 };
+    a.record({ ...call, userId: 'ann', apiKeyId: 'k-shared' }); // a member user with a member key: once
+    a.record({ ...call, userId: 'bob' }); // a member user, no key
+    a.record({ ...call, userId: 'cy', apiKeyId: 'k-shared' }); // an outsider with a member key
+    a.record({ ...call, apiKeyId: 'k-shared' }); // nobody, with a member key
+    a.record({ ...call, userId: 'cy', apiKeyId: 'k-other' }); // not the team's
+    expect(a.budgetStatus()[0]?.used).toBe(4000);
+    await a.close();
+    const b = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
+    b.setBudget(team);
+    expect(b.budgetStatus()[0]?.used).toBe(4000);
+    await b.close();
+  });
+
   it('gives a run its own budget, tags its calls, and reports it', async () => {
     const { monitor, openai } = setup();
     const run = monitor.session({ budgetUsd: 0.006, enforce: true });

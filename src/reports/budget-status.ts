@@ -1,7 +1,7 @@
 import { DEFAULT_CYCLE, levelOf, windowAt } from '../budgets/limits.ts';
 import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, Seeder } from '../budgets/tracker.ts';
 import { BudgetTracker as Tracker } from '../budgets/tracker.ts';
-import type { Dimension, LedgerFilter, LedgerStore } from '../ledger/types.ts';
+import type { AggregateRow, Dimension, LedgerFilter, LedgerStore } from '../ledger/types.ts';
 
 import { DAY_MS } from '../time.ts';
 
@@ -16,27 +16,42 @@ const FILTER: Partial<Record<BudgetScope, keyof LedgerFilter & Dimension>> = {
 
 /**
  * Seeds budgets from the ledger: the window's usage of the budget's scope, per day, read from the
- * rollups (`aggregateSync` by day). A team sums its members (a record of a member user made with
- * a member key counts once per match: give a team users or keys, not both). Stores that cannot
- * answer synchronously seed nothing here; their totals start from zero.
+ * rollups (`aggregateSync` by day). A team counts each record once, whether its user, its key or
+ * both are members: its users' usage comes from the rollups, and its keys' usage by users outside
+ * the team from the rows (a team of keys only reads the rollups). Stores that cannot answer
+ * synchronously seed nothing here; their totals start from zero.
  */
 export function ledgerSeeder(store: () => LedgerStore | undefined): Seeder {
   return function* seed(state: BudgetState, members: BudgetSpec['members']) {
     const s = store();
     if (s?.aggregateSync === undefined) return;
     const base: LedgerFilter = { since: state.windowStart };
+    const usd = state.id.unit === 'usd';
+    const units = (row: AggregateRow) => (usd ? Number(row.costPicoUsd) : row.totalTokens);
+    const dayOf = (row: AggregateRow) => Math.floor(Date.parse(`${row.key.day}T00:00:00Z`) / DAY_MS);
     const filters: LedgerFilter[] = [];
     const field = FILTER[state.id.scope];
     if (state.id.scope === 'global') filters.push(base);
     else if (state.id.scope === 'team') {
-      for (const userId of members?.userIds ?? []) filters.push({ ...base, userId });
-      for (const apiKeyId of members?.apiKeyIds ?? []) filters.push({ ...base, apiKeyId });
+      const users = new Set(members?.userIds ?? []);
+      for (const userId of users) filters.push({ ...base, userId });
+      for (const apiKeyId of members?.apiKeyIds ?? []) {
+        if (users.size === 0) {
+          filters.push({ ...base, apiKeyId });
+          continue;
+        }
+        // A member key's records by member users are already counted above.
+        for (const row of s.aggregateSync({ ...base, apiKeyId }, ['day', 'userId'])) {
+          const u = units(row);
+          const user = row.key.userId;
+          if (u > 0 && (user === null || user === undefined || !users.has(user))) yield [dayOf(row), u] as [number, number];
+        }
+      }
     } else if (field !== undefined) filters.push({ ...base, [field]: state.id.scopeId });
     for (const f of filters) {
       for (const row of s.aggregateSync(f, ['day'])) {
-        const day = Math.floor(Date.parse(`${row.key.day}T00:00:00Z`) / DAY_MS);
-        const units = state.id.unit === 'usd' ? Number(row.costPicoUsd) : row.totalTokens;
-        if (units > 0) yield [day, units] as [number, number];
+        const u = units(row);
+        if (u > 0) yield [dayOf(row), u] as [number, number];
       }
     }
   };
