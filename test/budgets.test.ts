@@ -4,13 +4,18 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Alert, isBudgetExceededError, TokenMonitor } from '../src/index.ts';
+import { collectUntil } from './helpers/gc.ts';
 import { parseExposition } from './helpers/prometheus.ts';
-import { fixtureJson, type ReplayServer, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson, type ReplayServer, replayServer } from './helpers/replay-server.ts';
 
 let server: ReplayServer;
 beforeAll(async () => {
   // A recorded gpt-4o answer: 2,006 input tokens (1,920 cached) and 300 output tokens.
-  server = await replayServer(() => ({ json: fixtureJson('openai-chat-cached.json') }));
+  server = await replayServer((req) =>
+    (req.body as { stream?: boolean } | undefined)?.stream
+      ? { sse: fixture('openai-chat-stream.sse') }
+      : { json: fixtureJson('openai-chat-cached.json') },
+  );
 });
 afterAll(async () => {
   await server.close();
@@ -72,6 +77,34 @@ describe('budgets', () => {
     expect(sent).toBeLessThanOrEqual(4);
     expect(monitor.usageSummary('openai').costUsd).toBeLessThanOrEqual(0.02 + 0.0057);
     // Every hold was given back.
+    expect(monitor.budgetStatus()[0]?.reserved).toBe(0);
+    await monitor.close();
+  });
+
+  it('gives back the hold of a stream dropped unread, and records the call as abandoned', async () => {
+    const { monitor, openai } = setup({ budgets: [{ scope: 'api_key', scopeId: '*', limit: 1, enforce: true }] });
+    // The caller gets the stream and lets go of it without reading it.
+    await (async () => {
+      await openai.chat.completions.create({ ...ask, stream: true });
+    })();
+    expect(monitor.budgetStatus()[0]?.reserved).toBeGreaterThan(0);
+    expect(monitor.usageSummary('openai').requests).toBe(0);
+    await collectUntil(() => monitor.budgetStatus()[0]?.reserved === 0);
+    expect(monitor.budgetStatus()[0]?.reserved).toBe(0);
+    const [rec] = await monitor.records();
+    expect(rec?.metadata).toMatchObject({ usage: 'missing', partial: true });
+    expect(rec?.totalTokens).toBeNull();
+    // A stream being read is not taken for a dropped one, even when the stream object itself goes.
+    const iterator = (await openai.chat.completions.create({ ...ask, stream: true }))[Symbol.asyncIterator]();
+    await iterator.next();
+    await collectUntil(() => false, 5);
+    while (!(await iterator.next()).done) {
+      // read to the end
+    }
+    const recs = await monitor.records();
+    expect(recs).toHaveLength(2);
+    expect(recs[0]?.metadata).toBeNull();
+    expect(recs[0]?.totalTokens).toBeGreaterThan(0);
     expect(monitor.budgetStatus()[0]?.reserved).toBe(0);
     await monitor.close();
   });

@@ -1,6 +1,7 @@
 import { GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
+import { collectUntil } from './helpers/gc.ts';
 import { readerFor, sums } from './helpers/otel.ts';
 import { fixture, fixtureJson } from './helpers/replay-server.ts';
 import { useReplay } from './helpers/use-replay.ts';
@@ -54,6 +55,16 @@ describe('monitor.instrument(new GoogleGenAI())', () => {
     const { monitor, wrapped } = setup();
     for await (const _ of await wrapped.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'hi' })) break;
     expect(monitor.usageSummary('gemini')).toMatchObject({ requests: 1, inputTokens: 8, outputTokens: 4 });
+    await monitor.close();
+  });
+
+  it('records a stream the caller drops unread, once it is garbage-collected, as partial with its usage unknown', async () => {
+    const { monitor, wrapped } = setup();
+    await (async () => {
+      await wrapped.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'hi' });
+    })();
+    await collectUntil(() => monitor.usageSummary('gemini').requests > 0);
+    expect(monitor.usageSummary('gemini')).toMatchObject({ requests: 1, inputTokens: 0, unpricedRequests: 1 });
     await monitor.close();
   });
 

@@ -74,7 +74,47 @@ export interface ObserveOptions {
   hide?: (event: unknown) => boolean;
   /** Change an event before the caller sees it. */
   clean?: (event: unknown) => void;
+  /** Called when the first iterator is made from the stream (see DropWatch). */
+  started?: () => void;
 }
+
+/**
+ * Notices a stream the caller lets go of before reading it: when the object it was handed is
+ * garbage-collected before any iterator was made from it (`started()`) and before it ended
+ * (`ended()`), `dropped` is called. A stream once being read ends through its iterator instead
+ * (a `break` stops it; an iterator itself dropped midway is not noticed).
+ */
+export class DropWatch {
+  #dropped: (() => void) | undefined;
+
+  constructor(dropped: () => void) {
+    this.#dropped = dropped;
+  }
+
+  /** Watches `o`, the stream as the caller gets it; returns it. */
+  watch<T extends object>(o: T): T {
+    collected.register(o, this);
+    return o;
+  }
+
+  /** Reading began, or the stream ended, failed or was stopped: its end is reported elsewhere. */
+  readonly started = (): void => {
+    this.#dropped = undefined;
+  };
+
+  /** The watched object was garbage-collected. */
+  gone(): void {
+    const dropped = this.#dropped;
+    this.#dropped = undefined;
+    try {
+      dropped?.();
+    } catch {
+      // Never into anyone's code path: this runs as a finalizer.
+    }
+  }
+}
+
+const collected = new FinalizationRegistry<DropWatch>((w) => w.gone());
 
 /**
  * Replaces a stream's iterator with one that sees every event on its way to the caller and calls
@@ -134,6 +174,7 @@ export function observeStream(stream: StreamLike, options: ObserveOptions, onEnd
         throw error;
       },
     };
+    options.started?.();
     return it;
   };
 }

@@ -4,6 +4,7 @@ import type { ProviderConverter, Usage } from '../providers/types.ts';
 import { errorMessageOf, errorTypeOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
 import {
+  DropWatch,
   isAsyncIterable,
   isStream,
   type ObserveOptions,
@@ -51,7 +52,12 @@ export interface Prepared {
    * methods of its own such as `abort()`): returns what the caller gets and calls `onEnd` once, or
    * undefined to leave the result to the defaults. `textOf` is the converter's, for StreamEnd.text.
    */
-  observeResult?: (data: unknown, onEnd: (end: StreamEnd) => void, textOf?: (event: unknown) => string | undefined) => unknown;
+  observeResult?: (
+    data: unknown,
+    onEnd: (end: StreamEnd) => void,
+    textOf?: (event: unknown) => string | undefined,
+    started?: () => void,
+  ) => unknown;
 }
 
 const WRAPPED = Symbol.for('tokenmeter.wrapped');
@@ -109,6 +115,8 @@ class MeteredCall {
   readonly #context: CallContext | undefined;
   readonly #start: number;
   held: Held | undefined = undefined;
+  /** Set once the call's end is recorded: a stream's end, or its drop, is recorded once. */
+  #ended = false;
 
   constructor(
     recorder: ClientRecorder,
@@ -139,6 +147,8 @@ class MeteredCall {
   }
 
   #onEnd(end: StreamEnd): void {
+    if (this.#ended) return;
+    this.#ended = true;
     const usage = this.#converter.fromStream(end.events, this.#body);
     if (!end.complete) usage.partial = true;
     // A stream that ended normally without usage: counted with a tokenizer, then recorded
@@ -160,15 +170,21 @@ class MeteredCall {
     const converter = this.#converter;
     const prepared = this.#prepared;
     if (prepared?.observeResult !== undefined || isStream(data) || isAsyncIterable(data)) {
-      const onEnd = (end: StreamEnd) => this.#onEnd(end);
-      const observed = prepared?.observeResult?.(data, onEnd, converter.textOf);
-      if (observed !== undefined) return observed;
+      // A stream dropped unread still ends: recorded as abandoned (its usage unknown), and what
+      // it held against enforced budgets given back, once it is garbage-collected.
+      const drop = new DropWatch(() => this.#onEnd({ events: [], complete: false }));
+      const onEnd = (end: StreamEnd) => {
+        drop.started();
+        this.#onEnd(end);
+      };
+      const observed = prepared?.observeResult?.(data, onEnd, converter.textOf, drop.started);
+      if (observed !== undefined) return drop.watch(observed as object);
       if (isStream(data)) {
-        observeStream(data, prepared?.observe ?? {}, onEnd, converter.textOf);
-        return data;
+        observeStream(data, { ...prepared?.observe, started: drop.started }, onEnd, converter.textOf);
+        return drop.watch(data);
       }
       // An SDK's own async generator (@google/genai streams): handed back observed.
-      if (isAsyncIterable(data)) return observeAsyncIterable(data, onEnd, converter.textOf);
+      if (isAsyncIterable(data)) return drop.watch(observeAsyncIterable(data, onEnd, converter.textOf));
     }
     this.#record(converter.fromResponse(data, this.#body));
     return data;
