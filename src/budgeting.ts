@@ -73,8 +73,8 @@ export class Budgets {
   readonly #prices: PriceBook;
   readonly #log: Logger;
 
-  constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number) {
-    this.tracker = new BudgetTracker(seed, clock);
+  constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number, reseeds = false) {
+    this.tracker = new BudgetTracker(seed, clock, { reseeds });
     this.#prices = prices;
     this.#log = log;
   }

@@ -283,6 +283,7 @@ export class TokenMonitor implements CallSink {
       this.#prices,
       this.#log,
       options.clock,
+      this.#ledger !== undefined,
     );
     if (!this.disabled) {
       for (const spec of [...configBudgets(config), ...(options.budgets ?? [])]) this.#budgets.add(spec);
@@ -476,12 +477,21 @@ export class TokenMonitor implements CallSink {
     const costUsd = pico === null ? null : picoToUsd(pico);
     u.costUsd = costUsd;
     u.costPicoUsd = pico;
+    // Budgets count the record before the ledger has it: a budget state made for a user seen for
+    // the first time is seeded from the ledger, which must not hold this record yet.
+    let alerts: Alert[] | undefined;
+    if (this.#budgets.tracker.size > 0) {
+      try {
+        alerts = this.#budgets.spend(u);
+      } catch (error) {
+        this.#internalError('budgets', error);
+      }
+    }
     if (this.#ledger !== undefined) {
       // The record returned is the one the ledger writes later: it is frozen so that neither can drift.
       Object.freeze(u);
       this.#ledger.add(u);
     }
-    const alerts = this.#budgets.tracker.size === 0 ? undefined : this.#budgets.spend(u);
     return { logged: true, record: u, costUsd, usageSummary: t.snapshot(), alerts: alerts ?? NO_ALERTS };
   }
 

@@ -154,6 +154,17 @@ describe('budgets', () => {
     await b.close();
   });
 
+  it('counts the first record of a user new to a per-user budget once, with the ledger on', async () => {
+    const monitor = new TokenMonitor({ dir: dir(), metrics: false, logLevel: 'silent', loadConfig: false });
+    monitor.setBudget({ scope: 'user', scopeId: '*', limit: 1000, unit: 'tokens' });
+    const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 100, outputTokens: 0, userId: 'ann' };
+    monitor.record(call);
+    expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 100 });
+    monitor.record(call);
+    expect(monitor.budgetStatus()[0]?.used).toBe(200);
+    await monitor.close();
+  });
+
   it('seeds a team of users and keys after a restart counting each record once', async () => {
     const d = dir();
     const team = {

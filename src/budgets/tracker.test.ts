@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetTracker, type CallEstimate, type Spend } from './tracker.ts';
+import { BudgetTracker, type CallEstimate, IDLE_MS, MAX_QUIET_STATES, type Spend } from './tracker.ts';
 
 const USD = 1e12;
 const T0 = Date.UTC(2026, 10, 10, 12);
@@ -151,5 +151,40 @@ describe('BudgetTracker', () => {
     expect(t.states()[0]?.usedValue).toBe(4);
     c.advance(6 * 86_400_000);
     expect(t.states()[0]?.usedValue).toBe(0);
+  });
+
+  it('lets go of quiet per-user states past the cap, keeping those near their limit, in flight, or without a ledger behind them', () => {
+    const c = clock();
+    // A ledger that remembers what was spent: a state let go reads its total back.
+    const ledger = new Map<string, number>();
+    const day = Math.floor(T0 / 86_400_000);
+    const seed = (state: { id: { scopeId: string } }) => [[day, ledger.get(state.id.scopeId) ?? 0] as [number, number]];
+    const withLedger = new BudgetTracker(seed, c.now, { reseeds: true });
+    const without = new BudgetTracker(() => [], c.now);
+    for (const t of [withLedger, without]) t.add({ scope: 'user', scopeId: '*', limit: 10, enforce: true });
+    // As the monitor does: the budgets count a record, then the ledger keeps it.
+    const count = (t: BudgetTracker, userId: string, usd: number) => {
+      t.spend(spend({ userId, costPico: usd * USD, timestamp: c.now() }, c), null);
+      if (t === withLedger) ledger.set(userId, (ledger.get(userId) ?? 0) + usd * USD);
+    };
+    for (const t of [withLedger, without]) {
+      count(t, 'near', 9); // past the warning: kept
+      count(t, 'spent', 1); // spent a little: kept without a ledger
+      expect('held' in t.check(call({ userId: 'flying' }))).toBe(true); // in flight: kept
+    }
+    c.advance(IDLE_MS + 1);
+    // Users seen once, nothing used: at the cap, they are let go.
+    for (const t of [withLedger, without]) for (let i = 0; i < MAX_QUIET_STATES; i++) t.check(call({ userId: `idle${i}`, costPico: 0 }));
+    const users = (t: BudgetTracker) => new Set(t.states().map((s) => s.id.scopeId));
+    for (const t of [withLedger, without]) {
+      expect(users(t).size).toBeLessThan(MAX_QUIET_STATES);
+      expect(users(t)).toContain('near');
+      expect(users(t)).toContain('flying');
+    }
+    expect(users(withLedger)).not.toContain('spent');
+    expect(users(without)).toContain('spent');
+    // A user let go and seen again starts from what the ledger says, not from zero.
+    count(withLedger, 'spent', 1);
+    expect(withLedger.states().find((s) => s.id.scopeId === 'spent')?.usedValue).toBe(2);
   });
 });

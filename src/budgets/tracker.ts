@@ -119,6 +119,8 @@ export class BudgetState {
   fired = 0;
   /** Rolling windows: usage per UTC day number. */
   days: Map<number, number> | null = null;
+  /** When a record last counted or a call last held against this state (ms; 0 never). */
+  lastAt = 0;
 
   constructor(spec: BudgetSpec, scopeId: string, now: number) {
     this.spec = spec;
@@ -218,6 +220,8 @@ class Budget {
   readonly kind: number;
   /** A fixed budget's scope value (its scopeId). */
   readonly value: string | undefined;
+  /** The number of per-value states at which quiet ones are looked for and let go (see BudgetTracker#sweep). */
+  sweepAt = MAX_QUIET_STATES;
 
   constructor(spec: BudgetSpec, now: number) {
     this.kind = BUDGET_SCOPES.indexOf(spec.scope);
@@ -233,6 +237,11 @@ class Budget {
     }
   }
 }
+
+/** Per-value states (`*` budgets) kept before quiet ones are let go. */
+export const MAX_QUIET_STATES = 10_000;
+/** How long a per-value state must have been idle before it may be let go and read again from the ledger. */
+export const IDLE_MS = 15 * 60_000;
 
 /**
  * Ledger usage of a budget's scope in its window so far, per UTC day number, in the budget's
@@ -253,11 +262,14 @@ export class BudgetTracker {
 
   /** With the real clock, a record's own timestamp (taken when it was recorded) is the time: no clock read per record. */
   readonly #ownClock: boolean;
+  /** True when `seed` reads a ledger that holds every record: a state let go is read back from it. */
+  readonly #reseeds: boolean;
 
-  constructor(seed: Seeder, clock?: () => number) {
+  constructor(seed: Seeder, clock?: () => number, options: { reseeds?: boolean } = {}) {
     this.#seed = seed;
     this.#clock = clock ?? Date.now;
     this.#ownClock = clock !== undefined;
+    this.#reseeds = options.reseeds ?? false;
   }
 
   get size(): number {
@@ -333,10 +345,29 @@ export class BudgetTracker {
    * from the ledger: new users cannot slip past a per-user limit.
    */
   #firstSight(b: Budget, perValue: Map<string, BudgetState>, v: string): BudgetState {
-    const state = new BudgetState(b.spec, v, this.#clock());
+    const now = this.#clock();
+    if (perValue.size >= b.sweepAt) this.#sweep(b, perValue, now);
+    const state = new BudgetState(b.spec, v, now);
     this.#seedState(state, b.spec);
     perValue.set(v, state);
     return state;
+  }
+
+  /**
+   * Lets go of quiet per-value states so that a `*` budget over many users (keys, agents...) keeps
+   * memory, and its gauges, bounded. Quiet: nothing held, below the warning threshold (a firing
+   * alert must not resolve for want of its gauge), and either nothing used in its current window or
+   * idle for IDLE_MS with a ledger to read it back from when the value is seen again. When few are
+   * quiet, the next look waits until the map has doubled, so a sweep costs O(1) a new value.
+   */
+  #sweep(b: Budget, perValue: Map<string, BudgetState>, now: number): void {
+    for (const [v, state] of perValue) {
+      if (state.reserved !== 0) continue;
+      state.roll(now);
+      if (state.used >= state.warnAt) continue;
+      if (state.used === 0 || (this.#reseeds && now - state.lastAt > IDLE_MS)) perValue.delete(v);
+    }
+    b.sweepAt = Math.max(MAX_QUIET_STATES, perValue.size * 2);
   }
 
   /** Counts one record; returns the alerts it raised (each level once per window). */
@@ -358,6 +389,7 @@ export class BudgetTracker {
       const units = state.usd ? s.costPicoUsd : s.totalTokens;
       if (units === null || units === 0) continue;
       state.add(units, ts);
+      state.lastAt = ts;
       if (state.used < state.warnAt) continue;
       const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
       if (level > state.fired) {
@@ -400,6 +432,7 @@ export class BudgetTracker {
       } else units = call.tokens;
       if (state.used + state.reserved + units > state.limitUnits || state.used >= state.limitUnits) return this.#release(held, state);
       state.reserved += units;
+      state.lastAt = now;
       held.push([state, units]);
     }
     return { held };
