@@ -130,7 +130,7 @@ export interface RunSession {
   run<T>(fn: () => T): T;
   /** The run's budget standing. */
   status(): BudgetStatus[];
-  /** Calls, tokens, cost, averages, shares by agent and model, and budget use, from the ledger. */
+  /** The run's calls (those tagged with its id), tokens, cost, averages, shares by agent and model, and budget use, from the ledger. */
   stats(): Promise<reports.SessionStats>;
   /** Drops the run's budget. */
   end(): void;
@@ -661,6 +661,7 @@ export class TokenMonitor implements CallSink {
       stats: async () => {
         const stats = await this.sessionStats({
           since: started,
+          runId: id,
           ...(options.budgetUsd === undefined ? {} : { budgetUsd: options.budgetUsd }),
         });
         return stats;

@@ -200,9 +200,12 @@ describe('budgets', () => {
     // The blocked call used nothing and is not recorded; the run's one call carries its id.
     const recs = await monitor.records();
     expect(recs.map((r) => r.metadata?.run_id ?? null)).toEqual([null, run.id]);
-    // The ledger's statistics cover the run's time span (the call made beside it included).
+    // The run's statistics cover its own calls, not the one made beside it.
     const stats = await run.stats();
-    expect(stats.calls).toBe(2);
+    expect(stats.calls).toBe(1);
+    expect(stats.budget?.usedUsd).toBeCloseTo(recs[1]?.costUsd as number, 12);
+    expect((await monitor.records({ runId: run.id })).map((r) => r.metadata?.run_id)).toEqual([run.id]);
+    expect((await monitor.summary({ runId: run.id })).total.requests).toBe(1);
     expect(stats.budget?.limitUsd).toBe(0.006);
     // $0.0056 of $0.006: past the 80% warning.
     expect(run.status()[0]).toMatchObject({ scope: 'run', window: 'run', level: 'warning', resetsAt: null });

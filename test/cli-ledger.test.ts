@@ -64,9 +64,25 @@ beforeAll(async () => {
       threadId: 't1',
       agent: 'writer',
     },
-    { provider: 'anthropic', model: 'claude-sonnet-4-20250514', inputTokens: 1_000, outputTokens: 500, userId: 'carol', agent: 'critic' },
+    {
+      provider: 'anthropic',
+      model: 'claude-sonnet-4-20250514',
+      inputTokens: 1_000,
+      outputTokens: 500,
+      userId: 'carol',
+      agent: 'critic',
+      metadata: { run_id: 'run-7' },
+    },
     // Outside the default 30 days.
-    { provider: 'openai', model: 'gpt-4o-mini', inputTokens: 7_000, outputTokens: 700, userId: 'dave', timestamp: now - 45 * DAY },
+    {
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      inputTokens: 7_000,
+      outputTokens: 700,
+      userId: 'dave',
+      timestamp: now - 45 * DAY,
+      metadata: { run_id: 'run-7' },
+    },
   ];
   for (const input of calls) results.push({ ...monitor.record(input), input });
   await monitor.close();
@@ -232,6 +248,15 @@ describe('tokenmeter report, records and session-report', () => {
     expect(text).toMatch(/Budget\s+.+ of \$1\.0000: /);
     expect(text).toMatch(/By agent\s+calls\s+tokens\s+cost\s+share of cost/);
     expect(text).toMatch(/planner\s+1\s+15,000\s+\$\d\.\d{4}\s+[█▏▎▍▌▋▊▉ ]{10} +\d+\.\d%/);
+  });
+
+  it('session-report and records --run: the calls of one run, whenever they were made', () => {
+    const inRun = (i: UsageInput) => i.metadata?.run_id === 'run-7';
+    const s = json(['session-report', '--run', 'run-7', '--dir', dir]) as { calls: number; costUsd: number };
+    expect(s.calls).toBe(2);
+    expect(s.costUsd).toBeCloseTo(cost(inRun), 12);
+    expect((json(['records', '--run', 'run-7', '--dir', dir]) as { userId: string }[]).map((r) => r.userId)).toEqual(['carol', 'dave']);
+    expect(json(['records', '--run', 'run-8', '--dir', dir])).toEqual([]);
   });
 });
 

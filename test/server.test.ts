@@ -39,7 +39,14 @@ describe('tokenmeter serve', () => {
   it('ingests records, answers reports, and refuses bad input naming the field', async () => {
     const r = await post('/v1/usage', [
       { provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500, userId: 'u2' },
-      { provider: 'anthropic', model: 'claude-sonnet-4-20250514', inputTokens: 2000, outputTokens: 100, userId: 'u2' },
+      {
+        provider: 'anthropic',
+        model: 'claude-sonnet-4-20250514',
+        inputTokens: 2000,
+        outputTokens: 100,
+        userId: 'u2',
+        metadata: { run_id: 'r9' },
+      },
     ]);
     expect(r.status).toBe(201);
     const body = (await r.json()) as { records: { costUsd: number }[] };
@@ -59,6 +66,8 @@ describe('tokenmeter serve', () => {
     expect(summary.total.costUsd).toBeCloseTo((body.records[0]?.costUsd ?? 0) + (body.records[1]?.costUsd ?? 0), 12);
     const user = (await (await get('/v1/users/u2?days=1')).json()) as { totals: { requests: number } };
     expect(user.totals.requests).toBe(2);
+    const run = (await (await get('/v1/records?run=r9')).json()) as { provider: string }[];
+    expect(run.map((x) => x.provider)).toEqual(['anthropic']);
     expect((await get('/v1/summary?by=color')).status).toBe(400);
     expect((await fetch(`${url}/v1/summary`)).status).toBe(401);
   });

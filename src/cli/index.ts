@@ -126,6 +126,7 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .option('-p, --provider <id>', 'only this provider')
       .option('--user <id>', 'only this user')
       .option('--thread <id>', 'only this thread')
+      .option('--run <id>', 'only this run (monitor.session())')
       .option('-d, --days <n>', 'the last n days', parseDays),
   ).action(async (opts: RecordsArgs) => done(await recordsCommand(opts, out)));
   program
@@ -147,7 +148,8 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .command('session-report')
       .description('cost report of a session: calls, tokens, cost, averages, shares by agent and model, budget use')
       .option('--since <date>', 'from this date (UTC) or ISO 8601 time; wins over --days', parseSince)
-      .option('-d, --days <n>', 'the last n days (default 1)', parseDays)
+      .option('-d, --days <n>', 'the last n days (default 1, or all of a --run)', parseDays)
+      .option('--run <id>', 'the calls of one run (monitor.session()), whenever they were made')
       .option('--budget <usd>', 'a budget in USD to show utilisation against', parseUsd),
   ).action(async (opts: SessionReportArgs) => done(await sessionReportCommand(opts, out)));
   range(

@@ -9,6 +9,7 @@ export interface RecordsArgs extends RangeArgs {
   limit?: number | undefined;
   user?: string | undefined;
   thread?: string | undefined;
+  run?: string | undefined;
   dir?: string | undefined;
   json?: boolean | undefined;
 }
@@ -36,6 +37,7 @@ export async function recordsCommand(args: RecordsArgs, out: (s: string) => void
   const q = queryOf(args);
   if (args.user !== undefined) q.userId = args.user;
   if (args.thread !== undefined) q.threadId = args.thread;
+  if (args.run !== undefined) q.runId = args.run;
   return withLedger(args.dir, async (l) => {
     const rs = await records(l.store, { ...q, limit: args.limit ?? 20 });
     if (args.json) out(toJson(rs));

@@ -6,13 +6,16 @@ import { toJson } from './output.ts';
 export interface SessionReportArgs extends RangeArgs {
   /** A budget in USD to show utilisation against. */
   budget?: number | undefined;
+  /** One run's calls (its id in metadata.run_id); the range is then all time unless given. */
+  run?: string | undefined;
   dir?: string | undefined;
   json?: boolean | undefined;
 }
 
 /** `tokenmeter session-report`: the cost report of a session (the last 24 hours unless --since or --days says otherwise). */
 export async function sessionReportCommand(args: SessionReportArgs, out: (s: string) => void): Promise<number> {
-  const q = queryOf(args, 1);
+  const q = queryOf(args, args.run === undefined ? 1 : undefined);
+  if (args.run !== undefined) q.runId = args.run;
   return withLedger(args.dir, async (l) => {
     const stats = await sessionStats(l.store, args.budget === undefined ? q : { ...q, budgetUsd: args.budget });
     if (args.json) out(toJson(stats));

@@ -349,6 +349,12 @@ export class SqliteStore implements LedgerStore {
       parts.push(`${COLUMN[field]} = ?`);
       params.push(id);
     }
+    if (filter.runId !== undefined) {
+      // Rollups do not keep runs; callers pass runs to the rows only.
+      if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
+      parts.push(`json_extract(metadata, '$.run_id') = ?`);
+      params.push(filter.runId);
+    }
     return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
   }
 
@@ -402,11 +408,14 @@ export class SqliteStore implements LedgerStore {
   #aggregateSync(filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
     const out = new Map<string, AggregateRow>();
     const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
-    const rollup = asked.every((d) => ROLLUP_HOUR.dims.has(d))
-      ? ROLLUP_HOUR
-      : filter.userId !== undefined && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
-        ? ROLLUP_USER_DAY
-        : undefined;
+    const rollup =
+      filter.runId !== undefined
+        ? undefined
+        : asked.every((d) => ROLLUP_HOUR.dims.has(d))
+          ? ROLLUP_HOUR
+          : filter.userId !== undefined && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
+            ? ROLLUP_USER_DAY
+            : undefined;
     if (rollup === undefined) {
       this.#rawAggregate(filter, by, out);
     } else {

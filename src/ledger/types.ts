@@ -27,6 +27,8 @@ export interface LedgerFilter {
   userId?: string | undefined;
   threadId?: string | undefined;
   apiKeyId?: string | undefined;
+  /** Records of one run (`monitor.session()`), by their `metadata.run_id`: read from the rows, never the rollups. */
+  runId?: string | undefined;
 }
 
 /** Sums over a set of records. Token counts the providers did not report add nothing. */

@@ -13,6 +13,8 @@ export interface ReportQuery {
   userId?: string;
   threadId?: string;
   apiKeyId?: string;
+  /** The records of one run (`monitor.session()`'s id, kept as `metadata.run_id`). */
+  runId?: string;
   /** The last N days (N may be fractional); ignored when `since` is given. */
   days?: number;
   /** Start of the range, inclusive: a Date, epoch ms, or an ISO 8601 date or time. */
@@ -42,7 +44,7 @@ export function resolveQuery(q: ReportQuery = {}, now: number = Date.now()): Led
     throw new ValidationError('since', q.since ?? q.days, `must be before until (${new Date(until).toISOString()})`);
   const filter: LedgerFilter & { until: number } = { until };
   if (since !== undefined) filter.since = since;
-  for (const f of ['provider', 'model', 'serviceType', 'operation', 'agent', 'userId', 'threadId', 'apiKeyId'] as const) {
+  for (const f of ['provider', 'model', 'serviceType', 'operation', 'agent', 'userId', 'threadId', 'apiKeyId', 'runId'] as const) {
     const v = q[f];
     if (v === undefined) continue;
     if (typeof v !== 'string' || v === '') throw new ValidationError(f, v, 'must be a non-empty string');

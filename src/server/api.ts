@@ -71,6 +71,7 @@ function queryOf(url: URL): ReportQuery & { by?: Dimension; limit?: number } {
     ['user', 'userId'],
     ['thread', 'threadId'],
     ['key', 'apiKeyId'],
+    ['run', 'runId'],
     ['since', 'since'],
     ['until', 'until'],
   ] as const) {
