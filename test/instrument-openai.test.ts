@@ -119,6 +119,14 @@ describe('monitor.instrument(new OpenAI())', () => {
     await monitor.close();
   });
 
+  it('records a response whose body breaks off after its headers as a failed call, and the caller gets the error', async () => {
+    const { monitor, wrapped } = clients();
+    server.next = { json: fixtureJson('openai-chat-cached.json'), cutAfterBytes: 100 };
+    await expect(wrapped.chat.completions.create(chat)).rejects.toThrow();
+    expect(monitor.usageSummary('openai')).toMatchObject({ requests: 1, errors: 1 });
+    await monitor.close();
+  });
+
   it.each([
     [429, 'Rate limit reached for gpt-4o', OpenAI.RateLimitError],
     [500, 'The server had an error while processing your request.', OpenAI.InternalServerError],

@@ -195,7 +195,7 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
         }
         return callback.apply(this, a);
       };
-      const call = admitted(recorder, input, context, () => original.call(this, command, ...args));
+      const call = admitted(recorder, input, context, original, this, [command, ...args]);
       if (call.blocked) {
         (call.result as Promise<unknown>).catch((error: unknown) => callback(error));
         return undefined;
@@ -203,10 +203,10 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
       held = call.held;
       return call.result;
     }
-    const call = admitted(recorder, input, context, () => original.call(this, command, ...rest));
+    const call = admitted(recorder, input, context, original, this, [command, ...rest]);
     if (call.blocked) return call.result;
     held = call.held;
-    return observeCall(call.result, onData, onError);
+    return observeCall(call.result, { onData, onError });
   };
   Object.defineProperty(metered, WRAPPED, { value: true });
   c.send = metered;

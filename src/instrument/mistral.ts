@@ -29,7 +29,8 @@ export const instrumentMistral: Instrumenter = (client, recorder) => {
   wrapMethod(c.embeddings, 'create', r);
 };
 
-const eventStream = (body: unknown): Prepared => ({ body, observeResult: observeReadableStream });
+const EVENT_STREAM: Prepared = { observeResult: observeReadableStream };
+const eventStream = (): Prepared => EVENT_STREAM;
 
 /**
  * A ReadableStream of the same class as `data` (an EventStream only adds `[Symbol.asyncIterator]`

@@ -26,7 +26,8 @@ function withBearerKey(recorder: ClientRecorder, headers: unknown): ClientRecord
   return key === undefined ? recorder : { ...recorder, apiKey: key };
 }
 
-const abortable = (body: unknown): Prepared => ({ body, observeResult: observeAbortableIterator });
+const ABORTABLE: Prepared = { observeResult: observeAbortableIterator };
+const abortable = (): Prepared => ABORTABLE;
 
 interface AbortableLike {
   abort: (this: unknown) => void;

@@ -35,13 +35,13 @@ function dropUsageKey(event: unknown): void {
   if (e !== undefined && e.usage === null) delete e.usage;
 }
 
-/** Asks a streamed chat or completion request for its usage when the caller did not. */
-function withStreamUsage(body: unknown): { body: unknown; injected: boolean } {
+/** Asks a streamed chat or completion request for its usage when the caller did not: the body to send instead, or undefined. */
+function withStreamUsage(body: unknown): unknown {
   const b = obj(body);
-  if (b === undefined || b.stream !== true) return { body, injected: false };
+  if (b === undefined || b.stream !== true) return undefined;
   const so = obj(b.stream_options);
-  if (so?.include_usage === true) return { body, injected: false };
-  return { body: { ...b, stream_options: { ...so, include_usage: true } }, injected: true };
+  if (so?.include_usage === true) return undefined;
+  return { ...b, stream_options: { ...so, include_usage: true } };
 }
 
 export const instrumentOpenAI: Instrumenter = (client, recorder) => {
@@ -55,9 +55,8 @@ export const instrumentOpenAI: Instrumenter = (client, recorder) => {
   const askUsage = recorder.provider === 'openai' || recorder.provider === 'azure_openai';
   for (const resource of [c.chat?.completions, c.completions]) {
     wrapMethod(resource, 'create', recorder, (body) => {
-      if (!askUsage) return { body };
-      const r = withStreamUsage(body);
-      return r.injected ? { body: r.body, observe: { hide: usageOnlyChunk, clean: dropUsageKey } } : { body };
+      const asked = askUsage ? withStreamUsage(body) : undefined;
+      return asked === undefined ? undefined : { body: asked, observe: { hide: usageOnlyChunk, clean: dropUsageKey } };
     });
   }
   wrapMethod(c.embeddings, 'create', recorder);

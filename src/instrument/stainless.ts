@@ -9,7 +9,16 @@
 interface APIPromiseLike<T> extends PromiseLike<T> {
   responsePromise?: Promise<unknown>;
   parseResponse?: (client: unknown, props: unknown) => Promise<T>;
+  /** Makes (once) and returns the promise of the parsed body that `then`, `catch`, `finally` and `withResponse` all read. */
+  parse?: () => Promise<T>;
   _thenUnwrap?: <U>(transform: (data: T, props: unknown) => U) => APIPromiseLike<U>;
+}
+
+/** What observes one call's outcome. Its methods never throw into the caller (observeCall guards them). */
+export interface CallObserver {
+  /** The parsed result; returns what the caller gets (the result itself, observed in place, or an observed stand-in). */
+  onData(data: unknown): unknown;
+  onError(error: unknown): void;
 }
 
 /** The parts of a Stainless Stream tokenmeter relies on. */
@@ -180,28 +189,41 @@ export function observeStream(stream: StreamLike, options: ObserveOptions, onEnd
 }
 
 /**
- * Calls `onData` with the parsed result (where a stream can still be observed before the caller
- * reads it) and `onError` when the request fails, and returns what the caller gets: an APIPromise
- * with its helpers intact when the SDK has one, else a plain promise.
+ * Tells `observer` of the parsed result (where a stream can still be observed before the caller
+ * reads it) or of the failure, and returns what the caller gets: an APIPromise with its helpers
+ * intact when the SDK has one, else a plain promise.
  */
-export function observeCall<T>(result: T, onDataRaw: (data: unknown) => unknown, onErrorRaw: (error: unknown) => void): T {
+export function observeCall<T>(result: T, observer: CallObserver): T {
   const onData = (data: unknown): unknown => {
     try {
-      return onDataRaw(data) ?? data;
+      return observer.onData(data) ?? data;
     } catch {
       return data;
     }
   };
-  const onError = safe(onErrorRaw);
+  const onError = (error: unknown): void => {
+    try {
+      observer.onError(error);
+    } catch {
+      // Never into the caller's code path.
+    }
+  };
   const p = result as unknown as APIPromiseLike<unknown>;
-  if (typeof p?.parseResponse === 'function' && p.responsePromise instanceof Promise) {
-    // Cheapest: the caller's own APIPromise, whose parse step (run once, when first awaited) now
-    // also reports the data. No second promise object, every helper of the original intact.
-    p.responsePromise.then(undefined, onError);
-    const parse = p.parseResponse;
-    p.parseResponse = (client: unknown, props: unknown) => {
-      const parsed = parse.call(p, client, props);
-      return parsed.then(onData);
+  if (typeof p?.parse === 'function' && typeof p.parseResponse === 'function' && p.responsePromise instanceof Promise) {
+    // Cheapest: the caller's own APIPromise, whose one parse (made when it is first awaited, then
+    // kept) is observed as it is made. One reaction of tokenmeter's sees the data or the failure;
+    // it runs before the caller's own (so a stream is observed, in place, before it is read) and
+    // adds nothing to the caller's chain. Stainless results are bodies or streams observed in
+    // place, so what onData returns is the data itself.
+    const parse = p.parse;
+    let observed = false;
+    p.parse = function (this: unknown) {
+      const parsed = parse.call(this);
+      if (!observed) {
+        observed = true;
+        parsed.then(onData, onError);
+      }
+      return parsed;
     };
     return result;
   }

@@ -4,6 +4,7 @@ import type { ProviderConverter, Usage } from '../providers/types.ts';
 import { errorMessageOf, errorTypeOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
 import {
+  type CallObserver,
   DropWatch,
   isAsyncIterable,
   isStream,
@@ -45,7 +46,8 @@ export type Instrumenter = (client: object, recorder: ClientRecorder) => void;
 
 /** What to change about a call before it goes out: its body, and how to observe its stream. */
 export interface Prepared {
-  body: unknown;
+  /** The body to send instead of the caller's (left out: the caller's, unchanged). */
+  body?: unknown;
   observe?: ObserveOptions;
   /**
    * Observes a result the defaults would not hand back intact (a ReadableStream, an iterator with
@@ -67,16 +69,18 @@ const WRAPPED = Symbol.for('tokenmeter.wrapped');
 export type Held = readonly (readonly [any, number])[];
 
 /**
- * Runs the call (`send`) after `admit`. An enforced budget without room stops it before anything
- * is sent: the caller gets a promise rejected with the BudgetExceededError, as from any failed
- * request (a synchronous throw would escape a `Promise.all(items.map(...))`), and nothing is
- * recorded, since nothing was used. A call that throws at once gives back what it held.
+ * Calls `fn` (with `thisArg` and `args`) after `admit`. An enforced budget without room stops it
+ * before anything is sent: the caller gets a promise rejected with the BudgetExceededError, as
+ * from any failed request (a synchronous throw would escape a `Promise.all(items.map(...))`), and
+ * nothing is recorded, since nothing was used. A call that throws at once gives back what it held.
  */
 export function admitted(
   recorder: ClientRecorder,
   body: unknown,
   context: CallContext | undefined,
-  send: () => unknown,
+  fn: (...a: unknown[]) => unknown,
+  thisArg: unknown,
+  args: ArrayLike<unknown>,
 ): { held: Held | undefined; result: unknown; blocked?: true } {
   let held: Held | undefined;
   try {
@@ -85,7 +89,7 @@ export function admitted(
     return { held: undefined, result: Promise.reject(error), blocked: true };
   }
   try {
-    return { held, result: send() };
+    return { held, result: Reflect.apply(fn, thisArg, args) };
   } catch (error) {
     recorder.monitor.settle?.(held);
     throw error;
@@ -107,7 +111,7 @@ export function contextFor(recorder: ClientRecorder): CallContext | undefined {
  * One metered call: what recording its usage takes (the request, what `admit` held, when it
  * started), in one object whose methods observe the result, rather than a closure per step.
  */
-class MeteredCall {
+class MeteredCall implements CallObserver {
   readonly #recorder: ClientRecorder;
   readonly #converter: ProviderConverter;
   readonly #body: unknown;
@@ -199,13 +203,19 @@ class MeteredCall {
  * Replaces `resource[method]` (on that instance only) with a metered one that passes the same
  * arguments through and gives the caller the same result. Wrapping twice is a no-op.
  */
-export function wrapMethod(resource: unknown, method: string, recorder: ClientRecorder, prepare?: (body: unknown) => Prepared): void {
+export function wrapMethod(
+  resource: unknown,
+  method: string,
+  recorder: ClientRecorder,
+  prepare?: (body: unknown) => Prepared | undefined,
+): void {
   const r = resource as Record<string | symbol, unknown> | undefined;
   const original = r?.[method];
   if (r === undefined || typeof original !== 'function' || (original as unknown as Record<symbol, unknown>)[WRAPPED]) return;
   // Looked up once: a recorder's provider does not change.
   const converter = converterFor(recorder.provider);
-  const metered = function (this: unknown, body: unknown, ...rest: unknown[]): unknown {
+  const metered = function (this: unknown, ...args: unknown[]): unknown {
+    const body = args[0];
     const start = performance.now();
     const context = contextFor(recorder);
     let prepared: Prepared | undefined;
@@ -216,16 +226,13 @@ export function wrapMethod(resource: unknown, method: string, recorder: ClientRe
         prepared = undefined;
       }
     }
-    const sent = prepared === undefined ? body : prepared.body;
-    const call = admitted(recorder, body, context, () => (original as (...a: unknown[]) => unknown).call(this, sent, ...rest));
+    // The caller's own arguments, the body changed if it is to be.
+    if (prepared !== undefined && 'body' in prepared) args[0] = prepared.body;
+    const call = admitted(recorder, body, context, original as (...a: unknown[]) => unknown, this, args);
     if (call.blocked) return call.result;
     const metering = new MeteredCall(recorder, converter, body, prepared, context, start);
     metering.held = call.held;
-    return observeCall(
-      call.result,
-      (data) => metering.onData(data),
-      (error) => metering.onError(error),
-    );
+    return observeCall(call.result, metering);
   };
   Object.defineProperty(metered, WRAPPED, { value: true });
   r[method] = metered;
