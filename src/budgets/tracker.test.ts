@@ -187,4 +187,24 @@ describe('BudgetTracker', () => {
     count(withLedger, 'spent', 1);
     expect(withLedger.states().find((s) => s.id.scopeId === 'spent')?.usedValue).toBe(2);
   });
+
+  it('counts each record against the budgets of its whole subject, as budgets come and go and a user changes key, agent or run', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    const used = () => Object.fromEntries(t.states().map((st) => [`${st.id.scope}:${st.id.scopeId}`, st.used / USD]));
+    t.add({ scope: 'user', scopeId: '*', limit: 100 });
+    t.add({ scope: 'api_key', scopeId: '*', limit: 100 });
+    t.spend(spend({ userId: 'ann', apiKeyId: 'k1' }, c), null);
+    t.spend(spend({ userId: 'ann', apiKeyId: 'k2' }, c), null);
+    expect(used()).toEqual({ 'user:ann': 2, 'api_key:k1': 1, 'api_key:k2': 1 });
+    // A budget added later counts the next records; one removed no longer does.
+    t.add({ scope: 'agent', scopeId: 'planner', limit: 100 });
+    t.add({ scope: 'run', scopeId: 'r1', limit: 100 });
+    t.add({ scope: 'team', scopeId: 'ops', members: { apiKeyIds: ['k2'] }, limit: 100 });
+    t.spend(spend({ userId: 'ann', apiKeyId: 'k2', agent: 'planner' }, c), 'r1');
+    t.spend(spend({ userId: 'ann', apiKeyId: 'k2', agent: 'writer' }, c), null);
+    t.remove('api_key', '*');
+    t.spend(spend({ userId: 'ann', apiKeyId: 'k1', agent: 'planner' }, c), 'r1');
+    expect(used()).toEqual({ 'user:ann': 5, 'agent:planner': 2, 'run:r1': 2, 'team:ops': 2 });
+  });
 });

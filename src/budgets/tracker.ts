@@ -170,10 +170,14 @@ export class BudgetState {
 
   add(units: number, timestamp: number): void {
     this.used += units;
-    if (this.days !== null) {
-      const d = Math.floor(timestamp / DAY_MS);
-      this.days.set(d, (this.days.get(d) ?? 0) + units);
-    }
+    if (this.days !== null) this.addDay(units, timestamp);
+  }
+
+  /** Rolling windows: adds `units` to the day of `timestamp` (`used` is added to apart). */
+  addDay(units: number, timestamp: number): void {
+    const days = this.days as Map<number, number>;
+    const d = Math.floor(timestamp / DAY_MS);
+    days.set(d, (days.get(d) ?? 0) + units);
   }
 
   /** used and limit in the budget's unit (USD or tokens). */
@@ -238,6 +242,25 @@ class Budget {
   }
 }
 
+/**
+ * The states the records of one user count against, as last resolved, and the rest of the subject
+ * they were resolved for: a user's next record with the same key, provider, model, agent and run
+ * (those some budget looks at) counts against the same states without resolving them again.
+ */
+interface Route {
+  /** The tracker's generation it was resolved in: adding or removing budgets, or letting states go, makes it stale. */
+  generation: number;
+  provider: string;
+  model: string;
+  apiKeyId: string | null;
+  agent: string | null;
+  runId: string | null;
+  states: BudgetState[];
+}
+
+/** Routes kept (one per user seen lately) before they are all dropped and resolved again. */
+const MAX_ROUTES = 10_000;
+
 /** Per-value states (`*` budgets) kept before quiet ones are let go. */
 export const MAX_QUIET_STATES = 10_000;
 /** How long a per-value state must have been idle before it may be let go and read again from the ledger. */
@@ -256,6 +279,11 @@ export type Seeder = (state: BudgetState, members: BudgetSpec['members']) => Ite
  */
 export class BudgetTracker {
   readonly #budgets: Budget[] = [];
+  /** Resolved states per user id (null: records without one); see Route. */
+  readonly #routes = new Map<string | null, Route>();
+  #generation = 0;
+  /** Which parts of a record some budget looks at (beside the user, the routes' key): a route checks only those. */
+  #looksAt = { provider: false, model: false, apiKeyId: false, agent: false, runId: false };
   readonly #seed: Seeder;
   readonly #clock: () => number;
   #enforced = 0;
@@ -288,6 +316,7 @@ export class BudgetTracker {
     } else this.#budgets.push(b);
     if (spec.enforce) this.#enforced++;
     if (b.fixed !== undefined) this.#seedState(b.fixed, spec);
+    this.#changed();
     return b.fixed;
   }
 
@@ -296,7 +325,55 @@ export class BudgetTracker {
     if (i < 0) return false;
     if (this.#budgets[i]?.spec.enforce) this.#enforced--;
     this.#budgets.splice(i, 1);
+    this.#changed();
     return true;
+  }
+
+  /** The budgets changed: every route is stale, and what a route checks is worked out again. */
+  #changed(): void {
+    this.#generation++;
+    this.#routes.clear();
+    const kinds = new Set(this.#budgets.map((b) => b.kind));
+    this.#looksAt = {
+      provider: kinds.has(PROVIDER),
+      model: kinds.has(MODEL),
+      apiKeyId: kinds.has(API_KEY) || this.#budgets.some((b) => b.kind === TEAM && (b.keyIds?.size ?? 0) > 0),
+      agent: kinds.has(AGENT),
+      runId: kinds.has(RUN),
+    };
+  }
+
+  /** The states a record of `s` counts against: its user's route when it still fits, else resolved again. */
+  #route(s: Subject, runId: string | null): BudgetState[] {
+    const r = this.#routes.get(s.userId);
+    const l = this.#looksAt;
+    if (
+      r !== undefined &&
+      r.generation === this.#generation &&
+      (!l.provider || r.provider === s.provider) &&
+      (!l.apiKeyId || r.apiKeyId === s.apiKeyId) &&
+      (!l.runId || r.runId === runId) &&
+      (!l.model || r.model === s.model) &&
+      (!l.agent || r.agent === s.agent)
+    ) {
+      return r.states;
+    }
+    const states: BudgetState[] = [];
+    for (const b of this.#budgets) {
+      const state = this.#stateFor(b, s, runId);
+      if (state !== undefined) states.push(state);
+    }
+    if (this.#routes.size >= MAX_ROUTES) this.#routes.clear();
+    this.#routes.set(s.userId, {
+      generation: this.#generation,
+      provider: s.provider,
+      model: s.model,
+      apiKeyId: s.apiKeyId,
+      agent: s.agent,
+      runId,
+      states,
+    });
+    return states;
   }
 
   #seedState(state: BudgetState, spec: BudgetSpec): void {
@@ -368,16 +445,18 @@ export class BudgetTracker {
       if (state.used === 0 || (this.#reseeds && now - state.lastAt > IDLE_MS)) perValue.delete(v);
     }
     b.sweepAt = Math.max(MAX_QUIET_STATES, perValue.size * 2);
+    // Routes may hold the states let go.
+    this.#generation++;
+    this.#routes.clear();
   }
 
   /** Counts one record; returns the alerts it raised (each level once per window). */
   spend(s: Spend, runId: string | null): Alert[] | undefined {
     let alerts: Alert[] | undefined;
-    const budgets = this.#budgets;
+    const states = this.#route(s, runId);
     const ts = s.timestamp;
-    for (let i = 0; i < budgets.length; i++) {
-      const state = this.#stateFor(budgets[i] as Budget, s, runId);
-      if (state === undefined) continue;
+    for (let i = 0; i < states.length; i++) {
+      const state = states[i] as BudgetState;
       // A record past the window's end (runs have none): the clock says whether the window really
       // moved on (a record dated in the future must not reset this month's spending). Old records
       // never take a window back; they count only if they fall inside it.
@@ -388,9 +467,11 @@ export class BudgetTracker {
       if (ts < state.windowStart) continue;
       const units = state.usd ? s.costPicoUsd : s.totalTokens;
       if (units === null || units === 0) continue;
-      state.add(units, ts);
+      const used = state.used + units;
+      state.used = used;
+      if (state.days !== null) state.addDay(units, ts);
       state.lastAt = ts;
-      if (state.used < state.warnAt) continue;
+      if (used < state.warnAt) continue;
       const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
       if (level > state.fired) {
         state.fired = level;
