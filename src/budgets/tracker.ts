@@ -248,8 +248,6 @@ class Budget {
  * (those some budget looks at) counts against the same states without resolving them again.
  */
 interface Route {
-  /** The tracker's generation it was resolved in: adding or removing budgets, or letting states go, makes it stale. */
-  generation: number;
   provider: string;
   model: string;
   apiKeyId: string | null;
@@ -279,9 +277,8 @@ export type Seeder = (state: BudgetState, members: BudgetSpec['members']) => Ite
  */
 export class BudgetTracker {
   readonly #budgets: Budget[] = [];
-  /** Resolved states per user id (null: records without one); see Route. */
+  /** Resolved states per user id (null: records without one); see Route. Emptied whenever budgets or states change. */
   readonly #routes = new Map<string | null, Route>();
-  #generation = 0;
   /** Which parts of a record some budget looks at (beside the user, the routes' key): a route checks only those. */
   #looksAt = { provider: false, model: false, apiKeyId: false, agent: false, runId: false };
   readonly #seed: Seeder;
@@ -331,7 +328,6 @@ export class BudgetTracker {
 
   /** The budgets changed: every route is stale, and what a route checks is worked out again. */
   #changed(): void {
-    this.#generation++;
     this.#routes.clear();
     const kinds = new Set(this.#budgets.map((b) => b.kind));
     this.#looksAt = {
@@ -349,7 +345,6 @@ export class BudgetTracker {
     const l = this.#looksAt;
     if (
       r !== undefined &&
-      r.generation === this.#generation &&
       (!l.provider || r.provider === s.provider) &&
       (!l.apiKeyId || r.apiKeyId === s.apiKeyId) &&
       (!l.runId || r.runId === runId) &&
@@ -365,7 +360,6 @@ export class BudgetTracker {
     }
     if (this.#routes.size >= MAX_ROUTES) this.#routes.clear();
     this.#routes.set(s.userId, {
-      generation: this.#generation,
       provider: s.provider,
       model: s.model,
       apiKeyId: s.apiKeyId,
@@ -446,7 +440,6 @@ export class BudgetTracker {
     }
     b.sweepAt = Math.max(MAX_QUIET_STATES, perValue.size * 2);
     // Routes may hold the states let go.
-    this.#generation++;
     this.#routes.clear();
   }
 
