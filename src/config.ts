@@ -19,6 +19,7 @@ const price = z
     output: z.number().nonnegative().finite().optional(),
     cached_input: z.number().nonnegative().finite().optional(),
     cache_write: z.number().nonnegative().finite().optional(),
+    cache_write_1h: z.number().nonnegative().finite().optional(),
     search_unit: z.number().nonnegative().finite().optional(),
   })
   .strict();
@@ -144,6 +145,7 @@ export function configPrices(config: ConfigFile): Record<string, PriceOverride> 
     if (p.output !== undefined) o.output = p.output;
     if (p.cached_input !== undefined) o.cachedInput = p.cached_input;
     if (p.cache_write !== undefined) o.cacheWrite = p.cache_write;
+    if (p.cache_write_1h !== undefined) o.cacheWrite1h = p.cache_write_1h;
     if (p.search_unit !== undefined) o.searchUnit = p.search_unit;
     out[model] = o;
   }

@@ -381,6 +381,7 @@ export class TokenMonitor implements CallSink {
         outputTokens: usage.outputTokens,
         cachedInputTokens: usage.cachedInputTokens,
         cacheWriteTokens: usage.cacheWriteTokens,
+        cacheWrite1hTokens: usage.cacheWrite1hTokens,
         reasoningTokens: usage.reasoningTokens,
         totalTokens: usage.totalTokens,
         searchUnits: usage.searchUnits,

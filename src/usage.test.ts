@@ -33,6 +33,7 @@ describe('validateUsage rejects bad input, naming the field and the value', () =
     ['bad service type', { serviceType: 'chat' }, 'serviceType', '"chat"'],
     ['cached above input', { inputTokens: 10, cachedInputTokens: 11 }, 'cachedInputTokens', '11'],
     ['cached plus writes above input', { inputTokens: 10, cachedInputTokens: 6, cacheWriteTokens: 5 }, 'cacheWriteTokens', '5'],
+    ['one-hour writes above all writes', { inputTokens: 10, cacheWriteTokens: 4, cacheWrite1hTokens: 5 }, 'cacheWrite1hTokens', '5'],
     ['reasoning above output', { outputTokens: 5, reasoningTokens: 6 }, 'reasoningTokens', '6'],
     ['negative duration', { durationMs: -3 }, 'durationMs', '-3'],
     ['bad timestamp', { timestamp: 'yesterday' }, 'timestamp', '"yesterday"'],

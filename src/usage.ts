@@ -47,6 +47,8 @@ export interface UsageInput {
   cachedInputTokens?: number | null | undefined;
   /** Prompt tokens written to the provider's cache (part of `inputTokens`). */
   cacheWriteTokens?: number | null | undefined;
+  /** Of `cacheWriteTokens`, those cached for one hour (Anthropic), billed at a higher rate than the rest. */
+  cacheWrite1hTokens?: number | null | undefined;
   /** Reasoning ("thinking") tokens (part of `outputTokens`). */
   reasoningTokens?: number | null | undefined;
   /** Defaults to input plus output. */
@@ -88,6 +90,8 @@ export interface UsageRecord {
   outputTokens: number | null;
   cachedInputTokens: number | null;
   cacheWriteTokens: number | null;
+  /** Of cacheWriteTokens, those cached for one hour. */
+  cacheWrite1hTokens: number | null;
   reasoningTokens: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
@@ -214,6 +218,14 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   const outputTokens = count(input.outputTokens, 'outputTokens');
   const cachedInputTokens = count(input.cachedInputTokens, 'cachedInputTokens');
   const cacheWriteTokens = count(input.cacheWriteTokens, 'cacheWriteTokens');
+  const cacheWrite1hTokens = count(input.cacheWrite1hTokens, 'cacheWrite1hTokens');
+  if (cacheWrite1hTokens !== null && cacheWrite1hTokens > (cacheWriteTokens ?? 0)) {
+    throw new ValidationError(
+      'cacheWrite1hTokens',
+      cacheWrite1hTokens,
+      `more than cacheWriteTokens (${cacheWriteTokens}), which includes them`,
+    );
+  }
   const reasoningTokens = count(input.reasoningTokens, 'reasoningTokens');
   const searchUnits = count(input.searchUnits, 'searchUnits');
   let totalTokens = count(input.totalTokens, 'totalTokens');
@@ -287,6 +299,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     outputTokens,
     cachedInputTokens,
     cacheWriteTokens,
+    cacheWrite1hTokens,
     reasoningTokens,
     totalTokens,
     searchUnits,

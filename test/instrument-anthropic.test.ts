@@ -29,6 +29,17 @@ describe('monitor.instrument(new Anthropic())', () => {
     await monitor.close();
   });
 
+  it('prices one-hour cache writes at their own rate, and keeps them in the ledger', async () => {
+    const { monitor, wrapped } = setup();
+    server.next = { json: fixtureJson('anthropic-message-cache-1h.json') };
+    await wrapped.messages.create(params);
+    const [record] = await monitor.records({ limit: 1 });
+    // claude-sonnet-4-5 per 1M: 500 fresh at $3, 250 written for 5 min at $3.75, 750 for 1 h at $6, 200 output at $15
+    expect(monitor.usageSummary('anthropic').costUsd).toBeCloseTo((500 * 3 + 250 * 3.75 + 750 * 6 + 200 * 15) / 1e6, 12);
+    expect(record).toMatchObject({ inputTokens: 1500, cacheWriteTokens: 1000, cacheWrite1hTokens: 750 });
+    await monitor.close();
+  });
+
   it('meters a raw stream from its final message_delta totals, events unchanged', async () => {
     const { monitor, bare, wrapped } = setup();
     const read = async (c: Anthropic) => {

@@ -58,6 +58,33 @@ describe('tokenmeter/langchain', () => {
   });
 });
 
+describe('tokenmeter/langchain with Anthropic usage_metadata', () => {
+  it('keeps one-hour cache writes apart, as ChatAnthropic reports them, and prices them at their rate', async () => {
+    const { m } = monitor();
+    const handler = new TokenmeterCallbackHandler({ agentName: 'researcher' }, m);
+    const { AIMessage } = await import('@langchain/core/messages');
+    // ChatAnthropic's usage_metadata for a call that wrote 1,000 tokens to the cache, 750 of them for 1 hour.
+    const message = new AIMessage({
+      content: 'Here is a summary.',
+      response_metadata: { model: 'claude-sonnet-4-5-20250929' },
+      usage_metadata: {
+        input_tokens: 1500,
+        output_tokens: 200,
+        total_tokens: 1700,
+        input_token_details: { cache_read: 0, cache_creation: 1000, ephemeral_1h_input_tokens: 750, ephemeral_5m_input_tokens: 250 },
+      },
+    } as never);
+    const runId = 'lc-run-1';
+    handler.handleChatModelStart({ lc: 1, type: 'not_implemented', id: [] }, [], runId, undefined, {}, [], { ls_provider: 'anthropic' });
+    handler.handleLLMEnd({ generations: [[{ text: 'Here is a summary.', message } as never]] }, runId);
+    const [rec] = await m.records({ limit: 1 });
+    expect(rec).toMatchObject({ provider: 'anthropic', inputTokens: 1500, cacheWriteTokens: 1000, cacheWrite1hTokens: 750 });
+    // claude-sonnet-4-5 per 1M: 500 fresh at $3, 250 at $3.75 (5 min), 750 at $6 (1 h), 200 output at $15
+    expect(rec?.costUsd).toBeCloseTo((500 * 3 + 250 * 3.75 + 750 * 6 + 200 * 15) / 1e6, 12);
+    await m.close();
+  });
+});
+
 describe('tokenmeter/ai-sdk', () => {
   const provider = () => createOpenAI({ apiKey: 'sk-test-aisdk-0123456789', baseURL: `${server.url}/v1` });
 

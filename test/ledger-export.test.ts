@@ -71,6 +71,7 @@ describe('exports', () => {
       'output_tokens',
       'cached_input_tokens',
       'cache_write_tokens',
+      'cache_write_1h_tokens',
       'reasoning_tokens',
       'total_tokens',
       'search_units',

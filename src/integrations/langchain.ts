@@ -53,6 +53,7 @@ function usageOf(output: LLMResult): Partial<Usage> & { model?: string } {
   let out: number | undefined;
   let cached: number | undefined;
   let written: number | undefined;
+  let writtenHour: number | undefined;
   let reasoning: number | undefined;
   let model: string | undefined;
   const add = (a: number | undefined, b: number | undefined) => (b === undefined ? a : (a ?? 0) + b);
@@ -66,6 +67,8 @@ function usageOf(output: LLMResult): Partial<Usage> & { model?: string } {
       out = add(out, num(um.output_tokens));
       cached = add(cached, num(obj(um.input_token_details)?.cache_read));
       written = add(written, num(obj(um.input_token_details)?.cache_creation));
+      // Anthropic's one-hour cache writes, which cost more than the five-minute ones.
+      writtenHour = add(writtenHour, num(obj(um.input_token_details)?.ephemeral_1h_input_tokens));
       reasoning = add(reasoning, num(obj(um.output_token_details)?.reasoning));
     }
   }
@@ -80,6 +83,7 @@ function usageOf(output: LLMResult): Partial<Usage> & { model?: string } {
   if (out !== undefined) r.outputTokens = out;
   if (cached !== undefined) r.cachedInputTokens = cached;
   if (written !== undefined) r.cacheWriteTokens = written;
+  if (writtenHour !== undefined) r.cacheWrite1hTokens = writtenHour;
   if (reasoning !== undefined) r.reasoningTokens = reasoning;
   if (model !== undefined) r.model = model;
   return r;

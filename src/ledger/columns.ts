@@ -15,6 +15,7 @@ export const RECORD_COLUMNS = [
   ['outputTokens', 'output_tokens'],
   ['cachedInputTokens', 'cached_input_tokens'],
   ['cacheWriteTokens', 'cache_write_tokens'],
+  ['cacheWrite1hTokens', 'cache_write_1h_tokens'],
   ['reasoningTokens', 'reasoning_tokens'],
   ['totalTokens', 'total_tokens'],
   ['searchUnits', 'search_units'],

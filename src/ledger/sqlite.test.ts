@@ -7,6 +7,7 @@ import { workload } from '../../test/helpers/workload.ts';
 import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { HOUR_MS } from './rollup.ts';
+import { MIGRATIONS } from './schema.ts';
 import { SqliteStore } from './sqlite.ts';
 import type { Dimension, LedgerFilter } from './types.ts';
 
@@ -32,6 +33,7 @@ function rec(over: Partial<UsageRecord> = {}): UsageRecord {
     outputTokens: 500,
     cachedInputTokens: 200,
     cacheWriteTokens: null,
+    cacheWrite1hTokens: null,
     reasoningTokens: null,
     totalTokens: 1500,
     searchUnits: null,
@@ -282,6 +284,29 @@ describe('SqliteStore', () => {
     const span = await a.span();
     expect(span?.first).toBe(t);
     expect((span?.last ?? 0) - t).toBeLessThanOrEqual(2);
+  });
+
+  it('migrates a ledger of the first schema in place: its records kept, one-hour cache writes kept from then on', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
+    // A ledger as version 1 left it, with one record in it.
+    const v1 = new Database(file);
+    v1.exec(MIGRATIONS[0] as string);
+    v1.pragma('user_version = 1');
+    v1.exec(`INSERT INTO strings (id, value) VALUES (1, 'anthropic'), (2, 'llm'), (3, 'claude-sonnet-4-5'), (4, 'chat')`);
+    v1.prepare(
+      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens, cache_write_tokens, cost_pico, error)
+       VALUES (?, 1, 2, 3, 4, 1500, 200, 1000, 8250000000, 0)`,
+    ).run(Date.UTC(2026, 9, 1) * 1024);
+    v1.close();
+    const s = store(file);
+    await s.write([rec({ provider: 'anthropic', inputTokens: 1500, cacheWriteTokens: 1000, cacheWrite1hTokens: 750 })]);
+    const [newer, older] = await s.records({});
+    expect(older).toMatchObject({ provider: 'anthropic', cacheWriteTokens: 1000, cacheWrite1hTokens: null, costUsd: 0.00825 });
+    expect(newer).toMatchObject({ cacheWriteTokens: 1000, cacheWrite1hTokens: 750 });
+    const view = new Database(file, { readonly: true });
+    expect(view.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(view.prepare('SELECT cache_write_1h_tokens AS h FROM usage_records ORDER BY id').all()).toEqual([{ h: null }, { h: 750 }]);
+    view.close();
   });
 
   it('refuses a ledger written by a newer tokenmeter', () => {

@@ -185,9 +185,9 @@ export class SqliteStore implements LedgerStore {
     const insert = this.#prepare(
       'insert',
       `INSERT OR IGNORE INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, search_units, cost_pico, api_key_id,
-        user_id, thread_id, agent, duration_us, error, error_type, error_message, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, search_units, cost_pico,
+        api_key_id, user_id, thread_id, agent, duration_us, error, error_type, error_message, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const upHour = this.#prepare(
       'upHour',
@@ -241,10 +241,11 @@ export class SqliteStore implements LedgerStore {
         const id = Math.floor(r.timestamp) * ID_SCALE + this.#seq;
         const thread = r.threadId === null ? null : this.#idOf(r.threadId, added);
         const duration = r.durationMs === null ? null : Math.round(r.durationMs * 1000);
-        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 23.
+        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 24.
         const common =
           r.requestModel === null &&
           r.cacheWriteTokens === null &&
+          (r.cacheWrite1hTokens ?? null) === null &&
           r.reasoningTokens === null &&
           r.searchUnits === null &&
           r.errorType === null &&
@@ -281,6 +282,7 @@ export class SqliteStore implements LedgerStore {
               r.outputTokens,
               r.cachedInputTokens,
               r.cacheWriteTokens,
+              r.cacheWrite1hTokens ?? null,
               r.reasoningTokens,
               r.totalTokens,
               r.searchUnits,
@@ -463,6 +465,7 @@ export class SqliteStore implements LedgerStore {
       outputTokens: row.output_tokens as number | null,
       cachedInputTokens: row.cached_input_tokens as number | null,
       cacheWriteTokens: row.cache_write_tokens as number | null,
+      cacheWrite1hTokens: row.cache_write_1h_tokens as number | null,
       reasoningTokens: row.reasoning_tokens as number | null,
       totalTokens: row.total_tokens as number | null,
       searchUnits: row.search_units as number | null,

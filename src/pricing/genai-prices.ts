@@ -109,9 +109,11 @@ export function lookupGenaiPrice(provider: string, model: string, at: Date = new
   const output = rate(prices.output_mtok);
   const cacheRead = rate(prices.cache_read_mtok);
   const cacheWrite = rate(prices.cache_write_mtok);
+  const cacheWrite1h = rate(prices.cache_write_1h_mtok);
   if (input) resolved.input = input;
   if (output) resolved.output = output;
   if (cacheRead) resolved.cacheRead = cacheRead;
   if (cacheWrite) resolved.cacheWrite = cacheWrite;
+  if (cacheWrite1h) resolved.cacheWrite1h = cacheWrite1h;
   return resolved;
 }

@@ -98,6 +98,15 @@ const cases: { name: string; provider: string; model: string; u: Partial<Billabl
     usd: '0.0309',
     link: 'https://www.anthropic.com/pricing#api',
   },
+  // The same with 1,500 of the writes cached for 1 hour, at $6: 2000×3 + 8000×0.3 + 500×3.75 + 1500×6 + 1000×15 = 34,275 µ$
+  {
+    name: 'claude-sonnet-4-5 one-hour cache writes',
+    provider: 'anthropic',
+    model: 'claude-sonnet-4-5-20250929',
+    u: { inputTokens: 12000, cachedInputTokens: 8000, cacheWriteTokens: 2000, cacheWrite1hTokens: 1500, outputTokens: 1000 },
+    usd: '0.034275',
+    link: 'https://www.anthropic.com/pricing#api',
+  },
   // $0.80 in, $1 cache write, $4 out: 4000×0.8 + 1000×1 + 500×4 = 6,200 µ$
   {
     name: 'claude-3-5-haiku cache write',
@@ -254,6 +263,9 @@ describe('costPico against hand-checked prices', () => {
           output_tokens: c.u.outputTokens ?? 0,
           cache_read_tokens: c.u.cachedInputTokens ?? 0,
           cache_write_tokens: c.u.cacheWriteTokens ?? 0,
+          ...(c.u.cacheWrite1hTokens
+            ? { cache_write_1h_tokens: c.u.cacheWrite1hTokens, cache_write_5m_tokens: (c.u.cacheWriteTokens ?? 0) - c.u.cacheWrite1hTokens }
+            : {}),
         },
         model,
         { providerId: GENAI_PRICES_PROVIDER[c.provider] ?? c.provider },

@@ -10,12 +10,14 @@ export interface BillableUsage {
   outputTokens: number | null;
   cachedInputTokens: number | null;
   cacheWriteTokens: number | null;
+  /** Of cacheWriteTokens, those cached for one hour. */
+  cacheWrite1hTokens?: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
   error: boolean;
 }
 
-const OVERRIDE_FIELDS = ['input', 'output', 'cachedInput', 'cacheWrite', 'searchUnit'] as const;
+const OVERRIDE_FIELDS = ['input', 'output', 'cachedInput', 'cacheWrite', 'cacheWrite1h', 'searchUnit'] as const;
 const LOCAL_PROVIDERS = new Set(['ollama']);
 
 /** Checks a user price; `where` names it in errors, e.g. `prices["gpt-4o"]`. */
@@ -54,6 +56,7 @@ function fromOverride(provider: string, model: string, o: PriceOverride, source:
   if (o.output !== undefined) p.output = flat(perMillionToPico(o.output));
   if (o.cachedInput !== undefined) p.cacheRead = flat(perMillionToPico(o.cachedInput));
   if (o.cacheWrite !== undefined) p.cacheWrite = flat(perMillionToPico(o.cacheWrite));
+  if (o.cacheWrite1h !== undefined) p.cacheWrite1h = flat(perMillionToPico(o.cacheWrite1h));
   if (o.searchUnit !== undefined) p.perSearchUnit = usdToPico(o.searchUnit);
   return p;
 }
@@ -87,7 +90,13 @@ export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
     const written = u.cacheWriteTokens ?? 0;
     cost += (input - cached - written) * rateFor(p.input, input);
     if (cached > 0) cost += cached * rateFor(p.cacheRead ?? p.input, input);
-    if (written > 0) cost += written * rateFor(p.cacheWrite ?? p.input, input);
+    if (written > 0) {
+      // One-hour writes at their own rate where the model has one; the rest (five-minute) at the cache-write rate.
+      const hour = Math.min(u.cacheWrite1hTokens ?? 0, written);
+      const write = p.cacheWrite ?? p.input;
+      cost += (written - hour) * rateFor(write, input);
+      if (hour > 0) cost += hour * rateFor(p.cacheWrite1h ?? write, input);
+    }
   } else if (input !== null && input > 0 && !bySearch) {
     return null;
   } else if (input === null && !bySearch) {

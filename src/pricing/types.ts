@@ -27,6 +27,8 @@ export interface ResolvedPrice {
   cacheRead?: Rate;
   /** Cache writes; when absent, cache-write tokens cost the input rate. */
   cacheWrite?: Rate;
+  /** One-hour cache writes (Anthropic); when absent, they cost the cache-write rate. */
+  cacheWrite1h?: Rate;
   /** Picodollars per search unit. */
   perSearchUnit?: number;
   /** Epoch ms after which the price must be looked up again (a dated price change). */
@@ -43,6 +45,8 @@ export interface PriceOverride {
   cachedInput?: number;
   /** USD per 1M cache-write tokens. @default the input price */
   cacheWrite?: number;
+  /** USD per 1M tokens cached for one hour (Anthropic). @default the cache-write price */
+  cacheWrite1h?: number;
   /** USD per search unit (rerank). */
   searchUnit?: number;
 }

@@ -5,7 +5,8 @@ import type { ProviderConverter, Usage } from './types.ts';
  * Anthropic Messages API (https://docs.anthropic.com/en/api/messages): `usage.input_tokens`
  * EXCLUDES cache reads (`cache_read_input_tokens`) and cache writes (`cache_creation_input_tokens`,
  * split by TTL in `cache_creation.ephemeral_5m_input_tokens` / `ephemeral_1h_input_tokens`), so
- * tokenmeter's inputTokens is their sum. `output_tokens` includes thinking tokens, which Anthropic
+ * tokenmeter's inputTokens is their sum. One-hour cache writes are billed at 2x the input rate,
+ * five-minute ones at 1.25x: the one-hour share is kept as cacheWrite1hTokens. `output_tokens` includes thinking tokens, which Anthropic
  * does not report apart. Streams: `message_start` carries the input side; each `message_delta`
  * carries CUMULATIVE counts (https://docs.anthropic.com/en/docs/build-with-claude/streaming), so
  * the latest value of each field wins; `message_stop` ends the stream.
@@ -18,7 +19,7 @@ interface AnthropicUsage {
   cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
 }
 
-type Fields = { input?: number; output?: number; cacheRead?: number; cacheWrite?: number };
+type Fields = { input?: number; output?: number; cacheRead?: number; cacheWrite?: number; cacheWrite1h?: number };
 
 function read(usage: unknown, at: string, unread: string[], into: Fields): void {
   const u = obj(usage) as (AnthropicUsage & Record<string, unknown>) | undefined;
@@ -27,14 +28,15 @@ function read(usage: unknown, at: string, unread: string[], into: Fields): void 
   const input = count(u, ['input_tokens'], note);
   const output = count(u, ['output_tokens'], note);
   const cacheRead = count(u, ['cache_read_input_tokens'], note);
+  const cacheWrite1h = count(u, ['cache_creation', 'ephemeral_1h_input_tokens'], note);
   const cacheWrite =
-    count(u, ['cache_creation_input_tokens'], note) ??
-    plus(count(u, ['cache_creation', 'ephemeral_5m_input_tokens'], note), count(u, ['cache_creation', 'ephemeral_1h_input_tokens'], note));
+    count(u, ['cache_creation_input_tokens'], note) ?? plus(count(u, ['cache_creation', 'ephemeral_5m_input_tokens'], note), cacheWrite1h);
   for (const n of note) unread.push(`${at}.${n}`);
   if (input !== undefined) into.input = input;
   if (output !== undefined) into.output = output;
   if (cacheRead !== undefined) into.cacheRead = cacheRead;
   if (cacheWrite !== undefined) into.cacheWrite = cacheWrite;
+  if (cacheWrite1h !== undefined) into.cacheWrite1h = cacheWrite1h;
 }
 
 /** Turns Anthropic's counts into the normalised Usage (input = fresh + cache reads + cache writes). */
@@ -56,6 +58,8 @@ export function anthropicUsage(
     if (f.output !== undefined) u.outputTokens = f.output;
     if (f.cacheRead !== undefined) u.cachedInputTokens = f.cacheRead;
     if (f.cacheWrite !== undefined) u.cacheWriteTokens = f.cacheWrite;
+    // One-hour cache writes cost more than five-minute ones: kept apart for pricing (never more than all writes).
+    if (f.cacheWrite1h !== undefined) u.cacheWrite1hTokens = Math.min(f.cacheWrite1h, f.cacheWrite ?? f.cacheWrite1h);
     if (input !== undefined && f.output !== undefined) u.totalTokens = input + f.output;
   }
   if (unread.length > 0) u.unread = unread;

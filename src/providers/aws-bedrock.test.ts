@@ -49,6 +49,7 @@ const invoke: Case[] = [
       totalTokens: 188107 + 393,
       cachedInputTokens: 0,
       cacheWriteTokens: 188086,
+      cacheWrite1hTokens: 0,
       usageSource: 'reported',
     },
   },

@@ -21,6 +21,8 @@ export interface Usage {
   outputTokens?: number | undefined;
   cachedInputTokens?: number | undefined;
   cacheWriteTokens?: number | undefined;
+  /** Of `cacheWriteTokens`, those written with a one-hour lifetime (Anthropic's `ttl: "1h"`), billed at their own, higher rate. */
+  cacheWrite1hTokens?: number | undefined;
   reasoningTokens?: number | undefined;
   totalTokens?: number | undefined;
   /** Billed search units (Cohere rerank). */

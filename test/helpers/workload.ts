@@ -22,6 +22,7 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
       outputTokens: output,
       cachedInputTokens: cached,
       cacheWriteTokens: null,
+      cacheWrite1hTokens: null,
       reasoningTokens: null,
       totalTokens: input + output,
       searchUnits: null,
