@@ -385,6 +385,7 @@ export class TokenMonitor implements CallSink {
         reasoningTokens: usage.reasoningTokens,
         totalTokens: usage.totalTokens,
         searchUnits: usage.searchUnits,
+        webSearches: usage.webSearches,
         durationMs: facts.durationMs,
         apiKey: facts.apiKey,
         error: facts.error !== undefined,

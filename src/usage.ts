@@ -55,6 +55,8 @@ export interface UsageInput {
   totalTokens?: number | null | undefined;
   /** Search units, for rerank APIs that bill per search (Cohere). */
   searchUnits?: number | null | undefined;
+  /** Web searches the provider ran for the call (Anthropic's web search tool), billed per search beside the tokens. */
+  webSearches?: number | null | undefined;
   /** The call's cost in USD when the caller knows it (a provider or gateway that reports it); wins over the price table. */
   costUsd?: number | null | undefined;
   /** The API key used. Never stored: only a short id derived from it. */
@@ -95,6 +97,8 @@ export interface UsageRecord {
   reasoningTokens: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
+  /** Web searches the provider ran for the call, billed per search. */
+  webSearches: number | null;
   /** Cost in USD, or null when the model has no known price. */
   costUsd: number | null;
   /** The same cost as an exact integer number of 1e-12 USD (picodollars), or null. */
@@ -228,6 +232,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   }
   const reasoningTokens = count(input.reasoningTokens, 'reasoningTokens');
   const searchUnits = count(input.searchUnits, 'searchUnits');
+  const webSearches = count(input.webSearches, 'webSearches');
   let totalTokens = count(input.totalTokens, 'totalTokens');
   if (inputTokens !== null) {
     if (cachedInputTokens !== null && cachedInputTokens > inputTokens) {
@@ -303,6 +308,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     reasoningTokens,
     totalTokens,
     searchUnits,
+    webSearches,
     apiKeyId,
     userId: label(input.userId, 'userId'),
     threadId: label(input.threadId, 'threadId'),

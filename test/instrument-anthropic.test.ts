@@ -40,6 +40,17 @@ describe('monitor.instrument(new Anthropic())', () => {
     await monitor.close();
   });
 
+  it('adds the web searches Anthropic ran for the call, at their price per search, to its token cost', async () => {
+    const { monitor, wrapped } = setup();
+    server.next = { json: fixtureJson('anthropic-message-web-search.json') };
+    await wrapped.messages.create(params);
+    const [record] = await monitor.records({ limit: 1 });
+    expect(record).toMatchObject({ inputTokens: 6039, outputTokens: 931, webSearches: 1 });
+    // claude-sonnet-4-5: 6,039 input at $3 and 931 output at $15 per 1M, and one search at $10 per 1,000
+    expect(record?.costUsd).toBeCloseTo((6039 * 3 + 931 * 15) / 1e6 + 0.01, 12);
+    await monitor.close();
+  });
+
   it('meters a raw stream from its final message_delta totals, events unchanged', async () => {
     const { monitor, bare, wrapped } = setup();
     const read = async (c: Anthropic) => {

@@ -75,6 +75,7 @@ describe('exports', () => {
       'reasoning_tokens',
       'total_tokens',
       'search_units',
+      'web_searches',
       'cost_usd',
       'api_key_id',
       'user_id',

@@ -60,6 +60,7 @@ export function inspectFile(args: InspectArgs): { usage: Usage; costUsd: number 
           cacheWrite1hTokens: usage.cacheWrite1hTokens ?? null,
           totalTokens: usage.totalTokens ?? null,
           searchUnits: usage.searchUnits ?? null,
+          webSearches: usage.webSearches ?? null,
           error: false,
         });
   return { usage, costUsd: pico === null ? null : picoToUsd(pico), priceSource: price?.sourceDetail ?? null };
@@ -90,6 +91,7 @@ export function inspectCommand(args: InspectArgs, out: (s: string) => void): num
     `total tokens    ${n(u.totalTokens)}`,
   ];
   if (u.searchUnits !== undefined) lines.push(`search units    ${n(u.searchUnits)}`);
+  if (u.webSearches !== undefined) lines.push(`web searches    ${n(u.webSearches)}`);
   lines.push(
     `cost            ${r.costUsd === null ? 'unknown (no price, or usage not reported)' : `$${r.costUsd.toFixed(8).replace(/0+$/, '').replace(/\.$/, '')}`}`,
   );

@@ -19,6 +19,7 @@ export const RECORD_COLUMNS = [
   ['reasoningTokens', 'reasoning_tokens'],
   ['totalTokens', 'total_tokens'],
   ['searchUnits', 'search_units'],
+  ['webSearches', 'web_searches'],
   ['costUsd', 'cost_usd'],
   ['apiKeyId', 'api_key_id'],
   ['userId', 'user_id'],

@@ -37,6 +37,7 @@ function rec(over: Partial<UsageRecord> = {}): UsageRecord {
     reasoningTokens: null,
     totalTokens: 1500,
     searchUnits: null,
+    webSearches: null,
     costUsd: 0.00725,
     costPicoUsd: 7_250_000_000,
     apiKeyId: 'wxyz-0f4a5b3d',
@@ -299,13 +300,22 @@ describe('SqliteStore', () => {
     ).run(Date.UTC(2026, 9, 1) * 1024);
     v1.close();
     const s = store(file);
-    await s.write([rec({ provider: 'anthropic', inputTokens: 1500, cacheWriteTokens: 1000, cacheWrite1hTokens: 750 })]);
+    await s.write([rec({ provider: 'anthropic', inputTokens: 1500, cacheWriteTokens: 1000, cacheWrite1hTokens: 750, webSearches: 2 })]);
     const [newer, older] = await s.records({});
-    expect(older).toMatchObject({ provider: 'anthropic', cacheWriteTokens: 1000, cacheWrite1hTokens: null, costUsd: 0.00825 });
-    expect(newer).toMatchObject({ cacheWriteTokens: 1000, cacheWrite1hTokens: 750 });
+    expect(older).toMatchObject({
+      provider: 'anthropic',
+      cacheWriteTokens: 1000,
+      cacheWrite1hTokens: null,
+      webSearches: null,
+      costUsd: 0.00825,
+    });
+    expect(newer).toMatchObject({ cacheWriteTokens: 1000, cacheWrite1hTokens: 750, webSearches: 2 });
     const view = new Database(file, { readonly: true });
     expect(view.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-    expect(view.prepare('SELECT cache_write_1h_tokens AS h FROM usage_records ORDER BY id').all()).toEqual([{ h: null }, { h: 750 }]);
+    expect(view.prepare('SELECT cache_write_1h_tokens AS h, web_searches AS w FROM usage_records ORDER BY id').all()).toEqual([
+      { h: null, w: null },
+      { h: 750, w: 2 },
+    ]);
     view.close();
   });
 

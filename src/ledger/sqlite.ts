@@ -185,9 +185,9 @@ export class SqliteStore implements LedgerStore {
     const insert = this.#prepare(
       'insert',
       `INSERT OR IGNORE INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, search_units, cost_pico,
-        api_key_id, user_id, thread_id, agent, duration_us, error, error_type, error_message, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, search_units, web_searches,
+        cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, error_type, error_message, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const upHour = this.#prepare(
       'upHour',
@@ -241,13 +241,14 @@ export class SqliteStore implements LedgerStore {
         const id = Math.floor(r.timestamp) * ID_SCALE + this.#seq;
         const thread = r.threadId === null ? null : this.#idOf(r.threadId, added);
         const duration = r.durationMs === null ? null : Math.round(r.durationMs * 1000);
-        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 24.
+        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 25.
         const common =
           r.requestModel === null &&
           r.cacheWriteTokens === null &&
           (r.cacheWrite1hTokens ?? null) === null &&
           r.reasoningTokens === null &&
           r.searchUnits === null &&
+          (r.webSearches ?? null) === null &&
           r.errorType === null &&
           r.errorMessage === null &&
           r.metadata === null;
@@ -286,6 +287,7 @@ export class SqliteStore implements LedgerStore {
               r.reasoningTokens,
               r.totalTokens,
               r.searchUnits,
+              r.webSearches ?? null,
               r.costPicoUsd,
               key || null,
               user || null,
@@ -469,6 +471,7 @@ export class SqliteStore implements LedgerStore {
       reasoningTokens: row.reasoning_tokens as number | null,
       totalTokens: row.total_tokens as number | null,
       searchUnits: row.search_units as number | null,
+      webSearches: row.web_searches as number | null,
       costUsd: pico === null ? null : pico / 1e12,
       costPicoUsd: pico,
       apiKeyId: dict.apiKeyId ?? null,

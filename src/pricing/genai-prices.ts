@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { calcPrice, type ModelInfo, type ModelPrice, type TieredPrices } from '@pydantic/genai-prices';
-import { perMillionToPico } from './money.ts';
+import { perMillionToPico, usdToPico } from './money.ts';
 import type { Rate, ResolvedPrice } from './types.ts';
 
 /**
@@ -115,5 +115,8 @@ export function lookupGenaiPrice(provider: string, model: string, at: Date = new
   if (cacheRead) resolved.cacheRead = cacheRead;
   if (cacheWrite) resolved.cacheWrite = cacheWrite;
   if (cacheWrite1h) resolved.cacheWrite1h = cacheWrite1h;
+  // USD per thousand searches.
+  const searches = prices.web_searches_kcount;
+  if (typeof searches === 'number') resolved.perWebSearch = usdToPico(searches / 1000);
   return resolved;
 }

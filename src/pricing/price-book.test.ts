@@ -107,6 +107,15 @@ const cases: { name: string; provider: string; model: string; u: Partial<Billabl
     usd: '0.034275',
     link: 'https://www.anthropic.com/pricing#api',
   },
+  // Web searches at $10 per 1,000 beside the tokens: 6039×3 + 931×15 = 32,082 µ$, plus 2 × $0.01
+  {
+    name: 'claude-sonnet-4-5 with web searches',
+    provider: 'anthropic',
+    model: 'claude-sonnet-4-5-20250929',
+    u: { inputTokens: 6039, outputTokens: 931, webSearches: 2 },
+    usd: '0.052082',
+    link: 'https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool',
+  },
   // $0.80 in, $1 cache write, $4 out: 4000×0.8 + 1000×1 + 500×4 = 6,200 µ$
   {
     name: 'claude-3-5-haiku cache write',
@@ -263,6 +272,7 @@ describe('costPico against hand-checked prices', () => {
           output_tokens: c.u.outputTokens ?? 0,
           cache_read_tokens: c.u.cachedInputTokens ?? 0,
           cache_write_tokens: c.u.cacheWriteTokens ?? 0,
+          ...(c.u.webSearches ? { web_searches: c.u.webSearches } : {}),
           ...(c.u.cacheWrite1hTokens
             ? { cache_write_1h_tokens: c.u.cacheWrite1hTokens, cache_write_5m_tokens: (c.u.cacheWriteTokens ?? 0) - c.u.cacheWrite1hTokens }
             : {}),

@@ -14,6 +14,8 @@ export interface BillableUsage {
   cacheWrite1hTokens?: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
+  /** Web searches the provider ran for the call. */
+  webSearches?: number | null;
   error: boolean;
 }
 
@@ -106,6 +108,9 @@ export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
     if (p.output !== undefined) cost += output * rateFor(p.output, input ?? 0);
     else if (!bySearch) return null;
   }
+  // Web searches the provider bills per search; a model with no such price adds nothing for them.
+  const searches = u.webSearches ?? 0;
+  if (searches > 0 && p.perWebSearch !== undefined) cost += searches * p.perWebSearch;
   return cost;
 }
 

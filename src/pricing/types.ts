@@ -31,6 +31,8 @@ export interface ResolvedPrice {
   cacheWrite1h?: Rate;
   /** Picodollars per search unit. */
   perSearchUnit?: number;
+  /** Picodollars per web search the provider ran for the call (Anthropic's web search tool). */
+  perWebSearch?: number;
   /** Epoch ms after which the price must be looked up again (a dated price change). */
   expiresAt: number;
 }

@@ -6,7 +6,8 @@ import type { ProviderConverter, Usage } from './types.ts';
  * EXCLUDES cache reads (`cache_read_input_tokens`) and cache writes (`cache_creation_input_tokens`,
  * split by TTL in `cache_creation.ephemeral_5m_input_tokens` / `ephemeral_1h_input_tokens`), so
  * tokenmeter's inputTokens is their sum. One-hour cache writes are billed at 2x the input rate,
- * five-minute ones at 1.25x: the one-hour share is kept as cacheWrite1hTokens. `output_tokens` includes thinking tokens, which Anthropic
+ * five-minute ones at 1.25x: the one-hour share is kept as cacheWrite1hTokens. Server-side web
+ * searches (`server_tool_use.web_search_requests`) are billed per search, beside the tokens. `output_tokens` includes thinking tokens, which Anthropic
  * does not report apart. Streams: `message_start` carries the input side; each `message_delta`
  * carries CUMULATIVE counts (https://docs.anthropic.com/en/docs/build-with-claude/streaming), so
  * the latest value of each field wins; `message_stop` ends the stream.
@@ -17,9 +18,10 @@ interface AnthropicUsage {
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
+  server_tool_use?: { web_search_requests?: number | null } | null;
 }
 
-type Fields = { input?: number; output?: number; cacheRead?: number; cacheWrite?: number; cacheWrite1h?: number };
+type Fields = { input?: number; output?: number; cacheRead?: number; cacheWrite?: number; cacheWrite1h?: number; webSearches?: number };
 
 function read(usage: unknown, at: string, unread: string[], into: Fields): void {
   const u = obj(usage) as (AnthropicUsage & Record<string, unknown>) | undefined;
@@ -31,12 +33,14 @@ function read(usage: unknown, at: string, unread: string[], into: Fields): void 
   const cacheWrite1h = count(u, ['cache_creation', 'ephemeral_1h_input_tokens'], note);
   const cacheWrite =
     count(u, ['cache_creation_input_tokens'], note) ?? plus(count(u, ['cache_creation', 'ephemeral_5m_input_tokens'], note), cacheWrite1h);
+  const webSearches = count(u, ['server_tool_use', 'web_search_requests'], note);
   for (const n of note) unread.push(`${at}.${n}`);
   if (input !== undefined) into.input = input;
   if (output !== undefined) into.output = output;
   if (cacheRead !== undefined) into.cacheRead = cacheRead;
   if (cacheWrite !== undefined) into.cacheWrite = cacheWrite;
   if (cacheWrite1h !== undefined) into.cacheWrite1h = cacheWrite1h;
+  if (webSearches !== undefined) into.webSearches = webSearches;
 }
 
 /** Turns Anthropic's counts into the normalised Usage (input = fresh + cache reads + cache writes). */
@@ -61,6 +65,7 @@ export function anthropicUsage(
     // One-hour cache writes cost more than five-minute ones: kept apart for pricing (never more than all writes).
     if (f.cacheWrite1h !== undefined) u.cacheWrite1hTokens = Math.min(f.cacheWrite1h, f.cacheWrite ?? f.cacheWrite1h);
     if (input !== undefined && f.output !== undefined) u.totalTokens = input + f.output;
+    if (f.webSearches !== undefined) u.webSearches = f.webSearches;
   }
   if (unread.length > 0) u.unread = unread;
   return u;

@@ -199,6 +199,22 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'Anthropic: server-side web searches are counted beside the tokens',
+    provider: 'anthropic',
+    file: 'anthropic-message-web-search.json',
+    expected: {
+      provider: 'anthropic',
+      model: 'claude-sonnet-4-5-20250929',
+      serviceType: 'llm',
+      operation: 'chat',
+      inputTokens: 6039,
+      outputTokens: 931,
+      totalTokens: 6039 + 931,
+      webSearches: 1,
+      usageSource: 'reported',
+    },
+  },
+  {
     name: 'Anthropic: input_tokens exclude cache reads, so they are added',
     provider: 'anthropic',
     file: 'anthropic-message-cache-read.json',

@@ -27,6 +27,8 @@ export interface Usage {
   totalTokens?: number | undefined;
   /** Billed search units (Cohere rerank). */
   searchUnits?: number | undefined;
+  /** Web searches the provider ran for the call (Anthropic's server-side web search tool), billed per search. */
+  webSearches?: number | undefined;
   /**
    * Where the counts came from: `reported` by the provider; `missing` when the response carried no
    * usage at all; `estimated` when tokenmeter counted them itself.

@@ -26,6 +26,7 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
       reasoningTokens: null,
       totalTokens: input + output,
       searchUnits: null,
+      webSearches: null,
       costUsd: null,
       costPicoUsd: (input - cached) * 2_500_000 + cached * 1_250_000 + output * 10_000_000,
       apiKeyId: i % 5 === 0 ? 'k2-bbbb-1a2b3c4d' : 'k1-aaaa-0f4a5b3d',
