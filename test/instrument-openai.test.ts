@@ -119,6 +119,17 @@ describe('monitor.instrument(new OpenAI())', () => {
     await monitor.close();
   });
 
+  it('meters the helpers built on create: chat.completions.parse() and responses.parse()', async () => {
+    const { monitor, bare, wrapped } = clients();
+    const [a, b] = await Promise.all([bare.chat.completions.parse(chat), wrapped.chat.completions.parse(chat)]);
+    expect(b).toEqual(a);
+    expect(monitor.usageSummary('openai')).toMatchObject({ requests: 1, inputTokens: 2006 });
+    const r = await wrapped.responses.parse({ model: 'gpt-4o', input: 'Hello' });
+    expect(r.output_text).toBe((await bare.responses.parse({ model: 'gpt-4o', input: 'Hello' })).output_text);
+    expect(monitor.usageSummary('openai').requests).toBe(2);
+    await monitor.close();
+  });
+
   it('records a response whose body breaks off after its headers as a failed call, and the caller gets the error', async () => {
     const { monitor, wrapped } = clients();
     server.next = { json: fixtureJson('openai-chat-cached.json'), cutAfterBytes: 100 };

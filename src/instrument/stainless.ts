@@ -9,8 +9,6 @@
 interface APIPromiseLike<T> extends PromiseLike<T> {
   responsePromise?: Promise<unknown>;
   parseResponse?: (client: unknown, props: unknown) => Promise<T>;
-  /** Makes (once) and returns the promise of the parsed body that `then`, `catch`, `finally` and `withResponse` all read. */
-  parse?: () => Promise<T>;
   _thenUnwrap?: <U>(transform: (data: T, props: unknown) => U) => APIPromiseLike<U>;
 }
 
@@ -209,22 +207,8 @@ export function observeCall<T>(result: T, observer: CallObserver): T {
     }
   };
   const p = result as unknown as APIPromiseLike<unknown>;
-  if (typeof p?.parse === 'function' && typeof p.parseResponse === 'function' && p.responsePromise instanceof Promise) {
-    // Cheapest: the caller's own APIPromise, whose one parse (made when it is first awaited, then
-    // kept) is observed as it is made. One reaction of tokenmeter's sees the data or the failure;
-    // it runs before the caller's own (so a stream is observed, in place, before it is read) and
-    // adds nothing to the caller's chain. Stainless results are bodies or streams observed in
-    // place, so what onData returns is the data itself.
-    const parse = p.parse;
-    let observed = false;
-    p.parse = function (this: unknown) {
-      const parsed = parse.call(this);
-      if (!observed) {
-        observed = true;
-        parsed.then(onData, onError);
-      }
-      return parsed;
-    };
+  if (typeof p?.parseResponse === 'function' && p.responsePromise instanceof Promise) {
+    observeAPIPromise(p, onData, onError, { seen: false, failures: false });
     return result;
   }
   if (typeof p?._thenUnwrap === 'function' && p.responsePromise instanceof Promise) {
@@ -239,6 +223,52 @@ export function observeCall<T>(result: T, observer: CallObserver): T {
     }) as unknown as T;
   }
   return onData(result) as T;
+}
+
+/**
+ * Observes a Stainless APIPromise where its body is parsed: its `parseResponse`, which its own
+ * parse calls. The SDKs' helpers (`chat.completions.parse()`, the Responses API's `parse()` and
+ * output text) build on it with `_thenUnwrap`, which makes a new APIPromise over the same request:
+ * that one is observed too, sharing `state`, so that whichever is parsed is reported, once. A
+ * reaction of tokenmeter's sees the parsed data or the failure, registered before the SDK's own
+ * (so a stream is observed, in place, before it is read), and adds nothing to the caller's chain.
+ * A request that fails rejects the response promise and is never parsed. Stainless results are
+ * bodies or streams observed in place, so what onData returns is the data itself.
+ */
+function observeAPIPromise(
+  p: APIPromiseLike<unknown>,
+  onData: (data: unknown) => unknown,
+  onError: (error: unknown) => void,
+  state: { seen: boolean; failures: boolean },
+): void {
+  // One request, one watch for its failure (a derived APIPromise shares the request).
+  if (!state.failures && p.responsePromise !== undefined) {
+    state.failures = true;
+    p.responsePromise.then(undefined, (error: unknown) => {
+      if (state.seen) return;
+      state.seen = true;
+      onError(error);
+    });
+  }
+  const parseResponse = p.parseResponse;
+  if (typeof parseResponse === 'function') {
+    p.parseResponse = (client: unknown, props: unknown) => {
+      const parsed = parseResponse.call(p, client, props);
+      if (!state.seen) {
+        state.seen = true;
+        parsed.then(onData, onError);
+      }
+      return parsed;
+    };
+  }
+  const thenUnwrap = p._thenUnwrap;
+  if (typeof thenUnwrap === 'function') {
+    p._thenUnwrap = <U>(transform: (data: unknown, props: unknown) => U) => {
+      const derived = thenUnwrap.call(p, transform) as APIPromiseLike<U>;
+      if (typeof derived?.parseResponse === 'function') observeAPIPromise(derived as APIPromiseLike<unknown>, onData, onError, state);
+      return derived;
+    };
+  }
 }
 
 /** True for an async iterable that is not a Stainless Stream (an SDK's async generator). */
