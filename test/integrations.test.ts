@@ -97,6 +97,46 @@ describe('tokenmeter/ai-sdk', () => {
     await m.close();
   });
 
+  it("reads what the provider's raw usage adds: one-hour cache writes and web searches (Anthropic)", async () => {
+    const { m } = monitor();
+    const { MockLanguageModelV4 } = await import('ai/test');
+    // An Anthropic model's doGenerate result as @ai-sdk/anthropic returns it: the common counts, and the raw usage.
+    const anthropic = new MockLanguageModelV4({
+      provider: 'anthropic.messages',
+      modelId: 'claude-sonnet-4-5-20250929',
+      doGenerate: async () => ({
+        content: [{ type: 'text', text: 'Shannon was born in 1916.' }],
+        finishReason: { unified: 'stop', raw: 'end_turn' },
+        usage: {
+          inputTokens: { total: 1500, noCache: 500, cacheRead: 0, cacheWrite: 1000 },
+          outputTokens: { total: 200, text: 200, reasoning: undefined },
+          raw: {
+            input_tokens: 500,
+            output_tokens: 200,
+            cache_creation_input_tokens: 1000,
+            cache_read_input_tokens: 0,
+            cache_creation: { ephemeral_5m_input_tokens: 250, ephemeral_1h_input_tokens: 750 },
+            server_tool_use: { web_search_requests: 1 },
+          },
+        },
+        warnings: [],
+      }),
+    });
+    const model = wrapLanguageModel({ model: anthropic, middleware: tokenmeterMiddleware({}, m) });
+    await generateText({ model, prompt: 'When was Shannon born?', maxRetries: 0 });
+    const [rec] = await m.records({ limit: 1 });
+    expect(rec).toMatchObject({
+      provider: 'anthropic',
+      inputTokens: 1500,
+      cacheWriteTokens: 1000,
+      cacheWrite1hTokens: 750,
+      webSearches: 1,
+    });
+    // claude-sonnet-4-5 per 1M: 500 fresh at $3, 250 at $3.75, 750 at $6, 200 output at $15; one search at $0.01
+    expect(rec?.costUsd).toBeCloseTo((500 * 3 + 250 * 3.75 + 750 * 6 + 200 * 15) / 1e6 + 0.01, 12);
+    await m.close();
+  });
+
   it('meters streamText when the stream ends, without changing what the caller reads', async () => {
     const { m } = monitor();
     const model = wrapLanguageModel({ model: provider().chat('gpt-4o'), middleware: tokenmeterMiddleware({}, m) });

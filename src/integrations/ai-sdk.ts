@@ -30,7 +30,8 @@ function providerOf(name: string): string {
 
 /**
  * The AI SDK's usage: spec v3/v4 nests it (`inputTokens.total` includes cache reads and writes,
- * `outputTokens.total` includes reasoning); spec v2 has flat counts.
+ * `outputTokens.total` includes reasoning); spec v2 has flat counts. The provider's own usage
+ * (`raw`) adds what the common shape leaves out: Anthropic's one-hour cache writes and web searches.
  */
 function countsOf(usage: unknown): Partial<Usage> {
   const u = obj(usage);
@@ -44,6 +45,9 @@ function countsOf(usage: unknown): Partial<Usage> {
     r.cacheWriteTokens = num(input?.cacheWrite);
     r.outputTokens = num(output?.total);
     r.reasoningTokens = num(output?.reasoning);
+    const raw = obj(u.raw);
+    r.cacheWrite1hTokens = num(obj(raw?.cache_creation)?.ephemeral_1h_input_tokens);
+    r.webSearches = num(obj(raw?.server_tool_use)?.web_search_requests);
   } else {
     r.inputTokens = num(u.inputTokens);
     r.outputTokens = num(u.outputTokens);
