@@ -29,25 +29,29 @@ describe('monitor.instrument(new Anthropic())', () => {
     await monitor.close();
   });
 
-  it('prices one-hour cache writes at their own rate, and keeps them in the ledger', async () => {
+  // Each recorded answer through the instrumented client; what the ledger keeps, and the cost.
+  it.each([
+    {
+      name: 'prices one-hour cache writes at their own rate, and keeps them in the ledger',
+      file: 'anthropic-message-cache-1h.json',
+      kept: { inputTokens: 1500, cacheWriteTokens: 1000, cacheWrite1hTokens: 750 },
+      // claude-sonnet-4-5 per 1M: 500 fresh at $3, 250 written for 5 min at $3.75, 750 for 1 h at $6, 200 output at $15
+      usd: (500 * 3 + 250 * 3.75 + 750 * 6 + 200 * 15) / 1e6,
+    },
+    {
+      name: 'adds the web searches Anthropic ran for the call, at their price per search, to its token cost',
+      file: 'anthropic-message-web-search.json',
+      kept: { inputTokens: 6039, outputTokens: 931, webSearches: 1 },
+      // 6,039 input at $3 and 931 output at $15 per 1M, and one search at $10 per 1,000
+      usd: (6039 * 3 + 931 * 15) / 1e6 + 0.01,
+    },
+  ])('$name', async ({ file, kept, usd }) => {
     const { monitor, wrapped } = setup();
-    server.next = { json: fixtureJson('anthropic-message-cache-1h.json') };
+    server.next = { json: fixtureJson(file) };
     await wrapped.messages.create(params);
     const [record] = await monitor.records({ limit: 1 });
-    // claude-sonnet-4-5 per 1M: 500 fresh at $3, 250 written for 5 min at $3.75, 750 for 1 h at $6, 200 output at $15
-    expect(monitor.usageSummary('anthropic').costUsd).toBeCloseTo((500 * 3 + 250 * 3.75 + 750 * 6 + 200 * 15) / 1e6, 12);
-    expect(record).toMatchObject({ inputTokens: 1500, cacheWriteTokens: 1000, cacheWrite1hTokens: 750 });
-    await monitor.close();
-  });
-
-  it('adds the web searches Anthropic ran for the call, at their price per search, to its token cost', async () => {
-    const { monitor, wrapped } = setup();
-    server.next = { json: fixtureJson('anthropic-message-web-search.json') };
-    await wrapped.messages.create(params);
-    const [record] = await monitor.records({ limit: 1 });
-    expect(record).toMatchObject({ inputTokens: 6039, outputTokens: 931, webSearches: 1 });
-    // claude-sonnet-4-5: 6,039 input at $3 and 931 output at $15 per 1M, and one search at $10 per 1,000
-    expect(record?.costUsd).toBeCloseTo((6039 * 3 + 931 * 15) / 1e6 + 0.01, 12);
+    expect(record).toMatchObject(kept);
+    expect(record?.costUsd).toBeCloseTo(usd, 12);
     await monitor.close();
   });
 
