@@ -1,15 +1,16 @@
 import { createOpenAI } from '@ai-sdk/openai';
-import { ChatOpenAI } from '@langchain/openai';
+import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
 import { tokenmeterMiddleware } from '../src/integrations/ai-sdk.ts';
-import { attachTokenTracking, TokenmeterCallbackHandler } from '../src/integrations/langchain.ts';
+import { attachTokenTracking, TokenmeterCallbackHandler, trackEmbeddings } from '../src/integrations/langchain.ts';
 import { memoryLogger } from './helpers/otel.ts';
 import { fixture, fixtureJson } from './helpers/replay-server.ts';
 import { useReplay } from './helpers/use-replay.ts';
 
 const server = useReplay((req) => {
+  if (req.path.includes('/embeddings')) return { json: fixtureJson('openai-embeddings.json') };
   const body = req.body as { stream?: boolean; stream_options?: { include_usage?: boolean } };
   if (!body.stream) return { json: fixtureJson('openai-chat-cached.json') };
   return { sse: fixture(body.stream_options?.include_usage ? 'openai-chat-stream.sse' : 'openai-chat-stream-no-usage.sse') };
@@ -54,6 +55,61 @@ describe('tokenmeter/langchain', () => {
     server.next = { status: 500, json: { error: { message: 'server error', type: 'server_error' } } };
     await expect(model.invoke('Hello', { callbacks: [new TokenmeterCallbackHandler({ agentName: 'researcher' }, m)] })).rejects.toThrow();
     expect(m.usageSummary('openai')).toMatchObject({ requests: 1, errors: 1 });
+    await m.close();
+  });
+});
+
+describe('tokenmeter/langchain embeddings', () => {
+  it('meters OpenAIEmbeddings per request from the usage the API reports', async () => {
+    const { m } = monitor();
+    const embeddings = trackEmbeddings(
+      new OpenAIEmbeddings({
+        model: 'text-embedding-3-small',
+        apiKey: 'sk-test-langchain-0123456789',
+        configuration: { baseURL: `${server.url}/v1` },
+      }),
+      { agentName: 'indexer' },
+      m,
+    );
+    expect(trackEmbeddings(embeddings, {}, m)).toBe(embeddings);
+    expect(await embeddings.embedQuery('Hello world')).toEqual([0.0023064255, -0.009327292, -0.0028842222]);
+    await embeddings.embedDocuments(['Hello world']);
+    const recs = await m.records({ agent: 'indexer' });
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({
+      provider: 'openai',
+      model: 'text-embedding-3-small',
+      serviceType: 'embedding',
+      inputTokens: 8,
+      agent: 'indexer',
+    });
+    // $0.02 per 1M tokens
+    expect(m.usageSummary('openai').costUsd).toBeCloseTo((2 * 8 * 0.02) / 1e6, 15);
+    // A failed request (400: LangChain does not retry it) is recorded with its error, and rethrown.
+    server.next = { status: 400, json: { error: { message: "'input' is required", type: 'invalid_request_error' } } };
+    await expect(embeddings.embedQuery('Hello')).rejects.toThrow(/input/);
+    expect(m.usageSummary('openai')).toMatchObject({ requests: 3, errors: 1 });
+    await m.close();
+  });
+
+  it('meters other embeddings per call with tokens counted from the texts, once even when one method calls another', async () => {
+    const { m } = monitor();
+    const { SyntheticEmbeddings } = await import('@langchain/core/utils/testing');
+    const embeddings = trackEmbeddings(new SyntheticEmbeddings({ vectorSize: 4 }), { provider: 'voyage' }, m);
+    Object.assign(embeddings, { model: 'voyage-3.5' });
+    const docs = ['The quick brown fox', 'jumps over the lazy dog'];
+    // SyntheticEmbeddings' embedDocuments calls its embedQuery for each text: one call, one record.
+    expect(await embeddings.embedDocuments(docs)).toHaveLength(2);
+    await m.flush();
+    const recs = await m.records({ provider: 'voyage' });
+    expect(recs).toHaveLength(1);
+    const { Tiktoken } = await import('js-tiktoken/lite');
+    const { default: o200k } = await import('js-tiktoken/ranks/o200k_base');
+    const tokens = docs.reduce((n, d) => n + new Tiktoken(o200k).encode(d).length, 0);
+    expect(recs[0]).toMatchObject({ provider: 'voyage', model: 'voyage-3.5', serviceType: 'embedding', inputTokens: tokens });
+    expect(recs[0]?.metadata).toMatchObject({ usage: 'estimated' });
+    // voyage-3.5: $0.06 per 1M tokens
+    expect(recs[0]?.costUsd).toBeCloseTo((tokens * 0.06) / 1e6, 15);
     await m.close();
   });
 });

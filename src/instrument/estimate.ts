@@ -302,3 +302,25 @@ export async function estimateUsage(
     return usage;
   }
 }
+
+/**
+ * The tokens of an embedding request's texts, counted with js-tiktoken (the encoding of `model`);
+ * undefined when no tokenizer can be loaded. Never rejects.
+ */
+export async function estimateTextTokens(
+  texts: readonly string[],
+  model: string | undefined,
+  load: TokenizerLoader = loadTiktoken,
+): Promise<number | undefined> {
+  try {
+    const count = await load(encodingFor(model));
+    if (count === undefined) return undefined;
+    return await countTexts(
+      texts,
+      texts.reduce((n, t) => n + t.length, 0),
+      count,
+    );
+  } catch {
+    return undefined;
+  }
+}

@@ -1,8 +1,10 @@
 /**
  * `tokenmeter/langchain`: a LangChain.js callback handler that meters chat models and LLMs from the
  * usage LangChain reports (`usage_metadata`: input includes cache reads and writes, output includes
- * reasoning), with the run id in the record's metadata. Loaded only through this subpath.
+ * reasoning), with the run id in the record's metadata; and `trackEmbeddings` for embeddings
+ * models, which run no callbacks. Loaded only through this subpath.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { Callbacks } from '@langchain/core/callbacks/manager';
 import type { Serialized } from '@langchain/core/load/serializable';
@@ -10,7 +12,9 @@ import type { LLMResult } from '@langchain/core/outputs';
 import type { CallContext } from '../context.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorMessageOf, errorTypeOf } from '../instrument/error-type.ts';
+import { estimateTextTokens } from '../instrument/estimate.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { extractUsage } from '../providers/index.ts';
 import { num, obj, str } from '../providers/read.ts';
 import type { Usage } from '../providers/types.ts';
 
@@ -200,4 +204,128 @@ export function attachTokenTracking<C extends { callbacks?: Callbacks }>(
     callbacks = manager;
   }
   return { ...(config ?? ({} as C)), callbacks };
+}
+
+/** Embeddings classes by name, and the provider each calls, when `options.provider` does not say. */
+const EMBEDDINGS_PROVIDERS: readonly (readonly [RegExp, string])[] = [
+  [/^AzureOpenAI/, 'azure_openai'],
+  [/^OpenAI/, 'openai'],
+  [/^Cohere/, 'cohere'],
+  [/^Voyage/, 'voyage'],
+  [/^MistralAI/, 'mistral'],
+  [/^GoogleGenerativeAI/, 'gemini'],
+  [/^(GoogleVertexAI|VertexAI)/, 'vertex_ai'],
+  [/^Bedrock/, 'aws_bedrock'],
+  [/^Ollama/, 'ollama'],
+];
+
+const TRACKED = Symbol.for('tokenmeter.trackedEmbeddings');
+/** The embeddings model whose tracked call is running: calls it makes of its own methods (embedDocuments calling embedQuery) are not counted again. */
+const inside = new AsyncLocalStorage<object>();
+
+type Method = (this: unknown, ...args: unknown[]) => Promise<unknown>;
+
+/**
+ * Meters a LangChain.js embeddings model, in place (LangChain runs no callbacks for embeddings,
+ * so the handler cannot see them), and returns it. A model that sends each request through
+ * `embeddingWithRetry` and gets the API's response back (OpenAIEmbeddings,
+ * AzureOpenAIEmbeddings) is recorded per request with the usage the provider reports. Any other is
+ * recorded per `embedDocuments` / `embedQuery` call, its input tokens counted from the texts with
+ * js-tiktoken (`metadata.usage: 'estimated'`), or unknown when js-tiktoken is not installed.
+ * Failures are recorded with their error and rethrown unchanged. Tracking it twice is a no-op.
+ */
+export function trackEmbeddings<E extends object>(embeddings: E, options: LangChainTrackingOptions = {}, monitor?: TokenMonitor): E {
+  const e = embeddings as unknown as Record<string | symbol, unknown>;
+  if (e[TRACKED] === true) return embeddings;
+  Object.defineProperty(e, TRACKED, { value: true });
+  const m = () => monitor ?? getTokenMonitor();
+  const className = (embeddings as { constructor?: { name?: string } }).constructor?.name ?? '';
+  const provider = options.provider ?? EMBEDDINGS_PROVIDERS.find(([re]) => re.test(className))?.[1] ?? 'unknown';
+  const modelOf = () => str(e.model) ?? str(e.modelName) ?? str(e.deploymentName);
+  const context: CallContext = {};
+  if (options.agentName !== undefined) context.agent = options.agentName;
+  if (options.userId !== undefined) context.userId = options.userId;
+  if (options.threadId !== undefined) context.threadId = options.threadId;
+  if (options.operation !== undefined) context.operation = options.operation;
+  const record = (usage: Usage, durationMs: number, error?: unknown) => {
+    try {
+      const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs, serviceType: 'embedding' };
+      if (Object.keys(context).length > 0) facts.context = context;
+      if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+      m().recordUsage(usage, facts);
+    } catch {
+      // Tracking never breaks the caller's call.
+    }
+  };
+  const unknown = (): Usage => {
+    const u: Usage = { provider, serviceType: 'embedding', operation: 'embeddings', usageSource: 'missing' };
+    const model = modelOf();
+    if (model !== undefined) u.model = model;
+    return u;
+  };
+  const wrap = (name: string, around: (original: Method, self: unknown, args: unknown[]) => Promise<unknown>) => {
+    const original = e[name];
+    if (typeof original !== 'function') return false;
+    e[name] = function (this: unknown, ...args: unknown[]) {
+      if (inside.getStore() === e) return (original as Method).apply(this, args);
+      return inside.run(e, () => around(original as Method, this, args));
+    };
+    return true;
+  };
+
+  const perRequest = wrap('embeddingWithRetry', async (original, self, [request, ...rest]) => {
+    const start = performance.now();
+    let response: unknown;
+    try {
+      response = await original.call(self, request, ...rest);
+    } catch (error) {
+      record(unknown(), performance.now() - start, error);
+      throw error;
+    }
+    try {
+      const usage = extractUsage({ provider: provider === 'azure_openai' ? 'openai' : provider, request, response });
+      usage.provider = provider;
+      record(usage, performance.now() - start);
+    } catch {
+      // As above.
+    }
+    return response;
+  });
+  if (perRequest) return embeddings;
+
+  const perCall = (texts: (args: unknown[]) => string[]) => async (original: Method, self: unknown, args: unknown[]) => {
+    const start = performance.now();
+    let out: unknown;
+    try {
+      out = await original.apply(self, args);
+    } catch (error) {
+      record(unknown(), performance.now() - start, error);
+      throw error;
+    }
+    const durationMs = performance.now() - start;
+    const work = estimateTextTokens(texts(args), modelOf()).then((tokens) => {
+      const usage = unknown();
+      if (tokens !== undefined) {
+        usage.usageSource = 'estimated';
+        usage.inputTokens = tokens;
+        usage.totalTokens = tokens;
+      }
+      record(usage, durationMs);
+    });
+    try {
+      m().waitFor(work);
+    } catch {
+      // As above.
+    }
+    return out;
+  };
+  wrap(
+    'embedDocuments',
+    perCall(([docs]) => (Array.isArray(docs) ? docs.filter((d): d is string => typeof d === 'string') : [])),
+  );
+  wrap(
+    'embedQuery',
+    perCall(([query]) => (typeof query === 'string' ? [query] : [])),
+  );
+  return embeddings;
 }
