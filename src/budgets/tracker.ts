@@ -80,15 +80,15 @@ export interface Spend extends Subject {
 }
 
 const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
-// Scopes as small integers, their place in BUDGET_SCOPES (literals, so the hot path's switch is a jump table).
-const GLOBAL = 0;
-const PROVIDER = 1;
-const USER = 2;
-const API_KEY = 3;
-const TEAM = 4;
-const AGENT = 5;
-const MODEL = 6;
-const RUN = 7;
+// Scopes as small integers (their place in BUDGET_SCOPES), for the hot path's switch.
+const GLOBAL = BUDGET_SCOPES.indexOf('global');
+const PROVIDER = BUDGET_SCOPES.indexOf('provider');
+const USER = BUDGET_SCOPES.indexOf('user');
+const API_KEY = BUDGET_SCOPES.indexOf('api_key');
+const TEAM = BUDGET_SCOPES.indexOf('team');
+const AGENT = BUDGET_SCOPES.indexOf('agent');
+const MODEL = BUDGET_SCOPES.indexOf('model');
+const RUN = BUDGET_SCOPES.indexOf('run');
 const PICO = 1e12;
 
 function windowName(cycle: BillingCycle | null): string {
