@@ -99,8 +99,8 @@ export class DropWatch {
   }
 
   /** Watches `o`, the stream as the caller gets it; returns it. */
-  watch<T extends object>(o: T): T {
-    collected.register(o, this);
+  watch<T>(o: T): T {
+    if ((typeof o === 'object' && o !== null) || typeof o === 'function') collected.register(o, this);
     return o;
   }
 

@@ -182,7 +182,7 @@ class MeteredCall implements CallObserver {
         this.#onEnd(end);
       };
       const observed = prepared?.observeResult?.(data, onEnd, converter.textOf, drop.started);
-      if (observed !== undefined) return drop.watch(observed as object);
+      if (observed !== undefined) return drop.watch(observed);
       if (isStream(data)) {
         observeStream(data, { ...prepared?.observe, started: drop.started }, onEnd, converter.textOf);
         return drop.watch(data);
