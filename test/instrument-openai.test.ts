@@ -119,6 +119,21 @@ describe('monitor.instrument(new OpenAI())', () => {
     await monitor.close();
   });
 
+  it('adds the web searches a Responses call ran, at their price per call, to its token cost', async () => {
+    const { monitor, wrapped } = clients();
+    server.next = { json: fixtureJson('openai-responses-web-search.json') };
+    await wrapped.responses.create({
+      model: 'gpt-4.1',
+      tools: [{ type: 'web_search_preview' }],
+      input: 'What was a positive news story today?',
+    });
+    const [record] = await monitor.records({ limit: 1 });
+    expect(record).toMatchObject({ model: 'gpt-4.1-2025-04-14', inputTokens: 328, outputTokens: 356, webSearches: 1 });
+    // gpt-4.1: $2 in and $8 out per 1M, web search calls $10 per 1,000
+    expect(record?.costUsd).toBeCloseTo((328 * 2 + 356 * 8) / 1e6 + 0.01, 12);
+    await monitor.close();
+  });
+
   it('meters the helpers built on create: chat.completions.parse() and responses.parse()', async () => {
     const { monitor, bare, wrapped } = clients();
     const [a, b] = await Promise.all([bare.chat.completions.parse(chat), wrapped.chat.completions.parse(chat)]);

@@ -234,6 +234,27 @@ describe('openaiConverter on cut, compatible and odd streams', () => {
     });
   });
 
+  it('counts the web searches of a Responses stream from its response.completed, not the pages it opened', () => {
+    const done = {
+      type: 'response.completed',
+      response: {
+        object: 'response',
+        model: 'gpt-5-2025-08-07',
+        status: 'completed',
+        output: [
+          { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'tokenmeter' } },
+          { type: 'web_search_call', id: 'ws_2', status: 'completed', action: { type: 'open_page', url: 'https://example.com' } },
+          { type: 'web_search_call', id: 'ws_3', status: 'completed', action: { type: 'search', query: 'genai prices' } },
+          { type: 'message', id: 'msg_1', status: 'completed', role: 'assistant', content: [] },
+        ],
+        usage: { input_tokens: 900, output_tokens: 120, total_tokens: 1020 },
+      },
+    };
+    expect(openaiConverter.fromStream([done])).toMatchObject({ inputTokens: 900, outputTokens: 120, webSearches: 2 });
+    // A response without web searches says nothing of them.
+    expect(openaiConverter.fromStream([{ ...done, response: { ...done.response, output: [] } }]).webSearches).toBeUndefined();
+  });
+
   it("skips Azure's prompt_filter_results chunk, which has no model", () => {
     const filter = {
       choices: [],

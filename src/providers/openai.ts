@@ -208,6 +208,22 @@ export interface ShapeOptions {
   streamUsage?: (event: Json) => { value: unknown; at: string } | undefined;
 }
 
+/**
+ * The web searches a Responses API call ran: its `web_search_call` output items that searched
+ * (`action.type` "search", or no action in earlier shapes; opening or reading a page found is no
+ * new search). OpenAI bills them per call beside the tokens. Undefined when there were none.
+ */
+function webSearchesOf(response: Json | undefined): number | undefined {
+  let n = 0;
+  for (const item of arr(response?.output) ?? []) {
+    const o = obj(item);
+    if (o?.type !== 'web_search_call') continue;
+    const action = str(obj(o.action)?.type);
+    if (action === undefined || action === 'search') n++;
+  }
+  return n > 0 ? n : undefined;
+}
+
 /** Appends `b` to `a`, either may be absent. */
 function join(a: string | undefined, b: string | undefined): string | undefined {
   return a === undefined ? b : b === undefined ? a : a + b;
@@ -279,13 +295,17 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
       const req = obj(request);
       const unread: string[] = [];
       const counts = readCounts(body?.usage, 'usage', fields, unread);
-      return build(provider, kindOf(body, req), str(body?.model), req, counts, unread);
+      const u = build(provider, kindOf(body, req), str(body?.model), req, counts, unread);
+      const searches = webSearchesOf(body);
+      if (searches !== undefined) u.webSearches = searches;
+      return u;
     },
     fromStream(events, request) {
       const req = obj(request);
       let model: string | undefined;
       let kind: Kind | undefined;
       let usage: { value: unknown; at: string } | undefined;
+      let searches: number | undefined;
       let ended = false;
       // The choices seen, and those that sent a finish_reason: indexes below 31 as bits, any others in sets.
       let seenBits = 0;
@@ -304,6 +324,7 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
           if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
             ended = true;
             if (r?.usage !== undefined && r.usage !== null) usage = { value: r.usage, at: 'response.usage' };
+            searches = webSearchesOf(r);
           }
           continue;
         }
@@ -343,6 +364,7 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
       const unread: string[] = [];
       const counts = usage === undefined ? noCounts() : readCounts(usage.value, usage.at, fields, unread);
       const u = build(provider, kind ?? kindOf(undefined, req), model, req, counts, unread);
+      if (searches !== undefined) u.webSearches = searches;
       if (!ended) u.partial = true;
       return u;
     },
