@@ -168,13 +168,16 @@ export class BudgetState {
     return true;
   }
 
-  add(units: number, timestamp: number): void {
-    this.used += units;
-    if (this.days !== null) this.addDay(units, timestamp);
+  /** Adds `units` used at `timestamp` (rolling windows: to its day too); returns what is used now. */
+  add(units: number, timestamp: number): number {
+    const used = this.used + units;
+    this.used = used;
+    if (this.days !== null) this.#addDay(units, timestamp);
+    return used;
   }
 
-  /** Rolling windows: adds `units` to the day of `timestamp` (`used` is added to apart). */
-  addDay(units: number, timestamp: number): void {
+  /** Rolling windows: adds `units` to the day of `timestamp` (kept out of `add`, which the hot path inlines). */
+  #addDay(units: number, timestamp: number): void {
     const days = this.days as Map<number, number>;
     const d = Math.floor(timestamp / DAY_MS);
     days.set(d, (days.get(d) ?? 0) + units);
@@ -460,9 +463,7 @@ export class BudgetTracker {
       if (ts < state.windowStart) continue;
       const units = state.usd ? s.costPicoUsd : s.totalTokens;
       if (units === null || units === 0) continue;
-      const used = state.used + units;
-      state.used = used;
-      if (state.days !== null) state.addDay(units, ts);
+      const used = state.add(units, ts);
       state.lastAt = ts;
       if (used < state.warnAt) continue;
       const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
