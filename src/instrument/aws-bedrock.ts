@@ -1,6 +1,6 @@
 import { awsBedrockConverter, awsBedrockInvokeUsage, BEDROCK_COUNT_HEADERS, type BedrockHeaders } from '../providers/aws-bedrock.ts';
 import type { Usage } from '../providers/types.ts';
-import { errorMessageOf, errorTypeOf } from './error-type.ts';
+import { errorOf } from './error-type.ts';
 import { observeAsyncIterable, observeCall, type StreamEnd } from './stainless.ts';
 import { admitted, contextFor, type Held, type Instrumenter, type UsageRecorder } from './wrap.ts';
 
@@ -155,7 +155,7 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
     const record = (usage: Usage, error?: unknown) => {
       const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs: performance.now() - start };
       if (held !== undefined) facts.held = held;
-      if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+      if (error !== undefined) facts.error = errorOf(error);
       if (context !== undefined) facts.context = context;
       usage.provider = recorder.provider;
       recorder.monitor.recordUsage(usage, facts);

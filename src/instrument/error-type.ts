@@ -27,3 +27,8 @@ export function errorMessageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return typeof error === 'string' ? error : 'unknown error';
 }
+
+/** What a record keeps of a failed call: its type (errorTypeOf) and message (errorMessageOf). */
+export function errorOf(error: unknown): { type: string; message: string } {
+  return { type: errorTypeOf(error), message: errorMessageOf(error) };
+}

@@ -1,5 +1,5 @@
 import type { ServiceType } from '../usage.ts';
-import { errorMessageOf, errorTypeOf } from './error-type.ts';
+import { errorOf } from './error-type.ts';
 
 /** How to meter a function that returns a provider response. */
 export interface TrackOptions {
@@ -46,7 +46,7 @@ export function trackWith<F extends AnyFn>(sink: () => CallSink, fn: F, options:
     const done = (response: unknown, error?: unknown) => {
       const call: TrackedCall = { options, request: args[0], durationMs: performance.now() - start };
       if (error === undefined) call.response = response;
-      else call.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+      else call.error = errorOf(error);
       sink().recordCall(call);
     };
     let result: unknown;

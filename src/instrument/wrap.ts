@@ -1,7 +1,7 @@
 import type { CallContext } from '../context.ts';
 import { converterFor } from '../providers/index.ts';
 import type { ProviderConverter, Usage } from '../providers/types.ts';
-import { errorMessageOf, errorTypeOf } from './error-type.ts';
+import { errorOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
 import {
   type CallObserver,
@@ -142,7 +142,7 @@ class MeteredCall implements CallObserver {
     const recorder = this.#recorder;
     const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs };
     if (this.held !== undefined) facts.held = this.held;
-    if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+    if (error !== undefined) facts.error = errorOf(error);
     if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
     if (this.#context !== undefined) facts.context = this.#context;
     // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.

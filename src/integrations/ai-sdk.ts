@@ -7,7 +7,7 @@
  */
 import type { CallContext } from '../context.ts';
 import { getTokenMonitor } from '../global.ts';
-import { errorMessageOf, errorTypeOf } from '../instrument/error-type.ts';
+import { errorOf } from '../instrument/error-type.ts';
 import type { TokenMonitor } from '../monitor.ts';
 import { num, obj, str } from '../providers/read.ts';
 import type { Usage } from '../providers/types.ts';
@@ -95,7 +95,7 @@ export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor
       };
       const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs: performance.now() - start };
       if (Object.keys(context).length > 0) facts.context = context;
-      if (extra.error !== undefined) facts.error = { type: errorTypeOf(extra.error), message: errorMessageOf(extra.error) };
+      if (extra.error !== undefined) facts.error = errorOf(extra.error);
       m.recordUsage(usage, facts);
     } catch {
       // Tracking never breaks the caller's call.

@@ -11,7 +11,7 @@ import type { Serialized } from '@langchain/core/load/serializable';
 import type { LLMResult } from '@langchain/core/outputs';
 import type { CallContext } from '../context.ts';
 import { getTokenMonitor } from '../global.ts';
-import { errorMessageOf, errorTypeOf } from '../instrument/error-type.ts';
+import { errorOf } from '../instrument/error-type.ts';
 import { estimateTextTokens } from '../instrument/estimate.ts';
 import type { TokenMonitor } from '../monitor.ts';
 import { extractUsage } from '../providers/index.ts';
@@ -93,6 +93,16 @@ function usageOf(output: LLMResult): Partial<Usage> & { model?: string } {
   return r;
 }
 
+/** The call context the tracking options name (who and what the calls are for). */
+function contextOf(o: LangChainTrackingOptions): CallContext {
+  const context: CallContext = {};
+  if (o.agentName !== undefined) context.agent = o.agentName;
+  if (o.userId !== undefined) context.userId = o.userId;
+  if (o.threadId !== undefined) context.threadId = o.threadId;
+  if (o.operation !== undefined) context.operation = o.operation;
+  return context;
+}
+
 /** Meters every chat model and LLM run it sees. Add it to `callbacks`, or use `attachTokenTracking`. */
 export class TokenmeterCallbackHandler extends BaseCallbackHandler {
   name = 'tokenmeter';
@@ -122,12 +132,7 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
   #record(runId: string, usage: Partial<Usage> & { model?: string }, error?: unknown): void {
     const run = this.#runs.get(runId);
     this.#runs.delete(runId);
-    const o = this.#options;
-    const context: CallContext = { metadata: { run_id: runId } };
-    if (o.agentName !== undefined) context.agent = o.agentName;
-    if (o.userId !== undefined) context.userId = o.userId;
-    if (o.threadId !== undefined) context.threadId = o.threadId;
-    if (o.operation !== undefined) context.operation = o.operation;
+    const context: CallContext = { ...contextOf(this.#options), metadata: { run_id: runId } };
     const hasCounts = usage.inputTokens !== undefined || usage.outputTokens !== undefined;
     const full: Usage = {
       ...usage,
@@ -139,7 +144,7 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
     };
     const facts: Parameters<TokenMonitor['recordUsage']>[1] = { context };
     if (run !== undefined) facts.durationMs = performance.now() - run.start;
-    if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+    if (error !== undefined) facts.error = errorOf(error);
     this.#monitor().recordUsage(full, facts);
   }
 
@@ -242,16 +247,12 @@ export function trackEmbeddings<E extends object>(embeddings: E, options: LangCh
   const className = (embeddings as { constructor?: { name?: string } }).constructor?.name ?? '';
   const provider = options.provider ?? EMBEDDINGS_PROVIDERS.find(([re]) => re.test(className))?.[1] ?? 'unknown';
   const modelOf = () => str(e.model) ?? str(e.modelName) ?? str(e.deploymentName);
-  const context: CallContext = {};
-  if (options.agentName !== undefined) context.agent = options.agentName;
-  if (options.userId !== undefined) context.userId = options.userId;
-  if (options.threadId !== undefined) context.threadId = options.threadId;
-  if (options.operation !== undefined) context.operation = options.operation;
+  const context = contextOf(options);
   const record = (usage: Usage, durationMs: number, error?: unknown) => {
     try {
       const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs, serviceType: 'embedding' };
       if (Object.keys(context).length > 0) facts.context = context;
-      if (error !== undefined) facts.error = { type: errorTypeOf(error), message: errorMessageOf(error) };
+      if (error !== undefined) facts.error = errorOf(error);
       m().recordUsage(usage, facts);
     } catch {
       // Tracking never breaks the caller's call.
