@@ -81,7 +81,7 @@ describe('budgets', () => {
     await monitor.close();
   });
 
-  it('gives back the hold of a stream dropped unread, and records the call as abandoned', async () => {
+  it('gives back the hold of a stream dropped unread or read partway, and records the call as abandoned', async () => {
     const { monitor, openai } = setup({ budgets: [{ scope: 'api_key', scopeId: '*', limit: 1, enforce: true }] });
     // The caller gets the stream and lets go of it without reading it.
     await (async () => {
@@ -105,6 +105,18 @@ describe('budgets', () => {
     expect(recs).toHaveLength(2);
     expect(recs[0]?.metadata).toBeNull();
     expect(recs[0]?.totalTokens).toBeGreaterThan(0);
+    expect(monitor.budgetStatus()[0]?.reserved).toBe(0);
+    // One read partway, then let go of (iterator and stream): recorded once both are collected,
+    // as abandoned, with the model its first chunk named, and its hold given back.
+    await (async () => {
+      const partway = (await openai.chat.completions.create({ ...ask, stream: true }))[Symbol.asyncIterator]();
+      await partway.next();
+    })();
+    expect(monitor.budgetStatus()[0]?.reserved).toBeGreaterThan(0);
+    await collectUntil(() => monitor.usageSummary('openai').requests === 3);
+    const [dropped] = await monitor.records();
+    expect(dropped?.metadata).toMatchObject({ usage: 'missing', partial: true });
+    expect(dropped?.model).toBe(recs[0]?.model);
     expect(monitor.budgetStatus()[0]?.reserved).toBe(0);
     await monitor.close();
   });

@@ -41,12 +41,7 @@ interface AbortableLike {
  * while reading fails it with an AbortError, as the bare client does), or the caller stops
  * reading. An `abort()` before any reading ends it too, as partial.
  */
-export function observeAbortableIterator(
-  data: unknown,
-  onEnd: (end: StreamEnd) => void,
-  textOf?: TextOf,
-  onStart: () => void = () => {},
-): unknown {
+export function observeAbortableIterator(data: unknown, onEnd: (end: StreamEnd) => void, textOf?: TextOf): unknown {
   const it = data as Partial<AbortableLike> | null;
   const iterate = it?.[Symbol.asyncIterator];
   const abort = it?.abort;
@@ -68,7 +63,6 @@ export function observeAbortableIterator(
     writable: true,
     value(this: unknown) {
       started = true;
-      onStart();
       return observeAsyncIterable({ [Symbol.asyncIterator]: () => iterate.call(this) }, once, textOf);
     },
   });

@@ -76,20 +76,58 @@ function keepText(text: StreamText, textOf: TextOf, event: unknown): boolean {
   return true;
 }
 
+/**
+ * What one reading of a stream keeps for its converter: the first HEAD events, the last TAIL
+ * (in a ring, so an event costs a store, not an array shift), and with a `textOf`, the text.
+ */
+export class EventKeeper {
+  readonly #head: unknown[] = [];
+  readonly #tail: unknown[] = [];
+  /** Events seen past the head. */
+  #n = 0;
+  #text: StreamText | undefined;
+  readonly #textOf: TextOf | undefined;
+
+  constructor(textOf?: TextOf) {
+    this.#textOf = textOf;
+    if (textOf !== undefined) this.#text = { parts: [], chars: 0 };
+  }
+
+  see(event: unknown): void {
+    if (this.#head.length < HEAD) this.#head.push(event);
+    else this.#tail[this.#n++ % TAIL] = event;
+    if (this.#text !== undefined && !keepText(this.#text, this.#textOf as TextOf, event)) this.#text = undefined;
+  }
+
+  /** The stream's end as its observer reports it: the events kept, in order. */
+  end(complete: boolean, error?: unknown): StreamEnd {
+    const events = this.#head.slice();
+    const n = this.#n;
+    for (let i = n > TAIL ? n - TAIL : 0; i < n; i++) events.push(this.#tail[i % TAIL]);
+    const e: StreamEnd = { events, complete };
+    if (error !== undefined) e.error = error;
+    if (this.#text !== undefined) e.text = this.#text;
+    return e;
+  }
+}
+
+/** Told what each reading of a stream keeps, when the reading begins. */
+export interface StreamReader {
+  reading(kept: EventKeeper): void;
+}
+
 export interface ObserveOptions {
   /** Drop an event from what the caller sees (still passed to the converter). */
   hide?: (event: unknown) => boolean;
   /** Change an event before the caller sees it. */
   clean?: (event: unknown) => void;
-  /** Called when the first iterator is made from the stream (see DropWatch). */
-  started?: () => void;
 }
 
 /**
- * Notices a stream the caller lets go of before reading it: when the object it was handed is
- * garbage-collected before any iterator was made from it (`started()`) and before it ended
- * (`ended()`), `dropped` is called. A stream once being read ends through its iterator instead
- * (a `break` stops it; an iterator itself dropped midway is not noticed).
+ * Notices a stream the caller lets go of before its end was reported: when the object it was
+ * handed is garbage-collected while still armed, `dropped` is called. The observed reading of a
+ * stream holds on to the stream, so a stream being read is never taken for a dropped one, and
+ * one read partway and then let go (iterator and all) is noticed when both are collected.
  */
 export class DropWatch {
   #dropped: (() => void) | undefined;
@@ -104,8 +142,8 @@ export class DropWatch {
     return o;
   }
 
-  /** Reading began, or the stream ended, failed or was stopped: its end is reported elsewhere. */
-  readonly started = (): void => {
+  /** The stream's end is reported elsewhere (it ended, failed or was stopped): nothing to notice. */
+  readonly disarm = (): void => {
     this.#dropped = undefined;
   };
 
@@ -124,65 +162,95 @@ export class DropWatch {
 const collected = new FinalizationRegistry<DropWatch>((w) => w.gone());
 
 /**
+ * One reading of a Stainless stream, as the caller iterates it: every event passes through on its
+ * way (one promise reaction each, no async function), and `onEnd` is called once when the stream
+ * ends, fails, or the caller stops reading. It holds the stream (`owner`), which therefore lives
+ * as long as anyone reads it.
+ */
+class ObservedIterator implements AsyncIterator<unknown> {
+  readonly #source: AsyncIterator<unknown>;
+  readonly #kept: EventKeeper;
+  readonly #options: ObserveOptions;
+  readonly #onEnd: (end: StreamEnd) => void;
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read: the stream lives as long as its reading (see DropWatch).
+  readonly #owner: unknown;
+  #ended = false;
+
+  constructor(source: AsyncIterator<unknown>, kept: EventKeeper, options: ObserveOptions, onEnd: (end: StreamEnd) => void, owner: unknown) {
+    this.#source = source;
+    this.#kept = kept;
+    this.#options = options;
+    this.#onEnd = onEnd;
+    this.#owner = owner;
+  }
+
+  #end(complete: boolean, error?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#onEnd(this.#kept.end(complete, error));
+  }
+
+  readonly #onResult = (r: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
+    if (r.done) {
+      this.#end(true);
+      return r;
+    }
+    const event = r.value;
+    this.#kept.see(event);
+    const o = this.#options;
+    // A hidden event (the usage chunk tokenmeter asked for) is skipped: the caller gets the next.
+    if (o.hide?.(event)) return this.next();
+    o.clean?.(event);
+    return r;
+  };
+
+  readonly #onFailure = (error: unknown): never => {
+    this.#end(false, error);
+    throw error;
+  };
+
+  next(): Promise<IteratorResult<unknown>> {
+    let p: Promise<IteratorResult<unknown>>;
+    try {
+      p = Promise.resolve(this.#source.next());
+    } catch (error) {
+      this.#end(false, error);
+      return Promise.reject(error);
+    }
+    return p.then(this.#onResult, this.#onFailure);
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<unknown>> {
+    this.#end(false);
+    return (await this.#source.return?.(value)) ?? { done: true, value };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<unknown>> {
+    this.#end(false, error);
+    if (this.#source.throw) return this.#source.throw(error);
+    throw error;
+  }
+}
+
+/**
  * Replaces a stream's iterator with one that sees every event on its way to the caller and calls
  * `onEnd` exactly once when the stream ends, fails, or the caller stops reading. With `textOf`,
- * the text of the events is kept too (see StreamText), and nothing else of them.
+ * the text of the events is kept too (see StreamText), and nothing else of them. `reader` is
+ * told what each new reading keeps (so an abandoned one can still be reported with it).
  */
-export function observeStream(stream: StreamLike, options: ObserveOptions, onEndRaw: (end: StreamEnd) => void, textOf?: TextOf): void {
+export function observeStream(
+  stream: StreamLike,
+  options: ObserveOptions,
+  onEndRaw: (end: StreamEnd) => void,
+  textOf?: TextOf,
+  reader?: StreamReader,
+): void {
   const onEnd = safe(onEndRaw);
   const original = stream.iterator;
   stream.iterator = function observed(this: unknown) {
-    const source = original.call(this);
-    const head: unknown[] = [];
-    const tail: unknown[] = [];
-    let text: StreamText | undefined = textOf === undefined ? undefined : { parts: [], chars: 0 };
-    let ended = false;
-    const end = (complete: boolean, error?: unknown) => {
-      if (ended) return;
-      ended = true;
-      const e: StreamEnd = { events: [...head, ...tail], complete };
-      if (error !== undefined) e.error = error;
-      if (text !== undefined) e.text = text;
-      onEnd(e);
-    };
-    const it: AsyncIterator<unknown> = {
-      async next() {
-        for (;;) {
-          let r: IteratorResult<unknown>;
-          try {
-            r = await source.next();
-          } catch (error) {
-            end(false, error);
-            throw error;
-          }
-          if (r.done) {
-            end(true);
-            return r;
-          }
-          const event = r.value;
-          if (head.length < HEAD) head.push(event);
-          else {
-            tail.push(event);
-            if (tail.length > TAIL) tail.shift();
-          }
-          if (text !== undefined && !keepText(text, textOf as TextOf, event)) text = undefined;
-          if (options.hide?.(event)) continue;
-          options.clean?.(event);
-          return r;
-        }
-      },
-      async return(value?: unknown) {
-        end(false);
-        return (await source.return?.(value)) ?? { done: true, value };
-      },
-      async throw(error?: unknown) {
-        end(false, error);
-        if (source.throw) return source.throw(error);
-        throw error;
-      },
-    };
-    options.started?.();
-    return it;
+    const kept = new EventKeeper(textOf);
+    reader?.reading(kept);
+    return new ObservedIterator(original.call(this), kept, options, onEnd, this);
   };
 }
 
@@ -279,28 +347,23 @@ export function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
 /**
  * An async generator yielding exactly what `source` yields, calling `onEnd` once when it ends,
  * fails, or the caller stops reading (its `finally` runs on `break`). With `textOf`, the text of
- * the events is kept too.
+ * the events is kept too; `reader` is told what it keeps.
  */
 export function observeAsyncIterable(
   source: AsyncIterable<unknown>,
   onEndRaw: (end: StreamEnd) => void,
   textOf?: TextOf,
+  reader?: StreamReader,
 ): AsyncGenerator<unknown> {
   const onEnd = safe(onEndRaw);
+  const kept = new EventKeeper(textOf);
+  reader?.reading(kept);
   return (async function* observed() {
-    const head: unknown[] = [];
-    const tail: unknown[] = [];
-    let text: StreamText | undefined = textOf === undefined ? undefined : { parts: [], chars: 0 };
     let complete = false;
     let error: unknown;
     try {
       for await (const event of source) {
-        if (head.length < HEAD) head.push(event);
-        else {
-          tail.push(event);
-          if (tail.length > TAIL) tail.shift();
-        }
-        if (text !== undefined && !keepText(text, textOf as TextOf, event)) text = undefined;
+        kept.see(event);
         yield event;
       }
       complete = true;
@@ -308,10 +371,7 @@ export function observeAsyncIterable(
       error = e;
       throw e;
     } finally {
-      const end: StreamEnd = { events: [...head, ...tail], complete };
-      if (error !== undefined) end.error = error;
-      if (text !== undefined) end.text = text;
-      onEnd(end);
+      onEnd(kept.end(complete, error));
     }
   })();
 }
