@@ -35,6 +35,22 @@ describe('validateUsage rejects bad input, naming the field and the value', () =
     ['cached plus writes above input', { inputTokens: 10, cachedInputTokens: 6, cacheWriteTokens: 5 }, 'cacheWriteTokens', '5'],
     ['one-hour writes above all writes', { inputTokens: 10, cacheWriteTokens: 4, cacheWrite1hTokens: 5 }, 'cacheWrite1hTokens', '5'],
     ['reasoning above output', { outputTokens: 5, reasoningTokens: 6 }, 'reasoningTokens', '6'],
+    ['audio above input', { inputTokens: 10, inputAudioTokens: 11 }, 'inputAudioTokens', '11'],
+    [
+      'cached audio above cached',
+      { inputTokens: 10, cachedInputTokens: 2, inputAudioTokens: 8, cachedAudioTokens: 3 },
+      'cachedAudioTokens',
+      '3',
+    ],
+    [
+      'cached audio above audio',
+      { inputTokens: 10, cachedInputTokens: 6, inputAudioTokens: 4, cachedAudioTokens: 5 },
+      'cachedAudioTokens',
+      '5',
+    ],
+    ['output audio above output', { outputTokens: 5, outputAudioTokens: 6 }, 'outputAudioTokens', '6'],
+    ['fractional audio', { inputAudioTokens: 2.5 }, 'inputAudioTokens', '2.5'],
+    ['negative output audio', { outputAudioTokens: -1 }, 'outputAudioTokens', '-1'],
     ['negative duration', { durationMs: -3 }, 'durationMs', '-3'],
     ['bad timestamp', { timestamp: 'yesterday' }, 'timestamp', '"yesterday"'],
     ['array metadata', { metadata: [1, 2] }, 'metadata', 'an array'],
@@ -80,6 +96,23 @@ describe('validateUsage normalises', () => {
     expect(u).toMatchObject({ inputTokens: 40, outputTokens: null, cachedInputTokens: null, totalTokens: 40, operation: 'embeddings' });
     const none = validateUsage({ provider: 'voyage', model: 'voyage-3', serviceType: 'embedding' }, keyId);
     expect(none.totalTokens).toBeNull();
+  });
+
+  it('keeps audio counts as given, and unknown ones null', () => {
+    const u = validateUsage(
+      {
+        ...base,
+        inputTokens: 64,
+        cachedInputTokens: 10,
+        inputAudioTokens: 44,
+        cachedAudioTokens: 10,
+        outputTokens: 56,
+        outputAudioTokens: 47,
+      },
+      keyId,
+    );
+    expect(u).toMatchObject({ inputAudioTokens: 44, cachedAudioTokens: 10, outputAudioTokens: 47 });
+    expect(validateUsage({ ...base }, keyId)).toMatchObject({ inputAudioTokens: null, cachedAudioTokens: null, outputAudioTokens: null });
   });
 
   it('takes the operation default from the service type', () => {

@@ -49,6 +49,12 @@ export interface UsageInput {
   cacheWriteTokens?: number | null | undefined;
   /** Of `cacheWriteTokens`, those cached for one hour (Anthropic), billed at a higher rate than the rest. */
   cacheWrite1hTokens?: number | null | undefined;
+  /** Of `inputTokens`, the audio ones, cached audio included (OpenAI's `prompt_tokens_details.audio_tokens`, Gemini's AUDIO `promptTokensDetails`). */
+  inputAudioTokens?: number | null | undefined;
+  /** Of `cachedInputTokens`, the audio ones (part of `inputAudioTokens` too). */
+  cachedAudioTokens?: number | null | undefined;
+  /** Of `outputTokens`, the audio ones (spoken output). */
+  outputAudioTokens?: number | null | undefined;
   /** Reasoning ("thinking") tokens (part of `outputTokens`). */
   reasoningTokens?: number | null | undefined;
   /** Defaults to input plus output. */
@@ -94,6 +100,12 @@ export interface UsageRecord {
   cacheWriteTokens: number | null;
   /** Of cacheWriteTokens, those cached for one hour. */
   cacheWrite1hTokens: number | null;
+  /** Of inputTokens, the audio ones (cached audio included). */
+  inputAudioTokens: number | null;
+  /** Of cachedInputTokens, the audio ones. */
+  cachedAudioTokens: number | null;
+  /** Of outputTokens, the audio ones. */
+  outputAudioTokens: number | null;
   reasoningTokens: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
@@ -230,6 +242,24 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
       `more than cacheWriteTokens (${cacheWriteTokens}), which includes them`,
     );
   }
+  const inputAudioTokens = count(input.inputAudioTokens, 'inputAudioTokens');
+  const cachedAudioTokens = count(input.cachedAudioTokens, 'cachedAudioTokens');
+  const outputAudioTokens = count(input.outputAudioTokens, 'outputAudioTokens');
+  // Cached audio is part of both the cached and the audio input: above either, it is a bug in the caller.
+  if (cachedAudioTokens !== null && cachedAudioTokens > (cachedInputTokens ?? 0)) {
+    throw new ValidationError(
+      'cachedAudioTokens',
+      cachedAudioTokens,
+      `more than cachedInputTokens (${cachedInputTokens}), which includes them`,
+    );
+  }
+  if (cachedAudioTokens !== null && cachedAudioTokens > (inputAudioTokens ?? 0)) {
+    throw new ValidationError(
+      'cachedAudioTokens',
+      cachedAudioTokens,
+      `more than inputAudioTokens (${inputAudioTokens}), which includes them`,
+    );
+  }
   const reasoningTokens = count(input.reasoningTokens, 'reasoningTokens');
   const searchUnits = count(input.searchUnits, 'searchUnits');
   const webSearches = count(input.webSearches, 'webSearches');
@@ -245,9 +275,15 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
         `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
       );
     }
+    if (inputAudioTokens !== null && inputAudioTokens > inputTokens) {
+      throw new ValidationError('inputAudioTokens', inputAudioTokens, `more than inputTokens (${inputTokens}), which includes them`);
+    }
   }
   if (reasoningTokens !== null && outputTokens !== null && reasoningTokens > outputTokens) {
     throw new ValidationError('reasoningTokens', reasoningTokens, `more than outputTokens (${outputTokens}), which includes them`);
+  }
+  if (outputAudioTokens !== null && outputTokens !== null && outputAudioTokens > outputTokens) {
+    throw new ValidationError('outputAudioTokens', outputAudioTokens, `more than outputTokens (${outputTokens}), which includes them`);
   }
   if (totalTokens === null && (inputTokens !== null || outputTokens !== null)) {
     totalTokens = (inputTokens ?? 0) + (outputTokens ?? 0);
@@ -305,6 +341,9 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     cachedInputTokens,
     cacheWriteTokens,
     cacheWrite1hTokens,
+    inputAudioTokens,
+    cachedAudioTokens,
+    outputAudioTokens,
     reasoningTokens,
     totalTokens,
     searchUnits,

@@ -86,10 +86,14 @@ export function inspectCommand(args: InspectArgs, out: (s: string) => void): num
     `input tokens    ${n(u.inputTokens)}`,
     `  cached        ${n(u.cachedInputTokens)}`,
     `  cache write   ${n(u.cacheWriteTokens)}${u.cacheWrite1hTokens ? ` (${n(u.cacheWrite1hTokens)} for 1 hour)` : ''}`,
-    `output tokens   ${n(u.outputTokens)}`,
-    `  reasoning     ${n(u.reasoningTokens)}`,
-    `total tokens    ${n(u.totalTokens)}`,
   ];
+  // Audio counts only for the calls that report them (audio models), which bill them apart.
+  if (u.inputAudioTokens !== undefined || u.cachedAudioTokens !== undefined) {
+    lines.push(`  audio         ${n(u.inputAudioTokens)}${u.cachedAudioTokens !== undefined ? ` (${n(u.cachedAudioTokens)} cached)` : ''}`);
+  }
+  lines.push(`output tokens   ${n(u.outputTokens)}`, `  reasoning     ${n(u.reasoningTokens)}`);
+  if (u.outputAudioTokens !== undefined) lines.push(`  audio         ${n(u.outputAudioTokens)}`);
+  lines.push(`total tokens    ${n(u.totalTokens)}`);
   if (u.searchUnits !== undefined) lines.push(`search units    ${n(u.searchUnits)}`);
   if (u.webSearches !== undefined) lines.push(`web searches    ${n(u.webSearches)}`);
   lines.push(

@@ -34,6 +34,9 @@ function rec(over: Partial<UsageRecord> = {}): UsageRecord {
     cachedInputTokens: 200,
     cacheWriteTokens: null,
     cacheWrite1hTokens: null,
+    inputAudioTokens: null,
+    cachedAudioTokens: null,
+    outputAudioTokens: null,
     reasoningTokens: null,
     totalTokens: 1500,
     searchUnits: null,
@@ -315,6 +318,56 @@ describe('SqliteStore', () => {
     expect(view.prepare('SELECT cache_write_1h_tokens AS h, web_searches AS w FROM usage_records ORDER BY id').all()).toEqual([
       { h: null, w: null },
       { h: 750, w: 2 },
+    ]);
+    view.close();
+  });
+
+  it('migrates a ledger of the second schema in place: its records kept, audio tokens kept from then on', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
+    // A ledger as version 2 left it, with one record in it (one of its own columns, web_searches, set).
+    const v2 = new Database(file);
+    v2.exec(MIGRATIONS[0] as string);
+    v2.exec(MIGRATIONS[1] as string);
+    v2.pragma('user_version = 2');
+    v2.exec(`INSERT INTO strings (id, value) VALUES (1, 'openai'), (2, 'llm'), (3, 'gpt-audio'), (4, 'chat')`);
+    v2.prepare(
+      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens, web_searches, cost_pico, error)
+       VALUES (?, 1, 2, 3, 4, 64, 56, 1, 720000000, 0)`,
+    ).run(Date.UTC(2026, 9, 1) * 1024);
+    v2.close();
+    const s = store(file);
+    await s.write([
+      rec({
+        model: 'gpt-audio',
+        inputTokens: 64,
+        outputTokens: 56,
+        cachedInputTokens: 0,
+        inputAudioTokens: 44,
+        cachedAudioTokens: 0,
+        outputAudioTokens: 47,
+      }),
+    ]);
+    const [newer, older] = await s.records({});
+    expect(older).toMatchObject({
+      model: 'gpt-audio',
+      webSearches: 1,
+      inputAudioTokens: null,
+      cachedAudioTokens: null,
+      outputAudioTokens: null,
+      costUsd: 0.00072,
+    });
+    expect(newer).toMatchObject({ model: 'gpt-audio', inputAudioTokens: 44, cachedAudioTokens: 0, outputAudioTokens: 47 });
+    const view = new Database(file, { readonly: true });
+    expect(view.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(
+      view
+        .prepare(
+          'SELECT input_audio_tokens AS i, cached_audio_tokens AS c, output_audio_tokens AS o, web_searches AS w FROM usage_records ORDER BY id',
+        )
+        .all(),
+    ).toEqual([
+      { i: null, c: null, o: null, w: 1 },
+      { i: 44, c: 0, o: 47, w: null },
     ]);
     view.close();
   });

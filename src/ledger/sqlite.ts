@@ -185,9 +185,10 @@ export class SqliteStore implements LedgerStore {
     const insert = this.#prepare(
       'insert',
       `INSERT OR IGNORE INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, search_units, web_searches,
-        cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, error_type, error_message, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, input_audio_tokens, cached_audio_tokens, output_audio_tokens,
+        reasoning_tokens, total_tokens, search_units, web_searches, cost_pico, api_key_id, user_id, thread_id, agent, duration_us,
+        error, error_type, error_message, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const upHour = this.#prepare(
       'upHour',
@@ -241,11 +242,14 @@ export class SqliteStore implements LedgerStore {
         const id = Math.floor(r.timestamp) * ID_SCALE + this.#seq;
         const thread = r.threadId === null ? null : this.#idOf(r.threadId, added);
         const duration = r.durationMs === null ? null : Math.round(r.durationMs * 1000);
-        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 25.
+        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 28.
         const common =
           r.requestModel === null &&
           r.cacheWriteTokens === null &&
           (r.cacheWrite1hTokens ?? null) === null &&
+          (r.inputAudioTokens ?? null) === null &&
+          (r.cachedAudioTokens ?? null) === null &&
+          (r.outputAudioTokens ?? null) === null &&
           r.reasoningTokens === null &&
           r.searchUnits === null &&
           (r.webSearches ?? null) === null &&
@@ -284,6 +288,9 @@ export class SqliteStore implements LedgerStore {
               r.cachedInputTokens,
               r.cacheWriteTokens,
               r.cacheWrite1hTokens ?? null,
+              r.inputAudioTokens ?? null,
+              r.cachedAudioTokens ?? null,
+              r.outputAudioTokens ?? null,
               r.reasoningTokens,
               r.totalTokens,
               r.searchUnits,
@@ -468,6 +475,9 @@ export class SqliteStore implements LedgerStore {
       cachedInputTokens: row.cached_input_tokens as number | null,
       cacheWriteTokens: row.cache_write_tokens as number | null,
       cacheWrite1hTokens: row.cache_write_1h_tokens as number | null,
+      inputAudioTokens: row.input_audio_tokens as number | null,
+      cachedAudioTokens: row.cached_audio_tokens as number | null,
+      outputAudioTokens: row.output_audio_tokens as number | null,
       reasoningTokens: row.reasoning_tokens as number | null,
       totalTokens: row.total_tokens as number | null,
       searchUnits: row.search_units as number | null,

@@ -23,6 +23,12 @@ export interface Usage {
   cacheWriteTokens?: number | undefined;
   /** Of `cacheWriteTokens`, those written with a one-hour lifetime (Anthropic's `ttl: "1h"`), billed at their own, higher rate. */
   cacheWrite1hTokens?: number | undefined;
+  /** Of `inputTokens`, the audio ones (cached audio included), billed at the model's audio input rate where it has one. */
+  inputAudioTokens?: number | undefined;
+  /** Of `cachedInputTokens`, the audio ones, billed at the model's cached-audio rate where it has one. */
+  cachedAudioTokens?: number | undefined;
+  /** Of `outputTokens`, the audio ones (spoken output), billed at the model's audio output rate where it has one. */
+  outputAudioTokens?: number | undefined;
   reasoningTokens?: number | undefined;
   totalTokens?: number | undefined;
   /** Billed search units (Cohere rerank). */
