@@ -20,6 +20,9 @@ const price = z
     cached_input: z.number().nonnegative().finite().optional(),
     cache_write: z.number().nonnegative().finite().optional(),
     cache_write_1h: z.number().nonnegative().finite().optional(),
+    input_audio: z.number().nonnegative().finite().optional(),
+    cached_audio: z.number().nonnegative().finite().optional(),
+    output_audio: z.number().nonnegative().finite().optional(),
     search_unit: z.number().nonnegative().finite().optional(),
   })
   .strict();
@@ -146,6 +149,9 @@ export function configPrices(config: ConfigFile): Record<string, PriceOverride> 
     if (p.cached_input !== undefined) o.cachedInput = p.cached_input;
     if (p.cache_write !== undefined) o.cacheWrite = p.cache_write;
     if (p.cache_write_1h !== undefined) o.cacheWrite1h = p.cache_write_1h;
+    if (p.input_audio !== undefined) o.inputAudio = p.input_audio;
+    if (p.cached_audio !== undefined) o.cachedAudio = p.cached_audio;
+    if (p.output_audio !== undefined) o.outputAudio = p.output_audio;
     if (p.search_unit !== undefined) o.searchUnit = p.search_unit;
     out[model] = o;
   }

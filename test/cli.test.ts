@@ -37,6 +37,23 @@ describe('tokenmeter pricing <model>', () => {
     expect(JSON.parse(r.out)).toMatchObject({ source: 'config', input: { usdPerMillion: 1.5 }, output: { usdPerMillion: 4 } });
   });
 
+  it('shows audio rates for the models that have them, from genai-prices or config.json', () => {
+    const r = run(['pricing', 'gpt-realtime', '-p', 'openai']);
+    expect(r.out).toMatch(/audio input\s+\$32\.00 \/ 1M tokens/);
+    expect(r.out).toMatch(/cached audio\s+\$0\.40 \/ 1M tokens/);
+    expect(r.out).toMatch(/audio output\s+\$64\.00 \/ 1M tokens/);
+    expect(run(['pricing', 'gpt-4o', '-p', 'openai']).out).not.toContain('audio');
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cli-'));
+    const pricing = { 'house-voice': { input: 1, output: 2, input_audio: 8, cached_audio: 0.5, output_audio: 16 } };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ pricing }));
+    expect(JSON.parse(run(['pricing', 'house-voice', '--json'], { TOKENMETER_DIR: dir }).out)).toMatchObject({
+      source: 'config',
+      audioInput: { usdPerMillion: 8 },
+      cachedAudioInput: { usdPerMillion: 0.5 },
+      audioOutput: { usdPerMillion: 16 },
+    });
+  });
+
   it('says when a model has no price (exit 1) and rejects bad arguments (exit 2)', () => {
     const unknown = run(['pricing', 'no-such-model-xyz']);
     expect(unknown.code).toBe(1);

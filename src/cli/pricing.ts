@@ -44,6 +44,9 @@ export function describePrice(p: ResolvedPrice, json: boolean): string {
         cachedInput: rateJson(p.cacheRead),
         cacheWrite: rateJson(p.cacheWrite),
         output: rateJson(p.output),
+        audioInput: rateJson(p.inputAudio),
+        cachedAudioInput: rateJson(p.cacheAudioRead),
+        audioOutput: rateJson(p.outputAudio),
         usdPerSearchUnit: p.perSearchUnit === undefined ? null : picoToUsd(p.perSearchUnit),
       },
       null,
@@ -63,6 +66,10 @@ export function describePrice(p: ResolvedPrice, json: boolean): string {
       lines.push(...rateLines('cache write', p.cacheWrite, 'at the input rate'));
     }
     lines.push(...rateLines('output', p.output, 'not priced'));
+    // Audio rates only for the models that have them; the others bill audio tokens as text.
+    if (p.inputAudio !== undefined) lines.push(...rateLines('audio input', p.inputAudio, ''));
+    if (p.cacheAudioRead !== undefined) lines.push(...rateLines('cached audio', p.cacheAudioRead, ''));
+    if (p.outputAudio !== undefined) lines.push(...rateLines('audio output', p.outputAudio, ''));
   }
   return lines.join('\n');
 }

@@ -110,11 +110,18 @@ export function lookupGenaiPrice(provider: string, model: string, at: Date = new
   const cacheRead = rate(prices.cache_read_mtok);
   const cacheWrite = rate(prices.cache_write_mtok);
   const cacheWrite1h = rate(prices.cache_write_1h_mtok);
+  // Audio tokens at their own rates (gpt-audio: $32 audio in against $2.50 text in).
+  const inputAudio = rate(prices.input_audio_mtok);
+  const cacheAudioRead = rate(prices.cache_audio_read_mtok);
+  const outputAudio = rate(prices.output_audio_mtok);
   if (input) resolved.input = input;
   if (output) resolved.output = output;
   if (cacheRead) resolved.cacheRead = cacheRead;
   if (cacheWrite) resolved.cacheWrite = cacheWrite;
   if (cacheWrite1h) resolved.cacheWrite1h = cacheWrite1h;
+  if (inputAudio) resolved.inputAudio = inputAudio;
+  if (cacheAudioRead) resolved.cacheAudioRead = cacheAudioRead;
+  if (outputAudio) resolved.outputAudio = outputAudio;
   // USD per thousand searches.
   const searches = prices.web_searches_kcount;
   if (typeof searches === 'number') resolved.perWebSearch = usdToPico(searches / 1000);

@@ -116,6 +116,88 @@ const cases: { name: string; provider: string; model: string; u: Partial<Billabl
     usd: '0.052082',
     link: 'https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool',
   },
+  // Audio at its own rates: $2.50 text in, $32 audio in, $10 text out, $64 audio out.
+  // 20×2.5 + 44×32 + 9×10 + 47×64 = 50 + 1,408 + 90 + 3,008 = 4,556 µ$ (as text only it would be 720 µ$)
+  {
+    name: 'gpt-audio with audio in and out',
+    provider: 'openai',
+    model: 'gpt-audio-2025-08-28',
+    u: { inputTokens: 64, inputAudioTokens: 44, outputTokens: 56, outputAudioTokens: 47 },
+    usd: '0.004556',
+    link: 'https://platform.openai.com/docs/models/gpt-audio',
+  },
+  // The Realtime API reference's response.done usage: $4 text in, $0.40 cached, $32 audio in, $16 text out, $64 audio out.
+  // 55 fresh text×4 + 64 cached text×0.4 + 13 audio×32 + 30 text out×16 + 91 audio out×64 = 220 + 25.6 + 416 + 480 + 5,824 = 6,965.6 µ$
+  {
+    name: 'gpt-realtime response.done',
+    provider: 'openai',
+    model: 'gpt-realtime',
+    u: { inputTokens: 132, cachedInputTokens: 64, inputAudioTokens: 13, cachedAudioTokens: 0, outputTokens: 121, outputAudioTokens: 91 },
+    usd: '0.0069656',
+    link: 'https://platform.openai.com/docs/models/gpt-realtime',
+  },
+  // Cached audio at its own rate ($0.40): 3000 cached audio×0.4 + 1000 fresh audio×32 + 2000 cached text×0.4 + 1000 text×4
+  // + 200 text out×16 + 800 audio out×64 = 1,200 + 32,000 + 800 + 4,000 + 3,200 + 51,200 = 92,400 µ$
+  {
+    name: 'gpt-realtime with cached audio',
+    provider: 'openai',
+    model: 'gpt-realtime',
+    u: {
+      inputTokens: 7000,
+      cachedInputTokens: 5000,
+      inputAudioTokens: 4000,
+      cachedAudioTokens: 3000,
+      outputTokens: 1000,
+      outputAudioTokens: 800,
+    },
+    usd: '0.0924',
+    link: 'https://platform.openai.com/docs/models/gpt-realtime',
+  },
+  // gpt-4o-realtime-preview: $5 in, $2.50 cached (text and audio), $40 audio in, $20 out, $80 audio out.
+  // 500 cached audio×2.5 + 1500 audio×40 + 500 cached text×2.5 + 500 text×5 + 100×20 + 400×80 = 1,250 + 60,000 + 1,250 + 2,500 + 2,000 + 32,000 = 99,000 µ$
+  {
+    name: 'gpt-4o-realtime-preview with cached audio',
+    provider: 'openai',
+    model: 'gpt-4o-realtime-preview',
+    u: {
+      inputTokens: 3000,
+      cachedInputTokens: 1000,
+      inputAudioTokens: 2000,
+      cachedAudioTokens: 500,
+      outputTokens: 500,
+      outputAudioTokens: 400,
+    },
+    usd: '0.099',
+    link: 'https://platform.openai.com/docs/models/gpt-4o-realtime-preview',
+  },
+  // A minute of audio (32 tokens a second) and a 7-token question: $1 audio in, $0.30 text in, $2.50 out.
+  // 1920×1 + 7×0.3 + 150×2.5 = 1,920 + 2.1 + 375 = 2,297.1 µ$
+  {
+    name: 'gemini-2.5-flash audio input',
+    provider: 'gemini',
+    model: 'gemini-2.5-flash',
+    u: { inputTokens: 1927, inputAudioTokens: 1920, outputTokens: 150 },
+    usd: '0.0022971',
+    link: 'https://ai.google.dev/gemini-api/docs/pricing#gemini-2.5-flash',
+  },
+  // Cached audio at $0.10, cached text at $0.03: 15000×0.1 + 4000×1 + 1000×0.03 + 1000×0.3 + 500×2.5 = 1,500 + 4,000 + 30 + 300 + 1,250 = 7,080 µ$
+  {
+    name: 'gemini-2.5-flash cached audio',
+    provider: 'vertex_ai',
+    model: 'gemini-2.5-flash',
+    u: { inputTokens: 21000, cachedInputTokens: 16000, inputAudioTokens: 19000, cachedAudioTokens: 15000, outputTokens: 500 },
+    usd: '0.00708',
+    link: 'https://cloud.google.com/vertex-ai/generative-ai/pricing',
+  },
+  // No audio price in the data (gpt-4o-audio-preview): audio costs the text rates, 64×2.5 + 56×10 = 720 µ$.
+  {
+    name: 'gpt-4o-audio-preview, no audio price',
+    provider: 'openai',
+    model: 'gpt-4o-audio-preview-2024-12-17',
+    u: { inputTokens: 64, inputAudioTokens: 44, outputTokens: 56, outputAudioTokens: 47 },
+    usd: '0.00072',
+    link: 'https://platform.openai.com/docs/models/gpt-4o-audio-preview',
+  },
   // $0.80 in, $1 cache write, $4 out: 4000×0.8 + 1000×1 + 500×4 = 6,200 µ$
   {
     name: 'claude-3-5-haiku cache write',
@@ -273,6 +355,10 @@ describe('costPico against hand-checked prices', () => {
           cache_read_tokens: c.u.cachedInputTokens ?? 0,
           cache_write_tokens: c.u.cacheWriteTokens ?? 0,
           ...(c.u.webSearches ? { web_searches: c.u.webSearches } : {}),
+          // genai-prices' usage keys for audio: input_audio_tokens includes cache_audio_read_tokens, as ours does.
+          input_audio_tokens: c.u.inputAudioTokens ?? 0,
+          cache_audio_read_tokens: c.u.cachedAudioTokens ?? 0,
+          output_audio_tokens: c.u.outputAudioTokens ?? 0,
           ...(c.u.cacheWrite1hTokens
             ? { cache_write_1h_tokens: c.u.cacheWrite1hTokens, cache_write_5m_tokens: (c.u.cacheWriteTokens ?? 0) - c.u.cacheWrite1hTokens }
             : {}),
@@ -283,6 +369,75 @@ describe('costPico against hand-checked prices', () => {
       expect(ref, c.name).not.toBeNull();
       expect(costPico(price, usage(c.u))! / 1e12).toBeCloseTo(ref!.total_price, 12);
     }
+  });
+});
+
+describe('costPico of audio tokens', () => {
+  const book = new PriceBook();
+
+  it('costs a model without audio prices exactly what the same counts cost without the audio split', () => {
+    const calls: [string, string, Partial<BillableUsage>][] = [
+      ['openai', 'gpt-4o', { inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 }],
+      ['openai', 'gpt-4o-mini-audio-preview', { inputTokens: 5000, cachedInputTokens: 3000, outputTokens: 900 }],
+      ['gemini', 'gemini-2.5-pro', { inputTokens: 300000, cachedInputTokens: 100000, outputTokens: 10000 }],
+      ['anthropic', 'claude-sonnet-4-5', { inputTokens: 12000, cachedInputTokens: 8000, cacheWriteTokens: 2000, outputTokens: 1000 }],
+    ];
+    for (const [provider, model, u] of calls) {
+      const price = book.resolve(provider, model)!;
+      expect(price.inputAudio, model).toBeUndefined();
+      const text = costPico(price, usage(u));
+      expect(text).toBeGreaterThan(0);
+      const input = u.inputTokens ?? 0;
+      const cached = u.cachedInputTokens ?? 0;
+      for (const [audio, cachedAudio, spoken] of [
+        [input, cached, u.outputTokens ?? 0],
+        [Math.floor(input / 2), Math.floor(cached / 3), 1],
+        [input - cached, 0, 0],
+      ] as const) {
+        const withAudio = usage({ ...u, inputAudioTokens: audio, cachedAudioTokens: cachedAudio, outputAudioTokens: spoken });
+        expect(costPico(price, withAudio), `${model} ${audio}/${cachedAudio}/${spoken}`).toBe(text);
+      }
+    }
+  });
+
+  it('takes a cached-audio count the provider did not send as the least the other counts allow', () => {
+    const realtime = book.resolve('openai', 'gpt-realtime')!;
+    // 700 audio in a 1,000-token input of which 600 were cached: at least 300 of the audio came from the cache.
+    // 300 cached audio×0.40 + 400 audio×32 + 300 cached text×0.40 = 120 + 12,800 + 120 = 13,040 µ$
+    const u = usage({ inputTokens: 1000, cachedInputTokens: 600, inputAudioTokens: 700 });
+    expect(costPico(realtime, u)).toBe(pico('0.01304'));
+    const ref = calcPrice(
+      { input_tokens: 1000, cache_read_tokens: 600, input_audio_tokens: 700, cache_audio_read_tokens: 300 },
+      'gpt-realtime',
+      {
+        providerId: 'openai',
+      },
+    );
+    expect(ref?.total_price).toBeCloseTo(0.01304, 12);
+    // Audio that fits in the uncached input is taken as uncached: 200 cached text×0.40 + 500 audio×32 + 300 text×4 = 17,280 µ$
+    expect(costPico(realtime, usage({ inputTokens: 1000, cachedInputTokens: 200, inputAudioTokens: 500 }))).toBe(pico('0.01728'));
+  });
+
+  it('prices cached audio without a rate of its own at the cache-read rate, else at the audio rate', () => {
+    const book = new PriceBook({
+      prices: {
+        'both-no-cached-audio': { input: 4, output: 16, cachedInput: 0.4, inputAudio: 32 },
+        'audio-no-cache': { input: 2.5, output: 10, inputAudio: 32, outputAudio: 64 },
+        'all-audio': { input: 4, output: 16, cachedInput: 0.4, inputAudio: 32, cachedAudio: 0.1, outputAudio: 64 },
+      },
+    });
+    const u = usage({ inputTokens: 1000, cachedInputTokens: 500, inputAudioTokens: 500, cachedAudioTokens: 500, outputTokens: 0 });
+    // 500 cached audio at $0.40 (the cache discount) + 500 text at $4 = 2,200 µ$
+    expect(costPico(book.resolve('acme', 'both-no-cached-audio')!, u)).toBe(pico('0.0022'));
+    // No cache price: cached audio is audio, 500×32 + 500×2.5 = 17,250 µ$
+    expect(costPico(book.resolve('acme', 'audio-no-cache')!, u)).toBe(pico('0.01725'));
+    // Its own price: 500×0.1 + 500×4 = 2,050 µ$
+    expect(costPico(book.resolve('acme', 'all-audio')!, u)).toBe(pico('0.00205'));
+    expect(book.resolve('acme', 'all-audio')).toMatchObject({
+      inputAudio: { base: 32_000_000 },
+      cacheAudioRead: { base: 100_000 },
+      outputAudio: { base: 64_000_000 },
+    });
   });
 });
 

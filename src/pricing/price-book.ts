@@ -12,6 +12,12 @@ export interface BillableUsage {
   cacheWriteTokens: number | null;
   /** Of cacheWriteTokens, those cached for one hour. */
   cacheWrite1hTokens?: number | null;
+  /** Of inputTokens, the audio ones (cached audio included). */
+  inputAudioTokens?: number | null;
+  /** Of cachedInputTokens, the audio ones. */
+  cachedAudioTokens?: number | null;
+  /** Of outputTokens, the audio ones. */
+  outputAudioTokens?: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
   /** Web searches the provider ran for the call. */
@@ -19,7 +25,17 @@ export interface BillableUsage {
   error: boolean;
 }
 
-const OVERRIDE_FIELDS = ['input', 'output', 'cachedInput', 'cacheWrite', 'cacheWrite1h', 'searchUnit'] as const;
+const OVERRIDE_FIELDS = [
+  'input',
+  'output',
+  'cachedInput',
+  'cacheWrite',
+  'cacheWrite1h',
+  'inputAudio',
+  'cachedAudio',
+  'outputAudio',
+  'searchUnit',
+] as const;
 const LOCAL_PROVIDERS = new Set(['ollama']);
 
 /** Checks a user price; `where` names it in errors, e.g. `prices["gpt-4o"]`. */
@@ -59,6 +75,9 @@ function fromOverride(provider: string, model: string, o: PriceOverride, source:
   if (o.cachedInput !== undefined) p.cacheRead = flat(perMillionToPico(o.cachedInput));
   if (o.cacheWrite !== undefined) p.cacheWrite = flat(perMillionToPico(o.cacheWrite));
   if (o.cacheWrite1h !== undefined) p.cacheWrite1h = flat(perMillionToPico(o.cacheWrite1h));
+  if (o.inputAudio !== undefined) p.inputAudio = flat(perMillionToPico(o.inputAudio));
+  if (o.cachedAudio !== undefined) p.cacheAudioRead = flat(perMillionToPico(o.cachedAudio));
+  if (o.outputAudio !== undefined) p.outputAudio = flat(perMillionToPico(o.outputAudio));
   if (o.searchUnit !== undefined) p.perSearchUnit = usdToPico(o.searchUnit);
   return p;
 }
@@ -70,9 +89,49 @@ function rateFor(r: Rate, basis: number): number {
 }
 
 /**
+ * The cost of the input's audio tokens, and how many of them were cached: `[pico, cachedAudio,
+ * freshAudio]`. `fresh` is the input neither read from the cache nor written to it.
+ *
+ * Each token is priced at the most specific rate the model has, as genai-prices does (a unit's
+ * tokens are those of its count not claimed by a more specific priced unit): cached audio at the
+ * cached-audio rate, the rest of the audio at the audio input rate, the rest of the cache reads at
+ * the cache-read rate, the rest of the input at the input rate.
+ *
+ * Cached audio without a rate of its own: genai-prices never leaves it so (a model that prices
+ * both cache reads and audio input always prices cached audio, and refuses usage that lacks the
+ * count), so this only happens for a model with a cache-read price or an audio price but not both
+ * (then it takes the one there is, as genai-prices would), or for a price set by hand. Then the
+ * cache-read rate comes first: what providers charge for cached audio is the cache discount, far
+ * nearer cached text than fresh audio (per 1M, cached audio / cached text / fresh audio: gpt-realtime
+ * $0.40 / $0.40 / $32, gpt-4o-realtime-preview $2.50 / $2.50 / $40, gpt-realtime-mini $0.30 / $0.06 /
+ * $10, gemini-2.5-flash $0.10 / $0.03 / $1), so it errs least.
+ *
+ * A cached-audio count the provider did not send (OpenAI's Chat Completions has none) is taken as
+ * the least the other counts allow: audio beyond the input that was neither cached nor written
+ * must have come from the cache. It is 0 whenever the audio fits in the uncached input.
+ */
+function audioInputCost(
+  p: ResolvedPrice,
+  inputRate: Rate,
+  u: BillableUsage,
+  input: number,
+  cached: number,
+  fresh: number,
+): [number, number, number] {
+  const audio = Math.min(u.inputAudioTokens ?? 0, input);
+  const cachedAudio = Math.max(0, Math.min(Math.max(u.cachedAudioTokens ?? 0, audio - fresh), cached, audio));
+  const freshAudio = Math.max(0, Math.min(audio - cachedAudio, fresh));
+  let pico = 0;
+  if (cachedAudio > 0) pico += cachedAudio * rateFor(p.cacheAudioRead ?? p.cacheRead ?? p.inputAudio ?? inputRate, input);
+  if (freshAudio > 0) pico += freshAudio * rateFor(p.inputAudio ?? inputRate, input);
+  return [pico, cachedAudio, freshAudio];
+}
+
+/**
  * The cost of one call in picodollars, or null when it cannot be known: the model bills a kind of
  * usage it has no price for, or the usage itself is unknown. A failed call that reports no usage
- * costs 0 (providers do not bill failed requests).
+ * costs 0 (providers do not bill failed requests). Audio tokens cost their own rates where the
+ * model has them (see audioInputCost); a model without audio prices bills them as text.
  */
 export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
   let input = u.inputTokens;
@@ -90,8 +149,16 @@ export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
   if (input !== null && input > 0 && p.input !== undefined) {
     const cached = u.cachedInputTokens ?? 0;
     const written = u.cacheWriteTokens ?? 0;
-    cost += (input - cached - written) * rateFor(p.input, input);
-    if (cached > 0) cost += cached * rateFor(p.cacheRead ?? p.input, input);
+    let fresh = input - cached - written;
+    let cachedText = cached;
+    if ((u.inputAudioTokens ?? 0) > 0) {
+      const [pico, cachedAudio, freshAudio] = audioInputCost(p, p.input, u, input, cached, fresh);
+      cost += pico;
+      cachedText -= cachedAudio;
+      fresh -= freshAudio;
+    }
+    cost += fresh * rateFor(p.input, input);
+    if (cachedText > 0) cost += cachedText * rateFor(p.cacheRead ?? p.input, input);
     if (written > 0) {
       // One-hour writes at their own rate where the model has one; the rest (five-minute) at the cache-write rate.
       const hour = Math.min(u.cacheWrite1hTokens ?? 0, written);
@@ -105,8 +172,12 @@ export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
     return null;
   }
   if (output !== null && output > 0) {
-    if (p.output !== undefined) cost += output * rateFor(p.output, input ?? 0);
-    else if (!bySearch) return null;
+    if (p.output !== undefined) {
+      // Spoken output at the audio output rate where the model has one; the rest (text, reasoning) at the output rate.
+      const spoken = Math.min(u.outputAudioTokens ?? 0, output);
+      cost += (output - spoken) * rateFor(p.output, input ?? 0);
+      if (spoken > 0) cost += spoken * rateFor(p.outputAudio ?? p.output, input ?? 0);
+    } else if (!bySearch) return null;
   }
   // Web searches the provider bills per search; a model with no such price adds nothing for them.
   const searches = u.webSearches ?? 0;

@@ -29,6 +29,12 @@ export interface ResolvedPrice {
   cacheWrite?: Rate;
   /** One-hour cache writes (Anthropic); when absent, they cost the cache-write rate. */
   cacheWrite1h?: Rate;
+  /** Audio input tokens (audio models: gpt-audio, gpt-realtime, Gemini); when absent, they cost the input rate. */
+  inputAudio?: Rate;
+  /** Cached audio input tokens; when absent, see costPico for the rate they take instead. */
+  cacheAudioRead?: Rate;
+  /** Audio output tokens (spoken output); when absent, they cost the output rate. */
+  outputAudio?: Rate;
   /** Picodollars per search unit. */
   perSearchUnit?: number;
   /** Picodollars per web search the provider ran for the call (Anthropic's web search tool). */
@@ -49,6 +55,12 @@ export interface PriceOverride {
   cacheWrite?: number;
   /** USD per 1M tokens cached for one hour (Anthropic). @default the cache-write price */
   cacheWrite1h?: number;
+  /** USD per 1M audio input tokens (audio models). @default the input price */
+  inputAudio?: number;
+  /** USD per 1M cached audio input tokens. @default the cached input price, else the audio input price */
+  cachedAudio?: number;
+  /** USD per 1M audio output tokens. @default the output price */
+  outputAudio?: number;
   /** USD per search unit (rerank). */
   searchUnit?: number;
 }
