@@ -86,6 +86,15 @@ describe('tokenmeter inspect <file> --provider <id>', () => {
     expect(r.out).toContain('price from      genai-prices');
   });
 
+  it('shows the audio tokens of an audio call, priced at the audio rates', () => {
+    const r = run(['inspect', join(fixtures, 'openai-chat-audio.json'), '-p', 'openai']);
+    expect(r.out).toMatch(/input tokens\s+64\n\s+cached\s+0\n\s+cache write\s+unknown\n\s+audio\s+44\n/);
+    expect(r.out).toMatch(/output tokens\s+56\n\s+reasoning\s+0\n\s+audio\s+47\n/);
+    // gpt-audio per 1M: 20 text in at $2.50, 44 audio in at $32, 9 text out at $10, 47 audio out at $64
+    expect(r.out).toMatch(/cost\s+\$0\.004556\n/);
+    expect(run(['inspect', join(fixtures, 'openai-chat-stream.sse'), '-p', 'openai']).out).not.toContain('audio');
+  });
+
   it('reads SSE streams (LF or CRLF) and says when usage is missing', () => {
     const r = run(['inspect', join(fixtures, 'openai-chat-stream.sse'), '-p', 'openai', '--json']);
     expect(JSON.parse(r.out)).toMatchObject({ inputTokens: 9, outputTokens: 2, usageSource: 'reported', costUsd: 0.00000255 });

@@ -134,6 +134,40 @@ describe('monitor.instrument(new OpenAI())', () => {
     await monitor.close();
   });
 
+  it('prices the audio of an audio chat completion at the audio rates, and keeps its audio counts in the ledger', async () => {
+    const { monitor, wrapped } = clients();
+    server.next = { json: fixtureJson('openai-chat-audio.json') };
+    const r = await wrapped.chat.completions.create({
+      model: 'gpt-audio-2025-08-28',
+      modalities: ['text', 'audio'],
+      audio: { voice: 'alloy', format: 'wav' },
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Whose name is mentioned in the audio?' },
+            { type: 'input_audio', input_audio: { data: '//t0xAADwAABpAAAACAAADSAAAAETEFNRQMACQgABAAAAAAA', format: 'mp3' } },
+          ],
+        },
+      ],
+    });
+    expect(r.choices[0]?.message.audio?.transcript).toBe('The name mentioned in the audio is Marcelo.');
+    const [record] = await monitor.records({ limit: 1 });
+    expect(record).toMatchObject({
+      model: 'gpt-audio-2025-08-28',
+      inputTokens: 64,
+      inputAudioTokens: 44,
+      cachedAudioTokens: null,
+      outputTokens: 56,
+      outputAudioTokens: 47,
+    });
+    // gpt-audio per 1M (genai-prices): text in $2.50, audio in $32, text out $10, audio out $64.
+    // 20×2.5 + 44×32 + 9×10 + 47×64 = 4,556 µ$ (at the text rates alone it would be 720 µ$)
+    expect(record?.costUsd).toBeCloseTo((20 * 2.5 + 44 * 32 + 9 * 10 + 47 * 64) / 1e6, 12);
+    expect(record?.costUsd).toBe(0.004556);
+    await monitor.close();
+  });
+
   it('meters the helpers built on create: chat.completions.parse() and responses.parse()', async () => {
     const { monitor, bare, wrapped } = clients();
     const [a, b] = await Promise.all([bare.chat.completions.parse(chat), wrapped.chat.completions.parse(chat)]);

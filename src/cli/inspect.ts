@@ -90,12 +90,11 @@ export function inspectCommand(args: InspectArgs, out: (s: string) => void): num
     `  cached        ${n(u.cachedInputTokens)}`,
     `  cache write   ${n(u.cacheWriteTokens)}${u.cacheWrite1hTokens ? ` (${n(u.cacheWrite1hTokens)} for 1 hour)` : ''}`,
   ];
-  // Audio counts only for the calls that report them (audio models), which bill them apart.
-  if (u.inputAudioTokens !== undefined || u.cachedAudioTokens !== undefined) {
-    lines.push(`  audio         ${n(u.inputAudioTokens)}${u.cachedAudioTokens !== undefined ? ` (${n(u.cachedAudioTokens)} cached)` : ''}`);
-  }
+  // Audio counts only for the calls that had audio (OpenAI reports 0 on every chat completion), which bill them apart.
+  if (u.inputAudioTokens)
+    lines.push(`  audio         ${n(u.inputAudioTokens)}${u.cachedAudioTokens ? ` (${n(u.cachedAudioTokens)} cached)` : ''}`);
   lines.push(`output tokens   ${n(u.outputTokens)}`, `  reasoning     ${n(u.reasoningTokens)}`);
-  if (u.outputAudioTokens !== undefined) lines.push(`  audio         ${n(u.outputAudioTokens)}`);
+  if (u.outputAudioTokens) lines.push(`  audio         ${n(u.outputAudioTokens)}`);
   lines.push(`total tokens    ${n(u.totalTokens)}`);
   if (u.searchUnits !== undefined) lines.push(`search units    ${n(u.searchUnits)}`);
   if (u.webSearches !== undefined) lines.push(`web searches    ${n(u.webSearches)}`);

@@ -54,6 +54,10 @@ const MISTRAL_FIELDS: UsageFields<MistralUsage> = {
     ['completion_tokens_details', 'reasoning_tokens'],
     ['completionTokensDetails', 'reasoningTokens'],
   ],
+  // Mistral reports audio input (Voxtral) in seconds, `prompt_audio_seconds`, not as tokens.
+  inputAudioTokens: [],
+  cachedAudioTokens: [],
+  outputAudioTokens: [],
 };
 
 const shaped = openaiShapedConverter('mistral', { fields: MISTRAL_FIELDS as UsageFields });

@@ -25,6 +25,9 @@ const responses: Case[] = [
       totalTokens: 29,
       cachedInputTokens: 0,
       reasoningTokens: 0,
+      // Every chat completion reports its audio tokens, 0 when there were none.
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
       usageSource: 'reported',
     },
   },
@@ -39,6 +42,8 @@ const responses: Case[] = [
       totalTokens: 2306,
       cachedInputTokens: 1920,
       reasoningTokens: 0,
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
       usageSource: 'reported',
     },
   },
@@ -53,6 +58,24 @@ const responses: Case[] = [
       totalTokens: 221,
       cachedInputTokens: 0,
       reasoningTokens: 192,
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
+      usageSource: 'reported',
+    },
+  },
+  {
+    name: 'chat completion with audio in and out: prompt_tokens and completion_tokens include the audio tokens',
+    file: 'openai-chat-audio.json',
+    expected: {
+      ...chat,
+      model: 'gpt-audio-2025-08-28',
+      inputTokens: 64,
+      outputTokens: 56,
+      totalTokens: 120,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+      inputAudioTokens: 44,
+      outputAudioTokens: 47,
       usageSource: 'reported',
     },
   },
@@ -300,6 +323,47 @@ describe('openaiConverter on cut, compatible and odd streams', () => {
   });
 });
 
+describe('openaiConverter on the Realtime API', () => {
+  // The API reference's response.done: 132 input (13 audio; 64 cached, all text), 121 output (91 audio).
+  const done = fixtureJson<{ response: unknown }>('openai-realtime-response-done.json');
+  const expected: Usage = {
+    ...chat,
+    model: 'gpt-realtime',
+    requestModel: 'gpt-realtime',
+    inputTokens: 132,
+    outputTokens: 121,
+    totalTokens: 253,
+    cachedInputTokens: 64,
+    inputAudioTokens: 13,
+    cachedAudioTokens: 0,
+    outputAudioTokens: 91,
+    usageSource: 'reported',
+  };
+
+  it('reads a response.done event, or its response, with the model from the session', () => {
+    expect(openaiConverter.fromResponse(done, { model: 'gpt-realtime' })).toEqual(expected);
+    expect(openaiConverter.fromResponse(done.response, { model: 'gpt-realtime' })).toEqual(expected);
+  });
+
+  it('keeps cached audio within the cached and the audio counts, and names odd details', () => {
+    const usage = {
+      input_tokens: 500,
+      output_tokens: 10,
+      input_token_details: { audio_tokens: 300, cached_tokens: 200, cached_tokens_details: { audio_tokens: 250 } },
+      output_token_details: { audio_tokens: 'many' },
+    };
+    expect(openaiConverter.fromResponse({ object: 'realtime.response', usage })).toMatchObject({
+      inputAudioTokens: 300,
+      cachedAudioTokens: 200,
+      unread: ['output_token_details.audio_tokens'],
+    });
+    const odd = { input_tokens: 5, input_token_details: { cached_tokens: 0, cached_tokens_details: 7 } };
+    expect(openaiConverter.fromResponse({ object: 'realtime.response', usage: odd }).unread).toEqual([
+      'input_token_details.cached_tokens_details',
+    ]);
+  });
+});
+
 describe('openaiConverter on odd input', () => {
   const nothing: Usage = { ...chat, usageSource: 'missing' };
 
@@ -314,14 +378,14 @@ describe('openaiConverter on odd input', () => {
       completion_tokens: 5,
       total_tokens: -1,
       prompt_tokens_details: 7,
-      completion_tokens_details: { reasoning_tokens: null },
+      completion_tokens_details: { reasoning_tokens: null, audio_tokens: '47' },
     };
     expect(openaiConverter.fromResponse({ object: 'chat.completion', model: 'gpt-4o', usage })).toEqual({
       ...chat,
       model: 'gpt-4o',
       outputTokens: 5,
       usageSource: 'reported',
-      unread: ['prompt_tokens', 'total_tokens', 'prompt_tokens_details'],
+      unread: ['prompt_tokens', 'total_tokens', 'prompt_tokens_details', 'completion_tokens_details.audio_tokens'],
     });
   });
 

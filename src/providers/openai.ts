@@ -10,6 +10,15 @@ import type { ProviderConverter, Usage } from './types.ts';
  *   `completion_tokens` INCLUDES `completion_tokens_details.reasoning_tokens`.
  * - Responses API: the same, named `input_tokens`, `input_tokens_details.*`, `output_tokens`,
  *   `output_tokens_details.reasoning_tokens`.
+ * - Audio (gpt-audio, gpt-4o-audio-preview): `prompt_tokens_details.audio_tokens` are the audio
+ *   part of `prompt_tokens`, `completion_tokens_details.audio_tokens` the spoken part of
+ *   `completion_tokens` (https://platform.openai.com/docs/guides/audio); both billed at audio
+ *   rates. Chat Completions do not say how many of the cached tokens were audio.
+ * - Realtime API (`response.done`'s `response.usage`, https://platform.openai.com/docs/api-reference/realtime-server-events/response/done):
+ *   `input_tokens` INCLUDES `input_token_details.cached_tokens` and `.audio_tokens`; the cached
+ *   ones are split in `input_token_details.cached_tokens_details.{text_tokens,audio_tokens}`;
+ *   `output_tokens` INCLUDES `output_token_details.audio_tokens`. Read from a `response.done`
+ *   event or its `response` (the model comes from the request, i.e. the session).
  * - Embeddings: `prompt_tokens` (= `total_tokens`), no output.
  * Streams: a chat stream carries usage only when the request set `stream_options.include_usage`,
  * in a last chunk with empty `choices`; a Responses stream carries it in `response.completed`
@@ -20,8 +29,8 @@ export interface OpenAIChatUsage {
   prompt_tokens?: number | null;
   completion_tokens?: number | null;
   total_tokens?: number | null;
-  prompt_tokens_details?: { cached_tokens?: number | null; cache_write_tokens?: number | null } | null;
-  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+  prompt_tokens_details?: { cached_tokens?: number | null; cache_write_tokens?: number | null; audio_tokens?: number | null } | null;
+  completion_tokens_details?: { reasoning_tokens?: number | null; audio_tokens?: number | null } | null;
 }
 export interface OpenAIResponsesUsage {
   input_tokens?: number | null;
@@ -30,8 +39,32 @@ export interface OpenAIResponsesUsage {
   input_tokens_details?: { cached_tokens?: number | null; cache_write_tokens?: number | null } | null;
   output_tokens_details?: { reasoning_tokens?: number | null } | null;
 }
+/** The Realtime API's usage (RealtimeResponseUsage in the openai SDK): details under `*_token_details`. */
+export interface OpenAIRealtimeUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  total_tokens?: number | null;
+  input_token_details?: {
+    text_tokens?: number | null;
+    audio_tokens?: number | null;
+    image_tokens?: number | null;
+    cached_tokens?: number | null;
+    cached_tokens_details?: { text_tokens?: number | null; audio_tokens?: number | null; image_tokens?: number | null } | null;
+  } | null;
+  output_token_details?: { text_tokens?: number | null; audio_tokens?: number | null } | null;
+}
 
-const COUNTS = ['inputTokens', 'outputTokens', 'totalTokens', 'cachedInputTokens', 'cacheWriteTokens', 'reasoningTokens'] as const;
+const COUNTS = [
+  'inputTokens',
+  'outputTokens',
+  'totalTokens',
+  'cachedInputTokens',
+  'cacheWriteTokens',
+  'reasoningTokens',
+  'inputAudioTokens',
+  'cachedAudioTokens',
+  'outputAudioTokens',
+] as const;
 type Count = (typeof COUNTS)[number];
 /** Where each count lives in a usage object: the first path present wins. */
 export type UsageFields<U = Json> = Readonly<Record<Count, readonly (readonly [keyof U & string, ...string[]])[]>>;
@@ -43,6 +76,10 @@ export const CHAT_FIELDS: UsageFields<OpenAIChatUsage> = {
   cachedInputTokens: [['prompt_tokens_details', 'cached_tokens']],
   cacheWriteTokens: [['prompt_tokens_details', 'cache_write_tokens']],
   reasoningTokens: [['completion_tokens_details', 'reasoning_tokens']],
+  inputAudioTokens: [['prompt_tokens_details', 'audio_tokens']],
+  // Chat Completions do not split the cached tokens by modality.
+  cachedAudioTokens: [],
+  outputAudioTokens: [['completion_tokens_details', 'audio_tokens']],
 };
 
 /** Every count, unknown ones undefined: one shape for all (the hot path reads it by name). */
@@ -56,6 +93,9 @@ function noCounts(): Counts {
     cachedInputTokens: undefined,
     cacheWriteTokens: undefined,
     reasoningTokens: undefined,
+    inputAudioTokens: undefined,
+    cachedAudioTokens: undefined,
+    outputAudioTokens: undefined,
   };
 }
 
@@ -73,7 +113,8 @@ function readCounts(usage: unknown, at: string, fields: UsageFields, unread: str
     return noCounts();
   }
   const responses = 'input_tokens' in u || 'output_tokens' in u;
-  if (responses) return readNamedCounts(u, RESPONSES_NAMES, unread);
+  // The Realtime API's usage is the Responses API's but for its details' names.
+  if (responses) return readNamedCounts(u, 'input_token_details' in u ? REALTIME_NAMES : RESPONSES_NAMES, unread);
   if (fields === CHAT_FIELDS) return readNamedCounts(u, CHAT_NAMES, unread);
   const out = noCounts();
   for (const key of COUNTS) {
@@ -116,17 +157,27 @@ interface UsageNames {
   cachedPath: string;
   cacheWritePath: string;
   reasoningPath: string;
+  inputAudioPath: string;
+  cachedDetailsPath: string;
+  cachedAudioPath: string;
+  outputAudioPath: string;
 }
 
-function namesOf(input: string, output: string): UsageNames {
+function namesOf(input: string, output: string, details = 'tokens_details'): UsageNames {
+  const inputDetails = `${input}_${details}`;
+  const outputDetails = `${output}_${details}`;
   return {
     input: `${input}_tokens`,
     output: `${output}_tokens`,
-    inputDetails: `${input}_tokens_details`,
-    outputDetails: `${output}_tokens_details`,
-    cachedPath: `${input}_tokens_details.cached_tokens`,
-    cacheWritePath: `${input}_tokens_details.cache_write_tokens`,
-    reasoningPath: `${output}_tokens_details.reasoning_tokens`,
+    inputDetails,
+    outputDetails,
+    cachedPath: `${inputDetails}.cached_tokens`,
+    cacheWritePath: `${inputDetails}.cache_write_tokens`,
+    reasoningPath: `${outputDetails}.reasoning_tokens`,
+    inputAudioPath: `${inputDetails}.audio_tokens`,
+    cachedDetailsPath: `${inputDetails}.cached_tokens_details`,
+    cachedAudioPath: `${inputDetails}.cached_tokens_details.audio_tokens`,
+    outputAudioPath: `${outputDetails}.audio_tokens`,
   };
 }
 
@@ -134,6 +185,8 @@ function namesOf(input: string, output: string): UsageNames {
 const CHAT_NAMES = namesOf('prompt', 'completion');
 /** The Responses API (`input_tokens`, `input_tokens_details.cached_tokens`, `output_tokens_details.reasoning_tokens`). */
 const RESPONSES_NAMES = namesOf('input', 'output');
+/** The Realtime API (`input_tokens`, `input_token_details.cached_tokens_details.audio_tokens`, `output_token_details.audio_tokens`). */
+const REALTIME_NAMES = namesOf('input', 'output', 'token_details');
 
 /** The counts at a shape's paths, read by name: what walking them finds, the same `unread` (in COUNTS order). */
 function readNamedCounts(u: Json, n: UsageNames, unread: string[]): Counts {
@@ -148,6 +201,13 @@ function readNamedCounts(u: Json, n: UsageNames, unread: string[]): Counts {
   }
   const od = detailsAt(u[n.outputDetails], n.outputDetails, unread);
   if (od !== undefined) out.reasoningTokens = countAt(od.reasoning_tokens, n.reasoningPath, unread);
+  if (id !== undefined) {
+    out.inputAudioTokens = countAt(id.audio_tokens, n.inputAudioPath, unread);
+    // Only the Realtime API splits the cached tokens by modality.
+    const cd = detailsAt(id.cached_tokens_details, n.cachedDetailsPath, unread);
+    if (cd !== undefined) out.cachedAudioTokens = countAt(cd.audio_tokens, n.cachedAudioPath, unread);
+  }
+  if (od !== undefined) out.outputAudioTokens = countAt(od.audio_tokens, n.outputAudioPath, unread);
   return out;
 }
 
@@ -189,6 +249,11 @@ function build(provider: string, kind: Kind, model: string | undefined, req: Jso
   if (cachedInputTokens !== undefined) u.cachedInputTokens = cachedInputTokens;
   if (cacheWriteTokens !== undefined) u.cacheWriteTokens = cacheWriteTokens;
   if (reasoningTokens !== undefined) u.reasoningTokens = reasoningTokens;
+  // Audio counts are parts of the counts above: never more than them, so odd counts do not fail the record.
+  const { inputAudioTokens, cachedAudioTokens, outputAudioTokens } = counts;
+  if (inputAudioTokens !== undefined) u.inputAudioTokens = Math.min(inputAudioTokens, inputTokens ?? inputAudioTokens);
+  if (cachedAudioTokens !== undefined) u.cachedAudioTokens = Math.min(cachedAudioTokens, cachedInputTokens ?? 0, u.inputAudioTokens ?? 0);
+  if (outputAudioTokens !== undefined) u.outputAudioTokens = Math.min(outputAudioTokens, outputTokens ?? outputAudioTokens);
   const known =
     inputTokens !== undefined ||
     outputTokens !== undefined ||
@@ -291,7 +356,9 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
   const fields = options.fields ?? (CHAT_FIELDS as UsageFields);
   return {
     fromResponse(response, request) {
-      const body = obj(response);
+      let body = obj(response);
+      // A Realtime `response.done` event: the response it carries.
+      if (body?.type === 'response.done') body = obj(body.response);
       const req = obj(request);
       const unread: string[] = [];
       const counts = readCounts(body?.usage, 'usage', fields, unread);
