@@ -38,6 +38,42 @@ describe('monitor.instrument(new GoogleGenAI())', () => {
     await monitor.close();
   });
 
+  it('prices the audio of a prompt at the audio rate, and keeps its audio count in the ledger', async () => {
+    const { monitor, wrapped } = setup();
+    server.next = { json: fixtureJson('gemini-audio.json') };
+    const r = await wrapped.models.generateContent({
+      model: 'gemini-2.5-flash',
+      contents: [
+        {
+          role: 'user',
+          parts: [
+            { text: 'Describe this audio clip' },
+            { inlineData: { mimeType: 'audio/mp3', data: 'SUQzBAAAAAAAI1RTU0UAAAAPAAADTGF2ZjU4Ljc2LjEwMAAAAAAAAAAAAAAA' } },
+          ],
+        },
+      ],
+    });
+    expect(r.usageMetadata?.promptTokensDetails).toContainEqual({ modality: 'AUDIO', tokenCount: 1920 });
+    const [record] = await monitor.records({ limit: 1 });
+    expect(record).toMatchObject({ model: 'gemini-2.5-flash', inputTokens: 1927, inputAudioTokens: 1920, outputTokens: 530 });
+    // gemini-2.5-flash per 1M (genai-prices): text in $0.30, audio in $1, output $2.50 (thoughts included).
+    // 7×0.3 + 1920×1 + 530×2.5 = 3,247.1 µ$ (at the text rate alone the audio would cost 576 µ$, not 1,920)
+    expect(record?.costUsd).toBeCloseTo((7 * 0.3 + 1920 * 1 + 530 * 2.5) / 1e6, 12);
+    expect(record?.costUsd).toBe(0.0032471);
+    await monitor.close();
+  });
+
+  it('prices cached audio on Vertex AI at the cached-audio rate', async () => {
+    const { monitor, wrapped } = setup(true);
+    server.next = { json: fixtureJson('gemini-audio-cached.json') };
+    await wrapped.models.generateContent({ model: 'gemini-2.5-flash', contents: 'What did they decide about the launch?' });
+    const [record] = await monitor.records({ limit: 1 });
+    expect(record).toMatchObject({ provider: 'vertex_ai', cachedInputTokens: 19500, inputAudioTokens: 19200, cachedAudioTokens: 19200 });
+    // 19,200 cached audio×0.10 + 300 cached text×0.03 + 12 text×0.30 + 200 output×2.50 = 2,432.6 µ$
+    expect(record?.costUsd).toBe(0.0024326);
+    await monitor.close();
+  });
+
   it('meters generateContentStream from the last running total, chunks unchanged', async () => {
     const { monitor, bare, wrapped } = setup();
     const req = { model: 'gemini-2.0-flash', contents: 'Tell me a story' };

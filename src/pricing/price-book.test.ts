@@ -170,23 +170,32 @@ const cases: { name: string; provider: string; model: string; u: Partial<Billabl
     usd: '0.099',
     link: 'https://platform.openai.com/docs/models/gpt-4o-realtime-preview',
   },
-  // A minute of audio (32 tokens a second) and a 7-token question: $1 audio in, $0.30 text in, $2.50 out.
-  // 1920×1 + 7×0.3 + 150×2.5 = 1,920 + 2.1 + 375 = 2,297.1 µ$
+  // A minute of audio (32 tokens a second) and a 7-token question, as test/fixtures/gemini-audio.json: $1 audio in,
+  // $0.30 text in, $2.50 out (150 text + 380 thoughts). 1920×1 + 7×0.3 + 530×2.5 = 1,920 + 2.1 + 1,325 = 3,247.1 µ$
   {
     name: 'gemini-2.5-flash audio input',
     provider: 'gemini',
     model: 'gemini-2.5-flash',
-    u: { inputTokens: 1927, inputAudioTokens: 1920, outputTokens: 150 },
-    usd: '0.0022971',
+    u: { inputTokens: 1927, inputAudioTokens: 1920, outputTokens: 530 },
+    usd: '0.0032471',
     link: 'https://ai.google.dev/gemini-api/docs/pricing#gemini-2.5-flash',
   },
   // Cached audio at $0.10, cached text at $0.03: 15000×0.1 + 4000×1 + 1000×0.03 + 1000×0.3 + 500×2.5 = 1,500 + 4,000 + 30 + 300 + 1,250 = 7,080 µ$
   {
-    name: 'gemini-2.5-flash cached audio',
+    name: 'gemini-2.5-flash cached audio, some audio not cached',
     provider: 'vertex_ai',
     model: 'gemini-2.5-flash',
     u: { inputTokens: 21000, cachedInputTokens: 16000, inputAudioTokens: 19000, cachedAudioTokens: 15000, outputTokens: 500 },
     usd: '0.00708',
+    link: 'https://cloud.google.com/vertex-ai/generative-ai/pricing',
+  },
+  // All the audio cached, as test/fixtures/gemini-audio-cached.json: 19200×0.1 + 300×0.03 + 12×0.3 + 200×2.5 = 1,920 + 9 + 3.6 + 500 = 2,432.6 µ$
+  {
+    name: 'gemini-2.5-flash cached audio',
+    provider: 'vertex_ai',
+    model: 'gemini-2.5-flash',
+    u: { inputTokens: 19512, cachedInputTokens: 19500, inputAudioTokens: 19200, cachedAudioTokens: 19200, outputTokens: 200 },
+    usd: '0.0024326',
     link: 'https://cloud.google.com/vertex-ai/generative-ai/pricing',
   },
   // No audio price in the data (gpt-4o-audio-preview): audio costs the text rates, 64×2.5 + 56×10 = 720 µ$.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { geminiShapedConverter } from './gemini.ts';
+import { geminiConverter, geminiShapedConverter } from './gemini.ts';
 
 const vertex = geminiShapedConverter('vertex_ai');
 const request = { model: 'text-embedding-005', contents: ['a', 'b'] };
@@ -33,5 +33,57 @@ describe('Vertex AI predict-style embeddings', () => {
     expect(none).not.toHaveProperty('inputTokens');
     const bad = vertex.fromResponse({ embeddings: [{ values: [0.1], statistics: { tokenCount: 'eight' } }] }, request);
     expect(bad).toMatchObject({ usageSource: 'missing', unread: ['embeddings.statistics.tokenCount'] });
+  });
+});
+
+describe('Gemini audio counts', () => {
+  const body = (usageMetadata: unknown) => ({ candidates: [{ finishReason: 'STOP' }], usageMetadata, modelVersion: 'gemini-2.5-flash' });
+
+  it('reads the snake_case details of some Vertex surfaces (token_count)', () => {
+    const meta = {
+      prompt_token_count: 1000,
+      candidates_token_count: 400,
+      cached_content_token_count: 600,
+      prompt_tokens_details: [
+        { modality: 'TEXT', token_count: 100 },
+        { modality: 'AUDIO', token_count: 900 },
+      ],
+      cache_tokens_details: [{ modality: 'AUDIO', token_count: 600 }],
+      candidates_tokens_details: [
+        { modality: 'TEXT', token_count: 40 },
+        { modality: 'AUDIO', token_count: 360 },
+      ],
+    };
+    expect(vertex.fromResponse(body(meta))).toMatchObject({
+      inputTokens: 1000,
+      inputAudioTokens: 900,
+      cachedAudioTokens: 600,
+      outputTokens: 400,
+      outputAudioTokens: 360,
+    });
+  });
+
+  it('counts the audio of tool-use prompts as input audio, as their tokens are input', () => {
+    const meta = {
+      promptTokenCount: 50,
+      toolUsePromptTokenCount: 320,
+      candidatesTokenCount: 10,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: 50 }],
+      toolUsePromptTokensDetails: [
+        { modality: 'TEXT', tokenCount: 0 },
+        { modality: 'AUDIO', tokenCount: 320 },
+      ],
+    };
+    expect(geminiConverter.fromResponse(body(meta))).toMatchObject({ inputTokens: 370, inputAudioTokens: 320 });
+  });
+
+  it('leaves audio unknown without an AUDIO entry, and names odd details', () => {
+    const text = geminiConverter.fromResponse(body({ promptTokenCount: 10, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 10 }] }));
+    expect(text).not.toHaveProperty('inputAudioTokens');
+    expect(text).not.toHaveProperty('outputAudioTokens');
+    const odd = geminiConverter.fromResponse(
+      body({ promptTokenCount: 10, promptTokensDetails: [{ modality: 'AUDIO', tokenCount: 'x' }], candidatesTokensDetails: 'AUDIO' }),
+    );
+    expect(odd.unread).toEqual(['promptTokensDetails.tokenCount', 'candidatesTokensDetails']);
   });
 });

@@ -5,6 +5,11 @@ import type { ProviderConverter, Usage } from './types.ts';
  * Gemini API and Vertex AI generateContent (https://ai.google.dev/api/generate-content#UsageMetadata):
  * `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
  * `thoughtsTokenCount`, so output = candidates + thoughts; `toolUsePromptTokenCount` is prompt-side.
+ * Audio: `promptTokensDetails[]`, `cacheTokensDetails[]` and `candidatesTokensDetails[]` split the
+ * prompt, cached and candidate counts by modality (`{ modality: 'AUDIO', tokenCount }`,
+ * ModalityTokenCount); audio input and cached audio are billed at their own rates
+ * (https://ai.google.dev/gemini-api/docs/pricing). `toolUsePromptTokensDetails[]` audio is input
+ * audio too, as tool-use prompt tokens are input. A call without an AUDIO entry has no audio count.
  * The REST API and @google/genai use camelCase; some Vertex surfaces use snake_case.
  * Streams repeat RUNNING totals in each chunk's usageMetadata: the last chunk with counts wins,
  * and Vertex's first chunk may carry a usageMetadata with no counts. The Gemini API's embedContent
@@ -14,6 +19,26 @@ import type { ProviderConverter, Usage } from './types.ts';
  */
 function field(m: Record<string, unknown>, camel: string, snake: string, unread: string[]): number | undefined {
   return count(m, [camel], unread) ?? count(m, [snake], unread);
+}
+
+/** The AUDIO entry's tokens of a list of ModalityTokenCount (`promptTokensDetails`...), or undefined when it has none. */
+function audioOf(m: Record<string, unknown>, camel: string, snake: string, unread: string[]): number | undefined {
+  const key = m[camel] === undefined || m[camel] === null ? snake : camel;
+  const list = m[key];
+  if (list === undefined || list === null) return undefined;
+  if (!Array.isArray(list)) {
+    unread.push(key);
+    return undefined;
+  }
+  let n: number | undefined;
+  for (const entry of list) {
+    const e = obj(entry);
+    if (e?.modality !== 'AUDIO') continue;
+    const note: string[] = [];
+    n = plus(n, field(e, 'tokenCount', 'token_count', note));
+    for (const path of note) unread.push(`${key}.${path}`);
+  }
+  return n;
 }
 
 function countsOf(meta: unknown, unread: string[]): Partial<Usage> | undefined {
@@ -34,6 +59,16 @@ function countsOf(meta: unknown, unread: string[]): Partial<Usage> | undefined {
   if (thoughts !== undefined) r.reasoningTokens = thoughts;
   if (cached !== undefined) r.cachedInputTokens = cached;
   if (total !== undefined) r.totalTokens = total;
+  // Audio, as parts of the counts above: never more than them, so odd counts do not fail the record.
+  if (input !== undefined) {
+    const prompted = audioOf(m, 'promptTokensDetails', 'prompt_tokens_details', unread);
+    const audioIn = plus(prompted, audioOf(m, 'toolUsePromptTokensDetails', 'tool_use_prompt_tokens_details', unread));
+    if (audioIn !== undefined) r.inputAudioTokens = Math.min(audioIn, input);
+  }
+  const cachedAudio = audioOf(m, 'cacheTokensDetails', 'cache_tokens_details', unread);
+  if (cachedAudio !== undefined) r.cachedAudioTokens = Math.min(cachedAudio, cached ?? 0, r.inputAudioTokens ?? 0);
+  const audioOut = audioOf(m, 'candidatesTokensDetails', 'candidates_tokens_details', unread);
+  if (audioOut !== undefined && output !== undefined) r.outputAudioTokens = Math.min(audioOut, output);
   return r;
 }
 
