@@ -59,6 +59,32 @@ describe('tokenmeter/langchain', () => {
   });
 });
 
+describe('tokenmeter/langchain audio', () => {
+  it("reads the audio tokens ChatOpenAI reports (input_token_details.audio, output_token_details.audio) and prices them at gpt-audio's rates", async () => {
+    const { m } = monitor();
+    const model = new ChatOpenAI({
+      model: 'gpt-audio-2025-08-28',
+      apiKey: 'sk-test-langchain-0123456789',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+    });
+    server.next = { json: fixtureJson('openai-chat-audio.json') };
+    const reply = await model.invoke('Whose name is mentioned in the audio?', attachTokenTracking(undefined, { agentName: 'listener' }, m));
+    expect(reply.usage_metadata).toMatchObject({ input_token_details: { audio: 44 }, output_token_details: { audio: 47 } });
+    const [rec] = await m.records({ limit: 1 });
+    expect(rec).toMatchObject({
+      model: 'gpt-audio-2025-08-28',
+      inputTokens: 64,
+      inputAudioTokens: 44,
+      outputTokens: 56,
+      outputAudioTokens: 47,
+    });
+    // gpt-audio per 1M: 20 text in at $2.50, 44 audio in at $32, 9 text out at $10, 47 audio out at $64
+    expect(rec?.costUsd).toBe(0.004556);
+    await m.close();
+  });
+});
+
 describe('tokenmeter/langchain embeddings', () => {
   it('meters OpenAIEmbeddings per request from the usage the API reports', async () => {
     const { m } = monitor();
@@ -190,6 +216,46 @@ describe('tokenmeter/ai-sdk', () => {
     });
     // claude-sonnet-4-5 per 1M: 500 fresh at $3, 250 at $3.75, 750 at $6, 200 output at $15; one search at $0.01
     expect(rec?.costUsd).toBeCloseTo((500 * 3 + 250 * 3.75 + 750 * 6 + 200 * 15) / 1e6 + 0.01, 12);
+    await m.close();
+  });
+
+  it("reads Gemini's audio tokens from the provider's raw usage and prices them at the audio rate", async () => {
+    const { m } = monitor();
+    const { MockLanguageModelV4 } = await import('ai/test');
+    // test/fixtures/gemini-audio.json's usageMetadata as @ai-sdk/google hands it on: the common counts
+    // (convertGoogleUsage), and as raw the usageMetadata its schema keeps.
+    const raw = {
+      promptTokenCount: 1927,
+      candidatesTokenCount: 150,
+      totalTokenCount: 2457,
+      thoughtsTokenCount: 380,
+      promptTokensDetails: [
+        { modality: 'TEXT', tokenCount: 7 },
+        { modality: 'AUDIO', tokenCount: 1920 },
+      ],
+      candidatesTokensDetails: [{ modality: 'TEXT', tokenCount: 150 }],
+    };
+    const gemini = new MockLanguageModelV4({
+      provider: 'google.generative-ai',
+      modelId: 'gemini-2.5-flash',
+      doGenerate: async () => ({
+        content: [{ type: 'text', text: 'The clip is a short interview.' }],
+        finishReason: { unified: 'stop', raw: 'STOP' },
+        usage: {
+          inputTokens: { total: 1927, noCache: 1927, cacheRead: 0, cacheWrite: undefined },
+          outputTokens: { total: 530, text: 150, reasoning: 380 },
+          raw,
+        },
+        warnings: [],
+      }),
+    });
+    const model = wrapLanguageModel({ model: gemini, middleware: tokenmeterMiddleware({}, m) });
+    await generateText({ model, prompt: 'Describe this audio clip', maxRetries: 0 });
+    const [rec] = await m.records({ limit: 1 });
+    expect(rec).toMatchObject({ provider: 'gemini', inputTokens: 1927, inputAudioTokens: 1920, outputTokens: 530 });
+    expect(rec?.outputAudioTokens).toBeNull();
+    // gemini-2.5-flash per 1M: 7 text in at $0.30, 1,920 audio in at $1, 530 output at $2.50
+    expect(rec?.costUsd).toBe(0.0032471);
     await m.close();
   });
 

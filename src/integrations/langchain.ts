@@ -58,6 +58,8 @@ function usageOf(output: LLMResult): Partial<Usage> & { model?: string } {
   let cached: number | undefined;
   let written: number | undefined;
   let writtenHour: number | undefined;
+  let audioIn: number | undefined;
+  let audioOut: number | undefined;
   let reasoning: number | undefined;
   let model: string | undefined;
   const add = (a: number | undefined, b: number | undefined) => (b === undefined ? a : (a ?? 0) + b);
@@ -74,6 +76,9 @@ function usageOf(output: LLMResult): Partial<Usage> & { model?: string } {
       // Anthropic's one-hour cache writes, which cost more than the five-minute ones.
       writtenHour = add(writtenHour, num(obj(um.input_token_details)?.ephemeral_1h_input_tokens));
       reasoning = add(reasoning, num(obj(um.output_token_details)?.reasoning));
+      // Audio tokens (of the input and of the output), which audio models bill at their own rates.
+      audioIn = add(audioIn, num(obj(um.input_token_details)?.audio));
+      audioOut = add(audioOut, num(obj(um.output_token_details)?.audio));
     }
   }
   // Older integrations report only llmOutput.tokenUsage (camelCase).
@@ -89,6 +94,8 @@ function usageOf(output: LLMResult): Partial<Usage> & { model?: string } {
   if (written !== undefined) r.cacheWriteTokens = written;
   if (writtenHour !== undefined) r.cacheWrite1hTokens = writtenHour;
   if (reasoning !== undefined) r.reasoningTokens = reasoning;
+  if (audioIn !== undefined) r.inputAudioTokens = input === undefined ? audioIn : Math.min(audioIn, input);
+  if (audioOut !== undefined) r.outputAudioTokens = out === undefined ? audioOut : Math.min(audioOut, out);
   if (model !== undefined) r.model = model;
   return r;
 }
