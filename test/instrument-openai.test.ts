@@ -1,7 +1,7 @@
 import Groq from 'groq-sdk';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { INSTRUMENT, TokenMonitor } from '../src/index.ts';
+import { extractUsage, INSTRUMENT, TokenMonitor } from '../src/index.ts';
 import { memoryLogger, readerFor, sums, type TestReader } from './helpers/otel.ts';
 import { fixture, fixtureJson, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
 import { useReplay } from './helpers/use-replay.ts';
@@ -165,6 +165,28 @@ describe('monitor.instrument(new OpenAI())', () => {
     // 20×2.5 + 44×32 + 9×10 + 47×64 = 4,556 µ$ (at the text rates alone it would be 720 µ$)
     expect(record?.costUsd).toBeCloseTo((20 * 2.5 + 44 * 32 + 9 * 10 + 47 * 64) / 1e6, 12);
     expect(record?.costUsd).toBe(0.004556);
+    await monitor.close();
+  });
+
+  it('meters a Realtime response.done event read with extractUsage, cached text and audio at their rates', async () => {
+    const { monitor } = clients();
+    const usage = extractUsage({
+      provider: 'openai',
+      request: { model: 'gpt-realtime' },
+      response: fixtureJson('openai-realtime-response-done.json'),
+    });
+    monitor.recordUsage(usage);
+    const [record] = await monitor.records({ limit: 1 });
+    expect(record).toMatchObject({
+      model: 'gpt-realtime',
+      inputTokens: 132,
+      cachedInputTokens: 64,
+      inputAudioTokens: 13,
+      outputAudioTokens: 91,
+    });
+    // gpt-realtime per 1M (genai-prices): text in $4, cached $0.40, audio in $32, text out $16, audio out $64.
+    // 55×4 + 64×0.4 + 13×32 + 30×16 + 91×64 = 6,965.6 µ$
+    expect(record?.costUsd).toBe(0.0069656);
     await monitor.close();
   });
 
