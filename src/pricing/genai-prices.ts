@@ -35,13 +35,15 @@ function tryCalc(model: string, providerId: string | undefined, at: Date): Calc 
   }
 }
 
-// Bedrock ARNs and cross-region inference profiles wrap the model id:
+// Bedrock ARNs wrap the model or inference-profile id:
 // arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0
-function bedrockModelId(model: string): string {
+function bedrockProfileId(model: string): string {
   const slash = model.lastIndexOf('/');
-  const id = slash >= 0 ? model.slice(slash + 1) : model;
-  return id.replace(/^(?:us|eu|apac|us-gov|global|jp|au|ca)\./, '');
+  return slash >= 0 ? model.slice(slash + 1) : model;
 }
+
+// A cross-region inference profile's prefix, for models genai-prices knows only by their bare id.
+const BEDROCK_REGION_PREFIX = /^(?:us|eu|apac|us-gov|global|jp|au|ca)\./;
 
 function rate(value: number | TieredPrices | undefined): Rate | undefined {
   if (value === undefined) return undefined;
@@ -91,8 +93,12 @@ export function genaiPricesVersion(): string {
 /** Looks a model up in genai-prices' bundled data; undefined when it has no price. */
 export function lookupGenaiPrice(provider: string, model: string, at: Date = new Date()): ResolvedPrice | undefined {
   const mapped = GENAI_PRICES_PROVIDER[provider];
-  const name = provider === 'aws_bedrock' ? bedrockModelId(model) : model;
+  const name = provider === 'aws_bedrock' ? bedrockProfileId(model) : model;
   let calc = tryCalc(name, mapped ?? provider, at);
+  // Bedrock: the profile id first, as its price depends on it (a global. profile of a newer Claude
+  // costs 10% less than a geographic one such as us. or eu.), then the bare model id.
+  if (calc === null && provider === 'aws_bedrock' && BEDROCK_REGION_PREFIX.test(name))
+    calc = tryCalc(name.replace(BEDROCK_REGION_PREFIX, ''), mapped, at);
   // A provider genai-prices does not know (a gateway, a self-hosted endpoint): match by model name.
   if (calc === null && mapped === undefined) calc = tryCalc(name, undefined, at);
   if (calc === null) return undefined;

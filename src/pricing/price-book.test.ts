@@ -315,6 +315,24 @@ const cases: { name: string; provider: string; model: string; u: Partial<Billabl
     usd: '0.0112',
     link: 'https://aws.amazon.com/bedrock/pricing/',
   },
+  // A global cross-region profile of Claude Haiku 4.5: $1 in, $5 out (a us. or eu. one costs 10% more)
+  {
+    name: 'bedrock claude-haiku-4-5 global profile',
+    provider: 'aws_bedrock',
+    model: 'global.anthropic.claude-haiku-4-5-20251001-v1:0',
+    u: { inputTokens: 10000, outputTokens: 1000 },
+    usd: '0.015',
+    link: 'https://aws.amazon.com/bedrock/pricing/',
+  },
+  // The same model through a geographic (us.) profile: $1.10 in, $5.50 out: 10000×1.1 + 1000×5.5 = 16,500 µ$
+  {
+    name: 'bedrock claude-haiku-4-5 us profile ARN',
+    provider: 'aws_bedrock',
+    model: 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0',
+    u: { inputTokens: 10000, outputTokens: 1000 },
+    usd: '0.0165',
+    link: 'https://aws.amazon.com/bedrock/pricing/',
+  },
   // $2.00 per 1,000 searches: 3 search units = $0.006
   {
     name: 'cohere rerank-v3.5 per search unit',
@@ -356,7 +374,8 @@ describe('costPico against hand-checked prices', () => {
     for (const c of cases) {
       const price = book.resolve(c.provider, c.model)!;
       if (price.source !== 'genai-prices') continue;
-      const model = c.provider === 'aws_bedrock' ? price.matchedModel : c.model;
+      // genai-prices takes a Bedrock profile id as it is, not the ARN around it.
+      const model = c.provider === 'aws_bedrock' ? c.model.slice(c.model.lastIndexOf('/') + 1) : c.model;
       const ref = calcPrice(
         {
           input_tokens: c.u.inputTokens ?? c.u.totalTokens ?? 0,
