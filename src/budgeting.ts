@@ -151,15 +151,19 @@ export class Budgets {
       costPico:
         price === null
           ? null
-          : costPico(price, {
-              inputTokens: input,
-              outputTokens: output,
-              cachedInputTokens: null,
-              cacheWriteTokens: null,
-              totalTokens: null,
-              searchUnits: null,
-              error: false,
-            }),
+          : costPico(
+              price,
+              {
+                inputTokens: input,
+                outputTokens: output,
+                cachedInputTokens: null,
+                cacheWriteTokens: null,
+                totalTokens: null,
+                searchUnits: null,
+                error: false,
+              },
+              typeof b.service_tier === 'string' ? b.service_tier : undefined,
+            ),
       tokens: input + output,
     };
     const r = this.tracker.check(call);

@@ -25,7 +25,7 @@ import {
 import { type ExportOptions, MetricsExport } from './metrics/exporters.ts';
 import type { TokenmeterMetricProducer } from './metrics/producer.ts';
 import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
-import { costPico, PriceBook } from './pricing/price-book.ts';
+import { costPico, PriceBook, TIERED_PROVIDERS } from './pricing/price-book.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import { extractUsage, type Usage } from './providers/index.ts';
 import { type BudgetStatus, ledgerSeeder, statusOf } from './reports/budget-status.ts';
@@ -367,6 +367,8 @@ export class TokenMonitor implements CallSink {
       if (usage.usageSource !== 'reported' || usage.partial === true) {
         metadata = { ...metadata, usage: usage.usageSource, ...(usage.partial === true ? { partial: true } : {}) };
       }
+      // A tier other than the standard one is kept with the record, and priced (see costPico).
+      if (usage.serviceTier !== undefined) metadata = { ...metadata, service_tier: usage.serviceTier };
       const model = usage.model ?? usage.requestModel ?? facts.model ?? 'unknown';
       return this.record({
         provider: usage.provider,
@@ -451,8 +453,15 @@ export class TokenMonitor implements CallSink {
       pico = usdToPico(u.costUsd);
     } else {
       const price = this.#priceFor(s, u);
-      pico = price === null ? null : costPico(price, u);
+      const tier = u.metadata?.service_tier;
+      pico = price === null ? null : costPico(price, u, typeof tier === 'string' ? tier : undefined);
       if (pico === null) this.#warnUnpriced(u, price);
+      else if (tier === 'priority' && price !== null && TIERED_PROVIDERS.has(u.provider)) {
+        this.#once.warn(
+          `priority:${u.provider}/${u.model}`,
+          `a "${u.model}" call served at priority processing is costed at the standard rates (no priority prices are known), below what it is billed; set its price to the priority rates to count it right`,
+        );
+      }
     }
     this.#agg.add(s, u, pico);
     const sink = this.#export?.sink;

@@ -190,6 +190,25 @@ describe('monitor.instrument(new OpenAI())', () => {
     await monitor.close();
   });
 
+  it('prices a call served at flex processing at half the standard rates, and keeps its tier; warns that priority is costed at standard rates', async () => {
+    const { monitor, log, wrapped } = clients();
+    const tiered = (tier: string) => ({ json: { ...fixtureJson<object>('openai-chat-cached.json'), service_tier: tier } });
+    server.next = tiered('flex');
+    await wrapped.chat.completions.create({ ...chat, service_tier: 'flex' });
+    const [flex] = await monitor.records({ limit: 1 });
+    expect(flex?.metadata).toEqual({ service_tier: 'flex' });
+    // Half of the standard $0.005615 (86 fresh at $2.50, 1,920 cached at $1.25, 300 output at $10 per 1M).
+    expect(flex?.costUsd).toBe(0.0028075);
+    server.next = tiered('priority');
+    await wrapped.chat.completions.create({ ...chat, service_tier: 'priority' });
+    server.next = tiered('priority');
+    await wrapped.chat.completions.create({ ...chat, service_tier: 'priority' });
+    const [priority] = await monitor.records({ limit: 1 });
+    expect(priority).toMatchObject({ costUsd: 0.005615, metadata: { service_tier: 'priority' } });
+    expect(log.lines.filter((l) => l.includes('priority processing'))).toHaveLength(1);
+    await monitor.close();
+  });
+
   it('meters the helpers built on create: chat.completions.parse() and responses.parse()', async () => {
     const { monitor, bare, wrapped } = clients();
     const [a, b] = await Promise.all([bare.chat.completions.parse(chat), wrapped.chat.completions.parse(chat)]);

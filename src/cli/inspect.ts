@@ -52,20 +52,24 @@ export function inspectFile(args: InspectArgs): { usage: Usage; costUsd: number 
   const pico =
     price === null
       ? null
-      : costPico(price, {
-          inputTokens: usage.inputTokens ?? null,
-          outputTokens: usage.outputTokens ?? null,
-          cachedInputTokens: usage.cachedInputTokens ?? null,
-          cacheWriteTokens: usage.cacheWriteTokens ?? null,
-          cacheWrite1hTokens: usage.cacheWrite1hTokens ?? null,
-          inputAudioTokens: usage.inputAudioTokens ?? null,
-          cachedAudioTokens: usage.cachedAudioTokens ?? null,
-          outputAudioTokens: usage.outputAudioTokens ?? null,
-          totalTokens: usage.totalTokens ?? null,
-          searchUnits: usage.searchUnits ?? null,
-          webSearches: usage.webSearches ?? null,
-          error: false,
-        });
+      : costPico(
+          price,
+          {
+            inputTokens: usage.inputTokens ?? null,
+            outputTokens: usage.outputTokens ?? null,
+            cachedInputTokens: usage.cachedInputTokens ?? null,
+            cacheWriteTokens: usage.cacheWriteTokens ?? null,
+            cacheWrite1hTokens: usage.cacheWrite1hTokens ?? null,
+            inputAudioTokens: usage.inputAudioTokens ?? null,
+            cachedAudioTokens: usage.cachedAudioTokens ?? null,
+            outputAudioTokens: usage.outputAudioTokens ?? null,
+            totalTokens: usage.totalTokens ?? null,
+            searchUnits: usage.searchUnits ?? null,
+            webSearches: usage.webSearches ?? null,
+            error: false,
+          },
+          usage.serviceTier,
+        );
   return { usage, costUsd: pico === null ? null : picoToUsd(pico), priceSource: price?.sourceDetail ?? null };
 }
 
@@ -98,6 +102,7 @@ export function inspectCommand(args: InspectArgs, out: (s: string) => void): num
   lines.push(`total tokens    ${n(u.totalTokens)}`);
   if (u.searchUnits !== undefined) lines.push(`search units    ${n(u.searchUnits)}`);
   if (u.webSearches !== undefined) lines.push(`web searches    ${n(u.webSearches)}`);
+  if (u.serviceTier !== undefined) lines.push(`service tier    ${u.serviceTier}`);
   lines.push(
     `cost            ${r.costUsd === null ? 'unknown (no price, or usage not reported)' : `$${r.costUsd.toFixed(8).replace(/0+$/, '').replace(/\.$/, '')}`}`,
   );

@@ -469,6 +469,28 @@ describe('costPico of audio tokens', () => {
   });
 });
 
+describe('costPico of a processing tier', () => {
+  const book = new PriceBook();
+  // gpt-4o: 86 fresh at $2.50, 1,920 cached at $1.25, 300 output at $10 per 1M = $0.005615 standard.
+  const u = usage({ inputTokens: 2006, cachedInputTokens: 1920, outputTokens: 300 });
+
+  it('halves an OpenAI or Azure OpenAI flex call, cached tokens included, but not its web searches', () => {
+    expect(costPico(book.resolve('openai', 'gpt-4o')!, u)).toBe(pico('0.005615'));
+    expect(costPico(book.resolve('openai', 'gpt-4o')!, u, 'flex')).toBe(pico('0.0028075'));
+    expect(costPico(book.resolve('azure_openai', 'gpt-4o')!, u, 'flex')).toBe(pico('0.0028075'));
+    // One web search at $10 per 1,000 keeps its price.
+    const searched = usage({ ...u, webSearches: 1 });
+    expect(costPico(book.resolve('openai', 'gpt-4o')!, searched, 'flex')).toBe(pico('0.0128075'));
+  });
+
+  it('leaves other tiers and other providers at the standard rates', () => {
+    expect(costPico(book.resolve('openai', 'gpt-4o')!, u, 'priority')).toBe(pico('0.005615'));
+    // Groq's flex tier costs what its on-demand one does.
+    const groq = book.resolve('groq', 'llama-3.3-70b-versatile')!;
+    expect(costPico(groq, u, 'flex')).toBe(costPico(groq, u));
+  });
+});
+
 describe('costPico when cost cannot be known', () => {
   const book = new PriceBook();
   it('is null when the usage is unknown, but 0 for a failed call that reports none', () => {

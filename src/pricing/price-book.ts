@@ -128,12 +128,31 @@ function audioInputCost(
 }
 
 /**
+ * Providers whose `flex` processing tier is billed at half the standard rates (OpenAI: "priced at
+ * Batch API rates"; Azure OpenAI: "a 50% discount compared with Standard processing").
+ */
+export const TIERED_PROVIDERS: ReadonlySet<string> = new Set(['openai', 'azure_openai']);
+
+/**
  * The cost of one call in picodollars, or null when it cannot be known: the model bills a kind of
  * usage it has no price for, or the usage itself is unknown. A failed call that reports no usage
  * costs 0 (providers do not bill failed requests). Audio tokens cost their own rates where the
- * model has them (see audioInputCost); a model without audio prices bills them as text.
+ * model has them (see audioInputCost); a model without audio prices bills them as text. A
+ * call served at the `flex` tier (`serviceTier`) costs half, where the provider bills it so.
  */
-export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
+export function costPico(p: ResolvedPrice, u: BillableUsage, serviceTier?: string): number | null {
+  let cost = tokenCost(p, u);
+  if (cost === null) return null;
+  // Flex: every token at half its standard rate, cache discounts included.
+  if (serviceTier === 'flex' && TIERED_PROVIDERS.has(p.provider)) cost = Math.round(cost / 2);
+  // Web searches the provider bills per search (whatever the tier); a model with no such price adds nothing for them.
+  const searches = u.webSearches ?? 0;
+  if (searches > 0 && p.perWebSearch !== undefined) cost += searches * p.perWebSearch;
+  return cost;
+}
+
+/** The cost of a call's tokens (and search units) at the standard rates; null when unknown. */
+function tokenCost(p: ResolvedPrice, u: BillableUsage): number | null {
   let input = u.inputTokens;
   const output = u.outputTokens;
   // Embedding and rerank APIs often report only a total, which is all input.
@@ -179,9 +198,6 @@ export function costPico(p: ResolvedPrice, u: BillableUsage): number | null {
       if (spoken > 0) cost += spoken * rateFor(p.outputAudio ?? p.output, input ?? 0);
     } else if (!bySearch) return null;
   }
-  // Web searches the provider bills per search; a model with no such price adds nothing for them.
-  const searches = u.webSearches ?? 0;
-  if (searches > 0 && p.perWebSearch !== undefined) cost += searches * p.perWebSearch;
   return cost;
 }
 

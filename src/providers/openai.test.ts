@@ -323,6 +323,28 @@ describe('openaiConverter on cut, compatible and odd streams', () => {
   });
 });
 
+describe('openaiConverter on the processing tier', () => {
+  const events = (file: string) => parseStreamText(fixture(file));
+  const flex = (body: string) => body.replace(/"service_tier":\s*"default"/g, '"service_tier":"flex"');
+
+  it('keeps a tier other than the standard one from a response, a chat stream and a Responses stream', () => {
+    const response = JSON.parse(flex(fixture('openai-chat-cached.json')));
+    expect(response.service_tier).toBe('flex');
+    expect(openaiConverter.fromResponse(response).serviceTier).toBe('flex');
+    const chunks = events('openai-chat-stream.sse').map((e) => ({ ...(e as object), service_tier: 'priority' }));
+    expect(openaiConverter.fromStream(chunks).serviceTier).toBe('priority');
+    const responses = events('openai-responses-stream.sse').map((e) => {
+      const r = (e as { response?: object }).response;
+      return r === undefined ? e : { ...(e as object), response: { ...r, service_tier: 'flex' } };
+    });
+    expect(openaiConverter.fromStream(responses).serviceTier).toBe('flex');
+  });
+
+  it('leaves the standard tier unsaid', () => {
+    expect(openaiConverter.fromResponse(JSON.parse(fixture('openai-chat-cached.json')))).not.toHaveProperty('serviceTier');
+  });
+});
+
 describe('openaiConverter on the Realtime API', () => {
   // The API reference's response.done: 132 input (13 audio; 64 cached, all text), 121 output (91 audio).
   const done = fixtureJson<{ response: unknown }>('openai-realtime-response-done.json');

@@ -20,6 +20,8 @@ import type { ProviderConverter, Usage } from './types.ts';
  *   `output_tokens` INCLUDES `output_token_details.audio_tokens`. Read from a `response.done`
  *   event or its `response` (the model comes from the request, i.e. the session).
  * - Embeddings: `prompt_tokens` (= `total_tokens`), no output.
+ * - Processing tier: a response's `service_tier` says which served it; `flex` is billed at Batch
+ *   API rates, half the standard ones (https://platform.openai.com/docs/guides/flex-processing).
  * Streams: a chat stream carries usage only when the request set `stream_options.include_usage`,
  * in a last chunk with empty `choices`; a Responses stream carries it in `response.completed`
  * (or `response.incomplete` / `response.failed`). Earlier `response.*` events hold `usage: null`.
@@ -289,6 +291,19 @@ function webSearchesOf(response: Json | undefined): number | undefined {
   return n > 0 ? n : undefined;
 }
 
+/** The names of the standard tier: OpenAI's and Azure's `default`, Groq's `on_demand`. */
+const STANDARD_TIERS = new Set(['default', 'auto', 'on_demand', 'standard']);
+
+/**
+ * The processing tier that served a call, as its response names it (`service_tier`: OpenAI's
+ * `flex` is billed at half the standard rates, `priority` above them), or undefined for the
+ * standard one.
+ */
+function tierOf(v: unknown): string | undefined {
+  const t = str(v);
+  return t === undefined || STANDARD_TIERS.has(t) ? undefined : t;
+}
+
 /** Appends `b` to `a`, either may be absent. */
 function join(a: string | undefined, b: string | undefined): string | undefined {
   return a === undefined ? b : b === undefined ? a : a + b;
@@ -365,6 +380,8 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
       const u = build(provider, kindOf(body, req), str(body?.model), req, counts, unread);
       const searches = webSearchesOf(body);
       if (searches !== undefined) u.webSearches = searches;
+      const tier = tierOf(body?.service_tier);
+      if (tier !== undefined) u.serviceTier = tier;
       return u;
     },
     fromStream(events, request) {
@@ -373,6 +390,7 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
       let kind: Kind | undefined;
       let usage: { value: unknown; at: string } | undefined;
       let searches: number | undefined;
+      let tier: string | undefined;
       let ended = false;
       // The choices seen, and those that sent a finish_reason: indexes below 31 as bits, any others in sets.
       let seenBits = 0;
@@ -390,6 +408,7 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
           kind ??= CHAT;
           if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
             ended = true;
+            tier = tierOf(r?.service_tier);
             if (r?.usage !== undefined && r.usage !== null) usage = { value: r.usage, at: 'response.usage' };
             searches = webSearchesOf(r);
           }
@@ -397,6 +416,8 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
         }
         // Azure's first chunk (`prompt_filter_results`) has an empty model and object: str() skips them.
         model ??= str(ev.model);
+        // Every chunk names the tier; the last one that does wins.
+        if (ev.service_tier !== undefined) tier = tierOf(ev.service_tier);
         if (kind === undefined && str(ev.object) !== undefined) kind = kindOf(ev, req);
         const choices = arr(ev.choices) ?? [];
         const here =
@@ -432,6 +453,7 @@ export function openaiShapedConverter(provider: string, options: ShapeOptions = 
       const counts = usage === undefined ? noCounts() : readCounts(usage.value, usage.at, fields, unread);
       const u = build(provider, kind ?? kindOf(undefined, req), model, req, counts, unread);
       if (searches !== undefined) u.webSearches = searches;
+      if (tier !== undefined) u.serviceTier = tier;
       if (!ended) u.partial = true;
       return u;
     },

@@ -36,6 +36,11 @@ export interface Usage {
   /** Web searches the provider ran for the call (Anthropic's server-side web search tool), billed per search. */
   webSearches?: number | undefined;
   /**
+   * The processing tier that served the call when it was not the standard one (OpenAI's and Azure
+   * OpenAI's `service_tier`: `flex`, billed at half the standard rates; `priority`; `scale`).
+   */
+  serviceTier?: string | undefined;
+  /**
    * Where the counts came from: `reported` by the provider; `missing` when the response carried no
    * usage at all; `estimated` when tokenmeter counted them itself.
    */
