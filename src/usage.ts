@@ -216,6 +216,15 @@ function metadataOf(value: unknown): Record<string, unknown> | null {
   return json === '{}' ? null : (JSON.parse(json) as Record<string, unknown>);
 }
 
+/**
+ * Throws when `part`, a count included in `whole`, is more than it. An unknown whole is not
+ * checked, unless the part cannot be without it (`needsWhole`: then it counts as 0).
+ */
+function partOf(partField: string, part: number | null, wholeField: string, whole: number | null, needsWhole = false): void {
+  if (part === null || (whole === null && !needsWhole)) return;
+  if (part > (whole ?? 0)) throw new ValidationError(partField, part, `more than ${wholeField} (${whole}), which includes them`);
+}
+
 const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding: 'embeddings', reranking: 'rerank' };
 
 /**
@@ -235,56 +244,30 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   const cachedInputTokens = count(input.cachedInputTokens, 'cachedInputTokens');
   const cacheWriteTokens = count(input.cacheWriteTokens, 'cacheWriteTokens');
   const cacheWrite1hTokens = count(input.cacheWrite1hTokens, 'cacheWrite1hTokens');
-  if (cacheWrite1hTokens !== null && cacheWrite1hTokens > (cacheWriteTokens ?? 0)) {
-    throw new ValidationError(
-      'cacheWrite1hTokens',
-      cacheWrite1hTokens,
-      `more than cacheWriteTokens (${cacheWriteTokens}), which includes them`,
-    );
-  }
   const inputAudioTokens = count(input.inputAudioTokens, 'inputAudioTokens');
   const cachedAudioTokens = count(input.cachedAudioTokens, 'cachedAudioTokens');
   const outputAudioTokens = count(input.outputAudioTokens, 'outputAudioTokens');
-  // Cached audio is part of both the cached and the audio input: above either, it is a bug in the caller.
-  if (cachedAudioTokens !== null && cachedAudioTokens > (cachedInputTokens ?? 0)) {
-    throw new ValidationError(
-      'cachedAudioTokens',
-      cachedAudioTokens,
-      `more than cachedInputTokens (${cachedInputTokens}), which includes them`,
-    );
-  }
-  if (cachedAudioTokens !== null && cachedAudioTokens > (inputAudioTokens ?? 0)) {
-    throw new ValidationError(
-      'cachedAudioTokens',
-      cachedAudioTokens,
-      `more than inputAudioTokens (${inputAudioTokens}), which includes them`,
-    );
-  }
   const reasoningTokens = count(input.reasoningTokens, 'reasoningTokens');
   const searchUnits = count(input.searchUnits, 'searchUnits');
   const webSearches = count(input.webSearches, 'webSearches');
   let totalTokens = count(input.totalTokens, 'totalTokens');
-  if (inputTokens !== null) {
-    if (cachedInputTokens !== null && cachedInputTokens > inputTokens) {
-      throw new ValidationError('cachedInputTokens', cachedInputTokens, `more than inputTokens (${inputTokens}), which includes them`);
-    }
-    if (cacheWriteTokens !== null && (cachedInputTokens ?? 0) + cacheWriteTokens > inputTokens) {
-      throw new ValidationError(
-        'cacheWriteTokens',
-        cacheWriteTokens,
-        `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
-      );
-    }
-    if (inputAudioTokens !== null && inputAudioTokens > inputTokens) {
-      throw new ValidationError('inputAudioTokens', inputAudioTokens, `more than inputTokens (${inputTokens}), which includes them`);
-    }
+  // Each count that is part of another is no more than it: above, it is a bug in the caller. The
+  // parts of the cache writes and of the cached audio need their whole; the others are checked
+  // when theirs is known.
+  partOf('cacheWrite1hTokens', cacheWrite1hTokens, 'cacheWriteTokens', cacheWriteTokens, true);
+  partOf('cachedAudioTokens', cachedAudioTokens, 'cachedInputTokens', cachedInputTokens, true);
+  partOf('cachedAudioTokens', cachedAudioTokens, 'inputAudioTokens', inputAudioTokens, true);
+  partOf('cachedInputTokens', cachedInputTokens, 'inputTokens', inputTokens);
+  if (inputTokens !== null && cacheWriteTokens !== null && (cachedInputTokens ?? 0) + cacheWriteTokens > inputTokens) {
+    throw new ValidationError(
+      'cacheWriteTokens',
+      cacheWriteTokens,
+      `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
+    );
   }
-  if (reasoningTokens !== null && outputTokens !== null && reasoningTokens > outputTokens) {
-    throw new ValidationError('reasoningTokens', reasoningTokens, `more than outputTokens (${outputTokens}), which includes them`);
-  }
-  if (outputAudioTokens !== null && outputTokens !== null && outputAudioTokens > outputTokens) {
-    throw new ValidationError('outputAudioTokens', outputAudioTokens, `more than outputTokens (${outputTokens}), which includes them`);
-  }
+  partOf('inputAudioTokens', inputAudioTokens, 'inputTokens', inputTokens);
+  partOf('reasoningTokens', reasoningTokens, 'outputTokens', outputTokens);
+  partOf('outputAudioTokens', outputAudioTokens, 'outputTokens', outputTokens);
   if (totalTokens === null && (inputTokens !== null || outputTokens !== null)) {
     totalTokens = (inputTokens ?? 0) + (outputTokens ?? 0);
   }
