@@ -119,6 +119,12 @@ export interface CallFacts {
   metadata?: Record<string, unknown>;
   /** Who and what the call was for (an instrumented client's context, merged with `withContext`'s). */
   context?: CallContext;
+  /**
+   * True when `context` is all of the call's context, taken when the call was made (instrumented
+   * clients): the context running when its usage is recorded (a stream read elsewhere) is not
+   * added. Otherwise that context fills what `context` leaves unset.
+   */
+  wholeContext?: boolean;
   /** What `admit` held for the call, given back now that its usage is known. */
   held?: Held | undefined;
 }
@@ -305,11 +311,15 @@ export class TokenMonitor implements CallSink {
    * are logged and counted, never thrown.
    */
   record(input: UsageInput): RecordResult {
+    return this.#record(input, this.#context.current());
+  }
+
+  /** Records one call in context `ctx` (its unset fields filled from it, its run id added). */
+  #record(input: UsageInput, ctx: CallContext | undefined): RecordResult {
     if (this.disabled || this.#closed) {
       if (this.#closed) this.#once.warn('closed', 'record() after close(): the call was not recorded');
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
     }
-    const ctx = this.#context.current();
     const u = validateUsage(ctx === undefined || onlyRun(ctx) ? input : applyContext(input, ctx), this.#keyIdOf);
     if (ctx?.runId !== undefined) {
       // The validated record's metadata is already its own copy: the run id is added in place.
@@ -370,34 +380,37 @@ export class TokenMonitor implements CallSink {
       // A tier other than the standard one is kept with the record, and priced (see costPico).
       if (usage.serviceTier !== undefined) metadata = { ...metadata, service_tier: usage.serviceTier };
       const model = usage.model ?? usage.requestModel ?? facts.model ?? 'unknown';
-      return this.record({
-        provider: usage.provider,
-        model,
-        requestModel: usage.requestModel !== undefined && usage.requestModel !== model ? usage.requestModel : undefined,
-        serviceType: facts.serviceType ?? usage.serviceType,
-        operation: facts.operation ?? ctx?.operation ?? usage.operation,
-        userId: ctx?.userId,
-        threadId: ctx?.threadId,
-        agent: ctx?.agent,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        cachedInputTokens: usage.cachedInputTokens,
-        cacheWriteTokens: usage.cacheWriteTokens,
-        cacheWrite1hTokens: usage.cacheWrite1hTokens,
-        inputAudioTokens: usage.inputAudioTokens,
-        cachedAudioTokens: usage.cachedAudioTokens,
-        outputAudioTokens: usage.outputAudioTokens,
-        reasoningTokens: usage.reasoningTokens,
-        totalTokens: usage.totalTokens,
-        searchUnits: usage.searchUnits,
-        webSearches: usage.webSearches,
-        durationMs: facts.durationMs,
-        apiKey: facts.apiKey,
-        error: facts.error !== undefined,
-        errorType: facts.error?.type,
-        errorMessage: facts.error?.message,
-        metadata,
-      });
+      return this.#record(
+        {
+          provider: usage.provider,
+          model,
+          requestModel: usage.requestModel !== undefined && usage.requestModel !== model ? usage.requestModel : undefined,
+          serviceType: facts.serviceType ?? usage.serviceType,
+          operation: facts.operation ?? ctx?.operation ?? usage.operation,
+          userId: ctx?.userId,
+          threadId: ctx?.threadId,
+          agent: ctx?.agent,
+          inputTokens: usage.inputTokens,
+          outputTokens: usage.outputTokens,
+          cachedInputTokens: usage.cachedInputTokens,
+          cacheWriteTokens: usage.cacheWriteTokens,
+          cacheWrite1hTokens: usage.cacheWrite1hTokens,
+          inputAudioTokens: usage.inputAudioTokens,
+          cachedAudioTokens: usage.cachedAudioTokens,
+          outputAudioTokens: usage.outputAudioTokens,
+          reasoningTokens: usage.reasoningTokens,
+          totalTokens: usage.totalTokens,
+          searchUnits: usage.searchUnits,
+          webSearches: usage.webSearches,
+          durationMs: facts.durationMs,
+          apiKey: facts.apiKey,
+          error: facts.error !== undefined,
+          errorType: facts.error?.type,
+          errorMessage: facts.error?.message,
+          metadata,
+        },
+        facts.wholeContext === true ? undefined : this.#context.current(),
+      );
     } catch (error) {
       this.#internalError('instrument', error);
       return undefined;

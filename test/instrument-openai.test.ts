@@ -273,6 +273,22 @@ describe('monitor.instrument(new OpenAI())', () => {
     await monitor.close();
   });
 
+  it('tags a stream with the context it was made in, not the one it is read in', async () => {
+    const { monitor, wrapped } = clients();
+    const run = monitor.session({ id: 'run-a' });
+    const stream = await run.run(() =>
+      monitor.withContext({ userId: 'alice' }, () => wrapped.chat.completions.create({ ...chat, stream: true })),
+    );
+    const other = monitor.session({ id: 'run-b' });
+    await other.run(() =>
+      monitor.withContext({ userId: 'bob', threadId: 'bobs-thread', metadata: { job: 'reader' } }, () => collect(stream)),
+    );
+    const [rec] = await monitor.records({ limit: 1 });
+    expect(rec).toMatchObject({ userId: 'alice', threadId: null, metadata: { run_id: 'run-a' } });
+    expect(rec?.metadata).not.toHaveProperty('job');
+    await monitor.close();
+  });
+
   it('records AzureOpenAI as azure_openai, with the deployment as the requested model', async () => {
     const { monitor, reader } = clients();
     const azure = monitor.instrument(

@@ -153,7 +153,7 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
     const input = (command as { input?: unknown }).input;
     let held: Held | undefined;
     const record = (usage: Usage, error?: unknown) => {
-      const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs: performance.now() - start };
+      const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs: performance.now() - start, wholeContext: true };
       if (held !== undefined) facts.held = held;
       if (error !== undefined) facts.error = errorOf(error);
       if (context !== undefined) facts.context = context;

@@ -20,7 +20,14 @@ import {
 export interface UsageRecorder {
   recordUsage(
     usage: Usage,
-    facts: { durationMs?: number; error?: { type: string; message: string }; apiKey?: string; context?: CallContext; held?: Held },
+    facts: {
+      durationMs?: number;
+      error?: { type: string; message: string };
+      apiKey?: string;
+      context?: CallContext;
+      wholeContext?: boolean;
+      held?: Held;
+    },
   ): unknown;
   /**
    * Before the request leaves: holds the call's estimated cost against enforced budgets, or throws
@@ -139,7 +146,8 @@ class MeteredCall implements CallObserver {
 
   #record(usage: Usage, error?: unknown, durationMs = performance.now() - this.#start): void {
     const recorder = this.#recorder;
-    const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs };
+    // The context is the one the call was made in, whatever runs when its end is recorded.
+    const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs, wholeContext: true };
     if (this.held !== undefined) facts.held = this.held;
     if (error !== undefined) facts.error = errorOf(error);
     if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;

@@ -1,14 +1,16 @@
 import type { RecordResult, TokenMonitor } from '../../src/index.ts';
 
-/** The validated records a monitor keeps from now on, as `record()` returns them. */
+/** The validated records a monitor keeps from now on, as `record()` and `recordUsage()` return them. */
 export function recorded(monitor: TokenMonitor): NonNullable<RecordResult['record']>[] {
   const out: NonNullable<RecordResult['record']>[] = [];
-  const record = monitor.record.bind(monitor);
-  monitor.record = (input) => {
-    const r = record(input);
-    if (r.record !== null) out.push(r.record);
+  const keep = (r: RecordResult | undefined) => {
+    if (r?.record !== null && r?.record !== undefined) out.push(r.record);
     return r;
   };
+  const record = monitor.record.bind(monitor);
+  monitor.record = (input) => keep(record(input)) as RecordResult;
+  const recordUsage = monitor.recordUsage.bind(monitor);
+  monitor.recordUsage = (usage, facts) => keep(recordUsage(usage, facts));
   return out;
 }
 
