@@ -23,6 +23,7 @@ const price = z
     input_audio: z.number().nonnegative().finite().optional(),
     cached_audio: z.number().nonnegative().finite().optional(),
     output_audio: z.number().nonnegative().finite().optional(),
+    output_image: z.number().nonnegative().finite().optional(),
     search_unit: z.number().nonnegative().finite().optional(),
   })
   .strict();
@@ -152,6 +153,7 @@ export function configPrices(config: ConfigFile): Record<string, PriceOverride> 
     if (p.input_audio !== undefined) o.inputAudio = p.input_audio;
     if (p.cached_audio !== undefined) o.cachedAudio = p.cached_audio;
     if (p.output_audio !== undefined) o.outputAudio = p.output_audio;
+    if (p.output_image !== undefined) o.outputImage = p.output_image;
     if (p.search_unit !== undefined) o.searchUnit = p.search_unit;
     out[model] = o;
   }

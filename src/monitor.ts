@@ -398,6 +398,7 @@ export class TokenMonitor implements CallSink {
           inputAudioTokens: usage.inputAudioTokens,
           cachedAudioTokens: usage.cachedAudioTokens,
           outputAudioTokens: usage.outputAudioTokens,
+          outputImageTokens: usage.outputImageTokens,
           reasoningTokens: usage.reasoningTokens,
           totalTokens: usage.totalTokens,
           searchUnits: usage.searchUnits,

@@ -51,6 +51,8 @@ describe('validateUsage rejects bad input, naming the field and the value', () =
     ['output audio above output', { outputTokens: 5, outputAudioTokens: 6 }, 'outputAudioTokens', '6'],
     ['fractional audio', { inputAudioTokens: 2.5 }, 'inputAudioTokens', '2.5'],
     ['negative output audio', { outputAudioTokens: -1 }, 'outputAudioTokens', '-1'],
+    ['image output above output', { outputTokens: 5, outputImageTokens: 6 }, 'outputImageTokens', '6'],
+    ['audio plus image output above output', { outputTokens: 10, outputAudioTokens: 6, outputImageTokens: 6 }, 'outputImageTokens', '6'],
     ['negative duration', { durationMs: -3 }, 'durationMs', '-3'],
     ['bad timestamp', { timestamp: 'yesterday' }, 'timestamp', '"yesterday"'],
     ['array metadata', { metadata: [1, 2] }, 'metadata', 'an array'],

@@ -55,6 +55,8 @@ export interface UsageInput {
   cachedAudioTokens?: number | null | undefined;
   /** Of `outputTokens`, the audio ones (spoken output). */
   outputAudioTokens?: number | null | undefined;
+  /** Of `outputTokens`, the generated images' (Gemini's IMAGE `candidatesTokensDetails`). */
+  outputImageTokens?: number | null | undefined;
   /** Reasoning ("thinking") tokens (part of `outputTokens`). */
   reasoningTokens?: number | null | undefined;
   /** Defaults to input plus output. */
@@ -106,6 +108,8 @@ export interface UsageRecord {
   cachedAudioTokens: number | null;
   /** Of outputTokens, the audio ones. */
   outputAudioTokens: number | null;
+  /** Of outputTokens, the generated images'. */
+  outputImageTokens: number | null;
   reasoningTokens: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
@@ -247,6 +251,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   const inputAudioTokens = count(input.inputAudioTokens, 'inputAudioTokens');
   const cachedAudioTokens = count(input.cachedAudioTokens, 'cachedAudioTokens');
   const outputAudioTokens = count(input.outputAudioTokens, 'outputAudioTokens');
+  const outputImageTokens = count(input.outputImageTokens, 'outputImageTokens');
   const reasoningTokens = count(input.reasoningTokens, 'reasoningTokens');
   const searchUnits = count(input.searchUnits, 'searchUnits');
   const webSearches = count(input.webSearches, 'webSearches');
@@ -268,6 +273,19 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   partOf('inputAudioTokens', inputAudioTokens, 'inputTokens', inputTokens);
   partOf('reasoningTokens', reasoningTokens, 'outputTokens', outputTokens);
   partOf('outputAudioTokens', outputAudioTokens, 'outputTokens', outputTokens);
+  partOf('outputImageTokens', outputImageTokens, 'outputTokens', outputTokens);
+  if (
+    outputAudioTokens !== null &&
+    outputImageTokens !== null &&
+    outputTokens !== null &&
+    outputAudioTokens + outputImageTokens > outputTokens
+  ) {
+    throw new ValidationError(
+      'outputImageTokens',
+      outputImageTokens,
+      `audio plus image output tokens exceed outputTokens (${outputTokens}), which includes them`,
+    );
+  }
   if (totalTokens === null && (inputTokens !== null || outputTokens !== null)) {
     totalTokens = (inputTokens ?? 0) + (outputTokens ?? 0);
   }
@@ -327,6 +345,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     inputAudioTokens,
     cachedAudioTokens,
     outputAudioTokens,
+    outputImageTokens,
     reasoningTokens,
     totalTokens,
     searchUnits,

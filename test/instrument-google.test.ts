@@ -63,6 +63,23 @@ describe('monitor.instrument(new GoogleGenAI())', () => {
     await monitor.close();
   });
 
+  it('prices the images an image model generates at its image output rate, and keeps their count in the ledger', async () => {
+    const { monitor, wrapped } = setup();
+    server.next = { json: fixtureJson('gemini-image.json') };
+    const r = await wrapped.models.generateContent({
+      model: 'gemini-2.5-flash-image',
+      contents: "Create a picture of a banana wearing a tiny chef's hat",
+    });
+    expect(r.candidates?.[0]?.content?.parts?.[1]?.inlineData?.mimeType).toBe('image/png');
+    const [record] = await monitor.records({ limit: 1 });
+    expect(record).toMatchObject({ model: 'gemini-2.5-flash-image', inputTokens: 14, outputTokens: 1308, outputImageTokens: 1290 });
+    // gemini-2.5-flash-image per 1M (genai-prices): input $0.30, text output $2.50, image output $30:
+    // 14×0.3 + 18×2.5 + 1290×30 = 38,749.2 µ$ (the image alone $0.0387, the pricing page's $0.039 an image;
+    // at the text rate the whole answer would cost 3,274.2 µ$)
+    expect(record?.costUsd).toBe(0.0387492);
+    await monitor.close();
+  });
+
   it('prices cached audio on Vertex AI at the cached-audio rate', async () => {
     const { monitor, wrapped } = setup(true);
     server.next = { json: fixtureJson('gemini-audio-cached.json') };

@@ -75,6 +75,7 @@ describe('exports', () => {
       'input_audio_tokens',
       'cached_audio_tokens',
       'output_audio_tokens',
+      'output_image_tokens',
       'reasoning_tokens',
       'total_tokens',
       'search_units',

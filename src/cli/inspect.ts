@@ -63,6 +63,7 @@ export function inspectFile(args: InspectArgs): { usage: Usage; costUsd: number 
             inputAudioTokens: usage.inputAudioTokens ?? null,
             cachedAudioTokens: usage.cachedAudioTokens ?? null,
             outputAudioTokens: usage.outputAudioTokens ?? null,
+            outputImageTokens: usage.outputImageTokens ?? null,
             totalTokens: usage.totalTokens ?? null,
             searchUnits: usage.searchUnits ?? null,
             webSearches: usage.webSearches ?? null,
@@ -99,6 +100,7 @@ export function inspectCommand(args: InspectArgs, out: (s: string) => void): num
     lines.push(`  audio         ${n(u.inputAudioTokens)}${u.cachedAudioTokens ? ` (${n(u.cachedAudioTokens)} cached)` : ''}`);
   lines.push(`output tokens   ${n(u.outputTokens)}`, `  reasoning     ${n(u.reasoningTokens)}`);
   if (u.outputAudioTokens) lines.push(`  audio         ${n(u.outputAudioTokens)}`);
+  if (u.outputImageTokens) lines.push(`  images        ${n(u.outputImageTokens)}`);
   lines.push(`total tokens    ${n(u.totalTokens)}`);
   if (u.searchUnits !== undefined) lines.push(`search units    ${n(u.searchUnits)}`);
   if (u.webSearches !== undefined) lines.push(`web searches    ${n(u.webSearches)}`);

@@ -47,6 +47,7 @@ export function describePrice(p: ResolvedPrice, json: boolean): string {
         audioInput: rateJson(p.inputAudio),
         cachedAudioInput: rateJson(p.cacheAudioRead),
         audioOutput: rateJson(p.outputAudio),
+        imageOutput: rateJson(p.outputImage),
         usdPerSearchUnit: p.perSearchUnit === undefined ? null : picoToUsd(p.perSearchUnit),
       },
       null,
@@ -70,6 +71,7 @@ export function describePrice(p: ResolvedPrice, json: boolean): string {
     if (p.inputAudio !== undefined) lines.push(...rateLines('audio input', p.inputAudio, ''));
     if (p.cacheAudioRead !== undefined) lines.push(...rateLines('cached audio', p.cacheAudioRead, ''));
     if (p.outputAudio !== undefined) lines.push(...rateLines('audio output', p.outputAudio, ''));
+    if (p.outputImage !== undefined) lines.push(...rateLines('image output', p.outputImage, ''));
   }
   return lines.join('\n');
 }

@@ -28,10 +28,10 @@ function providerOf(name: string): string {
   return head === '' ? 'unknown' : head;
 }
 
-/** The AUDIO entry's tokens of a Gemini ModalityTokenCount list (`promptTokensDetails`...), or undefined. */
-function audioOf(details: unknown): number | undefined {
+/** The tokens of one modality in a Gemini ModalityTokenCount list (`promptTokensDetails`...), or undefined. */
+function modalityOf(details: unknown, modality = 'AUDIO'): number | undefined {
   if (!Array.isArray(details)) return undefined;
-  for (const d of details) if (obj(d)?.modality === 'AUDIO') return num(obj(d)?.tokenCount);
+  for (const d of details) if (obj(d)?.modality === modality) return num(obj(d)?.tokenCount);
   return undefined;
 }
 
@@ -39,7 +39,7 @@ function audioOf(details: unknown): number | undefined {
  * The AI SDK's usage: spec v3/v4 nests it (`inputTokens.total` includes cache reads and writes,
  * `outputTokens.total` includes reasoning); spec v2 has flat counts. The provider's own usage
  * (`raw`) adds what the common shape leaves out: Anthropic's one-hour cache writes and web searches,
- * and Gemini's audio tokens (@ai-sdk/google keeps `promptTokensDetails` and `candidatesTokensDetails`;
+ * and Gemini's audio and image tokens (@ai-sdk/google keeps `promptTokensDetails` and `candidatesTokensDetails`;
  * not `cacheTokensDetails`, so cached audio stays unknown). @ai-sdk/openai's raw usage drops
  * OpenAI's `audio_tokens`, so OpenAI audio is not seen here.
  */
@@ -58,10 +58,12 @@ function countsOf(usage: unknown): Partial<Usage> {
     const raw = obj(u.raw);
     r.cacheWrite1hTokens = num(obj(raw?.cache_creation)?.ephemeral_1h_input_tokens);
     r.webSearches = num(obj(raw?.server_tool_use)?.web_search_requests);
-    const audioIn = audioOf(raw?.promptTokensDetails);
-    const audioOut = audioOf(raw?.candidatesTokensDetails);
+    const audioIn = modalityOf(raw?.promptTokensDetails);
+    const audioOut = modalityOf(raw?.candidatesTokensDetails);
+    const imageOut = modalityOf(raw?.candidatesTokensDetails, 'IMAGE');
     if (audioIn !== undefined) r.inputAudioTokens = Math.min(audioIn, r.inputTokens ?? audioIn);
     if (audioOut !== undefined) r.outputAudioTokens = Math.min(audioOut, r.outputTokens ?? audioOut);
+    if (imageOut !== undefined) r.outputImageTokens = Math.min(imageOut, (r.outputTokens ?? imageOut) - (r.outputAudioTokens ?? 0));
   } else {
     r.inputTokens = num(u.inputTokens);
     r.outputTokens = num(u.outputTokens);

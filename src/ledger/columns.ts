@@ -19,6 +19,7 @@ export const RECORD_COLUMNS = [
   ['inputAudioTokens', 'input_audio_tokens'],
   ['cachedAudioTokens', 'cached_audio_tokens'],
   ['outputAudioTokens', 'output_audio_tokens'],
+  ['outputImageTokens', 'output_image_tokens'],
   ['reasoningTokens', 'reasoning_tokens'],
   ['totalTokens', 'total_tokens'],
   ['searchUnits', 'search_units'],

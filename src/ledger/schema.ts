@@ -150,19 +150,20 @@ export const MIGRATIONS: readonly string[] = [
   LEFT JOIN strings a ON a.id = r.agent
   LEFT JOIN strings et ON et.id = r.error_type;
   `,
-  // 3: audio tokens (of the input, of the cached input, of the output), which audio models bill
-  // at their own rates.
+  // 3: audio tokens (of the input, of the cached input, of the output) and image output tokens,
+  // which audio and image models bill at their own rates.
   `
   ALTER TABLE records ADD COLUMN input_audio_tokens INTEGER;
   ALTER TABLE records ADD COLUMN cached_audio_tokens INTEGER;
   ALTER TABLE records ADD COLUMN output_audio_tokens INTEGER;
+  ALTER TABLE records ADD COLUMN output_image_tokens INTEGER;
   DROP VIEW usage_records;
   CREATE VIEW usage_records AS
   SELECT r.id,
     strftime('%Y-%m-%dT%H:%M:%fZ', (r.id >> 10) / 1000.0, 'unixepoch') AS timestamp,
     p.value AS provider, st.value AS service_type, m.value AS model, rm.value AS request_model, o.value AS operation,
     r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens, r.cache_write_1h_tokens,
-    r.input_audio_tokens, r.cached_audio_tokens, r.output_audio_tokens, r.reasoning_tokens,
+    r.input_audio_tokens, r.cached_audio_tokens, r.output_audio_tokens, r.output_image_tokens, r.reasoning_tokens,
     r.total_tokens, r.search_units, r.web_searches, r.cost_pico / 1e12 AS cost_usd, k.value AS api_key_id, u.value AS user_id,
     t.value AS thread_id, a.value AS agent, r.duration_us / 1000.0 AS duration_ms, r.error, et.value AS error_type,
     r.error_message, r.metadata

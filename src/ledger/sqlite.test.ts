@@ -37,6 +37,7 @@ function rec(over: Partial<UsageRecord> = {}): UsageRecord {
     inputAudioTokens: null,
     cachedAudioTokens: null,
     outputAudioTokens: null,
+    outputImageTokens: null,
     reasoningTokens: null,
     totalTokens: 1500,
     searchUnits: null,
@@ -322,7 +323,7 @@ describe('SqliteStore', () => {
     view.close();
   });
 
-  it('migrates a ledger of the second schema in place: its records kept, audio tokens kept from then on', async () => {
+  it('migrates a ledger of the second schema in place: its records kept, audio and image tokens kept from then on', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
     // A ledger as version 2 left it, with one record in it (one of its own columns, web_searches, set).
     const v2 = new Database(file);
@@ -354,20 +355,25 @@ describe('SqliteStore', () => {
       inputAudioTokens: null,
       cachedAudioTokens: null,
       outputAudioTokens: null,
+      outputImageTokens: null,
       costUsd: 0.00072,
     });
     expect(newer).toMatchObject({ model: 'gpt-audio', inputAudioTokens: 44, cachedAudioTokens: 0, outputAudioTokens: 47 });
+    await s.write([rec({ model: 'gemini-2.5-flash-image', outputTokens: 1290, outputImageTokens: 1290 })]);
+    const [image] = await s.records({});
+    expect(image).toMatchObject({ model: 'gemini-2.5-flash-image', outputImageTokens: 1290 });
     const view = new Database(file, { readonly: true });
     expect(view.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(
       view
         .prepare(
-          'SELECT input_audio_tokens AS i, cached_audio_tokens AS c, output_audio_tokens AS o, web_searches AS w FROM usage_records ORDER BY id',
+          'SELECT input_audio_tokens AS i, cached_audio_tokens AS c, output_audio_tokens AS o, output_image_tokens AS g, web_searches AS w FROM usage_records ORDER BY id',
         )
         .all(),
     ).toEqual([
-      { i: null, c: null, o: null, w: 1 },
-      { i: 44, c: 0, o: 47, w: null },
+      { i: null, c: null, o: null, g: null, w: 1 },
+      { i: 44, c: 0, o: 47, g: null, w: null },
+      { i: null, c: null, o: null, g: 1290, w: null },
     ]);
     view.close();
   });

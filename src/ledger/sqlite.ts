@@ -186,9 +186,9 @@ export class SqliteStore implements LedgerStore {
       'insert',
       `INSERT OR IGNORE INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
         cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, input_audio_tokens, cached_audio_tokens, output_audio_tokens,
-        reasoning_tokens, total_tokens, search_units, web_searches, cost_pico, api_key_id, user_id, thread_id, agent, duration_us,
+        output_image_tokens, reasoning_tokens, total_tokens, search_units, web_searches, cost_pico, api_key_id, user_id, thread_id, agent, duration_us,
         error, error_type, error_message, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const upHour = this.#prepare(
       'upHour',
@@ -242,7 +242,7 @@ export class SqliteStore implements LedgerStore {
         const id = Math.floor(r.timestamp) * ID_SCALE + this.#seq;
         const thread = r.threadId === null ? null : this.#idOf(r.threadId, added);
         const duration = r.durationMs === null ? null : Math.round(r.durationMs * 1000);
-        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 28.
+        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 29.
         const common =
           r.requestModel === null &&
           r.cacheWriteTokens === null &&
@@ -250,6 +250,7 @@ export class SqliteStore implements LedgerStore {
           (r.inputAudioTokens ?? null) === null &&
           (r.cachedAudioTokens ?? null) === null &&
           (r.outputAudioTokens ?? null) === null &&
+          (r.outputImageTokens ?? null) === null &&
           r.reasoningTokens === null &&
           r.searchUnits === null &&
           (r.webSearches ?? null) === null &&
@@ -291,6 +292,7 @@ export class SqliteStore implements LedgerStore {
               r.inputAudioTokens ?? null,
               r.cachedAudioTokens ?? null,
               r.outputAudioTokens ?? null,
+              r.outputImageTokens ?? null,
               r.reasoningTokens,
               r.totalTokens,
               r.searchUnits,
@@ -478,6 +480,7 @@ export class SqliteStore implements LedgerStore {
       inputAudioTokens: row.input_audio_tokens as number | null,
       cachedAudioTokens: row.cached_audio_tokens as number | null,
       outputAudioTokens: row.output_audio_tokens as number | null,
+      outputImageTokens: row.output_image_tokens as number | null,
       reasoningTokens: row.reasoning_tokens as number | null,
       totalTokens: row.total_tokens as number | null,
       searchUnits: row.search_units as number | null,

@@ -120,6 +120,7 @@ export function lookupGenaiPrice(provider: string, model: string, at: Date = new
   const inputAudio = rate(prices.input_audio_mtok);
   const cacheAudioRead = rate(prices.cache_audio_read_mtok);
   const outputAudio = rate(prices.output_audio_mtok);
+  const outputImage = rate(prices.output_image_mtok);
   if (input) resolved.input = input;
   if (output) resolved.output = output;
   if (cacheRead) resolved.cacheRead = cacheRead;
@@ -128,6 +129,7 @@ export function lookupGenaiPrice(provider: string, model: string, at: Date = new
   if (inputAudio) resolved.inputAudio = inputAudio;
   if (cacheAudioRead) resolved.cacheAudioRead = cacheAudioRead;
   if (outputAudio) resolved.outputAudio = outputAudio;
+  if (outputImage) resolved.outputImage = outputImage;
   // USD per thousand searches.
   const searches = prices.web_searches_kcount;
   if (typeof searches === 'number') resolved.perWebSearch = usdToPico(searches / 1000);

@@ -315,6 +315,16 @@ const cases: { name: string; provider: string; model: string; u: Partial<Billabl
     usd: '0.0112',
     link: 'https://aws.amazon.com/bedrock/pricing/',
   },
+  // Gemini's image model: 14 in at $0.30, 18 text out at $2.50, one 1024x1024 image (1,290 tokens) at $30 per 1M:
+  // 4.2 + 45 + 38,700 = 38,749.2 µ$
+  {
+    name: 'gemini-2.5-flash-image with a generated image',
+    provider: 'gemini',
+    model: 'gemini-2.5-flash-image',
+    u: { inputTokens: 14, outputTokens: 1308, outputImageTokens: 1290 },
+    usd: '0.0387492',
+    link: 'https://ai.google.dev/gemini-api/docs/pricing',
+  },
   // A global cross-region profile of Claude Haiku 4.5: $1 in, $5 out (a us. or eu. one costs 10% more)
   {
     name: 'bedrock claude-haiku-4-5 global profile',
@@ -387,6 +397,7 @@ describe('costPico against hand-checked prices', () => {
           input_audio_tokens: c.u.inputAudioTokens ?? 0,
           cache_audio_read_tokens: c.u.cachedAudioTokens ?? 0,
           output_audio_tokens: c.u.outputAudioTokens ?? 0,
+          output_image_tokens: c.u.outputImageTokens ?? 0,
           ...(c.u.cacheWrite1hTokens
             ? { cache_write_1h_tokens: c.u.cacheWrite1hTokens, cache_write_5m_tokens: (c.u.cacheWriteTokens ?? 0) - c.u.cacheWrite1hTokens }
             : {}),

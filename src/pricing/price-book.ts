@@ -18,6 +18,8 @@ export interface BillableUsage {
   cachedAudioTokens?: number | null;
   /** Of outputTokens, the audio ones. */
   outputAudioTokens?: number | null;
+  /** Of outputTokens, the generated images'. */
+  outputImageTokens?: number | null;
   totalTokens: number | null;
   searchUnits: number | null;
   /** Web searches the provider ran for the call. */
@@ -34,6 +36,7 @@ const OVERRIDE_FIELDS = [
   'inputAudio',
   'cachedAudio',
   'outputAudio',
+  'outputImage',
   'searchUnit',
 ] as const;
 const LOCAL_PROVIDERS = new Set(['ollama']);
@@ -78,6 +81,7 @@ function fromOverride(provider: string, model: string, o: PriceOverride, source:
   if (o.inputAudio !== undefined) p.inputAudio = flat(perMillionToPico(o.inputAudio));
   if (o.cachedAudio !== undefined) p.cacheAudioRead = flat(perMillionToPico(o.cachedAudio));
   if (o.outputAudio !== undefined) p.outputAudio = flat(perMillionToPico(o.outputAudio));
+  if (o.outputImage !== undefined) p.outputImage = flat(perMillionToPico(o.outputImage));
   if (o.searchUnit !== undefined) p.perSearchUnit = usdToPico(o.searchUnit);
   return p;
 }
@@ -192,10 +196,13 @@ function tokenCost(p: ResolvedPrice, u: BillableUsage): number | null {
   }
   if (output !== null && output > 0) {
     if (p.output !== undefined) {
-      // Spoken output at the audio output rate where the model has one; the rest (text, reasoning) at the output rate.
+      // Spoken output and generated images at their own rates where the model has them; the rest
+      // (text, reasoning) at the output rate.
       const spoken = Math.min(u.outputAudioTokens ?? 0, output);
-      cost += (output - spoken) * rateFor(p.output, input ?? 0);
+      const drawn = Math.min(u.outputImageTokens ?? 0, output - spoken);
+      cost += (output - spoken - drawn) * rateFor(p.output, input ?? 0);
       if (spoken > 0) cost += spoken * rateFor(p.outputAudio ?? p.output, input ?? 0);
+      if (drawn > 0) cost += drawn * rateFor(p.outputImage ?? p.output, input ?? 0);
     } else if (!bySearch) return null;
   }
   return cost;

@@ -35,6 +35,8 @@ export interface ResolvedPrice {
   cacheAudioRead?: Rate;
   /** Audio output tokens (spoken output); when absent, they cost the output rate. */
   outputAudio?: Rate;
+  /** Image output tokens (Gemini's image models: $30/M against $2.50/M text); when absent, they cost the output rate. */
+  outputImage?: Rate;
   /** Picodollars per search unit. */
   perSearchUnit?: number;
   /** Picodollars per web search the provider ran for the call (Anthropic's web search tool). */
@@ -61,6 +63,8 @@ export interface PriceOverride {
   cachedAudio?: number;
   /** USD per 1M audio output tokens. @default the output price */
   outputAudio?: number;
+  /** USD per 1M image output tokens. @default the output price */
+  outputImage?: number;
   /** USD per search unit (rerank). */
   searchUnit?: number;
 }

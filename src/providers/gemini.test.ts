@@ -77,6 +77,29 @@ describe('Gemini audio counts', () => {
     expect(geminiConverter.fromResponse(body(meta))).toMatchObject({ inputTokens: 370, inputAudioTokens: 320 });
   });
 
+  it('reads the images an image model generated, within the output beside its audio', () => {
+    const meta = {
+      prompt_token_count: 14,
+      candidates_token_count: 1308,
+      candidates_tokens_details: [
+        { modality: 'TEXT', token_count: 18 },
+        { modality: 'IMAGE', token_count: 1290 },
+      ],
+    };
+    expect(vertex.fromResponse(body(meta))).toMatchObject({ outputTokens: 1308, outputImageTokens: 1290 });
+    expect(vertex.fromResponse(body(meta))).not.toHaveProperty('outputAudioTokens');
+    // Counts that overlap (odd data): the images get what the audio leaves of the output.
+    const odd = {
+      promptTokenCount: 1,
+      candidatesTokenCount: 100,
+      candidatesTokensDetails: [
+        { modality: 'AUDIO', tokenCount: 80 },
+        { modality: 'IMAGE', tokenCount: 80 },
+      ],
+    };
+    expect(geminiConverter.fromResponse(body(odd))).toMatchObject({ outputAudioTokens: 80, outputImageTokens: 20 });
+  });
+
   it('leaves audio unknown without an AUDIO entry, and names odd details', () => {
     const text = geminiConverter.fromResponse(body({ promptTokenCount: 10, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 10 }] }));
     expect(text).not.toHaveProperty('inputAudioTokens');

@@ -10,6 +10,8 @@ import type { ProviderConverter, Usage } from './types.ts';
  * ModalityTokenCount); audio input and cached audio are billed at their own rates
  * (https://ai.google.dev/gemini-api/docs/pricing). `toolUsePromptTokensDetails[]` audio is input
  * audio too, as tool-use prompt tokens are input. A call without an AUDIO entry has no audio count.
+ * Images an image model generates (the IMAGE entry of `candidatesTokensDetails`, 1,290 tokens a
+ * 1024x1024 image) are billed at its image output rate.
  * The REST API and @google/genai use camelCase; some Vertex surfaces use snake_case.
  * Streams repeat RUNNING totals in each chunk's usageMetadata: the last chunk with counts wins,
  * and Vertex's first chunk may carry a usageMetadata with no counts. The Gemini API's embedContent
@@ -21,8 +23,8 @@ function field(m: Record<string, unknown>, camel: string, snake: string, unread:
   return count(m, [camel], unread) ?? count(m, [snake], unread);
 }
 
-/** The AUDIO entry's tokens of a list of ModalityTokenCount (`promptTokensDetails`...), or undefined when it has none. */
-function audioOf(m: Record<string, unknown>, camel: string, snake: string, unread: string[]): number | undefined {
+/** The tokens of a list of ModalityTokenCount (`promptTokensDetails`...) in one modality, or undefined when it has none. */
+function modalityOf(m: Record<string, unknown>, camel: string, snake: string, unread: string[], modality = 'AUDIO'): number | undefined {
   const key = m[camel] === undefined || m[camel] === null ? snake : camel;
   const list = m[key];
   if (list === undefined || list === null) return undefined;
@@ -33,7 +35,7 @@ function audioOf(m: Record<string, unknown>, camel: string, snake: string, unrea
   let n: number | undefined;
   for (const entry of list) {
     const e = obj(entry);
-    if (e?.modality !== 'AUDIO') continue;
+    if (e?.modality !== modality) continue;
     const note: string[] = [];
     n = plus(n, field(e, 'tokenCount', 'token_count', note));
     for (const path of note) unread.push(`${key}.${path}`);
@@ -61,14 +63,17 @@ function countsOf(meta: unknown, unread: string[]): Partial<Usage> | undefined {
   if (total !== undefined) r.totalTokens = total;
   // Audio, as parts of the counts above: never more than them, so odd counts do not fail the record.
   if (input !== undefined) {
-    const prompted = audioOf(m, 'promptTokensDetails', 'prompt_tokens_details', unread);
-    const audioIn = plus(prompted, audioOf(m, 'toolUsePromptTokensDetails', 'tool_use_prompt_tokens_details', unread));
+    const prompted = modalityOf(m, 'promptTokensDetails', 'prompt_tokens_details', unread);
+    const audioIn = plus(prompted, modalityOf(m, 'toolUsePromptTokensDetails', 'tool_use_prompt_tokens_details', unread));
     if (audioIn !== undefined) r.inputAudioTokens = Math.min(audioIn, input);
   }
-  const cachedAudio = audioOf(m, 'cacheTokensDetails', 'cache_tokens_details', unread);
+  const cachedAudio = modalityOf(m, 'cacheTokensDetails', 'cache_tokens_details', unread);
   if (cachedAudio !== undefined) r.cachedAudioTokens = Math.min(cachedAudio, cached ?? 0, r.inputAudioTokens ?? 0);
-  const audioOut = audioOf(m, 'candidatesTokensDetails', 'candidates_tokens_details', unread);
+  const audioOut = modalityOf(m, 'candidatesTokensDetails', 'candidates_tokens_details', unread);
   if (audioOut !== undefined && output !== undefined) r.outputAudioTokens = Math.min(audioOut, output);
+  // Generated images (gemini-2.5-flash-image: $30/M against $2.50/M for text), as part of the output.
+  const imageOut = modalityOf(m, 'candidatesTokensDetails', 'candidates_tokens_details', [], 'IMAGE');
+  if (imageOut !== undefined && output !== undefined) r.outputImageTokens = Math.min(imageOut, output - (r.outputAudioTokens ?? 0));
   return r;
 }
 

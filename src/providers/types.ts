@@ -29,6 +29,8 @@ export interface Usage {
   cachedAudioTokens?: number | undefined;
   /** Of `outputTokens`, the audio ones (spoken output), billed at the model's audio output rate where it has one. */
   outputAudioTokens?: number | undefined;
+  /** Of `outputTokens`, the generated images' (Gemini's image models), billed at the model's image output rate where it has one. */
+  outputImageTokens?: number | undefined;
   reasoningTokens?: number | undefined;
   totalTokens?: number | undefined;
   /** Billed search units (Cohere rerank). */

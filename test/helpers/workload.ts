@@ -26,6 +26,7 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
       inputAudioTokens: null,
       cachedAudioTokens: null,
       outputAudioTokens: null,
+      outputImageTokens: null,
       reasoningTokens: null,
       totalTokens: input + output,
       searchUnits: null,
