@@ -220,13 +220,9 @@ function metadataOf(value: unknown): Record<string, unknown> | null {
   return json === '{}' ? null : (JSON.parse(json) as Record<string, unknown>);
 }
 
-/**
- * Throws when `part`, a count included in `whole`, is more than it. An unknown whole is not
- * checked, unless the part cannot be without it (`needsWhole`: then it counts as 0).
- */
-function partOf(partField: string, part: number | null, wholeField: string, whole: number | null, needsWhole = false): void {
-  if (part === null || (whole === null && !needsWhole)) return;
-  if (part > (whole ?? 0)) throw new ValidationError(partField, part, `more than ${wholeField} (${whole}), which includes them`);
+/** Throws the error of a count above the count that includes it (`part` of `whole`). */
+function notPart(partField: string, part: number, wholeField: string, whole: number | null): never {
+  throw new ValidationError(partField, part, `more than ${wholeField} (${whole}), which includes them`);
 }
 
 const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding: 'embeddings', reranking: 'rerank' };
@@ -258,33 +254,42 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   let totalTokens = count(input.totalTokens, 'totalTokens');
   // Each count that is part of another is no more than it: above, it is a bug in the caller. The
   // parts of the cache writes and of the cached audio need their whole; the others are checked
-  // when theirs is known.
-  partOf('cacheWrite1hTokens', cacheWrite1hTokens, 'cacheWriteTokens', cacheWriteTokens, true);
-  partOf('cachedAudioTokens', cachedAudioTokens, 'cachedInputTokens', cachedInputTokens, true);
-  partOf('cachedAudioTokens', cachedAudioTokens, 'inputAudioTokens', inputAudioTokens, true);
-  partOf('cachedInputTokens', cachedInputTokens, 'inputTokens', inputTokens);
-  if (inputTokens !== null && cacheWriteTokens !== null && (cachedInputTokens ?? 0) + cacheWriteTokens > inputTokens) {
-    throw new ValidationError(
-      'cacheWriteTokens',
-      cacheWriteTokens,
-      `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
-    );
+  // when theirs is known. (The checks stay inline: this runs for every call.)
+  if (cacheWrite1hTokens !== null && cacheWrite1hTokens > (cacheWriteTokens ?? 0))
+    notPart('cacheWrite1hTokens', cacheWrite1hTokens, 'cacheWriteTokens', cacheWriteTokens);
+  if (cachedAudioTokens !== null) {
+    if (cachedAudioTokens > (cachedInputTokens ?? 0))
+      notPart('cachedAudioTokens', cachedAudioTokens, 'cachedInputTokens', cachedInputTokens);
+    if (cachedAudioTokens > (inputAudioTokens ?? 0)) notPart('cachedAudioTokens', cachedAudioTokens, 'inputAudioTokens', inputAudioTokens);
   }
-  partOf('inputAudioTokens', inputAudioTokens, 'inputTokens', inputTokens);
-  partOf('reasoningTokens', reasoningTokens, 'outputTokens', outputTokens);
-  partOf('outputAudioTokens', outputAudioTokens, 'outputTokens', outputTokens);
-  partOf('outputImageTokens', outputImageTokens, 'outputTokens', outputTokens);
-  if (
-    outputAudioTokens !== null &&
-    outputImageTokens !== null &&
-    outputTokens !== null &&
-    outputAudioTokens + outputImageTokens > outputTokens
-  ) {
-    throw new ValidationError(
-      'outputImageTokens',
-      outputImageTokens,
-      `audio plus image output tokens exceed outputTokens (${outputTokens}), which includes them`,
-    );
+  if (inputTokens !== null) {
+    if (cachedInputTokens !== null && cachedInputTokens > inputTokens)
+      notPart('cachedInputTokens', cachedInputTokens, 'inputTokens', inputTokens);
+    if (cacheWriteTokens !== null && (cachedInputTokens ?? 0) + cacheWriteTokens > inputTokens) {
+      throw new ValidationError(
+        'cacheWriteTokens',
+        cacheWriteTokens,
+        `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
+      );
+    }
+    if (inputAudioTokens !== null && inputAudioTokens > inputTokens)
+      notPart('inputAudioTokens', inputAudioTokens, 'inputTokens', inputTokens);
+  }
+  if (outputTokens !== null) {
+    if (reasoningTokens !== null && reasoningTokens > outputTokens)
+      notPart('reasoningTokens', reasoningTokens, 'outputTokens', outputTokens);
+    if (outputAudioTokens !== null && outputAudioTokens > outputTokens)
+      notPart('outputAudioTokens', outputAudioTokens, 'outputTokens', outputTokens);
+    if (outputImageTokens !== null) {
+      if (outputImageTokens > outputTokens) notPart('outputImageTokens', outputImageTokens, 'outputTokens', outputTokens);
+      if ((outputAudioTokens ?? 0) + outputImageTokens > outputTokens) {
+        throw new ValidationError(
+          'outputImageTokens',
+          outputImageTokens,
+          `audio plus image output tokens exceed outputTokens (${outputTokens}), which includes them`,
+        );
+      }
+    }
   }
   if (totalTokens === null && (inputTokens !== null || outputTokens !== null)) {
     totalTokens = (inputTokens ?? 0) + (outputTokens ?? 0);
