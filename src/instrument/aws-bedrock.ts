@@ -1,8 +1,7 @@
 import { awsBedrockConverter, awsBedrockInvokeUsage, BEDROCK_COUNT_HEADERS, type BedrockHeaders } from '../providers/aws-bedrock.ts';
 import type { Usage } from '../providers/types.ts';
-import { errorOf } from './error-type.ts';
 import { observeAsyncIterable, observeCall, type StreamEnd } from './stainless.ts';
-import { admitted, contextFor, type Held, type Instrumenter, type UsageRecorder } from './wrap.ts';
+import { admitted, contextFor, type Held, type Instrumenter, recordMetered } from './wrap.ts';
 
 /**
  * The official `@aws-sdk/client-bedrock-runtime` client (`BedrockRuntimeClient`, and the
@@ -152,14 +151,7 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
     const context = contextFor(recorder);
     const input = (command as { input?: unknown }).input;
     let held: Held | undefined;
-    const record = (usage: Usage, error?: unknown) => {
-      const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs: performance.now() - start, wholeContext: true };
-      if (held !== undefined) facts.held = held;
-      if (error !== undefined) facts.error = errorOf(error);
-      if (context !== undefined) facts.context = context;
-      usage.provider = recorder.provider;
-      recorder.monitor.recordUsage(usage, facts);
-    };
+    const record = (usage: Usage, error?: unknown) => recordMetered(recorder, usage, performance.now() - start, context, held, error);
     const onStreamEnd = (events: (e: unknown[]) => unknown[]) => (end: StreamEnd) => {
       const usage = awsBedrockConverter.fromStream(events(end.events), input);
       if (!end.complete) usage.partial = true;

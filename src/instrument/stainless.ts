@@ -267,13 +267,7 @@ export function observeCall<T>(result: T, observer: CallObserver): T {
       return data;
     }
   };
-  const onError = (error: unknown): void => {
-    try {
-      observer.onError(error);
-    } catch {
-      // Never into the caller's code path.
-    }
-  };
+  const onError = safe((error: unknown) => observer.onError(error));
   const p = result as unknown as APIPromiseLike<unknown>;
   if (typeof p?.parseResponse === 'function' && p.responsePromise instanceof Promise) {
     observeAPIPromise(p, onData, onError, { seen: false, failures: false });

@@ -100,6 +100,29 @@ export function admitted(
   }
 }
 
+/**
+ * Records one instrumented call of `recorder`'s client: its usage, how long it took, and the
+ * context it was made in (the whole of it: whatever runs when its end is recorded is not added).
+ * What `admit` held is given back; a failure is recorded with its error.
+ */
+export function recordMetered(
+  recorder: ClientRecorder,
+  usage: Usage,
+  durationMs: number,
+  context: CallContext | undefined,
+  held: Held | undefined,
+  error?: unknown,
+): void {
+  const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs, wholeContext: true };
+  if (held !== undefined) facts.held = held;
+  if (error !== undefined) facts.error = errorOf(error);
+  if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
+  if (context !== undefined) facts.context = context;
+  // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.
+  usage.provider = recorder.provider;
+  recorder.monitor.recordUsage(usage, facts);
+}
+
 /** The context of one call: `instrument()`'s, with a `withContext` around the call winning. */
 export function contextFor(recorder: ClientRecorder): CallContext | undefined {
   const dynamic = recorder.monitor.currentContext();
@@ -145,16 +168,7 @@ class MeteredCall implements CallObserver {
   }
 
   #record(usage: Usage, error?: unknown, durationMs = performance.now() - this.#start): void {
-    const recorder = this.#recorder;
-    // The context is the one the call was made in, whatever runs when its end is recorded.
-    const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs, wholeContext: true };
-    if (this.held !== undefined) facts.held = this.held;
-    if (error !== undefined) facts.error = errorOf(error);
-    if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
-    if (this.#context !== undefined) facts.context = this.#context;
-    // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.
-    usage.provider = recorder.provider;
-    recorder.monitor.recordUsage(usage, facts);
+    recordMetered(this.#recorder, usage, durationMs, this.#context, this.held, error);
   }
 
   #onEnd(end: StreamEnd): void {

@@ -9,6 +9,7 @@ import type { CallContext } from '../context.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { countsOf as countsOfGemini } from '../providers/gemini.ts';
 import { num, obj, str } from '../providers/read.ts';
 import type { Usage } from '../providers/types.ts';
 
@@ -26,13 +27,6 @@ function providerOf(name: string): string {
   if (n.startsWith('voyage')) return 'voyage';
   const head = n.split('.')[0] ?? n;
   return head === '' ? 'unknown' : head;
-}
-
-/** The tokens of one modality in a Gemini ModalityTokenCount list (`promptTokensDetails`...), or undefined. */
-function modalityOf(details: unknown, modality = 'AUDIO'): number | undefined {
-  if (!Array.isArray(details)) return undefined;
-  for (const d of details) if (obj(d)?.modality === modality) return num(obj(d)?.tokenCount);
-  return undefined;
 }
 
 /**
@@ -58,12 +52,11 @@ function countsOf(usage: unknown): Partial<Usage> {
     const raw = obj(u.raw);
     r.cacheWrite1hTokens = num(obj(raw?.cache_creation)?.ephemeral_1h_input_tokens);
     r.webSearches = num(obj(raw?.server_tool_use)?.web_search_requests);
-    const audioIn = modalityOf(raw?.promptTokensDetails);
-    const audioOut = modalityOf(raw?.candidatesTokensDetails);
-    const imageOut = modalityOf(raw?.candidatesTokensDetails, 'IMAGE');
-    if (audioIn !== undefined) r.inputAudioTokens = Math.min(audioIn, r.inputTokens ?? audioIn);
-    if (audioOut !== undefined) r.outputAudioTokens = Math.min(audioOut, r.outputTokens ?? audioOut);
-    if (imageOut !== undefined) r.outputImageTokens = Math.min(imageOut, (r.outputTokens ?? imageOut) - (r.outputAudioTokens ?? 0));
+    // Gemini's raw usage, read as the Gemini converter reads it, for its audio and image counts.
+    const gemini = countsOfGemini(raw, []);
+    if (gemini?.inputAudioTokens !== undefined) r.inputAudioTokens = gemini.inputAudioTokens;
+    if (gemini?.outputAudioTokens !== undefined) r.outputAudioTokens = gemini.outputAudioTokens;
+    if (gemini?.outputImageTokens !== undefined) r.outputImageTokens = gemini.outputImageTokens;
   } else {
     r.inputTokens = num(u.inputTokens);
     r.outputTokens = num(u.outputTokens);

@@ -43,7 +43,11 @@ function modalityOf(m: Record<string, unknown>, camel: string, snake: string, un
   return n;
 }
 
-function countsOf(meta: unknown, unread: string[]): Partial<Usage> | undefined {
+/**
+ * The counts of a Gemini `usageMetadata` (camelCase or snake_case), audio and images included;
+ * undefined when it has none. Also read from the AI SDK's raw Gemini usage.
+ */
+export function countsOf(meta: unknown, unread: string[]): Partial<Usage> | undefined {
   const m = obj(meta);
   if (m === undefined) return undefined;
   const prompt = field(m, 'promptTokenCount', 'prompt_token_count', unread);
