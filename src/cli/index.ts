@@ -55,8 +55,14 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0: any free one)', intIn(0, 65535), 8787)
     .option('--token <token>', 'require Authorization: Bearer <token> (default $TOKENMETER_API_TOKEN)')
+    .option('--allow-open', 'listen beyond loopback without a token: anyone who can reach the port may write and read usage')
+    .option(
+      '--cors-origin <origin>',
+      'a web origin (https://app.example.com) whose pages may call the API; repeat for more (default: none, browsers are refused)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--dir <path>', DIR_HELP)
-    .action(async (opts: { host: string; port: number; token?: string; dir?: string }) => {
+    .action(async (opts: { host: string; port: number; token?: string; allowOpen?: boolean; corsOrigin?: string[]; dir?: string }) => {
       // Loaded only for this command: the read commands stay light.
       const { serveCommand } = await import('./serve.ts');
       code = await serveCommand(opts, out);

@@ -1,27 +1,46 @@
 import { TokenMonitor } from '../monitor.ts';
 import { startApiServer } from '../server/api.ts';
+import { checkExposure } from '../server/guard.ts';
 
 export interface ServeOptions {
   dir?: string | undefined;
   host?: string | undefined;
   port?: number | undefined;
   token?: string | undefined;
+  /** Listen beyond loopback without a token. */
+  allowOpen?: boolean | undefined;
+  /** Web origins whose pages may call the API. */
+  corsOrigin?: string[] | undefined;
 }
 
 /**
  * `tokenmeter serve`: a TokenMonitor (ledger in the storage dir, budgets from its config.json)
  * behind the REST API, with /metrics on the same port. Runs until SIGINT or SIGTERM, then writes
- * what is queued and stops.
+ * what is queued and stops. Refuses (a ValidationError: exit code 2) to listen beyond loopback
+ * without a token unless told the API is meant to be open.
  */
 export async function serveCommand(o: ServeOptions, out: (s: string) => void): Promise<number> {
+  const host = o.host ?? '127.0.0.1';
+  const env = o.token ?? process.env.TOKENMETER_API_TOKEN;
+  const token = env === undefined || env === '' ? undefined : env;
+  // Checked before the monitor opens the ledger: a refusal leaves nothing behind.
+  checkExposure(host, token, o.allowOpen === true);
   const monitor = new TokenMonitor({ ...(o.dir === undefined ? {} : { dir: o.dir }), metrics: { prometheus: { serve: false } } });
-  const token = o.token ?? process.env.TOKENMETER_API_TOKEN;
-  const server = await startApiServer(monitor, {
-    host: o.host ?? '127.0.0.1',
-    port: o.port ?? 8787,
-    ...(token === undefined || token === '' ? {} : { token }),
-  });
-  out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir})`);
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  try {
+    server = await startApiServer(monitor, {
+      host,
+      port: o.port ?? 8787,
+      ...(token === undefined ? {} : { token }),
+      allowOpen: o.allowOpen === true,
+      corsOrigins: o.corsOrigin ?? [],
+    });
+  } catch (error) {
+    await monitor.close();
+    throw error;
+  }
+  const open = token === undefined && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
+  out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir}${open})`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
