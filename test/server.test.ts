@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -236,7 +237,7 @@ describe('tokenmeter serve against hostile input', () => {
   });
 });
 
-describe('tokenmeter serve, exposed', () => {
+describe('tokenmeter serve: exposure, browsers and slow clients', () => {
   const refused = (args: string[], env: NodeJS.ProcessEnv) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--dir', dir, ...args], {
@@ -289,6 +290,30 @@ describe('tokenmeter serve, exposed', () => {
       expect(read.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
       expect((await fetch(`${s.url}/v1/status`)).headers.get('access-control-allow-origin')).toBeNull();
     } finally {
+      await stop(s.proc);
+    }
+  });
+
+  it('closes a connection that trickles its headers past --headers-timeout, and serves others meanwhile', async () => {
+    const s = await serve(['--dir', dir, '--headers-timeout', '300', '--request-timeout', '600'], noToken);
+    const port = Number(new URL(s.url).port);
+    const slow = connect(port, '127.0.0.1');
+    slow.on('error', () => {});
+    const t0 = Date.now();
+    const closed = new Promise<number>((resolve) => slow.on('close', () => resolve(Date.now() - t0)));
+    const head = 'GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ';
+    let i = 0;
+    // A header byte every 20 ms: never idle, never done.
+    const drip = setInterval(() => slow.destroyed || slow.write(head[i++ % head.length] as string), 20);
+    try {
+      expect((await fetch(`${s.url}/v1/status`)).status).toBe(200);
+      const after = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
+      expect(after).toBeGreaterThan(0);
+      expect(after).toBeLessThan(3_000);
+      expect((await fetch(`${s.url}/v1/status`)).status).toBe(200);
+    } finally {
+      clearInterval(drip);
+      slow.destroy();
       await stop(s.proc);
     }
   });

@@ -1,5 +1,5 @@
 import { TokenMonitor } from '../monitor.ts';
-import { startApiServer } from '../server/api.ts';
+import { type ApiServerOptions, startApiServer } from '../server/api.ts';
 import { checkExposure } from '../server/guard.ts';
 
 export interface ServeOptions {
@@ -11,6 +11,20 @@ export interface ServeOptions {
   allowOpen?: boolean | undefined;
   /** Web origins whose pages may call the API. */
   corsOrigin?: string[] | undefined;
+  headersTimeout?: number | undefined;
+  requestTimeout?: number | undefined;
+  keepAliveTimeout?: number | undefined;
+  maxConnections?: number | undefined;
+}
+
+/** The connection limits given on the command line (the rest keep their defaults). */
+function limits(o: ServeOptions): Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections'> {
+  const out: Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections'> = {};
+  for (const k of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections'] as const) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 /**
@@ -34,6 +48,7 @@ export async function serveCommand(o: ServeOptions, out: (s: string) => void): P
       ...(token === undefined ? {} : { token }),
       allowOpen: o.allowOpen === true,
       corsOrigins: o.corsOrigin ?? [],
+      ...limits(o),
     });
   } catch (error) {
     await monitor.close();
