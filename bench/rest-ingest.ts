@@ -19,7 +19,8 @@ import type { UsageInput } from '../src/usage.ts';
 import { workload } from '../test/helpers/workload.ts';
 import type { Result } from './harness.ts';
 
-const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
+// TOKENMETER_BENCH_SERVE_CLI: another checkout's src/cli/index.ts, to measure its server beside this baseline.
+const CLI = process.env.TOKENMETER_BENCH_SERVE_CLI ?? join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
 const BATCH = 100;
 const CLIENTS = 4;
 const small = process.env.TOKENMETER_BENCH_SMALL === '1';

@@ -84,6 +84,36 @@ describe('startApiServer against slow and greedy clients', () => {
   });
 });
 
+describe('startApiServer against large bodies', () => {
+  it('answers 413 to a body over maxBodyBytes, declared or streamed, and goes on serving', async () => {
+    const server = await start(undefined, { maxBodyBytes: 1000 });
+    const big = JSON.stringify([{ provider: 'openai', model: 'gpt-4o', userId: 'u'.repeat(2000) }]);
+    const declared = await fetch(`${server.url}/v1/usage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    expect(declared.status).toBe(413);
+    const chunks = [big.slice(0, 600), big.slice(600), big];
+    const streamed = await fetch(`${server.url}/v1/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({
+        pull(c) {
+          const next = chunks.shift();
+          if (next === undefined) c.close();
+          else c.enqueue(new TextEncoder().encode(next));
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(await streamed.json()).toMatchObject({ error: { type: 'too_large' } });
+    const ok = await fetch(`${server.url}/v1/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'openai', model: 'gpt-4o', inputTokens: 3 }),
+    });
+    expect(ok.status).toBe(201);
+  });
+});
+
 describe('startApiServer when an answer cannot be written', () => {
   /** A monitor whose budget status cannot be written as JSON, or throws what cannot even be read. */
   class Broken extends TokenMonitor {

@@ -156,8 +156,10 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
         res.destroy();
         return;
       }
-      if (e instanceof HttpError) send(res, e.status, e.body);
-      else if (isValidationError(e)) send(res, 400, errorBody('validation_error', e.message, { field: e.field, value: e.value }));
+      if (e instanceof HttpError) {
+        if (e.close) res.shouldKeepAlive = false;
+        send(res, e.status, e.body);
+      } else if (isValidationError(e)) send(res, 400, errorBody('validation_error', e.message, { field: e.field, value: e.value }));
       else if (isLedgerError(e)) send(res, 503, errorBody('ledger_error', e.message.slice(0, 500)));
       else send(res, 500, errorBody('internal_error', String((e as Error)?.message ?? e).slice(0, 500)));
     } catch {
