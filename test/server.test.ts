@@ -234,6 +234,12 @@ describe('tokenmeter serve against hostile input', () => {
     expect(r.status).toBe(201);
     expect(text.length).toBeLessThan(200);
     expect(JSON.parse(text)).toMatchObject({ recorded: 1000, unpriced: 500, alerts: [] });
+    const tooMany = await post(
+      '/v1/usage',
+      Array.from({ length: 10_001 }, () => ({ provider: 'a', model: 'b' })),
+    );
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.json()).toMatchObject({ error: { field: 'body', value: '10001 records' } });
   });
 });
 

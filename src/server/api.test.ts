@@ -56,6 +56,11 @@ describe('startApiServer against slow and greedy clients', () => {
     }
     expect(slow.closedAt).toBeDefined();
     expect((slow.closedAt as number) - start0).toBeLessThan(2_000);
+    // One that sends nothing at all goes the same way.
+    const silent = await open(server.url);
+    silent.resume();
+    await sleep(1_500);
+    expect(silent.closedAt).toBeDefined();
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 

@@ -6,6 +6,9 @@ import { CostSum } from '../pricing/money.ts';
 import type { UsageInput, ValidUsage } from '../usage.ts';
 import { badRequest, errorBody, HttpError, readJson, send } from './http.ts';
 
+/** The most records one `POST /v1/usage` takes: bounds the work one request can cause. */
+export const MAX_BATCH_RECORDS = 10_000;
+
 /** What `POST /v1/usage` answers: counts, not the records (a batch is not echoed back). */
 export interface IngestAnswer {
   /** Records recorded. */
@@ -26,6 +29,8 @@ export async function ingest(monitor: TokenMonitor, req: IncomingMessage, res: S
   const body = await readJson(req, maxBytes);
   const batch = Array.isArray(body);
   const items = (batch ? body : [body]) as UsageInput[];
+  if (items.length > MAX_BATCH_RECORDS)
+    throw badRequest('body', `${items.length} records`, `more than ${MAX_BATCH_RECORDS} in one request`);
   const valid: ValidUsage[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
     try {
