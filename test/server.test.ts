@@ -273,6 +273,9 @@ describe('tokenmeter serve: exposure, browsers and slow clients', () => {
     const port = new URL(withToken.url).port;
     expect((await fetch(`http://127.0.0.1:${port}/v1/status`)).status).toBe(401);
     await stop(withToken.proc);
+    const taken = await refused(['--port', new URL(url).port], noToken);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/^tokenmeter: cannot listen on 127\.0\.0\.1 port \d+: .*EADDRINUSE/);
     for (const host of ['localhost', '127.0.0.2', '::1']) {
       const local = await serve(['--dir', dir, '--host', host], noToken);
       await stop(local.proc);

@@ -52,7 +52,11 @@ export async function serveCommand(o: ServeOptions, out: (s: string) => void): P
     });
   } catch (error) {
     await monitor.close();
-    throw error;
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (typeof code !== 'string') throw error;
+    // EADDRINUSE, EACCES, EADDRNOTAVAIL...: a line saying so, not a stack trace.
+    process.stderr.write(`tokenmeter: cannot listen on ${host} port ${o.port ?? 8787}: ${(error as Error).message}\n`);
+    return 1;
   }
   const open = token === undefined && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
   out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir}${open})`);

@@ -40,7 +40,9 @@ export function checkExposure(host: string, token: string | undefined, allowOpen
  * would otherwise read and write the API as if it were a local program.
  */
 export function checkHost(req: IncomingMessage): void {
-  const host = req.headers.host ?? '';
+  const host = req.headers.host;
+  // HTTP/1.0 clients may send none; browsers always do.
+  if (host === undefined) return;
   const name = /^(\[[^\]]*\]|[^:]*)(:\d*)?$/.exec(host)?.[1] ?? host;
   if (!isLoopbackHost(name)) {
     throw new HttpError(
