@@ -5,10 +5,11 @@
  * same kind of ledger in this process. Both are records/s until the ledger holds them all (the
  * server's `/health` shows nothing pending; the monitor is flushed). Rounds are interleaved and
  * each figure is the mean over its rounds (medians alongside); the ledger's rows are counted
- * after each server round against what was posted.
+ * after each server round against what was posted. `rest-ingest-cpu` is the server process's CPU
+ * time per record beside record()'s in process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,7 +120,18 @@ async function drained(url: string): Promise<void> {
 }
 
 /** One server round: records/s over the window until written, and how many records the ledger lacks. */
-async function restRound(bodies: Buffer[]): Promise<{ rate: number; lost: number; bytesPerAnswer: number }> {
+/** CPU seconds a process has used (user + system), from /proc; undefined where there is none. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    // Fields 14 and 15 after the command name (which may hold spaces, hence from the last ')').
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()?.trim().split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function restRound(bodies: Buffer[]): Promise<{ rate: number; lost: number; bytesPerAnswer: number; cpuUs: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-rest-'));
   const { proc, url } = await startServer(dir);
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -129,11 +141,14 @@ async function restRound(bodies: Buffer[]): Promise<{ rate: number; lost: number
     const warmEnd = Date.now() + WARMUP_MS;
     total += await drive(agent, target, bodies, () => Date.now() >= warmEnd);
     await drained(url);
+    const cpu0 = cpuSeconds(proc.pid);
     const t0 = process.hrtime.bigint();
     const end = Date.now() + WINDOW_MS;
     const posted = await drive(agent, target, bodies, () => Date.now() >= end);
     await drained(url);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu1 = cpuSeconds(proc.pid);
+    const cpuUs = cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) * 1e6) / posted;
     total += posted;
     // The size of one answer, for the report.
     const answer = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[0] as Buffer });
@@ -144,7 +159,7 @@ async function restRound(bodies: Buffer[]): Promise<{ rate: number; lost: number
     const db = new Database(join(dir, 'ledger.db'), { readonly: true });
     const rows = (db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n;
     db.close();
-    return { rate: posted / s, lost: total - rows, bytesPerAnswer };
+    return { rate: posted / s, lost: total - rows, bytesPerAnswer, cpuUs };
   } finally {
     agent.destroy();
     if (proc.exitCode === null) proc.kill('SIGKILL');
@@ -153,7 +168,7 @@ async function restRound(bodies: Buffer[]): Promise<{ rate: number; lost: number
 }
 
 /** The in-process baseline: record() of the same batches with the same ledger (as `serve` opens it), the loop turning after each batch, flushed. */
-async function inProcessRound(batches: UsageInput[][], n: number): Promise<number> {
+async function inProcessRound(batches: UsageInput[][], n: number): Promise<{ rate: number; cpuUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-inproc-'));
   const m = new TokenMonitor({ dir, metrics: { prometheus: { serve: false } }, logLevel: 'error' });
   const run = async (count: number) => {
@@ -164,12 +179,14 @@ async function inProcessRound(batches: UsageInput[][], n: number): Promise<numbe
     await m.flush();
   };
   await run(Math.ceil(n / BATCH / 5));
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await run(Math.ceil(n / BATCH));
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   await m.close();
   rmSync(dir, { recursive: true, force: true });
-  return n / s;
+  return { rate: n / s, cpuUs: (cpu.user + cpu.system) / n };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -182,6 +199,8 @@ export async function benchRestIngest(): Promise<Result[]> {
   const bodies = batches.map((b) => Buffer.from(JSON.stringify(b)));
   const rest: number[] = [];
   const local: number[] = [];
+  const restCpu: number[] = [];
+  const localCpu: number[] = [];
   let lost = 0;
   let bytesPerAnswer = 0;
   for (let k = 0; k < ROUNDS; k++) {
@@ -190,7 +209,10 @@ export async function benchRestIngest(): Promise<Result[]> {
     lost += r.lost;
     bytesPerAnswer = r.bytesPerAnswer;
     // As many records in process as the server took in its window, so both write ledgers of one size.
-    local.push(await inProcessRound(batches, Math.max(50_000, Math.round((r.rate * WINDOW_MS) / 1000))));
+    const l = await inProcessRound(batches, Math.max(50_000, Math.round((r.rate * WINDOW_MS) / 1000)));
+    local.push(l.rate);
+    localCpu.push(l.cpuUs);
+    if (r.cpuUs !== undefined) restCpu.push(r.cpuUs);
   }
   const value = Math.round(mean(rest));
   const baselineValue = Math.round(mean(local));
@@ -213,6 +235,19 @@ export async function benchRestIngest(): Promise<Result[]> {
       ratio: Math.round((median(rest) / median(local)) * 1000) / 1000,
     },
     { name: 'rest-ingest-lost', value: lost, unit: 'records' },
+    // CPU time per record: the server process's against record()'s (a ratio a busy machine moves less than throughput).
+    ...(restCpu.length === 0
+      ? []
+      : [
+          {
+            name: 'rest-ingest-cpu',
+            value: Math.round(mean(restCpu) * 100) / 100,
+            unit: 'cpu-us/record',
+            baseline: 'rest-ingest-in-process-cpu',
+            baselineValue: Math.round(mean(localCpu) * 100) / 100,
+            ratio: Math.round((mean(restCpu) / mean(localCpu)) * 1000) / 1000,
+          },
+        ]),
     { name: 'rest-ingest-answer-bytes', value: bytesPerAnswer, unit: 'bytes' },
   ];
 }

@@ -29,7 +29,14 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
   },
   // records/s through `tokenmeter serve` (batches of 100, 4 keep-alive clients) beside record() in process; lost: ledger rows missing.
   {
-    names: ['rest-ingest', 'rest-ingest-in-process', 'rest-ingest-median', 'rest-ingest-lost', 'rest-ingest-answer-bytes'],
+    names: [
+      'rest-ingest',
+      'rest-ingest-in-process',
+      'rest-ingest-median',
+      'rest-ingest-lost',
+      'rest-ingest-answer-bytes',
+      'rest-ingest-cpu',
+    ],
     run: benchRestIngest,
   },
 ];
