@@ -119,6 +119,18 @@ describe('startApiServer against large bodies', () => {
   });
 });
 
+describe('startApiServer against deep bodies', () => {
+  it('answers 400 to a body nested a million levels deep and goes on serving', async () => {
+    const server = await start(undefined, { maxBodyBytes: 4 * 1024 * 1024 });
+    const post = (body: string) =>
+      fetch(`${server.url}/v1/usage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const deep = await post(`{"provider":"openai","model":"gpt-4o","metadata":{"a":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}}`);
+    expect(deep.status).toBe(400);
+    expect(await deep.json()).toMatchObject({ error: { type: 'too_deep' } });
+    expect((await post('{"provider":"openai","model":"gpt-4o","metadata":{"a":[[[1]]]}}')).status).toBe(201);
+  });
+});
+
 describe('startApiServer when an answer cannot be written', () => {
   /** A monitor whose budget status cannot be written as JSON, or throws what cannot even be read. */
   class Broken extends TokenMonitor {
