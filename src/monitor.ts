@@ -330,7 +330,7 @@ export class TokenMonitor implements CallSink {
   /** Records a call `validate()` returned, without checking it again (each once; anything else throws). */
   recordValidated(u: ValidUsage): RecordResult {
     if (!this.#checked.delete(u)) throw new ValidationError('usage', u, 'must be what validate() returned, recorded once');
-    return this.#recordChecked(u);
+    return this.#record(u, undefined, true);
   }
 
   #validate(input: UsageInput, ctx: CallContext | undefined): ValidUsage {
@@ -343,19 +343,13 @@ export class TokenMonitor implements CallSink {
     return u;
   }
 
-  /** Records one call in context `ctx` (its unset fields filled from it, its run id added). */
-  #record(input: UsageInput, ctx: CallContext | undefined): RecordResult {
-    if (this.disabled || this.#closed) return this.#notRecorded(input?.provider);
-    return this.#recordChecked(this.#validate(input, ctx));
-  }
-
-  #notRecorded(provider: unknown): RecordResult {
-    if (this.#closed) this.#once.warn('closed', 'record() after close(): the call was not recorded');
-    return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(provider), alerts: NO_ALERTS };
-  }
-
-  #recordChecked(u: ValidUsage): RecordResult {
-    if (this.disabled || this.#closed) return this.#notRecorded(u.provider);
+  /** Records one call in context `ctx` (its unset fields filled from it, its run id added); `checked`: `input` is what #validate returned. */
+  #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked?: boolean): RecordResult {
+    if (this.disabled || this.#closed) {
+      if (this.#closed) this.#once.warn('closed', 'record() after close(): the call was not recorded');
+      return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
+    }
+    const u = checked === true ? (input as ValidUsage) : this.#validate(input as UsageInput, ctx);
     try {
       return this.#recordValid(u);
     } catch (error) {
