@@ -175,6 +175,8 @@ describe('tokenmeter serve against hostile input', () => {
       ['/v1/summary?provider=', 'provider', ''],
       ['/v1/users/u2?user=u3', 'user', 'u3'],
       ['/v1/status?verbose=1', 'verbose', '1'],
+      ['/v1/summary?__proto__=1', '__proto__', '1'],
+      ['/v1/summary?constructor=1', 'constructor', '1'],
       ['/v1/alerts?%E0%A4%A=1', '%E0%A4%A', '%E0%A4%A=1'],
       ['/v1/records?user=%E0%A4%A', 'user', 'user=%E0%A4%A'],
     ] as const) {

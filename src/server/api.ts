@@ -81,8 +81,9 @@ function pathParam(field: string, raw: string): string {
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  *
- * No request can stop the server: bodies are bounded in size and nesting before they are parsed,
- * error answers quote bounded excerpts, and anything unexpected is a 500 and the server goes on.
+ * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
+ * before anything walks them, error answers quote bounded excerpts, and anything unexpected is a
+ * 500 and the server goes on.
  */
 export async function startApiServer(monitor: TokenMonitor, options: ApiServerOptions = {}): Promise<ApiServer> {
   const o = { ...API_SERVER_DEFAULTS, ...options };
@@ -104,19 +105,26 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
   const loopback = isLoopbackHost(o.host);
 
   // The GET routes without a path parameter: each parses its own query first.
-  const reports: Record<string, (search: string) => unknown> = {
-    '/v1/summary': (s) => monitor.summary(parseQuery(s, 'summary')),
-    '/v1/report': (s) => monitor.report(parseQuery(s, 'report')),
-    '/v1/records': (s) => monitor.records(parseQuery(s, 'records')),
-    '/v1/status': (s) => {
-      parseQuery(s, 'none');
-      return monitor.status();
-    },
-    '/v1/alerts': (s) => {
-      parseQuery(s, 'none');
-      return monitor.alerts();
-    },
-  };
+  // A Map, not an object: a request-target such as `__proto__` must not find anything.
+  const reports = new Map<string, (search: string) => unknown>([
+    ['/v1/summary', (s) => monitor.summary(parseQuery(s, 'summary'))],
+    ['/v1/report', (s) => monitor.report(parseQuery(s, 'report'))],
+    ['/v1/records', (s) => monitor.records(parseQuery(s, 'records'))],
+    [
+      '/v1/status',
+      (s) => {
+        parseQuery(s, 'none');
+        return monitor.status();
+      },
+    ],
+    [
+      '/v1/alerts',
+      (s) => {
+        parseQuery(s, 'none');
+        return monitor.alerts();
+      },
+    ],
+  ]);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -138,7 +146,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes);
     if (method === 'POST' && path === '/v1/check') return check(monitor, req, res, o.maxBodyBytes);
     if (method !== 'GET') throw new HttpError(405, errorBody('method_not_allowed', `${method} ${path.slice(0, 200)}`));
-    const report = reports[path];
+    const report = reports.get(path);
     if (report !== undefined) send(res, 200, await report(search));
     else if (path.startsWith('/v1/users/') && path.indexOf('/', 10) === -1 && path.length > 10) {
       const id = pathParam('user', path.slice(10));

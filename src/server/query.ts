@@ -65,7 +65,8 @@ function decode(s: string, part: string): string {
  * the value, and so is an unknown parameter or one given twice.
  */
 export function parseQuery(search: string, route: RouteQuery): ParsedQuery {
-  const raw: Record<string, string> = {};
+  // No prototype: `?__proto__=x` is a parameter like any other (an unknown one).
+  const raw: Record<string, string> = Object.create(null);
   for (const part of search.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
