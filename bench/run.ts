@@ -10,6 +10,7 @@ import { benchBudgets } from './budgets.ts';
 import type { Result } from './harness.ts';
 import { benchLedger } from './ledger.ts';
 import { benchRecord } from './record.ts';
+import { benchRestIngest } from './rest-ingest.ts';
 import { benchWrap } from './wrap.ts';
 
 const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
@@ -25,6 +26,18 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
   {
     names: ['ledger-ingest', 'sqlite-raw-insert', 'summary-30d-1m', 'summary-30d-10m', 'ledger-bytes-per-record'],
     run: benchLedger,
+  },
+  // records/s through `tokenmeter serve` (batches of 100, 4 keep-alive clients) beside record() in process; lost: ledger rows missing.
+  {
+    names: [
+      'rest-ingest',
+      'rest-ingest-in-process',
+      'rest-ingest-median',
+      'rest-ingest-lost',
+      'rest-ingest-answer-bytes',
+      'rest-ingest-cpu',
+    ],
+    run: benchRestIngest,
   },
 ];
 

@@ -220,6 +220,8 @@ export class TokenMonitor implements CallSink {
   readonly #ledger: LedgerWriter | undefined;
   readonly #startedAt = Date.now();
   readonly #budgets: Budgets;
+  /** What validate() returned and recordValidated() has not recorded yet. */
+  readonly #checked = new WeakSet<ValidUsage>();
   #closed = false;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -314,18 +316,40 @@ export class TokenMonitor implements CallSink {
     return this.#record(input, this.#context.current());
   }
 
-  /** Records one call in context `ctx` (its unset fields filled from it, its run id added). */
-  #record(input: UsageInput, ctx: CallContext | undefined): RecordResult {
-    if (this.disabled || this.#closed) {
-      if (this.#closed) this.#once.warn('closed', 'record() after close(): the call was not recorded');
-      return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
-    }
+  /**
+   * Checks a call as `record()` does (this monitor's key-id secret, the running context) without
+   * recording it, so that a batch can be checked whole before any of it is recorded; record what
+   * it returns with {@link recordValidated}. Throws a ValidationError naming the field.
+   */
+  validate(input: UsageInput): ValidUsage {
+    const u = this.#validate(input, this.#context.current());
+    this.#checked.add(u);
+    return u;
+  }
+
+  /** Records a call `validate()` returned, without checking it again (each once; anything else throws). */
+  recordValidated(u: ValidUsage): RecordResult {
+    if (!this.#checked.delete(u)) throw new ValidationError('usage', u, 'must be what validate() returned, recorded once');
+    return this.#record(u, undefined, true);
+  }
+
+  #validate(input: UsageInput, ctx: CallContext | undefined): ValidUsage {
     const u = validateUsage(ctx === undefined || onlyRun(ctx) ? input : applyContext(input, ctx), this.#keyIdOf);
     if (ctx?.runId !== undefined) {
       // The validated record's metadata is already its own copy: the run id is added in place.
       if (u.metadata === null) u.metadata = { run_id: ctx.runId };
       else u.metadata.run_id = ctx.runId;
     }
+    return u;
+  }
+
+  /** Records one call in context `ctx` (its unset fields filled from it, its run id added); `checked`: `input` is what #validate returned. */
+  #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked?: boolean): RecordResult {
+    if (this.disabled || this.#closed) {
+      if (this.#closed) this.#once.warn('closed', 'record() after close(): the call was not recorded');
+      return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
+    }
+    const u = checked === true ? (input as ValidUsage) : this.#validate(input as UsageInput, ctx);
     try {
       return this.#recordValid(u);
     } catch (error) {

@@ -13,6 +13,7 @@ import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from '.
 import { pricingCommand } from './pricing.ts';
 import { type RecordsArgs, recordsCommand } from './records.ts';
 import { type ReportArgs, reportCommand } from './report.ts';
+import type { ServeOptions } from './serve.ts';
 import { type SessionReportArgs, sessionReportCommand } from './session-report.ts';
 import { CYCLES, intIn, type SetLimitArgs, setLimitCommand } from './set-limit.ts';
 import { type StatusArgs, statusCommand } from './status.ts';
@@ -55,8 +56,18 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0: any free one)', intIn(0, 65535), 8787)
     .option('--token <token>', 'require Authorization: Bearer <token> (default $TOKENMETER_API_TOKEN)')
+    .option('--allow-open', 'listen beyond loopback without a token: anyone who can reach the port may write and read usage')
+    .option(
+      '--cors-origin <origin>',
+      'a web origin (https://app.example.com) whose pages may call the API; repeat for more (default: none, browsers are refused)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--headers-timeout <ms>', 'time a client has to send its headers (default 10000)', parsePositiveInt)
+    .option('--request-timeout <ms>', 'time a client has to send a whole request (default 30000)', parsePositiveInt)
+    .option('--keep-alive-timeout <ms>', 'time an idle connection stays open (default 5000)', parsePositiveInt)
+    .option('--max-connections <n>', 'most connections open at once (default 1024)', parsePositiveInt)
     .option('--dir <path>', DIR_HELP)
-    .action(async (opts: { host: string; port: number; token?: string; dir?: string }) => {
+    .action(async (opts: ServeOptions) => {
       // Loaded only for this command: the read commands stay light.
       const { serveCommand } = await import('./serve.ts');
       code = await serveCommand(opts, out);

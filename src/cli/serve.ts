@@ -1,27 +1,65 @@
 import { TokenMonitor } from '../monitor.ts';
-import { startApiServer } from '../server/api.ts';
+import { type ApiServerOptions, startApiServer } from '../server/api.ts';
+import { checkExposure } from '../server/guard.ts';
 
 export interface ServeOptions {
   dir?: string | undefined;
   host?: string | undefined;
   port?: number | undefined;
   token?: string | undefined;
+  /** Listen beyond loopback without a token. */
+  allowOpen?: boolean | undefined;
+  /** Web origins whose pages may call the API. */
+  corsOrigin?: string[] | undefined;
+  headersTimeout?: number | undefined;
+  requestTimeout?: number | undefined;
+  keepAliveTimeout?: number | undefined;
+  maxConnections?: number | undefined;
+}
+
+/** The connection limits given on the command line (the rest keep their defaults). */
+function limits(o: ServeOptions): Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections'> {
+  const out: Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections'> = {};
+  for (const k of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections'] as const) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 /**
  * `tokenmeter serve`: a TokenMonitor (ledger in the storage dir, budgets from its config.json)
  * behind the REST API, with /metrics on the same port. Runs until SIGINT or SIGTERM, then writes
- * what is queued and stops.
+ * what is queued and stops. Refuses (a ValidationError: exit code 2) to listen beyond loopback
+ * without a token unless told the API is meant to be open.
  */
 export async function serveCommand(o: ServeOptions, out: (s: string) => void): Promise<number> {
+  const host = o.host ?? '127.0.0.1';
+  const env = o.token ?? process.env.TOKENMETER_API_TOKEN;
+  const token = env === undefined || env === '' ? undefined : env;
+  // Checked before the monitor opens the ledger: a refusal leaves nothing behind.
+  checkExposure(host, token, o.allowOpen === true);
   const monitor = new TokenMonitor({ ...(o.dir === undefined ? {} : { dir: o.dir }), metrics: { prometheus: { serve: false } } });
-  const token = o.token ?? process.env.TOKENMETER_API_TOKEN;
-  const server = await startApiServer(monitor, {
-    host: o.host ?? '127.0.0.1',
-    port: o.port ?? 8787,
-    ...(token === undefined || token === '' ? {} : { token }),
-  });
-  out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir})`);
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  try {
+    server = await startApiServer(monitor, {
+      host,
+      port: o.port ?? 8787,
+      ...(token === undefined ? {} : { token }),
+      allowOpen: o.allowOpen === true,
+      corsOrigins: o.corsOrigin ?? [],
+      ...limits(o),
+    });
+  } catch (error) {
+    await monitor.close();
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (typeof code !== 'string') throw error;
+    // EADDRINUSE, EACCES, EADDRNOTAVAIL...: a line saying so, not a stack trace.
+    process.stderr.write(`tokenmeter: cannot listen on ${host} port ${o.port ?? 8787}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const open = token === undefined && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
+  out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir}${open})`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isBudgetExceededError, isLedgerError, isValidationError, type ValidationError } from '../errors.ts';
-import { DIMENSIONS, type Dimension } from '../ledger/types.ts';
+import { isLedgerError, isValidationError, ValidationError } from '../errors.ts';
 import type { TokenMonitor } from '../monitor.ts';
-import type { ReportQuery } from '../reports/query.ts';
-import { type UsageInput, validateUsage } from '../usage.ts';
+import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
+import { errorBody, HttpError, send } from './http.ts';
+import { parseQuery } from './query.ts';
+import { check, ingest } from './routes.ts';
 
 /** Options of the REST API server. */
 export interface ApiServerOptions {
@@ -14,9 +15,35 @@ export interface ApiServerOptions {
   port?: number;
   /** When set, every request but /health and /metrics needs `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * Listen beyond loopback without a token, the API open to anyone who can reach it. Without it,
+   * a host other than 127.0.0.0/8, ::1 or localhost needs a token. @default false
+   */
+  allowOpen?: boolean;
+  /** Web origins (`https://app.example.com`) whose pages may call the API: they get CORS headers; any other origin is refused. @default none */
+  corsOrigins?: readonly string[];
   /** Largest request body, in bytes. @default 1 MiB */
   maxBodyBytes?: number;
+  /** Time a client has to send a request's headers, in ms. @default 10000 */
+  headersTimeout?: number;
+  /** Time a client has to send a whole request, in ms. @default 30000 */
+  requestTimeout?: number;
+  /** Time an idle keep-alive connection stays open, in ms. @default 5000 */
+  keepAliveTimeout?: number;
+  /** Most connections open at once; more are closed as they arrive. @default 1024 */
+  maxConnections?: number;
 }
+
+/** The options' defaults. */
+export const API_SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8787,
+  maxBodyBytes: 1024 * 1024,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  maxConnections: 1024,
+} as const;
 
 export interface ApiServer {
   /** http://host:port */
@@ -24,87 +51,21 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly body: unknown;
-  constructor(status: number, body: unknown) {
-    super(`HTTP ${status}`);
-    this.status = status;
-    this.body = body;
-  }
+function positiveInt(name: keyof ApiServerOptions, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new ValidationError(name, v, 'must be a positive integer');
+  return v;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  // Exact picodollar sums are bigints: written as strings.
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(`${text}\n`);
-}
-
-function validationBody(e: ValidationError, prefix = ''): unknown {
-  return { error: { type: 'validation_error', field: `${prefix}${e.field}`, value: e.value ?? null, message: e.message } };
-}
-
-async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > max) throw new HttpError(413, { error: { type: 'too_large', message: `request body over ${max} bytes` } });
-    chunks.push(c as Buffer);
-  }
+/** A path parameter, percent-decoded (a malformed escape is a 400). */
+function pathParam(field: string, raw: string): string {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (cause) {
-    throw new HttpError(400, { error: { type: 'invalid_json', message: `request body is not JSON: ${(cause as Error).message}` } });
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(
+      400,
+      errorBody('validation_error', `Invalid ${field}: malformed percent-encoding in the path`, { field, value: raw }),
+    );
   }
-}
-
-/** A report query from URL parameters, checked by the monitor (a bad one is a 400 naming it). */
-function queryOf(url: URL): ReportQuery & { by?: Dimension; limit?: number } {
-  const q: ReportQuery & { by?: Dimension; limit?: number } = {};
-  const p = url.searchParams;
-  for (const [param, field] of [
-    ['provider', 'provider'],
-    ['model', 'model'],
-    ['agent', 'agent'],
-    ['user', 'userId'],
-    ['thread', 'threadId'],
-    ['key', 'apiKeyId'],
-    ['run', 'runId'],
-    ['since', 'since'],
-    ['until', 'until'],
-  ] as const) {
-    const v = p.get(param);
-    if (v !== null) q[field] = v;
-  }
-  const num = (name: 'days' | 'limit') => {
-    const v = p.get(name);
-    if (v === null) return;
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n))
-      throw new HttpError(400, {
-        error: { type: 'validation_error', field: name, value: v, message: `Invalid ${name}: "${v}" (must be a number)` },
-      });
-    q[name] = n;
-  };
-  num('days');
-  num('limit');
-  const by = p.get('by');
-  if (by !== null) {
-    if (!(DIMENSIONS as readonly string[]).includes(by)) {
-      throw new HttpError(400, {
-        error: {
-          type: 'validation_error',
-          field: 'by',
-          value: by,
-          message: `Invalid by: "${by}" (must be one of ${DIMENSIONS.join(', ')})`,
-        },
-      });
-    }
-    q.by = by as Dimension;
-  }
-  return q;
 }
 
 /**
@@ -112,21 +73,66 @@ function queryOf(url: URL): ReportQuery & { by?: Dimension; limit?: number } {
  * languages, the ledger's reports, budgets, and the Prometheus endpoint, on one port.
  *
  * - `POST /v1/usage`: one record or an array; all are checked before any is recorded (400 names
- *   the item and field); 201 with the records and the alerts they raised.
+ *   the item and field); 201 with how many were recorded, their cost and the alerts they raised.
  * - `POST /v1/check`: may this call run? 200, or 402 with the budget when an enforced one is spent.
  * - `GET /v1/summary`, `/v1/report`, `/v1/records`, `/v1/users/:id`, `/v1/threads/:id`: reports,
- *   with `days`, `since`, `until`, `provider`, `model`, `agent`, `user`, `thread`, `by`, `limit`.
+ *   with `days`, `since`, `until`, `provider`, `model`, `agent`, `user`, `thread`, `key`, `run`,
+ *   `by` (summary) and `limit` (records); any other parameter is a 400.
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
- * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`.
+ * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
+ *
+ * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
+ * before anything walks them, error answers quote bounded excerpts, and anything unexpected is a
+ * 500 and the server goes on.
  */
 export async function startApiServer(monitor: TokenMonitor, options: ApiServerOptions = {}): Promise<ApiServer> {
-  const max = options.maxBodyBytes ?? 1024 * 1024;
+  const o = { ...API_SERVER_DEFAULTS, ...options };
+  for (const k of ['maxBodyBytes', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections'] as const) positiveInt(k, o[k]);
+  if (o.headersTimeout > o.requestTimeout) {
+    throw new ValidationError('headersTimeout', o.headersTimeout, `must not be more than requestTimeout (${o.requestTimeout})`);
+  }
+  for (const origin of o.corsOrigins ?? []) {
+    let ok = false;
+    try {
+      ok = new URL(origin).origin === origin.replace(/\/+$/, '').toLowerCase();
+    } catch {}
+    if (!ok) throw new ValidationError('corsOrigins', origin, 'must be an origin such as https://app.example.com');
+  }
+  const token = o.token === '' ? undefined : o.token;
+  checkExposure(o.host, token, o.allowOpen === true);
+  const authorized = token === undefined ? () => true : bearerCheck(token);
+  const origins = new Origins(o.corsOrigins ?? []);
+  const loopback = isLoopbackHost(o.host);
+
+  // The GET routes without a path parameter: each parses its own query first.
+  // A Map, not an object: a request-target such as `__proto__` must not find anything.
+  const reports = new Map<string, (search: string) => unknown>([
+    ['/v1/summary', (s) => monitor.summary(parseQuery(s, 'summary'))],
+    ['/v1/report', (s) => monitor.report(parseQuery(s, 'report'))],
+    ['/v1/records', (s) => monitor.records(parseQuery(s, 'records'))],
+    [
+      '/v1/status',
+      (s) => {
+        parseQuery(s, 'none');
+        return monitor.status();
+      },
+    ],
+    [
+      '/v1/alerts',
+      (s) => {
+        parseQuery(s, 'none');
+        return monitor.alerts();
+      },
+    ],
+  ]);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    const search = q === -1 ? '' : target.slice(q + 1);
     const method = req.method ?? 'GET';
     if (path === '/metrics' && (method === 'GET' || method === 'HEAD')) {
-      if (!monitor.handleMetrics(req, res)) send(res, 404, { error: { type: 'not_found', message: 'metrics export is off' } });
+      if (!monitor.handleMetrics(req, res)) send(res, 404, errorBody('not_found', 'metrics export is off'));
       return;
     }
     if (path === '/health') {
@@ -134,87 +140,75 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
       send(res, h.ok ? 200 : 503, h);
       return;
     }
-    if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) {
-      throw new HttpError(401, { error: { type: 'unauthorized', message: 'missing or wrong bearer token' } });
-    }
-    if (method === 'POST' && path === '/v1/usage') {
-      const body = await readJson(req, max);
-      const items = (Array.isArray(body) ? body : [body]) as UsageInput[];
-      items.forEach((item, i) => {
-        try {
-          validateUsage(item);
-        } catch (e) {
-          if (isValidationError(e)) throw new HttpError(400, validationBody(e, Array.isArray(body) ? `[${i}].` : ''));
-          throw e;
-        }
-      });
-      const results = items.map((item) => monitor.record(item));
-      send(res, 201, { records: results.map((r) => r.record), alerts: results.flatMap((r) => r.alerts) });
-      return;
-    }
-    if (method === 'POST' && path === '/v1/check') {
-      const body = (await readJson(req, max)) as Record<string, unknown>;
-      const provider = body?.provider;
-      if (typeof provider !== 'string' || provider === '') {
-        throw new HttpError(400, {
-          error: { type: 'validation_error', field: 'provider', value: provider ?? null, message: 'Invalid provider (is required)' },
-        });
-      }
-      const context: { userId?: string; agent?: string } = {};
-      if (typeof body.userId === 'string') context.userId = body.userId;
-      if (typeof body.agent === 'string') context.agent = body.agent;
-      try {
-        // A check, not a hold: what it would reserve is given back at once.
-        monitor.settle(monitor.admit(provider, body, context, undefined, typeof body.apiKeyId === 'string' ? body.apiKeyId : undefined));
-      } catch (e) {
-        if (!isBudgetExceededError(e)) throw e;
-        send(res, 402, {
-          allowed: false,
-          error: { type: 'budget_exceeded', message: e.message, budget: e.budget, used: e.used, reserved: e.reserved, limit: e.limit },
-        });
-        return;
-      }
-      send(res, 200, { allowed: true });
-      return;
-    }
-    if (method !== 'GET') throw new HttpError(405, { error: { type: 'method_not_allowed', message: `${method} ${path}` } });
-    const q = queryOf(url);
-    const user = /^\/v1\/users\/([^/]+)$/.exec(path);
-    const thread = /^\/v1\/threads\/([^/]+)$/.exec(path);
-    if (path === '/v1/summary') send(res, 200, await monitor.summary(q));
-    else if (path === '/v1/report') send(res, 200, await monitor.report(q));
-    else if (path === '/v1/records') send(res, 200, await monitor.records(q));
-    else if (path === '/v1/status') send(res, 200, monitor.status());
-    else if (path === '/v1/alerts') send(res, 200, monitor.alerts());
-    else if (user !== null) send(res, 200, await monitor.userUsage(decodeURIComponent(user[1] as string), q));
-    else if (thread !== null) send(res, 200, await monitor.threadUsage(decodeURIComponent(thread[1] as string), q));
-    else throw new HttpError(404, { error: { type: 'not_found', message: `no route ${method} ${path}` } });
+    if (loopback) checkHost(req);
+    if (origins.handle(req, res)) return;
+    if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
+    if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes);
+    if (method === 'POST' && path === '/v1/check') return check(monitor, req, res, o.maxBodyBytes);
+    if (method !== 'GET') throw new HttpError(405, errorBody('method_not_allowed', `${method} ${path.slice(0, 200)}`));
+    const report = reports.get(path);
+    if (report !== undefined) send(res, 200, await report(search));
+    else if (path.startsWith('/v1/users/') && path.indexOf('/', 10) === -1 && path.length > 10) {
+      const id = pathParam('user', path.slice(10));
+      send(res, 200, await monitor.userUsage(id, parseQuery(search, 'user')));
+    } else if (path.startsWith('/v1/threads/') && path.indexOf('/', 12) === -1 && path.length > 12) {
+      const id = pathParam('thread', path.slice(12));
+      send(res, 200, await monitor.threadUsage(id, parseQuery(search, 'thread')));
+    } else throw new HttpError(404, errorBody('not_found', `no route ${method} ${path.slice(0, 200)}`));
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
+  /** The answer to a failed request; never throws, whatever the error or the state of the response. */
+  const fail = (res: ServerResponse, e: unknown): void => {
+    try {
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      if (e instanceof HttpError) send(res, e.status, e.body);
-      else if (isValidationError(e)) send(res, 400, validationBody(e));
-      else if (isLedgerError(e)) send(res, 503, { error: { type: 'ledger_error', message: e.message } });
-      else send(res, 500, { error: { type: 'internal_error', message: (e as Error)?.message ?? String(e) } });
-    });
-  });
+      if (e instanceof HttpError) {
+        if (e.close) res.shouldKeepAlive = false;
+        send(res, e.status, e.body);
+      } else if (isValidationError(e)) send(res, 400, errorBody('validation_error', e.message, { field: e.field, value: e.value }));
+      else if (isLedgerError(e)) send(res, 503, errorBody('ledger_error', e.message.slice(0, 500)));
+      else send(res, 500, errorBody('internal_error', String((e as Error)?.message ?? e).slice(0, 500)));
+    } catch {
+      // Even the error answer could not be written (an error whose message throws, a broken socket).
+      try {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+        res.end('{"error":{"type":"internal_error","message":"internal error"}}\n');
+      } catch {
+        res.destroy();
+      }
+    }
+  };
+
+  const server = createServer(
+    {
+      headersTimeout: o.headersTimeout,
+      requestTimeout: o.requestTimeout,
+      keepAliveTimeout: o.keepAliveTimeout,
+      // Node checks the two timeouts above on this interval: a tenth of the shorter, within 50 ms to 1 s.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(o.headersTimeout / 10))),
+    },
+    (req, res) => {
+      handle(req, res).catch((e: unknown) => fail(res, e));
+    },
+  );
+  server.maxConnections = o.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 8787, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(o.port, o.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${addr.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      return closing;
+    },
   };
 }

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { DIMENSIONS, type Dimension } from '../ledger/types.ts';
+import type { ReportQuery } from '../reports/query.ts';
+import { MAX_LABEL_LENGTH } from '../usage.ts';
+import { badRequest } from './http.ts';
+
+/** The most records one `GET /v1/records` answers. */
+export const MAX_RECORDS_LIMIT = 10_000;
+/** The longest range `days` may ask for (a century). */
+const MAX_DAYS = 36_525;
+
+const label = z.string().min(1, 'must not be empty').max(MAX_LABEL_LENGTH, `longer than ${MAX_LABEL_LENGTH} characters`);
+const time = z.string().refine((v) => Number.isFinite(Date.parse(v)), 'must be an ISO 8601 date or time');
+const days = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be a positive number of days')
+  .transform(Number)
+  .refine((n) => n > 0 && n <= MAX_DAYS, `must be a positive number of days up to ${MAX_DAYS}`);
+const limit = z
+  .string()
+  .regex(/^\d+$/, `must be a positive integer up to ${MAX_RECORDS_LIMIT}`)
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= MAX_RECORDS_LIMIT, `must be a positive integer up to ${MAX_RECORDS_LIMIT}`);
+
+/** Filters and range every report takes, by their URL names. */
+const filters = {
+  provider: label,
+  model: label,
+  agent: label,
+  user: label,
+  thread: label,
+  key: label,
+  run: label,
+  since: time,
+  until: time,
+  days,
+};
+
+/** The parameters of each report route; any other is a 400 (a misspelt filter silently ignored would be a wrong report). */
+export const ROUTE_QUERIES = {
+  summary: z.strictObject({ ...filters, by: z.enum(DIMENSIONS as unknown as [Dimension, ...Dimension[]]) }).partial(),
+  report: z.strictObject(filters).partial(),
+  records: z.strictObject({ ...filters, limit }).partial(),
+  user: z.strictObject(filters).omit({ user: true }).partial(),
+  thread: z.strictObject(filters).omit({ thread: true }).partial(),
+  none: z.strictObject({}),
+} as const;
+
+export type RouteQuery = keyof typeof ROUTE_QUERIES;
+export type ParsedQuery = ReportQuery & { by?: Dimension; limit?: number };
+
+const FIELDS: Record<string, keyof ReportQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
+
+/** A query component, `+` and percent escapes decoded; a malformed escape is a 400 (URLSearchParams would quietly garble it into another filter). */
+function decode(s: string, part: string): string {
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '));
+  } catch {
+    throw badRequest(part.split('=')[0] ?? part, part, 'malformed percent-encoding');
+  }
+}
+
+/**
+ * A route's URL parameters, checked by its schema: a bad value is a 400 naming the parameter and
+ * the value, and so is an unknown parameter or one given twice.
+ */
+export function parseQuery(search: string, route: RouteQuery): ParsedQuery {
+  // No prototype: `?__proto__=x` is a parameter like any other (an unknown one).
+  const raw: Record<string, string> = Object.create(null);
+  for (const part of search.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const k = decode(eq === -1 ? part : part.slice(0, eq), part);
+    const v = eq === -1 ? '' : decode(part.slice(eq + 1), part);
+    if (Object.hasOwn(raw, k)) throw badRequest(k, v, 'given more than once');
+    raw[k] = v;
+  }
+  const r = ROUTE_QUERIES[route].safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    if (issue?.code === 'unrecognized_keys') {
+      const k = issue.keys[0] as string;
+      const known = Object.keys(ROUTE_QUERIES[route].shape);
+      throw badRequest(k, raw[k], known.length === 0 ? 'this route takes no parameters' : `unknown parameter; known: ${known.join(', ')}`);
+    }
+    const k = String(issue?.path[0] ?? '');
+    throw badRequest(k, raw[k], issue?.message ?? 'invalid');
+  }
+  const q: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.data)) q[FIELDS[k] ?? k] = v;
+  return q as ParsedQuery;
+}
