@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateUsage } from '../usage.ts';
+import { decodeBatch, encodeBatch, RECORD_FIELDS } from './ledger-file.ts';
 import { SqliteStore } from './sqlite.ts';
 import { LedgerWriter } from './writer.ts';
 
@@ -37,5 +38,39 @@ describe('LedgerWriter', () => {
     expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
     store.closeSync();
     await w.close();
+  });
+});
+
+describe('the batches handed to the writer thread', () => {
+  it('carry every field of a record unchanged', () => {
+    const full = {
+      ...validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 2 }),
+      requestModel: 'gpt-4o-2024',
+      cacheWriteTokens: 3,
+      cacheWrite1hTokens: 4,
+      inputAudioTokens: 5,
+      cachedAudioTokens: 6,
+      outputAudioTokens: 7,
+      outputImageTokens: 8,
+      reasoningTokens: 9,
+      totalTokens: 12,
+      searchUnits: 11,
+      webSearches: 13,
+      costUsd: 0.5,
+      costPicoUsd: 500_000_000_000,
+      apiKeyId: 'k1',
+      userId: 'u1',
+      threadId: 't1',
+      agent: 'a1',
+      durationMs: 1.5,
+      error: true,
+      errorMessage: 'boom',
+      errorType: 'rate_limit',
+      metadata: { doc: 'a.pdf' },
+    };
+    // Every field distinct from its neighbours, so that a shifted field cannot pass.
+    expect(new Set(RECORD_FIELDS.map((f) => JSON.stringify(full[f]))).size).toBe(RECORD_FIELDS.length);
+    const other = record(1);
+    expect(decodeBatch(encodeBatch([full, other]))).toEqual([full, other]);
   });
 });
