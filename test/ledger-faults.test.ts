@@ -97,6 +97,27 @@ describe('a ledger file that goes away while the app runs', () => {
   });
 });
 
+describe('a write-ahead log deleted while the app runs', () => {
+  it('is reported, and the records written meanwhile are kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-ledger-wal-'));
+    const file = join(dir, 'ledger.db');
+    const m = new TokenMonitor({ dir, metrics: { prometheus: false }, loadConfig: false, logger: memoryLog() });
+    const reader = readerFor(m.metricProducer);
+    for (let i = 0; i < 10; i++) m.record(call(i));
+    await m.flush();
+    rmSync(`${file}-wal`);
+    for (let i = 0; i < 100; i++) m.record(call(100 + i));
+    await m.flush();
+    for (let i = 0; i < 100; i++) m.record(call(200 + i));
+    await m.flush();
+    expect(m.health()).toMatchObject({ ok: false, ledger: { replaced: 1, lastError: expect.stringMatching(/write-ahead log/) } });
+    expect(await ledgerErrors(reader)).toBeGreaterThanOrEqual(1);
+    await m.close();
+    // The connection that wrote them copied them into the database when it closed.
+    expect(count(file)).toBe(210);
+  });
+});
+
 describe("durability: 'sync'", () => {
   it('says logged: false while the record cannot be written, keeps it, and writes it once the ledger can be', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-ledger-sync-'));

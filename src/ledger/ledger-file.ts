@@ -31,6 +31,8 @@ export class LedgerFile {
   readonly path: string;
   #store: SqliteStore | undefined;
   #identity: string | undefined;
+  /** The write-ahead log's identity, from the first check that found it. */
+  #wal: string | undefined;
 
   constructor(path: string) {
     this.path = path;
@@ -41,6 +43,7 @@ export class LedgerFile {
     if (this.#store === undefined) {
       this.#store = new SqliteStore(this.path);
       this.#identity = fileIdentity(this.path);
+      this.#wal = fileIdentity(`${this.path}-wal`);
     }
     return this.#store;
   }
@@ -57,17 +60,36 @@ export class LedgerFile {
    */
   check(): FileLost | undefined {
     if (this.#store === undefined || this.#identity === undefined) return undefined;
-    if (fileIdentity(this.path) === this.#identity) return undefined;
-    const identity = this.#identity;
-    this.#store.closeSync();
-    this.#store = undefined;
-    this.#identity = undefined;
-    return { identity, message: lostMessage(this.path) };
+    if (fileIdentity(this.path) !== this.#identity) {
+      const identity = this.#identity;
+      this.#store.closeSync();
+      this.#store = undefined;
+      this.#identity = undefined;
+      this.#wal = undefined;
+      return { identity, message: lostMessage(this.path) };
+    }
+    // The write-ahead log keeps its file while any connection is open, so another one means it was
+    // deleted under us. This connection goes on writing into the old one and copies it into the
+    // database at its next checkpoint, so the records are kept; but other readers see stale data
+    // or fail (SQLITE_IOERR_SHORT_READ) until then: reported, not reopened (that would lose them).
+    const wal = fileIdentity(`${this.path}-wal`);
+    if (this.#wal === undefined || wal === this.#wal) {
+      this.#wal ??= wal;
+      return undefined;
+    }
+    const identity = `wal ${this.#wal}`;
+    this.#wal = wal;
+    return {
+      identity,
+      message: `ledger write-ahead log ${this.path}-wal was deleted or replaced while in use: other processes may read stale data or fail until this process checkpoints it (never delete ledger.db-wal or ledger.db-shm while a ledger is open)`,
+    };
   }
 
   close(): void {
     this.#store?.closeSync();
     this.#store = undefined;
+    this.#identity = undefined;
+    this.#wal = undefined;
   }
 }
 

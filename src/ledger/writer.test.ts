@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { validateUsage } from '../usage.ts';
 import { decodeBatch, encodeBatch, RECORD_FIELDS } from './ledger-file.ts';
@@ -37,6 +38,26 @@ describe('LedgerWriter', () => {
     const store = new SqliteStore(join(dir, 'ledger.db'), { readonly: true });
     expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
     store.closeSync();
+    await w.close();
+  });
+});
+
+describe('LedgerWriter on the main thread (a store of your own)', () => {
+  it('never writes inside add(): a loop that does not yield only queues, and flush() writes it all', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
+    const errors: string[] = [];
+    const w = new LedgerWriter(() => new SqliteStore(file), { onError: (m) => errors.push(m), onRecovered: () => {} }, { batchSize: 100 });
+    w.store();
+    // Another connection holds the write lock: a write tried now would wait 10 s and fail.
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    for (let i = 0; i < 2000; i++) w.add(record(i));
+    expect(w.health()).toMatchObject({ pending: 2000, written: 0, lastError: undefined });
+    other.exec('COMMIT');
+    other.close();
+    await w.flush();
+    expect(w.health()).toMatchObject({ ok: true, pending: 0, written: 2000 });
+    expect(errors).toEqual([]);
     await w.close();
   });
 });

@@ -37,7 +37,7 @@ export interface LedgerHealth {
   written: number;
   /** Records lost because the ledger stayed unwritable past `maxPending`. */
   dropped: number;
-  /** Times the ledger file was found deleted or replaced while in use: what was written to it before is no longer in the ledger. */
+  /** Times the ledger file (or its write-ahead log) was found deleted or replaced while in use: what was written to the file before is no longer in the ledger. */
   replaced: number;
   /** The last write failure, until a write succeeds; else the last time the file was found deleted or replaced. */
   lastError: string | undefined;
