@@ -156,7 +156,7 @@ export class LedgerWriter {
     this.#pending.push(record);
     if (this.#o.durability === 'sync') return this.flushSync();
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
-    if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll();
+    if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
     if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
     if (this.#pending.length >= this.#o.batchSize && !this.#failing && this.#inflight === undefined) {
       if (this.#threaded) this.#start();
@@ -277,7 +277,7 @@ export class LedgerWriter {
   flushSync(): boolean {
     if (this.#inflight !== undefined && this.#thread !== undefined) {
       this.#thread.waitSync(this.#inflight.seq, EXIT_WAIT_MS);
-      this.#thread.poll();
+      this.#thread.poll(this.#inflight.seq);
     }
     if (this.#pending.length === 0) return this.#inflight === undefined;
     const batch = this.#pending;
@@ -423,8 +423,9 @@ class WriterThread {
     this.#worker.postMessage(m);
   }
 
-  /** Takes an answer that arrived, without waiting for the event loop. */
-  poll(): void {
+  /** Takes the answer to batch `seq` if it arrived, without waiting for the event loop (one atomic read when not). */
+  poll(seq: number): void {
+    if (Atomics.load(this.#done, 0) < seq) return;
     const m = receiveMessageOnPort(this.#results);
     if (m !== undefined) this.#answer(m.message as FromWorker);
   }
