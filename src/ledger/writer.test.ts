@@ -42,6 +42,45 @@ describe('LedgerWriter', () => {
   });
 });
 
+describe('LedgerWriter with its writer thread', () => {
+  it('reports a file that went and a path it cannot reopen, keeps the records, and writes them once it can', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'store');
+    const file = join(dir, 'ledger.db');
+    const errors: string[] = [];
+    const recovered: string[] = [];
+    const w = new LedgerWriter(
+      { file },
+      { onError: (m) => errors.push(m), onRecovered: (m) => recovered.push(m) },
+      { flushIntervalMs: 60_000 },
+    );
+    w.store();
+    for (let i = 0; i < 10; i++) w.add(record(i));
+    await w.flush();
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, 'a file where the dir was');
+    for (let i = 10; i < 20; i++) w.add(record(i));
+    await expect(w.flush()).rejects.toThrow(/cannot open the ledger/);
+    expect(w.health()).toMatchObject({ ok: false, pending: 10, written: 10, replaced: 1, lastError: expect.stringMatching(/cannot open/) });
+    expect(errors.filter((e) => e.includes('deleted or replaced'))).toHaveLength(1);
+    expect(errors.filter((e) => e.includes('cannot write the ledger'))).toHaveLength(1);
+
+    rmSync(dir);
+    await w.flush();
+    expect(w.health()).toMatchObject({
+      ok: false,
+      pending: 0,
+      written: 20,
+      replaced: 1,
+      lastError: expect.stringMatching(/deleted or replaced/),
+    });
+    expect(recovered).toHaveLength(1);
+    const store = new SqliteStore(file, { readonly: true });
+    expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    store.closeSync();
+    await w.close();
+  });
+});
+
 describe('LedgerWriter on the main thread (a store of your own)', () => {
   it('never writes inside add(): a loop that does not yield only queues, and flush() writes it all', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');

@@ -241,7 +241,10 @@ export class LedgerWriter {
     const f = this.#inflight;
     if (f === undefined || f.seq !== m.seq) return;
     if (m.lost !== undefined) this.#fileLost(m.lost.identity, m.lost.message);
-    this.#finish(f, m.error === undefined ? undefined : new LedgerError(this.#file?.path ?? '', m.error.message, { code: m.error.code }));
+    // The worker's LedgerError, rebuilt: its message already names the file.
+    const error =
+      m.error === undefined ? undefined : Object.assign(new Error(m.error.message), { name: 'LedgerError', code: m.error.code });
+    this.#finish(f, error);
   }
 
   /** The writer thread could not start or stopped: batches are written on this thread from now on, and the one in flight again. */
