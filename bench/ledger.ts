@@ -1,8 +1,10 @@
 /**
  * The ledger: ingest through `record()` (batched durability) beside the same rows through one
  * prepared better-sqlite3 statement in 1,000-row transactions; a 30-day summary by provider and
- * model over 1M and 10M records; bytes on disk per record.
+ * model over 1M and 10M records; bytes on disk per record; record() in a long loop with the
+ * ledger on beside the same loop without one, each in a fresh process (bench/record-loop.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +132,75 @@ async function summaryMs(store: SqliteStore, now: number): Promise<number> {
     if (s.length === 0) throw new Error('empty summary');
   }
   return Math.round(median(times) * 100) / 100;
+}
+
+interface Loop {
+  loopNs: number;
+  totalNs: number;
+  mainCpuMs: number;
+  otherCpuMs: number;
+  written: number;
+  dropped: number;
+}
+
+function loop(ledger: 'ledger' | 'ledger-no-thread' | 'none', n: number, style: 'tight' | 'yield'): Loop {
+  const out = execFileSync(process.execPath, [join(import.meta.dirname, 'record-loop.ts'), ledger, String(n), style], { encoding: 'utf8' });
+  return JSON.parse(out) as Loop;
+}
+
+/**
+ * Mean ns per record() over 200,000 calls, flush at the end included, with the SQLite ledger on
+ * (in a loop that never yields, and in one that yields every 1,000 calls; and with `thread: false`,
+ * yielding) beside `ledger: false`;
+ * median of three fresh processes each, interleaved. And where the ledger's CPU time goes: the
+ * share of it (CPU time above the baseline's) spent on the main thread, the rest on other threads.
+ */
+export function benchRecordLoop(): Result[] {
+  const n = 200_000;
+  const runs: Record<string, Loop[]> = { tight: [], yield: [], noThread: [], none: [] };
+  for (let k = 0; k < 3; k++) {
+    runs.none?.push(loop('none', n, 'tight'));
+    runs.tight?.push(loop('ledger', n, 'tight'));
+    runs.yield?.push(loop('ledger', n, 'yield'));
+    runs.noThread?.push(loop('ledger-no-thread', n, 'yield'));
+  }
+  for (const r of [...(runs.tight ?? []), ...(runs.yield ?? []), ...(runs.noThread ?? [])])
+    if (r.written !== n + 20_000 || r.dropped !== 0) throw new Error(`bench: the ledger kept ${r.written} of ${n + 20_000} records`);
+  const med = (k: string, f: (l: Loop) => number) => median((runs[k] ?? []).map(f));
+  const base = med('none', (l) => l.totalNs);
+  const out: Result[] = [{ name: 'record-loop-no-ledger', value: Math.round(base), unit: 'ns/record' }];
+  for (const [name, k] of [
+    ['record-loop-with-ledger', 'tight'],
+    ['record-loop-with-ledger-yielding', 'yield'],
+    // ledger: { thread: false }: the same writes from a timer on the main thread (the simpler design).
+    ['record-loop-with-ledger-no-thread-yielding', 'noThread'],
+  ] as const) {
+    const total = med(k, (l) => l.totalNs);
+    const returns = med(k, (l) => l.loopNs);
+    const mainExtra = med(k, (l) => l.mainCpuMs) - med('none', (l) => l.mainCpuMs);
+    const allExtra = med(k, (l) => l.mainCpuMs + l.otherCpuMs) - med('none', (l) => l.mainCpuMs + l.otherCpuMs);
+    out.push(
+      {
+        name,
+        value: Math.round(total),
+        unit: 'ns/record',
+        baseline: 'record-loop-no-ledger',
+        baselineValue: Math.round(base),
+        ratio: Math.round((total / base) * 1000) / 1000,
+      },
+      // The loop alone, without the flush at the end: what the caller's thread waits in record().
+      {
+        name: `${name}-loop-only`,
+        value: Math.round(returns),
+        unit: 'ns/record',
+        baseline: 'record-loop-no-ledger',
+        baselineValue: Math.round(base),
+        ratio: Math.round((returns / base) * 1000) / 1000,
+      },
+      { name: `${name}-main-thread-cpu-share`, value: Math.round((mainExtra / allExtra) * 1000) / 1000, unit: 'share of ledger CPU' },
+    );
+  }
+  return out;
 }
 
 export async function benchLedger(): Promise<Result[]> {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchBudgets } from './budgets.ts';
 import type { Result } from './harness.ts';
-import { benchLedger } from './ledger.ts';
+import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
 import { benchWrap } from './wrap.ts';
@@ -38,6 +38,22 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
       'rest-ingest-cpu',
     ],
     run: benchRestIngest,
+  },
+  // ns per record() in a 200,000-call loop with the SQLite ledger beside ledger: false, fresh processes.
+  {
+    names: [
+      'record-loop-no-ledger',
+      'record-loop-with-ledger',
+      'record-loop-with-ledger-loop-only',
+      'record-loop-with-ledger-main-thread-cpu-share',
+      'record-loop-with-ledger-yielding',
+      'record-loop-with-ledger-yielding-loop-only',
+      'record-loop-with-ledger-yielding-main-thread-cpu-share',
+      'record-loop-with-ledger-no-thread-yielding',
+      'record-loop-with-ledger-no-thread-yielding-loop-only',
+      'record-loop-with-ledger-no-thread-yielding-main-thread-cpu-share',
+    ],
+    run: async () => benchRecordLoop(),
   },
 ];
 

@@ -10,7 +10,6 @@ import { type InstrumentOptions, instrumentClient } from './instrument/index.ts'
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
-import { SqliteStore } from './ledger/sqlite.ts';
 import type { ArchiveInfo, Dimension, LedgerStore } from './ledger/types.ts';
 import { type LedgerHealth, LedgerWriter, type LedgerWriterOptions } from './ledger/writer.ts';
 import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
@@ -144,7 +143,10 @@ export interface RunSession {
 
 /** What `record()` returns. */
 export interface RecordResult {
-  /** False when tracking is disabled or the monitor is closed. */
+  /**
+   * False when tracking is disabled or the monitor is closed; with `ledger: { durability: 'sync' }`,
+   * also when the record could not be written to the ledger (it stays queued and is retried).
+   */
   logged: boolean;
   record: UsageRecord | null;
   /** The call's cost in USD, null when its model has no known price. */
@@ -258,8 +260,11 @@ export class TokenMonitor implements CallSink {
     if (options.ledger !== false && !this.disabled) {
       const l = options.ledger ?? {};
       const file = l.file ?? join(this.dir, 'ledger.db');
+      const store = l.store;
       this.#ledger = new LedgerWriter(
-        () => l.store ?? new SqliteStore(file),
+        // A store of the caller's is written from a timer on this thread; the SQLite file, which
+        // the writer opens itself, by a writer thread (and reopened if deleted or replaced).
+        store === undefined ? { file } : () => store,
         {
           onError: (message) => {
             this.#agg.internalError('ledger');
@@ -539,12 +544,14 @@ export class TokenMonitor implements CallSink {
         this.#internalError('budgets', error);
       }
     }
+    let logged = true;
     if (this.#ledger !== undefined) {
       // The record returned is the one the ledger writes later: it is frozen so that neither can drift.
       Object.freeze(u);
-      this.#ledger.add(u);
+      // With durability 'sync', whether it is on disk (if not, it stays queued and is retried).
+      logged = this.#ledger.add(u);
     }
-    return { logged: true, record: u, costUsd, usageSummary: t.snapshot(), alerts: alerts ?? NO_ALERTS };
+    return { logged, record: u, costUsd, usageSummary: t.snapshot(), alerts: alerts ?? NO_ALERTS };
   }
 
   #priceFor(s: Series<PriceSlot>, u: ValidUsage): ResolvedPrice | null {

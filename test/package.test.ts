@@ -63,13 +63,14 @@ const scrape = await (await fetch(m.metricsUrl)).text();
 const registry = new Registry();
 registerTokenmeterMetrics(m, registry);
 const bridged = await registry.metrics();
-console.log(JSON.stringify({ cost: r.costUsd, scraped: scrape.includes(METRIC.cost + '{provider="openai"'), bridged: bridged.includes(METRIC.cost) }));
+await m.flush(); // through the ledger's writer thread, as built
+console.log(JSON.stringify({ cost: r.costUsd, scraped: scrape.includes(METRIC.cost + '{provider="openai"'), bridged: bridged.includes(METRIC.cost), written: m.health().ledger.written }));
 await m.close();
 `,
     );
     const out = sh(process.execPath, ['main.mjs'], project).trim().split('\n');
     expect(out[0]).toBe('invalid true inputTokens');
-    expect(JSON.parse(out[1]!)).toEqual({ cost: 0.00725, scraped: true, bridged: true });
+    expect(JSON.parse(out[1]!)).toEqual({ cost: 0.00725, scraped: true, bridged: true, written: 1 });
   });
 
   it('type-checks a TypeScript consumer against the shipped declarations', () => {

@@ -1,8 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { validateUsage } from '../usage.ts';
+import { decodeBatch, encodeBatch, RECORD_FIELDS } from './ledger-file.ts';
 import { SqliteStore } from './sqlite.ts';
 import { LedgerWriter } from './writer.ts';
 
@@ -37,5 +39,98 @@ describe('LedgerWriter', () => {
     expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
     store.closeSync();
     await w.close();
+  });
+});
+
+describe('LedgerWriter with its writer thread', () => {
+  it('reports a file that went and a path it cannot reopen, keeps the records, and writes them once it can', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'store');
+    const file = join(dir, 'ledger.db');
+    const errors: string[] = [];
+    const recovered: string[] = [];
+    const w = new LedgerWriter(
+      { file },
+      { onError: (m) => errors.push(m), onRecovered: (m) => recovered.push(m) },
+      { flushIntervalMs: 60_000 },
+    );
+    w.store();
+    for (let i = 0; i < 10; i++) w.add(record(i));
+    await w.flush();
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, 'a file where the dir was');
+    for (let i = 10; i < 20; i++) w.add(record(i));
+    await expect(w.flush()).rejects.toThrow(/cannot open the ledger/);
+    expect(w.health()).toMatchObject({ ok: false, pending: 10, written: 10, replaced: 1, lastError: expect.stringMatching(/cannot open/) });
+    expect(errors.filter((e) => e.includes('deleted or replaced'))).toHaveLength(1);
+    expect(errors.filter((e) => e.includes('cannot write the ledger'))).toHaveLength(1);
+
+    rmSync(dir);
+    await w.flush();
+    expect(w.health()).toMatchObject({
+      ok: false,
+      pending: 0,
+      written: 20,
+      replaced: 1,
+      lastError: expect.stringMatching(/deleted or replaced/),
+    });
+    expect(recovered).toHaveLength(1);
+    const store = new SqliteStore(file, { readonly: true });
+    expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    store.closeSync();
+    await w.close();
+  });
+});
+
+describe('LedgerWriter on the main thread (a store of your own)', () => {
+  it('never writes inside add(): a loop that does not yield only queues, and flush() writes it all', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
+    const errors: string[] = [];
+    const w = new LedgerWriter(() => new SqliteStore(file), { onError: (m) => errors.push(m), onRecovered: () => {} }, { batchSize: 100 });
+    w.store();
+    // Another connection holds the write lock: a write tried now would wait 10 s and fail.
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    for (let i = 0; i < 2000; i++) w.add(record(i));
+    expect(w.health()).toMatchObject({ pending: 2000, written: 0, lastError: undefined });
+    other.exec('COMMIT');
+    other.close();
+    await w.flush();
+    expect(w.health()).toMatchObject({ ok: true, pending: 0, written: 2000 });
+    expect(errors).toEqual([]);
+    await w.close();
+  });
+});
+
+describe('the batches handed to the writer thread', () => {
+  it('carry every field of a record unchanged', () => {
+    const full = {
+      ...validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 2 }),
+      requestModel: 'gpt-4o-2024',
+      cacheWriteTokens: 3,
+      cacheWrite1hTokens: 4,
+      inputAudioTokens: 5,
+      cachedAudioTokens: 6,
+      outputAudioTokens: 7,
+      outputImageTokens: 8,
+      reasoningTokens: 9,
+      totalTokens: 12,
+      searchUnits: 11,
+      webSearches: 13,
+      costUsd: 0.5,
+      costPicoUsd: 500_000_000_000,
+      apiKeyId: 'k1',
+      userId: 'u1',
+      threadId: 't1',
+      agent: 'a1',
+      durationMs: 1.5,
+      error: true,
+      errorMessage: 'boom',
+      errorType: 'rate_limit',
+      metadata: { doc: 'a.pdf' },
+    };
+    // Every field distinct from its neighbours, so that a shifted field cannot pass.
+    expect(new Set(RECORD_FIELDS.map((f) => JSON.stringify(full[f]))).size).toBe(RECORD_FIELDS.length);
+    const other = record(1);
+    expect(decodeBatch(encodeBatch([full, other]))).toEqual([full, other]);
   });
 });

@@ -1,124 +1,194 @@
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { encodeBatch, LedgerFile } from './ledger-file.ts';
 import type { LedgerStore } from './types.ts';
+import type { FromWorker, ToWorker, WorkerData } from './writer-worker.ts';
 
 /** How records reach the ledger. */
 export interface LedgerWriterOptions {
   /**
-   * `batch`: records are queued and written in batches off the hot path, made durable by
-   * `flush()`, `close()` and on process exit. `sync`: each record is written before `record()`
-   * returns. @default 'batch'
+   * `batch`: records are queued and written in batches off the hot path (by a writer thread for
+   * the SQLite file), made durable by `flush()`, `close()` and on process exit. `sync`: each record
+   * is written before `record()` returns, on the calling thread. @default 'batch'
    */
   durability?: 'batch' | 'sync';
   /** Write when this many records wait. @default 1000 */
   batchSize?: number;
   /** Write at least this often while records wait, in ms. @default 1000 */
   flushIntervalMs?: number;
-  /** The most records kept in memory while the ledger cannot be written; past it the oldest are dropped, with an error. @default 100000 */
+  /**
+   * The most records kept in memory, waiting or being written (a loop that records faster than the
+   * disk writes, or a ledger that cannot be written); past it the oldest are dropped, with an
+   * error. @default 1000000
+   */
   maxPending?: number;
+  /** Write the SQLite file from a worker thread (`batch` durability only). @default true */
+  thread?: boolean;
 }
 
 /** What the writer reports about itself (`monitor.health().ledger`). */
 export interface LedgerHealth {
   ok: boolean;
   location: string | undefined;
-  /** Records waiting to be written. */
+  /** Records waiting to be written (those being written included). */
   pending: number;
   /** Records written by this process. */
   written: number;
   /** Records lost because the ledger stayed unwritable past `maxPending`. */
   dropped: number;
-  /** The last write failure, until a write succeeds. */
+  /** Times the ledger file (or its write-ahead log) was found deleted or replaced while in use: what was written to the file before is no longer in the ledger. */
+  replaced: number;
+  /** The last write failure, until a write succeeds; else the last time the file was found deleted or replaced. */
   lastError: string | undefined;
   lastWriteAt: number | undefined;
 }
 
 interface Hooks {
-  /** A write (or open) failed: log it and count it. Called once per failure streak, and once per drop. */
+  /** A write (or open) failed, or the file went: log it and count it. Called once per failure streak, once per drop, once per lost file. */
   onError(message: string, error: unknown): void;
   /** Writes work again after a failure. */
   onRecovered(message: string): void;
 }
 
-const DEFAULTS = { durability: 'batch', batchSize: 1000, flushIntervalMs: 1000, maxPending: 100_000 } as const;
+/** Where the records go: a SQLite file this writer opens (and reopens), or a store of the caller's. */
+export type LedgerTarget = { file: string } | (() => LedgerStore);
+
+const DEFAULTS = { durability: 'batch', batchSize: 1000, flushIntervalMs: 1000, maxPending: 1_000_000, thread: true } as const;
 const MAX_RETRY_MS = 30_000;
-/** Past this many batches waiting, `add()` writes synchronously. */
-const BACKPRESSURE = 10;
+/** How long process exit waits for the writer thread's batch: past SQLite's busy timeout (10 s). */
+const EXIT_WAIT_MS = 15_000;
+
+/** A batch being written, and who waits for it. */
+interface InFlight {
+  seq: number;
+  batch: UsageRecord[];
+  done: Promise<void>;
+  settle: (error: unknown) => void;
+  error: unknown;
+}
 
 /**
- * Queues records and writes them in batches. A failed write (full disk, read-only file, a lock
- * held too long) keeps the batch, in order, and retries with backoff; nothing is dropped until
- * `maxPending` records wait, and then loudly. Nothing here ever throws into `add()`.
+ * Queues records and writes them in batches, never on the caller's thread in `batch` durability:
+ * the SQLite file is written by a worker thread with its own connection (WAL lets this thread's
+ * reads run beside it), other stores from a timer. `add()` only queues, and hands a batch to the
+ * writer thread (a structured clone, no disk I/O) when `batchSize` records wait and none is being
+ * written. A failed write (full disk, read-only file, a lock held too long) keeps the batch, in
+ * order, and retries with backoff; nothing is dropped until `maxPending` records wait, and then
+ * loudly. A ledger file deleted or replaced while in use is noticed before the next batch,
+ * reported, and opened afresh. Nothing here ever throws into `add()`.
  */
 export class LedgerWriter {
   readonly #open: () => LedgerStore;
+  readonly #file: LedgerFile | undefined;
   readonly #hooks: Hooks;
   readonly #o: Required<LedgerWriterOptions>;
   #store: LedgerStore | undefined;
+  #thread: WriterThread | undefined;
   #pending: UsageRecord[] = [];
+  #inflight: InFlight | undefined;
+  #seq = 0;
   #timer: NodeJS.Timeout | undefined;
-  #writing: Promise<void> | undefined;
+  #timerAt = 0;
   #failing = false;
   #retryMs = 0;
   #retryAt = 0;
   #written = 0;
   #dropped = 0;
+  #replaced = 0;
+  readonly #lostFiles = new Set<string>();
   #lastError: string | undefined;
+  #lastLoss: string | undefined;
   #lastWriteAt: number | undefined;
   #closed = false;
   #droppedInStreak = false;
 
-  constructor(open: () => LedgerStore, hooks: Hooks, options: LedgerWriterOptions = {}) {
-    this.#open = open;
+  constructor(target: LedgerTarget, hooks: Hooks, options: LedgerWriterOptions = {}) {
+    if (typeof target === 'function') {
+      this.#open = target;
+    } else {
+      const file = new LedgerFile(target.file);
+      this.#file = file;
+      this.#open = () => file.store();
+    }
     this.#hooks = hooks;
     this.#o = { ...DEFAULTS, ...options };
     exitHooks.add(this);
   }
 
-  /** The store, opened on first use (and reopened after a failure to open). */
+  /** The store this thread reads from (and writes to, in-thread), opened on first use and reopened when its file went. */
   store(): LedgerStore {
+    if (this.#file !== undefined) this.#checkFile();
     this.#store ??= this.#open();
     return this.#store;
   }
 
-  add(record: UsageRecord): void {
-    if (this.#closed) return;
+  /** Reopens a file that went; reported here unless the writer thread writes it (it reports, once per file). */
+  #checkFile(): void {
+    const lost = this.#file?.check();
+    if (lost === undefined) return;
+    this.#store = undefined;
+    this.#fileLost(lost.identity, lost.message);
+  }
+
+  #fileLost(identity: string, message: string): void {
+    if (this.#lostFiles.has(identity)) return;
+    this.#lostFiles.add(identity);
+    this.#replaced++;
+    this.#lastLoss = message;
+    this.#hooks.onError(
+      `${message} (${this.#written} records written by this process so far)`,
+      new LedgerError(this.#file?.path ?? '', message),
+    );
+  }
+
+  /** Whether batches go to a writer thread. */
+  get #threaded(): boolean {
+    return this.#file !== undefined && this.#o.durability === 'batch' && this.#o.thread;
+  }
+
+  /**
+   * Queues a record. In `sync` durability it is written now, and the result says whether it is
+   * durable (false: it stays queued and is retried); otherwise true.
+   */
+  add(record: UsageRecord): boolean {
+    if (this.#closed) return false;
     this.#pending.push(record);
-    if (this.#o.durability === 'sync') {
-      this.flushSync();
-      return;
-    }
-    if (this.#pending.length >= this.#o.batchSize * BACKPRESSURE && !this.#failing && this.#store?.writeSync !== undefined) {
-      // A burst of calls that never lets the event loop run (so the timer cannot write): write
-      // now rather than let the queue grow without bound.
-      this.flushSync();
-      return;
-    }
-    if (this.#pending.length > this.#o.maxPending) this.#drop();
-    if (this.#pending.length >= this.#o.batchSize && !this.#failing) {
-      this.#schedule(0);
-    } else {
+    if (this.#o.durability === 'sync') return this.flushSync();
+    // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
+    if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
+    if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
+    if (this.#pending.length >= this.#o.batchSize && !this.#failing && this.#inflight === undefined) {
+      if (this.#threaded) this.#start();
+      else this.#schedule(0);
+    } else if (this.#timer === undefined) {
       this.#schedule(this.#failing ? Math.max(0, this.#retryAt - Date.now()) : this.#o.flushIntervalMs);
     }
+    return true;
   }
 
   #drop(): void {
-    const n = this.#pending.length - this.#o.maxPending;
+    const n = Math.min(this.#pending.length, this.#pending.length + (this.#inflight?.batch.length ?? 0) - this.#o.maxPending);
+    if (n <= 0) return;
     this.#pending.splice(0, n);
     this.#dropped += n;
     // Said once per failure streak (health() counts every one), not once per record.
     if (this.#droppedInStreak) return;
     this.#droppedInStreak = true;
     this.#hooks.onError(
-      `ledger unwritable for too long: more than ${this.#o.maxPending} records wait in memory (maxPending), so the oldest are being dropped until it can be written (health().ledger.dropped counts them)`,
-      new Error(this.#lastError ?? 'ledger unwritable'),
+      `ledger ${this.#failing ? 'unwritable for too long' : 'written slower than records arrive'}: more than ${this.#o.maxPending} records wait in memory (maxPending), so the oldest are being dropped (health().ledger.dropped counts them)`,
+      new Error(this.#lastError ?? 'ledger behind'),
     );
   }
 
+  /** Arms the timer for `ms` from now, unless it is already due by then (never re-armed per record). */
   #schedule(ms: number): void {
+    const at = Date.now() + ms;
     if (this.#timer !== undefined) {
-      if (ms > 0) return;
+      if (this.#timerAt <= at) return;
       clearTimeout(this.#timer);
     }
+    this.#timerAt = at;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.flush().catch(() => {});
@@ -126,9 +196,93 @@ export class LedgerWriter {
     this.#timer.unref();
   }
 
-  /** Writes everything waiting, now, synchronously (process exit, `durability: 'sync'`). Never throws. */
+  /** Starts writing everything waiting (one batch at a time); returns the batch in flight. */
+  #start(): InFlight {
+    const batch = this.#pending;
+    this.#pending = [];
+    let settle: (error: unknown) => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      settle = (error) => {
+        f.error = error;
+        resolve();
+      };
+    });
+    const f: InFlight = { seq: ++this.#seq, batch, done, settle, error: undefined };
+    this.#inflight = f;
+    if (this.#threaded) {
+      try {
+        this.#thread ??= new WriterThread(
+          this.#file?.path as string,
+          this.#file?.identity,
+          (m) => this.#answered(m),
+          (e) => this.#threadDied(e),
+        );
+        this.#thread.send({ type: 'write', seq: f.seq, data: encodeBatch(batch) });
+        return f;
+      } catch (error) {
+        this.#threadDied(error);
+        return f;
+      }
+    }
+    void (async () => {
+      let error: unknown;
+      try {
+        await this.store().write(batch);
+      } catch (e) {
+        error = e ?? new Error('write failed');
+      }
+      this.#finish(f, error);
+    })();
+    return f;
+  }
+
+  /** The writer thread's answer to a batch. */
+  #answered(m: FromWorker): void {
+    const f = this.#inflight;
+    if (f === undefined || f.seq !== m.seq) return;
+    if (m.lost !== undefined) this.#fileLost(m.lost.identity, m.lost.message);
+    // The worker's LedgerError, rebuilt: its message already names the file.
+    const error =
+      m.error === undefined ? undefined : Object.assign(new Error(m.error.message), { name: 'LedgerError', code: m.error.code });
+    this.#finish(f, error);
+  }
+
+  /** The writer thread could not start or stopped: batches are written on this thread from now on, and the one in flight again. */
+  #threadDied(error: unknown): void {
+    this.#thread = undefined;
+    this.#o.thread = false;
+    this.#hooks.onError(
+      `the ledger's writer thread stopped (${(error as Error)?.message ?? error}); writing on the main thread from now on`,
+      error,
+    );
+    const f = this.#inflight;
+    if (f !== undefined) {
+      this.#inflight = undefined;
+      this.#pending = f.batch.concat(this.#pending);
+      f.settle(undefined);
+      this.#schedule(0);
+    }
+  }
+
+  #finish(f: InFlight, error: unknown): void {
+    if (this.#inflight !== f) return;
+    this.#inflight = undefined;
+    if (error === undefined) this.#succeeded(f.batch.length);
+    else this.#failed(f.batch, error);
+    f.settle(error);
+  }
+
+  /**
+   * Writes everything waiting, now, on this thread (process exit, `durability: 'sync'`, budget
+   * seeding): first waits for the batch the writer thread has, if any. Never throws; true when
+   * nothing waits any more.
+   */
   flushSync(): boolean {
-    if (this.#pending.length === 0) return true;
+    if (this.#inflight !== undefined && this.#thread !== undefined) {
+      this.#thread.waitSync(this.#inflight.seq, EXIT_WAIT_MS);
+      this.#thread.poll(this.#inflight.seq);
+    }
+    if (this.#pending.length === 0) return this.#inflight === undefined;
     const batch = this.#pending;
     this.#pending = [];
     try {
@@ -141,7 +295,7 @@ export class LedgerWriter {
       }
       store.writeSync(batch);
       this.#succeeded(batch.length);
-      return true;
+      return this.#pending.length === 0;
     } catch (error) {
       this.#failed(batch, error);
       return false;
@@ -150,26 +304,14 @@ export class LedgerWriter {
 
   /** Writes everything waiting; resolves once it is durable. Rejects when the ledger cannot be written (the records stay queued). */
   async flush(): Promise<void> {
-    while (this.#writing !== undefined) await this.#writing;
+    while (this.#inflight !== undefined) await this.#inflight.done;
     if (this.#pending.length === 0) {
       if (this.#failing && this.#lastError !== undefined) throw new Error(this.#lastError);
       return;
     }
-    const batch = this.#pending;
-    this.#pending = [];
-    let error: unknown;
-    this.#writing = (async () => {
-      try {
-        await this.store().write(batch);
-        this.#succeeded(batch.length);
-      } catch (e) {
-        error = e;
-        this.#failed(batch, e);
-      }
-    })();
-    await this.#writing;
-    this.#writing = undefined;
-    if (error !== undefined) throw error;
+    const f = this.#start();
+    await f.done;
+    if (f.error !== undefined) throw f.error;
   }
 
   #succeeded(n: number): void {
@@ -182,7 +324,9 @@ export class LedgerWriter {
       this.#lastError = undefined;
       this.#hooks.onRecovered(`ledger writable again: ${n} waiting records written`);
     }
-    if (this.#pending.length > 0) this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
+    if (this.#pending.length === 0 || this.#closed) return;
+    if (this.#pending.length >= this.#o.batchSize && this.#threaded) this.#start();
+    else this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
   }
 
   #failed(batch: UsageRecord[], error: unknown): void {
@@ -200,12 +344,13 @@ export class LedgerWriter {
 
   health(): LedgerHealth {
     return {
-      ok: !this.#failing && this.#dropped === 0,
-      location: this.#store?.location,
-      pending: this.#pending.length,
+      ok: !this.#failing && this.#dropped === 0 && this.#replaced === 0,
+      location: this.#file?.path ?? this.#store?.location,
+      pending: this.#pending.length + (this.#inflight?.batch.length ?? 0),
       written: this.#written,
       dropped: this.#dropped,
-      lastError: this.#lastError,
+      replaced: this.#replaced,
+      lastError: this.#lastError ?? this.#lastLoss,
       lastWriteAt: this.#lastWriteAt,
     };
   }
@@ -222,6 +367,8 @@ export class LedgerWriter {
     this.#closed = true;
     exitHooks.delete(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#thread?.close(++this.#seq);
+    this.#thread = undefined;
     await this.#store?.close();
     if (error !== undefined && this.#pending.length > 0) {
       const n = this.#pending.length;
@@ -229,6 +376,82 @@ export class LedgerWriter {
       this.#pending = [];
       this.#hooks.onError(`closing with the ledger unwritable: ${n} records were not written`, error);
     }
+  }
+}
+
+// The worker runs the source as it is shipped: writer-worker.ts beside this file in the source
+// (Node strips the types), writer-worker.js in the build.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './writer-worker.ts' : './writer-worker.js', import.meta.url);
+
+/**
+ * The worker thread that writes the ledger file, and the two ways to hear from it: its answers on
+ * a port of their own (taken with receiveMessageOnPort when this thread cannot wait for its event
+ * loop), and the number of the last batch answered in shared memory (read by `poll()` in a loop
+ * that never yields, and waited on with Atomics.wait at exit, as pino's thread-stream does).
+ */
+class WriterThread {
+  readonly #worker: Worker;
+  readonly #results: MessagePort;
+  readonly #done = new Int32Array(new SharedArrayBuffer(4));
+  readonly #onAnswer: (m: FromWorker) => void;
+  #closing: ((m: FromWorker) => void) | undefined;
+
+  constructor(file: string, identity: string | undefined, onAnswer: (m: FromWorker) => void, onDied: (error: unknown) => void) {
+    const { port1, port2 } = new MessageChannel();
+    this.#results = port1;
+    this.#onAnswer = onAnswer;
+    const data: WorkerData = { file, state: this.#done.buffer as SharedArrayBuffer, results: port2, identity };
+    this.#worker = new Worker(WORKER_URL, { workerData: data, transferList: [port2] });
+    // Neither keeps the process alive on its own; a batch in flight does (see send()).
+    this.#worker.unref();
+    port1.on('message', (m: FromWorker) => this.#answer(m));
+    port1.unref();
+    this.#worker.on('error', (e) => {
+      if (this.#closing === undefined) onDied(e);
+    });
+    this.#worker.on('exit', (code) => {
+      if (this.#closing === undefined) onDied(new Error(`exited with code ${code}`));
+    });
+  }
+
+  #answer(m: FromWorker): void {
+    this.#results.unref();
+    if (this.#closing !== undefined) this.#closing(m);
+    else this.#onAnswer(m);
+  }
+
+  send(m: ToWorker): void {
+    // Until the answer, the process waits for it (an app that ends with a batch in flight writes it).
+    this.#results.ref();
+    this.#worker.postMessage(m);
+  }
+
+  /** Takes the answer to batch `seq` if it arrived, without waiting for the event loop (one atomic read when not). */
+  poll(seq: number): void {
+    if (Atomics.load(this.#done, 0) < seq) return;
+    const m = receiveMessageOnPort(this.#results);
+    if (m !== undefined) this.#answer(m.message as FromWorker);
+  }
+
+  /** Blocks until batch `seq` is answered, at most `ms`. */
+  waitSync(seq: number, ms: number): void {
+    const until = Date.now() + ms;
+    for (let now = Date.now(); now < until; now = Date.now()) {
+      const v = Atomics.load(this.#done, 0);
+      if (v >= seq) return;
+      Atomics.wait(this.#done, 0, v, until - now);
+    }
+  }
+
+  /** Closes the worker's connection and ends it. */
+  async close(seq: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      this.#closing = () => resolve();
+    });
+    this.send({ type: 'close', seq });
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, EXIT_WAIT_MS).unref())]);
+    await this.#worker.terminate();
+    this.#results.close();
   }
 }
 
