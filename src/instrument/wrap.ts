@@ -38,6 +38,8 @@ export interface UsageRecorder {
   currentContext(): CallContext | undefined;
   /** Holds `flush()` and `close()` until `work` (a stream's usage being estimated, then recorded) is done. */
   waitFor?(work: Promise<unknown>): void;
+  /** Keeps a client's key out of what the monitor logs. */
+  addSecret?(apiKey: string): void;
 }
 
 /** One instrumented client: who records, for which provider, with which key and context. */
@@ -258,6 +260,7 @@ export function wrapMethod(
   if (r === undefined || typeof original !== 'function' || (original as unknown as Record<symbol, unknown>)[WRAPPED]) return;
   // Looked up once: a recorder's provider does not change.
   const converter = converterFor(recorder.provider);
+  if (recorder.apiKey !== undefined) recorder.monitor.addSecret?.(recorder.apiKey);
   const metered = function (this: unknown, ...args: unknown[]): unknown {
     const body = args[0];
     const start = performance.now();
