@@ -323,8 +323,13 @@ export class TokenMonitor implements CallSink {
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
     }
     const u = validateUsage(ctx === undefined || onlyRun(ctx) ? input : applyContext(input, ctx), this.#keyIdOf);
-    // A failed call's key is kept out of the log too (an instrumented client's is from the start).
-    if (u.error && typeof input.apiKey === 'string') this.#secrets.add(input.apiKey);
+    if (u.error) {
+      // A failed call's key is kept out of the log too (an instrumented client's is from the start),
+      if (typeof input.apiKey === 'string') this.#secrets.add(input.apiKey);
+      // and the keys of the clients this monitor meters out of a message recorded without its key
+      // (track(), LangChain, the AI SDK).
+      if (u.errorMessage !== null) u.errorMessage = this.#secrets.redact(u.errorMessage);
+    }
     if (ctx?.runId !== undefined) {
       // The validated record's metadata is already its own copy: the run id is added in place.
       if (u.metadata === null) u.metadata = { run_id: ctx.runId };

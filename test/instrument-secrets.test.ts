@@ -74,6 +74,13 @@ const CLIENTS: Client[] = [
         .chat.completions.create({ model: 'gpt-4o', messages: hi }),
   },
   {
+    name: 'openai (a key function)',
+    call: (m, key) =>
+      m
+        .instrument(new OpenAI({ apiKey: async () => key, baseURL: `${server.url}/openai/v1`, maxRetries: 0 }))
+        .chat.completions.create({ model: 'gpt-4o', messages: hi }),
+  },
+  {
     name: 'groq-sdk',
     call: (m, apiKey) =>
       m
@@ -85,6 +92,13 @@ const CLIENTS: Client[] = [
     call: (m, apiKey) =>
       m
         .instrument(new Anthropic({ apiKey, baseURL: `${server.url}/anthropic`, maxRetries: 0 }))
+        .messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: hi }),
+  },
+  {
+    name: '@anthropic-ai/sdk (a Bearer authToken)',
+    call: (m, authToken) =>
+      m
+        .instrument(new Anthropic({ authToken, apiKey: null, baseURL: `${server.url}/anthropic`, maxRetries: 0 }))
         .messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: hi }),
   },
   {
@@ -120,6 +134,13 @@ const CLIENTS: Client[] = [
     call: (m, key) =>
       m
         .instrument(new Ollama({ host: `${server.url}/ollama`, headers: { Authorization: `Bearer ${key}` } }))
+        .chat({ model: 'llama3.2', messages: hi }),
+  },
+  {
+    name: 'ollama (a Headers object)',
+    call: (m, key) =>
+      m
+        .instrument(new Ollama({ host: `${server.url}/ollama`, headers: new Headers({ authorization: `Bearer ${key}` }) }))
         .chat({ model: 'llama3.2', messages: hi }),
   },
 ];
@@ -160,12 +181,32 @@ describe('a key of no known shape, echoed by a 401, is kept nowhere', () => {
       expect(error).toBeInstanceOf(Error);
       const [record] = await m.records();
       expect(record).toMatchObject({ error: true, errorType: '401' });
+      // The key was seen: the record has its id (its last 4 characters and an HMAC).
+      expect(record?.apiKeyId).toMatch(new RegExp(`^${key.slice(-4).replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')}-[0-9a-f]{8}$`));
       // The key was there, in the message kept, and is gone from it.
       expect(record?.errorMessage).toContain('[redacted]');
       const kept = await everythingKept(m, dir, log);
       for (const form of forms(key)) expect(kept).not.toContain(form);
       // The log was written to: a debug line at least.
       expect(log.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('track(): a message recorded without its key is redacted of the keys of the clients the monitor meters', async () => {
+    for (const key of [KEY, HOSTILE_KEY]) {
+      const { m, dir, log } = monitor();
+      m.instrument(new OpenAI({ apiKey: key, baseURL: `${server.url}/openai/v1`, maxRetries: 0 }));
+      const gateway = m.track(
+        async () => {
+          throw new Error(`401 Incorrect API key provided: ${key}`);
+        },
+        { provider: 'openai', model: 'gpt-4o' },
+      );
+      await expect(gateway()).rejects.toThrow(key);
+      const [record] = await m.records();
+      expect(record?.errorMessage).toBe('401 Incorrect API key provided: [redacted]');
+      const kept = await everythingKept(m, dir, log);
+      for (const form of forms(key)) expect(kept).not.toContain(form);
     }
   });
 
