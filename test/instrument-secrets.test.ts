@@ -154,12 +154,18 @@ async function everythingKept(m: TokenMonitor, dir: string, log: string[]): Prom
   await m.ready();
   parts.push(await (await fetch(m.metricsUrl ?? '')).text());
   parts.push(JSON.stringify(m.health()), JSON.stringify(await m.records()));
+  // The files while the ledger is open (its WAL not yet checkpointed), then once it is closed.
+  parts.push(...files(dir));
   await m.close();
-  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (f.isFile()) parts.push(readFileSync(join(f.parentPath, f.name), 'latin1'));
-  }
-  parts.push(...log);
+  parts.push(...files(dir), ...log);
   return parts.join('\n');
+}
+
+/** The raw bytes of every file under `dir`, as text. */
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => readFileSync(join(f.parentPath, f.name), 'latin1'));
 }
 
 function monitor() {
