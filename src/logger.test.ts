@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createStderrLogger, logLevelFromEnv, OnceLogger, redactSecrets } from './logger.ts';
+import { createStderrLogger, logLevelFromEnv, MIN_REDACTED_KEY_LENGTH, OnceLogger, redactSecrets, SecretKeys } from './logger.ts';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -48,5 +48,57 @@ describe('logging', () => {
     }
     expect(redactSecrets('Authorization: Bearer abc.def-ghi_jkl')).toBe('Authorization: Bearer [redacted]');
     expect(redactSecrets('model gpt-4o not found')).toBe('model gpt-4o not found');
+    // Voyage AI, Hugging Face; Basic credentials; keys given by name.
+    expect(redactSecrets('key pa-abcdefghijklmnopqrstuvwxyz0123 hf_abcdefghijklmnopqrstuvwxyz')).toBe('key [redacted] [redacted]');
+    expect(redactSecrets('Authorization: Basic dXNlcjpwYXNzd29yZA==')).toBe('Authorization: Basic [redacted]');
+    expect(redactSecrets('GET /v1?api_key=abcdefgh12345678&x=1 {"apiKey": "abcdefgh12345678"}')).toBe(
+      'GET /v1?api_key=[redacted]&x=1 {"apiKey": "[redacted]"}',
+    );
+  });
+
+  it('redacts a given key of any shape, and its encodings', () => {
+    const key = 'zz9-plain/secret+0123456789"abc';
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    for (const form of [
+      key,
+      encodeURIComponent(key),
+      encodeURIComponent(key).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+      JSON.stringify(key).slice(1, -1),
+      JSON.stringify(JSON.stringify(key).slice(1, -1)).slice(1, -1),
+      b64(key),
+      Buffer.from(key).toString('base64url'),
+    ]) {
+      expect(redactSecrets(`bad key <${form}>`, key)).toBe('bad key <[redacted]>');
+    }
+    // In base64 after any prefix (a Basic header's `user:key`), nothing of the key's own bytes is left.
+    for (const user of ['u', 'us', 'api', 'user']) {
+      const text = redactSecrets(b64(`${user}:${key}`), key);
+      expect(text).toContain('[redacted]');
+      const left = text.replace('[redacted]', '');
+      expect(left.length).toBeLessThanOrEqual(8);
+    }
+  });
+
+  it("takes a key's characters literally, and leaves keys too short to find alone", () => {
+    const key = 'a.b*c+d?(e)|[f]{2}$^\\';
+    expect(redactSecrets(`x ${key} y`, key)).toBe('x [redacted] y');
+    expect(redactSecrets('x aXbbbcdde y', key)).toBe('x aXbbbcdde y');
+    expect(MIN_REDACTED_KEY_LENGTH).toBe(8);
+    expect(redactSecrets('the key abc is wrong, abcdef', 'abc')).toBe('the key abc is wrong, abcdef');
+  });
+
+  it("writes a monitor's log lines without the keys it has seen", () => {
+    const lines: string[] = [];
+    const keys = new SecretKeys();
+    const log = keys.logger({
+      debug: (m) => lines.push(m),
+      info: (m) => lines.push(m),
+      warn: (m) => lines.push(m),
+      error: (m) => lines.push(m),
+    });
+    keys.add('zz9-plain-secret-0123456789abcdef');
+    log.error('internal error: upstream said zz9-plain-secret-0123456789abcdef');
+    log.warn('sent as zz9-plain-secret-0123456789abcdef%20');
+    expect(lines).toEqual(['internal error: upstream said [redacted]', 'sent as [redacted]%20']);
   });
 });

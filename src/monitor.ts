@@ -12,7 +12,7 @@ import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
 import type { ArchiveInfo, Dimension, LedgerStore } from './ledger/types.ts';
 import { type LedgerHealth, LedgerWriter, type LedgerWriterOptions } from './ledger/writer.ts';
-import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger } from './logger.ts';
+import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger, SecretKeys } from './logger.ts';
 import {
   Aggregator,
   CARDINALITY_DEFAULTS,
@@ -209,6 +209,8 @@ export class TokenMonitor implements CallSink {
   /** True when tracking is off (`disabled` or `TOKENMETER_DISABLED`). */
   readonly disabled: boolean;
   readonly #log: Logger;
+  /** The keys of the clients this monitor meters: no log line carries one. */
+  readonly #secrets = new SecretKeys();
   readonly #once: OnceLogger;
   readonly #prices: PriceBook;
   readonly #keyIds: KeyIdCache;
@@ -230,7 +232,7 @@ export class TokenMonitor implements CallSink {
     const env = options.env ?? process.env;
     this.dir = resolveDir(options.dir, env);
     this.disabled = options.disabled ?? envFlag(env.TOKENMETER_DISABLED);
-    this.#log = options.logger ?? createStderrLogger(options.logLevel ?? logLevelFromEnv(env));
+    this.#log = this.#secrets.logger(options.logger ?? createStderrLogger(options.logLevel ?? logLevelFromEnv(env)));
     this.#once = new OnceLogger(this.#log);
     const config = options.loadConfig === false || this.disabled ? {} : loadConfig(this.dir);
     configThresholds(config);
@@ -340,6 +342,13 @@ export class TokenMonitor implements CallSink {
 
   #validate(input: UsageInput, ctx: CallContext | undefined): ValidUsage {
     const u = validateUsage(ctx === undefined || onlyRun(ctx) ? input : applyContext(input, ctx), this.#keyIdOf);
+    if (u.error) {
+      // A failed call's key is kept out of the log too (an instrumented client's is from the start),
+      if (typeof input.apiKey === 'string') this.#secrets.add(input.apiKey);
+      // and the keys of the clients this monitor meters out of a message recorded without its key
+      // (track(), LangChain, the AI SDK).
+      if (u.errorMessage !== null) u.errorMessage = this.#secrets.redact(u.errorMessage);
+    }
     if (ctx?.runId !== undefined) {
       // The validated record's metadata is already its own copy: the run id is added in place.
       if (u.metadata === null) u.metadata = { run_id: ctx.runId };
@@ -445,6 +454,11 @@ export class TokenMonitor implements CallSink {
       this.#internalError('instrument', error);
       return undefined;
     }
+  }
+
+  /** Keeps `apiKey` out of every line this monitor logs (instrument() gives it each client's key). */
+  addSecret(apiKey: string): void {
+    this.#secrets.add(apiKey);
   }
 
   /** Records a call that `track` observed (the CallSink side of `track`). Never throws. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isValidationError, ValidationError } from './errors.ts';
-import { type UsageInput, validateUsage } from './usage.ts';
+import { MAX_ERROR_MESSAGE_LENGTH, type UsageInput, validateUsage } from './usage.ts';
 
 const keyId = (k: string) => `id(${k.length})`;
 const base: UsageInput = { provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5 };
@@ -129,6 +129,19 @@ describe('validateUsage normalises', () => {
     expect(u.errorMessage).toBe('Incorrect API key provided: [redacted]');
     expect(validateUsage({ ...base, errorType: 'rate_limit' }, keyId)).toMatchObject({ error: true, errorType: 'rate_limit' });
     expect(validateUsage(base, keyId)).toMatchObject({ error: false, errorType: null, errorMessage: null });
+  });
+
+  it("redacts the call's own key from its message whatever its shape, before cutting the message to its length", () => {
+    const apiKey = 'zz9-plain-secret-0123456789abcdef';
+    const u = validateUsage({ ...base, apiKey, errorMessage: `401 Incorrect API key provided: ${apiKey}.` }, keyId);
+    expect(u.errorMessage).toBe('401 Incorrect API key provided: [redacted].');
+    // A key across the cut at MAX_ERROR_MESSAGE_LENGTH leaves none of itself.
+    const long = validateUsage({ ...base, apiKey, errorMessage: `${'x'.repeat(MAX_ERROR_MESSAGE_LENGTH - 10)} ${apiKey}` }, keyId);
+    expect(long.errorMessage).toHaveLength(MAX_ERROR_MESSAGE_LENGTH);
+    expect(long.errorMessage).not.toContain('zz9-plain');
+    // What a failed call's metadata copies is redacted too.
+    const m = validateUsage({ ...base, apiKey, errorMessage: 'no', metadata: { url: `https://x.test/?key=${apiKey}` } }, keyId);
+    expect(m.metadata).toEqual({ url: 'https://x.test/?key=[redacted]' });
   });
 
   it('turns the API key into its id and keeps nothing else of it', () => {

@@ -1,6 +1,6 @@
 import { ValidationError } from './errors.ts';
 import { apiKeyId } from './key-id.ts';
-import { redactSecrets } from './logger.ts';
+import { redactSecrets, redactValues } from './logger.ts';
 
 /** What kind of call: chat or completion, embedding, or reranking. */
 export type ServiceType = 'llm' | 'embedding' | 'reranking';
@@ -330,10 +330,15 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     throw new ValidationError('error', input.error, 'must be a boolean');
   }
   const error = input.error ?? (errorType !== null || (errorMessageRaw !== undefined && errorMessageRaw !== ''));
+  // The call's own key is redacted whatever its shape (a 401 may echo it), before the message is
+  // cut: a key across the cut would leave its first part. Twice the length bounds the work.
+  const key = typeof input.apiKey === 'string' && input.apiKey !== '' ? input.apiKey : undefined;
   const errorMessage =
     errorMessageRaw === undefined || errorMessageRaw === null || errorMessageRaw === ''
       ? null
-      : redactSecrets(errorMessageRaw.slice(0, MAX_ERROR_MESSAGE_LENGTH));
+      : redactSecrets(errorMessageRaw.slice(0, 2 * MAX_ERROR_MESSAGE_LENGTH), key).slice(0, MAX_ERROR_MESSAGE_LENGTH);
+  let metadata = metadataOf(input.metadata);
+  if (error && key !== undefined && metadata !== null) metadata = redactValues(metadata, key);
 
   return {
     timestamp: timestampOf(input.timestamp),
@@ -363,7 +368,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     error,
     errorMessage,
     errorType: error ? (errorType ?? 'error') : null,
-    metadata: metadataOf(input.metadata),
+    metadata,
     costUsd,
     costPicoUsd: null,
   };

@@ -1,5 +1,6 @@
 import { awsBedrockConverter, awsBedrockInvokeUsage, BEDROCK_COUNT_HEADERS, type BedrockHeaders } from '../providers/aws-bedrock.ts';
 import type { Usage } from '../providers/types.ts';
+import { callerSignal, errorTypeOf } from './error-type.ts';
 import { observeAsyncIterable, observeCall, type StreamEnd } from './stainless.ts';
 import { admitted, contextFor, type Held, type Instrumenter, recordMetered } from './wrap.ts';
 
@@ -151,7 +152,16 @@ export const instrumentAwsBedrock: Instrumenter = (client, recorder) => {
     const context = contextFor(recorder);
     const input = (command as { input?: unknown }).input;
     let held: Held | undefined;
-    const record = (usage: Usage, error?: unknown) => recordMetered(recorder, usage, performance.now() - start, context, held, error);
+    const record = (usage: Usage, error?: unknown) =>
+      recordMetered(
+        recorder,
+        usage,
+        performance.now() - start,
+        context,
+        held,
+        error,
+        error === undefined ? undefined : errorTypeOf(error, callerSignal(undefined, rest[0])),
+      );
     const onStreamEnd = (events: (e: unknown[]) => unknown[]) => (end: StreamEnd) => {
       const usage = awsBedrockConverter.fromStream(events(end.events), input);
       if (!end.complete) usage.partial = true;

@@ -63,12 +63,20 @@ export function instrumentClient(client: object, monitor: UsageRecorder, options
   const kind = kindOf(client);
   if (kind === undefined) return false;
   const { provider, ...context } = options;
-  const apiKey = (client as { apiKey?: unknown }).apiKey;
+  const keyed = client as { apiKey?: unknown; authToken?: unknown };
   kind.instrument(client, {
     monitor,
     provider: provider ?? kind.provider,
-    apiKey: typeof apiKey === 'string' && apiKey !== '' ? apiKey : undefined,
+    // Read at each call: openai resolves a key function (`apiKey: async () => ...`) per request
+    // into `client.apiKey`. @anthropic-ai/sdk may hold a Bearer `authToken` instead.
+    get apiKey() {
+      return keyOf(keyed.apiKey) ?? keyOf(keyed.authToken);
+    },
     context: Object.keys(context).length > 0 ? context : undefined,
   });
   return true;
+}
+
+function keyOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }

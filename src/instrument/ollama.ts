@@ -17,11 +17,16 @@ export const instrumentOllama: Instrumenter = (client, recorder) => {
   wrapMethod(client, 'embeddings', r);
 };
 
-/** The key of a client that sends one (Ollama's cloud, `https://ollama.com`), for the api_key_id label. */
+/**
+ * The key of a client that sends one (Ollama's cloud, `https://ollama.com`), for the api_key_id
+ * label and redaction: its `headers` option is any HeadersInit (a plain object, a Headers, pairs).
+ */
 function withBearerKey(recorder: ClientRecorder, headers: unknown): ClientRecorder {
   if (recorder.apiKey !== undefined || typeof headers !== 'object' || headers === null) return recorder;
-  const h = headers as Record<string, unknown>;
-  const auth = h.Authorization ?? h.authorization;
+  let auth: unknown;
+  if (headers instanceof Headers) auth = headers.get('authorization');
+  else if (Array.isArray(headers)) auth = headers.find((p) => Array.isArray(p) && String(p[0]).toLowerCase() === 'authorization')?.[1];
+  else auth = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
   const key = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth)?.[1] : undefined;
   return key === undefined ? recorder : { ...recorder, apiKey: key };
 }

@@ -1,7 +1,7 @@
 import type { CallContext } from '../context.ts';
 import { converterFor } from '../providers/index.ts';
 import type { ProviderConverter, Usage } from '../providers/types.ts';
-import { errorOf } from './error-type.ts';
+import { callerSignal, errorOf, errorTypeOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
 import {
   type CallObserver,
@@ -38,6 +38,8 @@ export interface UsageRecorder {
   currentContext(): CallContext | undefined;
   /** Holds `flush()` and `close()` until `work` (a stream's usage being estimated, then recorded) is done. */
   waitFor?(work: Promise<unknown>): void;
+  /** Keeps a client's key out of what the monitor logs. */
+  addSecret?(apiKey: string): void;
 }
 
 /** One instrumented client: who records, for which provider, with which key and context. */
@@ -63,6 +65,12 @@ export interface Prepared {
    * undefined to leave the result to the defaults. `textOf` is the converter's, for StreamEnd.text.
    */
   observeResult?: (data: unknown, onEnd: (end: StreamEnd) => void, textOf?: (event: unknown) => string | undefined) => unknown;
+  /**
+   * The errorType of a failure the error alone does not tell, or undefined to leave it to
+   * errorTypeOf (@google/genai aborts its own timeouts and the caller's signal with the same
+   * AbortError: only the caller's signal tells them apart).
+   */
+  errorType?: (error: unknown) => string | undefined;
 }
 
 const WRAPPED = Symbol.for('tokenmeter.wrapped');
@@ -103,7 +111,8 @@ export function admitted(
 /**
  * Records one instrumented call of `recorder`'s client: its usage, how long it took, and the
  * context it was made in (the whole of it: whatever runs when its end is recorded is not added).
- * What `admit` held is given back; a failure is recorded with its error.
+ * What `admit` held is given back; a failure is recorded with its error, and its `errorType` when
+ * the wrapper knows it (else errorTypeOf's).
  */
 export function recordMetered(
   recorder: ClientRecorder,
@@ -112,10 +121,11 @@ export function recordMetered(
   context: CallContext | undefined,
   held: Held | undefined,
   error?: unknown,
+  errorType?: string,
 ): void {
   const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs, wholeContext: true };
   if (held !== undefined) facts.held = held;
-  if (error !== undefined) facts.error = errorOf(error);
+  if (error !== undefined) facts.error = errorOf(error, errorType);
   if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
   if (context !== undefined) facts.context = context;
   // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.
@@ -142,6 +152,8 @@ class MeteredCall implements CallObserver {
   readonly #recorder: ClientRecorder;
   readonly #converter: ProviderConverter;
   readonly #body: unknown;
+  /** The caller's request options (the second argument), read only if the call fails. */
+  readonly #options: unknown;
   readonly #prepared: Prepared | undefined;
   readonly #context: CallContext | undefined;
   readonly #start: number;
@@ -155,6 +167,7 @@ class MeteredCall implements CallObserver {
     recorder: ClientRecorder,
     converter: ProviderConverter,
     body: unknown,
+    options: unknown,
     prepared: Prepared | undefined,
     context: CallContext | undefined,
     start: number,
@@ -162,13 +175,16 @@ class MeteredCall implements CallObserver {
     this.#recorder = recorder;
     this.#converter = converter;
     this.#body = body;
+    this.#options = options;
     this.#prepared = prepared;
     this.#context = context;
     this.#start = start;
   }
 
   #record(usage: Usage, error?: unknown, durationMs = performance.now() - this.#start): void {
-    recordMetered(this.#recorder, usage, durationMs, this.#context, this.held, error);
+    const type =
+      error === undefined ? undefined : (this.#prepared?.errorType?.(error) ?? errorTypeOf(error, callerSignal(this.#body, this.#options)));
+    recordMetered(this.#recorder, usage, durationMs, this.#context, this.held, error, type);
   }
 
   #onEnd(end: StreamEnd): void {
@@ -244,6 +260,7 @@ export function wrapMethod(
   if (r === undefined || typeof original !== 'function' || (original as unknown as Record<symbol, unknown>)[WRAPPED]) return;
   // Looked up once: a recorder's provider does not change.
   const converter = converterFor(recorder.provider);
+  if (recorder.apiKey !== undefined) recorder.monitor.addSecret?.(recorder.apiKey);
   const metered = function (this: unknown, ...args: unknown[]): unknown {
     const body = args[0];
     const start = performance.now();
@@ -260,7 +277,7 @@ export function wrapMethod(
     if (prepared !== undefined && 'body' in prepared) args[0] = prepared.body;
     const call = admitted(recorder, body, context, original as (...a: unknown[]) => unknown, this, args);
     if (call.blocked) return call.result;
-    const metering = new MeteredCall(recorder, converter, body, prepared, context, start);
+    const metering = new MeteredCall(recorder, converter, body, args[1], prepared, context, start);
     metering.held = call.held;
     return observeCall(call.result, metering);
   };

@@ -27,6 +27,8 @@ export interface Reply {
   eventStream?: Uint8Array;
   /** Stop after this many bytes of the body and drop the connection (a stream that fails midway). */
   cutAfterBytes?: number;
+  /** Answer only after this many milliseconds (a slow server, for clients' timeouts and aborts). */
+  delayMs?: number;
 }
 
 export interface ReceivedRequest {
@@ -90,7 +92,16 @@ export async function replayServer(route: (req: ReceivedRequest) => Reply): Prom
       }
       const received = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body };
       requests.push(received);
-      send(res, route(received));
+      const reply = route(received);
+      if (reply.delayMs === undefined) {
+        send(res, reply);
+        return;
+      }
+      // unref: a reply still waiting when the tests end keeps nothing alive; a client that gave up
+      // has closed its connection by then, and nothing is sent.
+      setTimeout(() => {
+        if (!res.destroyed && !res.socket?.destroyed) send(res, reply);
+      }, reply.delayMs).unref();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
