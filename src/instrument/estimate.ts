@@ -229,19 +229,19 @@ function isSpace(code: number): boolean {
 }
 
 /**
- * Cuts a long text into pieces of at most PIECE characters, each cut just before a single space
+ * Cuts a long text into pieces of at most `size` characters, each cut just before a single space
  * between two non-space characters: tiktoken's pre-tokenizer splits there too (a word takes the
  * space before it), so the pieces' counts add up to the whole text's count.
  */
-export function* pieces(text: string): Generator<string> {
+export function* pieces(text: string, size = PIECE): Generator<string> {
   let start = 0;
-  while (text.length - start > PIECE) {
-    const min = start + (PIECE >> 1);
-    let cut = start + PIECE;
+  while (text.length - start > size) {
+    const min = start + (size >> 1);
+    let cut = start + size;
     while (cut > min && !(text.charCodeAt(cut) === 32 && !isSpace(text.charCodeAt(cut - 1)) && !isSpace(text.charCodeAt(cut + 1)))) cut--;
     if (cut === min) {
       // No such space (code, CJK text, base64): cut anywhere, not inside a surrogate pair.
-      cut = start + PIECE;
+      cut = start + size;
       const c = text.charCodeAt(cut - 1);
       if (c >= 0xd800 && c <= 0xdbff) cut--;
     }
