@@ -23,13 +23,14 @@ import { type ImageRule, imageRuleFor, imageSizeOfBase64, imageSizeOfBytes } fro
  * random ids and emoji (the estimate is below the true count in 8 of 6,072 segments, by 4% at
  * most; it is about 2x the true count for English and code, 1.2-1.3x for Chinese, Japanese and
  * Korean): ASCII in words 0.5 (Markdown's p99 is 0.43); ASCII in a run of more than 16 characters
- * without a space 0.8 (ids, hashes, base64: random base64 is 0.73); other BMP letters (Cyrillic,
+ * without a space 1 (ids, hashes, base64: random base64 is 0.73, an id whose digits and letters
+ * alternate up to 0.95); other BMP letters (Cyrillic,
  * Greek, Arabic, Hebrew, Devanagari, Thai) 0.75; CJK ideographs, kana, Hangul and full-width forms
  * 1.1 (running text: Chinese 0.67, Japanese 0.67, Korean 0.80, traditional Chinese 0.90);
  * astral code points (emoji, rare ideographs, up to about 2.3) 3; and half a token where ASCII and
  * another script meet (neither side's token runs across).
  */
-export const SCRIPT_RATES = { ascii: 0.5, asciiRun: 0.8, other: 0.75, wide: 1.1, astral: 3, boundary: 0.5 } as const;
+export const SCRIPT_RATES = { ascii: 0.5, asciiRun: 1, other: 0.75, wide: 1.1, astral: 3, boundary: 0.5 } as const;
 /** A run of ASCII without whitespace longer than this is taken for an id, hash or blob (SCRIPT_RATES.asciiRun). */
 const LONG_RUN = 16;
 
