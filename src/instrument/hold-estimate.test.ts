@@ -30,13 +30,24 @@ describe('scriptTokens', () => {
     ['Japanese', JA],
     ['Korean', KO],
     ['English', EN],
-    ['code', 'export function f(a: number): string { return `${a}`.padStart(8, "0"); } // 0x1f2e3d4c5b6a'],
+    ['code', 'export function f(a: number): string { return String(a).padStart(8, "0"); } // 0x1f2e3d4c5b6a'],
     ['an id', 'sk-proj-3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a'],
     ['emoji', '🎉🚀✨🙂👍🏽 done'],
   ])('is at least o200k_base count of %s text, and within 2.5x of it', (_, text) => {
     const t = count(text);
     expect(scriptTokens(text)).toBeGreaterThanOrEqual(t);
     expect(scriptTokens(text)).toBeLessThanOrEqual(2.5 * t);
+  });
+
+  it('estimates a long text from windows spread over it, still at least its count', () => {
+    // Paragraphs of English, Chinese, Japanese and Korean in turn, about 12,000 characters (a
+    // newline ends each paragraph's tokens, so the whole counts as the sum of its paragraphs).
+    const paragraphs = [EN, ZH, JA, KO].map((p) => `${p}\n`);
+    const text = paragraphs.join('').repeat(40);
+    expect(text.length).toBeGreaterThan(8192);
+    const tokens = 40 * paragraphs.reduce((n, p) => n + count(p), 0);
+    expect(scriptTokens(text)).toBeGreaterThanOrEqual(tokens);
+    expect(scriptTokens(text)).toBeLessThanOrEqual(2 * tokens);
   });
 });
 
@@ -233,5 +244,5 @@ describe('estimateInputTokens', () => {
     expect(after - framing - Math.ceil(scriptTokens('system'))).toBeLessThanOrEqual(count(system) + 4);
     // Claude's tokenizer is not o200k_base: its hold stays the script estimate.
     expect(estimateInputTokens('anthropic', 'claude-sonnet-4-5', body)).toBe(before);
-  });
+  }, 30_000);
 });
