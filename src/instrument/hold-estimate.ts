@@ -137,7 +137,10 @@ function isBlob(s: string): boolean {
 }
 
 interface Walk {
-  rule: ImageRule;
+  provider: string;
+  model: string;
+  /** The model's image rule, looked up at the first image (most requests have none). */
+  rule: ImageRule | undefined;
   /** The exact counter, for models it counts exactly and once js-tiktoken is loaded. */
   exact: CountTokens | undefined;
   tokens: number;
@@ -155,6 +158,7 @@ function textTokens(s: string, w: Walk): number {
 /** An image given as base64 or a data: URL (size read from its header), a URL or file (size unknown). */
 function image(w: Walk, data: unknown, detail: unknown): void {
   const size = typeof data === 'string' ? imageSizeOfBase64(data) : data instanceof Uint8Array ? imageSizeOfBytes(data) : undefined;
+  w.rule ??= imageRuleFor(w.provider, w.model);
   w.tokens += w.rule(size, typeof detail === 'string' ? detail : undefined);
 }
 
@@ -240,24 +244,28 @@ export function bodyOf(provider: string, request: unknown): unknown {
 
 /** Models whose tokenizer js-tiktoken ships exactly (OpenAI's on o200k_base): others only approximate it. */
 function countsExactly(provider: string, model: string): boolean {
-  const m = model.toLowerCase().replace(/^.*\//, '');
-  return (
-    (provider === 'openai' || provider === 'azure_openai' || /^(gpt-|o\d|chatgpt)/.test(m)) &&
-    !/^gpt-oss/.test(m) &&
-    encodingFor(m) === 'o200k_base'
-  );
+  const key = `${provider}\u0000${model}`;
+  let exact = exactModels.get(key);
+  if (exact === undefined) {
+    const m = model.toLowerCase().replace(/^.*\//, '');
+    exact =
+      (provider === 'openai' || provider === 'azure_openai' || /^(gpt-|o\d|chatgpt)/.test(m)) &&
+      !/^gpt-oss/.test(m) &&
+      encodingFor(m) === 'o200k_base';
+    if (exactModels.size >= 1000) exactModels.clear();
+    exactModels.set(key, exact);
+  }
+  return exact;
 }
+const exactModels = new Map<string, boolean>();
 
 /**
  * The input tokens of `request` (the body an SDK method was called with) for `provider`'s `model`:
  * text, framing, tool schemas and images, rounded up. Never throws on odd input.
  */
 export function estimateInputTokens(provider: string, model: string, request: unknown): number {
-  const w: Walk = {
-    rule: imageRuleFor(provider, model),
-    exact: counter !== undefined && countsExactly(provider, model) ? counter : undefined,
-    tokens: 0,
-  };
+  const exact = counter !== undefined && countsExactly(provider, model) ? counter : undefined;
+  const w: Walk = { provider, model, rule: undefined, exact, tokens: 0 };
   walk(bodyOf(provider, request), '', 0, w);
   return Math.ceil(w.tokens);
 }
