@@ -116,10 +116,21 @@ export function scriptTokens(text: string): number {
 const PER_OBJECT = 3;
 /** Deepest nesting walked (Bedrock's image bytes sit at messages[].content[].image.source.bytes: 6). */
 const MAX_DEPTH = 12;
-/** Keys whose value is sent as a schema (tools, structured output): counted as their JSON, keys included. */
-const SCHEMA_KEYS = new Set(['tools', 'functions', 'toolConfig', 'tool_config', 'response_format', 'responseSchema', 'responseJsonSchema']);
-/** Keys that name the model or carry numbers and switches, not prompt text. */
-const SKIP_KEYS = new Set(['model', 'modelId', 'stream', 'stream_options', 'service_tier', 'metadata', 'user', 'store']);
+/**
+ * What a key of a request object is: skipped (names the model, or numbers and switches, not prompt
+ * text), a schema (tools, structured output: counted as its JSON, keys included), or one of the
+ * keys an image part is told by (its shape is read then). Any other key's value is walked.
+ */
+const SKIP = 1;
+const SCHEMA = 2;
+const IMAGE = 3;
+const KEYS = new Map<string, number>([
+  ...['model', 'modelId', 'stream', 'stream_options', 'service_tier', 'metadata', 'user', 'store'].map((k) => [k, SKIP] as const),
+  ...['tools', 'functions', 'toolConfig', 'tool_config', 'response_format', 'responseSchema', 'responseJsonSchema'].map(
+    (k) => [k, SCHEMA] as const,
+  ),
+  ...['type', 'image_url', 'imageUrl', 'inlineData', 'inline_data', 'fileData', 'file_data', 'image'].map((k) => [k, IMAGE] as const),
+]);
 
 /**
  * Inline binary data rather than text: a `data:` URL, or a long string of base64 characters only
@@ -211,11 +222,17 @@ function walk(v: unknown, key: string, depth: number, w: Walk): void {
   if (v instanceof Uint8Array) return;
   const o = v as Record<string, unknown>;
   w.tokens += PER_OBJECT;
-  if (imagePart(o, w)) return;
+  let probed = false;
   for (const k in o) {
-    if (SKIP_KEYS.has(k)) continue;
+    const kind = KEYS.get(k);
+    if (kind === SKIP) continue;
+    // Only an object with one of an image part's keys is read as one (once).
+    if (kind === IMAGE && !probed) {
+      probed = true;
+      if (imagePart(o, w)) return;
+    }
     const x = o[k];
-    if (SCHEMA_KEYS.has(k) && typeof x === 'object' && x !== null) {
+    if (kind === SCHEMA && typeof x === 'object' && x !== null) {
       try {
         w.tokens += scriptTokens(JSON.stringify(x));
       } catch {
@@ -244,6 +261,8 @@ export function bodyOf(provider: string, request: unknown): unknown {
 
 /** Models whose tokenizer js-tiktoken ships exactly (OpenAI's on o200k_base): others only approximate it. */
 function countsExactly(provider: string, model: string): boolean {
+  // Calls mostly repeat the model of the call before.
+  if (provider === last.provider && model === last.model) return last.exact;
   const key = `${provider}\u0000${model}`;
   let exact = exactModels.get(key);
   if (exact === undefined) {
@@ -255,9 +274,11 @@ function countsExactly(provider: string, model: string): boolean {
     if (exactModels.size >= 1000) exactModels.clear();
     exactModels.set(key, exact);
   }
+  last = { provider, model, exact };
   return exact;
 }
 const exactModels = new Map<string, boolean>();
+let last = { provider: '', model: '', exact: false };
 
 /**
  * The input tokens of `request` (the body an SDK method was called with) for `provider`'s `model`:
