@@ -220,8 +220,14 @@ export function promptOf(request: unknown, provider: string, encoding: Encoding)
   return p;
 }
 
-/** Longest text tokenized in one go; between pieces, the estimate yields to the event loop when it has run a while. */
-const PIECE = 1 << 16;
+/**
+ * Longest text tokenized in one go; between pieces, the estimate yields to the event loop when it
+ * has run a while. js-tiktoken takes about 0.4 µs a character of English but 25 µs a character of
+ * Chinese (bench/budgets.ts, enforce-tiktoken-*): a piece of 2,048 holds the loop 50 ms at most,
+ * where one of 65,536 held it over a second and a half. Pieces of text with spaces add up exactly
+ * (see `pieces`); text without (CJK) may count a token more a cut.
+ */
+export const PIECE = 2048;
 const SLICE_MS = 10;
 
 function isSpace(code: number): boolean {
