@@ -21,7 +21,7 @@ import { type ImageRule, imageRuleFor, imageSizeOfBase64, imageSizeOfBytes } fro
  * Tokens per character by script, upper bounds for o200k_base measured by bench/estimate-rates.ts
  * over 200-, 2,000- and 20,000-character segments of Markdown, code, 17 languages' message catalogues,
  * random ids and emoji (the estimate is below the true count in 8 of 6,419 segments, by 4% at
- * most; it is about 2x the true count for English and code, 1.2-1.3x for Chinese, Japanese and
+ * most; it is about 2-2.5x the true count for English and code, 1.2-1.7x for Chinese, Japanese and
  * Korean): ASCII in words 0.5 (Markdown's p99 is 0.43); ASCII in a run of more than 16 characters
  * without a space 1 (ids, hashes, base64: random base64 is 0.73, an id whose digits and letters
  * alternate up to 0.95); other BMP letters (Cyrillic,
