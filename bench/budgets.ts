@@ -5,8 +5,10 @@
  * deciding (`admit` and `settle`).
  */
 import { TokenMonitor } from '../src/index.ts';
+import { loadTiktoken } from '../src/instrument/estimate.ts';
+import { estimateInputTokens } from '../src/instrument/hold-estimate.ts';
 import type { UsageInput } from '../src/usage.ts';
-import { measureNs, type Result } from './harness.ts';
+import { measureNs, type Result, withBaseline } from './harness.ts';
 
 const KEY = 'sk-proj-benchmarkkeybenchmarkkey-0xyz';
 const calls: UsageInput[] = Array.from({ length: 8 }, (_, i) => ({
@@ -43,6 +45,10 @@ export async function benchBudgets(): Promise<Result[]> {
   };
   const context = { userId: 'u1', agent: 'planner', runId: run.id };
 
+  // Enforcement loads js-tiktoken in the background (hold-estimate.ts): measured once it is loaded,
+  // as a process runs after its first half second or so.
+  const count = await loadTiktoken('o200k_base');
+  if (count === undefined) throw new Error('bench: js-tiktoken is not installed');
   let i = 0;
   const results = run.run(() =>
     measureNs(
@@ -72,11 +78,49 @@ export async function benchBudgets(): Promise<Result[]> {
       { batch: 10_000, rounds: 30 },
     ),
   );
+  // The hold's input estimate by prompt size (ns per call; a fresh string each call, as a new
+  // user message is): the script estimate on the caller's path, beside what js-tiktoken would
+  // cost there (why it only counts texts seen before, off the caller's path).
+  const en = 'Summarise the attached quarterly report in three bullet points, citing figures. ';
+  const zh = '请用三个要点总结所附的季度报告，并引用其中的数据。';
+  const sizes: Parameters<typeof measureNs>[0] = [];
+  const tokenizer: Parameters<typeof measureNs>[0] = [];
+  for (const [lang, unit] of [
+    ['en', en],
+    ['zh', zh],
+  ] as const) {
+    for (const chars of [100, 1000, 10_000]) {
+      const text = unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars);
+      const texts = Array.from({ length: 64 }, (_, k) => `${k} ${text}`.slice(0, chars));
+      let j = 0;
+      const name = `enforce-estimate-${lang}-${chars}`;
+      sizes.push({
+        name,
+        run: (n) => {
+          for (let k = 0; k < n; k++) estimateInputTokens('openai', 'gpt-4o', { messages: [{ role: 'user', content: texts[j++ & 63] }] });
+        },
+      });
+      // js-tiktoken is far slower, for Chinese above all: fewer calls of it.
+      if (lang === 'en' || chars <= 1000)
+        tokenizer.push({
+          name: `enforce-tiktoken-${lang}-${chars}`,
+          baseline: name,
+          run: (n) => {
+            for (let k = 0; k < n; k++) count(texts[j++ & 63] as string);
+          },
+        });
+    }
+  }
+  // Each figure beside the estimate's own, measured in the same run; js-tiktoken in small batches.
+  const estimates = measureNs(sizes, { batch: 500, rounds: 20 });
+  const values = new Map(estimates.map((e) => [e.name, e.value]));
+  const tokenized = measureNs(tokenizer, { batch: 4, rounds: 8 }).map((r, i) => withBaseline(r, tokenizer[i]?.baseline, values));
+  const bySize = [...estimates, ...tokenized];
   const status = budgeted.budgetStatus();
   if (status.length < 5 || status.some((s) => s.used === 0 || s.reserved !== 0)) throw new Error('bench: budgets did not count every call');
   await Promise.all([plain.close(), budgeted.close()]);
   // Only `record` is named the same elsewhere (bench/record.ts).
-  return results.map((r) =>
+  return [...results, ...bySize].map((r) =>
     r.name === 'record' ? { ...r, name: 'record-no-budgets' } : r.baseline === 'record' ? { ...r, baseline: 'record-no-budgets' } : r,
   );
 }

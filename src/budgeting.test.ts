@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isBudgetExceededError } from './errors.ts';
+import { estimateInputTokens } from './instrument/hold-estimate.ts';
 import { TokenMonitor } from './monitor.ts';
 
 function monitor(limit: number) {
@@ -22,16 +23,22 @@ const admitError = (m: TokenMonitor, body: unknown) => {
 
 describe('enforcement estimates', () => {
   // gpt-4o: $2.50 per 1M input tokens, $10 per 1M output tokens.
-  it("reserves the request's text at about four characters a token plus its max_tokens at the model's price", () => {
-    const m = monitor(0.0051);
-    // 400 characters ≈ 100 input tokens ($0.00025) + 480 output tokens ($0.0048) = $0.00505: fits.
-    expect(admitError(m, { model: 'gpt-4o', max_tokens: 480, messages: [{ role: 'user', content: 'x'.repeat(400) }] })).toBeUndefined();
-    // 520 output tokens ($0.0052) does not.
-    const e = admitError(m, { model: 'gpt-4o', max_tokens: 520, messages: [{ role: 'user', content: 'x'.repeat(400) }] });
-    expect(isBudgetExceededError(e)).toBe(true);
+  it("reserves the request's estimated input plus its max_tokens at the model's price", () => {
+    const body = (maxTokens: number) => ({
+      model: 'gpt-4o',
+      max_tokens: maxTokens,
+      messages: [{ role: 'user', content: 'Summarise the attached quarterly report in three short bullet points. '.repeat(6) }],
+    });
+    const input = estimateInputTokens('openai', 'gpt-4o', body(0));
+    // Exactly the hold of 480 output tokens fits; one more output token does not.
+    const m = monitor((input * 2.5 + 480 * 10) / 1e6);
+    expect(admitError(m, body(480))).toBeUndefined();
+    expect(isBudgetExceededError(admitError(m, body(481)))).toBe(true);
     // Other providers' names for the output bound are read too.
-    expect(isBudgetExceededError(admitError(m, { model: 'gpt-4o', max_completion_tokens: 520, messages: [] }))).toBe(true);
-    expect(isBudgetExceededError(admitError(m, { model: 'gpt-4o', config: { maxOutputTokens: 520 }, contents: 'hi' }))).toBe(true);
+    const small = monitor(0.0051);
+    expect(isBudgetExceededError(admitError(small, { model: 'gpt-4o', max_completion_tokens: 520, messages: [] }))).toBe(true);
+    expect(isBudgetExceededError(admitError(small, { model: 'gpt-4o', config: { maxOutputTokens: 520 }, contents: 'hi' }))).toBe(true);
+    expect(isBudgetExceededError(admitError(small, { model: 'gpt-4o', max_gen_len: 520, prompt: 'hi' }))).toBe(true);
   });
 
   it('does not count an inline image as text', () => {

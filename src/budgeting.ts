@@ -10,6 +10,7 @@ import {
 } from './budgets/tracker.ts';
 import type { CallContext } from './context.ts';
 import { BudgetExceededError, ValidationError } from './errors.ts';
+import { bodyOf, estimateInputTokens, preloadHoldTokenizer } from './instrument/hold-estimate.ts';
 import type { Logger } from './logger.ts';
 import type { BudgetGauge } from './metrics/aggregator.ts';
 import { costPico, type PriceBook } from './pricing/price-book.ts';
@@ -28,6 +29,8 @@ const MAX_TOKENS_KEYS = [
   'maxTokens',
   'maxOutputTokens',
   'num_predict',
+  'max_gen_len',
+  'maxTokenCount',
 ] as const;
 
 /** The output tokens a request allows: its max_tokens (by any of the providers' names), else the default. */
@@ -36,7 +39,9 @@ function maxTokensOf(body: Record<string, unknown>): number {
     const v = body[k];
     if (typeof v === 'number' && v > 0) return v;
   }
-  const nested = (body.config ?? body.generationConfig ?? body.options ?? body.inferenceConfig) as Record<string, unknown> | undefined;
+  const nested = (body.config ?? body.generationConfig ?? body.options ?? body.inferenceConfig ?? body.textGenerationConfig) as
+    | Record<string, unknown>
+    | undefined;
   if (nested !== undefined && typeof nested === 'object') {
     for (const k of MAX_TOKENS_KEYS) {
       const v = nested[k];
@@ -44,22 +49,6 @@ function maxTokensOf(body: Record<string, unknown>): number {
     }
   }
   return DEFAULT_OUTPUT_ESTIMATE;
-}
-
-/**
- * Characters of text in a request (messages, prompt, input...), walked to a bounded depth. Inline
- * files (data: URLs, long runs of base64) are not text: an image is billed by its size in tiles,
- * not by the length of its encoding, so they are left out rather than reserved as millions of tokens.
- */
-function textLength(v: unknown, depth: number): number {
-  if (typeof v === 'string') return v.startsWith('data:') || (v.length > 4096 && !/\s/.test(v.slice(0, 4096))) ? 0 : v.length;
-  if (depth > 6 || typeof v !== 'object' || v === null) return 0;
-  let n = 0;
-  if (Array.isArray(v)) for (const x of v) n += textLength(x, depth + 1);
-  else
-    for (const k in v as Record<string, unknown>)
-      if (k !== 'model' && k !== 'modelId') n += textLength((v as Record<string, unknown>)[k], depth + 1);
-  return n;
 }
 
 /**
@@ -81,6 +70,8 @@ export class Budgets {
 
   add(spec: BudgetSpec): void {
     this.tracker.add(checkSpec(spec));
+    // Holds count texts seen before exactly once js-tiktoken is loaded: load it now, off the calls' path.
+    if (spec.enforce) void preloadHoldTokenizer();
   }
 
   on(listener: (alert: Alert) => void): void {
@@ -135,10 +126,12 @@ export class Budgets {
     runId: string | null,
   ): Held | undefined {
     if (!this.tracker.enforcing) return undefined;
-    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const model = typeof b.model === 'string' ? b.model : typeof b.modelId === 'string' ? b.modelId : 'unknown';
-    // About four characters a token; the real count settles the reservation.
-    const input = Math.ceil(textLength(b, 0) / 4);
+    const req = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const model = typeof req.model === 'string' ? req.model : typeof req.modelId === 'string' ? req.modelId : 'unknown';
+    // Bedrock InvokeModel's own JSON body carries the prompt and max tokens.
+    const b = (bodyOf(provider, req) ?? req) as Record<string, unknown>;
+    // An estimate meant to be rarely below the provider's count; the real count settles the hold.
+    const input = estimateInputTokens(provider, model, b);
     const output = maxTokensOf(b);
     const price = this.#prices.resolve(provider, model);
     const call: CallEstimate = {

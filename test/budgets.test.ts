@@ -1,12 +1,17 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Alert, isBudgetExceededError, TokenMonitor } from '../src/index.ts';
+import { LIMIT_USD, type Outcome, overspend } from './helpers/enforce-scenario.ts';
 import { collectUntil } from './helpers/gc.ts';
 import { parseExposition } from './helpers/prometheus.ts';
-import { fixture, fixtureJson, type ReplayServer, replayServer } from './helpers/replay-server.ts';
+import { fixture, fixtureJson, type ReceivedRequest, type ReplayServer, type Reply, replayServer } from './helpers/replay-server.ts';
 
 let server: ReplayServer;
 beforeAll(async () => {
@@ -251,4 +256,72 @@ describe('budgets', () => {
     expect(end * 1000).toBeGreaterThan(Date.now());
     await monitor.close();
   });
+});
+
+// The provider's side of test/helpers/enforce-scenario.ts: each call billed what the provider
+// would bill it. Text by o200k_base with OpenAI's cookbook framing (3 a message, 3 priming the
+// reply); a 1024x1024 image on gpt-4o at detail high is 765 tokens (85 + 170 x 4 tiles, OpenAI's
+// worked example, https://platform.openai.com/docs/guides/images-vision#calculating-costs), a
+// 1000x1000 one on Claude 1,334 (https://docs.anthropic.com/en/docs/build-with-claude/vision);
+// every answer uses its whole max_tokens, the most a call can be billed.
+const o200k = new Tiktoken(o200k_base);
+const count = (s: string) => o200k.encode(s, [], []).length;
+type Part = { type: string; text?: string };
+function billed(req: ReceivedRequest): Reply {
+  const body = req.body as { max_tokens: number; messages: { role: string; content: string | Part[] }[] };
+  const partTokens = (content: string | Part[], image: number) =>
+    typeof content === 'string' ? count(content) : content.reduce((n, p) => n + (p.type === 'text' ? count(p.text ?? '') : image), 0);
+  if (req.path.endsWith('/chat/completions')) {
+    const input = body.messages.reduce((n, m) => n + 3 + count(m.role) + partTokens(m.content, 765), 3);
+    return {
+      json: {
+        ...fixtureJson<object>('openai-chat-cached.json'),
+        usage: { prompt_tokens: input, completion_tokens: body.max_tokens, total_tokens: input + body.max_tokens },
+      },
+    };
+  }
+  const input = body.messages.reduce((n, m) => n + partTokens(m.content, 1334), 0);
+  return {
+    json: { ...fixtureJson<object>('anthropic-message-cache.json'), usage: { input_tokens: input, output_tokens: body.max_tokens } },
+  };
+}
+
+describe('enforced budgets with input the old estimate missed (Chinese, Japanese, inline images)', () => {
+  let provider: ReplayServer;
+  beforeAll(async () => {
+    provider = await replayServer(billed);
+  });
+  afterAll(async () => {
+    await provider.close();
+  });
+
+  // README (Budgets and alerts): calls that set max_tokens and whose input the hold does not
+  // underestimate never take spending past the limit, in one process, however many are in flight.
+  const withinLimit = (o: Outcome) => {
+    expect(o.sent).toBeGreaterThanOrEqual(4);
+    expect(o.blocked).toBeGreaterThanOrEqual(1);
+    expect(o.usedUsd).toBeLessThanOrEqual(o.limitUsd);
+    // Not so conservative that the budget goes mostly unused.
+    expect(o.usedUsd).toBeGreaterThan(o.limitUsd * 0.5);
+    expect(o.reserved).toBe(0);
+  };
+
+  it('stays within the limit with js-tiktoken loaded (texts seen before counted exactly)', async () => {
+    const o = await overspend(provider.url, { awaitTokenizer: true });
+    expect(o.tokenizer).toBe(true);
+    expect(o.limitUsd).toBe(LIMIT_USD);
+    withinLimit(o);
+  });
+
+  it('stays within the limit without js-tiktoken (the script estimate alone)', async () => {
+    const root = join(import.meta.dirname, '..');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', './test/helpers/hide-tiktoken.ts', './test/helpers/enforce-scenario.ts', provider.url],
+      { cwd: root, timeout: 60_000 },
+    );
+    const o = JSON.parse(stdout) as Outcome;
+    expect(o.tokenizer).toBe(false);
+    withinLimit(o);
+  }, 90_000);
 });

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import { TokenMonitor } from '../monitor.ts';
 import type { Usage } from '../providers/types.ts';
-import { encodingFor, estimateUsage, loadTiktoken, promptOf } from './estimate.ts';
+import { encodingFor, estimateUsage, loadTiktoken, PIECE, pieces, promptOf } from './estimate.ts';
 
 // js-tiktoken is an optional peer: here it is not installed (importing it fails).
 vi.mock('js-tiktoken/lite', () => {
@@ -75,6 +75,14 @@ describe('token estimates', () => {
     const long = await estimateUsage(missing, undefined, { parts: ['a b c d'], chars: 70 }, words);
     expect(long).toMatchObject({ usageSource: 'estimated', outputTokens: 40 });
     expect(long.inputTokens).toBeUndefined();
+  });
+
+  it('cuts long text into pieces of at most PIECE characters, text without spaces (Chinese) too', () => {
+    const zh = '本季度公司营业收入同比增长百分之十二，主要来自华东地区的新合同和线上渠道的扩张。'.repeat(2000);
+    const cut = [...pieces(zh)];
+    expect(cut.join('')).toBe(zh);
+    expect(Math.max(...cut.map((p) => p.length))).toBeLessThanOrEqual(PIECE);
+    expect(PIECE).toBeLessThanOrEqual(2048);
   });
 
   it('picks o200k_base for current OpenAI models and others, cl100k_base for GPT-4 and GPT-3.5', () => {

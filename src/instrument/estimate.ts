@@ -220,8 +220,14 @@ export function promptOf(request: unknown, provider: string, encoding: Encoding)
   return p;
 }
 
-/** Longest text tokenized in one go; between pieces, the estimate yields to the event loop when it has run a while. */
-const PIECE = 1 << 16;
+/**
+ * Longest text tokenized in one go; between pieces, the estimate yields to the event loop when it
+ * has run a while. js-tiktoken takes about 0.4 µs a character of English but 25 µs a character of
+ * Chinese (bench/budgets.ts, enforce-tiktoken-*): a piece of 2,048 holds the loop 50 ms at most,
+ * where one of 65,536 held it over a second and a half. Pieces of text with spaces add up exactly
+ * (see `pieces`); text without (CJK) may count a token more a cut.
+ */
+export const PIECE = 2048;
 const SLICE_MS = 10;
 
 function isSpace(code: number): boolean {
@@ -229,19 +235,19 @@ function isSpace(code: number): boolean {
 }
 
 /**
- * Cuts a long text into pieces of at most PIECE characters, each cut just before a single space
+ * Cuts a long text into pieces of at most `size` characters, each cut just before a single space
  * between two non-space characters: tiktoken's pre-tokenizer splits there too (a word takes the
  * space before it), so the pieces' counts add up to the whole text's count.
  */
-export function* pieces(text: string): Generator<string> {
+export function* pieces(text: string, size = PIECE): Generator<string> {
   let start = 0;
-  while (text.length - start > PIECE) {
-    const min = start + (PIECE >> 1);
-    let cut = start + PIECE;
+  while (text.length - start > size) {
+    const min = start + (size >> 1);
+    let cut = start + size;
     while (cut > min && !(text.charCodeAt(cut) === 32 && !isSpace(text.charCodeAt(cut - 1)) && !isSpace(text.charCodeAt(cut + 1)))) cut--;
     if (cut === min) {
       // No such space (code, CJK text, base64): cut anywhere, not inside a surrogate pair.
-      cut = start + PIECE;
+      cut = start + size;
       const c = text.charCodeAt(cut - 1);
       if (c >= 0xd800 && c <= 0xdbff) cut--;
     }
