@@ -5,7 +5,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
-import type { Aggregator, Hist, Series } from './aggregator.ts';
+import type { Aggregator, Series } from './aggregator.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
 
@@ -202,7 +202,7 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
   });
   meter.addBatchObservableCallback(
     (result) => {
-      for (const s of agg.distinctSeries()) {
+      for (const s of agg.ownSeries()) {
         for (let i = 0; i < TOKEN_TYPES.length; i++) {
           const v = s.tokens[i] as number;
           if (v > 0 || i < 2) result.observe(tokens, v, s.tokenAttributes[i]);
@@ -245,11 +245,14 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
     advice: { explicitBucketBoundaries: [...OPERATION_DURATION_BUCKETS] },
   });
   return (s, u) => {
-    if (u.inputTokens !== null) usage.record(u.inputTokens, (s.inputHist as Hist).attributes);
-    if (u.outputTokens !== null) usage.record(u.outputTokens, (s.outputHist as Hist).attributes);
+    const g = s.genai;
+    if (g === null) return;
+    if (u.inputTokens !== null) usage.record(u.inputTokens, g.input.attributes);
+    if (u.outputTokens !== null) usage.record(u.outputTokens, g.output.attributes);
     if (u.durationMs !== null) {
-      const h = u.error ? s.errorDurationHists?.get(u.errorType ?? 'error') : s.durationHist;
-      if (h) duration.record(u.durationMs / 1000, h.attributes);
+      // A failure whose error type was folded is recorded under `_other`, as the aggregate has it.
+      const h = u.error ? g.errorHistOf(u.errorType ?? 'error') : g.duration;
+      if (h !== undefined) duration.record(u.durationMs / 1000, h.attributes);
     }
   };
 }

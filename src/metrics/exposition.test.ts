@@ -1,0 +1,150 @@
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, TestReader } from '../../test/helpers/otel.ts';
+import { parseExposition } from '../../test/helpers/prometheus.ts';
+import { TokenMonitor, type TokenMonitorOptions } from '../monitor.ts';
+import type { UsageInput } from '../usage.ts';
+import { METRIC } from './names.ts';
+import { registerTokenmeterMetrics } from './prom-client.ts';
+
+const monitors: TokenMonitor[] = [];
+afterEach(async () => {
+  await Promise.all(monitors.splice(0).map((m) => m.close()));
+});
+
+type Samples = ReturnType<typeof parseExposition>;
+
+/** Samples that share their name and labels with an earlier one: Prometheus keeps the first and drops these. */
+function duplicates(samples: Samples): string[] {
+  const seen = new Set<string>();
+  const dup: string[] = [];
+  for (const s of samples) {
+    const key = `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
+    if (seen.has(key)) dup.push(key);
+    seen.add(key);
+  }
+  return dup;
+}
+
+const total = (samples: Samples, name: string, match: Record<string, string> = {}) =>
+  samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+
+const base = { provider: 'openai', model: 'gpt-4o', inputTokens: 100, outputTokens: 10, durationMs: 250 };
+
+/**
+ * Calls whose label sets map onto the same exported series: operations that all become
+ * gen_ai.operation.name "chat", a model with and without (and with another) request model,
+ * providers that share a gen_ai.provider.name, users that only tokenmeter's labels tell apart,
+ * capped values beside a literal `_other`, overflow label sets, and error types past their cap.
+ */
+function collidingCalls(): UsageInput[] {
+  const calls: UsageInput[] = [
+    { ...base, operation: 'extract_nodes' },
+    { ...base, operation: 'summarise' },
+    { ...base },
+    { ...base, operation: 'chat' },
+    { ...base, operation: 'summarise', requestModel: 'gpt-4o' },
+    { ...base, operation: 'summarise', requestModel: 'gpt-4o-2024-08-06' },
+    { ...base, operation: 'summarise', requestModel: 'gpt-4o-2024-11-20' },
+    { ...base, provider: 'azure_openai' },
+    { ...base, provider: 'azure.ai.openai' },
+    { ...base, serviceType: 'embedding', operation: 'chat' },
+    { ...base, userId: 'u1' },
+    { ...base, userId: 'u2' },
+  ];
+  // Past the per-label cap of 4: these models fold into `_other`, beside one literally named so.
+  for (const model of ['m1', 'm2', 'm3', 'm4', '_other', 'm5']) calls.push({ ...base, model }, { ...base, model, requestModel: model });
+  // Error types: six on one model's operations, past the four kept per series.
+  for (const [i, operation] of ['extract_nodes', 'summarise', 'plan'].entries())
+    for (let e = 0; e < 6; e++) calls.push({ ...base, operation, error: true, errorType: `http_${500 + ((e + i) % 6)}` });
+  // Past the label-set cap: new sets fold into the overflow set, with and without a request model.
+  for (let i = 0; i < 20; i++) {
+    calls.push({
+      ...base,
+      provider: 'anthropic',
+      model: `claude-${i % 3}`,
+      operation: i % 2 ? 'chat' : 'embeddings',
+      requestModel: `r${i}`,
+    });
+    calls.push({ ...base, provider: 'anthropic', model: `claude-${i % 3}`, operation: `op-${i}` });
+  }
+  return calls;
+}
+
+function monitor(extra: TokenMonitorOptions['metrics'] = {}): TokenMonitor {
+  const m = new TokenMonitor({
+    loadConfig: false,
+    ledger: false,
+    logger: memoryLogger(),
+    metrics: { prometheus: { port: 0 }, labels: { userId: true }, maxValuesPerLabel: 4, maxLabelSets: 30, ...extra },
+  });
+  monitors.push(m);
+  return m;
+}
+
+/** Checks that the samples hold every call once: requests, tokens, cost and the histograms' counts. */
+function expectEveryCall(s: Samples, calls: UsageInput[], costUsd: number): void {
+  expect(duplicates(s)).toEqual([]);
+  expect(total(s, METRIC.requests)).toBe(calls.length);
+  expect(total(s, METRIC.requests, { status: 'error' })).toBe(calls.filter((c) => c.error).length);
+  expect(total(s, METRIC.tokens, { token_type: 'input' })).toBe(calls.length * base.inputTokens);
+  expect(total(s, METRIC.cost)).toBeCloseTo(costUsd, 12);
+  expect(total(s, `${METRIC.operationDuration}_count`)).toBe(calls.length);
+  expect(total(s, `${METRIC.operationDuration}_bucket`, { le: '+Inf' })).toBe(calls.length);
+  expect(total(s, `${METRIC.operationDuration}_sum`)).toBeCloseTo(calls.length * 0.25, 9);
+  expect(total(s, `${METRIC.tokenUsage}_count`, { gen_ai_token_type: 'input' })).toBe(calls.length);
+  expect(total(s, `${METRIC.tokenUsage}_sum`, { gen_ai_token_type: 'output' })).toBe(calls.length * base.outputTokens);
+}
+
+describe('every exported series is unique, and holds every call', () => {
+  it('in the Prometheus endpoint’s exposition', async () => {
+    const m = monitor();
+    await m.ready();
+    const calls = collidingCalls();
+    let cost = 0;
+    for (const c of calls) cost += m.record(c).costUsd ?? 0;
+    const s = parseExposition(await (await fetch(m.metricsUrl as string)).text());
+    expectEveryCall(s, calls, cost);
+    // The two operations of one model are one semantic-convention series.
+    const sem = { gen_ai_provider_name: 'openai', gen_ai_request_model: 'gpt-4o', gen_ai_response_model: 'gpt-4o' };
+    expect(total(s, `${METRIC.operationDuration}_count`, { ...sem, gen_ai_operation_name: 'chat' })).toBeGreaterThan(8);
+  });
+
+  it('through the producer: OTLP, your own PrometheusExporter and the prom-client bridge', async () => {
+    const m = monitor({ prometheus: false });
+    const calls = collidingCalls();
+    let cost = 0;
+    for (const c of calls) cost += m.record(c).costUsd ?? 0;
+    const { resourceMetrics } = await (m.metricProducer as NonNullable<typeof m.metricProducer>).collect();
+    // Each data point of a metric has its own attributes (what OTLP carries).
+    for (const metric of resourceMetrics.scopeMetrics.flatMap((x) => x.metrics)) {
+      const keys = metric.dataPoints.map((p) => JSON.stringify(Object.entries(p.attributes).sort()));
+      expect(keys.length, metric.descriptor.name).toBe(new Set(keys).size);
+    }
+    const serialized = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
+    expectEveryCall(parseExposition(serialized), calls, cost);
+    const registry = new Registry();
+    registerTokenmeterMetrics(m, registry);
+    expectEveryCall(parseExposition(await registry.metrics()), calls, cost);
+  });
+
+  it('through your own MeterProvider', async () => {
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const m = monitor({ meterProvider: provider });
+    const calls = collidingCalls();
+    let cost = 0;
+    for (const c of calls) cost += m.record(c).costUsd ?? 0;
+    const { resourceMetrics } = await reader.collect();
+    const serialized = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
+    expectEveryCall(parseExposition(serialized), calls, cost);
+    for (const metric of resourceMetrics.scopeMetrics.flatMap((x) => x.metrics)) {
+      if (metric.dataPointType === DataPointType.HISTOGRAM) continue;
+      const keys = metric.dataPoints.map((p) => JSON.stringify(Object.entries(p.attributes).sort()));
+      expect(keys.length, metric.descriptor.name).toBe(new Set(keys).size);
+    }
+    await provider.shutdown();
+  });
+});
