@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { benchBudgets } from './budgets.ts';
 import type { Result } from './harness.ts';
 import { benchLedger } from './ledger.ts';
+import { benchMetrics } from './metrics.ts';
 import { benchRecord } from './record.ts';
 import { benchWrap } from './wrap.ts';
 
@@ -25,6 +26,11 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
   {
     names: ['ledger-ingest', 'sqlite-raw-insert', 'summary-30d-1m', 'summary-30d-10m', 'ledger-bytes-per-record'],
     run: benchLedger,
+  },
+  // One scrape over HTTP at the default caps and at the largest accepted (ms, bytes, RSS growth).
+  {
+    names: ['metrics-scrape-300', 'metrics-scrape-10000', 'metrics-scrape-bytes', 'metrics-scrape-rss-growth'],
+    run: benchMetrics,
   },
 ];
 

@@ -3,6 +3,7 @@
 // of two samples with the same name and labels in one scrape and drops the others without failing
 // the scrape (and `promtool check metrics` passes them), so only a real Prometheus shows the loss.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_CAP, MAX_ERROR_TYPES_PER_SET, MAX_SERIES_PER_LABEL_SET } from '../src/metrics/aggregator.ts';
 import { METRIC } from '../src/metrics/names.ts';
 import { TokenMonitor } from '../src/monitor.ts';
 import type { UsageInput } from '../src/usage.ts';
@@ -142,5 +143,61 @@ describe('Prometheus stores every call tokenmeter recorded', () => {
         (c) => c.outputTokens as number,
       ),
     });
+  });
+});
+
+describe('the largest caps tokenmeter accepts', () => {
+  it('scrape over HTTP, every series once, with every label set filled to the most series it can have', async () => {
+    const m = new TokenMonitor({
+      loadConfig: false,
+      ledger: false,
+      logLevel: 'error',
+      metrics: { prometheus: { port: 0 }, maxLabelSets: MAX_CAP, maxValuesPerLabel: MAX_CAP },
+    });
+    try {
+      await m.ready();
+      // Each label set a GenAI series of its own, with every token type and the most error types kept.
+      for (let i = 0; i < MAX_CAP; i++) {
+        const c = {
+          provider: 'openai',
+          model: `model-${i}`,
+          operation: `operation-${i}`,
+          inputTokens: 10,
+          outputTokens: 5,
+          cachedInputTokens: 1,
+          cacheWriteTokens: 1,
+          reasoningTokens: 1,
+          durationMs: 100,
+        };
+        m.record(c);
+        for (let e = 0; e <= MAX_ERROR_TYPES_PER_SET; e++) m.record({ ...c, error: true, errorType: `http_${500 + e}` });
+      }
+      const res = await fetch(m.metricsUrl as string);
+      expect(res.status).toBe(200);
+      // Read as it streams: count the samples, keep the duration series' names to check they are distinct.
+      const decoder = new TextDecoder();
+      let rest = '';
+      let samples = 0;
+      let bytes = 0;
+      const durationSeries = new Set<string>();
+      const count = (line: string) => {
+        if (line === '' || line.startsWith('#')) return;
+        samples++;
+        if (line.startsWith(`${METRIC.operationDuration}_count{`)) durationSeries.add(line.slice(0, line.lastIndexOf(' ')));
+      };
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        bytes += chunk.length;
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+        rest = lines.pop() as string;
+        for (const line of lines) count(line);
+      }
+      expect(rest).toBe('');
+      // And target_info, and tokenmeter_internal_errors_total{component="record"}.
+      expect(samples).toBe(MAX_CAP * MAX_SERIES_PER_LABEL_SET + 2);
+      expect(durationSeries.size).toBe(MAX_CAP * (2 + MAX_ERROR_TYPES_PER_SET));
+      expect(bytes).toBeLessThan(400e6);
+    } finally {
+      await m.close();
+    }
   });
 });

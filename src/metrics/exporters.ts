@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
 import type { Aggregator, Series } from './aggregator.ts';
+import { serveExposition } from './exposition.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
 
@@ -59,11 +59,13 @@ function envPort(env: Env): number {
 /** Runs the exporters for one monitor. */
 export class MetricsExport {
   readonly producer: TokenmeterMetricProducer;
-  #provider: MeterProvider | undefined;
+  readonly #agg: Aggregator;
+  #hooks: ExportHooks;
   #server: Server | undefined;
   #listening: Promise<void> = Promise.resolve();
   #endpoint = '/metrics';
-  #prometheus: PrometheusExporter | undefined;
+  /** True when the Prometheus endpoint (own server or handleMetrics) is on. */
+  #prometheus = false;
   #otlpReady: Promise<void> = Promise.resolve();
   #otlpProvider: MeterProvider | undefined;
   /** Called after each call is aggregated (attach mode: records the GenAI histograms). */
@@ -72,6 +74,8 @@ export class MetricsExport {
 
   constructor(agg: Aggregator, options: ExportOptions, hooks: ExportHooks, env: Env = process.env) {
     this.producer = new TokenmeterMetricProducer(agg);
+    this.#agg = agg;
+    this.#hooks = hooks;
     if (options.meterProvider !== undefined) {
       const mp = options.meterProvider === 'global' ? metrics.getMeterProvider() : options.meterProvider;
       this.sink = attach(mp, agg);
@@ -79,14 +83,9 @@ export class MetricsExport {
     }
     if (options.prometheus !== false) {
       const p = options.prometheus ?? {};
-      this.#prometheus = new PrometheusExporter({
-        preventServerStart: true,
-        metricProducers: [this.producer],
-        // Scope labels would put tokenmeter's version on every series, breaking them on upgrade.
-        withoutScopeInfo: true,
-      });
-      // A reader must be bound to a MeterProvider to collect; this one holds no instruments.
-      this.#provider = new MeterProvider({ readers: [this.#prometheus] });
+      // Served by exposition.ts straight from the aggregates (no scope labels: they would put
+      // tokenmeter's version on every series, breaking them on upgrade).
+      this.#prometheus = true;
       this.#endpoint = p.endpoint ?? '/metrics';
       if (p.serve !== false) this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
     }
@@ -115,12 +114,11 @@ export class MetricsExport {
   }
 
   #serve(host: string, port: number, hooks: ExportHooks): void {
-    const exporter = this.#prometheus as PrometheusExporter;
     const endpoint = this.#endpoint;
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path === endpoint && (req.method === 'GET' || req.method === 'HEAD')) {
-        exporter.getMetricsRequestHandler(req, res);
+        this.#scrape(req, res);
         return;
       }
       res.statusCode = 404;
@@ -148,9 +146,16 @@ export class MetricsExport {
 
   /** Answers a scrape with the Prometheus exposition; false when Prometheus export is off. */
   handleMetrics(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.#prometheus === undefined) return false;
-    this.#prometheus.getMetricsRequestHandler(req, res);
+    if (!this.#prometheus) return false;
+    this.#scrape(req, res);
     return true;
+  }
+
+  #scrape(req: IncomingMessage, res: ServerResponse): void {
+    serveExposition(this.#agg, req, res, (error) => {
+      this.#hooks.internalError('collect');
+      this.#hooks.log(`metrics scrape failed part way (the scrape is reported failed): ${(error as Error)?.message ?? String(error)}`);
+    });
   }
 
   /** Resolves once the endpoint listens (or failed to, which is logged) and OTLP has loaded. */
@@ -169,7 +174,7 @@ export class MetricsExport {
   /** Pushes OTLP now (and flushes any extra readers). */
   async forceFlush(): Promise<void> {
     await this.#otlpReady;
-    await Promise.all([this.#provider?.forceFlush(), this.#otlpProvider?.forceFlush()]);
+    await this.#otlpProvider?.forceFlush();
   }
 
   /** Stops the endpoint and readers; safe to call twice. */
@@ -180,7 +185,6 @@ export class MetricsExport {
     const server = this.#server;
     await Promise.all([
       server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve())),
-      this.#provider?.shutdown().catch(() => undefined),
       this.#otlpProvider?.shutdown().catch(() => undefined),
     ]);
   }

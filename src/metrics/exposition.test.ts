@@ -6,6 +6,7 @@ import { memoryLogger, TestReader } from '../../test/helpers/otel.ts';
 import { parseExposition } from '../../test/helpers/prometheus.ts';
 import { TokenMonitor, type TokenMonitorOptions } from '../monitor.ts';
 import type { UsageInput } from '../usage.ts';
+import { MAX_CAP } from './aggregator.ts';
 import { METRIC } from './names.ts';
 import { registerTokenmeterMetrics } from './prom-client.ts';
 
@@ -146,5 +147,50 @@ describe('every exported series is unique, and holds every call', () => {
       expect(keys.length, metric.descriptor.name).toBe(new Set(keys).size);
     }
     await provider.shutdown();
+  });
+});
+
+describe('the exposition', () => {
+  it('is what @opentelemetry/exporter-prometheus writes for the same data', async () => {
+    const m = monitor();
+    m.setLimit('openai', 'monthly_limit', 100);
+    await m.ready();
+    for (const c of collidingCalls()) m.record(c);
+    m.record({ ...base, operation: 'quote"back\\slash\nnewline', cacheWriteTokens: 3, reasoningTokens: 2 });
+    m.record({ provider: 'acme', model: 'unpriced', inputTokens: 1 });
+    const res = await fetch(m.metricsUrl as string);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    const { resourceMetrics } = await (m.metricProducer as NonNullable<typeof m.metricProducer>).collect();
+    const reference = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
+    const withoutTarget = (t: string) => t.replace(/^.*target_info.*\n/gm, '');
+    expect(withoutTarget(text)).toBe(reference);
+    expect(text).toMatch(/^target_info\{service_name="[^"]*",.*telemetry_sdk_name="opentelemetry".*\} 1$/m);
+  });
+});
+
+describe('the caps', () => {
+  it('refuses caps above the maximum, naming the option, its value and the maximum', () => {
+    for (const key of ['maxLabelSets', 'maxValuesPerLabel'] as const) {
+      expect(() => new TokenMonitor({ loadConfig: false, ledger: false, metrics: { prometheus: false, [key]: MAX_CAP + 1 } })).toThrow(
+        expect.objectContaining({
+          name: 'ValidationError',
+          field: `metrics.${key}`,
+          value: MAX_CAP + 1,
+          message: expect.stringContaining(`Invalid metrics.${key}: ${MAX_CAP + 1} (the maximum is ${MAX_CAP}`),
+        }),
+      );
+    }
+    expect(() => new TokenMonitor({ loadConfig: false, ledger: false, metrics: { prometheus: false, maxLabelSets: 100_000 } })).toThrow(
+      'Invalid metrics.maxLabelSets: 100000 (the maximum is 10000',
+    );
+    // The maximum itself is accepted.
+    monitors.push(
+      new TokenMonitor({
+        loadConfig: false,
+        ledger: false,
+        metrics: { prometheus: false, maxLabelSets: MAX_CAP, maxValuesPerLabel: MAX_CAP },
+      }),
+    );
   });
 });
