@@ -274,6 +274,8 @@ export class Aggregator<Slot = unknown> {
   readonly #ownList: OwnSeries[] = [];
   readonly #genaiList: GenAiSeries[] = [];
   #aliases = 0;
+  /** Budget gauge label sets already reported as shared by two budgets. */
+  readonly #gaugeTwins = new Set<string>();
 
   constructor(options: AggregatorOptions) {
     validateCardinality(options.cardinality);
@@ -452,6 +454,34 @@ export class Aggregator<Slot = unknown> {
         else g.errorHist(u.errorType ?? 'error').record(u.durationMs / 1000);
       }
     }
+  }
+
+  /**
+   * The budget gauges, each label set once. Two budgets can share scope, scope_id, window and unit
+   * (a provider budget and that provider's monthly_limit; a `*` budget's state for a user and that
+   * user's own budget): Prometheus would keep one and drop the other unseen. The first is exported,
+   * and each label set left out is counted once in tokenmeter_internal_errors_total and warned of.
+   */
+  uniqueBudgetGauges(): { gauge: BudgetGauge; labels: string }[] {
+    const all = this.budgetGauges?.() ?? [];
+    const out: { gauge: BudgetGauge; labels: string }[] = [];
+    if (all.length === 0) return out;
+    const seen = new Set<string>();
+    for (const gauge of all) {
+      const labels = labelsText(gauge.attributes);
+      if (!seen.has(labels)) {
+        seen.add(labels);
+        out.push({ gauge, labels });
+      } else if (!this.#gaugeTwins.has(labels)) {
+        this.#gaugeTwins.add(labels);
+        this.internalError('budget_gauges');
+        this.#opts.onCap(
+          'budget-gauges',
+          `two budget gauges with the same labels {${labels}}: only the first is exported (tokenmeter status shows both; give one budget another scope or unit)`,
+        );
+      }
+    }
+    return out;
   }
 
   /** Counts a failure inside tokenmeter. */

@@ -229,7 +229,7 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
   ] as const;
   const observables = gauges.map(([, name, description]) => meter.createObservableGauge(name, { description }));
   meter.addBatchObservableCallback((result) => {
-    for (const g of agg.budgetGauges?.() ?? []) {
+    for (const { gauge: g } of agg.uniqueBudgetGauges()) {
       gauges.forEach(([field], i) => {
         const v = g[field];
         if (v !== null) result.observe(observables[i] as (typeof observables)[number], v, g.attributes);

@@ -150,6 +150,41 @@ describe('every exported series is unique, and holds every call', () => {
   });
 });
 
+describe('budget gauges that share their labels', () => {
+  it('are exported once, counted in tokenmeter_internal_errors_total and warned about, not dropped by Prometheus unseen', async () => {
+    const log = memoryLogger();
+    const m = new TokenMonitor({
+      loadConfig: false,
+      ledger: false,
+      logger: log,
+      metrics: { prometheus: { port: 0 } },
+      budgets: [
+        { scope: 'provider', scopeId: 'openai', limit: 10, unit: 'usd' },
+        { scope: 'user', scopeId: '*', limit: 5, unit: 'usd' },
+        { scope: 'user', scopeId: 'alice', limit: 3, unit: 'usd' },
+      ],
+    });
+    monitors.push(m);
+    // Same scope, scope_id, window and unit as the provider budget above.
+    m.setLimit('openai', 'monthly_limit', 100);
+    await m.ready();
+    m.record({ ...base, userId: 'alice' });
+    for (let scrape = 0; scrape < 2; scrape++) {
+      const s = parseExposition(await (await fetch(m.metricsUrl as string)).text());
+      expect(duplicates(s)).toEqual([]);
+      expect(s.filter((x) => x.name === METRIC.budgetLimit)).toHaveLength(2);
+      // Each label set that could not be exported is counted once, however many scrapes.
+      expect(total(s, METRIC.internalErrors, { component: 'budget_gauges' })).toBe(2);
+    }
+    const { resourceMetrics } = await (m.metricProducer as NonNullable<typeof m.metricProducer>).collect();
+    for (const metric of resourceMetrics.scopeMetrics.flatMap((x) => x.metrics)) {
+      const keys = metric.dataPoints.map((p) => JSON.stringify(Object.entries(p.attributes).sort()));
+      expect(keys.length, metric.descriptor.name).toBe(new Set(keys).size);
+    }
+    expect(log.lines.filter((l) => l.includes('budget gauges with the same labels'))).toHaveLength(1);
+  });
+});
+
 describe('the exposition', () => {
   it('is what @opentelemetry/exporter-prometheus writes for the same data', async () => {
     const m = monitor();

@@ -125,12 +125,12 @@ export function* expositionChunks(agg: Aggregator): Generator<string, void, unde
       }
     }
   }
+  // Read before the internal errors, which count the gauges it leaves out.
+  const gauges = agg.uniqueBudgetGauges();
   buf += header(METRIC.internalErrors, DESCRIPTION.internalErrors, 'counter');
   for (const [component, n] of agg.internalErrors) buf += `${METRIC.internalErrors}{${labelText(LABEL.component, component)}} ${n}\n`;
 
-  const gauges = agg.budgetGauges?.() ?? [];
   if (gauges.length > 0) {
-    const labels = gauges.map((g) => labelsText(g.attributes));
     for (const [name, help, field] of [
       [METRIC.budgetLimit, DESCRIPTION.budgetLimit, 'limit'],
       [METRIC.budgetUsed, DESCRIPTION.budgetUsed, 'used'],
@@ -139,15 +139,15 @@ export function* expositionChunks(agg: Aggregator): Generator<string, void, unde
       [METRIC.budgetWindowEnd, DESCRIPTION.budgetWindowEnd, 'windowEnd'],
     ] as const) {
       let started = false;
-      gauges.forEach((g, i) => {
-        const v = g[field];
-        if (v === null) return;
+      for (const { gauge, labels } of gauges) {
+        const v = gauge[field];
+        if (v === null) continue;
         if (!started) {
           buf += header(name, help, 'gauge');
           started = true;
         }
-        buf += `${name}{${labels[i]}} ${num(v)}\n`;
-      });
+        buf += `${name}{${labels}} ${num(v)}\n`;
+      }
     }
   }
 

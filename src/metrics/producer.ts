@@ -96,6 +96,8 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
     if (g.duration.count > 0) duration.push(histPoint(st, end, g.duration));
     if (g.errors !== null) for (const h of g.errors.values()) duration.push(histPoint(st, end, h));
   }
+  // Read before the internal errors, which count the gauges it leaves out.
+  const gauges = agg.uniqueBudgetGauges().map((g) => g.gauge);
   const internal: DataPoint<number>[] = [];
   for (const [component, n] of agg.internalErrors) internal.push(point(startTime, end, { [LABEL.component]: component }, n));
 
@@ -106,7 +108,6 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
     sum(INSTRUMENT.unpriced, DESCRIPTION.unpriced, ValueType.INT, unpriced),
     sum(INSTRUMENT.internalErrors, DESCRIPTION.internalErrors, ValueType.INT, internal),
   ];
-  const gauges = agg.budgetGauges?.() ?? [];
   if (gauges.length > 0) {
     const limit: DataPoint<number>[] = [];
     const used: DataPoint<number>[] = [];
