@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { ExportResultCode } from '@opentelemetry/core';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
 import type { Aggregator, Series } from './aggregator.ts';
@@ -100,8 +101,27 @@ export class MetricsExport {
         ...(o.url === undefined ? {} : { url: o.url }),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
       });
+      const url = o.url ?? '(the OTLP endpoint its environment sets)';
+      // The SDK reports a failed export only to its diag logger, which is silent unless set up: a
+      // refused push (a Collector's 413 past its max_request_body_size, a 400, a dead endpoint)
+      // would lose that interval's data unseen. It is counted and logged here.
+      const counted: PushMetricExporter = {
+        export: (metrics, done) =>
+          exporter.export(metrics, (result) => {
+            if (result.code !== ExportResultCode.SUCCESS) {
+              hooks.internalError('otlp');
+              hooks.log(
+                `OTLP export to ${url} failed: ${result.error?.message ?? 'unknown error'} (it is sent again at the next interval)`,
+              );
+            }
+            done(result);
+          }),
+        forceFlush: () => exporter.forceFlush(),
+        shutdown: () => exporter.shutdown(),
+        selectAggregationTemporality: (kind) => exporter.selectAggregationTemporality(kind),
+      };
       const reader = new PeriodicExportingMetricReader({
-        exporter,
+        exporter: counted,
         exportIntervalMillis: o.intervalMs ?? 60_000,
         metricProducers: [this.producer],
       });
