@@ -20,6 +20,7 @@ export interface MetricLabelOptions {
 export interface CardinalityOptions {
   /**
    * Distinct values one label may take (per monitor); past it, new values report as `_other`.
+   * At most {@link MAX_CAP}.
    * @default 100
    */
   maxValuesPerLabel?: number;
@@ -27,7 +28,8 @@ export interface CardinalityOptions {
    * Distinct label sets (provider, model, service type, operation and the optional labels); past
    * it, new ones fold into one overflow set whose labels read `_other`. The default keeps
    * `tokenmeter_tokens_total` (5 token types per set) under OpenTelemetry's default limit of
-   * 2,000 series per instrument, so this cap acts first.
+   * 2,000 series per instrument, so this cap acts first. At most {@link MAX_CAP}: each label set
+   * can add up to MAX_SERIES_PER_LABEL_SET series to a scrape.
    * @default 300
    */
   maxLabelSets?: number;

@@ -61,7 +61,7 @@ function envPort(env: Env): number {
 export class MetricsExport {
   readonly producer: TokenmeterMetricProducer;
   readonly #agg: Aggregator;
-  #hooks: ExportHooks;
+  readonly #hooks: ExportHooks;
   #server: Server | undefined;
   #listening: Promise<void> = Promise.resolve();
   #endpoint = '/metrics';
