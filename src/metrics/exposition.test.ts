@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
@@ -6,7 +8,8 @@ import { memoryLogger, TestReader } from '../../test/helpers/otel.ts';
 import { parseExposition } from '../../test/helpers/prometheus.ts';
 import { TokenMonitor, type TokenMonitorOptions } from '../monitor.ts';
 import type { UsageInput } from '../usage.ts';
-import { MAX_CAP } from './aggregator.ts';
+import { Aggregator, CARDINALITY_DEFAULTS, MAX_CAP } from './aggregator.ts';
+import { serveExposition } from './exposition.ts';
 import { METRIC } from './names.ts';
 import { registerTokenmeterMetrics } from './prom-client.ts';
 
@@ -227,5 +230,26 @@ describe('the caps', () => {
         metrics: { prometheus: false, maxLabelSets: MAX_CAP, maxValuesPerLabel: MAX_CAP },
       }),
     );
+  });
+});
+
+describe('a scrape that fails part way', () => {
+  it('fails the HTTP response, so Prometheus records a failed scrape rather than a page cut short, and reports it', async () => {
+    const agg = new Aggregator({ semconv: true, labels: {}, cardinality: CARDINALITY_DEFAULTS, onCap: () => undefined });
+    agg.budgetGauges = () => {
+      throw new Error('budget state unreadable');
+    };
+    const errors: unknown[] = [];
+    const server = createServer((req, res) => serveExposition(agg, req, res, (e) => errors.push(e)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+      // The connection is cut: no complete 200 response reaches the scraper.
+      await expect((async () => (await fetch(url)).text())()).rejects.toThrow();
+      expect(String(errors[0])).toContain('budget state unreadable');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
