@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { benchBudgets } from './budgets.ts';
 import type { Result } from './harness.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
+import { benchMetrics } from './metrics.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
 import { benchWrap } from './wrap.ts';
@@ -54,6 +55,11 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
       'record-loop-with-ledger-no-thread-yielding-main-thread-cpu-share',
     ],
     run: async () => benchRecordLoop(),
+  },
+  // One scrape over HTTP at the default caps and at the largest accepted (ms, bytes, RSS growth).
+  {
+    names: ['metrics-scrape-300', 'metrics-scrape-10000', 'metrics-scrape-bytes', 'metrics-scrape-rss-growth'],
+    run: benchMetrics,
   },
 ];
 

@@ -240,10 +240,6 @@ export class TokenMonitor implements CallSink {
     this.#keyIds = new KeyIdCache(options.keyIdSecret ?? env.TOKENMETER_KEY_ID_SECRET ?? DEFAULT_KEY_ID_SECRET);
     this.#keyIdOf = (k) => this.#keyIds.get(k);
     const m = options.metrics === false ? undefined : (options.metrics ?? {});
-    for (const key of ['maxLabelSets', 'maxValuesPerLabel'] as const) {
-      const v = m?.[key];
-      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ValidationError(`metrics.${key}`, v, 'must be a positive integer');
-    }
     this.#agg = new Aggregator<PriceSlot>({
       semconv: m?.semconv ?? true,
       labels: m?.labels ?? {},

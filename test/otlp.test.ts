@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
+import { memoryLogger } from './helpers/otel.ts';
 
 interface OtlpAttr {
   key: string;
@@ -30,7 +31,7 @@ afterEach(async () => {
 });
 
 /** An OTLP/HTTP receiver on a port the OS picks, keeping every JSON body it gets. */
-async function receiver(): Promise<{ url: string; bodies: unknown[]; paths: string[] }> {
+async function receiver(status = 200): Promise<{ url: string; bodies: unknown[]; paths: string[] }> {
   const bodies: unknown[] = [];
   const paths: string[] = [];
   const read = (req: IncomingMessage) =>
@@ -44,6 +45,7 @@ async function receiver(): Promise<{ url: string; bodies: unknown[]; paths: stri
   const server = createServer(async (req, res) => {
     paths.push(req.url ?? '');
     bodies.push(JSON.parse(await read(req)));
+    res.statusCode = status;
     res.setHeader('content-type', 'application/json');
     res.end('{}');
   });
@@ -102,5 +104,26 @@ describe('OTLP over HTTP into a local receiver', () => {
     const duration = ms.find((x) => x.name === 'gen_ai.client.operation.duration')!;
     expect(duration.unit).toBe('s');
     expect(duration.histogram!.dataPoints[0]!.sum).toBeCloseTo(0.7, 10);
+  });
+
+  it('counts and logs an export the receiver refused, rather than losing it unseen', async () => {
+    // 413: what a Collector answers a request past its max_request_body_size.
+    const rx = await receiver(413);
+    const log = memoryLogger();
+    const m = new TokenMonitor({
+      loadConfig: false,
+      ledger: false,
+      logger: log,
+      metrics: { prometheus: false, otlp: { url: rx.url, intervalMs: 60_000 } },
+    });
+    closers.push(() => m.close());
+    await m.ready();
+    m.record({ provider: 'gemini', model: 'gemini-2.5-flash', inputTokens: 10, outputTokens: 2 });
+    await m.flushMetrics();
+    expect(rx.bodies.length).toBeGreaterThan(0);
+    expect(log.lines.some((l) => l.includes('OTLP export') && l.includes(rx.url))).toBe(true);
+    const { resourceMetrics } = await m.metricProducer!.collect();
+    const internal = resourceMetrics.scopeMetrics[0]!.metrics.find((d) => d.descriptor.name === 'tokenmeter_internal_errors')!;
+    expect(internal.dataPoints.find((p) => p.attributes.component === 'otlp')?.value).toBe(1);
   });
 });

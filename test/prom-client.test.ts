@@ -47,6 +47,32 @@ describe('tokenmeter/prom-client', () => {
     expect(bridged).toContain('# TYPE gen_ai_client_token_usage histogram');
   });
 
+  it('carries the budget gauges too, as the endpoint serves them', async () => {
+    const m = new TokenMonitor({
+      loadConfig: false,
+      ledger: false,
+      metrics: { prometheus: { port: 0 } },
+      budgets: [{ scope: 'user', scopeId: 'alice', limit: 10, unit: 'usd', cycle: { kind: 'daily' } }],
+    });
+    monitors.push(m);
+    await m.ready();
+    const registry = new Registry();
+    registerTokenmeterMetrics(m, registry);
+    m.record({ provider: 'openai', model: 'gpt-4o-mini', inputTokens: 10000, outputTokens: 1000, userId: 'alice' });
+    const budget = (samples: ReturnType<typeof parseExposition>) =>
+      samples
+        .filter((s) => s.name.startsWith('tokenmeter_budget_'))
+        .map((s) => JSON.stringify([s.name, Object.entries(s.labels).sort(), s.value]))
+        .sort();
+    const bridged = await registry.metrics();
+    expect(promtoolCheck(bridged)).toEqual({ ok: true, output: '' });
+    const endpoint = parseExposition(await (await fetch(m.metricsUrl as string)).text());
+    expect(budget(endpoint)).toHaveLength(5);
+    expect(budget(parseExposition(bridged))).toEqual(budget(endpoint));
+    expect(sample(parseExposition(bridged), METRIC.budgetLimit, { scope: 'user', scope_id: 'alice' })).toBe(10);
+    expect(bridged).toContain('# TYPE tokenmeter_budget_used gauge');
+  });
+
   it('refuses a monitor that keeps no metrics', () => {
     const m = new TokenMonitor({ loadConfig: false, metrics: false });
     monitors.push(m);

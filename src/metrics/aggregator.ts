@@ -1,5 +1,6 @@
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
+import { ValidationError } from '../errors.ts';
 import type { ValidUsage } from '../usage.ts';
 import { LABEL, OPERATION_DURATION_BUCKETS, OTHER, SEMCONV, SEMCONV_PROVIDER, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 
@@ -19,6 +20,7 @@ export interface MetricLabelOptions {
 export interface CardinalityOptions {
   /**
    * Distinct values one label may take (per monitor); past it, new values report as `_other`.
+   * At most {@link MAX_CAP}.
    * @default 100
    */
   maxValuesPerLabel?: number;
@@ -26,7 +28,8 @@ export interface CardinalityOptions {
    * Distinct label sets (provider, model, service type, operation and the optional labels); past
    * it, new ones fold into one overflow set whose labels read `_other`. The default keeps
    * `tokenmeter_tokens_total` (5 token types per set) under OpenTelemetry's default limit of
-   * 2,000 series per instrument, so this cap acts first.
+   * 2,000 series per instrument, so this cap acts first. At most {@link MAX_CAP}: each label set
+   * can add up to MAX_SERIES_PER_LABEL_SET series to a scrape.
    * @default 300
    */
   maxLabelSets?: number;
@@ -44,6 +47,52 @@ export const SERIES_PER_LABEL_SET = 6;
 
 export const CARDINALITY_DEFAULTS: Required<CardinalityOptions> = { maxValuesPerLabel: 100, maxLabelSets: 300 };
 
+/**
+ * Series one label set can add to a scrape at most: tokenmeter's own (5 token types, cost, 2
+ * statuses, unpriced) and the GenAI histograms' (input, output, duration and 5 error types, each
+ * 15 buckets, a sum and a count).
+ */
+export const MAX_SERIES_PER_LABEL_SET = 9 + (2 + 1 + MAX_ERROR_TYPES_PER_SET + 1) * 17;
+
+/**
+ * The largest caps accepted. At this many label sets, each filled to MAX_SERIES_PER_LABEL_SET, one
+ * scrape is 1.45 million samples and 281 MB of text, served in 3.3 s (median over HTTP on a busy
+ * 2-core machine, against 85 ms for the default 300 sets; memory flat: `node bench/run.ts
+ * metrics-scrape`): within Prometheus's default 10 s scrape_timeout with room to spare. Past it the
+ * scrape nears that timeout, and each series costs Prometheus some kilobytes of memory besides.
+ */
+export const MAX_CAP = 10_000;
+
+/** Checks the caps: whole numbers from 1 to MAX_CAP, named in the error when not. */
+export function validateCardinality(c: CardinalityOptions): void {
+  for (const key of ['maxLabelSets', 'maxValuesPerLabel'] as const) {
+    const v = c[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new ValidationError(`metrics.${key}`, v, 'must be a positive integer');
+    if (v > MAX_CAP) {
+      throw new ValidationError(
+        `metrics.${key}`,
+        v,
+        `the maximum is ${MAX_CAP}: each label set can add up to ${MAX_SERIES_PER_LABEL_SET} series to every scrape; keep high-cardinality labels such as user ids in the ledger, which reports on them without a cap`,
+      );
+    }
+  }
+}
+
+/** Exposition text of one label: `name="value"`, escaped as the Prometheus text format asks. */
+export function labelText(name: string, value: string): string {
+  // https://prometheus.io/docs/instrumenting/exposition_formats/#text-format-details
+  return `${name.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_{2,}/g, '_')}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`;
+}
+
+/** Exposition text of a set of attributes, in their order. */
+export function labelsText(attributes: Attributes): string {
+  let out = '';
+  for (const [k, v] of Object.entries(attributes)) out += `${out === '' ? '' : ','}${labelText(k, String(v))}`;
+  return out;
+}
+
 /** A histogram with fixed boundaries, in the shape sdk-metrics exports. */
 export class Hist {
   readonly boundaries: readonly number[];
@@ -53,10 +102,13 @@ export class Hist {
   min = Number.POSITIVE_INFINITY;
   max = Number.NEGATIVE_INFINITY;
   readonly attributes: Attributes;
+  /** The attributes as exposition text (made once, read at every scrape). */
+  readonly labels: string;
   constructor(boundaries: readonly number[], attributes: Attributes) {
     this.boundaries = boundaries;
     this.counts = new Array<number>(boundaries.length + 1).fill(0);
     this.attributes = attributes;
+    this.labels = labelsText(attributes);
   }
   record(v: number): void {
     const b = this.boundaries;
@@ -71,11 +123,18 @@ export class Hist {
   }
 }
 
-/** Running totals of one label set. */
-export class Series<Slot = unknown> {
+/**
+ * Running totals of one label set of tokenmeter's own metrics. There is one per distinct set of
+ * exported labels, whatever the calls that map onto it (request models, capped values), so no two
+ * points of an instrument carry the same labels: Prometheus keeps the first of such twins and
+ * drops the rest without an error.
+ */
+export class OwnSeries {
   readonly start: HrTime = hrTime();
   /** Labels of tokenmeter's own metrics. */
   readonly attributes: Attributes;
+  /** The attributes as exposition text. */
+  readonly labels: string;
   /** Per token type, the attributes with `token_type` added (precomputed for collection). */
   readonly tokenAttributes: Attributes[];
   readonly statusAttributes: readonly [Attributes, Attributes];
@@ -87,32 +146,77 @@ export class Series<Slot = unknown> {
   /** Known cost as whole microdollars plus a picodollar remainder (see CostSum). */
   costMicro = 0;
   costPico = 0;
-  /** Semantic-convention attributes, or null when those metrics are off. */
-  readonly semconv: Attributes | null;
-  inputHist: Hist | null = null;
-  outputHist: Hist | null = null;
-  durationHist: Hist | null = null;
-  errorDurationHists: Map<string, Hist> | null = null;
-  /** Free for the owner (the monitor keeps the model's resolved price here). */
-  slot: Slot | undefined;
 
-  constructor(attributes: Attributes, semconv: Attributes | null) {
+  constructor(attributes: Attributes) {
     this.attributes = attributes;
+    this.labels = labelsText(attributes);
     this.tokenAttributes = TOKEN_TYPES.map((t) => ({ ...attributes, [LABEL.tokenType]: t }));
     this.statusAttributes = [
       { ...attributes, [LABEL.status]: 'ok' },
       { ...attributes, [LABEL.status]: 'error' },
     ];
-    this.semconv = semconv;
-    if (semconv !== null) {
-      this.inputHist = new Hist(TOKEN_USAGE_BUCKETS, { ...semconv, [SEMCONV.tokenType]: 'input' });
-      this.outputHist = new Hist(TOKEN_USAGE_BUCKETS, { ...semconv, [SEMCONV.tokenType]: 'output' });
-      this.durationHist = new Hist(OPERATION_DURATION_BUCKETS, semconv);
-    }
   }
 
   get costUsd(): number {
     return this.costMicro / 1e6 + this.costPico / 1e12;
+  }
+}
+
+/**
+ * The GenAI semantic-convention histograms of one set of `gen_ai.*` attributes: one per distinct
+ * set, shared by every label set of tokenmeter's that maps onto it (two operations of one model
+ * are both `chat`; a model called with and without a request model is one request model).
+ */
+export class GenAiSeries {
+  readonly start: HrTime = hrTime();
+  readonly attributes: Attributes;
+  readonly input: Hist;
+  readonly output: Hist;
+  readonly duration: Hist;
+  /** Durations of failed calls by `error.type` (at most MAX_ERROR_TYPES_PER_SET, then `_other`). */
+  errors: Map<string, Hist> | null = null;
+
+  constructor(attributes: Attributes) {
+    this.attributes = attributes;
+    this.input = new Hist(TOKEN_USAGE_BUCKETS, { ...attributes, [SEMCONV.tokenType]: 'input' });
+    this.output = new Hist(TOKEN_USAGE_BUCKETS, { ...attributes, [SEMCONV.tokenType]: 'output' });
+    this.duration = new Hist(OPERATION_DURATION_BUCKETS, attributes);
+  }
+
+  /** The duration histogram of failures of `errorType`: its own while there are few, else `_other`'s. */
+  errorHist(errorType: string): Hist {
+    if (this.errors === null) this.errors = new Map();
+    const map = this.errors;
+    const h = map.get(errorType);
+    if (h !== undefined) return h;
+    const named = map.size - (map.has(OTHER) ? 1 : 0);
+    const type = named < MAX_ERROR_TYPES_PER_SET ? errorType : OTHER;
+    let folded = map.get(type);
+    if (folded === undefined) {
+      folded = new Hist(OPERATION_DURATION_BUCKETS, { ...this.attributes, [SEMCONV.errorType]: type });
+      map.set(type, folded);
+    }
+    return folded;
+  }
+
+  /** The histogram a failure of `errorType` was recorded in, without making one. */
+  errorHistOf(errorType: string): Hist | undefined {
+    return this.errors?.get(errorType) ?? this.errors?.get(OTHER);
+  }
+}
+
+/** One label set of calls (a path in the aggregator's trie): where its numbers go. */
+export class Series<Slot = unknown> {
+  /** tokenmeter's own metrics, shared with every label set that exports the same labels. */
+  readonly own: OwnSeries;
+  /** The GenAI histograms (shared likewise), or null when those metrics are off. */
+  readonly genai: GenAiSeries | null;
+  /** Free for the owner (the monitor keeps the model's resolved price here). */
+  slot: Slot | undefined;
+
+  constructor(own: OwnSeries, genai: GenAiSeries | null) {
+    this.own = own;
+    this.genai = genai;
   }
 }
 
@@ -164,10 +268,19 @@ export class Aggregator<Slot = unknown> {
   readonly #opts: AggregatorOptions;
   readonly #seen = new Map<string, Set<string>>();
   readonly #root: Trie<Slot> = new Map();
-  readonly #all: Series<Slot>[] = [];
+  /** Label sets made so far (what maxLabelSets caps). */
+  #sets = 0;
+  /** Each exported series once, by its labels (a JSON array of the values: no separator can be faked). */
+  readonly #own = new Map<string, OwnSeries>();
+  readonly #genai = new Map<string, GenAiSeries>();
+  readonly #ownList: OwnSeries[] = [];
+  readonly #genaiList: GenAiSeries[] = [];
   #aliases = 0;
+  /** Budget gauge label sets already reported as shared by two budgets. */
+  readonly #gaugeTwins = new Set<string>();
 
   constructor(options: AggregatorOptions) {
+    validateCardinality(options.cardinality);
     this.#opts = options;
   }
 
@@ -236,7 +349,7 @@ export class Aggregator<Slot = unknown> {
   #create(rawPath: readonly string[], u: ValidUsage): Series<Slot> {
     const l = this.#opts.labels;
     const max = this.#opts.cardinality.maxLabelSets;
-    const overflow = this.#all.length >= max;
+    const overflow = this.#sets >= max;
     if (overflow) {
       this.#opts.onCap(
         'label-sets',
@@ -271,20 +384,37 @@ export class Aggregator<Slot = unknown> {
     }
     let s = this.#find(path);
     if (s === undefined) {
-      let semconv: Attributes | null = null;
+      // The request model is in the path (it tells the GenAI series apart) but not in tokenmeter's
+      // labels: the label sets that differ only there share one OwnSeries.
+      const ownKey = JSON.stringify(Object.values(attrs));
+      let own = this.#own.get(ownKey);
+      if (own === undefined) {
+        own = new OwnSeries(attrs);
+        this.#own.set(ownKey, own);
+        this.#ownList.push(own);
+      }
+      let genai: GenAiSeries | null = null;
       if (this.#opts.semconv) {
-        const op = SEMCONV_OPERATIONS.has(u.operation) ? u.operation : DEFAULT_SEMCONV_OPERATION[u.serviceType];
+        const operation = attrs[LABEL.operation] as string;
         const provider = attrs[LABEL.provider] as string;
-        semconv = {
-          [SEMCONV.operationName]: op,
+        const semconv: Attributes = {
+          // From the capped operation: an overflow set's calls all report the service type's default.
+          [SEMCONV.operationName]: SEMCONV_OPERATIONS.has(operation) ? operation : DEFAULT_SEMCONV_OPERATION[u.serviceType],
           [SEMCONV.providerName]: SEMCONV_PROVIDER[provider] ?? provider,
           [SEMCONV.requestModel]: requestModel ?? (attrs[LABEL.model] as string),
           [SEMCONV.responseModel]: attrs[LABEL.model] as string,
         };
+        const genaiKey = JSON.stringify(Object.values(semconv));
+        genai = this.#genai.get(genaiKey) ?? null;
+        if (genai === null) {
+          genai = new GenAiSeries(semconv);
+          this.#genai.set(genaiKey, genai);
+          this.#genaiList.push(genai);
+        }
       }
-      s = new Series<Slot>(attrs, semconv);
+      s = new Series<Slot>(own, genai);
       this.#insert(path, s);
-      this.#all.push(s);
+      this.#sets++;
     }
     // Remember a capped raw label set too while there are few, so its repeats skip the capping work.
     if (!overflow && this.#aliases < max * 3 && rawPath.some((v, i) => v !== path[i])) {
@@ -296,49 +426,64 @@ export class Aggregator<Slot = unknown> {
 
   /** Adds one call to its series. `costPico` is null when the call has no known price. */
   add(s: Series<Slot>, u: ValidUsage, costPico: number | null): void {
-    if (u.error) s.errors++;
-    else s.ok++;
-    const t = s.tokens;
+    const o = s.own;
+    if (u.error) o.errors++;
+    else o.ok++;
+    const t = o.tokens;
     if (u.inputTokens !== null) t[0] = (t[0] as number) + u.inputTokens;
     if (u.outputTokens !== null) t[1] = (t[1] as number) + u.outputTokens;
     if (u.cachedInputTokens !== null) t[2] = (t[2] as number) + u.cachedInputTokens;
     if (u.cacheWriteTokens !== null) t[3] = (t[3] as number) + u.cacheWriteTokens;
     if (u.reasoningTokens !== null) t[4] = (t[4] as number) + u.reasoningTokens;
     if (costPico === null) {
-      s.unpriced++;
+      o.unpriced++;
     } else if (costPico > 0) {
-      let p = s.costPico + costPico;
+      let p = o.costPico + costPico;
       if (p >= 1e6) {
         const carry = Math.floor(p / 1e6);
-        s.costMicro += carry;
+        o.costMicro += carry;
         p -= carry * 1e6;
       }
-      s.costPico = p;
+      o.costPico = p;
     }
-    if (s.semconv !== null) {
+    const g = s.genai;
+    if (g !== null) {
       // The conventions record token usage only when the provider reported it.
-      if (u.inputTokens !== null) (s.inputHist as Hist).record(u.inputTokens);
-      if (u.outputTokens !== null) (s.outputHist as Hist).record(u.outputTokens);
+      if (u.inputTokens !== null) g.input.record(u.inputTokens);
+      if (u.outputTokens !== null) g.output.record(u.outputTokens);
       if (u.durationMs !== null) {
-        if (!u.error) (s.durationHist as Hist).record(u.durationMs / 1000);
-        else this.#errorHist(s, u.errorType ?? 'error').record(u.durationMs / 1000);
+        if (!u.error) g.duration.record(u.durationMs / 1000);
+        else g.errorHist(u.errorType ?? 'error').record(u.durationMs / 1000);
       }
     }
   }
 
-  #errorHist(s: Series<Slot>, errorType: string): Hist {
-    if (s.errorDurationHists === null) s.errorDurationHists = new Map();
-    const map = s.errorDurationHists;
-    let h = map.get(errorType);
-    if (h !== undefined) return h;
-    const named = map.size - (map.has(OTHER) ? 1 : 0);
-    const type = named < MAX_ERROR_TYPES_PER_SET ? errorType : OTHER;
-    h = map.get(type);
-    if (h === undefined) {
-      h = new Hist(OPERATION_DURATION_BUCKETS, { ...(s.semconv as Attributes), [SEMCONV.errorType]: type });
-      map.set(type, h);
+  /**
+   * The budget gauges, each label set once. Two budgets can share scope, scope_id, window and unit
+   * (a provider budget and that provider's monthly_limit; a `*` budget's state for a user and that
+   * user's own budget): Prometheus would keep one and drop the other unseen. The first is exported,
+   * and each label set left out is counted once in tokenmeter_internal_errors_total and warned of.
+   */
+  uniqueBudgetGauges(): { gauge: BudgetGauge; labels: string }[] {
+    const all = this.budgetGauges?.() ?? [];
+    const out: { gauge: BudgetGauge; labels: string }[] = [];
+    if (all.length === 0) return out;
+    const seen = new Set<string>();
+    for (const gauge of all) {
+      const labels = labelsText(gauge.attributes);
+      if (!seen.has(labels)) {
+        seen.add(labels);
+        out.push({ gauge, labels });
+      } else if (!this.#gaugeTwins.has(labels)) {
+        this.#gaugeTwins.add(labels);
+        this.internalError('budget_gauges');
+        this.#opts.onCap(
+          'budget-gauges',
+          `two budget gauges with the same labels {${labels}}: only the first is exported (tokenmeter status shows both; give one budget another scope or unit)`,
+        );
+      }
     }
-    return h;
+    return out;
   }
 
   /** Counts a failure inside tokenmeter. */
@@ -346,8 +491,13 @@ export class Aggregator<Slot = unknown> {
     this.internalErrors.set(component, (this.internalErrors.get(component) ?? 0) + 1);
   }
 
-  /** Every series, each once (capped label sets share theirs). */
-  distinctSeries(): readonly Series<Slot>[] {
-    return this.#all;
+  /** tokenmeter's own series, each once, in the order they were made. */
+  ownSeries(): readonly OwnSeries[] {
+    return this.#ownList;
+  }
+
+  /** The GenAI histograms' series, each once, in the order they were made. */
+  genAiSeries(): readonly GenAiSeries[] {
+    return this.#genaiList;
   }
 }

@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { ExportResultCode } from '@opentelemetry/core';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
-import type { Aggregator, Hist, Series } from './aggregator.ts';
+import type { Aggregator, Series } from './aggregator.ts';
+import { serveExposition } from './exposition.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
 
@@ -59,11 +60,13 @@ function envPort(env: Env): number {
 /** Runs the exporters for one monitor. */
 export class MetricsExport {
   readonly producer: TokenmeterMetricProducer;
-  #provider: MeterProvider | undefined;
+  readonly #agg: Aggregator;
+  readonly #hooks: ExportHooks;
   #server: Server | undefined;
   #listening: Promise<void> = Promise.resolve();
   #endpoint = '/metrics';
-  #prometheus: PrometheusExporter | undefined;
+  /** True when the Prometheus endpoint (own server or handleMetrics) is on. */
+  #prometheus = false;
   #otlpReady: Promise<void> = Promise.resolve();
   #otlpProvider: MeterProvider | undefined;
   /** Called after each call is aggregated (attach mode: records the GenAI histograms). */
@@ -72,6 +75,8 @@ export class MetricsExport {
 
   constructor(agg: Aggregator, options: ExportOptions, hooks: ExportHooks, env: Env = process.env) {
     this.producer = new TokenmeterMetricProducer(agg);
+    this.#agg = agg;
+    this.#hooks = hooks;
     if (options.meterProvider !== undefined) {
       const mp = options.meterProvider === 'global' ? metrics.getMeterProvider() : options.meterProvider;
       this.sink = attach(mp, agg);
@@ -79,14 +84,9 @@ export class MetricsExport {
     }
     if (options.prometheus !== false) {
       const p = options.prometheus ?? {};
-      this.#prometheus = new PrometheusExporter({
-        preventServerStart: true,
-        metricProducers: [this.producer],
-        // Scope labels would put tokenmeter's version on every series, breaking them on upgrade.
-        withoutScopeInfo: true,
-      });
-      // A reader must be bound to a MeterProvider to collect; this one holds no instruments.
-      this.#provider = new MeterProvider({ readers: [this.#prometheus] });
+      // Served by exposition.ts straight from the aggregates (no scope labels: they would put
+      // tokenmeter's version on every series, breaking them on upgrade).
+      this.#prometheus = true;
       this.#endpoint = p.endpoint ?? '/metrics';
       if (p.serve !== false) this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
     }
@@ -101,8 +101,27 @@ export class MetricsExport {
         ...(o.url === undefined ? {} : { url: o.url }),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
       });
+      const url = o.url ?? '(the OTLP endpoint its environment sets)';
+      // The SDK reports a failed export only to its diag logger, which is silent unless set up: a
+      // refused push (a Collector's 413 past its max_request_body_size, a 400, a dead endpoint)
+      // would lose that interval's data unseen. It is counted and logged here.
+      const counted: PushMetricExporter = {
+        export: (metrics, done) =>
+          exporter.export(metrics, (result) => {
+            if (result.code !== ExportResultCode.SUCCESS) {
+              hooks.internalError('otlp');
+              hooks.log(
+                `OTLP export to ${url} failed: ${result.error?.message ?? 'unknown error'} (it is sent again at the next interval)`,
+              );
+            }
+            done(result);
+          }),
+        forceFlush: () => exporter.forceFlush(),
+        shutdown: () => exporter.shutdown(),
+        selectAggregationTemporality: (kind) => exporter.selectAggregationTemporality(kind),
+      };
       const reader = new PeriodicExportingMetricReader({
-        exporter,
+        exporter: counted,
         exportIntervalMillis: o.intervalMs ?? 60_000,
         metricProducers: [this.producer],
       });
@@ -115,12 +134,11 @@ export class MetricsExport {
   }
 
   #serve(host: string, port: number, hooks: ExportHooks): void {
-    const exporter = this.#prometheus as PrometheusExporter;
     const endpoint = this.#endpoint;
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path === endpoint && (req.method === 'GET' || req.method === 'HEAD')) {
-        exporter.getMetricsRequestHandler(req, res);
+        this.#scrape(req, res);
         return;
       }
       res.statusCode = 404;
@@ -148,9 +166,16 @@ export class MetricsExport {
 
   /** Answers a scrape with the Prometheus exposition; false when Prometheus export is off. */
   handleMetrics(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.#prometheus === undefined) return false;
-    this.#prometheus.getMetricsRequestHandler(req, res);
+    if (!this.#prometheus) return false;
+    this.#scrape(req, res);
     return true;
+  }
+
+  #scrape(req: IncomingMessage, res: ServerResponse): void {
+    serveExposition(this.#agg, req, res, (error) => {
+      this.#hooks.internalError('collect');
+      this.#hooks.log(`metrics scrape failed part way (the scrape is reported failed): ${(error as Error)?.message ?? String(error)}`);
+    });
   }
 
   /** Resolves once the endpoint listens (or failed to, which is logged) and OTLP has loaded. */
@@ -169,7 +194,7 @@ export class MetricsExport {
   /** Pushes OTLP now (and flushes any extra readers). */
   async forceFlush(): Promise<void> {
     await this.#otlpReady;
-    await Promise.all([this.#provider?.forceFlush(), this.#otlpProvider?.forceFlush()]);
+    await this.#otlpProvider?.forceFlush();
   }
 
   /** Stops the endpoint and readers; safe to call twice. */
@@ -180,7 +205,6 @@ export class MetricsExport {
     const server = this.#server;
     await Promise.all([
       server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve())),
-      this.#provider?.shutdown().catch(() => undefined),
       this.#otlpProvider?.shutdown().catch(() => undefined),
     ]);
   }
@@ -202,7 +226,7 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
   });
   meter.addBatchObservableCallback(
     (result) => {
-      for (const s of agg.distinctSeries()) {
+      for (const s of agg.ownSeries()) {
         for (let i = 0; i < TOKEN_TYPES.length; i++) {
           const v = s.tokens[i] as number;
           if (v > 0 || i < 2) result.observe(tokens, v, s.tokenAttributes[i]);
@@ -225,7 +249,7 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
   ] as const;
   const observables = gauges.map(([, name, description]) => meter.createObservableGauge(name, { description }));
   meter.addBatchObservableCallback((result) => {
-    for (const g of agg.budgetGauges?.() ?? []) {
+    for (const { gauge: g } of agg.uniqueBudgetGauges()) {
       gauges.forEach(([field], i) => {
         const v = g[field];
         if (v !== null) result.observe(observables[i] as (typeof observables)[number], v, g.attributes);
@@ -245,11 +269,14 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
     advice: { explicitBucketBoundaries: [...OPERATION_DURATION_BUCKETS] },
   });
   return (s, u) => {
-    if (u.inputTokens !== null) usage.record(u.inputTokens, (s.inputHist as Hist).attributes);
-    if (u.outputTokens !== null) usage.record(u.outputTokens, (s.outputHist as Hist).attributes);
+    const g = s.genai;
+    if (g === null) return;
+    if (u.inputTokens !== null) usage.record(u.inputTokens, g.input.attributes);
+    if (u.outputTokens !== null) usage.record(u.outputTokens, g.output.attributes);
     if (u.durationMs !== null) {
-      const h = u.error ? s.errorDurationHists?.get(u.errorType ?? 'error') : s.durationHist;
-      if (h) duration.record(u.durationMs / 1000, h.attributes);
+      // A failure whose error type was folded is recorded under `_other`, as the aggregate has it.
+      const h = u.error ? g.errorHistOf(u.errorType ?? 'error') : g.duration;
+      if (h !== undefined) duration.record(u.durationMs / 1000, h.attributes);
     }
   };
 }

@@ -13,7 +13,7 @@ import {
   type MetricProducer,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
-import type { Aggregator, Hist, Series } from './aggregator.ts';
+import type { Aggregator, Hist } from './aggregator.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, TOKEN_TYPES } from './names.ts';
 
 /** The instrumentation scope tokenmeter's metrics are exported under. */
@@ -76,8 +76,8 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
   const unpriced: DataPoint<number>[] = [];
   const tokenUsage: DataPoint<Histogram>[] = [];
   const duration: DataPoint<Histogram>[] = [];
-  const all: readonly Series[] = agg.distinctSeries();
-  for (const s of all) {
+  // Each series once: the aggregator keeps one per exported label set (see OwnSeries, GenAiSeries).
+  for (const s of agg.ownSeries()) {
     const st = s.start;
     for (let i = 0; i < TOKEN_TYPES.length; i++) {
       const v = s.tokens[i] as number;
@@ -88,13 +88,16 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
     if (s.ok > 0) requests.push(point(st, end, s.statusAttributes[0], s.ok));
     if (s.errors > 0) requests.push(point(st, end, s.statusAttributes[1], s.errors));
     if (s.unpriced > 0) unpriced.push(point(st, end, s.attributes, s.unpriced));
-    if (s.inputHist !== null && s.inputHist.count > 0) tokenUsage.push(histPoint(st, end, s.inputHist));
-    if (s.outputHist !== null && s.outputHist.count > 0) tokenUsage.push(histPoint(st, end, s.outputHist));
-    if (s.durationHist !== null && s.durationHist.count > 0) duration.push(histPoint(st, end, s.durationHist));
-    if (s.errorDurationHists !== null) {
-      for (const h of new Set(s.errorDurationHists.values())) duration.push(histPoint(st, end, h));
-    }
   }
+  for (const g of agg.genAiSeries()) {
+    const st = g.start;
+    if (g.input.count > 0) tokenUsage.push(histPoint(st, end, g.input));
+    if (g.output.count > 0) tokenUsage.push(histPoint(st, end, g.output));
+    if (g.duration.count > 0) duration.push(histPoint(st, end, g.duration));
+    if (g.errors !== null) for (const h of g.errors.values()) duration.push(histPoint(st, end, h));
+  }
+  // Read before the internal errors, which count the gauges it leaves out.
+  const gauges = agg.uniqueBudgetGauges().map((g) => g.gauge);
   const internal: DataPoint<number>[] = [];
   for (const [component, n] of agg.internalErrors) internal.push(point(startTime, end, { [LABEL.component]: component }, n));
 
@@ -105,7 +108,6 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
     sum(INSTRUMENT.unpriced, DESCRIPTION.unpriced, ValueType.INT, unpriced),
     sum(INSTRUMENT.internalErrors, DESCRIPTION.internalErrors, ValueType.INT, internal),
   ];
-  const gauges = agg.budgetGauges?.() ?? [];
   if (gauges.length > 0) {
     const limit: DataPoint<number>[] = [];
     const used: DataPoint<number>[] = [];

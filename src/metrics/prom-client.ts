@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import type { TokenMonitor } from '../monitor.ts';
 import { INSTRUMENT, prometheusName } from './names.ts';
 
-type PromType = 'counter' | 'histogram';
+type PromType = 'counter' | 'gauge' | 'histogram';
 interface PromValue {
   value: number;
   labels: Record<string, string | number>;
@@ -24,6 +24,12 @@ const SPECS: readonly { instrument: string; type: PromType }[] = [
   { instrument: INSTRUMENT.internalErrors, type: 'counter' },
   { instrument: INSTRUMENT.tokenUsage, type: 'histogram' },
   { instrument: INSTRUMENT.operationDuration, type: 'histogram' },
+  // The budget gauges, present when the monitor has budgets (as on the endpoint).
+  { instrument: INSTRUMENT.budgetLimit, type: 'gauge' },
+  { instrument: INSTRUMENT.budgetUsed, type: 'gauge' },
+  { instrument: INSTRUMENT.budgetWarningRatio, type: 'gauge' },
+  { instrument: INSTRUMENT.budgetCriticalRatio, type: 'gauge' },
+  { instrument: INSTRUMENT.budgetWindowEnd, type: 'gauge' },
 ];
 
 const OPENMETRICS = 'application/openmetrics-text';
@@ -36,7 +42,7 @@ function labelsOf(attributes: Attributes): Record<string, string> {
 
 function valuesOf(m: MetricData | undefined, name: string): PromValue[] {
   if (m === undefined) return [];
-  if (m.dataPointType === DataPointType.SUM) {
+  if (m.dataPointType === DataPointType.SUM || m.dataPointType === DataPointType.GAUGE) {
     return m.dataPoints.map((p) => ({ value: p.value, labels: labelsOf(p.attributes) }));
   }
   if (m.dataPointType !== DataPointType.HISTOGRAM) return [];
