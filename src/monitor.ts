@@ -281,16 +281,17 @@ export class TokenMonitor implements CallSink {
       }
     }
     this.#budgets = new Budgets(
-      ledgerSeeder(() => {
-        // The window's spending so far: what is queued is written first, then read from the rollups.
-        if (this.#ledger === undefined) return undefined;
-        this.#ledger.flushSync();
-        try {
-          return this.#ledger.store();
-        } catch {
-          return undefined;
-        }
-      }),
+      // The window's spending so far: the rollups, plus what is queued for them (nothing is written here).
+      ledgerSeeder(
+        () => {
+          try {
+            return this.#ledger?.store();
+          } catch {
+            return undefined;
+          }
+        },
+        () => this.#ledger?.unwrittenSync() ?? [],
+      ),
       this.#prices,
       this.#log,
       options.clock,

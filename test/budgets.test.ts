@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import OpenAI from 'openai';
@@ -179,6 +180,33 @@ describe('budgets', () => {
     expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 100 });
     monitor.record(call);
     expect(monitor.budgetStatus()[0]?.used).toBe(200);
+    await monitor.close();
+  });
+
+  it('seeds a budget from the ledger and the records still queued for it, writing nothing inside record()', async () => {
+    const d = dir();
+    const monitor = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
+    const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 100, outputTokens: 0, userId: 'ann' };
+    monitor.record(call);
+    await monitor.flush();
+    monitor.record({ ...call, inputTokens: 20 });
+    monitor.record({ ...call, inputTokens: 3 });
+    // Another process holds the write lock: a write tried inside record() would wait for it and fail.
+    const other = new Database(join(d, 'ledger.db'));
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      // A per-user budget added now is seeded at ann's next record: 100 written, 23 queued, 4 new.
+      monitor.setBudget({ scope: 'user', scopeId: '*', limit: 1000, unit: 'tokens' });
+      monitor.record({ ...call, inputTokens: 4 });
+      expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 127 });
+      expect(monitor.health().ledger).toMatchObject({ pending: 3, written: 1, lastError: undefined });
+    } finally {
+      other.exec('COMMIT');
+      other.close();
+    }
+    await monitor.flush();
+    expect(monitor.health().ledger).toMatchObject({ ok: true, pending: 0, written: 4 });
+    expect(monitor.budgetStatus()[0]?.used).toBe(127);
     await monitor.close();
   });
 

@@ -342,6 +342,20 @@ export class LedgerWriter {
     if (!this.#closed) this.#schedule(this.#retryMs);
   }
 
+  /**
+   * The records not in the ledger yet, for a reader that adds them to what the ledger holds
+   * (budget seeding) without writing on this thread: first waits for the batch the writer thread
+   * has, so that a record is either in the ledger or in this list, never both. Never throws.
+   */
+  unwrittenSync(): readonly UsageRecord[] {
+    if (this.#inflight !== undefined && this.#thread !== undefined) {
+      this.#thread.waitSync(this.#inflight.seq, EXIT_WAIT_MS);
+      this.#thread.poll(this.#inflight.seq);
+    }
+    const f = this.#inflight;
+    return f === undefined ? this.#pending : f.batch.concat(this.#pending);
+  }
+
   health(): LedgerHealth {
     return {
       ok: !this.#failing && this.#dropped === 0 && this.#replaced === 0,

@@ -1,9 +1,10 @@
 import { DEFAULT_CYCLE, levelOf, windowAt } from '../budgets/limits.ts';
 import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, Seeder } from '../budgets/tracker.ts';
 import { BudgetTracker as Tracker } from '../budgets/tracker.ts';
+import { addTotals, emptyTotals } from '../ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore } from '../ledger/types.ts';
-
 import { DAY_MS } from '../time.ts';
+import type { UsageRecord } from '../usage.ts';
 
 /** The record field each scope filters on. */
 const FILTER: Partial<Record<BudgetScope, keyof LedgerFilter & Dimension>> = {
@@ -21,10 +22,17 @@ const FILTER: Partial<Record<BudgetScope, keyof LedgerFilter & Dimension>> = {
  * the team from the rows (a team of keys only reads the rollups). Stores that cannot answer
  * synchronously seed nothing here; their totals start from zero.
  */
-export function ledgerSeeder(store: () => LedgerStore | undefined): Seeder {
+export function ledgerSeeder(store: () => LedgerStore | undefined, unwritten: () => readonly UsageRecord[] = () => []): Seeder {
   return function* seed(state: BudgetState, members: BudgetSpec['members']) {
+    // The records still on their way to the ledger first: waiting for them is how the writer
+    // tells which ones the ledger holds (each is counted once, from one or the other).
+    const queued = unwritten();
     const s = store();
-    if (s?.aggregateSync === undefined) return;
+    const aggregate = (f: LedgerFilter, by: readonly Dimension[]): AggregateRow[] => {
+      const rows = s?.aggregateSync === undefined ? [] : s.aggregateSync(f, by);
+      return queued.length === 0 ? rows : rows.concat(aggregateRecords(queued, f, by));
+    };
+    if (s?.aggregateSync === undefined && queued.length === 0) return;
     const base: LedgerFilter = { since: state.windowStart };
     const usd = state.id.unit === 'usd';
     const units = (row: AggregateRow) => (usd ? Number(row.costPicoUsd) : row.totalTokens);
@@ -41,7 +49,7 @@ export function ledgerSeeder(store: () => LedgerStore | undefined): Seeder {
           continue;
         }
         // A member key's records by member users are already counted above.
-        for (const row of s.aggregateSync({ ...base, apiKeyId }, ['day', 'userId'])) {
+        for (const row of aggregate({ ...base, apiKeyId }, ['day', 'userId'])) {
           const u = units(row);
           const user = row.key.userId;
           if (u > 0 && (user === null || user === undefined || !users.has(user))) yield [dayOf(row), u] as [number, number];
@@ -49,12 +57,50 @@ export function ledgerSeeder(store: () => LedgerStore | undefined): Seeder {
       }
     } else if (field !== undefined) filters.push({ ...base, [field]: state.id.scopeId });
     for (const f of filters) {
-      for (const row of s.aggregateSync(f, ['day'])) {
+      for (const row of aggregate(f, ['day'])) {
         const u = units(row);
         if (u > 0) yield [dayOf(row), u] as [number, number];
       }
     }
   };
+}
+
+const FILTER_FIELDS = ['provider', 'model', 'serviceType', 'operation', 'agent', 'userId', 'threadId', 'apiKeyId'] as const;
+
+/** What a store's `aggregate` would answer over records held in memory (by day and by record fields). */
+export function aggregateRecords(records: readonly UsageRecord[], f: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
+  const out = new Map<string, AggregateRow>();
+  for (const r of records) {
+    if ((f.since !== undefined && r.timestamp < f.since) || (f.until !== undefined && r.timestamp >= f.until)) continue;
+    if (FILTER_FIELDS.some((k) => f[k] !== undefined && r[k] !== f[k])) continue;
+    if (f.runId !== undefined && r.metadata?.run_id !== f.runId) continue;
+    const key: AggregateRow['key'] = {};
+    for (const d of by) {
+      if (d === 'day') key.day = new Date(r.timestamp).toISOString().slice(0, 10);
+      else if (d === 'hour') key.hour = new Date(r.timestamp).toISOString().slice(0, 13);
+      else key[d] = r[d] ?? null;
+    }
+    const k = JSON.stringify(by.map((d) => key[d] ?? null));
+    let row = out.get(k);
+    if (row === undefined) {
+      row = { key, ...emptyTotals() };
+      out.set(k, row);
+    }
+    addTotals(row, {
+      requests: 1,
+      errors: r.error ? 1 : 0,
+      inputTokens: r.inputTokens ?? 0,
+      outputTokens: r.outputTokens ?? 0,
+      cachedInputTokens: r.cachedInputTokens ?? 0,
+      cacheWriteTokens: r.cacheWriteTokens ?? 0,
+      reasoningTokens: r.reasoningTokens ?? 0,
+      totalTokens: r.totalTokens ?? 0,
+      costUsd: 0,
+      costPicoUsd: BigInt(r.costPicoUsd ?? 0),
+      unpricedRequests: r.costPicoUsd === null ? 1 : 0,
+    });
+  }
+  return [...out.values()];
 }
 
 /** A budget's standing in its current window. */
