@@ -101,6 +101,37 @@ describe('LedgerWriter on the main thread (a store of your own)', () => {
   });
 });
 
+describe('a backlog', () => {
+  it('is written in bounded transactions, every record once', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
+    const sizes: number[] = [];
+    const open = () => {
+      const s = new SqliteStore(file);
+      const write = s.write.bind(s);
+      s.write = (batch) => {
+        sizes.push(batch.length);
+        return write(batch);
+      };
+      return s;
+    };
+    const w = new LedgerWriter(open, { onError: () => {}, onRecovered: () => {} }, { batchSize: 100, thread: false });
+    for (let i = 0; i < 2_550; i++) w.add(record(i));
+    await w.flush();
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1_000);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(2_550);
+    expect(w.health()).toMatchObject({ pending: 0, written: 2_550 });
+    const store = new SqliteStore(file, { readonly: true });
+    expect(
+      store
+        .recordsSync({})
+        .map((r) => r.inputTokens as number)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 2_550 }, (_, i) => i));
+    store.closeSync();
+    await w.close();
+  });
+});
+
 describe('the batches handed to the writer thread', () => {
   it('carry every field of a record unchanged', () => {
     const full = {

@@ -56,6 +56,8 @@ export type LedgerTarget = { file: string } | (() => LedgerStore);
 
 const DEFAULTS = { durability: 'batch', batchSize: 1000, flushIntervalMs: 1000, maxPending: 1_000_000, thread: true } as const;
 const MAX_RETRY_MS = 30_000;
+/** The most batches (of batchSize) written in one transaction when a backlog waits. */
+const MAX_BATCHES_IN_ONE = 10;
 /** How long process exit waits for the writer thread's batch: past SQLite's busy timeout (10 s). */
 const EXIT_WAIT_MS = 15_000;
 
@@ -198,8 +200,11 @@ export class LedgerWriter {
 
   /** Starts writing everything waiting (one batch at a time); returns the batch in flight. */
   #start(): InFlight {
-    const batch = this.#pending;
-    this.#pending = [];
+    // At most MAX_BATCHES_IN_ONE batches go at once: a backlog is written as a series of bounded
+    // transactions (progress shows in health(), other processes get the lock between them).
+    const most = this.#o.batchSize * MAX_BATCHES_IN_ONE;
+    const batch = this.#pending.length <= most ? this.#pending : this.#pending.splice(0, most);
+    if (batch === this.#pending) this.#pending = [];
     let settle: (error: unknown) => void = () => {};
     const done = new Promise<void>((resolve) => {
       settle = (error) => {
@@ -304,14 +309,19 @@ export class LedgerWriter {
 
   /** Writes everything waiting; resolves once it is durable. Rejects when the ledger cannot be written (the records stay queued). */
   async flush(): Promise<void> {
-    while (this.#inflight !== undefined) await this.#inflight.done;
-    if (this.#pending.length === 0) {
-      if (this.#failing && this.#lastError !== undefined) throw new Error(this.#lastError);
-      return;
+    // What waits now goes in bounded batches; records added meanwhile may ride along, but never
+    // keep this waiting longer than the backlog it was called with.
+    let rounds = Math.ceil((this.#pending.length + 1) / (this.#o.batchSize * MAX_BATCHES_IN_ONE)) + 1;
+    for (;;) {
+      while (this.#inflight !== undefined) await this.#inflight.done;
+      if (this.#pending.length === 0 || rounds-- === 0) {
+        if (this.#failing && this.#lastError !== undefined) throw new Error(this.#lastError);
+        return;
+      }
+      const f = this.#start();
+      await f.done;
+      if (f.error !== undefined) throw f.error;
     }
-    const f = this.#start();
-    await f.done;
-    if (f.error !== undefined) throw f.error;
   }
 
   #succeeded(n: number): void {
