@@ -182,7 +182,7 @@ export class Budgets {
   /** One gauge point per budget state, for tokenmeter_budget_*. */
   gauges(): BudgetGauge[] {
     return this.tracker.states().map((s) => ({
-      attributes: { scope: s.id.scope, scope_id: s.id.scopeId, window: s.id.window, unit: s.id.unit },
+      attributes: { scope: s.id.scope, scope_id: s.id.scopeId, window: s.id.window, unit: s.id.unit, budget: budgetLabel(s.spec) },
       limit: s.limitValue,
       used: s.usedValue,
       warning: s.thresholds.warning,
@@ -190,6 +190,19 @@ export class Budgets {
       windowEnd: s.resetsAt === null ? null : s.resetsAt / 1000,
     }));
   }
+}
+
+/**
+ * The budget as configured, for the gauges' `budget` label: `user:*` (each user's state of a
+ * per-user budget), `user:alice`, `provider:openai:monthly_limit`, `global`. Two budgets that share
+ * scope, scope_id, window and unit (a provider budget and that provider's monthly_limit; a user's
+ * own budget and the per-user one) are two series, not one Prometheus would keep of two.
+ */
+export function budgetLabel(spec: BudgetSpec): string {
+  let label: string = spec.scope;
+  if (spec.scopeId !== undefined && spec.scope !== 'global') label += `:${spec.scopeId}`;
+  if (spec.limitType !== undefined) label += `:${spec.limitType}`;
+  return label;
 }
 
 /** Checks a budget a caller sets, naming the field that is wrong. */

@@ -19,7 +19,7 @@ const root = join(import.meta.dirname, '..');
 const shippedRules = join(root, 'prometheus', 'rules', 'tokenmeter.rules.yml');
 const shippedAlertmanager = join(root, 'prometheus', 'alertmanager.yml');
 
-const BUDGET = { scope: 'user', scope_id: 'alice', window: 'daily', unit: 'usd' } as const;
+const BUDGET = { scope: 'user', scope_id: 'alice', window: 'daily', unit: 'usd', budget: 'user:alice' } as const;
 const DAY_MS = 86_400_000;
 
 /** The first of `names` on PATH; fails (as test/prometheus-rules.test.ts does for promtool) when none is. */

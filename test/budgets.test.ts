@@ -272,7 +272,7 @@ describe('budgets', () => {
     monitor.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500, userId: 'ann' });
     await monitor.ready();
     const text = await (await fetch(monitor.metricsUrl as string)).text();
-    const labels = { scope: 'team', scope_id: 'search', window: 'daily', unit: 'tokens' };
+    const labels = { scope: 'team', scope_id: 'search', window: 'daily', unit: 'tokens', budget: 'team:search' };
     const series = parseExposition(text);
     const value = (name: string) => series.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
     expect(value('tokenmeter_budget_limit')).toBe(50_000);

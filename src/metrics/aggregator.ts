@@ -251,7 +251,7 @@ type Trie<Slot> = Map<string, Trie<Slot> | Series<Slot>>;
  */
 /** One budget's gauges (tokenmeter_budget_*), as the monitor reports them at collection time. */
 export interface BudgetGauge {
-  /** scope, scope_id, window, unit. */
+  /** scope, scope_id, window, unit, budget. */
   attributes: Record<string, string>;
   limit: number;
   used: number;
@@ -459,10 +459,11 @@ export class Aggregator<Slot = unknown> {
   }
 
   /**
-   * The budget gauges, each label set once. Two budgets can share scope, scope_id, window and unit
-   * (a provider budget and that provider's monthly_limit; a `*` budget's state for a user and that
-   * user's own budget): Prometheus would keep one and drop the other unseen. The first is exported,
-   * and each label set left out is counted once in tokenmeter_internal_errors_total and warned of.
+   * The budget gauges, each label set once. The `budget` label tells apart budgets that share
+   * scope, scope_id, window and unit (a provider budget and that provider's monthly_limit; a `*`
+   * budget's state for a user and that user's own budget); should two gauges still share every
+   * label, Prometheus would keep one and drop the other unseen: the first is exported, and each
+   * label set left out is counted once in tokenmeter_internal_errors_total and warned of.
    */
   uniqueBudgetGauges(): { gauge: BudgetGauge; labels: string }[] {
     const all = this.budgetGauges?.() ?? [];

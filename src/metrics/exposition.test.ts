@@ -9,7 +9,7 @@ import { parseExposition } from '../../test/helpers/prometheus.ts';
 import { TokenMonitor, type TokenMonitorOptions } from '../monitor.ts';
 import type { UsageInput } from '../usage.ts';
 import { Aggregator, CARDINALITY_DEFAULTS, MAX_CAP } from './aggregator.ts';
-import { serveExposition } from './exposition.ts';
+import { expositionChunks, serveExposition } from './exposition.ts';
 import { METRIC } from './names.ts';
 import { registerTokenmeterMetrics } from './prom-client.ts';
 
@@ -153,13 +153,11 @@ describe('every exported series is unique, and holds every call', () => {
   });
 });
 
-describe('budget gauges that share their labels', () => {
-  it('are exported once, counted in tokenmeter_internal_errors_total and warned about, not dropped by Prometheus unseen', async () => {
-    const log = memoryLogger();
+describe('budget gauges', () => {
+  it('of budgets over the same scope, window and unit are told apart by their budget label, each exported once', async () => {
     const m = new TokenMonitor({
       loadConfig: false,
       ledger: false,
-      logger: log,
       metrics: { prometheus: { port: 0 } },
       budgets: [
         { scope: 'provider', scopeId: 'openai', limit: 10, unit: 'usd' },
@@ -172,19 +170,43 @@ describe('budget gauges that share their labels', () => {
     m.setLimit('openai', 'monthly_limit', 100);
     await m.ready();
     m.record({ ...base, userId: 'alice' });
-    for (let scrape = 0; scrape < 2; scrape++) {
-      const s = parseExposition(await (await fetch(m.metricsUrl as string)).text());
-      expect(duplicates(s)).toEqual([]);
-      expect(s.filter((x) => x.name === METRIC.budgetLimit)).toHaveLength(2);
-      // Each label set that could not be exported is counted once, however many scrapes.
-      expect(total(s, METRIC.internalErrors, { component: 'budget_gauges' })).toBe(2);
-    }
+    const s = parseExposition(await (await fetch(m.metricsUrl as string)).text());
+    expect(duplicates(s)).toEqual([]);
+    const limits = s.filter((x) => x.name === METRIC.budgetLimit);
+    expect(Object.fromEntries(limits.map((x) => [`${x.labels.scope_id} ${x.labels.budget}`, x.value]))).toEqual({
+      'openai provider:openai': 10,
+      'openai provider:openai:monthly_limit': 100,
+      'alice user:*': 5,
+      'alice user:alice': 3,
+    });
+    expect(total(s, METRIC.internalErrors, { component: 'budget_gauges' })).toBe(0);
     const { resourceMetrics } = await (m.metricProducer as NonNullable<typeof m.metricProducer>).collect();
     for (const metric of resourceMetrics.scopeMetrics.flatMap((x) => x.metrics)) {
       const keys = metric.dataPoints.map((p) => JSON.stringify(Object.entries(p.attributes).sort()));
       expect(keys.length, metric.descriptor.name).toBe(new Set(keys).size);
     }
-    expect(log.lines.filter((l) => l.includes('budget gauges with the same labels'))).toHaveLength(1);
+  });
+
+  it('that still share every label are exported once, counted in tokenmeter_internal_errors_total and warned about', () => {
+    const warned: string[] = [];
+    const agg = new Aggregator({ semconv: true, labels: {}, cardinality: CARDINALITY_DEFAULTS, onCap: (_w, msg) => warned.push(msg) });
+    const gauge = (limit: number) => ({
+      attributes: { scope: 'user', scope_id: 'bob', window: 'monthly', unit: 'usd', budget: 'user:bob' },
+      limit,
+      used: 1,
+      warning: 0.8,
+      critical: 0.95,
+      windowEnd: null,
+    });
+    agg.budgetGauges = () => [gauge(1), gauge(2), gauge(3)];
+    for (let scrape = 0; scrape < 2; scrape++) {
+      const s = parseExposition([...expositionChunks(agg)].join(''));
+      expect(duplicates(s)).toEqual([]);
+      expect(s.filter((x) => x.name === METRIC.budgetLimit).map((x) => x.value)).toEqual([1]);
+      // Each label set that could not be exported is counted once, however many scrapes.
+      expect(total(s, METRIC.internalErrors, { component: 'budget_gauges' })).toBe(1);
+    }
+    expect(warned.filter((l) => l.includes('budget gauges with the same labels'))).toHaveLength(1);
   });
 });
 

@@ -70,7 +70,10 @@ export const LABEL = {
   userId: 'user_id',
   threadId: 'thread_id',
   apiKeyId: 'api_key_id',
-  // Budget gauges: which budget (scope user/api_key/team/agent/model/provider/run/global, and its id), its window, its unit.
+  // Budget gauges: which budget (scope user/api_key/team/agent/model/provider/run/global, and its id), its window, its unit,
+  // and the budget as configured (`user:*`, `user:alice`, `provider:openai:monthly_limit`), which tells apart two
+  // budgets that share the others.
+  budget: 'budget',
   scope: 'scope',
   scopeId: 'scope_id',
   window: 'window',
