@@ -93,18 +93,9 @@ export class LedgerFile {
   }
 }
 
-/**
- * Every field of a record, in the order a batch carries them to the writer thread: flat arrays of
- * primitives cost the main thread about half what an array of objects does to send (structured
- * clone copies each object's keys).
- */
-export const RECORD_FIELDS = [
+/** The count and money fields of a record, carried as numbers (null as NaN). */
+const NUMBERS = [
   'timestamp',
-  'provider',
-  'serviceType',
-  'model',
-  'requestModel',
-  'operation',
   'inputTokens',
   'outputTokens',
   'cachedInputTokens',
@@ -120,96 +111,135 @@ export const RECORD_FIELDS = [
   'webSearches',
   'costUsd',
   'costPicoUsd',
+  'durationMs',
+] as const satisfies readonly (keyof UsageRecord)[];
+/** The string fields, carried as indexes into the batch's table of strings (null as -1). */
+const STRINGS = [
+  'provider',
+  'serviceType',
+  'model',
+  'requestModel',
+  'operation',
   'apiKeyId',
   'userId',
   'threadId',
   'agent',
-  'durationMs',
-  'error',
   'errorMessage',
   'errorType',
-  'metadata',
 ] as const satisfies readonly (keyof UsageRecord)[];
+
+/** Every field of a record, in the order a batch carries them to the writer thread. */
+export const RECORD_FIELDS = [...NUMBERS, 'error', ...STRINGS, 'metadata'] as const;
 
 // A field added to UsageRecord and not here fails to compile.
 const everyField: Record<Exclude<keyof UsageRecord, (typeof RECORD_FIELDS)[number]>, never> = {};
 void everyField;
 
-/** A batch as one flat array, RECORD_FIELDS.length values a record (spelt out: a loop over the names is slower). */
-export function encodeBatch(batch: readonly UsageRecord[]): unknown[] {
-  const out: unknown[] = [];
+const WIDTH = RECORD_FIELDS.length;
+
+/**
+ * A batch as the writer thread receives it: every field a float64 (numbers, the error flag, and
+ * indexes into `strings`, each distinct string of the batch once; metadata as its JSON). The
+ * array's buffer is transferred, not copied: sending costs the main thread about a fifth of what a
+ * flat array of values does (structured clone tags and copies each value; 0.44 against 1.97 µs a
+ * record, measured).
+ */
+export interface EncodedBatch {
+  values: Float64Array<ArrayBuffer>;
+  strings: string[];
+}
+
+/** A batch for the writer thread (spelt out field by field: a loop over the names is slower). */
+export function encodeBatch(batch: readonly UsageRecord[]): EncodedBatch {
+  const v = new Float64Array(batch.length * WIDTH);
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const s = (x: string | null): number => {
+    if (x === null) return -1;
+    let k = index.get(x);
+    if (k === undefined) {
+      k = strings.length;
+      strings.push(x);
+      index.set(x, k);
+    }
+    return k;
+  };
+  const n = (x: number | null | undefined): number => (x === null || x === undefined ? Number.NaN : x);
+  let o = 0;
   for (const r of batch) {
-    out.push(
-      r.timestamp,
-      r.provider,
-      r.serviceType,
-      r.model,
-      r.requestModel,
-      r.operation,
-      r.inputTokens,
-      r.outputTokens,
-      r.cachedInputTokens,
-      r.cacheWriteTokens,
-      r.cacheWrite1hTokens,
-      r.inputAudioTokens,
-      r.cachedAudioTokens,
-      r.outputAudioTokens,
-      r.outputImageTokens,
-      r.reasoningTokens,
-      r.totalTokens,
-      r.searchUnits,
-      r.webSearches,
-      r.costUsd,
-      r.costPicoUsd,
-      r.apiKeyId,
-      r.userId,
-      r.threadId,
-      r.agent,
-      r.durationMs,
-      r.error,
-      r.errorMessage,
-      r.errorType,
-      r.metadata,
-    );
+    v[o] = r.timestamp;
+    v[o + 1] = n(r.inputTokens);
+    v[o + 2] = n(r.outputTokens);
+    v[o + 3] = n(r.cachedInputTokens);
+    v[o + 4] = n(r.cacheWriteTokens);
+    v[o + 5] = n(r.cacheWrite1hTokens);
+    v[o + 6] = n(r.inputAudioTokens);
+    v[o + 7] = n(r.cachedAudioTokens);
+    v[o + 8] = n(r.outputAudioTokens);
+    v[o + 9] = n(r.outputImageTokens);
+    v[o + 10] = n(r.reasoningTokens);
+    v[o + 11] = n(r.totalTokens);
+    v[o + 12] = n(r.searchUnits);
+    v[o + 13] = n(r.webSearches);
+    v[o + 14] = n(r.costUsd);
+    v[o + 15] = n(r.costPicoUsd);
+    v[o + 16] = n(r.durationMs);
+    v[o + 17] = r.error ? 1 : 0;
+    v[o + 18] = s(r.provider);
+    v[o + 19] = s(r.serviceType);
+    v[o + 20] = s(r.model);
+    v[o + 21] = s(r.requestModel);
+    v[o + 22] = s(r.operation);
+    v[o + 23] = s(r.apiKeyId);
+    v[o + 24] = s(r.userId);
+    v[o + 25] = s(r.threadId);
+    v[o + 26] = s(r.agent);
+    v[o + 27] = s(r.errorMessage);
+    v[o + 28] = s(r.errorType);
+    v[o + 29] = r.metadata === null ? -1 : s(JSON.stringify(r.metadata));
+    o += WIDTH;
   }
-  return out;
+  return { values: v, strings };
 }
 
 /** The records of an encoded batch, each built as one literal so that they share a shape (the writer's property reads stay fast). */
-export function decodeBatch(d: readonly unknown[]): UsageRecord[] {
+export function decodeBatch({ values: v, strings }: EncodedBatch): UsageRecord[] {
   const out: UsageRecord[] = [];
-  for (let i = 0; i < d.length; i += RECORD_FIELDS.length) {
+  const n = (x: number): number | null => (Number.isNaN(x) ? null : x);
+  const s = (x: number): string | null => (x < 0 ? null : (strings[x] as string));
+  for (let o = 0; o < v.length; o += WIDTH) {
+    const metadata = v[o + 29] as number;
     out.push({
-      timestamp: d[i] as number,
-      provider: d[i + 1] as string,
-      serviceType: d[i + 2] as UsageRecord['serviceType'],
-      model: d[i + 3] as string,
-      requestModel: d[i + 4] as string | null,
-      operation: d[i + 5] as string,
-      inputTokens: d[i + 6] as number | null,
-      outputTokens: d[i + 7] as number | null,
-      cachedInputTokens: d[i + 8] as number | null,
-      cacheWriteTokens: d[i + 9] as number | null,
-      cacheWrite1hTokens: d[i + 10] as number | null,
-      inputAudioTokens: d[i + 11] as number | null,
-      cachedAudioTokens: d[i + 12] as number | null,
-      outputAudioTokens: d[i + 13] as number | null,
-      outputImageTokens: d[i + 14] as number | null,
-      reasoningTokens: d[i + 15] as number | null,
-      totalTokens: d[i + 16] as number | null,
-      searchUnits: d[i + 17] as number | null,
-      webSearches: d[i + 18] as number | null,
-      costUsd: d[i + 19] as number | null,
-      costPicoUsd: d[i + 20] as number | null,
-      apiKeyId: d[i + 21] as string | null,
-      userId: d[i + 22] as string | null,
-      threadId: d[i + 23] as string | null,
-      agent: d[i + 24] as string | null,
-      durationMs: d[i + 25] as number | null,
-      error: d[i + 26] as boolean,
-      errorMessage: d[i + 27] as string | null,
-      errorType: d[i + 28] as string | null,
-      metadata: d[i + 29] as Record<string, unknown> | null,
+      timestamp: v[o] as number,
+      provider: s(v[o + 18] as number) as string,
+      serviceType: s(v[o + 19] as number) as UsageRecord['serviceType'],
+      model: s(v[o + 20] as number) as string,
+      requestModel: s(v[o + 21] as number),
+      operation: s(v[o + 22] as number) as string,
+      inputTokens: n(v[o + 1] as number),
+      outputTokens: n(v[o + 2] as number),
+      cachedInputTokens: n(v[o + 3] as number),
+      cacheWriteTokens: n(v[o + 4] as number),
+      cacheWrite1hTokens: n(v[o + 5] as number),
+      inputAudioTokens: n(v[o + 6] as number),
+      cachedAudioTokens: n(v[o + 7] as number),
+      outputAudioTokens: n(v[o + 8] as number),
+      outputImageTokens: n(v[o + 9] as number),
+      reasoningTokens: n(v[o + 10] as number),
+      totalTokens: n(v[o + 11] as number),
+      searchUnits: n(v[o + 12] as number),
+      webSearches: n(v[o + 13] as number),
+      costUsd: n(v[o + 14] as number),
+      costPicoUsd: n(v[o + 15] as number),
+      apiKeyId: s(v[o + 23] as number),
+      userId: s(v[o + 24] as number),
+      threadId: s(v[o + 25] as number),
+      agent: s(v[o + 26] as number),
+      durationMs: n(v[o + 16] as number),
+      error: v[o + 17] === 1,
+      errorMessage: s(v[o + 27] as number),
+      errorType: s(v[o + 28] as number),
+      metadata: metadata < 0 ? null : (JSON.parse(strings[metadata] as string) as Record<string, unknown>),
     });
   }
   return out;

@@ -5,10 +5,10 @@
  * main thread can take it without waiting for its event loop (a tight loop, or process exit).
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { decodeBatch, LedgerFile, lostMessage } from './ledger-file.ts';
+import { decodeBatch, type EncodedBatch, LedgerFile, lostMessage } from './ledger-file.ts';
 
 /** What the main thread sends. */
-export type ToWorker = { type: 'write'; seq: number; data: unknown[] } | { type: 'close'; seq: number };
+export type ToWorker = { type: 'write'; seq: number; data: EncodedBatch } | { type: 'close'; seq: number };
 
 /** What the worker answers, once per message. */
 export interface FromWorker {

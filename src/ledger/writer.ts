@@ -447,7 +447,8 @@ class WriterThread {
   send(m: ToWorker): void {
     // Until the answer, the process waits for it (an app that ends with a batch in flight writes it).
     this.#results.ref();
-    this.#worker.postMessage(m);
+    // A batch's values go by transfer, not copied.
+    this.#worker.postMessage(m, m.type === 'write' ? [m.data.values.buffer] : []);
   }
 
   /** Takes the answer to batch `seq` if it arrived, without waiting for the event loop (one atomic read when not). */
