@@ -9,11 +9,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/monitor.ts';
+import { freePort, waitFor } from './helpers/prometheus.ts';
 
 const root = join(import.meta.dirname, '..');
 const shippedRules = join(root, 'prometheus', 'rules', 'tokenmeter.rules.yml');
@@ -31,37 +32,7 @@ function binary(...names: string[]): string {
   throw new Error(`${names.join(' or ')} is not installed (run ./dev setup, or apt-get install prometheus prometheus-alertmanager)`);
 }
 
-/** A port that was free a moment ago: listen on port 0, read the port, close. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns something other than undefined; on timeout, fails naming `what`. */
-async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) break;
-    await sleep(250);
-  }
-  const why = last === undefined ? '' : ` (last error: ${(last as Error).message})`;
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${why}`);
-}
 
 async function getJson(url: string): Promise<unknown> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
