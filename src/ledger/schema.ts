@@ -4,7 +4,10 @@
  *
  * Time: a record's id is its timestamp in ms times 1024 plus a sequence number (0 to 1023), so
  * the table itself is in time order and a time range is a range of ids: no separate time column
- * or index. `id >> 10` is the timestamp.
+ * or index. `id >> 10` is the timestamp. A writer takes the ids after a millisecond's last row in
+ * turn (ids.ts); a burst of more than 1,024 records in one millisecond carries on into the next
+ * ones, after their rows, so n records of one millisecond keep times within ceil(n / 1024) - 1 ms
+ * of theirs (plus one per row already there), and the rollups count each at the time its row keeps.
  *
  * Space: repeated strings (provider, model, operation, user, thread, agent, key id, error type)
  * are stored once in `strings` and referenced by a small integer; costs are integer picodollars

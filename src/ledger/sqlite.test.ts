@@ -291,6 +291,49 @@ describe('SqliteStore', () => {
     expect((span?.last ?? 0) - t).toBeLessThanOrEqual(2);
   });
 
+  it('writes bursts of any size in one millisecond, from two writers and after older rows of it, losing and doubling none', async () => {
+    const a = store();
+    const b = store(a.location);
+    const t = Date.UTC(2026, 10, 1, 12);
+    // Each record carries its own number (inputTokens), to tell lost and doubled ones apart.
+    let n = 0;
+    const burst = (size: number, tag: string) => Array.from({ length: size }, () => rec({ timestamp: t, agent: tag, inputTokens: n++ }));
+    // Rows of the next milliseconds already there: a full millisecond carries on after them, not onto them.
+    await a.write([rec({ timestamp: t + 1, agent: 'next', inputTokens: n++ }), rec({ timestamp: t + 3, agent: 'next', inputTokens: n++ })]);
+    // One batch of 20,000, then a second burst of the same millisecond from two stores on the file, interleaved.
+    await a.write(burst(20_000, 'a'));
+    for (let i = 0; i < 10; i++) {
+      await b.write(burst(1000, 'b'));
+      await a.write(burst(1000, 'a'));
+    }
+    const rows = a.recordsSync({ order: 'asc' });
+    expect(rows).toHaveLength(n);
+    // Every number once: none lost, none doubled.
+    expect(rows.map((r) => r.inputTokens).sort((x, y) => (x ?? 0) - (y ?? 0))).toEqual(Array.from({ length: n }, (_, i) => i));
+    // 40,000 records of one millisecond take 40 (1,024 each); the two rows of later ones push them one id on.
+    const burstRows = rows.filter((r) => r.agent !== 'next');
+    expect(burstRows[0]?.timestamp).toBe(t);
+    expect((burstRows.at(-1)?.timestamp ?? 0) - t).toBe(Math.ceil((40_000 + 2) / 1024) - 1);
+    // The rows written first kept their ids, and the rollups count every row where it landed.
+    expect(rows.filter((r) => r.agent === 'next').map((r) => r.timestamp)).toEqual([t + 1, t + 3]);
+    const [all] = a.aggregateSync({ since: t, until: t + 60_000 }, []);
+    expect(all?.requests).toBe(n);
+    expect(a.aggregateSync({ agent: 'b' }, []).map((r) => r.requests)).toEqual([10_000]);
+  });
+
+  it('writes records with an old timestamp after the ledger moved on, after the rows already in that millisecond', async () => {
+    const s = store();
+    const old = Date.UTC(2026, 9, 1, 8);
+    await s.write(Array.from({ length: 1500 }, (_, i) => rec({ timestamp: old, inputTokens: i })));
+    await s.write(randomRecords(2000, 3, old + 86_400_000, 86_400_000));
+    // An import of the same millisecond later on: ids after those the first 1,500 took, none lost.
+    await s.write(Array.from({ length: 3000 }, (_, i) => rec({ timestamp: old, inputTokens: 1500 + i })));
+    const rows = s.recordsSync({ until: old + 60_000, order: 'asc' });
+    expect(rows.map((r) => r.inputTokens)).toEqual(Array.from({ length: 4500 }, (_, i) => i));
+    expect(rows.at(-1)?.timestamp).toBe(old + Math.ceil(4500 / 1024) - 1);
+    expect(await s.count({})).toBe(6500);
+  });
+
   it('migrates a ledger of the first schema in place: its records kept, one-hour cache writes kept from then on', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
     // A ledger as version 1 left it, with one record in it.

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { ID_SCALE, IdAllocator } from './ids.ts';
 import { addRow, DAY_MS, emptyTotals, HOUR_MS, type RollupSums, type RowSums, rollupSums, totalsOf } from './rollup.ts';
 import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
@@ -66,8 +67,6 @@ const ROLLUP_USER_DAY: Rollup = {
 };
 /** Common records inserted by one statement. */
 const CHUNK = 32;
-/** Ids are the timestamp times this, plus a sequence number. */
-const ID_SCALE = 1024;
 
 const SUMS_SQL = `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
   SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
@@ -101,8 +100,6 @@ export class SqliteStore implements LedgerStore {
   readonly #names = new Map<number, string>();
   readonly #stmt: Record<string, Stmt> = {};
   readonly writeSync: ((batch: readonly UsageRecord[]) => void) | undefined;
-  /** The next sequence number within a millisecond; each process starts at a random one, so that writers seldom meet. */
-  #seq = Math.floor(Math.random() * ID_SCALE);
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.location = file;
@@ -184,7 +181,7 @@ export class SqliteStore implements LedgerStore {
     if (batch.length === 0) return;
     const insert = this.#prepare(
       'insert',
-      `INSERT OR IGNORE INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
+      `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
         cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, input_audio_tokens, cached_audio_tokens, output_audio_tokens,
         output_image_tokens, reasoning_tokens, total_tokens, search_units, web_searches, cost_pico, api_key_id, user_id, thread_id, agent, duration_us,
         error, error_type, error_message, metadata)
@@ -206,30 +203,23 @@ export class SqliteStore implements LedgerStore {
     );
     const insertCommon = this.#prepare(
       'insertCommon',
-      `INSERT OR IGNORE INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
+      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
         cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const lastId = this.#prepare('lastId', 'SELECT MAX(id) AS id FROM records');
+    const lastIdIn = this.#prepare('lastIdIn', 'SELECT MAX(id) AS id FROM records WHERE id >= ? AND id < ?');
+    const firstFree = (ms: number): number => {
+      const last = (lastIdIn.get(ms * ID_SCALE, (ms + 1) * ID_SCALE) as { id: number | null }).id;
+      return last === null ? ms * ID_SCALE : last + 1;
+    };
     const added: string[] = [];
-    // An id taken (another record of the same millisecond): the next one. Past 1,024 records in
-    // one millisecond the time moves on by a millisecond, which no report can tell.
-    const insertOne = (stmt: Stmt, values: unknown[]) => {
-      while (stmt.run(values).changes === 0) (values[0] as number)++;
-    };
     const chunk: unknown[][] = [];
-    const insertChunk = () => {
-      try {
-        insertMany.run(chunk.flat());
-      } catch (error) {
-        // A taken id fails the whole statement (and only it): the rows go one by one instead.
-        if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw error;
-        for (const values of chunk) insertOne(insertCommon, values);
-      }
-      chunk.length = 0;
-    };
     const hours = new Map<string, RollupSums>();
     const users = new Map<string, RollupSums>();
     const run = this.#db.transaction(() => {
+      // Read inside the transaction: no other writer can take an id until it ends.
+      const ids = new IdAllocator((lastId.get() as { id: number | null }).id, firstFree);
       for (const r of batch) {
         const provider = this.#idOf(r.provider, added);
         const serviceType = this.#idOf(r.serviceType, added);
@@ -239,7 +229,9 @@ export class SqliteStore implements LedgerStore {
         const user = r.userId === null ? 0 : this.#idOf(r.userId, added);
         const agent = r.agent === null ? 0 : this.#idOf(r.agent, added);
         // Whole milliseconds: an INTEGER PRIMARY KEY takes no fraction (records from validateUsage have none).
-        const id = Math.floor(r.timestamp) * ID_SCALE + this.#seq;
+        const id = ids.take(Math.floor(r.timestamp));
+        // The time the row keeps (a burst past 1,024 records a millisecond moves on): rollups bucket by it, so they and the rows agree.
+        const at = Math.floor(id / ID_SCALE);
         const thread = r.threadId === null ? null : this.#idOf(r.threadId, added);
         const duration = r.durationMs === null ? null : Math.round(r.durationMs * 1000);
         // Most records leave the rare fields empty: the shorter statement binds 16 values, not 29.
@@ -308,16 +300,18 @@ export class SqliteStore implements LedgerStore {
               r.errorMessage,
               r.metadata === null ? null : JSON.stringify(r.metadata),
             ];
-        this.#seq = (this.#seq + 1) % ID_SCALE;
         if (common) {
           // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
           chunk.push(values);
-          if (chunk.length === CHUNK) insertChunk();
-        } else insertOne(stmt, values);
-        addRow(hours, [Math.floor(r.timestamp / HOUR_MS), provider, serviceType, model, operation, agent, key], r);
-        if (user !== 0) addRow(users, [user, Math.floor(r.timestamp / DAY_MS), provider, serviceType, model, agent], r);
+          if (chunk.length === CHUNK) {
+            insertMany.run(chunk.flat());
+            chunk.length = 0;
+          }
+        } else stmt.run(values);
+        addRow(hours, [Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent, key], r);
+        if (user !== 0) addRow(users, [user, Math.floor(at / DAY_MS), provider, serviceType, model, agent], r);
       }
-      for (const values of chunk) insertOne(insertCommon, values);
+      for (const values of chunk) insertCommon.run(values);
       chunk.length = 0;
       for (const s of hours.values()) upHour.run(s.key.concat(rollupSums(s)));
       for (const s of users.values()) upUser.run(s.key.concat(rollupSums(s)));
