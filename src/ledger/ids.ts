@@ -47,3 +47,45 @@ export class IdAllocator {
     return id;
   }
 }
+
+/**
+ * A map that keeps at most about `2 × size` entries, the recently used ones: entries go into a
+ * young generation; when it is full it becomes the old one and the previous old one is dropped;
+ * an old entry read again moves back into the young one. The dictionary of a long-running ledger
+ * writer sees a new thread or user id on every call, so an unbounded map grows with the ledger.
+ */
+export class RecentMap<K, V> {
+  #young = new Map<K, V>();
+  #old = new Map<K, V>();
+  readonly #size: number;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  get(key: K): V | undefined {
+    const v = this.#young.get(key);
+    if (v !== undefined) return v;
+    const o = this.#old.get(key);
+    if (o !== undefined) this.set(key, o);
+    return o;
+  }
+
+  set(key: K, value: V): void {
+    this.#young.set(key, value);
+    if (this.#young.size >= this.#size) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+  }
+
+  delete(key: K): void {
+    this.#young.delete(key);
+    this.#old.delete(key);
+  }
+
+  /** How many entries it holds (an entry may be counted twice, once in each generation). */
+  get size(): number {
+    return this.#young.size + this.#old.size;
+  }
+}

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { collectUntil } from '../../test/helpers/gc.ts';
 import { workload } from '../../test/helpers/workload.ts';
 import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
@@ -332,6 +333,47 @@ describe('SqliteStore', () => {
     expect(rows.map((r) => r.inputTokens)).toEqual(Array.from({ length: 4500 }, (_, i) => i));
     expect(rows.at(-1)?.timestamp).toBe(old + Math.ceil(4500 / 1024) - 1);
     expect(await s.count({})).toBe(6500);
+  });
+
+  it('keeps its heap flat over 300,000 records with a new thread id each, and reads back the strings it let go of', async () => {
+    const s = store();
+    const t = Date.UTC(2026, 10, 1);
+    const thread = (i: number) => `thread-${i}-0f4a5b3d9c`;
+    let i = 0;
+    const writeMore = async (n: number) => {
+      for (const end = i + n; i < end; )
+        await s.write(Array.from({ length: 10_000 }, () => rec({ timestamp: t + i, threadId: thread(i++) })));
+    };
+    const heap = async () => {
+      await collectUntil(() => false, 3);
+      return process.memoryUsage().heapUsed;
+    };
+    await writeMore(50_000);
+    const before = await heap();
+    await writeMore(250_000);
+    const after = await heap();
+    // Every thread id kept in memory took about 80 bytes: 250,000 of them some 20 MB (115 MB at a million).
+    expect((after - before) / 1e6).toBeLessThan(5);
+    // Strings long gone from memory still read back, filter, and are not stored twice.
+    const [first] = s.recordsSync({ threadId: thread(5) });
+    expect(first).toMatchObject({ timestamp: t + 5, threadId: thread(5), model: 'gpt-4o' });
+    const db = new Database(s.location, { readonly: true });
+    const strings = () => (db.prepare('SELECT COUNT(*) AS n FROM strings').get() as { n: number }).n;
+    const n = strings();
+    await s.write([rec({ timestamp: t + i, threadId: thread(5) })]);
+    expect(strings()).toBe(n);
+    expect(s.aggregateSync({ threadId: thread(5) }, ['threadId']).map((r) => [r.key.threadId, r.requests])).toEqual([[thread(5), 2]]);
+    db.close();
+  }, 120_000);
+
+  it('forgets the strings a failed batch added, so the next batch stores them again', async () => {
+    const s = store();
+    // JSON.stringify throws on a bigint in the metadata: the batch fails after its new strings went in, and is rolled back.
+    const bad = rec({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch', metadata: { n: 1n } });
+    await expect(s.write([rec(), bad])).rejects.toThrow(/cannot write 2 records/);
+    await s.write([rec({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch' })]);
+    const [got] = s.recordsSync({});
+    expect(got).toMatchObject({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch' });
   });
 
   it('migrates a ledger of the first schema in place: its records kept, one-hour cache writes kept from then on', async () => {

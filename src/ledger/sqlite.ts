@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
-import { ID_SCALE, IdAllocator } from './ids.ts';
+import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
 import { addRow, DAY_MS, emptyTotals, HOUR_MS, type RollupSums, type RowSums, rollupSums, totalsOf } from './rollup.ts';
 import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
@@ -67,6 +67,12 @@ const ROLLUP_USER_DAY: Rollup = {
 };
 /** Common records inserted by one statement. */
 const CHUNK = 32;
+/**
+ * Dictionary entries kept in memory, per generation (RecentMap): enough for every provider, model,
+ * agent and the users and threads of the moment, while a new thread id on every call cannot grow
+ * the heap without bound. Strings not in memory are read with one indexed statement.
+ */
+const DICT_CACHE = 4096;
 
 const SUMS_SQL = `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
   SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
@@ -96,8 +102,8 @@ export class SqliteStore implements LedgerStore {
   readonly kind = 'sqlite';
   readonly location: string;
   readonly #db: Db;
-  readonly #ids = new Map<string, number>();
-  readonly #names = new Map<number, string>();
+  readonly #ids = new RecentMap<string, number>(DICT_CACHE);
+  readonly #names = new RecentMap<number, string>(DICT_CACHE);
   readonly #stmt: Record<string, Stmt> = {};
   readonly writeSync: ((batch: readonly UsageRecord[]) => void) | undefined;
 
