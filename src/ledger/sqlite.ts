@@ -365,7 +365,8 @@ export class SqliteStore implements LedgerStore {
     if (filter.runId !== undefined) {
       // Rollups do not keep runs; callers pass runs to the rows only.
       if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
-      parts.push(`json_extract(metadata, '$.run_id') = ?`);
+      // The terms of the records_run index (its WHERE too, which SQLite cannot infer from the other).
+      parts.push(`metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = ?`);
       params.push(filter.runId);
     }
     return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
@@ -389,7 +390,13 @@ export class SqliteStore implements LedgerStore {
     return { select: cols.map((c) => `${c}, `).join(''), group: by.length === 0 ? '' : `GROUP BY ${by.join(', ')}` };
   }
 
-  #rows(sql: string, params: readonly (number | string)[], by: readonly Dimension[], into: Map<string, AggregateRow>): void {
+  #rows(
+    sql: string,
+    params: readonly (number | string)[],
+    by: readonly Dimension[],
+    into: Map<string, AggregateRow>,
+    sign: 1 | -1 = 1,
+  ): void {
     const stmt = this.#prepare(sql, sql);
     stmt.safeIntegers(true);
     for (const raw of stmt.all(...params) as Record<string, bigint | null>[]) {
@@ -407,7 +414,7 @@ export class SqliteStore implements LedgerStore {
         row = { key, ...emptyTotals() };
         into.set(k, row);
       }
-      totalsOf(row, raw as unknown as RowSums);
+      totalsOf(row, raw as unknown as RowSums, sign);
     }
   }
 
@@ -429,35 +436,43 @@ export class SqliteStore implements LedgerStore {
           : filter.userId !== undefined && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
             ? ROLLUP_USER_DAY
             : undefined;
-    if (rollup === undefined) {
+    const { since, until } = filter;
+    const unit = rollup?.unitMs ?? 1;
+    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
+    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
+    if (rollup === undefined || (first !== undefined && last !== undefined && first > last)) {
       this.#rawAggregate(filter, by, out);
     } else {
-      // Whole buckets from the rollup; the ragged ends of the range, if any, from the rows.
-      const unit = rollup.unitMs;
-      const first = filter.since === undefined ? undefined : Math.ceil(filter.since / unit) * unit;
-      const last = filter.until === undefined ? undefined : Math.floor(filter.until / unit) * unit;
-      if (first !== undefined && last !== undefined && first >= last) {
-        this.#rawAggregate(filter, by, out);
-      } else {
-        const where = this.#where({ ...filter, since: first, until: last }, rollup);
-        if (where !== null) {
-          const g = rollup === ROLLUP_HOUR ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
-          this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
-        }
-        if (first !== undefined && filter.since !== undefined && filter.since < first)
-          this.#rawAggregate({ ...filter, until: first }, by, out);
-        if (last !== undefined && filter.until !== undefined && filter.until > last)
-          this.#rawAggregate({ ...filter, since: last }, by, out);
+      // Whole buckets from the rollup; the ragged ends of the range, if any, from the rows. An end
+      // longer than half a bucket is read as its whole bucket less the rows outside the range: at
+      // most half a bucket of rows at each end, and none at all for a range that ends now.
+      const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
+      const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
+      const lo = headOut ? (first as number) - unit : first;
+      const hi = tailOut ? (last as number) + unit : last;
+      const where = lo !== undefined && lo === hi ? null : this.#where({ ...filter, since: lo, until: hi }, rollup);
+      if (where !== null) {
+        const g = rollup === ROLLUP_HOUR ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
+        this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
+      }
+      if (since !== undefined && first !== undefined && since < first) {
+        if (headOut) this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1);
+        else this.#rawAggregate({ ...filter, until: first }, by, out);
+      }
+      if (until !== undefined && last !== undefined && until > last) {
+        if (tailOut) this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1);
+        else this.#rawAggregate({ ...filter, since: last }, by, out);
       }
     }
-    return [...out.values()];
+    // A group the rows outside the range took away whole.
+    return [...out.values()].filter((r) => r.requests !== 0);
   }
 
-  #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>): void {
+  #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): void {
     const where = this.#where(filter);
     if (where === null) return;
     const g = this.#groupSql(by, `(id >> 10) / ${HOUR_MS}`, `(id >> 10) / ${DAY_MS}`);
-    this.#rows(`SELECT ${g.select}${SUMS_SQL} FROM records ${where.sql} ${g.group}`, where.params, by, out);
+    this.#rows(`SELECT ${g.select}${SUMS_SQL} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   #toRecord(row: Record<string, number | string | null>): UsageRecord & { id: number } {
