@@ -368,6 +368,21 @@ describe('SqliteStore', () => {
     db.close();
   }, 120_000);
 
+  it('keeps its memory flat when every read asks for a different number of records', async () => {
+    const s = store();
+    await s.write(Array.from({ length: 5 }, (_, i) => rec({ timestamp: Date.UTC(2026, 10, 1) + i })));
+    const read = (from: number, n: number) => {
+      for (let limit = from; limit < from + n; limit++) expect(s.recordsSync({ userId: 'u1', limit }).length).toBe(5);
+    };
+    read(5, 1000);
+    await collectUntil(() => false, 3);
+    const before = process.memoryUsage().rss;
+    read(1005, 6000);
+    await collectUntil(() => false, 3);
+    // A statement kept for each limit took some 24 KB outside the JS heap: 6,000 of them about 140 MB.
+    expect((process.memoryUsage().rss - before) / 1e6).toBeLessThan(30);
+  }, 60_000);
+
   it('forgets the strings a failed batch added, so the next batch stores them again', async () => {
     const s = store();
     // JSON.stringify throws on a bigint in the metadata: the batch fails after its new strings went in, and is rolled back.

@@ -522,9 +522,11 @@ export class SqliteStore implements LedgerStore {
     const where = this.#where(query);
     if (where === null) return [];
     const order = query.order === 'asc' ? 'ASC' : 'DESC';
-    const limit = query.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(query.limit))}`;
-    const sql = `SELECT * FROM records ${where.sql} ORDER BY id ${order}${limit}`;
-    return (this.#prepare(sql, sql).all(...where.params) as Record<string, number | string | null>[]).map((r) => this.#toRecord(r));
+    // The limit is bound, not written into the SQL: statements are kept one per distinct SQL text, and
+    // a client asking for a new limit each time (the REST API's ?limit=) would add one per call.
+    const limit = query.limit === undefined ? -1 : Math.max(0, Math.floor(query.limit));
+    const sql = `SELECT * FROM records ${where.sql} ORDER BY id ${order} LIMIT ?`;
+    return (this.#prepare(sql, sql).all(...where.params, limit) as Record<string, number | string | null>[]).map((r) => this.#toRecord(r));
   }
 
   /** Pages through the records in time order, a page per step, so that no statement stays open between pages. */
