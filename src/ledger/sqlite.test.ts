@@ -196,6 +196,11 @@ describe('SqliteStore', () => {
       [{ provider: 'gemini', since: start + 100 }, ['hour']],
       [{ provider: 'nobody' }, ['model']],
       [{ since: start + 10, until: start + 20 }, []],
+      // By user without one: the users' rollup, and the records without a user as all less theirs.
+      [{}, ['userId']],
+      [{ since: start + 3_600_000 * 5 + 1234 }, ['userId']],
+      [{ provider: 'gemini', since: start + 86_400_000 - 7, until: start + 4 * 86_400_000 + 3 }, ['userId', 'day']],
+      [{ since: start + 13 * 3_600_000, until: start + 3 * 86_400_000 - 5 }, ['userId', 'model']],
     ];
     for (let i = 0; i < 20; i++) {
       const a = start + Math.floor(r() * 5 * 86_400_000);
@@ -203,6 +208,7 @@ describe('SqliteStore', () => {
       cases.push([{ since: a, until: b }, [(['provider', 'model', 'operation', 'agent', 'apiKeyId', 'day'] as const)[i % 6] as Dimension]]);
       // One user's: whole days from its rollup, the ends from the rows (or the day less the rows outside the range).
       cases.push([{ userId: `u${(i % 3) + 1}`, since: a, until: b }, [(['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
+      cases.push([{ since: a, until: b }, ['userId', (['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
     }
     for (const [filter, by] of cases) {
       const want = expected(records, filter, by);
@@ -221,6 +227,22 @@ describe('SqliteStore', () => {
         }).toEqual(w);
       }
     }
+  });
+
+  it('groups by user from the rollups, records without a user included, not by reading every row of the range', async () => {
+    const s = store();
+    const start = Date.UTC(2026, 9, 1);
+    const records = randomRecords(3000, 5, start, 3 * 86_400_000);
+    await s.write(records);
+    // The second day's rows taken away behind the store's back: what still counts them was read from the rollups.
+    const db = new Database(s.location);
+    db.prepare('DELETE FROM records WHERE id >= ? AND id < ?').run((start + 86_400_000) * 1024, (start + 2 * 86_400_000) * 1024);
+    db.close();
+    const got = s.aggregateSync({ since: start, until: start + 3 * 86_400_000 }, ['userId']);
+    const want = expected(records, {}, ['userId']);
+    expect(new Map(got.map((r) => [JSON.stringify([r.key.userId]), r.requests]))).toEqual(
+      new Map([...want].map(([k, v]) => [k, v.requests])),
+    );
   });
 
   it('stores repeated strings once: under 120 bytes a record on disk, indexes included', async () => {

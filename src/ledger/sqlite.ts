@@ -380,11 +380,12 @@ export class SqliteStore implements LedgerStore {
     return row?.id;
   }
 
-  /** Select and group-by clauses; `hourExpr` is the hour number, `dayExpr` the day number. */
-  #groupSql(by: readonly Dimension[], hourExpr: string, dayExpr: string): { select: string; group: string } {
+  /** Select and group-by clauses; `hourExpr` is the hour number, `dayExpr` the day number; `noUser`: every row as if it had no user. */
+  #groupSql(by: readonly Dimension[], hourExpr: string, dayExpr: string, noUser = false): { select: string; group: string } {
     const cols = by.map((d) => {
       if (d === 'day') return `${dayExpr} AS day`;
       if (d === 'hour') return `${hourExpr} AS hour`;
+      if (d === 'userId' && noUser) return 'NULL AS userId';
       return `${COLUMN[d]} AS ${d}`;
     });
     return { select: cols.map((c) => `${c}, `).join(''), group: by.length === 0 ? '' : `GROUP BY ${by.join(', ')}` };
@@ -433,7 +434,7 @@ export class SqliteStore implements LedgerStore {
         ? undefined
         : asked.every((d) => ROLLUP_HOUR.dims.has(d))
           ? ROLLUP_HOUR
-          : filter.userId !== undefined && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
+          : (filter.userId !== undefined || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
             ? ROLLUP_USER_DAY
             : undefined;
     const { since, until } = filter;
@@ -454,6 +455,15 @@ export class SqliteStore implements LedgerStore {
       if (where !== null) {
         const g = rollup === ROLLUP_HOUR ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
         this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
+        if (rollup === ROLLUP_USER_DAY && filter.userId === undefined) {
+          // Grouped by user: rollup_user_day holds only the records with a user; those without one
+          // are all records (rollup_hour, over the same whole days) less those with one.
+          const all = this.#where({ ...filter, since: lo, until: hi }, ROLLUP_HOUR);
+          const h = this.#groupSql(by, 'hour', 'hour / 24', true);
+          if (all !== null) this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out);
+          const u = this.#groupSql(by, 'NULL', 'day', true);
+          this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM rollup_user_day ${where.sql} ${u.group}`, where.params, by, out, -1);
+        }
       }
       if (since !== undefined && first !== undefined && since < first) {
         if (headOut) this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1);
