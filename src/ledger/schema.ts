@@ -186,7 +186,9 @@ export const MIGRATIONS: readonly string[] = [
   // reads whole days from rollup_user_day and the ragged first and last days from the rows: at 10M
   // records that was a third of a million rows a day to find one user's few thousand. Runs
   // (metadata.run_id) have no rollup at all. Both indexes hold only the rows that have one (about
-  // 18 bytes a record with a user; nothing for records without metadata).
+  // 18 bytes a record with a user; nothing for records without metadata). The user index is not
+  // free to write: each transaction touches one index page per user in it (200k records in
+  // 1,000-record batches: 20k/s against 55k/s without it; in 10,000-record batches 38k/s against 66k/s).
   `
   CREATE INDEX records_user ON records (user_id) WHERE user_id IS NOT NULL;
   CREATE INDEX records_run ON records (json_extract(metadata, '$.run_id')) WHERE metadata IS NOT NULL;
