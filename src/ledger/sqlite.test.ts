@@ -9,7 +9,7 @@ import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { HOUR_MS } from './rollup.ts';
 import { MIGRATIONS } from './schema.ts';
-import { SqliteStore } from './sqlite.ts';
+import { SqliteStore, userHoursSql } from './sqlite.ts';
 import type { Dimension, LedgerFilter } from './types.ts';
 
 const open: SqliteStore[] = [];
@@ -201,6 +201,11 @@ describe('SqliteStore', () => {
       [{ since: start + 3_600_000 * 5 + 1234 }, ['userId']],
       [{ provider: 'gemini', since: start + 86_400_000 - 7, until: start + 4 * 86_400_000 + 3 }, ['userId', 'day']],
       [{ since: start + 13 * 3_600_000, until: start + 3 * 86_400_000 - 5 }, ['userId', 'model']],
+      // A user's range inside one day, on whole hours, and with more than the user to filter on.
+      [{ userId: 'u3', since: start + 86_400_000 + 2 * HOUR_MS + 59_999, until: start + 86_400_000 + 21 * HOUR_MS + 1 }, ['model']],
+      [{ userId: 'u1', since: start + 3 * HOUR_MS, until: start + 2 * 86_400_000 + 7 * HOUR_MS }, ['agent']],
+      [{ userId: 'u2', provider: 'gemini', since: start + 5 * HOUR_MS + 1, until: start + 3 * 86_400_000 + 40 * 60_000 }, ['day']],
+      [{ since: start + 86_400_000 + 3 * HOUR_MS + 17, until: start + 86_400_000 + 9 * HOUR_MS - 17 }, ['userId']],
     ];
     for (let i = 0; i < 20; i++) {
       const a = start + Math.floor(r() * 5 * 86_400_000);
@@ -210,6 +215,27 @@ describe('SqliteStore', () => {
       cases.push([{ userId: `u${(i % 3) + 1}`, since: a, until: b }, [(['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
       cases.push([{ since: a, until: b }, ['userId', (['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
     }
+    // rollup_user_hour bucket by bucket against the rows: what a user's ragged ends read.
+    const db = new Database(s.location, { readonly: true });
+    const buckets = db
+      .prepare(
+        `SELECT hour, u.value AS user, SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(cost_pico) AS cost, SUM(unpriced) AS unpriced
+         FROM rollup_user_hour JOIN strings u ON u.id = user_id GROUP BY hour, user_id ORDER BY hour, user`,
+      )
+      .all();
+    db.close();
+    const want = new Map<string, { hour: number; user: string; requests: number; input: number; cost: number; unpriced: number }>();
+    for (const x of records.filter((x) => x.userId !== null).sort((a, b) => a.timestamp - b.timestamp)) {
+      const hour = Math.floor(x.timestamp / HOUR_MS);
+      const k = `${hour} ${x.userId}`;
+      const b = want.get(k) ?? { hour, user: x.userId as string, requests: 0, input: 0, cost: 0, unpriced: 0 };
+      b.requests++;
+      b.input += x.inputTokens ?? 0;
+      if (x.costPicoUsd === null) b.unpriced++;
+      else b.cost += x.costPicoUsd;
+      want.set(k, b);
+    }
+    expect(buckets).toEqual([...want.values()].sort((a, b) => a.hour - b.hour || a.user.localeCompare(b.user)));
     for (const [filter, by] of cases) {
       const want = expected(records, filter, by);
       const got = s.aggregateSync(filter, by);
@@ -245,7 +271,35 @@ describe('SqliteStore', () => {
     );
   });
 
-  it('stores repeated strings once: under 120 bytes a record on disk, indexes included', async () => {
+  it("reads a user's ragged first and last days by the hour from rollup_user_hour, one seek an hour, and only the hours' ends from the rows", async () => {
+    const s = store();
+    const start = Date.UTC(2026, 9, 1);
+    const records = randomRecords(4000, 13, start, 4 * 86_400_000);
+    await s.write(records);
+    // From 13:20 on the first day to 09:10 on the fourth; its whole hours on those days (14:00-24:00,
+    // 00:00-09:00) lose their rows behind the store's back: what still counts them was read from the rollup.
+    const [since, until] = [start + 13 * HOUR_MS + 20 * 60_000, start + 3 * 86_400_000 + 9 * HOUR_MS + 10 * 60_000];
+    const db = new Database(s.location);
+    const del = db.prepare('DELETE FROM records WHERE id >= ? AND id < ?');
+    del.run((start + 14 * HOUR_MS) * 1024, (start + 86_400_000) * 1024);
+    del.run((start + 3 * 86_400_000) * 1024, (start + 3 * 86_400_000 + 9 * HOUR_MS) * 1024);
+    const got = s.aggregateSync({ userId: 'u2', since, until }, ['model']);
+    const want = expected(records, { userId: 'u2', since, until }, ['model']);
+    expect(new Map(got.map((r) => [JSON.stringify([r.key.model]), r.requests]))).toEqual(
+      new Map([...want].map(([k, v]) => [k, v.requests])),
+    );
+    // How those hours are read: one seek of (hour, user) an hour, never a scan of every user's buckets.
+    const plan = (
+      db.prepare(`EXPLAIN QUERY PLAN ${userHoursSql('model AS model, ', 'WHERE user_id = ?', 'GROUP BY model')}`).all(10, 20, 1) as {
+        detail: string;
+      }[]
+    ).map((r) => r.detail);
+    expect(plan).toContain('SEARCH rollup_user_hour USING PRIMARY KEY (hour=? AND user_id=?)');
+    expect(plan.filter((d) => d.includes('rollup_user_hour'))).toHaveLength(1);
+    db.close();
+  });
+
+  it('stores repeated strings once: under 120 bytes a record on disk, rollups and indexes included', async () => {
     const s = store();
     const n = 50_000;
     const batch: UsageRecord[] = [];
@@ -257,7 +311,9 @@ describe('SqliteStore', () => {
     // 200 users, 6,250 threads, and a handful of providers, models, agents, operations and keys.
     expect((db.prepare('SELECT COUNT(*) AS n FROM strings').get() as { n: number }).n).toBeLessThan(6_500);
     db.close();
-    // 20 plain columns took 245 bytes a row here. Under 100 before the user index (schema 4), which takes about 15.
+    // 20 plain columns took 245 bytes a row here. Under 100 before schema 4: rollup_user_hour takes some
+    // 20 bytes a record here (a bucket of ~40 bytes for every 2.3 records: 200 users, 3 models and agents
+    // each, 1,385 records an hour), less the denser the traffic (2 bytes at 10 times this rate).
     expect(s.pageBytes() / n).toBeLessThan(120);
   });
 
@@ -274,6 +330,10 @@ describe('SqliteStore', () => {
     expect(all?.requests).toBe(records.length - gone);
     const [u1] = s.aggregateSync({ userId: 'u1' }, []);
     expect(u1?.requests).toBe(records.filter((r) => r.timestamp >= day && r.userId === 'u1').length);
+    // A range from before the cutoff reads its ragged hours from rollup_user_hour: gone from there too.
+    const [since, until] = [start + 5 * HOUR_MS + 20 * 60_000, day + 3 * HOUR_MS + 10 * 60_000];
+    const [ragged] = s.aggregateSync({ userId: 'u1', since, until }, []);
+    expect(ragged?.requests).toBe(records.filter((r) => r.timestamp >= day && r.timestamp < until && r.userId === 'u1').length);
     expect(await s.count({})).toBe(records.length - gone);
   });
 
@@ -502,7 +562,7 @@ describe('SqliteStore', () => {
     view.close();
   });
 
-  it("migrates a ledger of the third schema in place: a user's and a run's rows found through indexes, not by reading the range", async () => {
+  it("migrates a ledger of the third schema in place: a user's hours from rollup_user_hour, filled from its rows, and a run's rows through an index", async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
     const start = Date.UTC(2026, 9, 1);
     // A ledger as version 3 left it, with 300 records of users u1 and u2 in it, every tenth of a run.
@@ -520,33 +580,61 @@ describe('SqliteStore', () => {
         timestamp: start + i * 800_000,
         userId: i % 2 === 0 ? 'u1' : 'u2',
         metadata: i % 10 === 0 ? { run_id: 'run-1' } : null,
+        ...{ inputTokens: 10, outputTokens: null, cachedInputTokens: null, totalTokens: null, costPicoUsd: null },
+        ...{ apiKeyId: null, threadId: null, agent: null },
       });
       insert.run(r.timestamp * 1024, i % 2 === 0 ? 5 : 6, r.metadata === null ? null : JSON.stringify(r.metadata));
       old.push(r);
     }
+    // Their daily user rollup, as the version 3 writer kept it.
+    v3.exec(`INSERT INTO rollup_user_day SELECT user_id, (id >> 10) / 86400000, provider, service_type, model, 0,
+      COUNT(*), 0, SUM(input_tokens), 0, 0, 0, 0, 0, 0, COUNT(*) FROM records GROUP BY 1, 2`);
     v3.exec('COMMIT');
     v3.close();
     const s = store(file);
     const records = old.concat(
       randomRecords(3000, 11, start, 3 * 86_400_000).map((r, i) => (i % 10 === 0 ? { ...r, metadata: { run_id: `run-${i % 3}` } } : r)),
     );
-    const db = new Database(file, { readonly: true });
+    const db = new Database(file);
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    // The old rows' hours, by user, before anything new is written.
+    expect(db.prepare('SELECT SUM(requests) AS n, SUM(input_tokens) AS input FROM rollup_user_hour').get()).toEqual({
+      n: 300,
+      input: 3000,
+    });
     await s.write(records.slice(300));
     const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
-    // What a user's ragged day and a run read: the rows of that user or run, through its index.
-    expect(plan('SELECT SUM(input_tokens) FROM records WHERE id >= 1 AND id < 2 AND user_id = 1')).toMatch(/USING INDEX records_user/);
+    // A run's rows through its index; no index on the records' users, which slowed every write.
     expect(plan("SELECT SUM(input_tokens) FROM records WHERE metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = 'r'")).toMatch(
       /USING INDEX records_run/,
     );
-    db.close();
-    // The rows of before the migration are found as well as the new ones (counts and runs read the rows).
-    const [since, until] = [start + 5 * HOUR_MS + 17, start + 2 * 86_400_000 + 19 * HOUR_MS];
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' ORDER BY name").pluck().all()).toEqual([
+      'records_run',
+      'records_thread',
+    ]);
+    // A user's usage with ragged ends counts the rows of before the migration as well as the new ones,
+    // and still does once the rows of the first day's whole hours are gone: those come from rollup_user_hour.
+    const [since, until] = [start + 5 * HOUR_MS + 17, start + 2 * 86_400_000 + 19 * HOUR_MS + 60_000];
+    const want = new Map([...expected(records, { userId: 'u2', since, until }, ['model'])].map(([k, v]) => [k, v]));
+    const got = () => new Map(s.aggregateSync({ userId: 'u2', since, until }, ['model']).map((r) => [JSON.stringify([r.key.model]), r]));
     const inRange = (r: UsageRecord) => r.userId === 'u2' && r.timestamp >= since && r.timestamp < until;
-    expect(await s.count({ userId: 'u2', since, until })).toBe(records.filter(inRange).length);
     expect(records.slice(0, 300).filter(inRange).length).toBeGreaterThan(50);
+    for (const pass of [1, 2]) {
+      const rows = got();
+      expect(rows.size, `pass ${pass}`).toBe(want.size);
+      for (const [k, w] of want)
+        expect({ requests: rows.get(k)?.requests, inputTokens: rows.get(k)?.inputTokens }).toEqual({
+          requests: w.requests,
+          inputTokens: w.inputTokens,
+        });
+      db.prepare('DELETE FROM records WHERE id >= ? AND id < ?').run((start + 6 * HOUR_MS) * 1024, (start + 86_400_000) * 1024);
+    }
+    db.close();
+    expect(await s.count({ userId: 'u2', since, until })).toBeLessThan(records.filter(inRange).length);
+    // A run's old and new rows, but those just deleted.
     const [run] = s.aggregateSync({ runId: 'run-1' }, []);
-    expect(run?.requests).toBe(records.filter((r) => r.metadata?.run_id === 'run-1').length);
+    const gone = (r: UsageRecord) => r.timestamp >= start + 6 * HOUR_MS && r.timestamp < start + 86_400_000;
+    expect(run?.requests).toBe(records.filter((r) => r.metadata?.run_id === 'run-1' && !gone(r)).length);
   });
 
   it('refuses a ledger written by a newer tokenmeter', () => {

@@ -65,6 +65,8 @@ const ROLLUP_USER_DAY: Rollup = {
   unitMs: DAY_MS,
   dims: new Set(['userId', 'provider', 'serviceType', 'model', 'agent', 'day']),
 };
+/** The same sums as rollup_user_day by hour, keyed hour first: the ragged ends of a user's range. */
+const ROLLUP_USER_HOUR: Rollup = { ...ROLLUP_USER_DAY, table: 'rollup_user_hour', time: 'hour', unitMs: HOUR_MS };
 /** Common records inserted by one statement. */
 const CHUNK = 32;
 /**
@@ -82,6 +84,17 @@ const ROLLUP_SUMS_SQL = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(i
   SUM(output_tokens) AS output_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
   SUM(cache_write_tokens) AS cache_write_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
   SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico, SUM(unpriced) AS unpriced`;
+
+/**
+ * The statement that reads one user's hourly buckets: the hours h of [?, ?) (bound first, not
+ * empty), one row each, and for each a seek of (hour, user_id) in rollup_user_hour, so that it
+ * reads that user's buckets only, not every user's of those hours. `where` filters on the user
+ * (and may add more), `select` and `group` are #groupSql's. Exported for the test of its plan.
+ */
+export function userHoursSql(select: string, where: string, group: string): string {
+  return `WITH RECURSIVE hours(h) AS (SELECT ? UNION ALL SELECT h + 1 FROM hours WHERE h + 1 < ?)
+    SELECT ${select}${ROLLUP_SUMS_SQL} FROM hours CROSS JOIN rollup_user_hour ${where} AND hour = h ${group}`;
+}
 
 const require = createRequire(import.meta.url);
 let driver: typeof BetterSqlite3 | undefined;
@@ -201,6 +214,10 @@ export class SqliteStore implements LedgerStore {
       'upUser',
       `INSERT INTO rollup_user_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${ROLLUP_ADD}`,
     );
+    const upUserHour = this.#prepare(
+      'upUserHour',
+      `INSERT INTO rollup_user_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${ROLLUP_ADD}`,
+    );
     const insertMany = this.#prepare(
       'insertMany',
       `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
@@ -223,6 +240,7 @@ export class SqliteStore implements LedgerStore {
     const chunk: unknown[][] = [];
     const hours = new Map<string, RollupSums>();
     const users = new Map<string, RollupSums>();
+    const userHours = new Map<string, RollupSums>();
     const run = this.#db.transaction(() => {
       // Read inside the transaction: no other writer can take an id until it ends.
       const ids = new IdAllocator((lastId.get() as { id: number | null }).id, firstFree);
@@ -315,12 +333,16 @@ export class SqliteStore implements LedgerStore {
           }
         } else stmt.run(values);
         addRow(hours, [Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent, key], r);
-        if (user !== 0) addRow(users, [user, Math.floor(at / DAY_MS), provider, serviceType, model, agent], r);
+        if (user !== 0) {
+          addRow(users, [user, Math.floor(at / DAY_MS), provider, serviceType, model, agent], r);
+          addRow(userHours, [Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent], r);
+        }
       }
       for (const values of chunk) insertCommon.run(values);
       chunk.length = 0;
       for (const s of hours.values()) upHour.run(s.key.concat(rollupSums(s)));
       for (const s of users.values()) upUser.run(s.key.concat(rollupSums(s)));
+      for (const s of userHours.values()) upUserHour.run(s.key.concat(rollupSums(s)));
     });
     try {
       run.immediate();
@@ -437,45 +459,81 @@ export class SqliteStore implements LedgerStore {
           : (filter.userId !== undefined || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
             ? ROLLUP_USER_DAY
             : undefined;
-    const { since, until } = filter;
-    const unit = rollup?.unitMs ?? 1;
-    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
-    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
-    if (rollup === undefined || (first !== undefined && last !== undefined && first > last)) {
-      this.#rawAggregate(filter, by, out);
-    } else {
-      // Whole buckets from the rollup; the ragged ends of the range, if any, from the rows. An end
-      // longer than half a bucket is read as its whole bucket less the rows outside the range: at
-      // most half a bucket of rows at each end, and none at all for a range that ends now.
-      const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
-      const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
-      const lo = headOut ? (first as number) - unit : first;
-      const hi = tailOut ? (last as number) + unit : last;
-      const where = lo !== undefined && lo === hi ? null : this.#where({ ...filter, since: lo, until: hi }, rollup);
-      if (where !== null) {
-        const g = rollup === ROLLUP_HOUR ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
-        this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
-        if (rollup === ROLLUP_USER_DAY && filter.userId === undefined) {
-          // Grouped by user: rollup_user_day holds only the records with a user; those without one
-          // are all records (rollup_hour, over the same whole days) less those with one.
-          const all = this.#where({ ...filter, since: lo, until: hi }, ROLLUP_HOUR);
-          const h = this.#groupSql(by, 'hour', 'hour / 24', true);
-          if (all !== null) this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out);
-          const u = this.#groupSql(by, 'NULL', 'day', true);
-          this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM rollup_user_day ${where.sql} ${u.group}`, where.params, by, out, -1);
-        }
-      }
-      if (since !== undefined && first !== undefined && since < first) {
-        if (headOut) this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1);
-        else this.#rawAggregate({ ...filter, until: first }, by, out);
-      }
-      if (until !== undefined && last !== undefined && until > last) {
-        if (tailOut) this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1);
-        else this.#rawAggregate({ ...filter, since: last }, by, out);
+    if (rollup === undefined) this.#rawAggregate(filter, by, out);
+    else if (rollup === ROLLUP_HOUR) this.#buckets(filter, by, out, ROLLUP_HOUR);
+    else {
+      // By user: whole days from rollup_user_day, the ragged ends' whole hours from
+      // rollup_user_hour, and only what is left of an hour at each end from the rows.
+      const { since, until } = filter;
+      const first = since === undefined ? undefined : Math.ceil(since / DAY_MS) * DAY_MS;
+      const last = until === undefined ? undefined : Math.floor(until / DAY_MS) * DAY_MS;
+      if (first !== undefined && last !== undefined && first > last) this.#buckets(filter, by, out, ROLLUP_USER_HOUR);
+      else {
+        this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY);
+        if (since !== undefined && first !== undefined && since < first)
+          this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR);
+        if (until !== undefined && last !== undefined && until > last) this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR);
       }
     }
     // A group the rows outside the range took away whole.
     return [...out.values()].filter((r) => r.requests !== 0);
+  }
+
+  /**
+   * Whole buckets of `rollup` from it, the ragged ends of the range from the rows. An end longer
+   * than half a bucket is read as its whole bucket less the rows outside the range: at most half a
+   * bucket of rows at each end, and none at all for a range that ends now.
+   */
+  #buckets(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): void {
+    const { since, until } = filter;
+    const unit = rollup.unitMs;
+    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
+    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
+    if (first !== undefined && last !== undefined && first > last) {
+      this.#rawAggregate(filter, by, out);
+      return;
+    }
+    const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
+    const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
+    const lo = headOut ? (first as number) - unit : first;
+    const hi = tailOut ? (last as number) + unit : last;
+    this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup);
+    if (since !== undefined && first !== undefined && since < first) {
+      if (headOut) this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1);
+      else this.#rawAggregate({ ...filter, until: first }, by, out);
+    }
+    if (until !== undefined && last !== undefined && until > last) {
+      if (tailOut) this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1);
+      else this.#rawAggregate({ ...filter, since: last }, by, out);
+    }
+  }
+
+  /** The sums of `rollup` over a range aligned to its buckets (either end open). */
+  #fromRollup(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): void {
+    const { since, until } = filter;
+    if (since !== undefined && since === until) return;
+    const hourly = rollup.time === 'hour';
+    const g = hourly ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
+    if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
+      // Keyed hour first (so that writes append): one user's hours are a seek of (hour, user) each,
+      // one hour after the other, not every user's buckets of the range.
+      const where = this.#where({ ...filter, since: undefined, until: undefined }, rollup);
+      if (where === null) return;
+      this.#rows(userHoursSql(g.select, where.sql, g.group), [since / HOUR_MS, until / HOUR_MS, ...where.params], by, out);
+      return;
+    }
+    const where = this.#where(filter, rollup);
+    if (where === null) return;
+    this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
+    if (rollup !== ROLLUP_HOUR && filter.userId === undefined) {
+      // Grouped by user: the users' rollups hold only the records with a user; those without one
+      // are all records (rollup_hour, over the same whole buckets) less those with one.
+      const all = this.#where(filter, ROLLUP_HOUR);
+      const h = this.#groupSql(by, 'hour', 'hour / 24', true);
+      if (all !== null) this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out);
+      const u = hourly ? this.#groupSql(by, 'hour', 'hour / 24', true) : this.#groupSql(by, 'NULL', 'day', true);
+      this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1);
+    }
   }
 
   #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): void {
@@ -579,6 +637,7 @@ export class SqliteStore implements LedgerStore {
           const n = this.#db.prepare('DELETE FROM records WHERE id < ?').run(day * DAY_MS * ID_SCALE).changes;
           this.#db.prepare('DELETE FROM rollup_hour WHERE hour < ?').run(day * 24);
           this.#db.prepare('DELETE FROM rollup_user_day WHERE day < ?').run(day);
+          this.#db.prepare('DELETE FROM rollup_user_hour WHERE hour < ?').run(day * 24);
           return n;
         })
         .immediate();
