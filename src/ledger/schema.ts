@@ -17,8 +17,9 @@
  * Rollups: `rollup_hour` sums every record by hour and the dimensions budgets and summaries group
  * by (provider, service type, model, operation, agent, key id); `rollup_user_day` the same by
  * user and day (per-user rows are many more, so they are kept per day), and `rollup_user_hour` by
- * hour and user (schema 4: the ragged ends of a user's range). 0 stands for "none" in their keys (string ids start at 1). They are kept in the same
- * transaction as the rows they sum, so they never disagree with them.
+ * hour and user (schema 4: the ragged ends of a user's range). 0 stands for "none" in their keys
+ * (string ids start at 1). They are kept in the same transaction as the rows they sum, so they
+ * never disagree with them.
  */
 /** The sums every rollup keeps, in column order (rollup.ts's rollupSums gives them in this order). */
 export const ROLLUP_SUM_COLUMNS = [
