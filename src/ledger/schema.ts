@@ -191,7 +191,10 @@ export const MIGRATIONS: readonly string[] = [
   // (an index on records' user_id instead touched one page per user in every batch, writes 1.7 to
   // 2.7 times slower and some 18 bytes a record), and one user's few hours are one seek each. The
   // ragged ends then read only what is left of an hour from the rows. It is filled from the records
-  // already there. Runs (metadata.run_id) have no rollup: their index holds only rows with metadata.
+  // already there. Its cost is a bucket (~40 bytes) per user, model and agent active in an hour: some
+  // 20 bytes a record at 1M records a month (2.3 records a bucket), 0.6 at 70k records an hour; 200k
+  // records written in 1,000-record batches ~13% slower than without it (the index: ~50% slower).
+  // Runs (metadata.run_id) have no rollup: their index holds only rows with metadata.
   `
   CREATE TABLE rollup_user_hour (
     hour INTEGER NOT NULL,
