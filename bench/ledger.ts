@@ -1,8 +1,10 @@
 /**
  * The ledger: ingest through `record()` (batched durability) beside the same rows through one
- * prepared better-sqlite3 statement in 1,000-row transactions; a 30-day summary by provider and
- * model over 1M and 10M records; bytes on disk per record; record() in a long loop with the
- * ledger on beside the same loop without one, each in a fresh process (bench/record-loop.ts).
+ * prepared better-sqlite3 statement in 1,000-row transactions; bursts of records sharing one
+ * millisecond beside as many spread out; a 30-day summary by provider and model, and one user's,
+ * thread's, key's, agent's and run's usage, over 1M and 10M records; bytes on disk per record;
+ * record() in a long loop with the ledger on beside the same loop without one, each in a fresh
+ * process (bench/record-loop.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +14,8 @@ import { setImmediate as turn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { TokenMonitor } from '../src/index.ts';
 import { SqliteStore } from '../src/ledger/sqlite.ts';
-import { providerSummaries } from '../src/reports/reports.ts';
+import type { ReportQuery } from '../src/reports/query.ts';
+import { providerSummaries, subjectUsage, summary } from '../src/reports/reports.ts';
 import type { UsageInput, UsageRecord } from '../src/usage.ts';
 import { workload } from '../test/helpers/workload.ts';
 import type { Result } from './harness.ts';
@@ -45,6 +48,13 @@ function inputs(n: number, start: number): UsageInput[] {
   return out;
 }
 
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] as number;
+}
+
+const ms2 = (v: number) => Math.round(v * 100) / 100;
+
 /** records/s through record(), the event loop turning every 1,000 calls as an app's would, until flushed. */
 async function ingest(calls: UsageInput[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-ingest-'));
@@ -59,6 +69,35 @@ async function ingest(calls: UsageInput[]): Promise<number> {
   await m.close();
   rmSync(dir, { recursive: true, force: true });
   return calls.length / s;
+}
+
+/**
+ * records/s of bursts that share one millisecond (a REST batch, an import of records with one old
+ * timestamp), beside the same records a millisecond apart: the ratio stays near 1 when ids are
+ * handed out in linear time, whatever the burst's size.
+ */
+async function sameMs(out: Result[]): Promise<void> {
+  const t = Date.now() - DAY;
+  for (const size of [2_000, 8_000, 32_000]) {
+    const burst = inputs(size, t).map((c) => ({ ...c, timestamp: t }));
+    const spread = inputs(size, t).map((c, i) => ({ ...c, timestamp: t + i }));
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      b.push(await ingest(spread));
+      a.push(await ingest(burst));
+    }
+    const [burstRate, spreadRate] = [Math.round(median(a)), Math.round(median(b))];
+    const k = `${size / 1000}k`;
+    out.push({
+      name: `ledger-ingest-same-ms-${k}`,
+      value: burstRate,
+      unit: 'records/s',
+      baseline: `ledger-ingest-spread-${k}`,
+      baselineValue: spreadRate,
+      ratio: Math.round((burstRate / spreadRate) * 1000) / 1000,
+    });
+  }
 }
 
 /** rows/s of the same records as 20 plain columns through one prepared statement, 1,000 rows a transaction. */
@@ -134,6 +173,67 @@ async function summaryMs(store: SqliteStore, now: number): Promise<number> {
   return Math.round(median(times) * 100) / 100;
 }
 
+/** ms of each call of `query`, over `n` calls whose `now` moves back a minute and 7 ms each time (so the ragged ends move). */
+async function timesMs(n: number, now: number, query: (i: number, now: number) => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await query(i, now - i * 60_007);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return times;
+}
+
+/**
+ * One subject's 30-day usage (what `userUsage` / `threadUsage` and the REST API read: by model, by
+ * agent, by day), by user, thread, key, agent and run, over a ledger of `size` records: p50, p95
+ * and mean in ms, each beside the same figure at 1M (`base`) when that was measured.
+ */
+async function subjectUsageMs(store: SqliteStore, size: number, now: number, base: Map<string, number>, out: Result[]): Promise<void> {
+  const label = `${size / 1_000_000}m`;
+  // A run of 40 calls an hour ago (sessions tag theirs with metadata.run_id); nothing else in the workload has metadata.
+  const runAt = now - 3_600_000;
+  store.writeSync?.(
+    [...workload(40, runAt, 1000)].map((r, i) => ({ ...r, userId: null, threadId: null, metadata: { run_id: 'run-bench', step: i } })),
+  );
+  const subjects: [string, (i: number) => ReportQuery][] = [
+    ['user-usage-30d', (i) => ({ userId: `user-${(i * 37) % 200}` })],
+    // Threads of eight calls: one from each part of the month.
+    ['thread-usage-30d', (i) => ({ threadId: `thread-${Math.floor(((i * 7919) % 1000) * (size / 8000))}` })],
+    ['key-usage-30d', (i) => ({ apiKeyId: i % 2 === 0 ? 'k1-aaaa-0f4a5b3d' : 'k2-bbbb-1a2b3c4d' })],
+    ['agent-usage-30d', (i) => ({ agent: ['planner', 'writer', 'critic'][i % 3] as string })],
+    ['run-usage-30d', () => ({ runId: 'run-bench' })],
+  ];
+  for (const [name, q] of subjects) {
+    await timesMs(3, now, (i, at) => subjectUsage(store, { ...q(i), days: 30 }, at));
+    const t = await timesMs(name.startsWith('run') ? 20 : 60, now, (i, at) => subjectUsage(store, { ...q(i), days: 30 }, at));
+    const figures: [string, number][] = [
+      ['', ms2(percentile(t, 0.95))],
+      ['-p50', ms2(percentile(t, 0.5))],
+      ['-mean', ms2(t.reduce((a, b) => a + b, 0) / t.length)],
+    ];
+    for (const [suffix, value] of figures) {
+      const full = `${name}-${label}${suffix}`;
+      const generic = `${name}${suffix}`;
+      if (size === 1_000_000) base.set(generic, value);
+      const b = base.get(generic);
+      out.push(
+        b === undefined || size === 1_000_000
+          ? { name: full, value, unit: 'ms' }
+          : {
+              name: full,
+              value,
+              unit: 'ms',
+              baseline: `${name}-1m${suffix}`,
+              baselineValue: b,
+              ratio: Math.round((value / b) * 1000) / 1000,
+            },
+      );
+    }
+  }
+}
+
+/** Which parts run: `wanted(name)` says whether a result of that name was asked for (all of them by default). */
 interface Loop {
   loopNs: number;
   totalNs: number;
@@ -203,41 +303,51 @@ export function benchRecordLoop(): Result[] {
   return out;
 }
 
-export async function benchLedger(): Promise<Result[]> {
-  const n = 200_000;
-  const calls = inputs(n, Date.now() - DAY);
-  const records = [...workload(n, Date.now() - DAY, 50)];
-  // Interleaved pairs, median of each: a busy moment hits both alike.
-  const ing: number[] = [];
-  const raw: number[] = [];
-  for (let k = 0; k < 3; k++) {
-    raw.push(rawInsert(records));
-    ing.push(await ingest(calls));
+export async function benchLedger(wanted: (name: string) => boolean = () => true): Promise<Result[]> {
+  const out: Result[] = [];
+  if (wanted('ledger-ingest') || wanted('sqlite-raw-insert')) {
+    const n = 200_000;
+    const calls = inputs(n, Date.now() - DAY);
+    const records = [...workload(n, Date.now() - DAY, 50)];
+    // Interleaved pairs, median of each: a busy moment hits both alike.
+    const ing: number[] = [];
+    const raw: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      raw.push(rawInsert(records));
+      ing.push(await ingest(calls));
+    }
+    const ingestRate = Math.round(median(ing));
+    const rawRate = Math.round(median(raw));
+    out.push(
+      {
+        name: 'ledger-ingest',
+        value: ingestRate,
+        unit: 'records/s',
+        baseline: 'sqlite-raw-insert',
+        baselineValue: rawRate,
+        ratio: Math.round((ingestRate / rawRate) * 1000) / 1000,
+      },
+      { name: 'sqlite-raw-insert', value: rawRate, unit: 'rows/s' },
+    );
   }
-  const ingestRate = Math.round(median(ing));
-  const rawRate = Math.round(median(raw));
-  const out: Result[] = [
-    {
-      name: 'ledger-ingest',
-      value: ingestRate,
-      unit: 'records/s',
-      baseline: 'sqlite-raw-insert',
-      baselineValue: rawRate,
-      ratio: Math.round((ingestRate / rawRate) * 1000) / 1000,
-    },
-    { name: 'sqlite-raw-insert', value: rawRate, unit: 'rows/s' },
-  ];
+  if (wanted('ledger-ingest-same-ms')) await sameMs(out);
 
   const now = Date.now();
+  const base = new Map<string, number>();
+  const queries = ['summary-30d', 'summary-by-user-30d', 'ledger-bytes-per-record', 'usage-30d'].some(wanted);
   for (const [name, size] of [
     ['summary-30d-1m', 1_000_000],
     ['summary-30d-10m', 10_000_000],
   ] as const) {
-    if (process.env.TOKENMETER_BENCH_SMALL === '1' && size > 1_000_000) continue;
+    if (!queries || (process.env.TOKENMETER_BENCH_SMALL === '1' && size > 1_000_000)) continue;
     const { store, dir } = await ledgerOf(size, now);
     out.push({ name, value: await summaryMs(store, now), unit: 'ms' });
+    // Grouped by user (`summary --by user`, per-user budgets' status): 200 groups and the records without a user.
+    const byUser = await timesMs(10, now, (_, at) => summary(store, { days: 30, by: 'userId' }, at));
+    out.push({ name: `summary-by-user-30d-${size / 1_000_000}m`, value: ms2(median(byUser)), unit: 'ms' });
     if (size === 1_000_000)
       out.push({ name: 'ledger-bytes-per-record', value: Math.round((store.pageBytes() / size) * 10) / 10, unit: 'bytes' });
+    await subjectUsageMs(store, size, now, base, out);
     store.closeSync();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
 import { benchWrap } from './wrap.ts';
 
-const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
+const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Promise<Result[]> }[] = [
   { names: ['record', 'record-semconv-off', 'otel-counter-add', 'prom-client-inc'], run: benchRecord },
   // value: ns the wrapper adds per call; ratio: that over the bare call's time.
   {
@@ -23,9 +23,19 @@ const suites: { names: string[]; run: () => Promise<Result[]> }[] = [
   },
   // ns per call: record() with five enforced budgets beside record() without; the enforcement decision.
   { names: ['record-no-budgets', 'record-with-budgets', 'enforce-check'], run: benchBudgets },
-  // ingest: records/s beside the raw insert rate; summaries: ms; size: bytes per record on disk.
+  // ingest: records/s beside the raw insert rate, bursts of one millisecond beside spread ones; summaries and
+  // one subject's usage: ms (p95, -p50, -mean beside the 1M figure); size: bytes per record on disk.
   {
-    names: ['ledger-ingest', 'sqlite-raw-insert', 'summary-30d-1m', 'summary-30d-10m', 'ledger-bytes-per-record'],
+    names: [
+      'ledger-ingest',
+      'sqlite-raw-insert',
+      'ledger-ingest-same-ms',
+      'summary-30d-1m',
+      'summary-30d-10m',
+      'summary-by-user-30d-1m',
+      'summary-by-user-30d-10m',
+      'ledger-bytes-per-record',
+    ].concat(['user', 'thread', 'key', 'agent', 'run'].flatMap((s) => [`${s}-usage-30d-1m`, `${s}-usage-30d-10m`])),
     run: benchLedger,
   },
   // records/s through `tokenmeter serve` (batches of 100, 4 keep-alive clients) beside record() in process; lost: ledger rows missing.
@@ -72,7 +82,7 @@ const results: Result[] = [];
 for (const suite of suites) {
   if (!suite.names.some(wanted)) continue;
   // Baselines are measured with their subjects; each result carries its baseline's figure.
-  for (const r of await suite.run()) if (wanted(r.name)) results.push(r);
+  for (const r of await suite.run(wanted)) if (wanted(r.name)) results.push(r);
 }
 const out = { node: process.version, results };
 const json = JSON.stringify(out, null, 2);

@@ -78,19 +78,19 @@ export function emptyTotals(): Totals {
 
 const n = (v: bigint | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
 
-/** Adds SQL sums into `t`, keeping the cost exact in picodollars. */
-export function totalsOf(t: Totals, s: RowSums): Totals {
-  t.requests += n(s.requests);
-  t.errors += n(s.errors);
-  t.inputTokens += n(s.input_tokens);
-  t.outputTokens += n(s.output_tokens);
-  t.cachedInputTokens += n(s.cached_input_tokens);
-  t.cacheWriteTokens += n(s.cache_write_tokens);
-  t.reasoningTokens += n(s.reasoning_tokens);
-  t.totalTokens += n(s.total_tokens);
-  t.costPicoUsd += s.cost_pico ?? 0n;
+/** Adds SQL sums into `t` (takes them away with `sign` -1), keeping the cost exact in picodollars. */
+export function totalsOf(t: Totals, s: RowSums, sign: 1 | -1 = 1): Totals {
+  t.requests += sign * n(s.requests);
+  t.errors += sign * n(s.errors);
+  t.inputTokens += sign * n(s.input_tokens);
+  t.outputTokens += sign * n(s.output_tokens);
+  t.cachedInputTokens += sign * n(s.cached_input_tokens);
+  t.cacheWriteTokens += sign * n(s.cache_write_tokens);
+  t.reasoningTokens += sign * n(s.reasoning_tokens);
+  t.totalTokens += sign * n(s.total_tokens);
+  t.costPicoUsd += BigInt(sign) * (s.cost_pico ?? 0n);
   t.costUsd = bigPicoToUsd(t.costPicoUsd);
-  t.unpricedRequests += n(s.unpriced);
+  t.unpricedRequests += sign * n(s.unpriced);
   return t;
 }
 

@@ -4,7 +4,10 @@
  *
  * Time: a record's id is its timestamp in ms times 1024 plus a sequence number (0 to 1023), so
  * the table itself is in time order and a time range is a range of ids: no separate time column
- * or index. `id >> 10` is the timestamp.
+ * or index. `id >> 10` is the timestamp. A writer takes the ids after a millisecond's last row in
+ * turn (ids.ts); a burst of more than 1,024 records in one millisecond carries on into the next
+ * ones, after their rows, so n records of one millisecond keep times within ceil(n / 1024) - 1 ms
+ * of theirs (plus one per row already there), and the rollups count each at the time its row keeps.
  *
  * Space: repeated strings (provider, model, operation, user, thread, agent, key id, error type)
  * are stored once in `strings` and referenced by a small integer; costs are integer picodollars
@@ -13,8 +16,10 @@
  *
  * Rollups: `rollup_hour` sums every record by hour and the dimensions budgets and summaries group
  * by (provider, service type, model, operation, agent, key id); `rollup_user_day` the same by
- * user and day (per-user rows are many more, so they are kept per day). 0 stands for "none" in their keys (string ids start at 1). They are kept in the same
- * transaction as the rows they sum, so they never disagree with them.
+ * user and day (per-user rows are many more, so they are kept per day), and `rollup_user_hour` by
+ * hour and user (schema 4: the ragged ends of a user's range). 0 stands for "none" in their keys
+ * (string ids start at 1). They are kept in the same transaction as the rows they sum, so they
+ * never disagree with them.
  */
 /** The sums every rollup keeps, in column order (rollup.ts's rollupSums gives them in this order). */
 export const ROLLUP_SUM_COLUMNS = [
@@ -178,6 +183,46 @@ export const MIGRATIONS: readonly string[] = [
   LEFT JOIN strings t ON t.id = r.thread_id
   LEFT JOIN strings a ON a.id = r.agent
   LEFT JOIN strings et ON et.id = r.error_type;
+  `,
+  // 4: a user's usage, and a run's, without reading every row of the range. A user's usage read
+  // whole days from rollup_user_day and the ragged first and last days from the rows: at 10M
+  // records a third of a million rows a day, to find one user's few thousand. rollup_user_hour
+  // keeps the same sums by hour, keyed hour first: a batch's buckets land at the end of its B-tree
+  // (an index on records' user_id instead touched one page per user in every batch, writes 1.7 to
+  // 2.7 times slower and some 18 bytes a record), and one user's few hours are one seek each. The
+  // ragged ends then read only what is left of an hour from the rows. It is filled from the records
+  // already there. Its cost is a bucket (~40 bytes) per user, model and agent active in an hour: some
+  // 20 bytes a record at 1M records a month (2.3 records a bucket), 0.6 at 70k records an hour; 200k
+  // records written in 1,000-record batches ~13% slower than without it (the index: ~50% slower).
+  // Runs (metadata.run_id) have no rollup: their index holds only rows with metadata.
+  `
+  CREATE TABLE rollup_user_hour (
+    hour INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    provider INTEGER NOT NULL,
+    service_type INTEGER NOT NULL,
+    model INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cost_pico INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    PRIMARY KEY (hour, user_id, provider, service_type, model, agent)
+  ) WITHOUT ROWID;
+  INSERT INTO rollup_user_hour
+  SELECT (id >> 10) / 3600000, user_id, provider, service_type, model, IFNULL(agent, 0),
+    COUNT(*), SUM(error), IFNULL(SUM(input_tokens), 0), IFNULL(SUM(output_tokens), 0), IFNULL(SUM(cached_input_tokens), 0),
+    IFNULL(SUM(cache_write_tokens), 0), IFNULL(SUM(reasoning_tokens), 0), IFNULL(SUM(total_tokens), 0),
+    IFNULL(SUM(cost_pico), 0), SUM(cost_pico IS NULL)
+  FROM records WHERE user_id IS NOT NULL
+  GROUP BY 1, 2, 3, 4, 5, 6;
+  CREATE INDEX records_run ON records (json_extract(metadata, '$.run_id')) WHERE metadata IS NOT NULL;
   `,
 ];
 

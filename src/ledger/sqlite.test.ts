@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { collectUntil } from '../../test/helpers/gc.ts';
 import { workload } from '../../test/helpers/workload.ts';
 import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { HOUR_MS } from './rollup.ts';
 import { MIGRATIONS } from './schema.ts';
-import { SqliteStore } from './sqlite.ts';
+import { SqliteStore, userHoursSql } from './sqlite.ts';
 import type { Dimension, LedgerFilter } from './types.ts';
 
 const open: SqliteStore[] = [];
@@ -195,12 +196,46 @@ describe('SqliteStore', () => {
       [{ provider: 'gemini', since: start + 100 }, ['hour']],
       [{ provider: 'nobody' }, ['model']],
       [{ since: start + 10, until: start + 20 }, []],
+      // By user without one: the users' rollup, and the records without a user as all less theirs.
+      [{}, ['userId']],
+      [{ since: start + 3_600_000 * 5 + 1234 }, ['userId']],
+      [{ provider: 'gemini', since: start + 86_400_000 - 7, until: start + 4 * 86_400_000 + 3 }, ['userId', 'day']],
+      [{ since: start + 13 * 3_600_000, until: start + 3 * 86_400_000 - 5 }, ['userId', 'model']],
+      // A user's range inside one day, on whole hours, and with more than the user to filter on.
+      [{ userId: 'u3', since: start + 86_400_000 + 2 * HOUR_MS + 59_999, until: start + 86_400_000 + 21 * HOUR_MS + 1 }, ['model']],
+      [{ userId: 'u1', since: start + 3 * HOUR_MS, until: start + 2 * 86_400_000 + 7 * HOUR_MS }, ['agent']],
+      [{ userId: 'u2', provider: 'gemini', since: start + 5 * HOUR_MS + 1, until: start + 3 * 86_400_000 + 40 * 60_000 }, ['day']],
+      [{ since: start + 86_400_000 + 3 * HOUR_MS + 17, until: start + 86_400_000 + 9 * HOUR_MS - 17 }, ['userId']],
     ];
     for (let i = 0; i < 20; i++) {
       const a = start + Math.floor(r() * 5 * 86_400_000);
       const b = a + Math.floor(r() * 2 * 86_400_000) + 1;
       cases.push([{ since: a, until: b }, [(['provider', 'model', 'operation', 'agent', 'apiKeyId', 'day'] as const)[i % 6] as Dimension]]);
+      // One user's: whole days from its rollup, the ends from the rows (or the day less the rows outside the range).
+      cases.push([{ userId: `u${(i % 3) + 1}`, since: a, until: b }, [(['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
+      cases.push([{ since: a, until: b }, ['userId', (['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
     }
+    // rollup_user_hour bucket by bucket against the rows: what a user's ragged ends read.
+    const db = new Database(s.location, { readonly: true });
+    const buckets = db
+      .prepare(
+        `SELECT hour, u.value AS user, SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(cost_pico) AS cost, SUM(unpriced) AS unpriced
+         FROM rollup_user_hour JOIN strings u ON u.id = user_id GROUP BY hour, user_id ORDER BY hour, user`,
+      )
+      .all();
+    db.close();
+    const want = new Map<string, { hour: number; user: string; requests: number; input: number; cost: number; unpriced: number }>();
+    for (const x of records.filter((x) => x.userId !== null).sort((a, b) => a.timestamp - b.timestamp)) {
+      const hour = Math.floor(x.timestamp / HOUR_MS);
+      const k = `${hour} ${x.userId}`;
+      const b = want.get(k) ?? { hour, user: x.userId as string, requests: 0, input: 0, cost: 0, unpriced: 0 };
+      b.requests++;
+      b.input += x.inputTokens ?? 0;
+      if (x.costPicoUsd === null) b.unpriced++;
+      else b.cost += x.costPicoUsd;
+      want.set(k, b);
+    }
+    expect(buckets).toEqual([...want.values()].sort((a, b) => a.hour - b.hour || a.user.localeCompare(b.user)));
     for (const [filter, by] of cases) {
       const want = expected(records, filter, by);
       const got = s.aggregateSync(filter, by);
@@ -220,7 +255,51 @@ describe('SqliteStore', () => {
     }
   });
 
-  it('stores repeated strings once: under 100 bytes a record on disk', async () => {
+  it('groups by user from the rollups, records without a user included, not by reading every row of the range', async () => {
+    const s = store();
+    const start = Date.UTC(2026, 9, 1);
+    const records = randomRecords(3000, 5, start, 3 * 86_400_000);
+    await s.write(records);
+    // The second day's rows taken away behind the store's back: what still counts them was read from the rollups.
+    const db = new Database(s.location);
+    db.prepare('DELETE FROM records WHERE id >= ? AND id < ?').run((start + 86_400_000) * 1024, (start + 2 * 86_400_000) * 1024);
+    db.close();
+    const got = s.aggregateSync({ since: start, until: start + 3 * 86_400_000 }, ['userId']);
+    const want = expected(records, {}, ['userId']);
+    expect(new Map(got.map((r) => [JSON.stringify([r.key.userId]), r.requests]))).toEqual(
+      new Map([...want].map(([k, v]) => [k, v.requests])),
+    );
+  });
+
+  it("reads a user's ragged first and last days by the hour from rollup_user_hour, one seek an hour, and only the hours' ends from the rows", async () => {
+    const s = store();
+    const start = Date.UTC(2026, 9, 1);
+    const records = randomRecords(4000, 13, start, 4 * 86_400_000);
+    await s.write(records);
+    // From 13:20 on the first day to 09:10 on the fourth; its whole hours on those days (14:00-24:00,
+    // 00:00-09:00) lose their rows behind the store's back: what still counts them was read from the rollup.
+    const [since, until] = [start + 13 * HOUR_MS + 20 * 60_000, start + 3 * 86_400_000 + 9 * HOUR_MS + 10 * 60_000];
+    const db = new Database(s.location);
+    const del = db.prepare('DELETE FROM records WHERE id >= ? AND id < ?');
+    del.run((start + 14 * HOUR_MS) * 1024, (start + 86_400_000) * 1024);
+    del.run((start + 3 * 86_400_000) * 1024, (start + 3 * 86_400_000 + 9 * HOUR_MS) * 1024);
+    const got = s.aggregateSync({ userId: 'u2', since, until }, ['model']);
+    const want = expected(records, { userId: 'u2', since, until }, ['model']);
+    expect(new Map(got.map((r) => [JSON.stringify([r.key.model]), r.requests]))).toEqual(
+      new Map([...want].map(([k, v]) => [k, v.requests])),
+    );
+    // How those hours are read: one seek of (hour, user) an hour, never a scan of every user's buckets.
+    const plan = (
+      db.prepare(`EXPLAIN QUERY PLAN ${userHoursSql('model AS model, ', 'WHERE user_id = ?', 'GROUP BY model')}`).all(10, 20, 1) as {
+        detail: string;
+      }[]
+    ).map((r) => r.detail);
+    expect(plan).toContain('SEARCH rollup_user_hour USING PRIMARY KEY (hour=? AND user_id=?)');
+    expect(plan.filter((d) => d.includes('rollup_user_hour'))).toHaveLength(1);
+    db.close();
+  });
+
+  it('stores repeated strings once: under 120 bytes a record on disk, rollups and indexes included', async () => {
     const s = store();
     const n = 50_000;
     const batch: UsageRecord[] = [];
@@ -232,8 +311,10 @@ describe('SqliteStore', () => {
     // 200 users, 6,250 threads, and a handful of providers, models, agents, operations and keys.
     expect((db.prepare('SELECT COUNT(*) AS n FROM strings').get() as { n: number }).n).toBeLessThan(6_500);
     db.close();
-    // 20 plain columns took 245 bytes a row here.
-    expect(s.pageBytes() / n).toBeLessThan(100);
+    // 20 plain columns took 245 bytes a row here. Under 100 before schema 4: rollup_user_hour takes some
+    // 20 bytes a record here (a bucket of ~40 bytes for every 2.3 records: 200 users, 3 models and agents
+    // each, 1,385 records an hour), less the denser the traffic (2 bytes at 10 times this rate).
+    expect(s.pageBytes() / n).toBeLessThan(120);
   });
 
   it('keeps rollups and rows in agreement when old records are deleted', async () => {
@@ -249,6 +330,10 @@ describe('SqliteStore', () => {
     expect(all?.requests).toBe(records.length - gone);
     const [u1] = s.aggregateSync({ userId: 'u1' }, []);
     expect(u1?.requests).toBe(records.filter((r) => r.timestamp >= day && r.userId === 'u1').length);
+    // A range from before the cutoff reads its ragged hours from rollup_user_hour: gone from there too.
+    const [since, until] = [start + 5 * HOUR_MS + 20 * 60_000, day + 3 * HOUR_MS + 10 * 60_000];
+    const [ragged] = s.aggregateSync({ userId: 'u1', since, until }, []);
+    expect(ragged?.requests).toBe(records.filter((r) => r.timestamp >= day && r.timestamp < until && r.userId === 'u1').length);
     expect(await s.count({})).toBe(records.length - gone);
   });
 
@@ -289,6 +374,105 @@ describe('SqliteStore', () => {
     const span = await a.span();
     expect(span?.first).toBe(t);
     expect((span?.last ?? 0) - t).toBeLessThanOrEqual(2);
+  });
+
+  it('writes bursts of any size in one millisecond, from two writers and after older rows of it, losing and doubling none', async () => {
+    const a = store();
+    const b = store(a.location);
+    const t = Date.UTC(2026, 10, 1, 12);
+    // Each record carries its own number (inputTokens), to tell lost and doubled ones apart.
+    let n = 0;
+    const burst = (size: number, tag: string) => Array.from({ length: size }, () => rec({ timestamp: t, agent: tag, inputTokens: n++ }));
+    // Rows of the next milliseconds already there: a full millisecond carries on after them, not onto them.
+    await a.write([rec({ timestamp: t + 1, agent: 'next', inputTokens: n++ }), rec({ timestamp: t + 3, agent: 'next', inputTokens: n++ })]);
+    // One batch of 20,000, then a second burst of the same millisecond from two stores on the file, interleaved.
+    await a.write(burst(20_000, 'a'));
+    for (let i = 0; i < 10; i++) {
+      await b.write(burst(1000, 'b'));
+      await a.write(burst(1000, 'a'));
+    }
+    const rows = a.recordsSync({ order: 'asc' });
+    expect(rows).toHaveLength(n);
+    // Every number once: none lost, none doubled.
+    expect(rows.map((r) => r.inputTokens).sort((x, y) => (x ?? 0) - (y ?? 0))).toEqual(Array.from({ length: n }, (_, i) => i));
+    // 40,000 records of one millisecond take 40 (1,024 each); the two rows of later ones push them one id on.
+    const burstRows = rows.filter((r) => r.agent !== 'next');
+    expect(burstRows[0]?.timestamp).toBe(t);
+    expect((burstRows.at(-1)?.timestamp ?? 0) - t).toBe(Math.ceil((40_000 + 2) / 1024) - 1);
+    // The rows written first kept their ids, and the rollups count every row where it landed.
+    expect(rows.filter((r) => r.agent === 'next').map((r) => r.timestamp)).toEqual([t + 1, t + 3]);
+    const [all] = a.aggregateSync({ since: t, until: t + 60_000 }, []);
+    expect(all?.requests).toBe(n);
+    expect(a.aggregateSync({ agent: 'b' }, []).map((r) => r.requests)).toEqual([10_000]);
+  });
+
+  it('writes records with an old timestamp after the ledger moved on, after the rows already in that millisecond', async () => {
+    const s = store();
+    const old = Date.UTC(2026, 9, 1, 8);
+    await s.write(Array.from({ length: 1500 }, (_, i) => rec({ timestamp: old, inputTokens: i })));
+    await s.write(randomRecords(2000, 3, old + 86_400_000, 86_400_000));
+    // An import of the same millisecond later on: ids after those the first 1,500 took, none lost.
+    await s.write(Array.from({ length: 3000 }, (_, i) => rec({ timestamp: old, inputTokens: 1500 + i })));
+    const rows = s.recordsSync({ until: old + 60_000, order: 'asc' });
+    expect(rows.map((r) => r.inputTokens)).toEqual(Array.from({ length: 4500 }, (_, i) => i));
+    expect(rows.at(-1)?.timestamp).toBe(old + Math.ceil(4500 / 1024) - 1);
+    expect(await s.count({})).toBe(6500);
+  });
+
+  it('keeps its heap flat over 300,000 records with a new thread id each, and reads back the strings it let go of', async () => {
+    const s = store();
+    const t = Date.UTC(2026, 10, 1);
+    const thread = (i: number) => `thread-${i}-0f4a5b3d9c`;
+    let i = 0;
+    const writeMore = async (n: number) => {
+      for (const end = i + n; i < end; )
+        await s.write(Array.from({ length: 10_000 }, () => rec({ timestamp: t + i, threadId: thread(i++) })));
+    };
+    const heap = async () => {
+      await collectUntil(() => false, 3);
+      return process.memoryUsage().heapUsed;
+    };
+    await writeMore(50_000);
+    const before = await heap();
+    await writeMore(250_000);
+    const after = await heap();
+    // Every thread id kept in memory took about 80 bytes: 250,000 of them some 20 MB (115 MB at a million).
+    expect((after - before) / 1e6).toBeLessThan(5);
+    // Strings long gone from memory still read back, filter, and are not stored twice.
+    const [first] = s.recordsSync({ threadId: thread(5) });
+    expect(first).toMatchObject({ timestamp: t + 5, threadId: thread(5), model: 'gpt-4o' });
+    const db = new Database(s.location, { readonly: true });
+    const strings = () => (db.prepare('SELECT COUNT(*) AS n FROM strings').get() as { n: number }).n;
+    const n = strings();
+    await s.write([rec({ timestamp: t + i, threadId: thread(5) })]);
+    expect(strings()).toBe(n);
+    expect(s.aggregateSync({ threadId: thread(5) }, ['threadId']).map((r) => [r.key.threadId, r.requests])).toEqual([[thread(5), 2]]);
+    db.close();
+  }, 120_000);
+
+  it('keeps its memory flat when every read asks for a different number of records', async () => {
+    const s = store();
+    await s.write(Array.from({ length: 5 }, (_, i) => rec({ timestamp: Date.UTC(2026, 10, 1) + i })));
+    const read = (from: number, n: number) => {
+      for (let limit = from; limit < from + n; limit++) expect(s.recordsSync({ userId: 'u1', limit }).length).toBe(5);
+    };
+    read(5, 1000);
+    await collectUntil(() => false, 3);
+    const before = process.memoryUsage().rss;
+    read(1005, 6000);
+    await collectUntil(() => false, 3);
+    // A statement kept for each limit took some 24 KB outside the JS heap: 6,000 of them about 140 MB.
+    expect((process.memoryUsage().rss - before) / 1e6).toBeLessThan(30);
+  }, 60_000);
+
+  it('forgets the strings a failed batch added, so the next batch stores them again', async () => {
+    const s = store();
+    // JSON.stringify throws on a bigint in the metadata: the batch fails after its new strings went in, and is rolled back.
+    const bad = rec({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch', metadata: { n: 1n } });
+    await expect(s.write([rec(), bad])).rejects.toThrow(/cannot write 2 records/);
+    await s.write([rec({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch' })]);
+    const [got] = s.recordsSync({});
+    expect(got).toMatchObject({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch' });
   });
 
   it('migrates a ledger of the first schema in place: its records kept, one-hour cache writes kept from then on', async () => {
@@ -376,6 +560,81 @@ describe('SqliteStore', () => {
       { i: null, c: null, o: null, g: 1290, w: null },
     ]);
     view.close();
+  });
+
+  it("migrates a ledger of the third schema in place: a user's hours from rollup_user_hour, filled from its rows, and a run's rows through an index", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
+    const start = Date.UTC(2026, 9, 1);
+    // A ledger as version 3 left it, with 300 records of users u1 and u2 in it, every tenth of a run.
+    const v3 = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 3)) v3.exec(m);
+    v3.pragma('user_version = 3');
+    v3.exec(`INSERT INTO strings (id, value) VALUES (1, 'openai'), (2, 'llm'), (3, 'gpt-4o'), (4, 'chat'), (5, 'u1'), (6, 'u2')`);
+    const insert = v3.prepare(
+      'INSERT INTO records (id, provider, service_type, model, operation, input_tokens, user_id, error, metadata) VALUES (?, 1, 2, 3, 4, 10, ?, 0, ?)',
+    );
+    const old: UsageRecord[] = [];
+    v3.exec('BEGIN');
+    for (let i = 0; i < 300; i++) {
+      const r = rec({
+        timestamp: start + i * 800_000,
+        userId: i % 2 === 0 ? 'u1' : 'u2',
+        metadata: i % 10 === 0 ? { run_id: 'run-1' } : null,
+        ...{ inputTokens: 10, outputTokens: null, cachedInputTokens: null, totalTokens: null, costPicoUsd: null },
+        ...{ apiKeyId: null, threadId: null, agent: null },
+      });
+      insert.run(r.timestamp * 1024, i % 2 === 0 ? 5 : 6, r.metadata === null ? null : JSON.stringify(r.metadata));
+      old.push(r);
+    }
+    // Their daily user rollup, as the version 3 writer kept it.
+    v3.exec(`INSERT INTO rollup_user_day SELECT user_id, (id >> 10) / 86400000, provider, service_type, model, 0,
+      COUNT(*), 0, SUM(input_tokens), 0, 0, 0, 0, 0, 0, COUNT(*) FROM records GROUP BY 1, 2`);
+    v3.exec('COMMIT');
+    v3.close();
+    const s = store(file);
+    const records = old.concat(
+      randomRecords(3000, 11, start, 3 * 86_400_000).map((r, i) => (i % 10 === 0 ? { ...r, metadata: { run_id: `run-${i % 3}` } } : r)),
+    );
+    const db = new Database(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    // The old rows' hours, by user, before anything new is written.
+    expect(db.prepare('SELECT SUM(requests) AS n, SUM(input_tokens) AS input FROM rollup_user_hour').get()).toEqual({
+      n: 300,
+      input: 3000,
+    });
+    await s.write(records.slice(300));
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
+    // A run's rows through its index; no index on the records' users, which slowed every write.
+    expect(plan("SELECT SUM(input_tokens) FROM records WHERE metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = 'r'")).toMatch(
+      /USING INDEX records_run/,
+    );
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' ORDER BY name").pluck().all()).toEqual([
+      'records_run',
+      'records_thread',
+    ]);
+    // A user's usage with ragged ends counts the rows of before the migration as well as the new ones,
+    // and still does once the rows of the first day's whole hours are gone: those come from rollup_user_hour.
+    const [since, until] = [start + 5 * HOUR_MS + 17, start + 2 * 86_400_000 + 19 * HOUR_MS + 60_000];
+    const want = new Map([...expected(records, { userId: 'u2', since, until }, ['model'])].map(([k, v]) => [k, v]));
+    const got = () => new Map(s.aggregateSync({ userId: 'u2', since, until }, ['model']).map((r) => [JSON.stringify([r.key.model]), r]));
+    const inRange = (r: UsageRecord) => r.userId === 'u2' && r.timestamp >= since && r.timestamp < until;
+    expect(records.slice(0, 300).filter(inRange).length).toBeGreaterThan(50);
+    for (const pass of [1, 2]) {
+      const rows = got();
+      expect(rows.size, `pass ${pass}`).toBe(want.size);
+      for (const [k, w] of want)
+        expect({ requests: rows.get(k)?.requests, inputTokens: rows.get(k)?.inputTokens }).toEqual({
+          requests: w.requests,
+          inputTokens: w.inputTokens,
+        });
+      db.prepare('DELETE FROM records WHERE id >= ? AND id < ?').run((start + 6 * HOUR_MS) * 1024, (start + 86_400_000) * 1024);
+    }
+    db.close();
+    expect(await s.count({ userId: 'u2', since, until })).toBeLessThan(records.filter(inRange).length);
+    // A run's old and new rows, but those just deleted.
+    const [run] = s.aggregateSync({ runId: 'run-1' }, []);
+    const gone = (r: UsageRecord) => r.timestamp >= start + 6 * HOUR_MS && r.timestamp < start + 86_400_000;
+    expect(run?.requests).toBe(records.filter((r) => r.metadata?.run_id === 'run-1' && !gone(r)).length);
   });
 
   it('refuses a ledger written by a newer tokenmeter', () => {
