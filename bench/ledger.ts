@@ -17,7 +17,7 @@ import { SqliteStore } from '../src/ledger/sqlite.ts';
 import type { ReportQuery } from '../src/reports/query.ts';
 import { providerSummaries, subjectUsage, summary } from '../src/reports/reports.ts';
 import type { UsageInput, UsageRecord } from '../src/usage.ts';
-import { workload } from '../test/helpers/workload.ts';
+import { asInput, workload } from '../test/helpers/workload.ts';
 import type { Result } from './harness.ts';
 
 const DAY = 86_400_000;
@@ -28,24 +28,7 @@ function median(xs: number[]): number {
 }
 
 function inputs(n: number, start: number): UsageInput[] {
-  const out: UsageInput[] = [];
-  for (const r of workload(n, start, 50)) {
-    out.push({
-      provider: r.provider,
-      model: r.model,
-      operation: r.operation,
-      inputTokens: r.inputTokens,
-      outputTokens: r.outputTokens,
-      cachedInputTokens: r.cachedInputTokens,
-      apiKeyId: r.apiKeyId ?? undefined,
-      userId: r.userId ?? undefined,
-      threadId: r.threadId ?? undefined,
-      agent: r.agent ?? undefined,
-      durationMs: r.durationMs,
-      timestamp: r.timestamp,
-    });
-  }
-  return out;
+  return [...workload(n, start, 50)].map(asInput);
 }
 
 function percentile(xs: number[], p: number): number {

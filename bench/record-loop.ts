@@ -12,28 +12,13 @@ import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { TokenMonitor } from '../src/index.ts';
 import type { UsageInput } from '../src/usage.ts';
-import { workload } from '../test/helpers/workload.ts';
+import { asInput, workload } from '../test/helpers/workload.ts';
 
 const [mode = 'ledger', countArg = '200000', loop = 'tight'] = process.argv.slice(2);
 const n = Number(countArg);
 const dir = mkdtempSync(join(tmpdir(), 'tm-bench-loop-'));
 const calls: UsageInput[] = [];
-for (const r of workload(n + 20_000, Date.now() - 86_400_000, 50)) {
-  calls.push({
-    provider: r.provider,
-    model: r.model,
-    operation: r.operation,
-    inputTokens: r.inputTokens,
-    outputTokens: r.outputTokens,
-    cachedInputTokens: r.cachedInputTokens,
-    apiKeyId: r.apiKeyId ?? undefined,
-    userId: r.userId ?? undefined,
-    threadId: r.threadId ?? undefined,
-    agent: r.agent ?? undefined,
-    durationMs: r.durationMs,
-    timestamp: r.timestamp,
-  });
-}
+for (const r of workload(n + 20_000, Date.now() - 86_400_000, 50)) calls.push(asInput(r));
 const ledger = mode === 'none' ? { ledger: false as const } : mode === 'ledger-no-thread' ? { ledger: { thread: false } } : {};
 const m = new TokenMonitor({ dir, metrics: false, loadConfig: false, ...ledger });
 // Warm-up: the same code paths, then flushed, outside the measurement.

@@ -17,7 +17,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { TokenMonitor } from '../src/index.ts';
 import type { UsageInput } from '../src/usage.ts';
-import { workload } from '../test/helpers/workload.ts';
+import { asInput, workload } from '../test/helpers/workload.ts';
 import type { Result } from './harness.ts';
 
 // TOKENMETER_BENCH_SERVE_CLI: another checkout's src/cli/index.ts, to measure its server beside this baseline.
@@ -34,20 +34,7 @@ function calls(n: number): UsageInput[] {
   const out: UsageInput[] = [];
   let i = 0;
   for (const r of workload(n, Date.now() - 86_400_000, 50)) {
-    const c: UsageInput = {
-      provider: r.provider,
-      model: r.model,
-      operation: r.operation,
-      inputTokens: r.inputTokens,
-      outputTokens: r.outputTokens,
-      cachedInputTokens: r.cachedInputTokens,
-      apiKeyId: r.apiKeyId ?? undefined,
-      userId: r.userId ?? undefined,
-      threadId: r.threadId ?? undefined,
-      agent: r.agent ?? undefined,
-      durationMs: r.durationMs,
-      timestamp: r.timestamp,
-    };
+    const c = asInput(r);
     if (r.error) {
       c.errorType = r.errorType ?? 'error';
       c.errorMessage = r.errorMessage ?? '';

@@ -1,4 +1,4 @@
-import type { UsageRecord } from '../../src/usage.ts';
+import type { UsageInput, UsageRecord } from '../../src/usage.ts';
 
 /**
  * A month of traffic as a team of agents makes it: two providers, three models, three agents,
@@ -44,4 +44,22 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
       metadata: null,
     };
   }
+}
+
+/** A workload record as a caller hands it to record(): its counts and labels, no cost. */
+export function asInput(r: UsageRecord): UsageInput {
+  return {
+    provider: r.provider,
+    model: r.model,
+    operation: r.operation,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    cachedInputTokens: r.cachedInputTokens,
+    apiKeyId: r.apiKeyId ?? undefined,
+    userId: r.userId ?? undefined,
+    threadId: r.threadId ?? undefined,
+    agent: r.agent ?? undefined,
+    durationMs: r.durationMs,
+    timestamp: r.timestamp,
+  };
 }
