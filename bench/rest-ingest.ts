@@ -88,7 +88,13 @@ async function drive(agent: Agent, url: URL, bodies: Buffer[], until: () => bool
   const client = async () => {
     while (!until()) {
       const body = bodies[next++ % bodies.length] as Buffer;
-      const status = await post(agent, url, body);
+      let status = await post(agent, url, body);
+      // The ledger is behind (503, Retry-After: 1): as a client should, wait and post it again.
+      while (status === 503 && !until()) {
+        await new Promise((r) => setTimeout(r, 1000));
+        status = await post(agent, url, body);
+      }
+      if (status === 503) break;
       if (status !== 201) throw new Error(`POST /v1/usage answered ${status}`);
       posted += BATCH;
     }

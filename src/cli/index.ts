@@ -66,6 +66,11 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .option('--request-timeout <ms>', 'time a client has to send a whole request (default 30000)', parsePositiveInt)
     .option('--keep-alive-timeout <ms>', 'time an idle connection stays open (default 5000)', parsePositiveInt)
     .option('--max-connections <n>', 'most connections open at once (default 1024)', parsePositiveInt)
+    .option(
+      '--max-ledger-backlog <n>',
+      'records waiting for the ledger past which POST /v1/usage answers 503 (default 100000)',
+      parsePositiveInt,
+    )
     .option('--dir <path>', DIR_HELP)
     .action(async (opts: ServeOptions) => {
       // Loaded only for this command: the read commands stay light.

@@ -15,12 +15,15 @@ export interface ServeOptions {
   requestTimeout?: number | undefined;
   keepAliveTimeout?: number | undefined;
   maxConnections?: number | undefined;
+  maxLedgerBacklog?: number | undefined;
 }
 
 /** The connection limits given on the command line (the rest keep their defaults). */
-function limits(o: ServeOptions): Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections'> {
-  const out: Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections'> = {};
-  for (const k of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections'] as const) {
+function limits(
+  o: ServeOptions,
+): Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections' | 'maxLedgerBacklog'> {
+  const out: Pick<ApiServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxConnections' | 'maxLedgerBacklog'> = {};
+  for (const k of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxLedgerBacklog'] as const) {
     const v = o[k];
     if (v !== undefined) out[k] = v;
   }

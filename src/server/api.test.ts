@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../monitor.ts';
 import { type ApiServer, startApiServer } from './api.ts';
@@ -170,5 +173,31 @@ describe('monitor.validate and recordValidated (what ingest records through)', (
     expect(() => m.recordValidated({ ...u })).toThrow(/validate\(\)/);
     expect(m.usageSummary('openai').requests).toBe(1);
     expect(() => m.validate({ provider: 'openai', model: 'gpt-4o', inputTokens: -1 })).toThrow(/inputTokens/);
+  });
+});
+
+describe('POST /v1/usage while the ledger is behind', () => {
+  it('answers 503 with Retry-After past maxLedgerBacklog, keeps what it took, and takes the retry once the ledger caught up', async () => {
+    const monitor = new TokenMonitor({
+      dir: mkdtempSync(join(tmpdir(), 'tm-backlog-')),
+      metrics: false,
+      loadConfig: false,
+      logLevel: 'silent',
+    });
+    const server = await start(monitor, { maxLedgerBacklog: 5 });
+    const records = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ provider: 'openai', model: 'gpt-4o', inputTokens: 10 + i, outputTokens: 1 }));
+    const post = (body: unknown) =>
+      fetch(`${server.url}/v1/usage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post(records(5))).status).toBe(201);
+    const behind = await post(records(3));
+    expect(behind.status).toBe(503);
+    expect(behind.headers.get('retry-after')).toBe('1');
+    expect(await behind.json()).toMatchObject({ error: { type: 'ledger_behind' } });
+    await monitor.flush();
+    expect((await post(records(3))).status).toBe(201);
+    await monitor.flush();
+    expect(await monitor.records({})).toHaveLength(8);
+    expect(monitor.health().ledger).toMatchObject({ written: 8, dropped: 0 });
   });
 });

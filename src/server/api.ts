@@ -32,6 +32,12 @@ export interface ApiServerOptions {
   keepAliveTimeout?: number;
   /** Most connections open at once; more are closed as they arrive. @default 1024 */
   maxConnections?: number;
+  /**
+   * Most records waiting for the ledger before `POST /v1/usage` answers 503 (`ledger_behind`, with
+   * `Retry-After`) instead of taking more: clients that post faster than the ledger is written are
+   * slowed down rather than have their records dropped past the ledger's `maxPending`. @default 100000
+   */
+  maxLedgerBacklog?: number;
 }
 
 /** The options' defaults. */
@@ -43,6 +49,7 @@ export const API_SERVER_DEFAULTS = {
   requestTimeout: 30_000,
   keepAliveTimeout: 5_000,
   maxConnections: 1024,
+  maxLedgerBacklog: 100_000,
 } as const;
 
 export interface ApiServer {
@@ -87,7 +94,8 @@ function pathParam(field: string, raw: string): string {
  */
 export async function startApiServer(monitor: TokenMonitor, options: ApiServerOptions = {}): Promise<ApiServer> {
   const o = { ...API_SERVER_DEFAULTS, ...options };
-  for (const k of ['maxBodyBytes', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections'] as const) positiveInt(k, o[k]);
+  for (const k of ['maxBodyBytes', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxLedgerBacklog'] as const)
+    positiveInt(k, o[k]);
   if (o.headersTimeout > o.requestTimeout) {
     throw new ValidationError('headersTimeout', o.headersTimeout, `must not be more than requestTimeout (${o.requestTimeout})`);
   }
@@ -143,7 +151,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     if (loopback) checkHost(req);
     if (origins.handle(req, res)) return;
     if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
-    if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes);
+    if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes, o.maxLedgerBacklog);
     if (method === 'POST' && path === '/v1/check') return check(monitor, req, res, o.maxBodyBytes);
     if (method !== 'GET') throw new HttpError(405, errorBody('method_not_allowed', `${method} ${path.slice(0, 200)}`));
     const report = reports.get(path);

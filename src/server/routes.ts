@@ -25,8 +25,24 @@ export interface IngestAnswer {
  * `POST /v1/usage`: every item is checked (once: what is checked is what is recorded) before any
  * is recorded, so a bad item records none of its batch.
  */
-export async function ingest(monitor: TokenMonitor, req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<void> {
+export async function ingest(
+  monitor: TokenMonitor,
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBytes: number,
+  maxBacklog: number,
+): Promise<void> {
   const body = await readJson(req, maxBytes);
+  const backlog = monitor.health().ledger?.pending ?? 0;
+  if (backlog >= maxBacklog) {
+    // Taking more would only grow the queue towards maxPending, where records are dropped: the
+    // client retries, and its records are kept.
+    res.setHeader('retry-after', '1');
+    throw new HttpError(
+      503,
+      errorBody('ledger_behind', `${backlog} records wait for the ledger (maxLedgerBacklog ${maxBacklog}); retry after a second`),
+    );
+  }
   const batch = Array.isArray(body);
   const items = (batch ? body : [body]) as UsageInput[];
   if (items.length > MAX_BATCH_RECORDS)
