@@ -210,6 +210,31 @@ describe('budgets', () => {
     await monitor.close();
   });
 
+  it('seeds a budget without waiting for a batch the writer thread cannot write yet, counting it from memory', async () => {
+    const d = dir();
+    const monitor = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
+    const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 0, userId: 'ann' };
+    monitor.record(call);
+    await monitor.flush();
+    const other = new Database(join(d, 'ledger.db'));
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      // 1,000 records: a batch goes to the writer thread, which waits for the lock (10 s busy timeout).
+      for (let i = 0; i < 1000; i++) monitor.record(call);
+      monitor.setBudget({ scope: 'user', scopeId: '*', limit: 100_000, unit: 'tokens' });
+      monitor.record(call);
+      expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 1002 });
+      // record() did not wait for the locked write: the batch is still in flight, not failed.
+      expect(monitor.health().ledger).toMatchObject({ written: 1, lastError: undefined });
+    } finally {
+      other.exec('COMMIT');
+      other.close();
+    }
+    await monitor.flush();
+    expect(monitor.health().ledger).toMatchObject({ ok: true, pending: 0, written: 1002 });
+    await monitor.close();
+  });
+
   it('seeds a team of users and keys after a restart counting each record once', async () => {
     const d = dir();
     const team = {

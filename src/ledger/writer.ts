@@ -60,6 +60,8 @@ const MAX_RETRY_MS = 30_000;
 const MAX_BATCHES_IN_ONE = 10;
 /** How long process exit waits for the writer thread's batch: past SQLite's busy timeout (10 s). */
 const EXIT_WAIT_MS = 15_000;
+/** How long budget seeding waits for the writer thread's batch before counting it from memory. */
+const SEED_WAIT_MS = 50;
 
 /** A batch being written, and who waits for it. */
 interface InFlight {
@@ -354,12 +356,15 @@ export class LedgerWriter {
 
   /**
    * The records not in the ledger yet, for a reader that adds them to what the ledger holds
-   * (budget seeding) without writing on this thread: first waits for the batch the writer thread
-   * has, so that a record is either in the ledger or in this list, never both. Never throws.
+   * (budget seeding) without writing on this thread: first waits a moment for the batch the
+   * writer thread has, so that a record is either in the ledger or in this list. Never throws.
+   * A batch still being written after SEED_WAIT_MS (the file locked by another process) is listed
+   * too: should it land while the reader reads, it counts twice, which makes a budget stricter for
+   * a moment, never looser; and record() does not stall for the lock.
    */
   unwrittenSync(): readonly UsageRecord[] {
     if (this.#inflight !== undefined && this.#thread !== undefined) {
-      this.#thread.waitSync(this.#inflight.seq, EXIT_WAIT_MS);
+      this.#thread.waitSync(this.#inflight.seq, SEED_WAIT_MS);
       this.#thread.poll(this.#inflight.seq);
     }
     const f = this.#inflight;
