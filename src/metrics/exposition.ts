@@ -14,6 +14,8 @@ import { defaultResource } from '@opentelemetry/resources';
 import { type Aggregator, type Hist, labelsText, labelText } from './aggregator.ts';
 import { DESCRIPTION, LABEL, METRIC, TOKEN_TYPES } from './names.ts';
 
+type GenAi = ReturnType<Aggregator['genAiSeries']>[number];
+
 /** The text format's content type (https://prometheus.io/docs/instrumenting/exposition_formats/). */
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -153,41 +155,28 @@ export function* expositionChunks(agg: Aggregator): Generator<string, void, unde
 
   if (agg.semconv) {
     const genai = agg.genAiSeries();
-    let started = false;
-    for (let i = 0; i < genai.length; i++) {
-      const g = genai[i];
-      if (g === undefined) continue;
-      for (const h of [g.input, g.output]) {
-        if (h.count === 0) continue;
-        if (!started) {
-          buf += header(METRIC.tokenUsage, DESCRIPTION.tokenUsage, 'histogram', '{token}');
-          started = true;
+    // One GenAI histogram family: the header before its first sample, then each series' histograms.
+    const histograms = function* (name: string, help: string, unit: string, of: (g: GenAi) => Iterable<Hist>) {
+      let started = false;
+      for (const g of genai) {
+        for (const h of of(g)) {
+          if (h.count === 0) continue;
+          if (!started) {
+            buf += header(name, help, 'histogram', unit);
+            started = true;
+          }
+          buf += histLines(name, h);
         }
-        buf += histLines(METRIC.tokenUsage, h);
-      }
-      if (buf.length >= CHUNK) {
-        yield buf;
-        buf = '';
-      }
-    }
-    started = false;
-    for (let i = 0; i < genai.length; i++) {
-      const g = genai[i];
-      if (g === undefined) continue;
-      const hists = g.errors === null ? [g.duration] : [g.duration, ...g.errors.values()];
-      for (const h of hists) {
-        if (h.count === 0) continue;
-        if (!started) {
-          buf += header(METRIC.operationDuration, DESCRIPTION.operationDuration, 'histogram', 's');
-          started = true;
+        if (buf.length >= CHUNK) {
+          yield buf;
+          buf = '';
         }
-        buf += histLines(METRIC.operationDuration, h);
       }
-      if (buf.length >= CHUNK) {
-        yield buf;
-        buf = '';
-      }
-    }
+    };
+    yield* histograms(METRIC.tokenUsage, DESCRIPTION.tokenUsage, '{token}', (g) => [g.input, g.output]);
+    yield* histograms(METRIC.operationDuration, DESCRIPTION.operationDuration, 's', (g) =>
+      g.errors === null ? [g.duration] : [g.duration, ...g.errors.values()],
+    );
   }
   if (buf !== '') yield buf;
 }
