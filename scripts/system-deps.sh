@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests run for real: Prometheus (and its promtool) and
-# Alertmanager. Skips what is already there; needs root (or sudo) to install.
+# Alertmanager, and Chromium for the built-in page's browser tests (driven by playwright-core, no
+# browser download). Skips what is already there; needs root (or sudo) to install.
 set -euo pipefail
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
