@@ -1,20 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { workload } from '../../test/helpers/workload.ts';
+import type { UsageRecord } from '../usage.ts';
 import { RollupBuckets, rollupSums } from './rollup.ts';
+
+const add = (b: RollupBuckets, key: number[], r: UsageRecord) =>
+  b.add(
+    key,
+    r.error ? 1 : 0,
+    r.inputTokens,
+    r.outputTokens,
+    r.cachedInputTokens,
+    r.cacheWriteTokens,
+    r.reasoningTokens,
+    r.totalTokens,
+    r.costPicoUsd,
+  );
 
 describe('RollupBuckets', () => {
   it('keeps keys whose hashes collide apart, each with its own sums', () => {
     const [a, b] = [...workload(2, Date.now())];
     const buckets = new RollupBuckets();
     // [1, 0] and [0, 0x9e3779b1] hash alike (h = imul(h, 0x9e3779b1) + part, to 32 bits).
-    buckets.add([1, 0], a!);
-    buckets.add([0, 0x9e3779b1], b!);
-    buckets.add([1, 0], a!);
+    add(buckets, [1, 0], a!);
+    add(buckets, [0, 0x9e3779b1], b!);
+    add(buckets, [1, 0], a!);
     expect(buckets.size).toBe(2);
     const byKey = new Map([...buckets].map((s) => [s.key.join(','), rollupSums(s)]));
     expect(byKey.get('1,0')?.[0]).toBe(2);
     expect(byKey.get('0,2654435761')?.[0]).toBe(1);
     expect(byKey.get('1,0')?.[2]).toBe(2 * (a!.inputTokens as number));
+  });
+
+  it('adds nothing for an unknown count and counts an unknown cost as unpriced', () => {
+    const buckets = new RollupBuckets();
+    buckets.add([7], 1, 10, null, Number.NaN, null, null, 10, null);
+    buckets.add([7], 0, 5, 3, 2, Number.NaN, 1, 8, 4_000);
+    const [s] = [...buckets];
+    // requests, errors, input, output, cached, cache write, reasoning, total, cost, unpriced
+    expect(rollupSums(s!)).toEqual([2, 1, 15, 3, 2, 0, 1, 18, 4_000, 1]);
   });
 
   it('sums a workload by key as grouping the records does', () => {
@@ -23,7 +46,7 @@ describe('RollupBuckets', () => {
     const expected = new Map<string, { requests: number; cost: number; errors: number }>();
     for (const r of records) {
       const key = [Math.floor(r.timestamp / 3_600_000), r.model.length, Number((r.userId as string).slice(5))];
-      buckets.add(key, r);
+      add(buckets, key, r);
       const e = expected.get(key.join(',')) ?? { requests: 0, cost: 0, errors: 0 };
       e.requests++;
       e.cost += r.costPicoUsd as number;

@@ -1,5 +1,4 @@
 import { picoToUsd } from '../pricing/money.ts';
-import type { UsageRecord } from '../usage.ts';
 import type { Totals } from './types.ts';
 
 export { DAY_MS, HOUR_MS } from '../time.ts';
@@ -31,8 +30,21 @@ export class RollupBuckets {
   readonly #map = new Map<number, RollupSums>();
   #size = 0;
 
-  /** Adds one record to the bucket of `key` (the caller's array is kept when the bucket is new). */
-  add(key: number[], r: UsageRecord): void {
+  /**
+   * Adds one record to the bucket of `key` (the caller's array is kept when the bucket is new).
+   * Counts are null or NaN when unknown (they add nothing); a null or NaN cost counts as unpriced.
+   */
+  add(
+    key: number[],
+    error: number,
+    input: number | null,
+    output: number | null,
+    cached: number | null,
+    cacheWrite: number | null,
+    reasoning: number | null,
+    total: number | null,
+    cost: number | null,
+  ): void {
     let h = 0;
     for (let i = 0; i < key.length; i++) h = (Math.imul(h, 0x9e3779b1) + (key[i] as number)) | 0;
     const head = this.#map.get(h);
@@ -56,16 +68,17 @@ export class RollupBuckets {
       this.#map.set(h, s);
       this.#size++;
     }
+    // `x || 0`: null and NaN (unknown) add nothing.
     s.requests++;
-    if (r.error) s.errors++;
-    s.input += r.inputTokens ?? 0;
-    s.output += r.outputTokens ?? 0;
-    s.cached += r.cachedInputTokens ?? 0;
-    s.cacheWrite += r.cacheWriteTokens ?? 0;
-    s.reasoning += r.reasoningTokens ?? 0;
-    s.total += r.totalTokens ?? 0;
-    if (r.costPicoUsd === null) s.unpriced++;
-    else s.costPico += r.costPicoUsd;
+    s.errors += error;
+    s.input += input || 0;
+    s.output += output || 0;
+    s.cached += cached || 0;
+    s.cacheWrite += cacheWrite || 0;
+    s.reasoning += reasoning || 0;
+    s.total += total || 0;
+    if (cost === null || Number.isNaN(cost)) s.unpriced++;
+    else s.costPico += cost;
   }
 
   /** How many buckets it holds. */
