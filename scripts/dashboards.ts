@@ -27,6 +27,7 @@ import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as text from '@grafana/grafana-foundation-sdk/text';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { DEFAULT_THRESHOLDS } from '../src/budgets/limits.ts';
+import type { MetricLabelOptions } from '../src/metrics/aggregator.ts';
 import { LABEL, METRIC, prometheusName, SEMCONV, SEMCONV_PROVIDER } from '../src/metrics/names.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -193,7 +194,8 @@ function single(title: string, description: string, target: prometheus.Dataquery
 
 /** A table of instant queries joined on their labels; `columns` renames each query's value column. */
 function joined(title: string, description: string, columns: { refId: string; name: string; expr: string }[]): table.PanelBuilder {
-  const rename: Record<string, string> = {};
+  // Grafana names a table query's value column `Value #<refId>`, or `Value` when it is the only query.
+  const rename: Record<string, string> = columns.length === 1 ? { Value: columns[0]?.name ?? '' } : {};
   for (const c of columns) rename[`Value #${c.refId}`] = c.name;
   return new table.PanelBuilder()
     .title(title)
@@ -276,7 +278,13 @@ function board(uid: string, title: string, description: string): dashboard.Dashb
     .variables(variables())
     .annotations(alertAnnotations())
     .link(
-      new dashboard.DashboardLinkBuilder('tokenmeter').type(dashboard.DashboardLinkType.Dashboards).tags(['tokenmeter']).asDropdown(false),
+      // The other tokenmeter dashboard, with the same time range and filters.
+      new dashboard.DashboardLinkBuilder('tokenmeter')
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags(['tokenmeter'])
+        .asDropdown(false)
+        .keepTime(true)
+        .includeVars(true),
     );
 }
 
@@ -554,17 +562,23 @@ function overview(): dashboard.DashboardBuilder {
 // ---------------------------------------------------------------------------------------------
 // The callers: the opt-in labels.
 
+/** Each opt-in label, the metrics option that turns it on (typed: a renamed option fails the build), and `summary --by`. */
 const OPT_IN = {
-  [LABEL.agent]: 'agent',
-  [LABEL.userId]: 'userId',
-  [LABEL.threadId]: 'threadId',
-  [LABEL.apiKeyId]: 'apiKeyId',
-} as const;
-/** What to turn on when a label is off (src/metrics/aggregator.ts MetricLabelOptions; README, Metrics). */
+  [LABEL.agent]: { option: 'agent', by: 'agent' },
+  [LABEL.userId]: { option: 'userId', by: 'user' },
+  [LABEL.threadId]: { option: 'threadId', by: 'thread' },
+  [LABEL.apiKeyId]: { option: 'apiKeyId', by: 'key' },
+} as const satisfies Record<string, { option: keyof MetricLabelOptions; by: string }>;
+/**
+ * What a panel of an opt-in label says when it has no series: the option that turns the label on
+ * (MetricLabelOptions in src/metrics/aggregator.ts; README, Metrics), and the CLI that reads the
+ * ledger, which has every label whatever the option.
+ */
 const turnOn = (label: keyof typeof OPT_IN): string =>
-  `No ${label} label on the metrics: it is off by default. Turn it on with new TokenMonitor({ metrics: { labels: { ${OPT_IN[label]}: true } } }), or ask the ledger: tokenmeter summary --by ${label === LABEL.apiKeyId ? 'key' : label === LABEL.userId ? 'user' : label === LABEL.threadId ? 'thread' : 'agent'}`;
+  `No series with the ${label} label. It is off by default: turn it on with new TokenMonitor({ metrics: { labels: { ${OPT_IN[label].option}: true } } }), or ask the ledger: tokenmeter summary --by ${OPT_IN[label].by}`;
 
 function callers(): dashboard.DashboardBuilder {
+  const nearest = `topk(20, ${RULE.budgetRatio}{${LABEL.scope}="user"})`;
   const top = (label: keyof typeof OPT_IN, title: string) =>
     bars(
       title,
@@ -641,9 +655,10 @@ function callers(): dashboard.DashboardBuilder {
         'Users nearest their budgets',
         'The 20 users\' budgets with the largest share used (scope user: a budget for one user, or each user\'s share of a per-user `user:*` budget). Budgets come from the ledger and need no metric label. None? Add one to config.json: "budgets": [{ "scope": "user", "id": "*", "limit_usd": 2, "billing_cycle": "daily" }].',
         [
-          { refId: 'A', name: 'Share used', expr: `topk(20, ${RULE.budgetRatio}{${LABEL.scope}="user"})` },
-          { refId: 'B', name: 'Used', expr: `${RULE.budgetUsed}{${LABEL.scope}="user"}` },
-          { refId: 'C', name: 'Limit', expr: `${RULE.budgetLimit}{${LABEL.scope}="user"}` },
+          { refId: 'A', name: 'Share used', expr: nearest },
+          // The same 20 budgets (`and` matches on every label: the ratio keeps the budget's).
+          { refId: 'B', name: 'Used', expr: `${RULE.budgetUsed}{${LABEL.scope}="user"} and ${nearest}` },
+          { refId: 'C', name: 'Limit', expr: `${RULE.budgetLimit}{${LABEL.scope}="user"} and ${nearest}` },
         ],
       )
         .overrideByName('Share used', [
@@ -666,7 +681,12 @@ export function renderDashboards(): Map<string, string> {
     ['tokenmeter-overview.json', overview()],
     ['tokenmeter-callers.json', callers()],
   ] as const) {
-    out.set(file, `${JSON.stringify(builder.build(), null, 2)}\n`);
+    const built = builder.build();
+    // The SDK puts annotation toggles and links in the controls menu by default; Grafana's own
+    // default (no placement) shows them above the panels, where the budget alerts' toggles belong.
+    for (const a of built.annotations?.list ?? []) delete a.placement;
+    for (const l of built.links ?? []) delete l.placement;
+    out.set(file, `${JSON.stringify(built, null, 2)}\n`);
   }
   return out;
 }
