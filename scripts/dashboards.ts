@@ -2,7 +2,7 @@
 // changing a panel, a metric name (src/metrics/names.ts) or a rule (prometheus/rules/):
 //   node scripts/dashboards.ts           (npm run dashboards) writes the files
 //   node scripts/dashboards.ts --check   exits 1 when the committed files differ from what this makes
-// test/grafana.test.ts fails when they differ, and runs every query against a real Prometheus.
+// test/grafana-dashboards.test.ts fails when they differ, and runs every query against a real Prometheus.
 //
 // How the queries count (see the header of prometheus/rules/tokenmeter.rules.yml):
 // - Counters are read through rate() or increase(), which take process restarts as resets rather
