@@ -198,8 +198,20 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Runs the command line of this process. Output closed early (`tokenmeter records | head`) ends
+ * it quietly with 0, as the reader asked for no more, instead of an EPIPE stack trace.
+ */
+export function run(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }
+
+if (isEntryPoint()) run();
