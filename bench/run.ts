@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchBudgets } from './budgets.ts';
+import { benchCli } from './cli.ts';
 import type { Result } from './harness.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
@@ -66,6 +67,8 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
     ],
     run: async () => benchRecordLoop(),
   },
+  // ms for `tokenmeter summary` on an empty dir (the built CLI, fresh processes) beside `node -e 0`.
+  { names: ['cli-summary-empty', 'cli-summary-empty-median', 'node-start'], run: benchCli },
   // One scrape over HTTP at the default caps and at the largest accepted (ms, bytes, RSS growth).
   {
     names: ['metrics-scrape-300', 'metrics-scrape-10000', 'metrics-scrape-bytes', 'metrics-scrape-rss-growth'],
