@@ -131,9 +131,12 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
   common(program.command('status').description('each subscription limit: used, remaining, level, reset time')).action(
     async (opts: StatusArgs) => done(await statusCommand(opts, out)),
   );
-  common(program.command('alerts').description('the subscription limits at warning, critical or exceeded level')).action(
-    async (opts: AlertsArgs) => done(await alertsCommand(opts, out)),
-  );
+  common(
+    program
+      .command('alerts')
+      .description('the limits and budgets at warning, critical or exceeded level, and the alerts Alertmanager sent to serve')
+      .option('-d, --days <n>', "Alertmanager's alerts notified in the last n days (default 7)", parseDays),
+  ).action(async (opts: AlertsArgs) => done(await alertsCommand(opts, out)));
   common(
     program
       .command('records')
