@@ -12,10 +12,33 @@ describe('what users deploy', () => {
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
     const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
-    const port = /TOKENMETER_METRICS_PORT:\s*'(\d+)'/.exec(compose)?.[1];
+    const port = /examples\/basic\.ts [^'\n]*--port (\d+)/.exec(compose)?.[1];
     expect(port).toBeDefined();
     expect(readFileSync(join(root, 'prometheus', 'prometheus.yml'), 'utf8')).toContain(`'demo:${port}'`);
-    expect(compose).toContain(`'${port}:${port}'`);
+    expect(compose).toContain(`'127.0.0.1:${port}:${port}'`);
+  });
+
+  it("prometheus/alertmanager.yml passes amtool and posts to the demo service's /v1/alertmanager with the token compose writes", () => {
+    const file = join(root, 'prometheus', 'alertmanager.yml');
+    const r = spawnSync('amtool', ['check-config', file], { encoding: 'utf8' });
+    if (r.error) throw new Error(`amtool is not installed (run ./dev setup): ${r.error.message}`);
+    expect(r.stdout + r.stderr).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+    const yml = readFileSync(file, 'utf8');
+    const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    const port = /examples\/basic\.ts [^'\n]*--port (\d+)/.exec(compose)?.[1];
+    // Every receiver's webhook: the compose service that runs the demo, its port, the route.
+    const urls = [...yml.matchAll(/^\s*- url: '([^']+)'/gm)].map((m) => m[1]);
+    expect(urls.length).toBe([...yml.matchAll(/^\s*- name: /gm)].length);
+    for (const url of urls) expect(url).toBe(`http://demo:${port}/v1/alertmanager`);
+    expect(compose).toMatch(/^ {2}demo:$/m);
+    // The bearer token: the file each webhook reads is the one compose's entrypoint writes, from the
+    // same variable the demo's serve reads.
+    const files = [...yml.matchAll(/^\s*credentials_file: (\S+)$/gm)].map((m) => m[1]);
+    expect(files.length).toBe(urls.length);
+    for (const f of files) expect(compose).toContain(`> ${f} && exec /bin/alertmanager`);
+    expect([...compose.matchAll(/^\s+TOKENMETER_API_TOKEN: \$\{TOKENMETER_API_TOKEN:\?/gm)]).toHaveLength(2);
+    expect(yml).toMatch(/type: Bearer/);
   });
 
   it('resolves each OpenTelemetry package to one copy', () => {
