@@ -853,7 +853,16 @@ export class TokenMonitor implements CallSink {
 
   /** Keeps a notification Alertmanager sent (`POST /v1/alertmanager`) in the ledger, its alerts by fingerprint and start. */
   keepAlertmanagerNotification(n: AlertmanagerNotification): KeptNotification {
-    return this.#storeFor('keepNotification')(n);
+    const kept = this.#storeFor('keepNotification')(n);
+    if (kept.alerts < n.alerts.length) {
+      // Past the per-request bound: counted (tokenmeter_internal_errors_total{component="alertmanager"}) and logged, not silent.
+      this.#agg.internalError('alertmanager');
+      this.#once.warn(
+        'alertmanager-truncated',
+        `an Alertmanager notification carried ${n.alerts.length} alerts: the first ${kept.alerts} were kept, the rest counted in its truncatedAlerts (set max_alerts in alertmanager.yml's webhook to send fewer)`,
+      );
+    }
+    return kept;
   }
 
   /** The alerts Alertmanager sent, newest notified first (default limit 100). */

@@ -20,7 +20,7 @@ afterEach(async () => {
 async function start(): Promise<{ url: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-am-'));
   dirs.push(dir);
-  const monitor = new TokenMonitor({ dir, metrics: false, loadConfig: false, logLevel: 'error' });
+  const monitor = new TokenMonitor({ dir, metrics: { prometheus: { serve: false } }, loadConfig: false, logLevel: 'silent' });
   monitors.push(monitor);
   const server = await startApiServer(monitor, { port: 0, token: TOKEN });
   servers.push(server);
@@ -169,6 +169,8 @@ describe('POST /v1/alertmanager', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ kept: MAX_ALERTS_PER_NOTIFICATION, truncatedAlerts: 205 });
     expect(await alerts(url, '?limit=10000')).toHaveLength(MAX_ALERTS_PER_NOTIFICATION);
+    // Not silent: counted where tokenmeter counts what it could not keep.
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^tokenmeter_internal_errors_total\{component="alertmanager"\} 1$/m);
   });
 
   it('answers 400 for a bad query of GET /v1/alertmanager/alerts', async () => {
