@@ -37,7 +37,11 @@ for (const f of ['ledger.db', 'ledger.db-wal', 'ledger.db-shm']) rmSync(join(dir
 writeFileSync(MARKER, "This dir is the tokenmeter demo's: it empties the ledger here at each start.\n");
 copyFileSync(join(import.meta.dirname, 'demo', 'config.json'), join(dir, 'config.json'));
 
-const serving = await startServing({ dir, host: args.host, port });
+const serving = await startServing({ dir, host: args.host, port }).catch((error: Error) => {
+  // A refusal to listen beyond loopback without a token, or a port taken: one line, as serve says it.
+  console.error(`demo: ${error.message}`);
+  process.exit(2);
+});
 const { monitor, server } = serving;
 
 // The week so far: six days back and today up to now, at the hours people work. Into the server's
