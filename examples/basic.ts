@@ -8,7 +8,7 @@
 //   each start); beyond loopback it needs TOKENMETER_API_TOKEN, as `tokenmeter serve` does.
 // In an app, import from 'tokenmeter'; this example imports the source so it runs without a build.
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServing } from '../src/cli/serve.ts';
 import { formatCostReport } from '../src/index.ts';
@@ -64,6 +64,11 @@ for (let hour = today - 6 * 24 * HOUR; hour < now; hour += HOUR) {
   if (hour < today && new Date(hour).getUTCHours() === 15) monitor.record({ ...danaCall(monitor, 0.9, 0), timestamp: hour + 600_000 });
 }
 
+/** A path as the user would type it from here: relative below the working dir, else absolute. */
+const short = (path: string) => {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? resolve(path) : rel;
+};
 const token = process.env.TOKENMETER_API_TOKEN ? ' (with Authorization: Bearer $TOKENMETER_API_TOKEN)' : '';
 console.log(
   [
@@ -72,7 +77,7 @@ console.log(
     `  metrics      ${server.url}/metrics`,
     `  summary      ${server.url}/v1/summary?by=model${token}`,
     `  budgets      ${server.url}/v1/status and ${server.url}/v1/alerts`,
-    `  CLI          npx tokenmeter alerts --dir ${dir}   (status, summary --by agent, ...)`,
+    `  CLI          node ${short(join(import.meta.dirname, '..', 'src', 'cli', 'index.ts'))} alerts --dir ${short(dir)}   (status, summary --by agent, ...)`,
     "Within a minute dana's daily budget ($2) warns, turns critical, then is exceeded (the alerts are logged below). Ctrl-C to stop.",
   ].join('\n'),
 );
