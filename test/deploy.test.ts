@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MAX_ALERTS_PER_NOTIFICATION } from '../src/ledger/notifications.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -39,6 +40,10 @@ describe('what users deploy', () => {
     for (const f of files) expect(compose).toContain(`> ${f} && exec /bin/alertmanager`);
     expect([...compose.matchAll(/^\s+TOKENMETER_API_TOKEN: \$\{TOKENMETER_API_TOKEN:\?/gm)]).toHaveLength(2);
     expect(yml).toMatch(/type: Bearer/);
+    // Each notification within what one request to serve keeps.
+    const maxAlerts = [...yml.matchAll(/^\s*max_alerts: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(maxAlerts.length).toBe(urls.length);
+    for (const n of maxAlerts) expect(n).toBeLessThanOrEqual(MAX_ALERTS_PER_NOTIFICATION);
   });
 
   it('resolves each OpenTelemetry package to one copy', () => {
