@@ -13,6 +13,7 @@ import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
+import { benchScrape10k } from './scrape-10k.ts';
 import { benchWrap } from './wrap.ts';
 
 const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Promise<Result[]> }[] = [
@@ -73,6 +74,18 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
   {
     names: ['metrics-scrape-300', 'metrics-scrape-10000', 'metrics-scrape-bytes', 'metrics-scrape-rss-growth'],
     run: benchMetrics,
+  },
+  // ms per /metrics scrape of ~10,000 series (a tenth histograms) beside prom-client's registry.metrics() for the same series.
+  {
+    names: [
+      'scrape-10k-series',
+      'scrape-10k-series-mean',
+      'scrape-10k-series-prom-client',
+      'scrape-10k-series-prom-client-mean',
+      'scrape-10k-series-count',
+      'scrape-10k-series-bytes',
+    ],
+    run: benchScrape10k,
   },
 ];
 

@@ -132,9 +132,12 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
   common(program.command('status').description('each subscription limit: used, remaining, level, reset time')).action(
     async (opts: StatusArgs) => done(await (await import('./status.ts')).statusCommand(opts, out)),
   );
-  common(program.command('alerts').description('the subscription limits at warning, critical or exceeded level')).action(
-    async (opts: AlertsArgs) => done(await (await import('./alerts.ts')).alertsCommand(opts, out)),
-  );
+  common(
+    program
+      .command('alerts')
+      .description('the limits and budgets at warning, critical or exceeded level, and the alerts Alertmanager sent to serve')
+      .option('-d, --days <n>', "Alertmanager's alerts notified in the last n days (default 7)", parseDays),
+  ).action(async (opts: AlertsArgs) => done(await (await import('./alerts.ts')).alertsCommand(opts, out)));
   common(
     program
       .command('records')
