@@ -138,6 +138,13 @@ export function exportsTokens(s: OwnSeries, t: number, v: number): boolean {
   return ((s.reported >> t) & 1) === 1 && (t < 2 || v > 0);
 }
 
+/** Adds a call's count of token type `type` to a series; null (not reported) adds nothing. */
+function addTokens(o: OwnSeries, type: number, n: number | null): void {
+  if (n === null) return;
+  o.tokens[type] = (o.tokens[type] as number) + n;
+  o.reported |= 1 << type;
+}
+
 export class OwnSeries {
   readonly start: HrTime = hrTime();
   /** Labels of tokenmeter's own metrics. */
@@ -440,29 +447,13 @@ export class Aggregator<Slot = unknown> {
     const o = s.own;
     if (u.error) o.errors++;
     else o.ok++;
-    const t = o.tokens;
     // An unknown count (a rerank's tokens, an embedding's output) adds nothing and exports nothing:
     // a series of 0 would say the provider reported none.
-    if (u.inputTokens !== null) {
-      t[0] = (t[0] as number) + u.inputTokens;
-      o.reported |= 1;
-    }
-    if (u.outputTokens !== null) {
-      t[1] = (t[1] as number) + u.outputTokens;
-      o.reported |= 2;
-    }
-    if (u.cachedInputTokens !== null) {
-      t[2] = (t[2] as number) + u.cachedInputTokens;
-      o.reported |= 4;
-    }
-    if (u.cacheWriteTokens !== null) {
-      t[3] = (t[3] as number) + u.cacheWriteTokens;
-      o.reported |= 8;
-    }
-    if (u.reasoningTokens !== null) {
-      t[4] = (t[4] as number) + u.reasoningTokens;
-      o.reported |= 16;
-    }
+    addTokens(o, 0, u.inputTokens);
+    addTokens(o, 1, u.outputTokens);
+    addTokens(o, 2, u.cachedInputTokens);
+    addTokens(o, 3, u.cacheWriteTokens);
+    addTokens(o, 4, u.reasoningTokens);
     if (costPico === null) {
       o.unpriced++;
     } else if (costPico > 0) {
