@@ -7,6 +7,7 @@ import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir }
 import { type CallContext, ContextStore } from './context.ts';
 import { LedgerError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
+import { onTokenizerFailure } from './instrument/tokenizer-thread.ts';
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
@@ -227,6 +228,9 @@ export class TokenMonitor implements CallSink {
   readonly #budgets: Budgets;
   /** What validate() returned and recordValidated() has not recorded yet. */
   readonly #checked = new WeakSet<ValidUsage>();
+  /** Counts and logs a failure of the tokenizer thread (held here: the thread's listeners are weak). */
+  readonly #onTokenizerFailure = (error: Error) => this.#internalError('tokenizer', error);
+  readonly #offTokenizerFailure: () => void;
   #closed = false;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -298,6 +302,7 @@ export class TokenMonitor implements CallSink {
       options.clock,
       this.#ledger !== undefined,
     );
+    this.#offTokenizerFailure = onTokenizerFailure(this.#onTokenizerFailure);
     if (!this.disabled) {
       for (const spec of [...configBudgets(config), ...(options.budgets ?? [])]) this.#budgets.add(spec);
     }
@@ -825,6 +830,7 @@ export class TokenMonitor implements CallSink {
     await this.#settle();
     await this.flushMetrics();
     this.#closed = true;
+    this.#offTokenizerFailure();
     try {
       await this.#ledger?.close();
     } catch (error) {
