@@ -47,15 +47,16 @@ async function serveData(lastModified?: Date): Promise<DataServer> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(req.url ?? '');
+    const path = (req.url ?? '').replace(/\?.*/, '');
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, ...(lastModified ? { 'last-modified': lastModified.toUTCString() } : {}) });
       res.end(body);
     };
-    if (req.url === '/data.json') send(200, 'application/json', changed);
-    else if (req.url === '/truncated.json') send(200, 'application/json', changed.slice(0, Math.floor(changed.length / 2)));
-    else if (req.url === '/html') send(200, 'text/html', '<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>');
-    else if (req.url === '/empty.json') send(200, 'application/json', '');
-    else if (req.url === '/empty-list.json') send(200, 'application/json', '[]');
+    if (path === '/data.json') send(200, 'application/json', changed);
+    else if (path === '/truncated.json') send(200, 'application/json', changed.slice(0, Math.floor(changed.length / 2)));
+    else if (path === '/html') send(200, 'text/html', '<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>');
+    else if (path === '/empty.json') send(200, 'application/json', '');
+    else if (path === '/empty-list.json') send(200, 'application/json', '[]');
     else send(404, 'text/plain', 'not found');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -182,6 +183,19 @@ describe('tokenmeter pricing --refresh', () => {
     expect(readFileSync(join(dir, 'prices.json'), 'utf8')).toBe(kept);
     expect(readdirSync(dir)).toEqual(['prices.json']);
     expect(await priceJson(dir)).toMatchObject({ input: { usdPerMillion: NEW_INPUT }, data: { source: `${server.url}/data.json` } });
+  });
+
+  it('keeps no key that the source URL carries', async () => {
+    const server = await serveData();
+    const dir = storageDir();
+    const key = 'sk-test-0123456789abcdef';
+    const result = await refreshPriceData({ dir, source: `${server.url}/data.json?api_key=${key}` });
+    expect(server.requests).toEqual([`/data.json?api_key=${key}`]);
+    expect(result.origin.source).toBe(`${server.url}/data.json?api_key=[redacted]`);
+    expect(readFileSync(join(dir, 'prices.json'), 'utf8')).not.toContain(key);
+    const error = await refreshPriceData({ dir, source: `${server.url}/html?api_key=${key}` }).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(`Refused the price data from ${server.url}/html?api_key=[redacted]: `);
+    expect((error as Error).message).not.toContain(key);
   });
 
   it('takes a file as the source, and refuses a non-existent one', async () => {

@@ -278,7 +278,8 @@ export function readStoredPriceData(dir: string): PriceData | undefined {
 /** What to do about refreshed data: where it comes from, and when it is old. */
 export interface PriceDataOptions {
   /**
-   * Where `monitor.refreshPrices()` reads newer genai-prices data: an http(s) URL or a file.
+   * Where `monitor.refreshPrices()` reads newer genai-prices data: an http(s) URL or a file
+   * (a relative path from the working directory).
    * @default config.json `price_data.source`, else the URL the installed genai-prices names for its data
    */
   source?: string;
