@@ -83,10 +83,21 @@ const thresholds = z
   })
   .passthrough();
 
+/** Newer genai-prices data, opted into (`tokenmeter pricing --refresh`). */
+const priceData = z
+  .object({
+    /** Where a refresh reads the data: an http(s) URL, or a file (relative to the storage dir). */
+    source: z.string().min(1).optional(),
+    /** Warn once when the data in use is older than this many days. @default 60 */
+    max_age_days: z.number().positive().finite().optional(),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     /** USD per 1M tokens (and per search unit), keyed by model or provider/model. */
     pricing: z.record(z.string().min(1), price).optional(),
+    price_data: priceData.optional(),
     /** Limits per provider id. */
     subscription_limits: z.record(z.string().min(1), providerLimits).optional(),
     budgets: z.array(budget).optional(),

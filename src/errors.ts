@@ -39,9 +39,21 @@ export class ValidationError extends TokenmeterError {
   }
 }
 
-/** A price that could not be read or applied. */
+/** A price that could not be read or applied; `source` names the price data it came from, if any. */
 export class PricingError extends TokenmeterError {
   override name = 'PricingError';
+  /** The URL or file of refreshed price data that was refused. */
+  readonly source: string | undefined;
+
+  constructor(message: string, options?: { source?: string | undefined; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.source = options?.source;
+  }
+}
+
+/** True for a {@link PricingError}, from any copy of the package. */
+export function isPricingError(error: unknown): error is PricingError {
+  return hasBrand(error) && error.name === 'PricingError';
 }
 
 function hasBrand(error: unknown): error is TokenmeterError {

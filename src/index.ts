@@ -9,6 +9,7 @@ export {
   BudgetExceededError,
   isBudgetExceededError,
   isLedgerError,
+  isPricingError,
   isTokenmeterError,
   isValidationError,
   LedgerError,
@@ -59,8 +60,10 @@ export { TokenMonitor } from './monitor.ts';
 export { CostSum, formatPico, picoToUsd } from './pricing/money.ts';
 export type { PriceBookOptions } from './pricing/price-book.ts';
 export { costPico, PriceBook } from './pricing/price-book.ts';
+export type { PriceDataOptions, RefreshResult } from './pricing/price-data.ts';
+export { DEFAULT_MAX_AGE_DAYS, refreshPriceData } from './pricing/price-data.ts';
 export { RERANK_PRICES } from './pricing/rerank-prices.ts';
-export type { PriceOverride, PriceSource, Rate, ResolvedPrice } from './pricing/types.ts';
+export type { PriceData, PriceDataOrigin, PriceOverride, PriceSource, Rate, ResolvedPrice } from './pricing/types.ts';
 export { extractUsage, PROVIDERS } from './providers/index.ts';
 export type { ExtractInput, Usage } from './providers/types.ts';
 export type { BudgetStatus } from './reports/budget-status.ts';

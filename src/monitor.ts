@@ -27,6 +27,15 @@ import { type ExportOptions, MetricsExport } from './metrics/exporters.ts';
 import type { TokenmeterMetricProducer } from './metrics/producer.ts';
 import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
 import { costPico, PriceBook, TIERED_PROVIDERS } from './pricing/price-book.ts';
+import {
+  checkMaxAgeDays,
+  DEFAULT_PRICE_DATA_URL,
+  loadPriceData,
+  type PriceDataOptions,
+  type RefreshResult,
+  refreshPriceData,
+  resolveSource,
+} from './pricing/price-data.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import { extractUsage, type Usage } from './providers/index.ts';
 import { type BudgetStatus, ledgerSeeder, statusOf } from './reports/budget-status.ts';
@@ -58,6 +67,12 @@ export interface TokenMonitorOptions {
   prices?: Record<string, PriceOverride>;
   /** Read prices from `config.json` in the storage dir. @default true */
   loadConfig?: boolean;
+  /**
+   * Newer genai-prices data: where `refreshPrices()` fetches it, and the age past which it warns.
+   * Data a refresh kept in `<dir>/prices.json` is used (offline) when there; `false`: the bundled data only.
+   * @default config.json `price_data`
+   */
+  priceData?: PriceDataOptions | false;
   /** Secret of the key-id HMAC. @default $TOKENMETER_KEY_ID_SECRET, else a fixed string */
   keyIdSecret?: string;
   /** Where log lines go. @default stderr */
@@ -215,6 +230,8 @@ export class TokenMonitor implements CallSink {
   readonly #secrets = new SecretKeys();
   readonly #once: OnceLogger;
   readonly #prices: PriceBook;
+  /** Where refreshPrices() reads; undefined when priceData is false. */
+  readonly #priceSource: string | undefined;
   readonly #keyIds: KeyIdCache;
   readonly #keyIdOf: (apiKey: string) => string;
   readonly #agg: Aggregator<PriceSlot>;
@@ -241,7 +258,23 @@ export class TokenMonitor implements CallSink {
     this.#once = new OnceLogger(this.#log);
     const config = options.loadConfig === false || this.disabled ? {} : loadConfig(this.dir);
     configThresholds(config);
-    this.#prices = new PriceBook({ prices: options.prices ?? {}, configPrices: configPrices(config) });
+    const pd = options.priceData === false ? undefined : (options.priceData ?? {});
+    if (pd?.source !== undefined && (typeof pd.source !== 'string' || pd.source === '')) {
+      throw new ValidationError('priceData.source', pd.source, 'must be a URL or a file path');
+    }
+    const chosen =
+      pd?.source !== undefined
+        ? resolveSource(pd.source, process.cwd())
+        : config.price_data?.source && resolveSource(config.price_data.source, this.dir);
+    this.#priceSource = pd === undefined ? undefined : (chosen ?? DEFAULT_PRICE_DATA_URL);
+    this.#prices = new PriceBook({
+      prices: options.prices ?? {},
+      configPrices: configPrices(config),
+      data: pd === undefined || this.disabled ? undefined : loadPriceData(this.dir, (m) => this.#log.warn(m), chosen),
+      maxAgeDays: checkMaxAgeDays(pd?.maxAgeDays, 'priceData.maxAgeDays') ?? config.price_data?.max_age_days,
+      warn: (m) => this.#log.warn(m),
+      now: options.clock,
+    });
     this.#keyIds = new KeyIdCache(options.keyIdSecret ?? env.TOKENMETER_KEY_ID_SECRET ?? DEFAULT_KEY_ID_SECRET);
     this.#keyIdOf = (k) => this.#keyIds.get(k);
     const m = options.metrics === false ? undefined : (options.metrics ?? {});
@@ -631,6 +664,19 @@ export class TokenMonitor implements CallSink {
   /** The price tokenmeter applies to a model, and where it came from; null when unknown. */
   price(provider: string, model: string): ResolvedPrice | null {
     return this.#prices.resolve(provider, model);
+  }
+
+  /**
+   * Fetches newer genai-prices data from `priceData.source` (config.json `price_data.source`,
+   * else genai-prices' own URL), checks it, keeps it in `<dir>/prices.json` and prices with it from
+   * now on. Only when called: nothing is fetched otherwise. Refused data (broken, cut short, HTML,
+   * empty) rejects with a PricingError naming the source, and the prices in force stay.
+   */
+  async refreshPrices(): Promise<RefreshResult> {
+    if (this.#priceSource === undefined) throw new ValidationError('priceData', false, 'refreshed price data is turned off');
+    const result = await refreshPriceData({ dir: this.dir, source: this.#priceSource });
+    this.#prices.setData(loadPriceData(this.dir, (m) => this.#log.warn(m)));
+    return result;
   }
 
   /** Running totals per provider since start (all providers, or one). */

@@ -60,7 +60,7 @@ describe('tokenmeter pricing <model>', () => {
     expect(unknown.out).toContain('No price known for "no-such-model-xyz"');
     const missing = run(['pricing']);
     expect(missing.code).toBe(2);
-    expect(missing.err).toContain("missing required argument 'model'");
+    expect(missing.err).toContain('name a model (tokenmeter pricing gpt-4o), or fetch current prices with --refresh');
     expect(run(['pricing', 'gpt-4o', '--bogus']).code).toBe(2);
     expect(run(['no-such-command']).code).toBe(2);
   });

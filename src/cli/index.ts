@@ -29,14 +29,21 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program
     .command('pricing')
-    .description('show the price tokenmeter applies to a model, and where it came from')
-    .argument('<model>', 'model name, e.g. gpt-4o or anthropic.claude-3-5-sonnet-20240620-v1:0')
+    .description('show the price tokenmeter applies to a model, which data it came from and its date; --refresh fetches current prices')
+    .argument('[model]', 'model name, e.g. gpt-4o or anthropic.claude-3-5-sonnet-20240620-v1:0')
     .option('-p, --provider <id>', 'provider id (openai, anthropic, gemini, aws_bedrock, ...); default: found from the model name')
+    .option(
+      '--refresh',
+      "fetch current price data once (from config.json price_data.source, else genai-prices' own URL), check it and keep it in <dir>/prices.json, used offline from then on",
+    )
+    .option('--source <url-or-file>', 'with --refresh: fetch from here instead')
     .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR or ~/.tokenmeter)')
     .option('--json', 'print JSON')
-    .action(async (model: string, opts: { provider?: string; dir?: string; json?: boolean }) => {
-      code = (await import('./pricing.ts')).pricingCommand({ model, provider: opts.provider, dir: opts.dir, json: opts.json }, out);
-    });
+    .action(
+      async (model: string | undefined, opts: { provider?: string; dir?: string; json?: boolean; refresh?: boolean; source?: string }) => {
+        code = await (await import('./pricing.ts')).pricingCommand({ model, ...opts }, out);
+      },
+    );
   program
     .command('inspect')
     .description('show what tokenmeter reads from a saved response (JSON) or stream (SSE/NDJSON), and what it would cost')

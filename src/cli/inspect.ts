@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { configPrices, loadConfig, resolveDir } from '../config.ts';
+import { resolveDir } from '../config.ts';
 import { ValidationError } from '../errors.ts';
 import { picoToUsd } from '../pricing/money.ts';
-import { costPico, PriceBook } from '../pricing/price-book.ts';
+import { costPico } from '../pricing/price-book.ts';
 import { extractUsage, PROVIDERS } from '../providers/index.ts';
 import type { Usage } from '../providers/types.ts';
+import { cliPriceBook } from './pricing.ts';
 
 export interface InspectArgs {
   file: string;
@@ -47,7 +48,7 @@ export function inspectFile(args: InspectArgs): { usage: Usage; costUsd: number 
   }
   const usage = extractUsage({ provider: args.provider, request, ...(stream === undefined ? { response } : { stream }) });
   const model = usage.model ?? usage.requestModel;
-  const book = new PriceBook({ configPrices: configPrices(loadConfig(resolveDir(args.dir))) });
+  const book = cliPriceBook(resolveDir(args.dir));
   const price = model === undefined ? null : book.resolve(args.provider, model);
   const pico =
     price === null

@@ -1,13 +1,48 @@
-import { configPrices, loadConfig, resolveDir } from '../config.ts';
+import { resolve } from 'node:path';
+import { type ConfigFile, configPrices, loadConfig, resolveDir } from '../config.ts';
+import { isPricingError } from '../errors.ts';
 import { picoToPerMillion, picoToUsd } from '../pricing/money.ts';
 import { PriceBook } from '../pricing/price-book.ts';
-import type { Rate, ResolvedPrice } from '../pricing/types.ts';
+import {
+  DEFAULT_PRICE_DATA_URL,
+  dataAgeDays,
+  describeOrigin,
+  loadPriceData,
+  type RefreshResult,
+  refreshPriceData,
+  resolveSource,
+} from '../pricing/price-data.ts';
+import type { PriceDataOrigin, Rate, ResolvedPrice } from '../pricing/types.ts';
 
 export interface PricingArgs {
-  model: string;
+  /** The model to show; optional with `refresh`. */
+  model?: string | undefined;
   provider?: string | undefined;
   dir?: string | undefined;
   json?: boolean | undefined;
+  /** Fetch newer price data first. */
+  refresh?: boolean | undefined;
+  /** Where to fetch it from (a URL or a file); wins over config.json `price_data.source`. */
+  source?: string | undefined;
+}
+
+/** A warning line on stderr, as a monitor's logger writes it. */
+function warn(message: string): void {
+  process.stderr.write(`tokenmeter warn: ${message}\n`);
+}
+
+/**
+ * The prices the CLI applies, as a monitor on the same dir would: config.json's, then the
+ * refreshed data in the dir when there, else the bundled data (with the same warnings).
+ */
+export function cliPriceBook(dir: string, config: ConfigFile = loadConfig(dir)): PriceBook {
+  const source = config.price_data?.source;
+  return new PriceBook({
+    configPrices: configPrices(config),
+    data: loadPriceData(dir, warn, source === undefined ? undefined : resolveSource(source, dir)),
+    maxAgeDays: config.price_data?.max_age_days,
+    warn,
+  });
 }
 
 function perMillion(pico: number): string {
@@ -30,8 +65,23 @@ function rateJson(r: Rate | undefined): unknown {
   };
 }
 
+function originJson(o: PriceDataOrigin | undefined, now: number): unknown {
+  if (o === undefined) return null;
+  const age = dataAgeDays(o, now);
+  return {
+    kind: o.kind,
+    packageVersion: o.packageVersion,
+    source: o.source ?? null,
+    file: o.file ?? null,
+    fetchedAt: o.fetchedAt ?? null,
+    sourceDate: o.sourceDate ?? null,
+    asOf: o.asOf,
+    ageDays: age === undefined ? null : Math.floor(age),
+  };
+}
+
 /** Text or JSON describing the price tokenmeter applies; null when no source knows the model. */
-export function describePrice(p: ResolvedPrice, json: boolean): string {
+export function describePrice(p: ResolvedPrice, json: boolean, now: number = Date.now()): string {
   if (json) {
     return JSON.stringify(
       {
@@ -40,6 +90,8 @@ export function describePrice(p: ResolvedPrice, json: boolean): string {
         matchedModel: p.matchedModel,
         source: p.source,
         sourceDetail: p.sourceDetail,
+        // Which genai-prices data and of which date; null for prices from config, code or tables.
+        data: originJson(p.data, now),
         input: rateJson(p.input),
         cachedInput: rateJson(p.cacheRead),
         cacheWrite: rateJson(p.cacheWrite),
@@ -59,6 +111,7 @@ export function describePrice(p: ResolvedPrice, json: boolean): string {
     `  matched as     ${p.matchedModel}`,
     `  source         ${p.sourceDetail}`,
   ];
+  if (p.data !== undefined) lines.push(`  data           ${describeOrigin(p.data, now)}`);
   if (p.perSearchUnit !== undefined) lines.push(`  search unit    $${picoToUsd(p.perSearchUnit)} each`);
   if (p.input !== undefined || p.perSearchUnit === undefined) {
     lines.push(...rateLines('input', p.input, 'not priced'));
@@ -76,16 +129,58 @@ export function describePrice(p: ResolvedPrice, json: boolean): string {
   return lines.join('\n');
 }
 
-/** `tokenmeter pricing <model>`: exit code 0 when a price is known, 1 when not. */
-export function pricingCommand(args: PricingArgs, out: (s: string) => void): number {
-  const config = loadConfig(resolveDir(args.dir));
-  const book = new PriceBook({ configPrices: configPrices(config) });
-  const price = book.resolve(args.provider ?? 'auto', args.model);
+function describeRefresh(r: RefreshResult, json: boolean): string {
+  if (json) {
+    const { origin, ...counts } = r;
+    return JSON.stringify({ data: originJson(origin, Date.now()), ...counts }, null, 2);
+  }
+  const list = (names: string[]) => (names.length === 0 ? '' : `: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}`);
+  return [
+    `Fetched price data from ${r.origin.source}: ${r.providers} providers, ${r.models} models; kept in ${r.origin.file}, used offline from now on.`,
+    `Against the data in force before: ${r.changed.length} model${r.changed.length === 1 ? '' : 's'} with changed prices${list(r.changed)}; ${r.added.length} added${list(r.added)}; ${r.removed.length} removed${list(r.removed)}.`,
+  ].join('\n');
+}
+
+/**
+ * `tokenmeter pricing [<model>] [--refresh]`: exit code 0 when a price is known (and a refresh
+ * asked for worked), 1 when not, 2 for bad arguments.
+ */
+export async function pricingCommand(args: PricingArgs, out: (s: string) => void): Promise<number> {
+  if (args.model === undefined && !args.refresh) {
+    process.stderr.write('tokenmeter pricing: name a model (tokenmeter pricing gpt-4o), or fetch current prices with --refresh\n');
+    return 2;
+  }
+  const dir = resolveDir(args.dir);
+  const config = loadConfig(dir);
+  if (args.refresh) {
+    const configured = config.price_data?.source;
+    const source =
+      args.source !== undefined
+        ? resolveSource(args.source, resolve('.'))
+        : configured !== undefined
+          ? resolveSource(configured, dir)
+          : DEFAULT_PRICE_DATA_URL;
+    try {
+      const result = await refreshPriceData({ dir, source });
+      // With a model too, its price follows; JSON then prints that only, so the output stays one document.
+      if (args.model === undefined || !args.json) out(describeRefresh(result, args.json === true));
+    } catch (error) {
+      if (!isPricingError(error)) throw error;
+      process.stderr.write(`tokenmeter: ${error.message}\n`);
+      return 1;
+    }
+    if (args.model === undefined) return 0;
+  } else if (args.source !== undefined) {
+    process.stderr.write('tokenmeter pricing: --source goes with --refresh\n');
+    return 2;
+  }
+  const model = args.model as string;
+  const book = cliPriceBook(dir, config);
+  const price = book.resolve(args.provider ?? 'auto', model);
   if (price === null) {
     const where = args.provider === undefined ? '' : ` for provider "${args.provider}"`;
-    if (args.json) out(JSON.stringify({ provider: args.provider ?? null, model: args.model, price: null }));
-    else
-      out(`No price known for "${args.model}"${where}: its calls would record costUsd null. Set one in config.json "pricing" or in code.`);
+    if (args.json) out(JSON.stringify({ provider: args.provider ?? null, model, price: null }));
+    else out(`No price known for "${model}"${where}: its calls would record costUsd null. Set one in config.json "pricing" or in code.`);
     return 1;
   }
   out(describePrice(price, args.json === true));

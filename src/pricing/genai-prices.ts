@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { calcPrice, type ModelInfo, type ModelPrice, type TieredPrices } from '@pydantic/genai-prices';
+import { calcPrice, type MatchLogic, type ModelInfo, type ModelPrice, type Provider, type TieredPrices } from '@pydantic/genai-prices';
 import { perMillionToPico, usdToPico } from './money.ts';
-import type { Rate, ResolvedPrice } from './types.ts';
+import type { PriceData, PriceDataOrigin, Rate, ResolvedPrice } from './types.ts';
 
 /**
- * Prices from @pydantic/genai-prices, which ships its data inside the package (no network; we
- * never call its `updatePrices`). Its `calcPrice` scans the table on every call, so tokenmeter
- * calls it once per model to find the entry and keeps the rates.
+ * Prices from @pydantic/genai-prices, which ships its data inside the package (no network). Its
+ * `calcPrice` scans the table on every call, so tokenmeter calls it once per model to find the
+ * entry and keeps the rates.
+ *
+ * Newer data (a file `tokenmeter pricing --refresh` fetched, see price-data.ts) is looked up in
+ * that data, passed in: not through genai-prices' `updatePrices`, which swaps the data of the
+ * whole process, so two monitors (or a test and its neighbour) could not hold different data.
  */
 
 /** Our provider ids → genai-prices provider ids. Others are passed through, then matched by model. */
@@ -33,6 +37,69 @@ function tryCalc(model: string, providerId: string | undefined, at: Date): Calc 
   } catch {
     return null;
   }
+}
+
+// genai-prices' match logic (not exported), for finding a provider in data passed in.
+function matches(m: MatchLogic, text: string): boolean {
+  const t = text.toLowerCase();
+  if ('or' in m) return m.or.some((x) => matches(x, text));
+  if ('and' in m) return m.and.every((x) => matches(x, text));
+  if ('equals' in m) return t === m.equals.toLowerCase();
+  if ('starts_with' in m) return t.startsWith(m.starts_with.toLowerCase());
+  if ('ends_with' in m) return t.endsWith(m.ends_with.toLowerCase());
+  if ('contains' in m) return t.includes(m.contains.toLowerCase());
+  if ('regex' in m) return new RegExp(m.regex).test(text);
+  return false;
+}
+
+/** A provider without its fallbacks: calcPrice would look those up in its bundled data. */
+const ownModels = new WeakMap<Provider, Provider>();
+function withoutFallbacks(p: Provider): Provider {
+  let own = ownModels.get(p);
+  if (own === undefined) {
+    const { fallback_model_providers: _, ...rest } = p;
+    own = rest;
+    ownModels.set(p, own);
+  }
+  return own;
+}
+
+/**
+ * calcPrice's lookup, in `providers` instead of its bundled data: the provider by id (else by its
+ * provider_match), or by model name when no id is given; the model in it, else in its fallback
+ * providers (Azure's models are OpenAI's), reported under the provider asked for, as calcPrice does.
+ */
+function tryCalcIn(providers: readonly Provider[], model: string, providerId: string | undefined, at: Date): Calc | null {
+  let name = model.toLowerCase().trim();
+  let id = providerId?.toLowerCase().trim();
+  // LiteLLM names carry the provider: openai/gpt-4o.
+  if (id === 'litellm' && name.includes('/')) {
+    const slash = name.indexOf('/');
+    const prefix = name.slice(0, slash);
+    if (prefix !== '' && slash < name.length - 1 && findIn(providers, prefix) !== undefined) {
+      id = prefix;
+      name = name.slice(slash + 1);
+    }
+  }
+  let provider = id === undefined ? undefined : findIn(providers, id);
+  if (provider === undefined && (id === undefined || id === 'litellm')) {
+    provider = providers.find((p) => p.model_match !== undefined && matches(p.model_match, name));
+  }
+  if (provider === undefined) return null;
+  const chain = [provider, ...(provider.fallback_model_providers ?? []).flatMap((f) => providers.find((p) => p.id === f) ?? [])];
+  for (const p of chain) {
+    try {
+      const calc = calcPrice({ input_tokens: 0 }, name, { provider: withoutFallbacks(p), timestamp: at });
+      if (calc !== null) return { ...calc, provider };
+    } catch {
+      // A price the data cannot apply: try the next, as for the bundled data.
+    }
+  }
+  return null;
+}
+
+function findIn(providers: readonly Provider[], id: string): Provider | undefined {
+  return providers.find((p) => p.id === id) ?? providers.find((p) => p.provider_match !== undefined && matches(p.provider_match, id));
 }
 
 // Bedrock ARNs wrap the model or inference-profile id:
@@ -75,6 +142,11 @@ function link(calc: Calc): string {
   return url === undefined ? '' : `, ${url.replace(/[,.)]+$/, '')}`;
 }
 
+/** Where the bundled data comes from: genai-prices dates none of it (0.1.x exports no date). */
+export function bundledOrigin(): PriceDataOrigin {
+  return { kind: 'bundled', packageVersion: genaiPricesVersion(), asOf: null };
+}
+
 let version: string | undefined;
 /** The installed genai-prices version, for "where did this price come from". */
 export function genaiPricesVersion(): string {
@@ -90,26 +162,36 @@ export function genaiPricesVersion(): string {
   return version;
 }
 
-/** Looks a model up in genai-prices' bundled data; undefined when it has no price. */
-export function lookupGenaiPrice(provider: string, model: string, at: Date = new Date()): ResolvedPrice | undefined {
+/**
+ * Looks a model up in genai-prices' data: `data` (refreshed) when given, else the bundled data;
+ * undefined when it has no price.
+ */
+export function lookupGenaiPrice(provider: string, model: string, at: Date = new Date(), data?: PriceData): ResolvedPrice | undefined {
+  const find = data === undefined ? tryCalc : (m: string, id: string | undefined, t: Date) => tryCalcIn(data.providers, m, id, t);
   const mapped = GENAI_PRICES_PROVIDER[provider];
   const name = provider === 'aws_bedrock' ? bedrockProfileId(model) : model;
-  let calc = tryCalc(name, mapped ?? provider, at);
+  let calc = find(name, mapped ?? provider, at);
   // Bedrock: the profile id first, as its price depends on it (a global. profile of a newer Claude
   // costs 10% less than a geographic one such as us. or eu.), then the bare model id.
   if (calc === null && provider === 'aws_bedrock' && BEDROCK_REGION_PREFIX.test(name))
-    calc = tryCalc(name.replace(BEDROCK_REGION_PREFIX, ''), mapped, at);
+    calc = find(name.replace(BEDROCK_REGION_PREFIX, ''), mapped, at);
   // A provider genai-prices does not know (a gateway, a self-hosted endpoint): match by model name.
-  if (calc === null && mapped === undefined) calc = tryCalc(name, undefined, at);
+  if (calc === null && mapped === undefined) calc = find(name, undefined, at);
   if (calc === null) return undefined;
   const prices: ModelPrice = calc.model_price;
+  const origin = data?.origin ?? bundledOrigin();
+  const which =
+    origin.kind === 'bundled'
+      ? `genai-prices ${origin.packageVersion}`
+      : `genai-prices data refreshed ${origin.fetchedAt?.slice(0, 10)} from ${origin.source}`;
   const resolved: ResolvedPrice = {
     provider,
     model,
     matchedModel: calc.model.id,
     source: 'genai-prices',
-    sourceDetail: `genai-prices ${genaiPricesVersion()}: ${calc.provider.id}/${calc.model.id}${link(calc)}`,
+    sourceDetail: `${which}: ${calc.provider.id}/${calc.model.id}${link(calc)}`,
     expiresAt: nextChange(calc.model, at),
+    data: origin,
   };
   const input = rate(prices.input_mtok);
   const output = rate(prices.output_mtok);

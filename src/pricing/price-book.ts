@@ -1,8 +1,9 @@
 import { ValidationError } from '../errors.ts';
 import { lookupGenaiPrice } from './genai-prices.ts';
 import { perMillionToPico, usdToPico } from './money.ts';
+import { DEFAULT_MAX_AGE_DAYS, staleDataWarning } from './price-data.ts';
 import { findRerankPrice } from './rerank-prices.ts';
-import type { PriceOverride, PriceSource, Rate, ResolvedPrice } from './types.ts';
+import type { PriceData, PriceOverride, PriceSource, Rate, ResolvedPrice } from './types.ts';
 
 /** The counts a cost is computed from (a validated usage record has them all). */
 export interface BillableUsage {
@@ -214,6 +215,14 @@ export interface PriceBookOptions {
   prices?: Record<string, PriceOverride>;
   /** Prices from the config file, same keys; they win over the bundled data. */
   configPrices?: Record<string, PriceOverride>;
+  /** genai-prices data to use instead of the bundled data (a refreshed file, see loadPriceData). @default the bundled data */
+  data?: PriceData | undefined;
+  /** Warn once when the genai-prices data in use is older than this many days. @default 60 */
+  maxAgeDays?: number | undefined;
+  /** Where that warning goes. @default nowhere */
+  warn?: ((message: string) => void) | undefined;
+  /** The clock the data's age is read by. @default Date.now */
+  now?: (() => number) | undefined;
 }
 
 /**
@@ -226,6 +235,12 @@ export class PriceBook {
   readonly #cache = new Map<string, ResolvedPrice | null>();
   /** The last lookup: calls mostly repeat the model of the call before (a key built and hashed costs ~0.4 µs). */
   #last: { provider: string; model: string; price: ResolvedPrice | null } | undefined;
+  #data: PriceData | undefined;
+  readonly #maxAgeDays: number;
+  readonly #warn: ((message: string) => void) | undefined;
+  readonly #now: () => number;
+  /** The data whose age was checked: each data set is checked (and warned about) once. */
+  #agedChecked: PriceData | undefined | null = null;
   /** Bumped on every change, so holders of a resolved price know to look it up again. */
   version = 0;
 
@@ -234,15 +249,34 @@ export class PriceBook {
     for (const [k, v] of Object.entries(options.configPrices ?? {})) {
       this.#config.set(k, validatePriceOverride(`pricing["${k}"]`, v));
     }
+    this.#data = options.data;
+    this.#maxAgeDays = options.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
+    this.#warn = options.warn;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The genai-prices data in use; undefined for the bundled data. */
+  get data(): PriceData | undefined {
+    return this.#data;
+  }
+
+  /** Uses other genai-prices data from now on (a refresh); every price is looked up again. */
+  setData(data: PriceData | undefined): void {
+    this.#data = data;
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#cache.clear();
+    this.#last = undefined;
+    this.version++;
   }
 
   /** Sets (or replaces) a price for `model` or `provider/model`, in USD per 1M tokens. */
   setPrice(key: string, price: PriceOverride): void {
     if (typeof key !== 'string' || key === '') throw new ValidationError('model', key, 'must be a model name or provider/model');
     this.#code.set(key, validatePriceOverride(`prices["${key}"]`, price));
-    this.#cache.clear();
-    this.#last = undefined;
-    this.version++;
+    this.#changed();
   }
 
   /** The price of a model, or null when no source knows it. Cached per provider and model. */
@@ -296,6 +330,14 @@ export class PriceBook {
       if (rerank.perMillionTokens !== undefined) p.input = flat(perMillionToPico(rerank.perMillionTokens));
       return p;
     }
-    return lookupGenaiPrice(provider, model, at);
+    const price = lookupGenaiPrice(provider, model, at, this.#data);
+    if (price !== undefined && this.#agedChecked !== this.#data) {
+      // Checked when a price from the data is first used (not per call: prices are kept), and
+      // again after a refresh.
+      this.#agedChecked = this.#data;
+      const message = price.data && staleDataWarning(price.data, this.#now(), this.#maxAgeDays);
+      if (message) this.#warn?.(message);
+    }
+    return price;
   }
 }

@@ -1,3 +1,5 @@
+import type { Provider } from '@pydantic/genai-prices';
+
 /** A per-token rate in picodollars, with long-context tiers where the model has them. */
 export interface Rate {
   /** Picodollars per token below the first tier. */
@@ -43,6 +45,35 @@ export interface ResolvedPrice {
   perWebSearch?: number;
   /** Epoch ms after which the price must be looked up again (a dated price change). */
   expiresAt: number;
+  /** For prices from genai-prices: which data (bundled or refreshed) and of which date. */
+  data?: PriceDataOrigin;
+}
+
+/** Which genai-prices data a price came from, and what its age counts from. */
+export interface PriceDataOrigin {
+  /** `bundled`: the data inside the installed @pydantic/genai-prices; `refreshed`: a file `tokenmeter pricing --refresh` fetched. */
+  kind: 'bundled' | 'refreshed';
+  /** The installed @pydantic/genai-prices version (its code reads the data; bundled data is its own). */
+  packageVersion: string;
+  /** Refreshed data: the URL or file it was fetched from (credentials in a URL left out). */
+  source?: string;
+  /** Refreshed data: the file in the storage dir that keeps it. */
+  file?: string;
+  /** Refreshed data: when it was fetched, ISO 8601. */
+  fetchedAt?: string;
+  /** Refreshed data: the source's own date (HTTP Last-Modified, a file's modification time), when it gave one. */
+  sourceDate?: string;
+  /**
+   * The date the data's age counts from (`sourceDate`, else `fetchedAt`), ISO 8601; null when not
+   * known: genai-prices does not date the data it bundles.
+   */
+  asOf: string | null;
+}
+
+/** genai-prices provider data, checked, and where it came from. */
+export interface PriceData {
+  providers: readonly Provider[];
+  origin: PriceDataOrigin;
 }
 
 /** A price given by the user: USD per 1M tokens, and USD per search unit. */
