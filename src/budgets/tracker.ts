@@ -468,9 +468,12 @@ export class BudgetTracker {
       if (used < state.warnAt) continue;
       const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
       if (level > state.fired) {
-        state.fired = level;
+        // A record that jumps past several thresholds raises each of them, lowest first: a
+        // listener waiting for the warning (or routing on level) must not miss it.
+        const at = this.#ownClock ? this.#clock() : ts;
         alerts ??= [];
-        alerts.push(alertOf(state, level, this.#ownClock ? this.#clock() : ts));
+        for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
+        state.fired = level;
       }
     }
     return alerts;
