@@ -124,10 +124,13 @@ export class Budgets {
     context: CallContext | undefined,
     apiKeyId: string | null,
     runId: string | null,
+    /** The model when the request names none (`track()`'s `model` option). */
+    modelHint?: string,
   ): Held | undefined {
     if (!this.tracker.enforcing) return undefined;
     const req = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const model = typeof req.model === 'string' ? req.model : typeof req.modelId === 'string' ? req.modelId : 'unknown';
+    const named = typeof req.model === 'string' ? req.model : typeof req.modelId === 'string' ? req.modelId : modelHint;
+    const model = named ?? 'unknown';
     // Bedrock InvokeModel's own JSON body carries the prompt and max tokens.
     const b = (bodyOf(provider, req) ?? req) as Record<string, unknown>;
     // An estimate meant to be rarely below the provider's count; the real count settles the hold.
@@ -159,6 +162,7 @@ export class Budgets {
             ),
       tokens: input + output,
     };
+    if (named === undefined) call.modelUnknown = true;
     const r = this.tracker.check(call);
     if ('blocked' in r) {
       const s = r.blocked;

@@ -5,7 +5,7 @@ import { type BillingCycle, type LimitType, unitOf } from './budgets/limits.ts';
 import type { Alert, BudgetSpec } from './budgets/tracker.ts';
 import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { type CallContext, ContextStore } from './context.ts';
-import { LedgerError, ValidationError } from './errors.ts';
+import { isBudgetExceededError, LedgerError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
@@ -458,19 +458,42 @@ export class TokenMonitor implements CallSink {
     this.#secrets.add(apiKey);
   }
 
-  /** Records a call that `track` observed (the CallSink side of `track`). Never throws. */
+  /** Records a call that `track` observed (the CallSink side of `track`), giving back what it held. Never throws. */
   recordCall(call: TrackedCall): void {
+    let held = call.held as Held | undefined;
     try {
       const o = call.options;
       const usage = extractUsage({ provider: o.provider, request: call.request, response: call.response });
-      const facts: CallFacts = { durationMs: call.durationMs };
+      const facts: CallFacts = { durationMs: call.durationMs, held };
+      held = undefined; // recordUsage settles it
       if (call.error !== undefined) facts.error = call.error;
       if (o.model !== undefined) facts.model = o.model;
       if (o.operation !== undefined) facts.operation = o.operation;
       if (o.serviceType !== undefined) facts.serviceType = o.serviceType;
       this.recordUsage(usage, facts);
     } catch (error) {
+      this.#budgets.settle(held);
       this.#internalError('instrument', error);
+    }
+  }
+
+  /**
+   * Before a `track()`ed or decorated function runs (the CallSink side of `track`): holds its
+   * estimated cost against enforced budgets, as `admit` does for instrumented clients, or throws a
+   * BudgetExceededError. The request is the first argument when it is an object (its `model`
+   * winning over `options.model`), else the arguments' texts.
+   */
+  admitCall(options: TrackOptions, args: readonly unknown[]): Held | undefined {
+    if (this.disabled || !this.#budgets.tracker.enforcing) return undefined;
+    try {
+      const first = args[0];
+      const request = typeof first === 'object' && first !== null && !Array.isArray(first) ? first : args;
+      const ctx = this.#context.current();
+      return this.#budgets.admit(options.provider, request, ctx, null, ctx?.runId ?? null, options.model);
+    } catch (error) {
+      if (isBudgetExceededError(error)) throw error;
+      this.#internalError('budgets', error);
+      return undefined;
     }
   }
 

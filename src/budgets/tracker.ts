@@ -69,6 +69,12 @@ export interface CallEstimate extends Subject {
   /** Estimated cost in picodollars; 0 for a free model, null when the model has no price. */
   costPico: number | null;
   tokens: number;
+  /**
+   * True when the call's model is not known before it runs (a tracked function given no model):
+   * its cost cannot be told, so it is refused by a spent USD budget, as an unpriced model is with
+   * `blockUnpriced`, and otherwise holds nothing.
+   */
+  modelUnknown?: boolean;
 }
 
 /** A record as the tracker reads it: a UsageRecord is one, so the hot path copies nothing. */
@@ -502,7 +508,7 @@ export class BudgetTracker {
         // A free model never spends money; an unpriced one only blocks when the user says so.
         if (call.costPico === 0) continue;
         if (call.costPico === null) {
-          if (!b.spec.blockUnpriced) continue;
+          if (!b.spec.blockUnpriced && call.modelUnknown !== true) continue;
           if (state.used + state.reserved >= state.limitUnits) return this.#release(held, state);
           continue;
         }
