@@ -41,6 +41,32 @@ describe('tokenmeter/langchain', () => {
     await m.close();
   });
 
+  it("takes the user and thread from the config's configurable.user_id and thread_id, as ASTRA's attach_token_tracking did", async () => {
+    const { m } = monitor();
+    const model = new ChatOpenAI({
+      model: 'gpt-4o',
+      apiKey: 'sk-test-langchain-0123456789',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+    });
+    const config = attachTokenTracking(
+      { configurable: { user_id: 'user@example.com', thread_id: 'conversation-123' } },
+      { agentName: 'domain_agent' },
+      m,
+    );
+    // The config passes on unchanged otherwise.
+    expect(config.configurable).toEqual({ user_id: 'user@example.com', thread_id: 'conversation-123' });
+    await model.invoke('Hello', config);
+    // Options given outright win over the config's.
+    await model.invoke('Hello', attachTokenTracking({ configurable: { user_id: 'ignored', thread_id: 't9' } }, { userId: 'u9' }, m));
+    const [one] = await m.records({ threadId: 'conversation-123' });
+    expect(one).toMatchObject({ userId: 'user@example.com', threadId: 'conversation-123', agent: 'domain_agent', inputTokens: 2006 });
+    const [two] = await m.records({ threadId: 't9' });
+    expect(two).toMatchObject({ userId: 'u9', threadId: 't9' });
+    expect((await m.userUsage('user@example.com')).totals.requests).toBe(1);
+    await m.close();
+  });
+
   it('adds to existing callbacks and records failures', async () => {
     const { m } = monitor();
     const model = new ChatOpenAI({

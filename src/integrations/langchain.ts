@@ -198,14 +198,22 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
 
 /**
  * Returns `config` with a tokenmeter handler added to its callbacks: appended to a list, or added
- * to a copy of a CallbackManager.
+ * to a copy of a CallbackManager. The user and thread are `options.userId` and `options.threadId`,
+ * else the config's `configurable.user_id` and `configurable.thread_id`, as ASTRA's
+ * `attach_token_tracking` read them (and LangGraph names its threads).
  */
-export function attachTokenTracking<C extends { callbacks?: Callbacks }>(
+export function attachTokenTracking<C extends { callbacks?: Callbacks; configurable?: Record<string, unknown> }>(
   config: C | undefined,
   options: LangChainTrackingOptions = {},
   monitor?: TokenMonitor,
 ): C & { callbacks: Callbacks } {
-  const handler = new TokenmeterCallbackHandler(options, monitor);
+  const configurable = obj(config?.configurable);
+  const o: LangChainTrackingOptions = { ...options };
+  const userId = options.userId ?? str(configurable?.user_id);
+  const threadId = options.threadId ?? str(configurable?.thread_id);
+  if (userId !== undefined) o.userId = userId;
+  if (threadId !== undefined) o.threadId = threadId;
+  const handler = new TokenmeterCallbackHandler(o, monitor);
   const existing = config?.callbacks;
   let callbacks: Callbacks;
   if (existing === undefined) callbacks = [handler];
