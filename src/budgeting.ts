@@ -1,4 +1,4 @@
-import { LIMIT_TYPES, type LimitType, unitOf } from './budgets/limits.ts';
+import { DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
 import {
   type Alert,
   BUDGET_SCOPES,
@@ -62,6 +62,9 @@ export class Budgets {
   readonly #prices: PriceBook;
   readonly #log: Logger;
 
+  /** The thresholds of a budget that sets none of its own: config.json's `alerts`, else 0.8 and 0.95. */
+  thresholds: Thresholds = DEFAULT_THRESHOLDS;
+
   constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number, reseeds = false) {
     this.tracker = new BudgetTracker(seed, clock, { reseeds });
     this.#prices = prices;
@@ -69,7 +72,8 @@ export class Budgets {
   }
 
   add(spec: BudgetSpec): void {
-    this.tracker.add(checkSpec(spec));
+    checkSpec(spec);
+    this.tracker.add({ ...spec, thresholds: { ...this.thresholds, ...spec.thresholds } });
     // Holds count texts seen before exactly once js-tiktoken is loaded: load it now, off the calls' path.
     if (spec.enforce) void preloadHoldTokenizer();
   }

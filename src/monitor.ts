@@ -141,6 +141,27 @@ export interface RunSession {
   end(): void;
 }
 
+/** How a subscription limit set in code behaves (see `setLimit`). */
+export interface LimitOptions {
+  /** When usage starts again from zero (not for prepaid_credits, a balance). @default monthly from the 1st (UTC) */
+  cycle?: BillingCycle;
+  /** @default config.json's alerts, else 0.8 */
+  warningThreshold?: number;
+  /** @default config.json's alerts, else 0.95 */
+  criticalThreshold?: number;
+  /** Refuse calls once it is spent. @default false */
+  enforce?: boolean;
+  /** prepaid_credits: when the balance was what `value` says (Date, epoch ms or ISO 8601). @default all the ledger holds counts */
+  since?: Date | number | string;
+}
+
+/** A time given as a Date, epoch ms or ISO 8601 text, as epoch ms; a ValidationError naming `since` otherwise. */
+function checkSince(v: Date | number | string): number {
+  const t = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(t)) throw new ValidationError('since', v, 'must be a Date, epoch milliseconds or an ISO 8601 date');
+  return t;
+}
+
 /** What `record()` returns. */
 export interface RecordResult {
   /**
@@ -235,7 +256,7 @@ export class TokenMonitor implements CallSink {
     this.#log = this.#secrets.logger(options.logger ?? createStderrLogger(options.logLevel ?? logLevelFromEnv(env)));
     this.#once = new OnceLogger(this.#log);
     const config = options.loadConfig === false || this.disabled ? {} : loadConfig(this.dir);
-    configThresholds(config);
+    const thresholds = configThresholds(config);
     this.#prices = new PriceBook({ prices: options.prices ?? {}, configPrices: configPrices(config) });
     this.#keyIds = new KeyIdCache(options.keyIdSecret ?? env.TOKENMETER_KEY_ID_SECRET ?? DEFAULT_KEY_ID_SECRET);
     this.#keyIdOf = (k) => this.#keyIds.get(k);
@@ -297,6 +318,8 @@ export class TokenMonitor implements CallSink {
       options.clock,
       this.#ledger !== undefined,
     );
+    // config.json's alert thresholds hold for every budget that sets none, those set in code too.
+    this.#budgets.thresholds = thresholds;
     if (!this.disabled) {
       for (const spec of [...configBudgets(config), ...(options.budgets ?? [])]) this.#budgets.add(spec);
     }
@@ -678,15 +701,16 @@ export class TokenMonitor implements CallSink {
   /**
    * Sets a provider's subscription limit (the seed's limit types: max_plan_tokens,
    * free_tier_tokens, paid_tier_tokens in tokens; prepaid_credits, monthly_limit in USD) for this
-   * process; `tokenmeter set-limit` or config.json keep it for every process.
+   * process; `tokenmeter set-limit` or config.json keep it for every process. A value of 0 removes
+   * the limit (0 is "not set", as in the seed's configs). `prepaid_credits` is a balance: what is
+   * spent from `options.since` on (default: all the ledger holds) uses it up, and it never resets.
    */
-  setLimit(
-    provider: string,
-    limitType: LimitType,
-    value: number,
-    options: { cycle?: BillingCycle; warningThreshold?: number; criticalThreshold?: number; enforce?: boolean } = {},
-  ): void {
+  setLimit(provider: string, limitType: LimitType, value: number, options: LimitOptions = {}): void {
     const l = checkLimit(provider, limitType, value);
+    if (l.value === 0) {
+      this.#budgets.tracker.removeLike({ scope: 'provider', scopeId: l.provider, limit: 0, unit: unitOf(l.type), limitType: l.type });
+      return;
+    }
     const thresholds: { warning?: number; critical?: number } = {};
     if (options.warningThreshold !== undefined) thresholds.warning = options.warningThreshold;
     if (options.criticalThreshold !== undefined) thresholds.critical = options.criticalThreshold;
@@ -698,13 +722,14 @@ export class TokenMonitor implements CallSink {
       limitType: l.type,
       thresholds,
     };
-    if (options.cycle !== undefined) spec.cycle = options.cycle;
+    if (l.type === 'prepaid_credits') spec.cycle = { kind: 'balance', since: options.since === undefined ? 0 : checkSince(options.since) };
+    else if (options.cycle !== undefined) spec.cycle = options.cycle;
     if (options.enforce !== undefined) spec.enforce = options.enforce;
     this.#budgets.add(spec);
   }
 
   /** Sets several of a provider's limits at once, in the config file's layout (`{ monthly_limit: 50, max_plan_tokens: 1e6 }`). */
-  setProviderLimit(provider: string, limits: Partial<Record<LimitType, number>>, options?: Parameters<TokenMonitor['setLimit']>[3]): void {
+  setProviderLimit(provider: string, limits: Partial<Record<LimitType, number>>, options?: LimitOptions): void {
     for (const [type, value] of Object.entries(limits)) this.setLimit(provider, type as LimitType, value as number, options);
   }
 

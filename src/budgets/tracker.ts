@@ -16,7 +16,7 @@ export interface BudgetSpec {
   limit: number;
   /** @default 'usd' */
   unit?: 'usd' | 'tokens';
-  /** When usage starts again from zero. @default monthly from the 1st (UTC); runs never reset */
+  /** When usage starts again from zero. @default monthly from the 1st (UTC); prepaid credits and runs never reset */
   cycle?: BillingCycle;
   /** Alert thresholds as fractions of the limit. @default 0.8 warning, 0.95 critical */
   thresholds?: Partial<Thresholds>;
@@ -166,6 +166,8 @@ export class BudgetState {
       return dropped;
     }
     if (now < this.windowEnd && now >= this.windowStart) return false;
+    // A balance has one window, from when it was set on.
+    if (c.kind === 'balance' && this.windowEnd !== 0) return false;
     const w = windowAt(c, now);
     this.windowStart = w.start;
     this.windowEnd = w.end;
@@ -197,7 +199,7 @@ export class BudgetState {
     return this.spec.limit;
   }
   get resetsAt(): number | null {
-    return this.cycle === null || this.cycle.kind === 'rolling' ? null : this.windowEnd;
+    return this.cycle === null || this.cycle.kind === 'rolling' || this.cycle.kind === 'balance' ? null : this.windowEnd;
   }
 }
 
@@ -265,6 +267,11 @@ interface Route {
   states: BudgetState[];
 }
 
+/** What makes two budgets the same one: a budget added with the key of another replaces it. */
+function specKey(s: BudgetSpec): string {
+  return `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}`;
+}
+
 /** Routes kept (one per user seen lately) before they are all dropped and resolved again. */
 const MAX_ROUTES = 10_000;
 
@@ -310,12 +317,11 @@ export class BudgetTracker {
     return this.#budgets.length;
   }
 
-  /** Adds a budget (replacing one of the same scope, id, window and unit); returns its state (undefined for `*`). */
+  /** Adds a budget (replacing one of the same scope, id, unit and limit type); returns its state (undefined for `*`). */
   add(spec: BudgetSpec): BudgetState | undefined {
     const now = this.#clock();
     const b = new Budget(spec, now);
-    const key = (s: BudgetSpec) => `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}`;
-    const i = this.#budgets.findIndex((x) => key(x.spec) === key(spec));
+    const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
     if (i >= 0) {
       if (this.#budgets[i]?.spec.enforce) this.#enforced--;
       this.#budgets.splice(i, 1, b);
@@ -324,6 +330,16 @@ export class BudgetTracker {
     if (b.fixed !== undefined) this.#seedState(b.fixed, spec);
     this.#changed();
     return b.fixed;
+  }
+
+  /** Removes the budget `add(spec)` would replace; false when there is none. */
+  removeLike(spec: BudgetSpec): boolean {
+    const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
+    if (i < 0) return false;
+    if (this.#budgets[i]?.spec.enforce) this.#enforced--;
+    this.#budgets.splice(i, 1);
+    this.#changed();
+    return true;
   }
 
   remove(scope: BudgetScope, scopeId: string): boolean {

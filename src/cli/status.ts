@@ -41,7 +41,13 @@ export function statusTable(statuses: readonly LimitStatus[]): string {
       shareBar(s.percentUsed / 100),
       amount(s, s.remaining),
       s.level,
-      s.resetsAt === null ? (s.window === 'run' ? 'end of run' : `rolling, since ${shortTime(s.windowStart)}`) : shortTime(s.resetsAt),
+      s.resetsAt === null
+        ? s.window === 'run'
+          ? 'end of run'
+          : s.window === 'balance'
+            ? `never (used up since ${s.windowStart.startsWith('1970-') ? 'the first record' : shortTime(s.windowStart)})`
+            : `rolling, since ${shortTime(s.windowStart)}`
+        : shortTime(s.resetsAt),
     ]),
     [2, 3, 5],
   );
