@@ -73,7 +73,7 @@ export class Budgets {
 
   add(spec: BudgetSpec): void {
     checkSpec(spec);
-    this.tracker.add({ ...spec, thresholds: { ...this.thresholds, ...spec.thresholds } });
+    this.tracker.add({ ...spec, thresholds: { ...this.thresholds, ...spec.thresholds }, source: spec.source ?? 'code' });
     // Holds count texts seen before exactly once js-tiktoken is loaded: load it now, off the calls' path.
     if (spec.enforce) void preloadHoldTokenizer();
   }

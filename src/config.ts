@@ -245,6 +245,7 @@ export function configBudgets(config: ConfigFile): BudgetSpec[] {
       limitType: l.type,
       thresholds: { ...global, ...l.thresholds },
       enforce: l.enforce ?? false,
+      source: 'config',
     });
   }
   for (const b of config.budgets ?? []) {
@@ -257,6 +258,7 @@ export function configBudgets(config: ConfigFile): BudgetSpec[] {
       thresholds: { ...global, ...thresholdsOf(b) },
       enforce: b.enforce ?? false,
       blockUnpriced: b.block_unpriced ?? false,
+      source: 'config',
     };
     if (b.scope === 'team') spec.members = { userIds: b.user_ids ?? [], apiKeyIds: b.api_key_ids ?? [] };
     out.push(spec);

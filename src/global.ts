@@ -1,9 +1,9 @@
 import { checkLimit } from './budgeting.ts';
 import type { LimitType } from './budgets/limits.ts';
-import { configLimits, writeLimit } from './config.ts';
+import { configBudgets, writeLimit } from './config.ts';
 import { ValidationError } from './errors.ts';
 import { type TrackOptions, trackWith, wrapperOrDecorator } from './instrument/track.ts';
-import { type LimitOptions, type RecordResult, TokenMonitor, type TokenMonitorOptions } from './monitor.ts';
+import { type RecordResult, TokenMonitor, type TokenMonitorOptions } from './monitor.ts';
 import { type ProviderUsageReport, providerUsageReport, type UsageReport, usageReport } from './reports/seed-report.ts';
 import type { UsageInput } from './usage.ts';
 
@@ -93,19 +93,13 @@ export function setProviderLimit(provider: string, limitType: LimitType, value: 
     m.setLimit(l.provider, l.type, l.value);
     return;
   }
-  // The process takes the limit as the file now holds it: its cycle, thresholds and balance date.
-  const set = configLimits(writeLimit(m.dir, l.provider, l.type, l.value)).find((c) => c.provider === l.provider && c.type === l.type);
-  if (set === undefined) {
-    m.setLimit(l.provider, l.type, 0);
-    return;
-  }
-  const o: LimitOptions = {};
-  if (set.cycle.kind === 'balance') o.since = set.cycle.since;
-  else o.cycle = set.cycle;
-  if (set.thresholds?.warning !== undefined) o.warningThreshold = set.thresholds.warning;
-  if (set.thresholds?.critical !== undefined) o.criticalThreshold = set.thresholds.critical;
-  if (set.enforce !== undefined) o.enforce = set.enforce;
-  m.setLimit(l.provider, l.type, l.value, o);
+  // The process takes the limit as the file now holds it (its cycle, thresholds, balance date),
+  // shown in status as the config file's.
+  const spec = configBudgets(writeLimit(m.dir, l.provider, l.type, l.value)).find(
+    (s) => s.scope === 'provider' && s.scopeId === l.provider && s.limitType === l.type,
+  );
+  if (spec === undefined) m.setLimit(l.provider, l.type, 0);
+  else m.setBudget(spec);
 }
 
 /**

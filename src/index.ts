@@ -62,5 +62,7 @@ export type { ExtractInput, Usage } from './providers/types.ts';
 export type { BudgetStatus } from './reports/budget-status.ts';
 export { formatCostReport } from './reports/format.ts';
 export type { ProviderUsageReport, SeedLimitStatus, SeedProviderStatus, SeedTotals, UsageReport } from './reports/seed-report.ts';
+export type { ApiServer, ApiServerOptions } from './server/api.ts';
+export { startApiServer } from './server/api.ts';
 export type { ServiceType, UsageInput, UsageRecord } from './usage.ts';
 export { MAX_METADATA_BYTES, MAX_TOKENS_PER_CALL, SERVICE_TYPES, validateUsage } from './usage.ts';

@@ -26,6 +26,12 @@ export interface BudgetSpec {
   blockUnpriced?: boolean;
   /** The subscription limit type this budget came from (provider limits). */
   limitType?: LimitType;
+  /**
+   * Where it is defined: `config` (config.json, which every process and the CLI read) or `code`
+   * (this process only: `setLimit`, `setBudget`, the `budgets` option, sessions). Shown in status.
+   * @default 'code'
+   */
+  source?: 'config' | 'code';
 }
 
 /** One crossing of a threshold. */
