@@ -1,8 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { describe, expect, it } from 'vitest';
-import { TokenMonitor } from '../src/index.ts';
+import { isBudgetExceededError, TokenMonitor } from '../src/index.ts';
 import { tokenmeterMiddleware } from '../src/integrations/ai-sdk.ts';
 import { attachTokenTracking, TokenmeterCallbackHandler, trackEmbeddings } from '../src/integrations/langchain.ts';
 import { memoryLogger } from './helpers/otel.ts';
@@ -202,6 +205,22 @@ describe('tokenmeter/ai-sdk', () => {
     const { text } = await generateText({ model, prompt: 'Hello', maxRetries: 0 });
     expect(text).toBe('Hello! How can I assist you today?');
     expect(m.usageSummary('openai')).toMatchObject({ requests: 1, inputTokens: 2006, cachedInputTokens: 1920, outputTokens: 300 });
+    await m.close();
+  });
+
+  it('refuses a call an enforced budget cannot afford before the model is called; one it can afford gives its hold back when it ends', async () => {
+    const m = new TokenMonitor({ dir: mkdtempSync(join(tmpdir(), 'tm-aisdk-')), loadConfig: false, metrics: false, logLevel: 'silent' });
+    // The recorded answer costs $0.005615: one call spends this budget.
+    m.setBudget({ scope: 'user', scopeId: 'u1', limit: 0.005, enforce: true });
+    const model = wrapLanguageModel({ model: provider().chat('gpt-4o'), middleware: tokenmeterMiddleware({ userId: 'u1' }, m) });
+    // A call with room: its estimate is held while it runs, and its real cost counted when it ends.
+    await generateText({ model, prompt: 'Hello', maxOutputTokens: 100, maxRetries: 0 });
+    expect(m.status()[0]).toMatchObject({ reserved: 0, level: 'exceeded' });
+    const sent = server.requests.length;
+    await expect(generateText({ model, prompt: 'Hello', maxRetries: 0 })).rejects.toSatisfy(isBudgetExceededError);
+    // Nothing was sent, nothing recorded.
+    expect(server.requests.length).toBe(sent);
+    expect(m.usageSummary('openai').requests).toBe(1);
     await m.close();
   });
 
