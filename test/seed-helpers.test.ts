@@ -27,10 +27,11 @@ describe('setProviderLimit', () => {
     expect(
       getTokenMonitor()
         .status()
-        .map((s) => [s.scopeId, s.limitType, s.limit, s.window]),
+        .map((s) => [s.scopeId, s.limitType, s.limit, s.window, s.source]),
     ).toEqual([
-      ['anthropic', 'max_plan_tokens', 5_000_000, 'monthly'],
-      ['openai', 'prepaid_credits', 100, 'balance'],
+      // Kept in the config file, they show as the config's.
+      ['anthropic', 'max_plan_tokens', 5_000_000, 'monthly', 'config'],
+      ['openai', 'prepaid_credits', 100, 'balance', 'config'],
     ]);
     const file = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(file.subscription_limits.anthropic).toEqual({ max_plan_tokens: 5_000_000 });
