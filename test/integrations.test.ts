@@ -70,6 +70,35 @@ describe('tokenmeter/langchain', () => {
     await m.close();
   });
 
+  it('refuses a run an enforced budget cannot afford before the model is called', async () => {
+    const m = new TokenMonitor({
+      dir: mkdtempSync(join(tmpdir(), 'tm-langchain-')),
+      loadConfig: false,
+      metrics: false,
+      logLevel: 'silent',
+    });
+    // A run without max_tokens holds about $0.0103 (1,024 output tokens of gpt-4o); the recorded
+    // answer costs $0.005615: after one run, the next does not fit.
+    m.setBudget({ scope: 'user', scopeId: 'u1', limit: 0.011, enforce: true });
+    const model = new ChatOpenAI({
+      model: 'gpt-4o',
+      apiKey: 'sk-test-langchain-0123456789',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+    });
+    const config = attachTokenTracking({ configurable: { user_id: 'u1' } }, {}, m);
+    await model.invoke('Hello', config);
+    expect(m.status()[0]).toMatchObject({ reserved: 0, used: 0.005615 });
+    const sent = server.requests.length;
+    await expect(model.invoke('Hello', config)).rejects.toSatisfy(isBudgetExceededError);
+    expect(server.requests.length).toBe(sent);
+    expect(m.usageSummary('openai').requests).toBe(1);
+    // Another user's runs go on.
+    await model.invoke('Hello', attachTokenTracking(undefined, { userId: 'u2' }, m));
+    expect(m.usageSummary('openai').requests).toBe(2);
+    await m.close();
+  });
+
   it('adds to existing callbacks and records failures', async () => {
     const { m } = monitor();
     const model = new ChatOpenAI({
