@@ -11,6 +11,7 @@ import { DASHBOARDS_DIR, renderDashboards } from '../scripts/dashboards.ts';
 import { LABEL, METRIC, prometheusName, SEMCONV } from '../src/metrics/names.ts';
 import { TokenMonitor } from '../src/monitor.ts';
 import { type PrometheusServer, startPrometheus, waitFor } from './helpers/prometheus.ts';
+import { namesIn } from './helpers/promql.ts';
 
 const root = join(import.meta.dirname, '..');
 const rulesFile = join(root, 'prometheus', 'rules', 'tokenmeter.rules.yml');
@@ -76,52 +77,6 @@ function concrete(expr: string): string {
   const left = /\$(?!1")\{?\w+/.exec(e);
   if (left) throw new Error(`unknown variable ${left[0]} in ${expr}`);
   return e;
-}
-
-const KEYWORDS = new Set([
-  'and',
-  'or',
-  'unless',
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'offset',
-  'bool',
-  'inf',
-  'nan',
-]);
-
-/** The metric names and label names a PromQL expression (or a label_values() call) uses. */
-function namesIn(expr: string): { metrics: string[]; labels: string[] } {
-  const labels: string[] = [];
-  let e = expr.replace(/^label_values\((.*), *(\w+)\)$/s, (_, sel: string, label: string) => {
-    labels.push(label);
-    return sel;
-  });
-  e = e.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  e = e.replace(/\{([^}]*)\}/g, (_, body: string) => {
-    for (const m of body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) labels.push(m[1] as string);
-    return ' ';
-  });
-  e = e.replace(/\b(?:by|without|on|ignoring)\s*\(([^)]*)\)/g, (_, list: string) => {
-    labels.push(
-      ...list
-        .split(',')
-        .map((l) => l.trim())
-        .filter(Boolean),
-    );
-    return ' ';
-  });
-  e = e.replace(/\[[^\]]*\]/g, ' ').replace(/\boffset\s+\S+/g, ' ');
-  const metrics: string[] = [];
-  for (const m of e.matchAll(/(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g)) {
-    const name = m[1] as string;
-    if (m[2] === undefined && !KEYWORDS.has(name.toLowerCase())) metrics.push(name);
-  }
-  return { metrics, labels };
 }
 
 describe('Grafana dashboards', () => {

@@ -6,7 +6,7 @@ import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
-import { pieces } from '../src/instrument/estimate.ts';
+import { pieces } from '../src/instrument/token-pieces.ts';
 import type { RecordResult } from '../src/monitor.ts';
 import { fixture, type ReceivedRequest, type Reply } from './helpers/replay-server.ts';
 import { useReplay } from './helpers/use-replay.ts';

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LABEL, METRIC } from '../src/metrics/names.ts';
+import { namesIn } from './helpers/promql.ts';
 
 const root = join(import.meta.dirname, '..');
 const rulesFile = join(root, 'prometheus', 'rules', 'tokenmeter.rules.yml');
@@ -49,49 +50,6 @@ function exprs(yaml: string): string[] {
     out.push(body.join('\n'));
   }
   return out;
-}
-
-const KEYWORDS = new Set([
-  'and',
-  'or',
-  'unless',
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'offset',
-  'bool',
-  'inf',
-  'nan',
-]);
-
-/** The metric names a PromQL expression selects, and the label names it uses. */
-function namesIn(expr: string): { metrics: string[]; labels: string[] } {
-  const labels: string[] = [];
-  let e = expr.replace(/#.*$/gm, '');
-  e = e.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
-  e = e.replace(/\{([^}]*)\}/g, (_, body: string) => {
-    for (const m of body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) labels.push(m[1] as string);
-    return ' ';
-  });
-  e = e.replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_, list: string) => {
-    labels.push(
-      ...list
-        .split(',')
-        .map((l) => l.trim())
-        .filter(Boolean),
-    );
-    return ' ';
-  });
-  e = e.replace(/\[[^\]]*\]/g, ' ');
-  const metrics: string[] = [];
-  for (const m of e.matchAll(/(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g)) {
-    const name = m[1] as string;
-    if (m[2] === undefined && !KEYWORDS.has(name.toLowerCase())) metrics.push(name);
-  }
-  return { metrics, labels };
 }
 
 describe('Prometheus rules and Alertmanager config', () => {

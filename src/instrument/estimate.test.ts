@@ -2,7 +2,8 @@ import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import { TokenMonitor } from '../monitor.ts';
 import type { Usage } from '../providers/types.ts';
-import { encodingFor, estimateUsage, loadTiktoken, PIECE, pieces, promptOf } from './estimate.ts';
+import { encodingFor, estimateUsage, loadTiktoken, promptOf } from './estimate.ts';
+import { PIECE, pieces } from './token-pieces.ts';
 
 // js-tiktoken is an optional peer: here it is not installed (importing it fails).
 vi.mock('js-tiktoken/lite', () => {
@@ -27,7 +28,7 @@ const noUsage = [
 ].join('');
 
 const missing: Usage = { provider: 'openai', model: 'gpt-4o', serviceType: 'llm', operation: 'chat', usageSource: 'missing' };
-const words = async () => (text: string) => text.split(/\s+/).filter(Boolean).length;
+const words = async () => async (texts: readonly string[]) => texts.map((text) => text.split(/\s+/).filter(Boolean).length);
 
 describe('token estimates', () => {
   it('without js-tiktoken, a stream that ends without usage stays missing', async () => {

@@ -1,13 +1,16 @@
 import { arr, obj, str } from '../providers/read.ts';
 import type { Usage } from '../providers/types.ts';
 import { type StreamText, TEXT_CAP } from './stainless.ts';
+import { type CountTokens, threadCounter } from './tokenizer-thread.ts';
+import type { Encoding } from './tokenizer-worker.ts';
 
 /**
  * Token estimates for instrumented streams that end without usage (a chat stream whose request did
  * not get `stream_options.include_usage` through, a gateway that drops the usage chunk): the
  * request's prompt and the streamed text are counted with js-tiktoken, and the call is recorded
  * with `usageSource: 'estimated'` instead of unknown counts. js-tiktoken is an optional peer
- * dependency, imported only when a first estimate is needed; without it the call stays `missing`.
+ * dependency, loaded when a first estimate is needed, and run on a thread of its own
+ * (tokenizer-thread.ts): without it the call stays `missing`.
  *
  * What is counted: the prompt's text (messages, system prompt, tool definitions, prior tool calls
  * and results) and the generated text (content, reasoning text the stream shows, tool-call
@@ -16,10 +19,7 @@ import { type StreamText, TEXT_CAP } from './stainless.ts';
  * of a stream the caller abandoned or that failed midway is not what the provider billed.
  */
 
-export type Encoding = 'o200k_base' | 'cl100k_base';
-
-/** Counts the tokens of a text. */
-export type CountTokens = (text: string) => number;
+export type { CountTokens, Encoding };
 
 /** Loads a tokenizer; resolves undefined when none can be loaded. */
 export type TokenizerLoader = (encoding: Encoding) => Promise<CountTokens | undefined>;
@@ -35,31 +35,12 @@ export function encodingFor(model: string | undefined): Encoding {
   return /^(gpt-4(?![o.])|gpt-3\.5|gpt-35|text-embedding-(ada|3)|davinci-002|babbage-002)/.test(m) ? 'cl100k_base' : 'o200k_base';
 }
 
-const loaded = new Map<Encoding, Promise<CountTokens | undefined>>();
-
-async function importTiktoken(encoding: Encoding): Promise<CountTokens> {
-  // Only the lite entry and one encoding's ranks: the full entry would load every encoding.
-  const [{ Tiktoken }, ranks] = await Promise.all([
-    import('js-tiktoken/lite'),
-    encoding === 'cl100k_base' ? import('js-tiktoken/ranks/cl100k_base') : import('js-tiktoken/ranks/o200k_base'),
-  ]);
-  const tokenizer = new Tiktoken(ranks.default);
-  // Special-token text typed into a prompt (`<|endoftext|>`) is counted as the text it is, not refused.
-  return (text) => tokenizer.encode(text, [], []).length;
-}
-
 /**
- * js-tiktoken's tokenizer for an encoding, loaded once (building o200k_base's takes about half a
- * second, once per process); undefined when js-tiktoken is not installed.
+ * js-tiktoken's counter for an encoding, on the tokenizer thread (building o200k_base's takes
+ * 0.5-3 s there, once per process; counts asked for meanwhile wait for it); undefined when
+ * js-tiktoken is not installed.
  */
-export const loadTiktoken: TokenizerLoader = (encoding) => {
-  let p = loaded.get(encoding);
-  if (p === undefined) {
-    p = importTiktoken(encoding).catch(() => undefined);
-    loaded.set(encoding, p);
-  }
-  return p;
-};
+export const loadTiktoken: TokenizerLoader = (encoding) => threadCounter(encoding);
 
 /** A prompt as counted: texts to tokenize, plus tokens known without tokenizing (message framing, token-id prompts). */
 interface Prompt {
@@ -220,63 +201,37 @@ export function promptOf(request: unknown, provider: string, encoding: Encoding)
   return p;
 }
 
-/**
- * Longest text tokenized in one go; between pieces, the estimate yields to the event loop when it
- * has run a while. js-tiktoken takes about 0.4 µs a character of English but 25 µs a character of
- * Chinese (bench/budgets.ts, enforce-tiktoken-*): a piece of 2,048 holds the loop 50 ms at most,
- * where one of 65,536 held it over a second and a half. Pieces of text with spaces add up exactly
- * (see `pieces`); text without (CJK) may count a token more a cut.
- */
-export const PIECE = 2048;
-const SLICE_MS = 10;
-
-function isSpace(code: number): boolean {
-  return code === 32 || (code >= 9 && code <= 13) || code === 0xa0 || code === 0x3000 || (code >= 0x2000 && code <= 0x200a);
+/** Texts as sent to the tokenizer: at most TEXT_CAP characters in all, the rest extrapolated (see `tokensOf`). */
+interface Kept {
+  texts: string[];
+  /** Characters kept. */
+  counted: number;
+  /** Characters in all, those not kept included. */
+  chars: number;
 }
 
-/**
- * Cuts a long text into pieces of at most `size` characters, each cut just before a single space
- * between two non-space characters: tiktoken's pre-tokenizer splits there too (a word takes the
- * space before it), so the pieces' counts add up to the whole text's count.
- */
-export function* pieces(text: string, size = PIECE): Generator<string> {
-  let start = 0;
-  while (text.length - start > size) {
-    const min = start + (size >> 1);
-    let cut = start + size;
-    while (cut > min && !(text.charCodeAt(cut) === 32 && !isSpace(text.charCodeAt(cut - 1)) && !isSpace(text.charCodeAt(cut + 1)))) cut--;
-    if (cut === min) {
-      // No such space (code, CJK text, base64): cut anywhere, not inside a surrogate pair.
-      cut = start + size;
-      const c = text.charCodeAt(cut - 1);
-      if (c >= 0xd800 && c <= 0xdbff) cut--;
+/** The first TEXT_CAP characters of `texts` (`chars` in all, counting any not kept), cut between code points. */
+function keep(texts: readonly string[], chars: number): Kept {
+  const kept: Kept = { texts: [], counted: 0, chars };
+  for (const text of texts) {
+    const room = TEXT_CAP - kept.counted;
+    if (room <= 0) break;
+    let t = text;
+    if (t.length > room) {
+      const high = t.charCodeAt(room - 1);
+      t = t.slice(0, high >= 0xd800 && high <= 0xdbff ? room - 1 : room);
     }
-    yield text.slice(start, cut);
-    start = cut;
+    kept.texts.push(t);
+    kept.counted += t.length;
   }
-  yield start === 0 ? text : text.slice(start);
+  return kept;
 }
 
-/**
- * The tokens of `texts` (`chars` characters in all, counting any not kept): counted up to TEXT_CAP
- * characters, and past them extrapolated at the same tokens per character.
- */
-async function countTexts(texts: readonly string[], chars: number, count: CountTokens): Promise<number> {
+/** The tokens of kept texts from their counts: past the kept characters, extrapolated at the same tokens per character. */
+function tokensOf(kept: Kept, counts: readonly number[]): number {
   let tokens = 0;
-  let counted = 0;
-  let since = performance.now();
-  outer: for (const text of texts) {
-    for (const piece of pieces(text)) {
-      if (counted >= TEXT_CAP) break outer;
-      tokens += count(piece);
-      counted += piece.length;
-      if (performance.now() - since > SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        since = performance.now();
-      }
-    }
-  }
-  return counted > 0 && counted < chars ? Math.round((tokens * chars) / counted) : tokens;
+  for (const n of counts) tokens += n;
+  return kept.counted > 0 && kept.counted < kept.chars ? Math.round((tokens * kept.chars) / kept.counted) : tokens;
 }
 
 /**
@@ -294,14 +249,22 @@ export async function estimateUsage(
     const encoding = encodingFor(usage.model ?? usage.requestModel);
     const count = await load(encoding);
     if (count === undefined) return usage;
-    const estimated: Usage = { ...usage, usageSource: 'estimated' };
     const prompt = promptOf(request, usage.provider, encoding);
-    if (prompt.found) {
-      const chars = prompt.texts.reduce((n, t) => n + t.length, 0);
-      estimated.inputTokens = prompt.tokens + (await countTexts(prompt.texts, chars, count));
-    }
+    const input = prompt.found
+      ? keep(
+          prompt.texts,
+          prompt.texts.reduce((n, t) => n + t.length, 0),
+        )
+      : undefined;
     // One text: the pieces of a streamed word or number are tokenized together, as the model generated them.
-    estimated.outputTokens = await countTexts([output.parts.join('')], output.chars, count);
+    const generated = keep([output.parts.join('')], output.chars);
+    // Prompt and output in one message to the tokenizer thread.
+    const counts = await count([...(input?.texts ?? []), ...generated.texts]);
+    if (counts === undefined) return usage;
+    const split = input?.texts.length ?? 0;
+    const estimated: Usage = { ...usage, usageSource: 'estimated' };
+    if (input !== undefined) estimated.inputTokens = prompt.tokens + tokensOf(input, counts.slice(0, split));
+    estimated.outputTokens = tokensOf(generated, counts.slice(split));
     if (estimated.inputTokens !== undefined) estimated.totalTokens = estimated.inputTokens + estimated.outputTokens;
     return estimated;
   } catch {
@@ -321,11 +284,12 @@ export async function estimateTextTokens(
   try {
     const count = await load(encodingFor(model));
     if (count === undefined) return undefined;
-    return await countTexts(
+    const kept = keep(
       texts,
       texts.reduce((n, t) => n + t.length, 0),
-      count,
     );
+    const counts = await count(kept.texts);
+    return counts === undefined ? undefined : tokensOf(kept, counts);
   } catch {
     return undefined;
   }

@@ -238,7 +238,7 @@ describe('estimateInputTokens', () => {
     await holdCountsSettled();
     const after = estimateInputTokens('openai', 'gpt-4o', body);
     expect(after).toBeLessThan(before);
-    // The exact count (pieces of 512 characters add at most a few tokens) with the same framing.
+    // The exact count (pieces of 2,048 characters add at most a few tokens) with the same framing.
     const framing = before - Math.ceil(scriptTokens(system) + scriptTokens('system'));
     expect(after - framing - Math.ceil(scriptTokens('system'))).toBeGreaterThanOrEqual(count(system) - 1);
     expect(after - framing - Math.ceil(scriptTokens('system'))).toBeLessThanOrEqual(count(system) + 4);

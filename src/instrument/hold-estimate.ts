@@ -1,5 +1,5 @@
 import { obj, str } from '../providers/read.ts';
-import { type CountTokens, encodingFor, loadTiktoken, pieces, type TokenizerLoader } from './estimate.ts';
+import { type CountTokens, encodingFor, loadTiktoken, type TokenizerLoader } from './estimate.ts';
 import { type ImageRule, imageRuleFor, imageSizeOfBase64, imageSizeOfBytes } from './image-tokens.ts';
 
 /**
@@ -9,12 +9,12 @@ import { type ImageRule, imageRuleFor, imageSizeOfBase64, imageSizeOfBytes } fro
  * - Text by script (`scriptTokens`), with rates that cover the 99th percentile of o200k_base's
  *   tokens per character over samples of English, code, 17 other languages and random ids.
  * - Images by the providers' published rules (image-tokens.ts), sized from their inline headers.
- * - For OpenAI's o200k_base models, once js-tiktoken is loaded (in the background, see
+ * - For OpenAI's o200k_base models, once js-tiktoken is loaded (on the tokenizer thread, see
  *   `preloadHoldTokenizer`), the exact count of a text seen before: system prompts, tool
- *   definitions and a conversation's earlier turns come back on every call, and are counted off
- *   the caller's path after their first sighting. Tokenizing on the caller's path is too slow:
+ *   definitions and a conversation's earlier turns come back on every call, and are counted on
+ *   that thread after their first sighting. Waiting for a count on the caller's path is too slow:
  *   js-tiktoken takes about 0.4-0.7 µs a character of English and 20-30 µs a character of
- *   Chinese (bench/budgets.ts, `enforce-check-*`), against a few ns for the script estimate.
+ *   Chinese (bench/budgets.ts, `enforce-tiktoken-*`), against a few ns for the script estimate.
  */
 
 /**
@@ -152,13 +152,13 @@ interface Walk {
   model: string;
   /** The model's image rule, looked up at the first image (most requests have none). */
   rule: ImageRule | undefined;
-  /** The exact counter, for models it counts exactly and once js-tiktoken is loaded. */
-  exact: CountTokens | undefined;
+  /** Whether texts seen before are held at their exact count: the model's tokenizer is o200k_base, and it is loaded. */
+  exact: boolean;
   tokens: number;
 }
 
 function textTokens(s: string, w: Walk): number {
-  if (w.exact !== undefined && s.length >= MEMO_MIN) {
+  if (w.exact && s.length >= MEMO_MIN) {
     const known = memo.get(s);
     if (known !== undefined) return known;
     enqueue(s);
@@ -285,47 +285,54 @@ let last = { provider: '', model: '', exact: false };
  * text, framing, tool schemas and images, rounded up. Never throws on odd input.
  */
 export function estimateInputTokens(provider: string, model: string, request: unknown): number {
-  const exact = counter !== undefined && countsExactly(provider, model) ? counter : undefined;
+  const exact = counter !== undefined && countsExactly(provider, model);
   const w: Walk = { provider, model, rule: undefined, exact, tokens: 0 };
   walk(bodyOf(provider, request), '', 0, w);
   return Math.ceil(w.tokens);
 }
 
-// --- js-tiktoken, loaded in the background; exact counts of texts seen before ---
+// --- js-tiktoken on the tokenizer thread; exact counts of texts seen before ---
 
 /** Texts shorter than this are not worth a memo entry: their script estimate is off by a few tokens at most. */
 const MEMO_MIN = 64;
-/** Memo and queue bounds, in characters: a few MB of strings at most. */
+/** Memo and queue bounds, in characters (a few MB of strings at most), and texts. */
 const MEMO_CHARS = 4_000_000;
 const QUEUE_CHARS = 1_000_000;
-/** Counting runs in slices of about this long, in pieces this short (js-tiktoken is quadratic in a run without spaces). */
-const SLICE_MS = 5;
-const COUNT_PIECE = 512;
+const QUEUE_TEXTS = 1000;
+/**
+ * Texts go to the tokenizer thread in batches of about this many characters, one batch at a time:
+ * a stream estimate asked for meanwhile waits for one batch at most (16 Ki characters of Chinese:
+ * about 0.4 s of the thread's time; of English, 7 ms). A longer text goes alone.
+ */
+const BATCH_CHARS = 16 * 1024;
 
 let counter: CountTokens | undefined;
 let loading: Promise<void> | undefined;
 const memo = new Map<string, number>();
 let memoChars = 0;
+/** Texts waiting to be sent, and those sent and not yet answered (`queued` has both). */
 const queue: string[] = [];
 const queued = new Set<string>();
 let queuedChars = 0;
-/** The text being counted, how far, and its tokens so far. */
-let current: { text: string; pieces: Generator<string>; tokens: number; count: CountTokens } | undefined;
+let inflight = false;
 let timer: ReturnType<typeof setTimeout> | undefined;
 let idle: (() => void)[] = [];
 
 /**
- * Starts loading js-tiktoken's o200k_base in the background (once; budgets call it when one
- * enforces). Until it is loaded, or when js-tiktoken is not installed, every hold is the script
- * estimate. Resolves when loading ended, either way. Never rejects.
+ * Starts loading js-tiktoken's o200k_base on the tokenizer thread (once; budgets call it when one
+ * enforces). Until it is loaded, or when js-tiktoken is not installed or its thread failed, every
+ * hold is the script estimate. Resolves when loading ended, either way. Never rejects.
  */
 export function preloadHoldTokenizer(load: TokenizerLoader = loadTiktoken): Promise<void> {
-  loading ??= load('o200k_base').then(
-    (c) => {
-      counter = c;
-    },
-    () => undefined,
-  );
+  loading ??= (async () => {
+    try {
+      const count = await load('o200k_base');
+      // An empty count answers once the encoding is loaded; it does not keep the process alive.
+      if (count !== undefined && (await count([], { background: true })) !== undefined) counter = count;
+    } catch {
+      // Not loaded: holds keep the script estimate.
+    }
+  })();
   return loading;
 }
 
@@ -336,12 +343,12 @@ export function holdTokenizerLoaded(): boolean {
 
 /** Resolves once every text queued for counting is counted. */
 export function holdCountsSettled(): Promise<void> {
-  if (current === undefined && queue.length === 0) return Promise.resolve();
+  if (timer === undefined && !inflight && queue.length === 0) return Promise.resolve();
   return new Promise((resolve) => idle.push(resolve));
 }
 
 function enqueue(text: string): void {
-  if (queued.has(text) || queuedChars + text.length > QUEUE_CHARS) return;
+  if (queued.has(text) || queued.size >= QUEUE_TEXTS || queuedChars + text.length > QUEUE_CHARS) return;
   queued.add(text);
   queue.push(text);
   queuedChars += text.length;
@@ -349,43 +356,60 @@ function enqueue(text: string): void {
 }
 
 function schedule(): void {
-  if (timer !== undefined) return;
-  timer = setTimeout(drain, 0);
+  if (timer !== undefined || inflight) return;
+  // Sent from a timer, not on the caller's path (a message copies its texts).
+  timer = setTimeout(send, 0);
   // A cache being filled must not keep the process alive.
   timer.unref?.();
 }
 
-function drain(): void {
+function remember(text: string, tokens: number): void {
+  if (memoChars + text.length > MEMO_CHARS) {
+    memo.clear();
+    memoChars = 0;
+  }
+  memo.set(text, tokens);
+  memoChars += text.length;
+}
+
+function send(): void {
   timer = undefined;
-  const until = performance.now() + SLICE_MS;
   const count = counter;
-  if (count === undefined) return;
-  while (performance.now() < until) {
-    if (current === undefined) {
-      const text = queue.shift();
-      if (text === undefined) break;
-      current = { text, pieces: pieces(text, COUNT_PIECE), tokens: 0, count };
-    }
-    const next = current.pieces.next();
-    if (!next.done) {
-      current.tokens += current.count(next.value);
-      continue;
-    }
-    const { text, tokens } = current;
-    current = undefined;
-    queued.delete(text);
-    queuedChars -= text.length;
-    if (memoChars + text.length > MEMO_CHARS) {
-      memo.clear();
-      memoChars = 0;
-    }
-    memo.set(text, tokens);
-    memoChars += text.length;
+  const batch: string[] = [];
+  let chars = 0;
+  while (count !== undefined && queue.length > 0 && (batch.length === 0 || chars + (queue[0]?.length ?? 0) <= BATCH_CHARS)) {
+    const text = queue.shift() as string;
+    batch.push(text);
+    chars += text.length;
   }
-  if (current !== undefined || queue.length > 0) schedule();
-  else {
-    const done = idle;
-    idle = [];
-    for (const resolve of done) resolve();
+  if (count === undefined || batch.length === 0) {
+    settled();
+    return;
   }
+  inflight = true;
+  void (async () => {
+    try {
+      const counts = await count(batch, { background: true });
+      // Undefined: the thread had too much waiting; the texts are queued again when next seen.
+      if (counts !== undefined) for (let i = 0; i < batch.length; i++) remember(batch[i] as string, counts[i] as number);
+    } catch {
+      // The thread failed (reported there): holds keep the script estimate from now on.
+      counter = undefined;
+    } finally {
+      inflight = false;
+      for (const text of batch) queued.delete(text);
+      queuedChars -= chars;
+      schedule();
+    }
+  })();
+}
+
+/** Nothing left to count, or nothing to count it with: whoever waits is told. */
+function settled(): void {
+  for (const text of queue) queued.delete(text);
+  for (const text of queue) queuedChars -= text.length;
+  queue.length = 0;
+  const done = idle;
+  idle = [];
+  for (const resolve of done) resolve();
 }

@@ -4,17 +4,16 @@ import type { UsageRecord } from '../usage.ts';
 import { RollupBuckets, rollupSums } from './rollup.ts';
 
 const add = (b: RollupBuckets, key: number[], r: UsageRecord) =>
-  b.add(
-    key,
-    r.error ? 1 : 0,
-    r.inputTokens,
-    r.outputTokens,
-    r.cachedInputTokens,
-    r.cacheWriteTokens,
-    r.reasoningTokens,
-    r.totalTokens,
-    r.costPicoUsd,
-  );
+  b.add(key, {
+    error: r.error ? 1 : 0,
+    input: r.inputTokens,
+    output: r.outputTokens,
+    cached: r.cachedInputTokens,
+    cacheWrite: r.cacheWriteTokens,
+    reasoning: r.reasoningTokens,
+    total: r.totalTokens,
+    cost: r.costPicoUsd,
+  });
 
 describe('RollupBuckets', () => {
   it('keeps keys whose hashes collide apart, each with its own sums', () => {
@@ -33,8 +32,8 @@ describe('RollupBuckets', () => {
 
   it('adds nothing for an unknown count and counts an unknown cost as unpriced', () => {
     const buckets = new RollupBuckets();
-    buckets.add([7], 1, 10, null, Number.NaN, null, null, 10, null);
-    buckets.add([7], 0, 5, 3, 2, Number.NaN, 1, 8, 4_000);
+    buckets.add([7], { error: 1, input: 10, output: null, cached: Number.NaN, cacheWrite: null, reasoning: null, total: 10, cost: null });
+    buckets.add([7], { error: 0, input: 5, output: 3, cached: 2, cacheWrite: Number.NaN, reasoning: 1, total: 8, cost: 4_000 });
     const [s] = [...buckets];
     // requests, errors, input, output, cached, cache write, reasoning, total, cost, unpriced
     expect(rollupSums(s!)).toEqual([2, 1, 15, 3, 2, 0, 1, 18, 4_000, 1]);

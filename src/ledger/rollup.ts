@@ -1,4 +1,4 @@
-import { picoToUsd } from '../pricing/money.ts';
+import { formatPico } from '../pricing/money.ts';
 import type { Totals } from './types.ts';
 
 export { DAY_MS, HOUR_MS } from '../time.ts';
@@ -20,6 +20,19 @@ export interface RollupSums {
   unpriced: number;
 }
 
+/** One record's counts as the rollups sum them: null or NaN when unknown; a null or NaN cost is unpriced. */
+export interface RowCounts {
+  /** 1 for a failed call, else 0. */
+  error: number;
+  input: number | null;
+  output: number | null;
+  cached: number | null;
+  cacheWrite: number | null;
+  reasoning: number | null;
+  total: number | null;
+  cost: number | null;
+}
+
 /**
  * A batch's rollup buckets, keyed by the rollup's key columns (dictionary ids and a time bucket).
  * Keyed by a hash of the integers, colliding keys chained and compared whole: a string key built
@@ -31,20 +44,10 @@ export class RollupBuckets {
   #size = 0;
 
   /**
-   * Adds one record to the bucket of `key` (the caller's array is kept when the bucket is new).
-   * Counts are null or NaN when unknown (they add nothing); a null or NaN cost counts as unpriced.
+   * Adds one record's counts to the bucket of `key` (the caller's array is kept when the bucket is
+   * new; `row` is read, not kept, so one object can carry every record of a batch in turn).
    */
-  add(
-    key: number[],
-    error: number,
-    input: number | null,
-    output: number | null,
-    cached: number | null,
-    cacheWrite: number | null,
-    reasoning: number | null,
-    total: number | null,
-    cost: number | null,
-  ): void {
+  add(key: number[], row: RowCounts): void {
     let h = 0;
     for (let i = 0; i < key.length; i++) h = (Math.imul(h, 0x9e3779b1) + (key[i] as number)) | 0;
     const head = this.#map.get(h);
@@ -70,15 +73,15 @@ export class RollupBuckets {
     }
     // `x || 0`: null and NaN (unknown) add nothing.
     s.requests++;
-    s.errors += error;
-    s.input += input || 0;
-    s.output += output || 0;
-    s.cached += cached || 0;
-    s.cacheWrite += cacheWrite || 0;
-    s.reasoning += reasoning || 0;
-    s.total += total || 0;
-    if (cost === null || Number.isNaN(cost)) s.unpriced++;
-    else s.costPico += cost;
+    s.errors += row.error;
+    s.input += row.input || 0;
+    s.output += row.output || 0;
+    s.cached += row.cached || 0;
+    s.cacheWrite += row.cacheWrite || 0;
+    s.reasoning += row.reasoning || 0;
+    s.total += row.total || 0;
+    if (row.cost === null || Number.isNaN(row.cost)) s.unpriced++;
+    else s.costPico += row.cost;
   }
 
   /** How many buckets it holds. */
@@ -168,8 +171,7 @@ export function addTotals(a: Totals, b: Totals): Totals {
   return a;
 }
 
-/** USD from an exact picodollar sum (whole dollars and the fraction apart, so no precision is lost below $9e3). */
+/** USD from an exact picodollar sum: the double nearest the exact decimal (no float noise in JSON). */
 export function bigPicoToUsd(pico: bigint): number {
-  const whole = pico / 1_000_000_000_000n;
-  return Number(whole) + picoToUsd(Number(pico - whole * 1_000_000_000_000n));
+  return Number(formatPico(pico));
 }

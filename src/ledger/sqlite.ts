@@ -6,7 +6,15 @@ import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { AT, type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
 import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
-import { DAY_MS, emptyTotals, HOUR_MS, RollupBuckets, type RowSums, rollupSums, totalsOf } from './rollup.ts';
+import {
+  type AlertmanagerNotification,
+  type KeptNotification,
+  keepNotification,
+  type ReceivedAlert,
+  type ReceivedAlertQuery,
+  receivedAlerts,
+} from './notifications.ts';
+import { DAY_MS, emptyTotals, HOUR_MS, RollupBuckets, type RowCounts, type RowSums, rollupSums, totalsOf } from './rollup.ts';
 import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
@@ -260,6 +268,17 @@ export class SqliteStore implements LedgerStore {
     const hours = new RollupBuckets();
     const users = new RollupBuckets();
     const userHours = new RollupBuckets();
+    // Each record's counts in turn, for the rollups (one object for the batch).
+    const row: RowCounts = {
+      error: 0,
+      input: null,
+      output: null,
+      cached: null,
+      cacheWrite: null,
+      reasoning: null,
+      total: null,
+      cost: null,
+    };
     const run = this.#db.transaction(() => {
       // Read inside the transaction: no other writer can take an id until it ends.
       const ids = new IdAllocator((lastId.get() as { id: number | null }).id, firstFree);
@@ -359,42 +378,18 @@ export class SqliteStore implements LedgerStore {
             metadata < 0 ? null : strings[metadata],
           ]);
         }
-        const cacheWrite = v[o + AT.cacheWriteTokens] as number;
-        const reasoning = v[o + AT.reasoningTokens] as number;
-        hours.add(
-          [Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent ?? 0, key ?? 0],
-          error,
-          input,
-          output,
-          cached,
-          cacheWrite,
-          reasoning,
-          total,
-          cost,
-        );
+        row.error = error;
+        row.input = input;
+        row.output = output;
+        row.cached = cached;
+        row.cacheWrite = v[o + AT.cacheWriteTokens] as number;
+        row.reasoning = v[o + AT.reasoningTokens] as number;
+        row.total = total;
+        row.cost = cost;
+        hours.add([Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent ?? 0, key ?? 0], row);
         if (user !== null) {
-          users.add(
-            [user, Math.floor(at / DAY_MS), provider, serviceType, model, agent ?? 0],
-            error,
-            input,
-            output,
-            cached,
-            cacheWrite,
-            reasoning,
-            total,
-            cost,
-          );
-          userHours.add(
-            [Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent ?? 0],
-            error,
-            input,
-            output,
-            cached,
-            cacheWrite,
-            reasoning,
-            total,
-            cost,
-          );
+          users.add([user, Math.floor(at / DAY_MS), provider, serviceType, model, agent ?? 0], row);
+          userHours.add([Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent ?? 0], row);
         }
       }
       for (const values of chunk) insertCommon.run(values);
@@ -724,6 +719,23 @@ export class SqliteStore implements LedgerStore {
     } catch (cause) {
       throw new LedgerError(this.location, `cannot delete old records: ${(cause as Error).message}`, { cause, code: sqliteCode(cause) });
     }
+  }
+
+  /** Keeps a notification Alertmanager sent (one transaction, on this connection). */
+  keepNotification(n: AlertmanagerNotification, receivedAt = Date.now()): KeptNotification {
+    try {
+      return keepNotification(this.#db, n, receivedAt);
+    } catch (cause) {
+      throw new LedgerError(this.location, `cannot keep an Alertmanager notification: ${(cause as Error).message}`, {
+        cause,
+        code: sqliteCode(cause),
+      });
+    }
+  }
+
+  /** The alerts Alertmanager sent, newest notified first (none in a ledger older than schema 5). */
+  receivedAlerts(q: ReceivedAlertQuery = {}): ReceivedAlert[] {
+    return receivedAlerts(this.#db, q);
   }
 
   /** Gives the space of deleted rows back to the file system (after a cleanup). */
