@@ -1,4 +1,4 @@
-import { LIMIT_TYPES, type LimitType, unitOf } from './budgets/limits.ts';
+import { DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
 import {
   type Alert,
   BUDGET_SCOPES,
@@ -62,6 +62,9 @@ export class Budgets {
   readonly #prices: PriceBook;
   readonly #log: Logger;
 
+  /** The thresholds of a budget that sets none of its own: config.json's `alerts`, else 0.8 and 0.95. */
+  thresholds: Thresholds = DEFAULT_THRESHOLDS;
+
   constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number, reseeds = false) {
     this.tracker = new BudgetTracker(seed, clock, { reseeds });
     this.#prices = prices;
@@ -69,7 +72,8 @@ export class Budgets {
   }
 
   add(spec: BudgetSpec): void {
-    this.tracker.add(checkSpec(spec));
+    checkSpec(spec);
+    this.tracker.add({ ...spec, thresholds: { ...this.thresholds, ...spec.thresholds }, source: spec.source ?? 'code' });
     // Holds count texts seen before exactly once js-tiktoken is loaded: load it now, off the calls' path.
     if (spec.enforce) void preloadHoldTokenizer();
   }
@@ -124,10 +128,13 @@ export class Budgets {
     context: CallContext | undefined,
     apiKeyId: string | null,
     runId: string | null,
+    /** The model when the request names none (`track()`'s `model` option). */
+    modelHint?: string,
   ): Held | undefined {
     if (!this.tracker.enforcing) return undefined;
     const req = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const model = typeof req.model === 'string' ? req.model : typeof req.modelId === 'string' ? req.modelId : 'unknown';
+    const named = typeof req.model === 'string' ? req.model : typeof req.modelId === 'string' ? req.modelId : modelHint;
+    const model = named ?? 'unknown';
     // Bedrock InvokeModel's own JSON body carries the prompt and max tokens.
     const b = (bodyOf(provider, req) ?? req) as Record<string, unknown>;
     // An estimate meant to be rarely below the provider's count; the real count settles the hold.
@@ -159,6 +166,7 @@ export class Budgets {
             ),
       tokens: input + output,
     };
+    if (named === undefined) call.modelUnknown = true;
     const r = this.tracker.check(call);
     if ('blocked' in r) {
       const s = r.blocked;

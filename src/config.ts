@@ -43,13 +43,24 @@ const cycleFields = {
   enforce: z.boolean().optional(),
 };
 
-/** One provider's limits, as the seed's `monitor_config.json` holds them, and its billing cycle. */
+/** A date or time, ISO 8601 (`2026-05-01`, `2026-05-01T10:00:00Z`). */
+const isoTime = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), {
+  message: 'must be an ISO 8601 date or time, such as 2026-05-01',
+});
+
+/**
+ * One provider's limits, as the seed's `monitor_config.json` holds them, and its billing cycle.
+ * A limit of 0 is not set (the seed writes `"monthly_limit": 0` for none).
+ */
 const providerLimits = z
   .object({
     max_plan_tokens: amount.optional(),
     free_tier_tokens: amount.optional(),
     paid_tier_tokens: amount.optional(),
+    /** A balance in USD, used up by what is spent from `prepaid_credits_since` on; the billing cycle does not apply. */
     prepaid_credits: amount.optional(),
+    /** When the prepaid_credits balance was what it says (`tokenmeter set-limit` writes it). @default all the ledger holds counts */
+    prepaid_credits_since: isoTime.optional(),
     monthly_limit: amount.optional(),
     ...cycleFields,
   })
@@ -80,6 +91,10 @@ const thresholds = z
     warning_threshold: z.number().gt(0).lte(1).optional(),
     /** Fraction of a limit that raises a critical alert. @default 0.95 */
     critical_threshold: z.number().gt(0).lte(1).optional(),
+    /** The Graphiti monitor's name for the warning threshold, in percent (80 is 0.8). */
+    warn_at_percentage: z.number().gt(0).lte(100).optional(),
+    /** The Graphiti monitor's name for the critical threshold, in percent. */
+    critical_at_percentage: z.number().gt(0).lte(100).optional(),
   })
   .passthrough();
 
@@ -93,6 +108,16 @@ const priceData = z
   })
   .strict();
 
+/**
+ * The Graphiti monitor's `api_keys` section. tokenmeter keeps no keys and needs none listed: each
+ * record carries the id of the key its call used. The seed's empty `{}` is accepted; entries are
+ * refused rather than ignored.
+ */
+const apiKeys = z.record(z.string(), z.unknown()).refine((o) => Object.keys(o).length === 0, {
+  message:
+    "must be empty: tokenmeter keeps no API keys, and each record carries the id of the key its call used (apiKey in record(), or the instrumented client's)",
+});
+
 const configSchema = z
   .object({
     /** USD per 1M tokens (and per search unit), keyed by model or provider/model. */
@@ -102,6 +127,7 @@ const configSchema = z
     subscription_limits: z.record(z.string().min(1), providerLimits).optional(),
     budgets: z.array(budget).optional(),
     alerts: thresholds.optional(),
+    api_keys: apiKeys.optional(),
   })
   .passthrough();
 
@@ -128,12 +154,21 @@ export function parseConfig(raw: unknown, file = 'config.json'): ConfigFile {
   return result.data;
 }
 
-/** The config file of a storage dir. */
+/** The Graphiti monitor's config file name, read (and written) when a dir has no config.json. */
+export const SEED_CONFIG_FILE = 'monitor_config.json';
+
+/**
+ * The config file of a storage dir: `config.json`, else the Graphiti monitor's
+ * `monitor_config.json` when only that one is there (so its users' file is read and edited in place).
+ */
 export function configPath(dir: string): string {
-  return join(dir, 'config.json');
+  const file = join(dir, 'config.json');
+  if (existsSync(file)) return file;
+  const seed = join(dir, SEED_CONFIG_FILE);
+  return existsSync(seed) ? seed : file;
 }
 
-/** Reads `config.json` from the dir; an absent file is an empty config. */
+/** Reads the dir's config file (see `configPath`); an absent file is an empty config. */
 export function loadConfig(dir: string): ConfigFile {
   const file = configPath(dir);
   if (!existsSync(file)) return {};
@@ -166,7 +201,7 @@ export function configPrices(config: ConfigFile): Record<string, PriceOverride> 
   return out;
 }
 
-/** One subscription limit from the config file. */
+/** One subscription limit from the config file (a limit of 0 is not set, and not listed). */
 export interface ConfiguredLimit {
   provider: string;
   type: LimitType;
@@ -216,6 +251,7 @@ export function configBudgets(config: ConfigFile): BudgetSpec[] {
       limitType: l.type,
       thresholds: { ...global, ...l.thresholds },
       enforce: l.enforce ?? false,
+      source: 'config',
     });
   }
   for (const b of config.budgets ?? []) {
@@ -228,6 +264,7 @@ export function configBudgets(config: ConfigFile): BudgetSpec[] {
       thresholds: { ...global, ...thresholdsOf(b) },
       enforce: b.enforce ?? false,
       blockUnpriced: b.block_unpriced ?? false,
+      source: 'config',
     };
     if (b.scope === 'team') spec.members = { userIds: b.user_ids ?? [], apiKeyIds: b.api_key_ids ?? [] };
     out.push(spec);
@@ -243,8 +280,15 @@ export function configLimits(config: ConfigFile): ConfiguredLimit[] {
     const thresholds = thresholdsOf(l);
     for (const type of LIMIT_TYPES) {
       const value = l[type];
-      if (value === undefined) continue;
-      const limit: ConfiguredLimit = { provider, type, value, cycle };
+      // The seed's configs write 0 for a limit that is not set.
+      if (value === undefined || value === 0) continue;
+      const limit: ConfiguredLimit = {
+        provider,
+        type,
+        value,
+        // Prepaid credits are a balance, used up from when it was set; they do not reset with the cycle.
+        cycle: type === 'prepaid_credits' ? balanceSince(l.prepaid_credits_since) : cycle,
+      };
       if (thresholds !== undefined) limit.thresholds = thresholds;
       if (l.enforce !== undefined) limit.enforce = l.enforce;
       out.push(limit);
@@ -253,20 +297,42 @@ export function configLimits(config: ConfigFile): ConfiguredLimit[] {
   return out;
 }
 
+/** A prepaid balance's window: from `since` (ISO 8601), else from the start of the ledger. */
+export function balanceSince(since: string | undefined): BillingCycle {
+  return { kind: 'balance', since: since === undefined ? 0 : Date.parse(since) };
+}
+
+/**
+ * One threshold from `alerts`: the fraction (`warning_threshold`), or the Graphiti monitor's
+ * percentage (`warn_at_percentage`); both may be given only when they agree.
+ */
+function threshold(alerts: NonNullable<ConfigFile['alerts']>, fraction: 'warning_threshold' | 'critical_threshold'): number | undefined {
+  const percentKey = fraction === 'warning_threshold' ? 'warn_at_percentage' : 'critical_at_percentage';
+  const f = alerts[fraction];
+  const p = alerts[percentKey];
+  if (f !== undefined && p !== undefined && Math.abs(f * 100 - p) > 1e-9) {
+    throw new ValidationError(`config.json alerts.${percentKey}`, p, `disagrees with alerts.${fraction} (${f}); set one of them`);
+  }
+  return f ?? (p === undefined ? undefined : p / 100);
+}
+
 /** The config file's alert thresholds, defaults filled in; warning must stay below critical. */
 export function configThresholds(config: ConfigFile): Thresholds {
+  const a = config.alerts ?? {};
   const t = {
-    warning: config.alerts?.warning_threshold ?? DEFAULT_THRESHOLDS.warning,
-    critical: config.alerts?.critical_threshold ?? DEFAULT_THRESHOLDS.critical,
+    warning: threshold(a, 'warning_threshold') ?? DEFAULT_THRESHOLDS.warning,
+    critical: threshold(a, 'critical_threshold') ?? DEFAULT_THRESHOLDS.critical,
   };
   if (t.warning >= t.critical) {
-    throw new ValidationError('config.json alerts.warning_threshold', t.warning, `must be below critical_threshold (${t.critical})`);
+    const key = a.warning_threshold === undefined && a.warn_at_percentage !== undefined ? 'warn_at_percentage' : 'warning_threshold';
+    const value = key === 'warn_at_percentage' ? a.warn_at_percentage : t.warning;
+    throw new ValidationError(`config.json alerts.${key}`, value, `must be below the critical threshold (${t.critical * 100}%)`);
   }
   return t;
 }
 
 /**
- * Sets one value in the config file and writes it back (through a temporary file and a rename,
+ * Sets one value (undefined: removes it) in the config file and writes it back (through a temporary file and a rename,
  * so a reader never sees half a file), keeping every other key. The result is validated first:
  * a bad value leaves the file as it was.
  */
@@ -286,7 +352,9 @@ export function updateConfig(dir: string, path: readonly string[], value: unknow
     if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
-  node[path[path.length - 1] as string] = value;
+  // undefined removes the key.
+  if (value === undefined) delete node[path[path.length - 1] as string];
+  else node[path[path.length - 1] as string] = value;
   const parsed = parseConfig(raw, file);
   configThresholds(parsed);
   mkdirSync(dir, { recursive: true });
@@ -294,4 +362,30 @@ export function updateConfig(dir: string, path: readonly string[], value: unknow
   writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`);
   renameSync(tmp, file);
   return parsed;
+}
+
+/**
+ * Writes one provider's subscription limit to the dir's config file, as `tokenmeter set-limit`
+ * and the seed-style `setProviderLimit` do: 0 removes it (0 is "not set"), and a new
+ * prepaid_credits balance is dated now (`prepaid_credits_since`; the same balance set again keeps
+ * its date, so a program that sets it at every start does not refill it).
+ */
+export function writeLimit(dir: string, provider: string, type: LimitType, value: number): ConfigFile {
+  const at = (key: string) => ['subscription_limits', provider, key];
+  if (value === 0) {
+    let config = updateConfig(dir, at(type), undefined);
+    if (type === 'prepaid_credits') config = updateConfig(dir, at('prepaid_credits_since'), undefined);
+    // A provider left with no limit (nor cycle) goes too.
+    const rest = config.subscription_limits?.[provider];
+    if (rest !== undefined && Object.values(rest).every((v) => v === undefined)) {
+      config = updateConfig(dir, ['subscription_limits', provider], undefined);
+    }
+    return config;
+  }
+  const before = type === 'prepaid_credits' ? loadConfig(dir).subscription_limits?.[provider] : undefined;
+  let config = updateConfig(dir, at(type), value);
+  if (type === 'prepaid_credits' && (before?.prepaid_credits !== value || before.prepaid_credits_since === undefined)) {
+    config = updateConfig(dir, at('prepaid_credits_since'), new Date().toISOString());
+  }
+  return config;
 }

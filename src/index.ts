@@ -17,13 +17,15 @@ export {
   TokenmeterError,
   ValidationError,
 } from './errors.ts';
-export type { UsageArgs } from './global.ts';
+export type { SetProviderLimitOptions, UsageArgs } from './global.ts';
 export {
   closeTokenMonitor,
   getTokenMonitor,
+  getUsageReport,
   logEmbeddingUsage,
   logLlmUsage,
   logRerankUsage,
+  setProviderLimit,
   track,
   trackEmbeddingUsage,
   trackLlmUsage,
@@ -50,6 +52,7 @@ export type {
   CallFacts,
   Health,
   LedgerOptions,
+  LimitOptions,
   MetricsOptions,
   RecordResult,
   RunSession,
@@ -68,5 +71,8 @@ export { extractUsage, PROVIDERS } from './providers/index.ts';
 export type { ExtractInput, Usage } from './providers/types.ts';
 export type { BudgetStatus } from './reports/budget-status.ts';
 export { formatCostReport } from './reports/format.ts';
+export type { ProviderUsageReport, SeedLimitStatus, SeedProviderStatus, SeedTotals, UsageReport } from './reports/seed-report.ts';
+export type { ApiServer, ApiServerOptions } from './server/api.ts';
+export { startApiServer } from './server/api.ts';
 export type { ServiceType, UsageInput, UsageRecord } from './usage.ts';
 export { MAX_METADATA_BYTES, MAX_TOKENS_PER_CALL, SERVICE_TYPES, validateUsage } from './usage.ts';

@@ -5,7 +5,7 @@ import { type BillingCycle, type LimitType, unitOf } from './budgets/limits.ts';
 import type { Alert, BudgetSpec } from './budgets/tracker.ts';
 import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { type CallContext, ContextStore } from './context.ts';
-import { LedgerError, ValidationError } from './errors.ts';
+import { isBudgetExceededError, LedgerError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
 import { onTokenizerFailure } from './instrument/tokenizer-thread.ts';
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
@@ -158,6 +158,27 @@ export interface RunSession {
   end(): void;
 }
 
+/** How a subscription limit set in code behaves (see `setLimit`). */
+export interface LimitOptions {
+  /** When usage starts again from zero (not for prepaid_credits, a balance). @default monthly from the 1st (UTC) */
+  cycle?: BillingCycle;
+  /** @default config.json's alerts, else 0.8 */
+  warningThreshold?: number;
+  /** @default config.json's alerts, else 0.95 */
+  criticalThreshold?: number;
+  /** Refuse calls once it is spent. @default false */
+  enforce?: boolean;
+  /** prepaid_credits: when the balance was what `value` says (Date, epoch ms or ISO 8601). @default all the ledger holds counts */
+  since?: Date | number | string;
+}
+
+/** A time given as a Date, epoch ms or ISO 8601 text, as epoch ms; a ValidationError naming `since` otherwise. */
+function checkSince(v: Date | number | string): number {
+  const t = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(t)) throw new ValidationError('since', v, 'must be a Date, epoch milliseconds or an ISO 8601 date');
+  return t;
+}
+
 /** What `record()` returns. */
 export interface RecordResult {
   /**
@@ -257,7 +278,7 @@ export class TokenMonitor implements CallSink {
     this.#log = this.#secrets.logger(options.logger ?? createStderrLogger(options.logLevel ?? logLevelFromEnv(env)));
     this.#once = new OnceLogger(this.#log);
     const config = options.loadConfig === false || this.disabled ? {} : loadConfig(this.dir);
-    configThresholds(config);
+    const thresholds = configThresholds(config);
     const pd = options.priceData === false ? undefined : (options.priceData ?? {});
     if (pd?.source !== undefined && (typeof pd.source !== 'string' || pd.source === '')) {
       throw new ValidationError('priceData.source', pd.source, 'must be a URL or a file path');
@@ -336,6 +357,8 @@ export class TokenMonitor implements CallSink {
       this.#ledger !== undefined,
     );
     this.#offTokenizerFailure = onTokenizerFailure(this.#onTokenizerFailure);
+    // config.json's alert thresholds hold for every budget that sets none, those set in code too.
+    this.#budgets.thresholds = thresholds;
     if (!this.disabled) {
       for (const spec of [...configBudgets(config), ...(options.budgets ?? [])]) this.#budgets.add(spec);
     }
@@ -497,19 +520,42 @@ export class TokenMonitor implements CallSink {
     this.#secrets.add(apiKey);
   }
 
-  /** Records a call that `track` observed (the CallSink side of `track`). Never throws. */
+  /** Records a call that `track` observed (the CallSink side of `track`), giving back what it held. Never throws. */
   recordCall(call: TrackedCall): void {
+    let held = call.held as Held | undefined;
     try {
       const o = call.options;
       const usage = extractUsage({ provider: o.provider, request: call.request, response: call.response });
-      const facts: CallFacts = { durationMs: call.durationMs };
+      const facts: CallFacts = { durationMs: call.durationMs, held };
+      held = undefined; // recordUsage settles it
       if (call.error !== undefined) facts.error = call.error;
       if (o.model !== undefined) facts.model = o.model;
       if (o.operation !== undefined) facts.operation = o.operation;
       if (o.serviceType !== undefined) facts.serviceType = o.serviceType;
       this.recordUsage(usage, facts);
     } catch (error) {
+      this.#budgets.settle(held);
       this.#internalError('instrument', error);
+    }
+  }
+
+  /**
+   * Before a `track()`ed or decorated function runs (the CallSink side of `track`): holds its
+   * estimated cost against enforced budgets, as `admit` does for instrumented clients, or throws a
+   * BudgetExceededError. The request is the first argument when it is an object (its `model`
+   * winning over `options.model`), else the arguments' texts.
+   */
+  admitCall(options: TrackOptions, args: readonly unknown[]): Held | undefined {
+    if (this.disabled || !this.#budgets.tracker.enforcing) return undefined;
+    try {
+      const first = args[0];
+      const request = typeof first === 'object' && first !== null && !Array.isArray(first) ? first : args;
+      const ctx = this.#context.current();
+      return this.#budgets.admit(options.provider, request, ctx, null, ctx?.runId ?? null, options.model);
+    } catch (error) {
+      if (isBudgetExceededError(error)) throw error;
+      this.#internalError('budgets', error);
+      return undefined;
     }
   }
 
@@ -707,15 +753,16 @@ export class TokenMonitor implements CallSink {
   /**
    * Sets a provider's subscription limit (the seed's limit types: max_plan_tokens,
    * free_tier_tokens, paid_tier_tokens in tokens; prepaid_credits, monthly_limit in USD) for this
-   * process; `tokenmeter set-limit` or config.json keep it for every process.
+   * process; `tokenmeter set-limit` or config.json keep it for every process. A value of 0 removes
+   * the limit (0 is "not set", as in the seed's configs). `prepaid_credits` is a balance: what is
+   * spent from `options.since` on (default: all the ledger holds) uses it up, and it never resets.
    */
-  setLimit(
-    provider: string,
-    limitType: LimitType,
-    value: number,
-    options: { cycle?: BillingCycle; warningThreshold?: number; criticalThreshold?: number; enforce?: boolean } = {},
-  ): void {
+  setLimit(provider: string, limitType: LimitType, value: number, options: LimitOptions = {}): void {
     const l = checkLimit(provider, limitType, value);
+    if (l.value === 0) {
+      this.#budgets.tracker.removeLike({ scope: 'provider', scopeId: l.provider, limit: 0, unit: unitOf(l.type), limitType: l.type });
+      return;
+    }
     const thresholds: { warning?: number; critical?: number } = {};
     if (options.warningThreshold !== undefined) thresholds.warning = options.warningThreshold;
     if (options.criticalThreshold !== undefined) thresholds.critical = options.criticalThreshold;
@@ -727,13 +774,14 @@ export class TokenMonitor implements CallSink {
       limitType: l.type,
       thresholds,
     };
-    if (options.cycle !== undefined) spec.cycle = options.cycle;
+    if (l.type === 'prepaid_credits') spec.cycle = { kind: 'balance', since: options.since === undefined ? 0 : checkSince(options.since) };
+    else if (options.cycle !== undefined) spec.cycle = options.cycle;
     if (options.enforce !== undefined) spec.enforce = options.enforce;
     this.#budgets.add(spec);
   }
 
   /** Sets several of a provider's limits at once, in the config file's layout (`{ monthly_limit: 50, max_plan_tokens: 1e6 }`). */
-  setProviderLimit(provider: string, limits: Partial<Record<LimitType, number>>, options?: Parameters<TokenMonitor['setLimit']>[3]): void {
+  setProviderLimit(provider: string, limits: Partial<Record<LimitType, number>>, options?: LimitOptions): void {
     for (const [type, value] of Object.entries(limits)) this.setLimit(provider, type as LimitType, value as number, options);
   }
 

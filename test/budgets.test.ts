@@ -136,13 +136,14 @@ describe('budgets', () => {
     const results = [];
     for (let i = 0; i < 5; i++)
       results.push(monitor.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, costUsd: 2.3 }));
-    // $2.30 a call against $10: 92% (past 0.9) after four, 115% after five.
-    expect(results.map((r) => r.alerts.map((a) => a.level))).toEqual([[], [], [], ['warning'], ['exceeded']]);
+    // $2.30 a call against $10: 92% (past 0.9) after four, 115% (past 95% and 100%) after five.
+    expect(results.map((r) => r.alerts.map((a) => a.level))).toEqual([[], [], [], ['warning'], ['critical', 'exceeded']]);
     expect(events.map((e) => [e.level, e.budget.scope, e.budget.scopeId, e.budget.unit, e.threshold])).toEqual([
       ['warning', 'provider', 'openai', 'usd', 0.9],
+      ['critical', 'provider', 'openai', 'usd', 0.95],
       ['exceeded', 'provider', 'openai', 'usd', 1],
     ]);
-    expect(events[1]?.message).toMatch(/monthly usd budget of provider openai exceeded: \$11\.5000 of \$10\.0000 used \(115%\)/);
+    expect(events[2]?.message).toMatch(/monthly usd budget of provider openai exceeded: \$11\.5000 of \$10\.0000 used \(115%\)/);
     expect(monitor.alerts()).toEqual(events);
     const status = monitor.status();
     expect(status.map((s) => [s.limitType, s.level, s.percentUsed])).toEqual([
@@ -168,7 +169,7 @@ describe('budgets', () => {
     expect(b.status()[0]).toMatchObject({ scope: 'provider', scopeId: 'openai', used: 6, level: 'warning', warningThreshold: 0.5 });
     // The warning was given before the restart; the next crossing is critical.
     expect(b.record({ provider: 'openai', model: 'gpt-4o', costUsd: 1 }).alerts).toEqual([]);
-    expect(b.record({ provider: 'openai', model: 'gpt-4o', costUsd: 3 }).alerts.map((x) => x.level)).toEqual(['exceeded']);
+    expect(b.record({ provider: 'openai', model: 'gpt-4o', costUsd: 3 }).alerts.map((x) => x.level)).toEqual(['critical', 'exceeded']);
     await b.close();
   });
 

@@ -384,13 +384,13 @@ describe('tokenmeter set-limit, status and alerts', () => {
     expect(run(['set-limit', 'openai', 'max_plan_tokens', '2500000', '--reset-day', '15', '--dir', d]).out).toContain(
       'Set openai max_plan_tokens to 2,500,000 tokens (monthly, from day 15)',
     );
-    expect(run(['set-limit', 'groq', 'free_tier_tokens', '0', '--cycle', 'daily', '--dir', d]).code).toBe(0);
+    expect(run(['set-limit', 'groq', 'free_tier_tokens', '1000', '--cycle', 'daily', '--dir', d]).code).toBe(0);
     expect(JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'))).toEqual({
       pricing: { 'house-model': { input: 1 } },
       other: true,
       subscription_limits: {
         openai: { monthly_limit: 100, max_plan_tokens: 2_500_000, billing_cycle: 'monthly', reset_day: 15 },
-        groq: { free_tier_tokens: 0, billing_cycle: 'daily' },
+        groq: { free_tier_tokens: 1000, billing_cycle: 'daily' },
       },
     });
     // A dir that does not exist yet is made.

@@ -1,8 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { describe, expect, it } from 'vitest';
-import { TokenMonitor } from '../src/index.ts';
+import { isBudgetExceededError, TokenMonitor } from '../src/index.ts';
 import { tokenmeterMiddleware } from '../src/integrations/ai-sdk.ts';
 import { attachTokenTracking, TokenmeterCallbackHandler, trackEmbeddings } from '../src/integrations/langchain.ts';
 import { memoryLogger } from './helpers/otel.ts';
@@ -38,6 +41,61 @@ describe('tokenmeter/langchain', () => {
     const s = m.usageSummary('openai');
     expect(s).toMatchObject({ requests: 1, inputTokens: 2006, cachedInputTokens: 1920, outputTokens: 300 });
     expect(s.costUsd).toBeCloseTo(0.005615, 12);
+    await m.close();
+  });
+
+  it("takes the user and thread from the config's configurable.user_id and thread_id, as ASTRA's attach_token_tracking did", async () => {
+    const { m } = monitor();
+    const model = new ChatOpenAI({
+      model: 'gpt-4o',
+      apiKey: 'sk-test-langchain-0123456789',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+    });
+    const config = attachTokenTracking(
+      { configurable: { user_id: 'user@example.com', thread_id: 'conversation-123' } },
+      { agentName: 'domain_agent' },
+      m,
+    );
+    // The config passes on unchanged otherwise.
+    expect(config.configurable).toEqual({ user_id: 'user@example.com', thread_id: 'conversation-123' });
+    await model.invoke('Hello', config);
+    // Options given outright win over the config's.
+    await model.invoke('Hello', attachTokenTracking({ configurable: { user_id: 'ignored', thread_id: 't9' } }, { userId: 'u9' }, m));
+    const [one] = await m.records({ threadId: 'conversation-123' });
+    expect(one).toMatchObject({ userId: 'user@example.com', threadId: 'conversation-123', agent: 'domain_agent', inputTokens: 2006 });
+    const [two] = await m.records({ threadId: 't9' });
+    expect(two).toMatchObject({ userId: 'u9', threadId: 't9' });
+    expect((await m.userUsage('user@example.com')).totals.requests).toBe(1);
+    await m.close();
+  });
+
+  it('refuses a run an enforced budget cannot afford before the model is called', async () => {
+    const m = new TokenMonitor({
+      dir: mkdtempSync(join(tmpdir(), 'tm-langchain-')),
+      loadConfig: false,
+      metrics: false,
+      logLevel: 'silent',
+    });
+    // A run without max_tokens holds about $0.0103 (1,024 output tokens of gpt-4o); the recorded
+    // answer costs $0.005615: after one run, the next does not fit.
+    m.setBudget({ scope: 'user', scopeId: 'u1', limit: 0.011, enforce: true });
+    const model = new ChatOpenAI({
+      model: 'gpt-4o',
+      apiKey: 'sk-test-langchain-0123456789',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+    });
+    const config = attachTokenTracking({ configurable: { user_id: 'u1' } }, {}, m);
+    await model.invoke('Hello', config);
+    expect(m.status()[0]).toMatchObject({ reserved: 0, used: 0.005615 });
+    const sent = server.requests.length;
+    await expect(model.invoke('Hello', config)).rejects.toSatisfy(isBudgetExceededError);
+    expect(server.requests.length).toBe(sent);
+    expect(m.usageSummary('openai').requests).toBe(1);
+    // Another user's runs go on.
+    await model.invoke('Hello', attachTokenTracking(undefined, { userId: 'u2' }, m));
+    expect(m.usageSummary('openai').requests).toBe(2);
     await m.close();
   });
 
@@ -176,6 +234,22 @@ describe('tokenmeter/ai-sdk', () => {
     const { text } = await generateText({ model, prompt: 'Hello', maxRetries: 0 });
     expect(text).toBe('Hello! How can I assist you today?');
     expect(m.usageSummary('openai')).toMatchObject({ requests: 1, inputTokens: 2006, cachedInputTokens: 1920, outputTokens: 300 });
+    await m.close();
+  });
+
+  it('refuses a call an enforced budget cannot afford before the model is called; one it can afford gives its hold back when it ends', async () => {
+    const m = new TokenMonitor({ dir: mkdtempSync(join(tmpdir(), 'tm-aisdk-')), loadConfig: false, metrics: false, logLevel: 'silent' });
+    // The recorded answer costs $0.005615: one call spends this budget.
+    m.setBudget({ scope: 'user', scopeId: 'u1', limit: 0.005, enforce: true });
+    const model = wrapLanguageModel({ model: provider().chat('gpt-4o'), middleware: tokenmeterMiddleware({ userId: 'u1' }, m) });
+    // A call with room: its estimate is held while it runs, and its real cost counted when it ends.
+    await generateText({ model, prompt: 'Hello', maxOutputTokens: 100, maxRetries: 0 });
+    expect(m.status()[0]).toMatchObject({ reserved: 0, level: 'exceeded' });
+    const sent = server.requests.length;
+    await expect(generateText({ model, prompt: 'Hello', maxRetries: 0 })).rejects.toSatisfy(isBudgetExceededError);
+    // Nothing was sent, nothing recorded.
+    expect(server.requests.length).toBe(sent);
+    expect(m.usageSummary('openai').requests).toBe(1);
     await m.close();
   });
 

@@ -3,7 +3,8 @@ import { DAY_MS } from '../time.ts';
 /**
  * The seed's subscription limit types: three in tokens, two in USD. `max_plan_tokens` is a plan's
  * cap, `free_tier_tokens` and `paid_tier_tokens` a provider's tiers, `prepaid_credits` money paid
- * up front, `monthly_limit` a spending cap per billing cycle.
+ * up front (a balance that is used up: it never resets, see `balanceSince`), `monthly_limit` a
+ * spending cap per billing cycle.
  */
 export const LIMIT_TYPES = ['max_plan_tokens', 'free_tier_tokens', 'paid_tier_tokens', 'prepaid_credits', 'monthly_limit'] as const;
 export type LimitType = (typeof LIMIT_TYPES)[number];
@@ -12,8 +13,15 @@ export function unitOf(type: LimitType): 'tokens' | 'usd' {
   return type === 'prepaid_credits' || type === 'monthly_limit' ? 'usd' : 'tokens';
 }
 
-/** When a limit's usage starts again from zero. */
-export type BillingCycle = { kind: 'monthly'; resetDay: number } | { kind: 'daily' } | { kind: 'rolling'; days: number };
+/**
+ * When a limit's usage starts again from zero. A `balance` never does: it counts everything spent
+ * since `since` (epoch ms; 0 for all the ledger holds), as prepaid credits are used up.
+ */
+export type BillingCycle =
+  | { kind: 'monthly'; resetDay: number }
+  | { kind: 'daily' }
+  | { kind: 'rolling'; days: number }
+  | { kind: 'balance'; since: number };
 
 export const DEFAULT_CYCLE: BillingCycle = { kind: 'monthly', resetDay: 1 };
 
@@ -29,6 +37,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = { warning: 0.8, critical: 0.95 };
  * days, today included, and moves on at midnight.
  */
 export function windowAt(cycle: BillingCycle, now: number): { start: number; end: number } {
+  if (cycle.kind === 'balance') return { start: cycle.since, end: Number.POSITIVE_INFINITY };
   const today = Math.floor(now / DAY_MS);
   if (cycle.kind === 'daily') return { start: today * DAY_MS, end: (today + 1) * DAY_MS };
   if (cycle.kind === 'rolling') return { start: (today - cycle.days + 1) * DAY_MS, end: (today + 1) * DAY_MS };

@@ -50,17 +50,45 @@ describe('BudgetTracker', () => {
     const levels: string[][] = [];
     for (let i = 0; i < 12; i++)
       levels.push((t.spend(spend({ timestamp: c.now() }, c), null) ?? []).map((a) => `${a.level}@${a.percentUsed}`));
-    // $1 a call against $10: 90% warns (not 80%), 95% is passed at $10, which is also 100%.
-    expect(levels.flat()).toEqual(['warning@90', 'exceeded@100']);
+    // $1 a call against $10: 90% warns (not 80%); $10 passes 95% and 100% at once, and raises both.
+    expect(levels.flat()).toEqual(['warning@90', 'critical@100', 'exceeded@100']);
     // Other providers' spending does not count.
     expect(t.spend(spend({ provider: 'anthropic' }, c), null)).toBeUndefined();
+  });
+
+  it('raises every threshold a record jumps past, lowest first, each once per window', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'global', limit: 100 });
+    // The demo's budget: 69%, then one call takes it to 102%.
+    expect(t.spend(spend({ costPico: 69 * USD }, c), null)).toBeUndefined();
+    const jump = t.spend(spend({ costPico: 33 * USD }, c), null) ?? [];
+    expect(jump.map((a) => [a.level, a.threshold, a.percentUsed])).toEqual([
+      ['warning', 0.8, 102],
+      ['critical', 0.95, 102],
+      ['exceeded', 1, 102],
+    ]);
+    expect(jump[0]?.message).toMatch(/past its warning threshold \(80%\): \$102\.0000 of \$100\.0000 used \(102%\)/);
+    // Once per window: more spending raises nothing again.
+    expect(t.spend(spend({ costPico: USD }, c), null)).toBeUndefined();
+    // From warning straight past exceeded: critical and exceeded, not the warning again.
+    t.add({ scope: 'provider', scopeId: 'openai', limit: 10 });
+    expect(t.spend(spend({ costPico: 8.5 * USD }, c), null)?.map((a) => `${a.budget.scope}:${a.level}`)).toEqual(['provider:warning']);
+    expect(t.spend(spend({ costPico: 2 * USD }, c), null)?.map((a) => `${a.budget.scope}:${a.level}`)).toEqual([
+      'provider:critical',
+      'provider:exceeded',
+    ]);
   });
 
   it('starts again from zero when a monthly window resets, and alerts again', () => {
     const c = clock(Date.UTC(2026, 10, 30, 23));
     const t = new BudgetTracker(() => [], c.now);
     t.add({ scope: 'global', limit: 1, enforce: true, cycle: { kind: 'monthly', resetDay: 1 } });
-    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c), null)?.map((a) => a.level)).toEqual(['exceeded']);
+    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c), null)?.map((a) => a.level)).toEqual([
+      'warning',
+      'critical',
+      'exceeded',
+    ]);
     expect('blocked' in t.check(call())).toBe(true);
     c.set(Date.UTC(2026, 11, 1, 0, 0, 1));
     // No false block after the reset: the new window is empty.
@@ -70,7 +98,11 @@ describe('BudgetTracker', () => {
     const [state] = t.states();
     expect(state?.usedValue).toBe(0);
     expect(state?.windowStart).toBe(Date.UTC(2026, 11, 1));
-    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c), null)?.map((a) => a.level)).toEqual(['exceeded']);
+    expect(t.spend(spend({ timestamp: c.now(), costPico: 2 * USD }, c), null)?.map((a) => a.level)).toEqual([
+      'warning',
+      'critical',
+      'exceeded',
+    ]);
   });
 
   it('lets neither a record dated in the future nor a backfilled one move the window', () => {
@@ -133,7 +165,7 @@ describe('BudgetTracker', () => {
     t.spend(spend({ userId: 'bob', tokens: 500 }, c), null);
     t.spend(spend({ userId: 'eve', tokens: 5000 }, c), null);
     expect(t.states()[0]?.usedValue).toBe(900);
-    expect(t.spend(spend({ userId: 'bob', tokens: 100 }, c), null)?.map((a) => a.level)).toEqual(['exceeded']);
+    expect(t.spend(spend({ userId: 'bob', tokens: 100 }, c), null)?.map((a) => a.level)).toEqual(['critical', 'exceeded']);
   });
 
   it('seeds a budget from the ledger so a restart remembers the window, and forgets the days a rolling window leaves', () => {

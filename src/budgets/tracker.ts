@@ -16,7 +16,7 @@ export interface BudgetSpec {
   limit: number;
   /** @default 'usd' */
   unit?: 'usd' | 'tokens';
-  /** When usage starts again from zero. @default monthly from the 1st (UTC); runs never reset */
+  /** When usage starts again from zero. @default monthly from the 1st (UTC); prepaid credits and runs never reset */
   cycle?: BillingCycle;
   /** Alert thresholds as fractions of the limit. @default 0.8 warning, 0.95 critical */
   thresholds?: Partial<Thresholds>;
@@ -26,6 +26,12 @@ export interface BudgetSpec {
   blockUnpriced?: boolean;
   /** The subscription limit type this budget came from (provider limits). */
   limitType?: LimitType;
+  /**
+   * Where it is defined: `config` (config.json, which every process and the CLI read) or `code`
+   * (this process only: `setLimit`, `setBudget`, the `budgets` option, sessions). Shown in status.
+   * @default 'code'
+   */
+  source?: 'config' | 'code';
 }
 
 /** One crossing of a threshold. */
@@ -69,6 +75,12 @@ export interface CallEstimate extends Subject {
   /** Estimated cost in picodollars; 0 for a free model, null when the model has no price. */
   costPico: number | null;
   tokens: number;
+  /**
+   * True when the call's model is not known before it runs (a tracked function given no model):
+   * its cost cannot be told, so it is refused by a spent USD budget, as an unpriced model is with
+   * `blockUnpriced`, and otherwise holds nothing.
+   */
+  modelUnknown?: boolean;
 }
 
 /** A record as the tracker reads it: a UsageRecord is one, so the hot path copies nothing. */
@@ -160,6 +172,8 @@ export class BudgetState {
       return dropped;
     }
     if (now < this.windowEnd && now >= this.windowStart) return false;
+    // A balance has one window, from when it was set on.
+    if (c.kind === 'balance' && this.windowEnd !== 0) return false;
     const w = windowAt(c, now);
     this.windowStart = w.start;
     this.windowEnd = w.end;
@@ -191,7 +205,7 @@ export class BudgetState {
     return this.spec.limit;
   }
   get resetsAt(): number | null {
-    return this.cycle === null || this.cycle.kind === 'rolling' ? null : this.windowEnd;
+    return this.cycle === null || this.cycle.kind === 'rolling' || this.cycle.kind === 'balance' ? null : this.windowEnd;
   }
 }
 
@@ -259,6 +273,11 @@ interface Route {
   states: BudgetState[];
 }
 
+/** What makes two budgets the same one: a budget added with the key of another replaces it. */
+function specKey(s: BudgetSpec): string {
+  return `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}`;
+}
+
 /** Routes kept (one per user seen lately) before they are all dropped and resolved again. */
 const MAX_ROUTES = 10_000;
 
@@ -304,12 +323,11 @@ export class BudgetTracker {
     return this.#budgets.length;
   }
 
-  /** Adds a budget (replacing one of the same scope, id, window and unit); returns its state (undefined for `*`). */
+  /** Adds a budget (replacing one of the same scope, id, unit and limit type); returns its state (undefined for `*`). */
   add(spec: BudgetSpec): BudgetState | undefined {
     const now = this.#clock();
     const b = new Budget(spec, now);
-    const key = (s: BudgetSpec) => `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}`;
-    const i = this.#budgets.findIndex((x) => key(x.spec) === key(spec));
+    const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
     if (i >= 0) {
       if (this.#budgets[i]?.spec.enforce) this.#enforced--;
       this.#budgets.splice(i, 1, b);
@@ -318,6 +336,16 @@ export class BudgetTracker {
     if (b.fixed !== undefined) this.#seedState(b.fixed, spec);
     this.#changed();
     return b.fixed;
+  }
+
+  /** Removes the budget `add(spec)` would replace; false when there is none. */
+  removeLike(spec: BudgetSpec): boolean {
+    const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
+    if (i < 0) return false;
+    if (this.#budgets[i]?.spec.enforce) this.#enforced--;
+    this.#budgets.splice(i, 1);
+    this.#changed();
+    return true;
   }
 
   remove(scope: BudgetScope, scopeId: string): boolean {
@@ -468,9 +496,12 @@ export class BudgetTracker {
       if (used < state.warnAt) continue;
       const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
       if (level > state.fired) {
-        state.fired = level;
+        // A record that jumps past several thresholds raises each of them, lowest first: a
+        // listener waiting for the warning (or routing on level) must not miss it.
+        const at = this.#ownClock ? this.#clock() : ts;
         alerts ??= [];
-        alerts.push(alertOf(state, level, this.#ownClock ? this.#clock() : ts));
+        for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
+        state.fired = level;
       }
     }
     return alerts;
@@ -499,7 +530,7 @@ export class BudgetTracker {
         // A free model never spends money; an unpriced one only blocks when the user says so.
         if (call.costPico === 0) continue;
         if (call.costPico === null) {
-          if (!b.spec.blockUnpriced) continue;
+          if (!b.spec.blockUnpriced && call.modelUnknown !== true) continue;
           if (state.used + state.reserved >= state.limitUnits) return this.#release(held, state);
           continue;
         }

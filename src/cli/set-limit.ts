@@ -1,5 +1,5 @@
 import { LIMIT_TYPES, type LimitType, unitOf } from '../budgets/limits.ts';
-import { configPath, resolveDir, updateConfig } from '../config.ts';
+import { configPath, resolveDir, updateConfig, writeLimit } from '../config.ts';
 import { ValidationError } from '../errors.ts';
 import { num, usd } from '../reports/format.ts';
 import type { CYCLES } from './args.ts';
@@ -40,12 +40,21 @@ function check(args: SetLimitArgs): { type: LimitType; value: number; cycle: Set
   return { type: args.limitType as LimitType, value, cycle };
 }
 
-/** `tokenmeter set-limit <provider> <limit_type> <value>`: writes a subscription limit (and its cycle) to config.json. */
+/**
+ * `tokenmeter set-limit <provider> <limit_type> <value>`: writes a subscription limit (and its
+ * cycle) to config.json. 0 removes the limit. Setting prepaid_credits to a new balance also
+ * writes `prepaid_credits_since` (now): spending from then on uses it up.
+ */
 export function setLimitCommand(args: SetLimitArgs, out: (s: string) => void): number {
   const { type, value, cycle } = check(args);
   const dir = resolveDir(args.dir);
   const at = (key: string) => ['subscription_limits', args.provider, key];
-  let config = updateConfig(dir, at(type), value);
+  let config = writeLimit(dir, args.provider, type, value);
+  if (value === 0) {
+    // 0 is "not set" (as in the seed's configs): the key goes, so no view shows a limit of 0.
+    out(`Removed ${args.provider} ${type} from ${configPath(dir)} (0 means no limit).`);
+    return 0;
+  }
   if (cycle !== undefined) config = updateConfig(dir, at('billing_cycle'), cycle);
   if (args.resetDay !== undefined) config = updateConfig(dir, at('reset_day'), args.resetDay);
   if (args.rollingDays !== undefined) config = updateConfig(dir, at('rolling_days'), args.rollingDays);
@@ -56,11 +65,13 @@ export function setLimitCommand(args: SetLimitArgs, out: (s: string) => void): n
   }
   const c = limits.billing_cycle ?? 'monthly';
   const when =
-    c === 'monthly'
-      ? `monthly, from day ${limits.reset_day ?? 1}`
-      : c === 'daily'
-        ? 'daily, from 00:00 UTC'
-        : `rolling, the last ${limits.rolling_days ?? 30} days`;
+    type === 'prepaid_credits'
+      ? `a balance, used up from ${limits.prepaid_credits_since}`
+      : c === 'monthly'
+        ? `monthly, from day ${limits.reset_day ?? 1}`
+        : c === 'daily'
+          ? 'daily, from 00:00 UTC'
+          : `rolling, the last ${limits.rolling_days ?? 30} days`;
   out(`Set ${args.provider} ${type} to ${unitOf(type) === 'usd' ? usd(value) : `${num(value)} tokens`} (${when}) in ${configPath(dir)}.`);
   return 0;
 }

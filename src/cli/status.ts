@@ -41,11 +41,25 @@ export function statusTable(statuses: readonly LimitStatus[]): string {
       shareBar(s.percentUsed / 100),
       amount(s, s.remaining),
       s.level,
-      s.resetsAt === null ? (s.window === 'run' ? 'end of run' : `rolling, since ${shortTime(s.windowStart)}`) : shortTime(s.resetsAt),
+      s.resetsAt === null
+        ? s.window === 'run'
+          ? 'end of run'
+          : s.window === 'balance'
+            ? `never (used up since ${s.windowStart.startsWith('1970-') ? 'the first record' : shortTime(s.windowStart)})`
+            : `rolling, since ${shortTime(s.windowStart)}`
+        : shortTime(s.resetsAt),
     ]),
     [2, 3, 5],
   );
 }
+
+/**
+ * What the CLI cannot show, said where it shows budgets: budgets set in an app's code live only in
+ * that app's process (no file holds them), so another process cannot list them.
+ */
+export const CODE_BUDGETS_NOTE =
+  "Budgets set in an app's code (setLimit, setBudget, the budgets option, sessions) are in no file, so they are not listed here: " +
+  "the app's monitor.status(), the GET /v1/status of a REST API it serves (startApiServer), and the tokenmeter_budget_* gauges on its /metrics show them.";
 
 /** The hint shown when no limit is set. */
 export function noLimitsMessage(dir: string): string {
@@ -54,14 +68,15 @@ export function noLimitsMessage(dir: string): string {
     '  tokenmeter set-limit <provider> <limit_type> <value> [--cycle monthly|daily|rolling]',
     '  e.g. tokenmeter set-limit openai monthly_limit 100',
     `limit types: ${LIMIT_TYPES.join(', ')}`,
+    CODE_BUDGETS_NOTE,
   ].join('\n');
 }
 
-/** `tokenmeter status`: each configured subscription limit and how much of its window is used. */
+/** `tokenmeter status`: each configured subscription limit and how much of its window is used, and where budgets set in code are shown. */
 export async function statusCommand(args: StatusArgs, out: (s: string) => void): Promise<number> {
   const { dir, statuses } = await statusOf(args.dir);
   if (args.json) out(toJson(statuses));
   else if (statuses.length === 0) out(noLimitsMessage(dir));
-  else out(statusTable(statuses));
+  else out(`${statusTable(statuses)}\nFrom ${configPath(dir)}. ${CODE_BUDGETS_NOTE}`);
   return 0;
 }

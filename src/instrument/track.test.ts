@@ -1,6 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger, readerFor, sums } from '../../test/helpers/otel.ts';
-import { closeTokenMonitor, getTokenMonitor, trackEmbeddingUsage, trackLlmUsage } from '../global.ts';
+import { isBudgetExceededError } from '../errors.ts';
+import { closeTokenMonitor, getTokenMonitor, track, trackEmbeddingUsage, trackLlmUsage } from '../global.ts';
 import { INSTRUMENT } from '../metrics/names.ts';
 import { TokenMonitor } from '../monitor.ts';
 
@@ -10,9 +14,11 @@ afterEach(async () => {
   await closeTokenMonitor();
 });
 
+/** A monitor with a ledger of its own (budgets start from what their ledger holds). */
 function monitor() {
   const log = memoryLogger();
-  const m = new TokenMonitor({ loadConfig: false, logger: log, metrics: { prometheus: false } });
+  const dir = mkdtempSync(join(tmpdir(), 'tm-track-'));
+  const m = new TokenMonitor({ dir, loadConfig: false, logger: log, metrics: { prometheus: false } });
   monitors.push(m);
   return { m, log, reader: readerFor(m.metricProducer) };
 }
@@ -107,6 +113,105 @@ describe('track()', () => {
     const wrapped = trackLlmUsage({ provider: 'openai' })(async () => completion());
     await wrapped();
     expect(getTokenMonitor().usageSummary('openai').requests).toBe(1);
+  });
+});
+
+describe('track() and the decorators with an enforced budget', () => {
+  /** A monitor whose enforced global budget of $0.01 is spent 35 times over (3,500%). */
+  function spent(m: TokenMonitor) {
+    m.setBudget({ scope: 'global', limit: 0.01, enforce: true });
+    m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, costUsd: 0.35 });
+    expect(m.status()[0]).toMatchObject({ level: 'exceeded', percentUsed: 3500 });
+  }
+
+  it('refuses the call before the function runs: an async one rejects, a sync one throws', async () => {
+    const { m } = monitor();
+    spent(m);
+    let ran = 0;
+    const ask = m.track(
+      async (_req: { model: string }) => {
+        ran++;
+        return completion();
+      },
+      { provider: 'openai' },
+    );
+    const pending = ask({ model: 'gpt-4o' });
+    await expect(pending).rejects.toSatisfy(isBudgetExceededError);
+    await expect(pending).rejects.toMatchObject({ budget: { scope: 'global' }, used: 0.35, limit: 0.01 });
+    const askSync = m.track(
+      (_req: { model: string }) => {
+        ran++;
+        return completion();
+      },
+      { provider: 'openai' },
+    );
+    expect(() => askSync({ model: 'gpt-4o' })).toThrow(/budget/i);
+    // A function given a prompt rather than a request, whose model only the options name.
+    const summarize = m.track(
+      async (_text: string) => {
+        ran++;
+        return completion();
+      },
+      { provider: 'openai', model: 'gpt-4o' },
+    );
+    await expect(summarize('a long text')).rejects.toSatisfy(isBudgetExceededError);
+    // Nor does a call whose model is not known until it answers slip past a spent budget.
+    const anyModel = m.track(
+      async (_text: string) => {
+        ran++;
+        return completion();
+      },
+      { provider: 'openai' },
+    );
+    await expect(anyModel('hi')).rejects.toSatisfy(isBudgetExceededError);
+    expect(ran).toBe(0);
+    // Nothing was recorded for the refused calls: nothing was used.
+    expect(m.usageSummary('openai').requests).toBe(1);
+  });
+
+  it('refuses decorated methods the same way, on the process-wide monitor', async () => {
+    spent(getTokenMonitor({ dir: mkdtempSync(join(tmpdir(), 'tm-track-')), loadConfig: false, metrics: { prometheus: false } }));
+    let ran = 0;
+    class Agent {
+      async plan(_req: { model: string }) {
+        ran++;
+        return completion();
+      }
+    }
+    const ctx = { kind: 'method', name: 'plan' } as ClassMethodDecoratorContext;
+    Agent.prototype.plan = trackLlmUsage({ provider: 'openai', model: 'gpt-4o' })(Agent.prototype.plan, ctx);
+    await expect(new Agent().plan({ model: 'gpt-4o' })).rejects.toSatisfy(isBudgetExceededError);
+    await expect(track(async () => ran++, { provider: 'openai', model: 'gpt-4o' })()).rejects.toSatisfy(isBudgetExceededError);
+    expect(ran).toBe(0);
+  });
+
+  it('holds the estimate while the call runs and gives it back when it ends, in success or failure', async () => {
+    const { m } = monitor();
+    m.setBudget({ scope: 'global', limit: 1, enforce: true });
+    const held: number[] = [];
+    const ok = m.track(
+      async (_req: unknown) => {
+        held.push(m.status()[0]?.reserved ?? 0);
+        return completion('gpt-4o');
+      },
+      { provider: 'openai' },
+    );
+    const fail = m.track(
+      async (_req: unknown) => {
+        held.push(m.status()[0]?.reserved ?? 0);
+        throw new Error('upstream 500');
+      },
+      { provider: 'openai' },
+    );
+    const body = { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
+    await ok(body);
+    expect(m.status()[0]?.reserved).toBe(0);
+    await expect(fail(body)).rejects.toThrow('upstream 500');
+    expect(m.status()[0]?.reserved).toBe(0);
+    // Held during each call: at least 100 output tokens at gpt-4o's $10/M.
+    expect(held.every((h) => h >= 0.001)).toBe(true);
+    // The successful call's own cost was counted: 10,000 input and 1,000 output tokens of gpt-4o.
+    expect(m.status()[0]?.used).toBeGreaterThan(0.02);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { ServiceType } from '../usage.ts';
 import { errorOf } from './error-type.ts';
+import type { Held } from './wrap.ts';
 
 /** How to meter a function that returns a provider response. */
 export interface TrackOptions {
@@ -21,11 +22,18 @@ export interface TrackedCall {
   response?: unknown;
   error?: { type: string; message: string };
   durationMs: number;
+  /** What `admitCall` held against enforced budgets, given back when the call is recorded. */
+  held?: Held;
 }
 
 /** The part of a monitor that `track` needs: it records, and never throws. */
 export interface CallSink {
   recordCall(call: TrackedCall): void;
+  /**
+   * Before the function runs: holds the call's estimated cost against enforced budgets (what it
+   * returns comes back as `held`), or throws a BudgetExceededError, and nothing else.
+   */
+  admitCall?(options: TrackOptions, args: readonly unknown[]): Held | undefined;
 }
 
 type AnyFn = (this: unknown, ...args: never[]) => unknown;
@@ -37,17 +45,31 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 /**
  * Wraps `fn` (sync or async) so each call is metered from the response it returns; failures are
  * recorded and rethrown unchanged. The sink is looked up at call time, so wrapping costs nothing
- * until the function runs.
+ * until the function runs. A call an enforced budget cannot afford is refused before `fn` runs:
+ * an `async` function's promise rejects with the BudgetExceededError, any other function throws it.
  */
 export function trackWith<F extends AnyFn>(sink: () => CallSink, fn: F, options: TrackOptions): F {
   if (typeof fn !== 'function') throw new TypeError(`track: expected a function, got ${typeof fn}`);
+  // An async function's callers handle its failures as rejections (`.catch()`, Promise.all).
+  const isAsync = fn.constructor?.name === 'AsyncFunction';
   const tracked = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
+    const s = sink();
+    let held: Held | undefined;
+    if (s.admitCall !== undefined) {
+      try {
+        held = s.admitCall(options, args);
+      } catch (error) {
+        if (isAsync) return Promise.reject(error) as ReturnType<F>;
+        throw error;
+      }
+    }
     const start = performance.now();
     const done = (response: unknown, error?: unknown) => {
       const call: TrackedCall = { options, request: args[0], durationMs: performance.now() - start };
       if (error === undefined) call.response = response;
       else call.error = errorOf(error);
-      sink().recordCall(call);
+      if (held !== undefined) call.held = held;
+      s.recordCall(call);
     };
     let result: unknown;
     try {

@@ -5,7 +5,10 @@
  *
  *   const model = wrapLanguageModel({ model: openai('gpt-4o'), middleware: tokenmeterMiddleware() });
  */
+
+import type { Held } from '../budgeting.ts';
 import type { CallContext } from '../context.ts';
+import { isBudgetExceededError } from '../errors.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import type { TokenMonitor } from '../monitor.ts';
@@ -76,25 +79,48 @@ interface ModelInfo {
 /** The middleware, structurally a LanguageModelV4Middleware (and read by the v3 runtime alike). */
 export interface TokenmeterMiddleware {
   readonly specificationVersion: 'v4';
-  wrapGenerate<R>(options: { doGenerate: () => PromiseLike<R>; model: ModelInfo }): Promise<R>;
-  wrapStream<R extends { stream: ReadableStream<unknown> }>(options: { doStream: () => PromiseLike<R>; model: ModelInfo }): Promise<R>;
+  wrapGenerate<R>(options: { doGenerate: () => PromiseLike<R>; model: ModelInfo; params?: unknown }): Promise<R>;
+  wrapStream<R extends { stream: ReadableStream<unknown> }>(options: {
+    doStream: () => PromiseLike<R>;
+    model: ModelInfo;
+    params?: unknown;
+  }): Promise<R>;
 }
 
-/** Middleware that meters every call of the wrapped model on `monitor` (default: the process-wide one). */
+/**
+ * Middleware that meters every call of the wrapped model on `monitor` (default: the process-wide
+ * one). A call an enforced budget cannot afford is refused with a BudgetExceededError before the
+ * model is called, as instrumented clients' are (its prompt and maxOutputTokens held until it ends).
+ */
 export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor?: TokenMonitor): TokenmeterMiddleware {
   const { provider: fixedProvider, ...context } = options;
+  const providerOf_ = (model: ModelInfo) => fixedProvider ?? providerOf(model.provider);
+  /** Holds the call's estimate against enforced budgets, or throws the BudgetExceededError. */
+  const admit = (model: ModelInfo, params: unknown): Held | undefined => {
+    const m = monitor ?? getTokenMonitor();
+    const current = m.currentContext();
+    const ctx = Object.keys(context).length === 0 ? current : { ...current, ...context };
+    try {
+      // The AI SDK's call options: `prompt` (messages) and `maxOutputTokens`, read as a request.
+      return m.admit(providerOf_(model), { ...obj(params), model: model.modelId }, ctx, undefined);
+    } catch (error) {
+      // Only a refusal reaches the caller; a failure of tracking itself never does.
+      if (isBudgetExceededError(error)) throw error;
+      return undefined;
+    }
+  };
   const record = (
     model: ModelInfo,
     start: number,
     counts: Partial<Usage>,
-    extra: { modelId?: string | undefined; partial?: boolean; error?: unknown },
+    extra: { modelId?: string | undefined; partial?: boolean; error?: unknown; held?: Held | undefined },
   ) => {
     try {
       const m = monitor ?? getTokenMonitor();
       const has = counts.inputTokens !== undefined || counts.outputTokens !== undefined;
       const usage: Usage = {
         ...counts,
-        provider: fixedProvider ?? providerOf(model.provider),
+        provider: providerOf_(model),
         model: extra.modelId ?? model.modelId,
         requestModel: model.modelId,
         serviceType: 'llm',
@@ -102,7 +128,7 @@ export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor
         usageSource: has ? 'reported' : 'missing',
         partial: extra.partial,
       };
-      const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs: performance.now() - start };
+      const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs: performance.now() - start, held: extra.held };
       if (Object.keys(context).length > 0) facts.context = context;
       if (extra.error !== undefined) facts.error = errorOf(extra.error);
       m.recordUsage(usage, facts);
@@ -112,25 +138,27 @@ export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor
   };
   return {
     specificationVersion: 'v4',
-    async wrapGenerate({ doGenerate, model }) {
+    async wrapGenerate({ doGenerate, model, params }) {
+      const held = admit(model, params);
       const start = performance.now();
       try {
         const result = await doGenerate();
         const r = obj(result);
-        record(model, start, countsOf(r?.usage), { modelId: str(obj(r?.response)?.modelId) });
+        record(model, start, countsOf(r?.usage), { modelId: str(obj(r?.response)?.modelId), held });
         return result;
       } catch (error) {
-        record(model, start, {}, { error });
+        record(model, start, {}, { error, held });
         throw error;
       }
     },
-    async wrapStream({ doStream, model }) {
+    async wrapStream({ doStream, model, params }) {
+      const held = admit(model, params);
       const start = performance.now();
       let result: Awaited<ReturnType<typeof doStream>>;
       try {
         result = (await doStream()) as Awaited<ReturnType<typeof doStream>>;
       } catch (error) {
-        record(model, start, {}, { error });
+        record(model, start, {}, { error, held });
         throw error;
       }
       let counts: Partial<Usage> = {};
@@ -141,7 +169,7 @@ export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor
       const end = () => {
         if (done) return;
         done = true;
-        record(model, start, counts, { modelId, partial: !finished, error: failure });
+        record(model, start, counts, { modelId, partial: !finished, error: failure, held });
       };
       const observed = result.stream.pipeThrough(
         new TransformStream<unknown, unknown>({

@@ -9,7 +9,9 @@ import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { Callbacks } from '@langchain/core/callbacks/manager';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { LLMResult } from '@langchain/core/outputs';
+import type { Held } from '../budgeting.ts';
 import type { CallContext } from '../context.ts';
+import { isBudgetExceededError } from '../errors.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import { estimateTextTokens } from '../instrument/estimate.ts';
@@ -49,6 +51,8 @@ interface Run {
   start: number;
   provider: string | undefined;
   model: string | undefined;
+  /** What the run holds against enforced budgets until it ends. */
+  held?: Held | undefined;
 }
 
 /** Sums LangChain's standard usage over every generation of a result. */
@@ -110,11 +114,18 @@ function contextOf(o: LangChainTrackingOptions): CallContext {
   return context;
 }
 
-/** Meters every chat model and LLM run it sees. Add it to `callbacks`, or use `attachTokenTracking`. */
+/**
+ * Meters every chat model and LLM run it sees. Add it to `callbacks`, or use `attachTokenTracking`.
+ * A run an enforced budget cannot afford is refused before the model is called: the handler
+ * throws the BudgetExceededError from the run's start, which LangChain passes to the caller.
+ */
 export class TokenmeterCallbackHandler extends BaseCallbackHandler {
   name = 'tokenmeter';
   // Recording is synchronous and cheap: let LangChain finish it before the call returns.
   override awaitHandlers = true;
+  // So that a budget's refusal at a run's start reaches the caller (every other callback catches
+  // its own failures: tracking never breaks the chain).
+  override raiseError = true;
   readonly #monitor: () => TokenMonitor;
   readonly #options: LangChainTrackingOptions;
   readonly #runs = new Map<string, Run>();
@@ -125,15 +136,27 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
     this.#monitor = monitor === undefined ? () => getTokenMonitor() : () => monitor;
   }
 
-  #start(runId: string, extraParams?: Record<string, unknown>, metadata?: Record<string, unknown>): void {
+  #start(runId: string, input: unknown, extraParams?: Record<string, unknown>, metadata?: Record<string, unknown>): void {
     if (this.#runs.size > 10_000) this.#runs.clear();
     const params = obj(extraParams?.invocation_params);
     const lsProvider = str(metadata?.ls_provider);
-    this.#runs.set(runId, {
+    const run: Run = {
       start: performance.now(),
       provider: this.#options.provider ?? (lsProvider === undefined ? undefined : (PROVIDERS[lsProvider] ?? lsProvider)),
       model: str(metadata?.ls_model_name) ?? str(params?.model) ?? str(params?.model_name) ?? str(params?.modelName),
-    });
+    };
+    try {
+      const m = this.#monitor();
+      // The request as a provider would get it: the prompt's texts and the model's max tokens.
+      const request: Record<string, unknown> = { ...params, input };
+      if (run.model !== undefined) request.model = run.model;
+      const current = m.currentContext();
+      run.held = m.admit(run.provider ?? 'unknown', request, { ...current, ...contextOf(this.#options) }, undefined);
+    } catch (error) {
+      if (isBudgetExceededError(error)) throw error;
+      // A failure of tracking itself never stops the run.
+    }
+    this.#runs.set(runId, run);
   }
 
   #record(runId: string, usage: Partial<Usage> & { model?: string }, error?: unknown): void {
@@ -149,7 +172,7 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
       operation: 'chat',
       usageSource: hasCounts ? 'reported' : 'missing',
     };
-    const facts: Parameters<TokenMonitor['recordUsage']>[1] = { context };
+    const facts: Parameters<TokenMonitor['recordUsage']>[1] = { context, held: run?.held };
     if (run !== undefined) facts.durationMs = performance.now() - run.start;
     if (error !== undefined) facts.error = errorOf(error);
     this.#monitor().recordUsage(full, facts);
@@ -157,26 +180,32 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
 
   override handleChatModelStart(
     _llm: Serialized,
-    _messages: unknown[][],
+    messages: unknown[][],
     runId: string,
     _parent?: string,
     extraParams?: Record<string, unknown>,
     _tags?: string[],
     metadata?: Record<string, unknown>,
   ): void {
-    this.#start(runId, extraParams, metadata);
+    // Each message's content only (a message object also carries its constructor's copy of it).
+    this.#start(
+      runId,
+      (messages ?? []).flat().map((x) => ({ content: obj(x)?.content })),
+      extraParams,
+      metadata,
+    );
   }
 
   override handleLLMStart(
     _llm: Serialized,
-    _prompts: string[],
+    prompts: string[],
     runId: string,
     _parent?: string,
     extraParams?: Record<string, unknown>,
     _tags?: string[],
     metadata?: Record<string, unknown>,
   ): void {
-    this.#start(runId, extraParams, metadata);
+    this.#start(runId, prompts, extraParams, metadata);
   }
 
   override handleLLMEnd(output: LLMResult, runId: string): void {
@@ -198,14 +227,22 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
 
 /**
  * Returns `config` with a tokenmeter handler added to its callbacks: appended to a list, or added
- * to a copy of a CallbackManager.
+ * to a copy of a CallbackManager. The user and thread are `options.userId` and `options.threadId`,
+ * else the config's `configurable.user_id` and `configurable.thread_id`, as ASTRA's
+ * `attach_token_tracking` read them (and LangGraph names its threads).
  */
-export function attachTokenTracking<C extends { callbacks?: Callbacks }>(
+export function attachTokenTracking<C extends { callbacks?: Callbacks; configurable?: Record<string, unknown> }>(
   config: C | undefined,
   options: LangChainTrackingOptions = {},
   monitor?: TokenMonitor,
 ): C & { callbacks: Callbacks } {
-  const handler = new TokenmeterCallbackHandler(options, monitor);
+  const configurable = obj(config?.configurable);
+  const o: LangChainTrackingOptions = { ...options };
+  const userId = options.userId ?? str(configurable?.user_id);
+  const threadId = options.threadId ?? str(configurable?.thread_id);
+  if (userId !== undefined) o.userId = userId;
+  if (threadId !== undefined) o.threadId = threadId;
+  const handler = new TokenmeterCallbackHandler(o, monitor);
   const existing = config?.callbacks;
   let callbacks: Callbacks;
   if (existing === undefined) callbacks = [handler];

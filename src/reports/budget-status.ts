@@ -120,6 +120,11 @@ export interface BudgetStatus {
   warningThreshold: number;
   criticalThreshold: number;
   enforce: boolean;
+  /**
+   * Where the budget is defined: `config` (config.json: every process and `tokenmeter status`
+   * see it) or `code` (set in the app's code: only that process's `status()` and `/v1/status` list it).
+   */
+  source: 'config' | 'code';
   windowStart: string;
   /** null for rolling windows and runs. */
   resetsAt: string | null;
@@ -143,6 +148,7 @@ export function statusOf(s: BudgetState): BudgetStatus {
     warningThreshold: s.thresholds.warning,
     criticalThreshold: s.thresholds.critical,
     enforce: s.spec.enforce === true,
+    source: s.spec.source ?? 'code',
     windowStart: new Date(s.windowStart).toISOString(),
     resetsAt: s.resetsAt === null ? null : new Date(s.resetsAt).toISOString(),
   };
