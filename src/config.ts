@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
 import type { BudgetSpec } from './budgets/tracker.ts';
 import { ValidationError } from './errors.ts';
+import { closestKey } from './keys.ts';
 import type { Env } from './logger.ts';
 import type { PriceOverride } from './pricing/types.ts';
 
@@ -86,7 +87,7 @@ const thresholds = z
     /** Fraction of a limit that raises a critical alert. @default 0.95 */
     critical_threshold: z.number().gt(0).lte(1).optional(),
   })
-  .passthrough();
+  .strict();
 
 const configSchema = z
   .object({
@@ -96,8 +97,10 @@ const configSchema = z
     subscription_limits: z.record(z.string().min(1), providerLimits).optional(),
     budgets: z.array(budget).optional(),
     alerts: thresholds.optional(),
+    /** The seed's `monitor_config.json` has `"api_keys": {}`: accepted empty; tokenmeter keeps no keys (see NOT_SUPPORTED). */
+    api_keys: z.object({}).strict().optional(),
   })
-  .passthrough();
+  .strict();
 
 export type ConfigFile = z.infer<typeof configSchema>;
 
@@ -111,13 +114,68 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** Checks a parsed config object; throws a ValidationError naming the key. */
+/**
+ * Keys of the earlier tools' config files (the seeds' `monitor_config.json`) that tokenmeter does
+ * not read, by path with `*` for any name: their error says so and what to write instead, rather
+ * than a bare "unknown key" (or, worse, silence).
+ */
+const NOT_SUPPORTED: Readonly<Record<string, string>> = {
+  'alerts.warn_at_percentage': 'not read yet; write alerts.warning_threshold, a fraction: 0.8 for 80%',
+  'alerts.critical_at_percentage': 'not read yet; write alerts.critical_threshold, a fraction: 0.95 for 95%',
+  'api_keys.*': 'not supported: tokenmeter keeps no API keys, only key ids; budgets per key are `budgets` with scope api_key',
+};
+
+/** The keys the schema knows at `path` (an object's), for an unknown key's suggestion. */
+function keysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  let s: z.core.$ZodType | undefined = schema;
+  const step = (t: z.core.$ZodType): z.core.$ZodType | undefined => {
+    const def = t._zod.def as unknown as Record<string, z.core.$ZodType | undefined> & { type: string };
+    return def.type === 'optional' || def.type === 'nullable' || def.type === 'default'
+      ? def.innerType
+      : def.type === 'pipe'
+        ? def.in
+        : undefined;
+  };
+  for (const p of [...path, undefined]) {
+    for (let inner = s && step(s); inner !== undefined; inner = step(inner)) s = inner;
+    if (s === undefined || p === undefined) break;
+    const def = s._zod.def as unknown as {
+      type: string;
+      shape?: Record<string, z.core.$ZodType>;
+      valueType?: z.core.$ZodType;
+      element?: z.core.$ZodType;
+    };
+    s =
+      def.type === 'object'
+        ? def.shape?.[String(p)]
+        : def.type === 'record'
+          ? def.valueType
+          : def.type === 'array'
+            ? def.element
+            : undefined;
+  }
+  const shape = (s?._zod.def as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape === undefined ? [] : Object.keys(shape);
+}
+
+/** Checks a parsed config object; throws a ValidationError naming the key (and, for an unknown one, the key meant). */
 export function parseConfig(raw: unknown, file = 'config.json'): ConfigFile {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0] as z.core.$ZodIssue;
-    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
-    throw new ValidationError(`${file} ${pathOf(path) || '(root)'}`, valueAt(raw, path), issue.message);
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0] as string;
+      const at = pathOf(issue.path);
+      const place = at === '' ? key : `${at}.${key}`;
+      const note = NOT_SUPPORTED[place] ?? NOT_SUPPORTED[`${at}.*`];
+      const meant = note === undefined ? closestKey(key, keysAt(configSchema, issue.path)) : undefined;
+      const message =
+        note !== undefined
+          ? `${place} in ${file} is ${note}`
+          : `Unknown key ${place} in ${file}${meant === undefined ? '' : `: did you mean ${meant}?`}`;
+      throw new ValidationError(`${file} ${place}`, valueAt(raw, [...issue.path, key]), message, { message: true });
+    }
+    throw new ValidationError(`${file} ${pathOf(issue.path) || '(root)'}`, valueAt(raw, issue.path), issue.message);
   }
   return result.data;
 }
