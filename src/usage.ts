@@ -60,7 +60,7 @@ export interface UsageInput {
   outputImageTokens?: number | null | undefined;
   /** Reasoning ("thinking") tokens (part of `outputTokens`). */
   reasoningTokens?: number | null | undefined;
-  /** Defaults to input plus output. */
+  /** Defaults to input plus output when both are known (input alone for embeddings and reranks); else unknown. */
   totalTokens?: number | null | undefined;
   /** Search units, for rerank APIs that bill per search (Cohere). */
   searchUnits?: number | null | undefined;
@@ -395,8 +395,10 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
       }
     }
   }
-  if (totalTokens === null && (inputTokens !== null || outputTokens !== null)) {
-    totalTokens = (inputTokens ?? 0) + (outputTokens ?? 0);
+  // An unknown count is not 0 in the total either: an LLM call whose output (or any call whose
+  // input) is unknown has an unknown total. Embeddings and reranks have no output.
+  if (totalTokens === null && inputTokens !== null && (outputTokens !== null || st !== 'llm')) {
+    totalTokens = inputTokens + (outputTokens ?? 0);
   }
 
   let durationMs: number | null = null;
