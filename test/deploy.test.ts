@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MAX_ALERTS_PER_NOTIFICATION } from '../src/ledger/notifications.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -61,7 +62,7 @@ describe('what users deploy', () => {
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
     const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
-    const port = /TOKENMETER_METRICS_PORT:\s*'(\d+)'/.exec(compose)?.[1];
+    const port = /examples\/basic\.ts [^'\n]*--port (\d+)/.exec(compose)?.[1];
     expect(port).toBeDefined();
     expect(readFileSync(join(root, 'prometheus', 'prometheus.yml'), 'utf8')).toContain(`'demo:${port}'`);
     expect(composeServices(compose).get('demo')?.ports).toContain(`127.0.0.1:${port}:${port}`);
@@ -137,6 +138,33 @@ describe('what users deploy', () => {
     const home = grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '';
     expect(posix.dirname(home)).toBe(dashboardsPath);
     expect(files).toContain(posix.basename(home));
+  });
+
+  it("prometheus/alertmanager.yml passes amtool and posts to the demo service's /v1/alertmanager with the token compose writes", () => {
+    const file = join(root, 'prometheus', 'alertmanager.yml');
+    const r = spawnSync('amtool', ['check-config', file], { encoding: 'utf8' });
+    if (r.error) throw new Error(`amtool is not installed (run ./dev setup): ${r.error.message}`);
+    expect(r.stdout + r.stderr).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+    const yml = readFileSync(file, 'utf8');
+    const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    const port = /examples\/basic\.ts [^'\n]*--port (\d+)/.exec(compose)?.[1];
+    // Every receiver's webhook: the compose service that runs the demo, its port, the route.
+    const urls = [...yml.matchAll(/^\s*- url: '([^']+)'/gm)].map((m) => m[1]);
+    expect(urls.length).toBe([...yml.matchAll(/^\s*- name: /gm)].length);
+    for (const url of urls) expect(url).toBe(`http://demo:${port}/v1/alertmanager`);
+    expect(compose).toMatch(/^ {2}demo:$/m);
+    // The bearer token: the file each webhook reads is the one compose's entrypoint writes, from the
+    // same variable the demo's serve reads.
+    const files = [...yml.matchAll(/^\s*credentials_file: (\S+)$/gm)].map((m) => m[1]);
+    expect(files.length).toBe(urls.length);
+    for (const f of files) expect(compose).toContain(`> ${f} && exec /bin/alertmanager`);
+    expect([...compose.matchAll(/^\s+TOKENMETER_API_TOKEN: \$\{TOKENMETER_API_TOKEN:\?/gm)]).toHaveLength(2);
+    expect(yml).toMatch(/type: Bearer/);
+    // Each notification within what one request to serve keeps.
+    const maxAlerts = [...yml.matchAll(/^\s*max_alerts: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(maxAlerts.length).toBe(urls.length);
+    for (const n of maxAlerts) expect(n).toBeLessThanOrEqual(MAX_ALERTS_PER_NOTIFICATION);
   });
 
   it('resolves each OpenTelemetry package to one copy', () => {

@@ -1,4 +1,4 @@
-import { picoToUsd } from '../pricing/money.ts';
+import { formatPico } from '../pricing/money.ts';
 import type { Totals } from './types.ts';
 
 export { DAY_MS, HOUR_MS } from '../time.ts';
@@ -168,8 +168,7 @@ export function addTotals(a: Totals, b: Totals): Totals {
   return a;
 }
 
-/** USD from an exact picodollar sum (whole dollars and the fraction apart, so no precision is lost below $9e3). */
+/** USD from an exact picodollar sum: the double nearest the exact decimal (no float noise in JSON). */
 export function bigPicoToUsd(pico: bigint): number {
-  const whole = pico / 1_000_000_000_000n;
-  return Number(whole) + picoToUsd(Number(pico - whole * 1_000_000_000_000n));
+  return Number(formatPico(pico));
 }

@@ -6,6 +6,14 @@ import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { AT, type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
 import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
+import {
+  type AlertmanagerNotification,
+  type KeptNotification,
+  keepNotification,
+  type ReceivedAlert,
+  type ReceivedAlertQuery,
+  receivedAlerts,
+} from './notifications.ts';
 import { DAY_MS, emptyTotals, HOUR_MS, RollupBuckets, type RowSums, rollupSums, totalsOf } from './rollup.ts';
 import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
@@ -724,6 +732,23 @@ export class SqliteStore implements LedgerStore {
     } catch (cause) {
       throw new LedgerError(this.location, `cannot delete old records: ${(cause as Error).message}`, { cause, code: sqliteCode(cause) });
     }
+  }
+
+  /** Keeps a notification Alertmanager sent (one transaction, on this connection). */
+  keepNotification(n: AlertmanagerNotification, receivedAt = Date.now()): KeptNotification {
+    try {
+      return keepNotification(this.#db, n, receivedAt);
+    } catch (cause) {
+      throw new LedgerError(this.location, `cannot keep an Alertmanager notification: ${(cause as Error).message}`, {
+        cause,
+        code: sqliteCode(cause),
+      });
+    }
+  }
+
+  /** The alerts Alertmanager sent, newest notified first (none in a ledger older than schema 5). */
+  receivedAlerts(q: ReceivedAlertQuery = {}): ReceivedAlert[] {
+    return receivedAlerts(this.#db, q);
   }
 
   /** Gives the space of deleted rows back to the file system (after a cleanup). */

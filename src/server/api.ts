@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { isLedgerError, isValidationError, ValidationError } from '../errors.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { resolveQuery } from '../reports/query.ts';
+import { receiveAlertmanager } from './alertmanager.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
 import { errorBody, HttpError, send } from './http.ts';
 import { parseQuery } from './query.ts';
@@ -86,6 +88,8 @@ function pathParam(field: string, raw: string): string {
  *   with `days`, `since`, `until`, `provider`, `model`, `agent`, `user`, `thread`, `key`, `run`,
  *   `by` (summary) and `limit` (records); any other parameter is a 400.
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
+ * - `POST /v1/alertmanager`: Alertmanager's webhook (version 4), kept in the ledger; `GET
+ *   /v1/alertmanager/alerts` reads its alerts back (`since`, `until`, `days`, `status`, `limit`).
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  *
  * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
@@ -132,6 +136,14 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
         return monitor.alerts();
       },
     ],
+    [
+      '/v1/alertmanager/alerts',
+      (s) => {
+        const { limit, status, ...range } = parseQuery(s, 'alertmanager');
+        const r = resolveQuery(range);
+        return { alerts: monitor.alertmanagerAlerts({ since: r.since, until: r.until, status, limit }) };
+      },
+    ],
   ]);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
@@ -153,6 +165,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
     if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes, o.maxLedgerBacklog);
     if (method === 'POST' && path === '/v1/check') return check(monitor, req, res, o.maxBodyBytes);
+    if (method === 'POST' && path === '/v1/alertmanager') return receiveAlertmanager(monitor, req, res, o.maxBodyBytes);
     if (method !== 'GET') throw new HttpError(405, errorBody('method_not_allowed', `${method} ${path.slice(0, 200)}`));
     const report = reports.get(path);
     if (report !== undefined) send(res, 200, await report(search));
