@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.ts';
 import { closeTokenMonitor, getTokenMonitor, track, trackEmbeddingUsage, trackLlmUsage } from './global.ts';
+import { tokenmeterMiddleware } from './integrations/ai-sdk.ts';
+import { attachTokenTracking, trackEmbeddings } from './integrations/langchain.ts';
 import { TokenMonitor, type TokenMonitorOptions } from './monitor.ts';
+import { startApiServer } from './server/api.ts';
 
 // Every option object: an unknown key is a ValidationError naming it and the key meant, never a
 // silent default (a misspelt `enforce` would leave a budget unenforced).
@@ -82,6 +85,26 @@ describe('method options', () => {
       'Unknown key Model in trackLlmUsage options: did you mean model?',
     );
     expect(thrown(() => trackEmbeddingUsage({ provider: 'openai', serviceType: 'llm' } as never)).field).toBe('serviceType');
+  });
+
+  it('the LangChain and AI SDK integrations refuse unknown keys (ASTRA’s agent_name included)', () => {
+    const m = monitor();
+    expect(thrown(() => attachTokenTracking({}, { agent_name: 'domain_agent' } as never, m)).message).toBe(
+      'Unknown key agent_name in LangChain tracking options: did you mean agentName?',
+    );
+    expect(thrown(() => attachTokenTracking({}, { agent: 'domain_agent' } as never, m)).message).toContain('did you mean agentName?');
+    expect(thrown(() => trackEmbeddings({}, { user: 'u1' } as never, m)).field).toBe('user');
+    expect(thrown(() => tokenmeterMiddleware({ agentName: 'a' } as never, m)).message).toBe(
+      'Unknown key agentName in tokenmeterMiddleware options: did you mean agent?',
+    );
+    expect(attachTokenTracking({}, { agentName: 'domain_agent', userId: 'u1' }, m).callbacks).toHaveLength(1);
+  });
+
+  it('startApiServer refuses an unknown option before it listens', async () => {
+    const m = monitor();
+    await expect(startApiServer(m, { port: 0, max_body_bytes: 10 } as never)).rejects.toThrow(
+      'Unknown key max_body_bytes in startApiServer options: did you mean maxBodyBytes?',
+    );
   });
 
   it('report queries refuse unknown filters, which would answer for everything', async () => {

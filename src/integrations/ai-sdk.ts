@@ -9,6 +9,7 @@ import type { CallContext } from '../context.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { checkAiSdkKeys } from '../option-keys.ts';
 import { countsOf as countsOfGemini } from '../providers/gemini.ts';
 import { num, obj, str } from '../providers/read.ts';
 import type { Usage } from '../providers/types.ts';
@@ -82,6 +83,7 @@ export interface TokenmeterMiddleware {
 
 /** Middleware that meters every call of the wrapped model on `monitor` (default: the process-wide one). */
 export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor?: TokenMonitor): TokenmeterMiddleware {
+  checkAiSdkKeys(options);
   const { provider: fixedProvider, ...context } = options;
   const record = (
     model: ModelInfo,
