@@ -136,7 +136,7 @@ describe('POST /v1/check context names', () => {
   const config = { budgets: [{ scope: 'user', id: 'u1', limit_usd: 0.01, enforce: true }] };
   const ask = { provider: 'openai', model: 'gpt-4o', max_tokens: 200, messages: [{ role: 'user', content: 'hi' }] };
 
-  it('checks against the budget of user_id as of userId', async () => {
+  it('checks against the budget of user_id as of userId', { timeout: 60_000 }, async () => {
     const { m, url } = await start(config);
     m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 800, userId: 'u1' });
     expect((await post(url, '/v1/check', { ...ask, userId: 'u1' })).status).toBe(402);
@@ -153,6 +153,8 @@ describe('POST /v1/check context names', () => {
     });
     const both = await post(url, '/v1/check', { ...ask, userId: 'u1', user_id: 'u1' });
     expect(await both.json()).toMatchObject({ error: { field: 'user_id' } });
+    const typed = await post(url, '/v1/check', { ...ask, user_id: 7 });
+    expect(await typed.json()).toMatchObject({ error: { field: 'user_id', value: 7 } });
     // OpenAI's own `user` field is the request's, not a context field.
     expect((await post(url, '/v1/check', { ...ask, user: 'end-user-1', temperature: 0.2 })).status).toBe(200);
   });

@@ -87,6 +87,10 @@ export function restCheckContext(body: Record<string, unknown>): { userId?: unkn
       throw new ValidationError(snake, body[snake], `given twice, as ${field} and as ${snake}: send one of them`);
     }
     const v = body[field] ?? body[snake];
+    // A context field of the wrong type is an error named as the client spelled it.
+    if (v !== undefined && v !== null && typeof v !== 'string') {
+      throw new ValidationError(body[field] !== undefined ? field : snake, v, 'must be a string');
+    }
     if (v !== undefined) out[field] = v;
   }
   const exact = new Set<string>(CHECK_CONTEXT.flat());
