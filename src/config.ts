@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
 import type { BudgetSpec } from './budgets/tracker.ts';
 import { ValidationError } from './errors.ts';
+import { closestKey } from './keys.ts';
 import type { PriceOverride } from './pricing/types.ts';
 
 export { resolveDir } from './storage-dir.ts';
@@ -96,7 +97,7 @@ const thresholds = z
     /** The Graphiti monitor's name for the critical threshold, in percent. */
     critical_at_percentage: z.number().gt(0).lte(100).optional(),
   })
-  .passthrough();
+  .strict();
 
 /** Newer genai-prices data, opted into (`tokenmeter pricing --refresh`). */
 const priceData = z
@@ -129,7 +130,7 @@ const configSchema = z
     alerts: thresholds.optional(),
     api_keys: apiKeys.optional(),
   })
-  .passthrough();
+  .strict();
 
 export type ConfigFile = z.infer<typeof configSchema>;
 
@@ -143,13 +144,59 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** Checks a parsed config object; throws a ValidationError naming the key. */
+/** The keys the schema knows at `path` (an object's), for an unknown key's suggestion. */
+function keysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  let s: z.core.$ZodType | undefined = schema;
+  const step = (t: z.core.$ZodType): z.core.$ZodType | undefined => {
+    const def = t._zod.def as unknown as Record<string, z.core.$ZodType | undefined> & { type: string };
+    return def.type === 'optional' || def.type === 'nullable' || def.type === 'default'
+      ? def.innerType
+      : def.type === 'pipe'
+        ? def.in
+        : undefined;
+  };
+  for (const p of [...path, undefined]) {
+    for (let inner = s && step(s); inner !== undefined; inner = step(inner)) s = inner;
+    if (s === undefined || p === undefined) break;
+    const def = s._zod.def as unknown as {
+      type: string;
+      shape?: Record<string, z.core.$ZodType>;
+      valueType?: z.core.$ZodType;
+      element?: z.core.$ZodType;
+    };
+    s =
+      def.type === 'object'
+        ? def.shape?.[String(p)]
+        : def.type === 'record'
+          ? def.valueType
+          : def.type === 'array'
+            ? def.element
+            : undefined;
+  }
+  const shape = (s?._zod.def as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape === undefined ? [] : Object.keys(shape);
+}
+
+/** Checks a parsed config object; throws a ValidationError naming the key (and, for an unknown one, the key meant). */
 export function parseConfig(raw: unknown, file = 'config.json'): ConfigFile {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0] as z.core.$ZodIssue;
-    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
-    throw new ValidationError(`${file} ${pathOf(path) || '(root)'}`, valueAt(raw, path), issue.message);
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0] as string;
+      const at = pathOf(issue.path);
+      const place = at === '' ? key : `${at}.${key}`;
+      const meant = closestKey(key, keysAt(configSchema, issue.path));
+      const message = `Unknown key ${place} in ${file}${meant === undefined ? '' : `: did you mean ${meant}?`}`;
+      throw new ValidationError(`${file} ${place}`, valueAt(raw, [...issue.path, key]), message, { message: true });
+    }
+    if (issue.path[0] === 'api_keys') {
+      // What is listed there is likely a key: named, never shown.
+      const v = valueAt(raw, issue.path);
+      const key = typeof v === 'object' && v !== null ? Object.keys(v)[0] : undefined;
+      throw new ValidationError(`${file} api_keys${key === undefined ? '' : `.${key}`}`, undefined, issue.message, { secret: true });
+    }
+    throw new ValidationError(`${file} ${pathOf(issue.path) || '(root)'}`, valueAt(raw, issue.path), issue.message);
   }
   return result.data;
 }

@@ -31,9 +31,13 @@ export class ValidationError extends TokenmeterError {
   /** The value given (omitted for secrets). */
   readonly value: unknown;
 
-  constructor(field: string, value: unknown, reason: string, options?: { secret?: boolean; cause?: unknown }) {
+  /** `options.message`: `reason` is the whole message (an unknown key's, which has no bad value to show). */
+  constructor(field: string, value: unknown, reason: string, options?: { secret?: boolean; cause?: unknown; message?: boolean }) {
     const shown = options?.secret ? '(redacted)' : describeValue(value);
-    super(`Invalid ${field}: ${shown} (${reason})`, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      options?.message ? reason : `Invalid ${field}: ${shown} (${reason})`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.field = field;
     this.value = options?.secret ? undefined : value;
   }

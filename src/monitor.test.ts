@@ -183,6 +183,30 @@ describe('the seed-style global helpers', () => {
   });
 });
 
+describe('unknown keys in the helpers', () => {
+  it('logLlmUsage with a snake_case count throws, naming the key meant, and records nothing', () => {
+    getTokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
+    const args = { provider: 'anthropic', model: 'claude-3-5-haiku-20241022', input_tokens: 100, output_tokens: 20 };
+    expect(() => logLlmUsage(args as never)).toThrow('Unknown key input_tokens in a usage record: did you mean inputTokens?');
+    expect(() => logEmbeddingUsage({ provider: 'openai', model: 'text-embedding-3-small', tokens: 5 } as never)).toThrow(ValidationError);
+    expect(getTokenMonitor().usageSummary()).toEqual([]);
+  });
+
+  it('a service type the helper contradicts is an error, not overridden', () => {
+    getTokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
+    const args = { provider: 'openai', model: 'text-embedding-3-small', inputTokens: 5, serviceType: 'embedding' };
+    expect(() => logLlmUsage(args as never)).toThrow('Invalid serviceType: "embedding" (logLlmUsage records llm calls');
+    expect(logEmbeddingUsage(args as never).record?.serviceType).toBe('embedding');
+  });
+
+  it('record() and validate() refuse them too', () => {
+    const { m } = monitor();
+    expect(() => m.record({ ...call, user_id: 'u9' } as never)).toThrow('did you mean userId?');
+    expect(() => m.validate({ ...call, thread: 't1' } as never)).toThrow('Unknown key thread');
+    expect(m.usageSummary()).toEqual([]);
+  });
+});
+
 describe('a cost the caller already knows', () => {
   it('wins over the price table, and is checked', () => {
     const { m } = monitor();

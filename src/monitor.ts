@@ -25,6 +25,17 @@ import {
 } from './metrics/aggregator.ts';
 import { type ExportOptions, MetricsExport } from './metrics/exporters.ts';
 import type { TokenmeterMetricProducer } from './metrics/producer.ts';
+import {
+  checkBudgetKeys,
+  checkContextKeys,
+  checkInstrumentKeys,
+  checkMethodOptions,
+  checkMonitorOptions,
+  checkQueryKeys,
+  checkSessionKeys,
+  SET_LIMIT_OPTION_KEYS,
+  TRACK_OPTION_KEYS,
+} from './option-keys.ts';
 import { CostSum, picoToUsd, usdToPico } from './pricing/money.ts';
 import { costPico, PriceBook, TIERED_PROVIDERS } from './pricing/price-book.ts';
 import {
@@ -272,6 +283,8 @@ export class TokenMonitor implements CallSink {
   #closed = false;
 
   constructor(options: TokenMonitorOptions = {}) {
+    // An unknown option is an error naming it, not a silent default.
+    checkMonitorOptions(options);
     const env = options.env ?? process.env;
     this.dir = resolveDir(options.dir, env);
     this.disabled = options.disabled ?? envFlag(env.TOKENMETER_DISABLED);
@@ -436,6 +449,7 @@ export class TokenMonitor implements CallSink {
    * agent, operation and metadata. Nested contexts merge, the inner one winning.
    */
   withContext<T>(context: CallContext, fn: () => T): T {
+    checkContextKeys(context);
     return this.#context.run(context, fn);
   }
 
@@ -566,6 +580,7 @@ export class TokenMonitor implements CallSink {
    * not know is returned untouched, with a warning.
    */
   instrument<C extends object>(client: C, options?: InstrumentOptions): C {
+    checkInstrumentKeys(options);
     if (this.disabled) return client;
     try {
       if (!instrumentClient(client, this, options)) {
@@ -582,6 +597,7 @@ export class TokenMonitor implements CallSink {
 
   /** Wraps a function that returns a provider response so each call is metered; errors are recorded and rethrown. */
   track<F extends (this: unknown, ...args: never[]) => unknown>(fn: F, options: TrackOptions): F {
+    checkMethodOptions(options, TRACK_OPTION_KEYS, 'track options');
     return trackWith(() => this, fn, options);
   }
 
@@ -758,6 +774,7 @@ export class TokenMonitor implements CallSink {
    * spent from `options.since` on (default: all the ledger holds) uses it up, and it never resets.
    */
   setLimit(provider: string, limitType: LimitType, value: number, options: LimitOptions = {}): void {
+    checkMethodOptions(options, SET_LIMIT_OPTION_KEYS, 'setLimit options');
     const l = checkLimit(provider, limitType, value);
     if (l.value === 0) {
       this.#budgets.tracker.removeLike({ scope: 'provider', scopeId: l.provider, limit: 0, unit: unitOf(l.type), limitType: l.type });
@@ -787,6 +804,7 @@ export class TokenMonitor implements CallSink {
 
   /** Adds (or replaces) a budget: per provider, user, API key id, team, agent, model, or everything; USD or tokens. */
   setBudget(spec: BudgetSpec): void {
+    checkBudgetKeys(spec);
     this.#budgets.add(spec);
   }
 
@@ -813,6 +831,7 @@ export class TokenMonitor implements CallSink {
       thresholds?: { warning?: number; critical?: number };
     } = {},
   ): RunSession {
+    checkSessionKeys(options);
     const id = options.id ?? `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     const started = Date.now();
     for (const [unit, limit] of [
@@ -972,21 +991,25 @@ export class TokenMonitor implements CallSink {
 
   /** Raw records from the ledger, newest first (default limit 100). */
   async records(q: ReportQuery & { limit?: number } = {}): Promise<UsageRecord[]> {
+    checkQueryKeys(q, ['limit'], 'a records query');
     return reports.records(await this.#store(), q);
   }
 
   /** Totals grouped by one dimension (default: provider) over a range (`days`, or `since`/`until`) and filters. */
   async summary(q: ReportQuery & { by?: Dimension } = {}): Promise<reports.Summary> {
+    checkQueryKeys(q, ['by'], 'a summary query');
     return reports.summary(await this.#store(), q);
   }
 
   /** Per provider: totals, by service type and by model. */
   async providerSummaries(q: ReportQuery = {}): Promise<reports.ProviderSummary[]> {
+    checkQueryKeys(q, [], 'a report query');
     return reports.providerSummaries(await this.#store(), q);
   }
 
   /** Across providers: period, totals, per provider, and each subscription limit's status. */
   async report(q: ReportQuery = {}): Promise<reports.Report> {
+    checkQueryKeys(q, [], 'a report query');
     return reports.report(await this.#store(), q, this.budgetStatus());
   }
 
@@ -997,16 +1020,19 @@ export class TokenMonitor implements CallSink {
 
   /** One user's usage: totals, by model, requests by agent, daily trend. */
   async userUsage(userId: string, q: ReportQuery = {}): Promise<reports.SubjectUsage> {
+    checkQueryKeys(q, [], 'a usage query');
     return reports.subjectUsage(await this.#store(), { ...q, userId });
   }
 
   /** One thread's usage: totals, by model, requests by agent, daily trend. */
   async threadUsage(threadId: string, q: ReportQuery = {}): Promise<reports.SubjectUsage> {
+    checkQueryKeys(q, [], 'a usage query');
     return reports.subjectUsage(await this.#store(), { ...q, threadId });
   }
 
   /** Writes the records of a range to a CSV or JSON file, streaming. */
   async exportRecords(path: string, options: RecordExportOptions = {}): Promise<ExportResult> {
+    checkQueryKeys(options, ['format', 'onProgress'], 'export options');
     return exportRecords(await this.#store(), path, options);
   }
 
@@ -1017,6 +1043,7 @@ export class TokenMonitor implements CallSink {
 
   /** Archives the records older than `days` whole days into monthly files, then deletes them from the ledger. */
   async cleanup(options: { days: number }): Promise<CleanupResult> {
+    checkMethodOptions(options, CLEANUP_OPTION_KEYS, 'cleanup options');
     const days = options?.days;
     if (typeof days !== 'number' || !Number.isFinite(days) || days < 0)
       throw new ValidationError('days', days, 'must be a number of days, 0 or more');
@@ -1035,6 +1062,7 @@ export class TokenMonitor implements CallSink {
 
   /** Statistics of this monitor's session (since it started, unless `since` says otherwise). */
   async sessionStats(q: ReportQuery & { budgetUsd?: number } = {}): Promise<reports.SessionStats> {
+    checkQueryKeys(q, ['budgetUsd'], 'a session query');
     return reports.sessionStats(await this.#store(), { since: this.#startedAt, ...q });
   }
 }
@@ -1062,6 +1090,8 @@ function onlyRun(ctx: CallContext): boolean {
     ctx.metadata === undefined
   );
 }
+
+const CLEANUP_OPTION_KEYS: ReadonlySet<string> = new Set(['days']);
 
 /** The kinds of call instrumented calls are labelled with until a context names the operation. */
 const CALL_KINDS = new Set(['chat', 'text_completion', 'generate_content', 'embeddings', 'rerank']);

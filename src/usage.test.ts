@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isValidationError, ValidationError } from './errors.ts';
-import { MAX_ERROR_MESSAGE_LENGTH, type UsageInput, validateUsage } from './usage.ts';
+import { knownFieldsSet, MAX_ERROR_MESSAGE_LENGTH, USAGE_INPUT_KEYS, type UsageInput, validateUsage } from './usage.ts';
 
 const keyId = (k: string) => `id(${k.length})`;
 const base: UsageInput = { provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5 };
@@ -173,5 +173,37 @@ describe('metadata', () => {
     // {"k":"…"} is 8 bytes of JSON around the value.
     expect(validateUsage({ ...base, metadata: { k: 'x'.repeat(8184) } }, keyId).metadata?.k).toHaveLength(8184);
     expect(() => validateUsage({ ...base, metadata: { k: 'x'.repeat(8185) } }, keyId)).toThrow('8193 bytes as JSON, more than 8192');
+  });
+});
+
+describe('unknown keys', () => {
+  it('are a ValidationError naming the key and the key meant, not silently dropped', () => {
+    const e = errorOf({ ...base, inputTokens: undefined, input_tokens: 100 });
+    expect(e.field).toBe('input_tokens');
+    expect(e.value).toBe(100);
+    expect(e.message).toBe('Unknown key input_tokens in a usage record: did you mean inputTokens?');
+    expect(errorOf({ ...base, userID: 'u1' }).message).toContain('did you mean userId?');
+    expect(errorOf({ ...base, outputToken: 5 }).message).toContain('did you mean outputTokens?');
+    // The earlier tools' names for the same fields.
+    expect(errorOf({ ...base, prompt_tokens: 5 }).message).toContain('did you mean inputTokens?');
+    expect(errorOf({ ...base, agent_name: 'planner' }).message).toContain('did you mean agent?');
+    expect(errorOf({ ...base, operation_type: 'chat' }).message).toContain('did you mean operation?');
+    // Nothing close: the key alone.
+    expect(errorOf({ ...base, colour: 'red' }).message).toBe('Unknown key colour in a usage record');
+  });
+
+  it('are found whether the known fields beside them are set or undefined (the fast path counts every field)', () => {
+    const all = Object.fromEntries([...USAGE_INPUT_KEYS].map((k) => [k, 1]));
+    expect(knownFieldsSet(all as unknown as UsageInput)).toBe(USAGE_INPUT_KEYS.size);
+    // As many keys as set fields, one of them unknown: the undefined known field must not hide it.
+    expect(errorOf({ ...base, userId: undefined, user: 'u1' }).field).toBe('user');
+    expect(validateUsage({ ...base, userId: undefined }, keyId).userId).toBeNull();
+  });
+
+  it('leave metadata free-form: its keys are the caller’s', () => {
+    expect(validateUsage({ ...base, metadata: { input_tokens: 1, anything: 'x' } }, keyId).metadata).toEqual({
+      input_tokens: 1,
+      anything: 'x',
+    });
   });
 });

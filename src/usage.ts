@@ -1,5 +1,6 @@
 import { ValidationError } from './errors.ts';
 import { apiKeyId } from './key-id.ts';
+import { checkKeys, keySet } from './keys.ts';
 import { redactSecrets, redactValues } from './logger.ts';
 
 /** What kind of call: chat or completion, embedding, or reranking. */
@@ -59,7 +60,7 @@ export interface UsageInput {
   outputImageTokens?: number | null | undefined;
   /** Reasoning ("thinking") tokens (part of `outputTokens`). */
   reasoningTokens?: number | null | undefined;
-  /** Defaults to input plus output. */
+  /** Defaults to input plus output when both are known (input alone for embeddings and reranks); else unknown. */
   totalTokens?: number | null | undefined;
   /** Search units, for rerank APIs that bill per search (Cohere). */
   searchUnits?: number | null | undefined;
@@ -86,6 +87,61 @@ export interface UsageInput {
   /** Free-form context kept in the ledger, at most 8 KiB as JSON. */
   metadata?: Record<string, unknown> | undefined;
 }
+
+/** The fields of a {@link UsageInput}: any other key is a ValidationError, not silently dropped. */
+export const USAGE_INPUT_KEYS: ReadonlySet<string> = keySet<UsageInput>({
+  provider: true,
+  model: true,
+  requestModel: true,
+  serviceType: true,
+  operation: true,
+  inputTokens: true,
+  outputTokens: true,
+  cachedInputTokens: true,
+  cacheWriteTokens: true,
+  cacheWrite1hTokens: true,
+  inputAudioTokens: true,
+  cachedAudioTokens: true,
+  outputAudioTokens: true,
+  outputImageTokens: true,
+  reasoningTokens: true,
+  totalTokens: true,
+  searchUnits: true,
+  webSearches: true,
+  costUsd: true,
+  apiKey: true,
+  apiKeyId: true,
+  userId: true,
+  threadId: true,
+  agent: true,
+  durationMs: true,
+  timestamp: true,
+  error: true,
+  errorMessage: true,
+  errorType: true,
+  metadata: true,
+});
+
+/**
+ * The names the earlier tools and the providers' usage objects give these fields (case and `_`
+ * ignored), for the suggestion in an unknown key's error: ASTRA's `agent_name`, `operation_type`,
+ * `request_metadata`, `total_cost`; the research tracker's `prompt_tokens`, `completion_tokens`.
+ */
+export const USAGE_KEY_HINTS: Readonly<Record<string, string>> = {
+  prompttokens: 'inputTokens',
+  completiontokens: 'outputTokens',
+  cachedtokens: 'cachedInputTokens',
+  cachereadinputtokens: 'cachedInputTokens',
+  cachecreationinputtokens: 'cacheWriteTokens',
+  thinkingtokens: 'reasoningTokens',
+  agentname: 'agent',
+  operationtype: 'operation',
+  requestmetadata: 'metadata',
+  totalcost: 'costUsd',
+  estimatedcostusd: 'costUsd',
+  cost: 'costUsd',
+  latencyms: 'durationMs',
+};
 
 /** A validated, priced call: what tokenmeter logged. Unknown counts are null. */
 export interface UsageRecord {
@@ -225,6 +281,49 @@ function notPart(partField: string, part: number, wholeField: string, whole: num
   throw new ValidationError(partField, part, `more than ${wholeField} (${whole}), which includes them`);
 }
 
+const USAGE_WHERE = { what: 'a usage record', hints: USAGE_KEY_HINTS };
+
+/**
+ * How many of the {@link USAGE_INPUT_KEYS} fields are set (not undefined): the fast path of the
+ * unknown-key check. It must read every field of USAGE_INPUT_KEYS (a test checks it does). A
+ * known field readable but not enumerated by `for...in` (a getter on a class's prototype) beside
+ * an unknown key could hide it; plain objects, which callers pass, have neither.
+ */
+export function knownFieldsSet(u: UsageInput): number {
+  return (
+    +(u.provider !== undefined) +
+    +(u.model !== undefined) +
+    +(u.requestModel !== undefined) +
+    +(u.serviceType !== undefined) +
+    +(u.operation !== undefined) +
+    +(u.inputTokens !== undefined) +
+    +(u.outputTokens !== undefined) +
+    +(u.cachedInputTokens !== undefined) +
+    +(u.cacheWriteTokens !== undefined) +
+    +(u.cacheWrite1hTokens !== undefined) +
+    +(u.inputAudioTokens !== undefined) +
+    +(u.cachedAudioTokens !== undefined) +
+    +(u.outputAudioTokens !== undefined) +
+    +(u.outputImageTokens !== undefined) +
+    +(u.reasoningTokens !== undefined) +
+    +(u.totalTokens !== undefined) +
+    +(u.searchUnits !== undefined) +
+    +(u.webSearches !== undefined) +
+    +(u.costUsd !== undefined) +
+    +(u.apiKey !== undefined) +
+    +(u.apiKeyId !== undefined) +
+    +(u.userId !== undefined) +
+    +(u.threadId !== undefined) +
+    +(u.agent !== undefined) +
+    +(u.durationMs !== undefined) +
+    +(u.timestamp !== undefined) +
+    +(u.error !== undefined) +
+    +(u.errorMessage !== undefined) +
+    +(u.errorType !== undefined) +
+    +(u.metadata !== undefined)
+  );
+}
+
 const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding: 'embeddings', reranking: 'rerank' };
 
 /**
@@ -233,6 +332,11 @@ const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding:
  */
 export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => string = apiKeyId): ValidUsage {
   if (typeof input !== 'object' || input === null) throw new ValidationError('usage', input, 'must be an object');
+  // Fast path: as many keys as known fields set means every key is known (a set lookup per key
+  // costs several times more); otherwise each key is looked up, and an unknown one named.
+  let keys = 0;
+  for (const _ in input) keys++;
+  if (keys !== knownFieldsSet(input)) checkKeys(input, USAGE_INPUT_KEYS, USAGE_WHERE);
   const provider = required(input.provider, 'provider');
   const model = required(input.model, 'model');
   const st = input.serviceType ?? 'llm';
@@ -291,8 +395,10 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
       }
     }
   }
-  if (totalTokens === null && (inputTokens !== null || outputTokens !== null)) {
-    totalTokens = (inputTokens ?? 0) + (outputTokens ?? 0);
+  // An unknown count is not 0 in the total either: an LLM call whose output (or any call whose
+  // input) is unknown has an unknown total. Embeddings and reranks have no output.
+  if (totalTokens === null && inputTokens !== null && (outputTokens !== null || st !== 'llm')) {
+    totalTokens = inputTokens + (outputTokens ?? 0);
   }
 
   let durationMs: number | null = null;

@@ -377,7 +377,7 @@ describe('tokenmeter set-limit, status and alerts', () => {
 
   it('set-limit writes config.json, keeping its other keys', () => {
     const d = tempDir();
-    writeFileSync(join(d, 'config.json'), JSON.stringify({ pricing: { 'house-model': { input: 1 } }, other: true }));
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ pricing: { 'house-model': { input: 1 } }, api_keys: {} }));
     const r = run(['set-limit', 'openai', 'monthly_limit', '100', '--dir', d]);
     expect(r.code).toBe(0);
     expect(r.out).toContain(`Set openai monthly_limit to $100.0000 (monthly, from day 1) in ${join(d, 'config.json')}.`);
@@ -387,7 +387,7 @@ describe('tokenmeter set-limit, status and alerts', () => {
     expect(run(['set-limit', 'groq', 'free_tier_tokens', '1000', '--cycle', 'daily', '--dir', d]).code).toBe(0);
     expect(JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'))).toEqual({
       pricing: { 'house-model': { input: 1 } },
-      other: true,
+      api_keys: {},
       subscription_limits: {
         openai: { monthly_limit: 100, max_plan_tokens: 2_500_000, billing_cycle: 'monthly', reset_day: 15 },
         groq: { free_tier_tokens: 1000, billing_cycle: 'daily' },

@@ -12,6 +12,7 @@ import { isBudgetExceededError } from '../errors.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { checkAiSdkKeys } from '../option-keys.ts';
 import { countsOf as countsOfGemini } from '../providers/gemini.ts';
 import { num, obj, str } from '../providers/read.ts';
 import type { Usage } from '../providers/types.ts';
@@ -93,6 +94,7 @@ export interface TokenmeterMiddleware {
  * model is called, as instrumented clients' are (its prompt and maxOutputTokens held until it ends).
  */
 export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor?: TokenMonitor): TokenmeterMiddleware {
+  checkAiSdkKeys(options);
   const { provider: fixedProvider, ...context } = options;
   const providerOf_ = (model: ModelInfo) => fixedProvider ?? providerOf(model.provider);
   /** Holds the call's estimate against enforced budgets, or throws the BudgetExceededError. */

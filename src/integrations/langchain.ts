@@ -16,6 +16,7 @@ import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import { estimateTextTokens } from '../instrument/estimate.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { checkLangChainKeys } from '../option-keys.ts';
 import { extractUsage } from '../providers/index.ts';
 import { num, obj, str } from '../providers/read.ts';
 import type { Usage } from '../providers/types.ts';
@@ -132,6 +133,7 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
 
   constructor(options: LangChainTrackingOptions = {}, monitor?: TokenMonitor) {
     super();
+    checkLangChainKeys(options, 'LangChain tracking options');
     this.#options = options;
     this.#monitor = monitor === undefined ? () => getTokenMonitor() : () => monitor;
   }
@@ -284,6 +286,7 @@ type Method = (this: unknown, ...args: unknown[]) => Promise<unknown>;
  * Failures are recorded with their error and rethrown unchanged. Tracking it twice is a no-op.
  */
 export function trackEmbeddings<E extends object>(embeddings: E, options: LangChainTrackingOptions = {}, monitor?: TokenMonitor): E {
+  checkLangChainKeys(options, 'trackEmbeddings options');
   const e = embeddings as unknown as Record<string | symbol, unknown>;
   if (e[TRACKED] === true) return embeddings;
   Object.defineProperty(e, TRACKED, { value: true });

@@ -1,4 +1,5 @@
 import { anthropicConverter } from './anthropic.ts';
+import { openaiShapedConverter } from './openai.ts';
 import { arr, count, num, obj, plus, str } from './read.ts';
 import type { ProviderConverter, Usage } from './types.ts';
 
@@ -10,11 +11,14 @@ import type { ProviderConverter, Usage } from './types.ts';
  * event, `messageStop` ends it. InvokeModel returns the model family's own body: Anthropic's
  * Messages shape, Nova's `usage.inputTokens`/`cacheReadInputTokenCount`, Titan's
  * `inputTextTokenCount`/`results[].tokenCount`, Llama's `prompt_token_count`/`generation_token_count`,
+ * OpenAI's chat-completion `usage.prompt_tokens`/`completion_tokens` (AI21 Jamba, gpt-oss...),
  * and streamed chunks may end with `amazon-bedrock-invocationMetrics`, whose `inputTokenCount`
  * excludes cache reads and writes too. Bodies with no counts at all (Mistral, Cohere Command R)
  * are read from InvokeModel's `x-amzn-bedrock-*-token-count` response headers, which Bedrock
  * sends for every model, with the same semantics.
  */
+const openaiCompatible = openaiShapedConverter('aws_bedrock');
+
 function modelOf(request: unknown): string | undefined {
   const r = obj(request);
   return str(r?.modelId) ?? str(r?.model);
@@ -49,7 +53,8 @@ function usage(kind: 'llm' | 'embedding', request: unknown, c: Counts, unread: s
     if (c.output !== undefined) u.outputTokens = c.output;
     if (c.cacheRead !== undefined) u.cachedInputTokens = c.cacheRead;
     if (c.cacheWrite !== undefined) u.cacheWriteTokens = c.cacheWrite;
-    if (input !== undefined) u.totalTokens = input + (c.output ?? 0);
+    // An LLM call whose output is unknown has an unknown total too (an embedding has no output).
+    if (input !== undefined && (c.output !== undefined || kind === 'embedding')) u.totalTokens = input + (c.output ?? 0);
   }
   if (unread.length > 0) u.unread = unread;
   return u;
@@ -92,7 +97,13 @@ function fromBody(body: Record<string, unknown> | undefined, request: unknown): 
   if (str(body?.type) === 'message' || obj(body?.usage)?.input_tokens !== undefined) {
     return asBedrock(anthropicConverter.fromResponse(body, request), request);
   }
-  if (obj(body?.usage) !== undefined) return usage('llm', request, converseCounts(body?.usage, unread), unread);
+  // OpenAI's chat-completion shape, which many InvokeModel families answer with (AI21 Jamba,
+  // OpenAI's gpt-oss, DeepSeek, Qwen...): `prompt_tokens` includes cached tokens, as OpenAI's does.
+  const raw = obj(body?.usage);
+  if (raw?.prompt_tokens !== undefined || raw?.completion_tokens !== undefined) {
+    return asBedrock(openaiCompatible.fromResponse(body, request), request);
+  }
+  if (raw !== undefined) return usage('llm', request, converseCounts(body?.usage, unread), unread);
   const metrics = obj(body?.['amazon-bedrock-invocationMetrics']);
   if (metrics !== undefined) return usage(isEmbedding(body) ? 'embedding' : 'llm', request, metricsCounts(metrics, unread), unread);
   // Titan text and embeddings.

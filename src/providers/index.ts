@@ -34,16 +34,21 @@ export function converterFor(provider: string): ProviderConverter {
 }
 
 /**
- * Reads the usage of one call from a saved response (`response`, parsed JSON) or a streamed body
- * (`stream`, raw SSE or NDJSON text). Pure and never throws: what it cannot read is marked.
+ * Reads the usage of one call from a saved response (`response`, parsed JSON; an array is read as
+ * a stream's chunks) or a streamed body (`stream`, raw SSE, NDJSON or a JSON array of chunks).
+ * Pure and never throws: what it cannot read is marked.
  */
 export function extractUsage(input: ExtractInput): Usage {
   const converter = converterFor(input.provider);
   try {
+    // A response that is an array is a stream's chunks: what Gemini's and Vertex AI's
+    // streamGenerateContent answer without `alt=sse` (one JSON array), or SDK stream events saved as one.
     const usage =
       input.stream !== undefined
         ? converter.fromStream(parseStreamText(input.stream), input.request)
-        : converter.fromResponse(input.response, input.request);
+        : Array.isArray(input.response)
+          ? converter.fromStream(input.response, input.request)
+          : converter.fromResponse(input.response, input.request);
     return { ...usage, provider: input.provider };
   } catch {
     return { provider: input.provider, serviceType: 'llm', operation: 'chat', usageSource: 'missing', unread: ['(converter failed)'] };

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { isLedgerError, isValidationError, ValidationError } from '../errors.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { checkApiServerKeys } from '../option-keys.ts';
 import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
@@ -97,6 +98,7 @@ function pathParam(field: string, raw: string): string {
  * 500 and the server goes on.
  */
 export async function startApiServer(monitor: TokenMonitor, options: ApiServerOptions = {}): Promise<ApiServer> {
+  checkApiServerKeys(options);
   const o = { ...API_SERVER_DEFAULTS, ...options };
   for (const k of ['maxBodyBytes', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxLedgerBacklog'] as const)
     positiveInt(k, o[k]);

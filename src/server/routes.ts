@@ -5,6 +5,7 @@ import type { TokenMonitor } from '../monitor.ts';
 import { CostSum } from '../pricing/money.ts';
 import type { UsageInput, ValidUsage } from '../usage.ts';
 import { badRequest, errorBody, HttpError, readJson, send } from './http.ts';
+import { restCheckContext, restUsage } from './rest-names.ts';
 
 /** The most records one `POST /v1/usage` takes: bounds the work one request can cause. */
 export const MAX_BATCH_RECORDS = 10_000;
@@ -44,16 +45,21 @@ export async function ingest(
     );
   }
   const batch = Array.isArray(body);
-  const items = (batch ? body : [body]) as UsageInput[];
+  const items = (batch ? body : [body]) as unknown[];
   if (items.length > MAX_BATCH_RECORDS)
     throw badRequest('body', `${items.length} records`, `more than ${MAX_BATCH_RECORDS} in one request`);
   const valid: ValidUsage[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
+    // Named as the client named it: snake_case fields are mapped here, and named so in an error.
+    let spelled: ReadonlyMap<string, string> | undefined;
     try {
-      valid[i] = monitor.validate(items[i] as UsageInput);
+      const rest = restUsage(items[i]);
+      spelled = rest.spelled;
+      valid[i] = monitor.validate(rest.usage as UsageInput);
     } catch (e) {
       if (!isValidationError(e)) throw e;
-      const field = batch ? `[${i}].${e.field}` : e.field;
+      const name = spelled?.get(e.field) ?? e.field;
+      const field = batch ? `[${i}].${name}` : name;
       throw new HttpError(400, errorBody('validation_error', batch ? `${e.message} in item ${i}` : e.message, { field, value: e.value }));
     }
   }
@@ -77,15 +83,17 @@ export async function check(monitor: TokenMonitor, req: IncomingMessage, res: Se
   const b = body as Record<string, unknown>;
   if (typeof b.provider !== 'string' || b.provider === '') throw badRequest('provider', b.provider ?? null, 'is required, a string');
   const context: { userId?: string; agent?: string } = {};
+  // userId or user_id, ...: a near miss of either is an error, not ignored.
+  const c = restCheckContext(b);
   for (const k of ['userId', 'agent', 'apiKeyId'] as const) {
     // A context field of the wrong type is an error, not ignored: the check would be against the wrong budget.
-    if (b[k] !== undefined && b[k] !== null && typeof b[k] !== 'string') throw badRequest(k, b[k], 'must be a string');
+    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string') throw badRequest(k, c[k], 'must be a string');
   }
-  if (typeof b.userId === 'string') context.userId = b.userId;
-  if (typeof b.agent === 'string') context.agent = b.agent;
+  if (typeof c.userId === 'string') context.userId = c.userId;
+  if (typeof c.agent === 'string') context.agent = c.agent;
   try {
     // A check, not a hold: what it would reserve is given back at once.
-    monitor.settle(monitor.admit(b.provider, b, context, undefined, typeof b.apiKeyId === 'string' ? b.apiKeyId : undefined));
+    monitor.settle(monitor.admit(b.provider, b, context, undefined, typeof c.apiKeyId === 'string' ? c.apiKeyId : undefined));
   } catch (e) {
     if (!isBudgetExceededError(e)) throw e;
     send(res, 402, {

@@ -1,0 +1,215 @@
+import type { Thresholds } from './budgets/limits.ts';
+import type { BudgetSpec } from './budgets/tracker.ts';
+import type { CallContext } from './context.ts';
+import type { InstrumentOptions } from './instrument/index.ts';
+import type { TrackOptions } from './instrument/track.ts';
+import type { AiSdkTrackingOptions } from './integrations/ai-sdk.ts';
+import type { LangChainTrackingOptions } from './integrations/langchain.ts';
+import { checkKeys, keySet } from './keys.ts';
+import type { LedgerWriterOptions } from './ledger/writer.ts';
+import type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
+import type { OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
+import type { ReportQuery } from './reports/query.ts';
+import type { ApiServerOptions } from './server/api.ts';
+
+/**
+ * The keys of every option object the public API takes, each set checked complete against its
+ * type by the compiler (see keySet): an unknown option is a ValidationError naming it and the
+ * option meant, never a silent default.
+ */
+
+const MONITOR_KEYS = keySet<import('./monitor.ts').TokenMonitorOptions>({
+  dir: true,
+  ledger: true,
+  disabled: true,
+  metrics: true,
+  prices: true,
+  loadConfig: true,
+  priceData: true,
+  keyIdSecret: true,
+  logger: true,
+  logLevel: true,
+  env: true,
+  budgets: true,
+  clock: true,
+});
+
+const LEDGER_KEYS = keySet<LedgerWriterOptions & { store: unknown; file: string }>({
+  durability: true,
+  batchSize: true,
+  flushIntervalMs: true,
+  maxPending: true,
+  thread: true,
+  store: true,
+  file: true,
+});
+
+const METRICS_KEYS = keySet<
+  CardinalityOptions & { semconv: boolean; labels: unknown; prometheus: unknown; otlp: unknown; meterProvider: unknown }
+>({
+  maxValuesPerLabel: true,
+  maxLabelSets: true,
+  semconv: true,
+  labels: true,
+  prometheus: true,
+  otlp: true,
+  meterProvider: true,
+});
+
+const LABEL_KEYS = keySet<MetricLabelOptions>({ agent: true, userId: true, threadId: true, apiKeyId: true });
+const PROMETHEUS_KEYS = keySet<PrometheusOptions>({ host: true, port: true, endpoint: true, serve: true });
+const OTLP_KEYS = keySet<OtlpOptions>({ url: true, headers: true, intervalMs: true });
+
+const BUDGET_KEYS = keySet<BudgetSpec>({
+  scope: true,
+  scopeId: true,
+  members: true,
+  limit: true,
+  unit: true,
+  cycle: true,
+  thresholds: true,
+  enforce: true,
+  blockUnpriced: true,
+  limitType: true,
+  source: true,
+});
+const MEMBER_KEYS = keySet<NonNullable<BudgetSpec['members']>>({ userIds: true, apiKeyIds: true });
+const THRESHOLD_KEYS = keySet<Thresholds>({ warning: true, critical: true });
+/** Every key of the BillingCycle variants (`{ kind: 'monthly', resetDay }`, `{ kind: 'daily' }`, `{ kind: 'rolling', days }`, `{ kind: 'balance', since }`). */
+const CYCLE_KEYS: ReadonlySet<string> = new Set(['kind', 'resetDay', 'days', 'since']);
+
+const CONTEXT_KEYS = keySet<CallContext>({ userId: true, threadId: true, agent: true, operation: true, metadata: true, runId: true });
+const INSTRUMENT_KEYS = keySet<InstrumentOptions>({
+  userId: true,
+  threadId: true,
+  agent: true,
+  operation: true,
+  metadata: true,
+  runId: true,
+  provider: true,
+});
+export const TRACK_OPTION_KEYS = keySet<TrackOptions>({ provider: true, model: true, operation: true, serviceType: true });
+
+const QUERY_KEYS = keySet<ReportQuery>({
+  provider: true,
+  model: true,
+  serviceType: true,
+  operation: true,
+  agent: true,
+  userId: true,
+  threadId: true,
+  apiKeyId: true,
+  runId: true,
+  days: true,
+  since: true,
+  until: true,
+});
+
+/** The names users of the earlier tools and of the REST API write for an option, by folded name. */
+const QUERY_HINTS: Readonly<Record<string, string>> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
+
+function sub(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** Checks the keys of TokenMonitor's options, nested ones included (`metrics.labels.userID`). */
+export function checkMonitorOptions(options: unknown): void {
+  const what = 'TokenMonitor options';
+  checkKeys(options, MONITOR_KEYS, { what });
+  const ledger = sub(options, 'ledger');
+  if (ledger !== false) checkKeys(ledger, LEDGER_KEYS, { what, path: 'ledger' });
+  const budgets = sub(options, 'budgets');
+  if (Array.isArray(budgets)) {
+    for (let i = 0; i < budgets.length; i++) checkBudgetKeys(budgets[i], `budgets[${i}]`, what);
+  }
+  const metrics = sub(options, 'metrics');
+  if (metrics === false) return;
+  checkKeys(metrics, METRICS_KEYS, { what, path: 'metrics' });
+  checkKeys(sub(metrics, 'labels'), LABEL_KEYS, { what, path: 'metrics.labels' });
+  const prometheus = sub(metrics, 'prometheus');
+  if (prometheus !== false) checkKeys(prometheus, PROMETHEUS_KEYS, { what, path: 'metrics.prometheus' });
+  checkKeys(sub(metrics, 'otlp'), OTLP_KEYS, { what, path: 'metrics.otlp' });
+}
+
+/** Checks a budget's keys (`setBudget`, the `budgets` option), nested ones included. */
+export function checkBudgetKeys(spec: unknown, path?: string, what = 'a budget'): void {
+  const at = (key: string) => (path === undefined ? key : `${path}.${key}`);
+  checkKeys(spec, BUDGET_KEYS, path === undefined ? { what } : { what, path });
+  checkKeys(sub(spec, 'members'), MEMBER_KEYS, { what, path: at('members') });
+  checkKeys(sub(spec, 'thresholds'), THRESHOLD_KEYS, { what, path: at('thresholds') });
+  checkKeys(sub(spec, 'cycle'), CYCLE_KEYS, { what, path: at('cycle') });
+}
+
+/** Checks the options of one method: `known` its keys, `what` names it (`setLimit options`). */
+export function checkMethodOptions(options: unknown, known: ReadonlySet<string>, what: string): void {
+  checkKeys(options, known, { what });
+}
+
+export const SET_LIMIT_OPTION_KEYS: ReadonlySet<string> = new Set(['cycle', 'warningThreshold', 'criticalThreshold', 'enforce', 'since']);
+export const SESSION_OPTION_KEYS: ReadonlySet<string> = new Set(['budgetUsd', 'budgetTokens', 'enforce', 'id', 'thresholds']);
+
+/** Checks a `withContext` context. */
+export function checkContextKeys(context: unknown): void {
+  checkKeys(context, CONTEXT_KEYS, { what: 'a call context' });
+}
+
+/** Checks `instrument()`'s options. */
+export function checkInstrumentKeys(options: unknown): void {
+  checkKeys(options, INSTRUMENT_KEYS, { what: 'instrument options' });
+}
+
+/** Checks a report query (`records`, `summary`, `report`...) and the keys its method adds (`limit`, `by`...). */
+export function checkQueryKeys(query: unknown, extra: readonly string[], what: string): void {
+  if (typeof query !== 'object' || query === null) return;
+  for (const key in query) {
+    if (!QUERY_KEYS.has(key) && !extra.includes(key)) {
+      checkKeys({ [key]: (query as Record<string, unknown>)[key] }, new Set([...QUERY_KEYS, ...extra]), { what, hints: QUERY_HINTS });
+    }
+  }
+}
+
+/** Checks `session()`'s options. */
+export function checkSessionKeys(options: unknown): void {
+  checkKeys(options, SESSION_OPTION_KEYS, { what: 'session options' });
+  checkKeys(sub(options, 'thresholds'), THRESHOLD_KEYS, { what: 'session options', path: 'thresholds' });
+}
+
+const API_SERVER_KEYS = keySet<ApiServerOptions>({
+  host: true,
+  port: true,
+  token: true,
+  allowOpen: true,
+  corsOrigins: true,
+  maxBodyBytes: true,
+  headersTimeout: true,
+  requestTimeout: true,
+  keepAliveTimeout: true,
+  maxConnections: true,
+  maxLedgerBacklog: true,
+});
+
+/** Checks `startApiServer()`'s options. */
+export function checkApiServerKeys(options: unknown): void {
+  checkKeys(options, API_SERVER_KEYS, { what: 'startApiServer options' });
+}
+
+const LANGCHAIN_KEYS = keySet<LangChainTrackingOptions>({ agentName: true, userId: true, threadId: true, operation: true, provider: true });
+const AI_SDK_KEYS = keySet<AiSdkTrackingOptions>({
+  userId: true,
+  threadId: true,
+  agent: true,
+  operation: true,
+  metadata: true,
+  runId: true,
+  provider: true,
+});
+
+/** Checks the LangChain integration's options (`attachTokenTracking`, the handler, `trackEmbeddings`); `agent` means `agentName` there. */
+export function checkLangChainKeys(options: unknown, what: string): void {
+  checkKeys(options, LANGCHAIN_KEYS, { what, hints: { agent: 'agentName' } });
+}
+
+/** Checks the AI SDK middleware's options; `agentName` (LangChain's spelling) means `agent` there. */
+export function checkAiSdkKeys(options: unknown): void {
+  checkKeys(options, AI_SDK_KEYS, { what: 'tokenmeterMiddleware options', hints: { agentname: 'agent' } });
+}
