@@ -840,14 +840,19 @@ export class TokenMonitor implements CallSink {
     return this.#ledger.store();
   }
 
-  /** Raw records from the ledger, newest first (default limit 100). */
-  async records(q: ReportQuery & { limit?: number } = {}): Promise<UsageRecord[]> {
+  /** Raw records from the ledger, newest first (default limit 100); `errors`: only the failed calls. */
+  async records(q: ReportQuery & { limit?: number; errors?: boolean } = {}): Promise<UsageRecord[]> {
     return reports.records(await this.#store(), q);
   }
 
   /** Totals grouped by one dimension (default: provider) over a range (`days`, or `since`/`until`) and filters. */
   async summary(q: ReportQuery & { by?: Dimension } = {}): Promise<reports.Summary> {
     return reports.summary(await this.#store(), q);
+  }
+
+  /** Usage by day split by one dimension (default: provider): a series per value, a point per day of the range. */
+  async daily(q: ReportQuery & { by?: Dimension } = {}): Promise<reports.DailyBreakdown> {
+    return reports.daily(await this.#store(), q);
   }
 
   /** Per provider: totals, by service type and by model. */

@@ -602,7 +602,8 @@ export class SqliteStore implements LedgerStore {
     // The limit is bound, not written into the SQL: statements are kept one per distinct SQL text, and
     // a client asking for a new limit each time (the REST API's ?limit=) would add one per call.
     const limit = query.limit === undefined ? -1 : Math.max(0, Math.floor(query.limit));
-    const sql = `SELECT * FROM records ${where.sql} ORDER BY id ${order} LIMIT ?`;
+    const cond = query.errors !== true ? where.sql : where.sql === '' ? 'WHERE error = 1' : `${where.sql} AND error = 1`;
+    const sql = `SELECT * FROM records ${cond} ORDER BY id ${order} LIMIT ?`;
     return (this.#prepare(sql, sql).all(...where.params, limit) as Record<string, number | string | null>[]).map((r) => this.#toRecord(r));
   }
 

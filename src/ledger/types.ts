@@ -56,6 +56,8 @@ export interface AggregateRow extends Totals {
 /** Raw records, newest first unless `order` says otherwise. */
 export interface RecordQuery extends LedgerFilter {
   limit?: number | undefined;
+  /** Only the failed calls. */
+  errors?: boolean | undefined;
   order?: 'asc' | 'desc' | undefined;
 }
 

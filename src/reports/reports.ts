@@ -1,6 +1,7 @@
+import { ValidationError } from '../errors.ts';
 import { addTotals, emptyTotals } from '../ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from '../ledger/types.ts';
-import { DAY_MS } from '../time.ts';
+import { DAY_MS, HOUR_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetStatus } from './budget-status.ts';
 import { dimensionOf, type ReportQuery, resolveQuery } from './query.ts';
@@ -203,8 +204,94 @@ export async function sessionStats(store: LedgerStore, q: ReportQuery & { budget
   };
 }
 
-/** Raw records, newest first. */
-export async function records(store: LedgerStore, q: ReportQuery & { limit?: number }, now = Date.now()): Promise<UsageRecord[]> {
+/** One value's line of a {@link DailyBreakdown}: its totals over the range, and its cost, tokens and calls on each day. */
+export interface DailySeries {
+  key: string | null;
+  total: Totals;
+  costUsd: number[];
+  totalTokens: number[];
+  requests: number[];
+}
+
+/** Usage by day, split by one dimension (cost by day stacked by provider or model). */
+export interface DailyBreakdown {
+  period: Period;
+  by: Dimension;
+  /** Every UTC day of the range, oldest first (YYYY-MM-DD); from the first record's day when the range has no start. */
+  days: string[];
+  /** One per value of `by`, largest cost first (the order of `summary`'s rows), each with a point for every day. */
+  series: DailySeries[];
+  total: Totals;
+}
+
+const dayOf = (ms: number) => new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+
+/**
+ * Usage by day and one dimension (default: provider), from the same aggregate as `summary`: the
+ * series of a day add up to `summary({ by: 'day' })`'s row of that day, and each series' total
+ * to `summary({ by })`'s row of its value.
+ */
+export async function daily(store: LedgerStore, q: ReportQuery & { by?: Dimension } = {}, now = Date.now()): Promise<DailyBreakdown> {
   const filter = resolveQuery(q, now);
-  return store.records({ ...filter, limit: q.limit ?? 100 });
+  const by = dimensionOf(q.by ?? 'provider');
+  if (by === 'day' || by === 'hour') throw new ValidationError('by', by, 'must be a record field: the days are the other axis');
+  const rows = await store.aggregate(filter, ['day', by]);
+  const first = filter.since ?? rows.reduce((min, r) => Math.min(min, Date.parse(`${r.key.day}T00:00:00Z`)), filter.until);
+  const days: string[] = [];
+  for (let d = Math.floor(first / DAY_MS); d * DAY_MS < filter.until && rows.length > 0; d++) days.push(dayOf(d * DAY_MS));
+  const index = new Map(days.map((d, i) => [d, i]));
+  const perKey = new Map<string | null, AggregateRow[]>();
+  for (const r of rows) {
+    const k = r.key[by] ?? null;
+    perKey.set(k, (perKey.get(k) ?? []).concat(r));
+  }
+  const totals = [...perKey].map(([k, rs]) => ({ key: { [by]: k }, ...rs.reduce((t, r) => addTotals(t, r), emptyTotals()) }));
+  const b = breakdown(totals, by);
+  const series = b.rows.map(({ key, share: _, ...total }) => {
+    const s: DailySeries = { key, total, costUsd: days.map(() => 0), totalTokens: days.map(() => 0), requests: days.map(() => 0) };
+    for (const r of perKey.get(key) ?? []) {
+      const i = index.get(r.key.day ?? '') as number;
+      s.costUsd[i] = r.costUsd;
+      s.totalTokens[i] = r.totalTokens;
+      s.requests[i] = r.requests;
+    }
+    return s;
+  });
+  return { period: periodOf(filter), by, days, series, total: b.total };
+}
+
+/**
+ * Raw records, newest first. `errors`: only failed calls, found through the rollups' error counts
+ * (by hour, or by day for a user) so that only the stretches holding errors are read from the
+ * rows: without an index on errors, a range with few of them would otherwise be read whole.
+ */
+export async function records(
+  store: LedgerStore,
+  q: ReportQuery & { limit?: number; errors?: boolean },
+  now = Date.now(),
+): Promise<UsageRecord[]> {
+  const filter = resolveQuery(q, now);
+  const limit = q.limit ?? 100;
+  if (q.errors !== true) return store.records({ ...filter, limit });
+  // The run filter reads the rows anyway: no rollup to narrow it with.
+  if (filter.runId !== undefined) return store.records({ ...filter, limit, errors: true });
+  const unit = filter.userId === undefined ? 'hour' : 'day';
+  const size = unit === 'hour' ? HOUR_MS : DAY_MS;
+  const start = (r: AggregateRow) => Date.parse(unit === 'hour' ? `${r.key.hour}:00:00Z` : `${r.key.day}T00:00:00Z`);
+  const buckets = (await store.aggregate(filter, [unit]))
+    .filter((r) => r.errors > 0)
+    .map(start)
+    .sort((a, b) => b - a);
+  const out: UsageRecord[] = [];
+  // Runs of adjacent buckets with errors, newest first, each read as one range until `limit` are found.
+  for (let i = 0; i < buckets.length && out.length < limit; ) {
+    const hi = (buckets[i] as number) + size;
+    let lo = buckets[i] as number;
+    while (i + 1 < buckets.length && buckets[i + 1] === lo - size) lo = buckets[++i] as number;
+    i++;
+    const since = Math.max(lo, filter.since ?? lo);
+    const until = Math.min(hi, filter.until);
+    out.push(...(await store.records({ ...filter, since, until, limit: limit - out.length, errors: true })));
+  }
+  return out;
 }

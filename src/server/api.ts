@@ -84,8 +84,9 @@ function pathParam(field: string, raw: string): string {
  * - `POST /v1/check`: may this call run? 200, or 402 with the budget when an enforced one is spent.
  * - `GET /v1/summary`, `/v1/report`, `/v1/records`, `/v1/users/:id`, `/v1/threads/:id`: reports,
  *   with `days`, `since`, `until`, `provider`, `model`, `agent`, `user`, `thread`, `key`, `run`,
- *   `by` (summary) and `limit` (records); any other parameter is a 400.
+ *   `by` (summary) and `limit` and `errors` (records); any other parameter is a 400.
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
+ * - `GET /v1/daily`: usage by day split by `by` (provider, model...), the same filters.
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  *
  * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
@@ -118,6 +119,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     ['/v1/summary', (s) => monitor.summary(parseQuery(s, 'summary'))],
     ['/v1/report', (s) => monitor.report(parseQuery(s, 'report'))],
     ['/v1/records', (s) => monitor.records(parseQuery(s, 'records'))],
+    ['/v1/daily', (s) => monitor.daily(parseQuery(s, 'daily'))],
     [
       '/v1/status',
       (s) => {

@@ -40,14 +40,19 @@ const filters = {
 export const ROUTE_QUERIES = {
   summary: z.strictObject({ ...filters, by: z.enum(DIMENSIONS as unknown as [Dimension, ...Dimension[]]) }).partial(),
   report: z.strictObject(filters).partial(),
-  records: z.strictObject({ ...filters, limit }).partial(),
+  records: z
+    .strictObject({ ...filters, limit, errors: z.enum(['true', 'false'], "must be 'true' or 'false'").transform((v) => v === 'true') })
+    .partial(),
+  daily: z
+    .strictObject({ ...filters, by: z.enum(DIMENSIONS.filter((d) => d !== 'day' && d !== 'hour') as [Dimension, ...Dimension[]]) })
+    .partial(),
   user: z.strictObject(filters).omit({ user: true }).partial(),
   thread: z.strictObject(filters).omit({ thread: true }).partial(),
   none: z.strictObject({}),
 } as const;
 
 export type RouteQuery = keyof typeof ROUTE_QUERIES;
-export type ParsedQuery = ReportQuery & { by?: Dimension; limit?: number };
+export type ParsedQuery = ReportQuery & { by?: Dimension; limit?: number; errors?: boolean };
 
 const FIELDS: Record<string, keyof ReportQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
 
