@@ -32,9 +32,9 @@ function limits(
 
 /**
  * `tokenmeter serve`: a TokenMonitor (ledger in the storage dir, budgets from its config.json)
- * behind the REST API, with /metrics on the same port. Runs until SIGINT or SIGTERM, then writes
- * what is queued and stops. Refuses (a ValidationError: exit code 2) to listen beyond loopback
- * without a token unless told the API is meant to be open.
+ * behind the REST API, with /metrics and the dashboard page (/) on the same port. Runs until
+ * SIGINT or SIGTERM, then writes what is queued and stops. Refuses (a ValidationError: exit code
+ * 2) to listen beyond loopback without a token unless told the API is meant to be open.
  */
 export async function serveCommand(o: ServeOptions, out: (s: string) => void): Promise<number> {
   const host = o.host ?? '127.0.0.1';
@@ -63,6 +63,7 @@ export async function serveCommand(o: ServeOptions, out: (s: string) => void): P
   }
   const open = token === undefined && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
   out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir}${open})`);
+  out(`dashboard: open ${server.url}/ in a browser${token === undefined ? '' : ' (it asks for the token)'}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -4,6 +4,7 @@ import { isLedgerError, isValidationError, ValidationError } from '../errors.ts'
 import type { TokenMonitor } from '../monitor.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
 import { errorBody, HttpError, send } from './http.ts';
+import { handlePage } from './page.ts';
 import { parseQuery } from './query.ts';
 import { check, ingest } from './routes.ts';
 
@@ -88,6 +89,7 @@ function pathParam(field: string, raw: string): string {
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
  * - `GET /v1/daily`: usage by day split by `by` (provider, model...), the same filters.
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
+ * - `GET /`: the built-in dashboard page (its files are open; its data requests need the token).
  *
  * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
  * before anything walks them, error answers quote bounded excerpts, and anything unexpected is a
@@ -151,6 +153,8 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
       return;
     }
     if (loopback) checkHost(req);
+    // The page's files hold no data (it reads /v1 with the token): open, like /health.
+    if (handlePage(req, res, path, search)) return;
     if (origins.handle(req, res)) return;
     if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
     if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes, o.maxLedgerBacklog);
