@@ -855,6 +855,11 @@ export class TokenMonitor implements CallSink {
     return reports.daily(await this.#store(), q);
   }
 
+  /** A range at a glance (the built-in page): totals, breakdowns by provider, model, agent, operation and user, and usage by day split by `split`. */
+  async overview(q: ReportQuery & { split?: Dimension } = {}): Promise<reports.Overview> {
+    return reports.overview(await this.#store(), q);
+  }
+
   /** Per provider: totals, by service type and by model. */
   async providerSummaries(q: ReportQuery = {}): Promise<reports.ProviderSummary[]> {
     return reports.providerSummaries(await this.#store(), q);

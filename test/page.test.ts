@@ -7,7 +7,17 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usd } from '../src/reports/format.ts';
-import { colouredPixels, launchBrowser, pushOverBudget, seed, serve, stop } from './helpers/page.ts';
+import {
+  colouredPixels,
+  decodePng,
+  launchBrowser,
+  pageLoadRequests,
+  pushOverBudget,
+  screenshot,
+  seed,
+  serve,
+  stop,
+} from './helpers/page.ts';
 
 // The built-in page as a user sees it: `tokenmeter serve` over a ledger of three weeks of varied
 // usage with budgets, opened in Debian's chromium. Every number on the page is checked against
@@ -195,8 +205,11 @@ describe('the built-in page', () => {
     ]);
     // The month card against the global monthly budget.
     expect(await text(page, '#card-month .budget')).toMatch(/^of \$500\.0000 monthly budget \(global\) · [\d.]+% · ok$/);
-    // Everything came from this server, nothing from a CDN.
+    // Everything came from this server, nothing from a CDN; its data requests are the ones the benchmark times.
     expect(requests.filter((u) => !u.startsWith(open.url))).toEqual([]);
+    const expected = pageLoadRequests();
+    const data = requests.filter((u) => u.includes('/v1/')).map((u) => u.slice(open.url.length));
+    expect(data.slice(0, expected.length).sort()).toEqual(expected.sort());
     expect(problems).toEqual([]);
     await page.close();
   });
@@ -247,6 +260,13 @@ describe('the built-in page', () => {
     expect(await page.locator('#chart .uplot').getAttribute('data-days')).toBe('11');
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it('draws the README’s picture (scripts/page-screenshot.ts) of the first screen, chart included', async () => {
+    const png = await screenshot(browser, open.url);
+    const { width, height } = decodePng(png);
+    expect([width, height]).toEqual([1280, 860]);
+    expect(colouredPixels(png)).toBeGreaterThan(20_000);
   });
 
   it('asks for the token when the API answers 401, says so, and works once given it', async () => {

@@ -29,6 +29,8 @@ export interface LedgerFilter {
   apiKeyId?: string | undefined;
   /** Records of one run (`monitor.session()`), by their `metadata.run_id`: read from the rows, never the rollups. */
   runId?: string | undefined;
+  /** Only records with a user: grouped by user, the users' rollups alone answer (no reads for the records without one). */
+  withUser?: boolean | undefined;
 }
 
 /** Sums over a set of records. Token counts the providers did not report add nothing. */

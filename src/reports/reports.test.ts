@@ -7,7 +7,7 @@ import { isValidationError } from '../errors.ts';
 import { SqliteStore } from '../ledger/sqlite.ts';
 import { DAY_MS, HOUR_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
-import { daily, records, summary } from './reports.ts';
+import { daily, OVERVIEW_DIMENSIONS, overview, records, summary } from './reports.ts';
 
 // A real SQLite ledger: ten days of the bench's workload (one failed call in 50), plus a user
 // whose few failures sit hours apart among many successful calls.
@@ -26,7 +26,9 @@ beforeAll(() => {
     errorType: i % 700 === 0 ? 'timeout' : null,
     errorMessage: i % 700 === 0 ? 'timed out' : null,
   }));
-  all = [...base, ...sparse].sort((a, b) => a.timestamp - b.timestamp);
+  // Calls without a user (a batch job's): the users' rollups do not hold them.
+  const anonymous = [...workload(2_000, now - 9 * DAY_MS, (9 * DAY_MS) / 2_000)].map((r) => ({ ...r, userId: null, threadId: null }));
+  all = [...base, ...sparse, ...anonymous].sort((a, b) => a.timestamp - b.timestamp);
   for (let i = 0; i < all.length; i += 5_000) store.writeSync?.(all.slice(i, i + 5_000));
 });
 afterAll(() => {
@@ -61,6 +63,21 @@ describe('daily', () => {
   it('refuses a time dimension as the split, naming it', async () => {
     const e = await daily(store, { by: 'day' }, now).catch((x: unknown) => x);
     expect(isValidationError(e) && e.field).toBe('by');
+  });
+});
+
+describe('overview', () => {
+  it('answers, from two reads, exactly what summary answers by each dimension and daily by the split', async () => {
+    for (const q of [
+      { days: 7 },
+      { days: 30, userId: 'user-3', split: 'model' as const },
+      { since: now - 8.7 * DAY_MS, until: now - 1.2 * DAY_MS, provider: 'openai', split: 'agent' as const },
+    ]) {
+      const o = await overview(store, q, now);
+      for (const by of OVERVIEW_DIMENSIONS) expect(o.breakdowns[by], by).toEqual((await summary(store, { ...q, by }, now)).rows);
+      expect(o.daily).toEqual(await daily(store, { ...q, by: q.split ?? 'provider' }, now));
+      expect(o.total).toEqual((await summary(store, q, now)).total);
+    }
   });
 });
 

@@ -88,6 +88,8 @@ function pathParam(field: string, raw: string): string {
  *   `by` (summary) and `limit` and `errors` (records); any other parameter is a 400.
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
  * - `GET /v1/daily`: usage by day split by `by` (provider, model...), the same filters.
+ * - `GET /v1/overview`: what the page shows of a range in one answer: the summaries by provider,
+ *   model, agent, operation and user and the daily usage split by `split`, from two reads.
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  * - `GET /`: the built-in dashboard page (its files are open; its data requests need the token).
  *
@@ -122,6 +124,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     ['/v1/report', (s) => monitor.report(parseQuery(s, 'report'))],
     ['/v1/records', (s) => monitor.records(parseQuery(s, 'records'))],
     ['/v1/daily', (s) => monitor.daily(parseQuery(s, 'daily'))],
+    ['/v1/overview', (s) => monitor.overview(parseQuery(s, 'overview'))],
     [
       '/v1/status',
       (s) => {

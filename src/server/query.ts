@@ -22,6 +22,9 @@ const limit = z
   .transform(Number)
   .refine((n) => n >= 1 && n <= MAX_RECORDS_LIMIT, `must be a positive integer up to ${MAX_RECORDS_LIMIT}`);
 
+/** What a daily breakdown is split by: a record field (the days are the other axis). */
+const split = z.enum(DIMENSIONS.filter((d) => d !== 'day' && d !== 'hour') as [Dimension, ...Dimension[]]);
+
 /** Filters and range every report takes, by their URL names. */
 const filters = {
   provider: label,
@@ -43,16 +46,15 @@ export const ROUTE_QUERIES = {
   records: z
     .strictObject({ ...filters, limit, errors: z.enum(['true', 'false'], "must be 'true' or 'false'").transform((v) => v === 'true') })
     .partial(),
-  daily: z
-    .strictObject({ ...filters, by: z.enum(DIMENSIONS.filter((d) => d !== 'day' && d !== 'hour') as [Dimension, ...Dimension[]]) })
-    .partial(),
+  daily: z.strictObject({ ...filters, by: split }).partial(),
+  overview: z.strictObject({ ...filters, split }).partial(),
   user: z.strictObject(filters).omit({ user: true }).partial(),
   thread: z.strictObject(filters).omit({ thread: true }).partial(),
   none: z.strictObject({}),
 } as const;
 
 export type RouteQuery = keyof typeof ROUTE_QUERIES;
-export type ParsedQuery = ReportQuery & { by?: Dimension; limit?: number; errors?: boolean };
+export type ParsedQuery = ReportQuery & { by?: Dimension; split?: Dimension; limit?: number; errors?: boolean };
 
 const FIELDS: Record<string, keyof ReportQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
 

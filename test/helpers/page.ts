@@ -146,9 +146,40 @@ export async function pushOverBudget(url: string, token?: string): Promise<void>
   }
 }
 
+/**
+ * The data requests the page makes when it opens on its default view (the last 30 days, no
+ * filter, cost split by provider), as app.js's load() makes them at `now`: the benchmark times
+ * these, and the browser test checks that the page asks for exactly these.
+ */
+export function pageLoadRequests(now = Date.now()): string[] {
+  const cardsSince = new Date(Math.floor((now - 31 * DAY) / DAY) * DAY).toISOString().slice(0, 10);
+  return [
+    '/v1/overview?days=30&split=provider',
+    `/v1/summary?since=${cardsSince}&by=day`,
+    '/v1/records?days=30&errors=true&limit=10',
+    '/v1/status',
+    '/v1/alerts',
+  ];
+}
+
 /** Debian's chromium, driven by playwright-core (no browser download). */
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.TOKENMETER_CHROMIUM ?? '/usr/bin/chromium' });
+}
+
+/**
+ * The README's picture: the page's first screen at 1280×860, once it has drawn `query` (its data
+ * requests' range and filters), as a PNG.
+ */
+export async function screenshot(browser: Browser, url: string, query = 'days=30'): Promise<Buffer> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  try {
+    await page.goto(url);
+    await page.waitForSelector(`body[data-query="${query}"]`, { timeout: 20_000 });
+    return await page.screenshot();
+  } finally {
+    await page.close();
+  }
 }
 
 /** Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what Chromium's screenshots are) into RGBA pixels. */

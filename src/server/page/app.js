@@ -228,8 +228,8 @@ function fillFilter(kind) {
   select.value = state[kind];
 }
 
-function topTable(dim, summary) {
-  const rows = summary.rows.slice(0, 10).map((r) => ({
+function topTable(dim, breakdown) {
+  const rows = breakdown.slice(0, 10).map((r) => ({
     cells: [r.key ?? '(none)', num(r.requests), num(r.totalTokens), usd(r.costUsd), pct(r.share)],
   }));
   fillTable(`top-${dim}`, [dim === 'userId' ? 'user' : dim, 'calls', 'tokens', 'cost', 'share'], rows, [1, 2, 3, 4]);
@@ -258,13 +258,8 @@ async function load() {
   // Whole UTC days from 31 days back: every day-aligned budget window of a month or less starts in them.
   const cardsSince = utcDay(Date.now() - 31 * DAY_MS);
   try {
-    const [byProvider, byModel, byAgent, byUser, byOperation, daily, days, errors, status, alerts] = await Promise.all([
-      api('/v1/summary', { ...q, by: 'provider' }),
-      api('/v1/summary', { ...q, by: 'model' }),
-      api('/v1/summary', { ...q, by: 'agent' }),
-      api('/v1/summary', { ...q, by: 'userId' }),
-      api('/v1/summary', { ...q, by: 'operation' }),
-      api('/v1/daily', { ...q, by: state.split }),
+    const [overview, days, errors, status, alerts] = await Promise.all([
+      api('/v1/overview', { ...q, split: state.split }),
       api('/v1/summary', { ...filters, since: cardsSince, by: 'day' }),
       api('/v1/records', { ...q, errors: 'true', limit: '10' }),
       api('/v1/status'),
@@ -272,8 +267,8 @@ async function load() {
     ]);
     showAuth('');
     showError('');
-    const total = byProvider.total;
-    $('range-title').textContent = rangeTitle(byProvider);
+    const total = overview.total;
+    $('range-title').textContent = rangeTitle(overview);
     $('total-usd').textContent = usd(total.costUsd);
     $('total-usd').dataset.pico = String(total.costPicoUsd);
     $('total-detail').textContent =
@@ -284,15 +279,12 @@ async function load() {
     card('card-today', days.rows, budgetFor(status, 'daily'), utcDay(now));
     card('card-week', days.rows, budgetFor(status, 'rolling_7d'), utcDay(now - 6 * DAY_MS));
     card('card-month', days.rows, budgetFor(status, 'monthly'), monthStart);
-    drawChart(daily);
-    topTable('model', byModel);
-    topTable('agent', byAgent);
-    topTable('userId', byUser);
-    topTable('operation', byOperation);
+    drawChart(overview.daily);
+    for (const dim of ['model', 'agent', 'userId', 'operation']) topTable(dim, overview.breakdowns[dim]);
     if (Object.keys(filters).length === 0) {
-      remember('provider', byProvider.rows);
-      remember('user', byUser.rows);
-      remember('agent', byAgent.rows);
+      remember('provider', overview.breakdowns.provider);
+      remember('user', overview.breakdowns.userId);
+      remember('agent', overview.breakdowns.agent);
     }
     for (const k of ['provider', 'user', 'agent']) fillFilter(k);
     fillTable(
