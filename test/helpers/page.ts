@@ -51,7 +51,7 @@ function lcg(seed: number): () => number {
 }
 
 /** `n` calls a day for `days` days up to `now` (today's spread between midnight and now), some failed. */
-export function usage(now: number, days = 21, perDay = 160): UsageInput[] {
+export function usage(now: number, days = 28, perDay = 160): UsageInput[] {
   const rand = lcg(14);
   const out: UsageInput[] = [];
   const today = Math.floor(now / DAY) * DAY;

@@ -174,7 +174,11 @@ function drawChart(daily) {
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } },
+    // Half a day of room at each end: the first and last days' bars whole.
+    scales: {
+      x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] },
+      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] },
+    },
     axes: [{}, { size: 70, values: (_u, vals) => vals.map((v) => `$${v.toLocaleString('en-US', { maximumFractionDigits: 4 })}`) }],
     series: [
       {},
