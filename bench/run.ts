@@ -10,6 +10,7 @@ import { benchBudgets } from './budgets.ts';
 import type { Result } from './harness.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
+import { benchPage } from './page.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
 import { benchWrap } from './wrap.ts';
@@ -70,6 +71,19 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
   {
     names: ['metrics-scrape-300', 'metrics-scrape-10000', 'metrics-scrape-bytes', 'metrics-scrape-rss-growth'],
     run: benchMetrics,
+  },
+  // ms for every data request the built-in page makes on load, over HTTP to `tokenmeter serve` over a
+  // 10M-record ledger (mean, -p50), beside the same over 1M records and the same reports in process.
+  {
+    names: [
+      'page-load-10m',
+      'page-load-10m-p50',
+      'page-load-1m',
+      'page-load-1m-p50',
+      'page-load-10m-in-process',
+      'page-load-10m-in-process-p50',
+    ],
+    run: benchPage,
   },
 ];
 
