@@ -7,12 +7,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchBudgets } from './budgets.ts';
+import { benchCli } from './cli.ts';
 import type { Result } from './harness.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchPage } from './page.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
+import { benchScrape10k } from './scrape-10k.ts';
 import { benchWrap } from './wrap.ts';
 
 const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Promise<Result[]> }[] = [
@@ -67,6 +69,8 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
     ],
     run: async () => benchRecordLoop(),
   },
+  // ms for `tokenmeter summary` on an empty dir (the built CLI, fresh processes) beside `node -e 0`.
+  { names: ['cli-summary-empty', 'cli-summary-empty-median', 'node-start'], run: benchCli },
   // One scrape over HTTP at the default caps and at the largest accepted (ms, bytes, RSS growth).
   {
     names: ['metrics-scrape-300', 'metrics-scrape-10000', 'metrics-scrape-bytes', 'metrics-scrape-rss-growth'],
@@ -84,6 +88,18 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
       'page-load-10m-in-process-p50',
     ],
     run: benchPage,
+  },
+  // ms per /metrics scrape of ~10,000 series (a tenth histograms) beside prom-client's registry.metrics() for the same series.
+  {
+    names: [
+      'scrape-10k-series',
+      'scrape-10k-series-mean',
+      'scrape-10k-series-prom-client',
+      'scrape-10k-series-prom-client-mean',
+      'scrape-10k-series-count',
+      'scrape-10k-series-bytes',
+    ],
+    run: benchScrape10k,
   },
 ];
 

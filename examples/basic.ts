@@ -1,78 +1,116 @@
-// tokenmeter in one file: record calls of several providers into the ledger (SQLite in
-// $TOKENMETER_DIR, else ~/.tokenmeter), watch a budget, and serve the metrics to Prometheus.
-//   node examples/basic.ts          serve on 127.0.0.1:9464/metrics, a new round every 2 s, Ctrl-C to stop
-//   node examples/basic.ts --once   record, scrape its own endpoint once, print, exit (used by a test)
-// Then: `npx tokenmeter summary --by model`, `npx tokenmeter status`, `npx tokenmeter alerts`.
+// The tokenmeter demo: a team's day of LLM traffic in a ledger, served by `tokenmeter serve`'s own
+// server (the page at /, the REST API under /v1, /metrics), with the budgets of
+// examples/demo/config.json. Within its first minute dana's daily budget warns, turns critical, then
+// is exceeded: watch it on the page, in /v1/status and /v1/alerts, and with `tokenmeter alerts`.
+//   node examples/basic.ts                 http://127.0.0.1:8787, Ctrl-C to stop
+//   node examples/basic.ts --speed 20      the same story 20 times faster (the test runs it so)
+//   --host, --port (0: any free one), --dir (default .tokenmeter/demo, emptied of its ledger at
+//   each start); beyond loopback it needs TOKENMETER_API_TOKEN, as `tokenmeter serve` does.
 // In an app, import from 'tokenmeter'; this example imports the source so it runs without a build.
-import { formatCostReport, TokenMonitor } from '../src/index.ts';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startServing } from '../src/cli/serve.ts';
+import { formatCostReport } from '../src/index.ts';
+import { backgroundCall, callsInHour, DANA_PLAN, danaCall, random, recordLive } from './demo/traffic.ts';
 
-const once = process.argv.includes('--once');
-const port = Number(process.env.TOKENMETER_METRICS_PORT ?? (once ? 0 : 9464));
-const monitor = new TokenMonitor({
-  metrics: { prometheus: { port } },
-  loadConfig: false,
-  // A daily budget for the demo user: a round of calls costs about $0.66, so it warns, then is exceeded.
-  budgets: [{ scope: 'user', scopeId: 'demo-user', limit: 2, unit: 'usd', cycle: { kind: 'daily' } }],
+const { values: args } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '8787' },
+    dir: { type: 'string', default: join(import.meta.dirname, '..', '.tokenmeter', 'demo') },
+    speed: { type: 'string', default: '1' },
+  },
 });
-monitor.on('alert', (a) => console.log(`ALERT ${a.level}: ${a.message}`));
-await monitor.ready();
+const speed = Number(args.speed);
+const port = Number(args.port);
+if (!(speed > 0 && speed <= 1000)) throw new Error(`--speed must be a number from 1 to 1000, not ${args.speed}`);
+if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, not ${args.port}`);
+const dir = args.dir;
 
-const calls = [
-  {
-    provider: 'openai',
-    model: 'gpt-4o-2024-08-06',
-    operation: 'extract_nodes',
-    inputTokens: 1200,
-    outputTokens: 350,
-    cachedInputTokens: 1024,
-  },
-  {
-    provider: 'anthropic',
-    model: 'claude-sonnet-4-5',
-    operation: 'summarise',
-    inputTokens: 5200,
-    outputTokens: 800,
-    cachedInputTokens: 4000,
-    cacheWriteTokens: 1000,
-  },
-  { provider: 'gemini', model: 'gemini-2.5-pro', operation: 'plan', inputTokens: 250_000, outputTokens: 2000, reasoningTokens: 1200 },
-  { provider: 'openai', serviceType: 'embedding', model: 'text-embedding-3-small', operation: 'index', inputTokens: 8000 },
-  { provider: 'cohere', serviceType: 'reranking', model: 'rerank-v3.5', operation: 'rerank', searchUnits: 1 },
-  { provider: 'ollama', model: 'llama3.1', operation: 'draft', inputTokens: 900, outputTokens: 300 },
-] as const;
+// A fresh ledger each run, so that the story starts again; only in a dir the demo made.
+const MARKER = join(dir, 'tokenmeter-demo');
+if (existsSync(join(dir, 'ledger.db')) && !existsSync(MARKER))
+  throw new Error(`${dir} holds a ledger the demo did not make: give the demo another --dir`);
+mkdirSync(dir, { recursive: true });
+for (const f of ['ledger.db', 'ledger.db-wal', 'ledger.db-shm']) rmSync(join(dir, f), { force: true });
+writeFileSync(MARKER, "This dir is the tokenmeter demo's: it empties the ledger here at each start.\n");
+copyFileSync(join(import.meta.dirname, 'demo', 'config.json'), join(dir, 'config.json'));
 
-function recordAll(): void {
-  for (const c of calls) {
-    const { record } = monitor.record({ ...c, userId: 'demo-user', agent: 'demo', durationMs: 200 + Math.random() * 2000 });
-    if (record)
-      console.log(
-        `${record.provider.padEnd(10)} ${record.model.padEnd(24)} ${String(record.totalTokens ?? '-').padStart(7)} tokens  $${record.costUsd?.toFixed(6) ?? 'unpriced'}`,
-      );
+const serving = await startServing({ dir, host: args.host, port }).catch((error: Error) => {
+  // A refusal to listen beyond loopback without a token, or a port taken: one line, as serve says it.
+  console.error(`demo: ${error.message}`);
+  process.exit(2);
+});
+const { monitor, server } = serving;
+
+// The week so far: six days back and today up to now, at the hours people work. Into the server's
+// own monitor: its budgets count today's calls, and the ledger writes them while the server runs.
+const rnd = random(14);
+const now = Date.now();
+const HOUR = 3_600_000;
+const today = Math.floor(now / 86_400_000) * 86_400_000;
+let backfilled = 0;
+for (let hour = today - 6 * 24 * HOUR; hour < now; hour += HOUR) {
+  const n = callsInHour(new Date(hour).getUTCHours());
+  for (let i = 0; i < n; i++) {
+    const at = hour + Math.floor(rnd() * HOUR);
+    if (at >= now) continue;
+    const { stream, ...call } = backgroundCall(rnd, at);
+    monitor.record(stream === undefined ? call : { ...call, metadata: { stream: true } });
+    backfilled++;
   }
+  // Dana's research on earlier days (her budget is daily: only today's calls count).
+  if (hour < today && new Date(hour).getUTCHours() === 15) monitor.record({ ...danaCall(monitor, 0.9, 0), timestamp: hour + 600_000 });
 }
 
-recordAll();
-for (const s of monitor.usageSummary()) console.log(`total ${s.provider}: ${s.requests} calls, $${s.costUsd.toFixed(6)}`);
+/** A path as the user would type it from here: relative below the working dir, else absolute. */
+const short = (path: string) => {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? resolve(path) : rel;
+};
+const token = process.env.TOKENMETER_API_TOKEN ? ' (with Authorization: Bearer $TOKENMETER_API_TOKEN)' : '';
+console.log(
+  [
+    `tokenmeter demo: ${backfilled} calls of the last 7 days in ${dir}, live traffic now${speed === 1 ? '' : ` at ${speed}x speed`}`,
+    `  page         ${server.url}/`,
+    `  metrics      ${server.url}/metrics`,
+    `  summary      ${server.url}/v1/summary?by=model${token}`,
+    `  budgets      ${server.url}/v1/status and ${server.url}/v1/alerts`,
+    `  CLI          node ${short(join(import.meta.dirname, '..', 'src', 'cli', 'index.ts'))} alerts --dir ${short(dir)}   (status, summary --by agent, ...)`,
+    "Within a minute dana's daily budget ($2) warns, turns critical, then is exceeded (the alerts are logged below). Ctrl-C to stop.",
+  ].join('\n'),
+);
 
-if (once) {
-  const body = await (await fetch(monitor.metricsUrl as string)).text();
-  console.log(
-    body
-      .split('\n')
-      .filter((l) => l.startsWith('tokenmeter_cost_usd_total'))
-      .join('\n'),
+const timers = new Set<NodeJS.Timeout>();
+const at = (seconds: number, fn: () => void) => {
+  const t = setTimeout(
+    () => {
+      timers.delete(t);
+      fn();
+    },
+    (seconds * 1000) / speed,
   );
+  timers.add(t);
+};
+const danaLimit = monitor.status().find((s) => s.scope === 'user' && s.scopeId === 'dana')?.limit ?? 2;
+DANA_PLAN.forEach(([second, share], n) => {
+  at(second, () => monitor.record(danaCall(monitor, share * danaLimit, n)));
+});
+// The rest of the team, a call a second; dana's small follow-ups every ten seconds after her plan.
+const background = setInterval(() => recordLive(monitor, backgroundCall(rnd)), 1000 / speed);
+let follow = 0;
+at(50, () => {
+  const t = setInterval(() => monitor.record(danaCall(monitor, 0.01 * danaLimit, follow++)), 10_000 / speed);
+  timers.add(t as unknown as NodeJS.Timeout);
+});
+
+const stop = async () => {
+  clearInterval(background);
+  for (const t of timers) clearTimeout(t);
   await monitor.flush();
-  console.log(`\n${formatCostReport(await monitor.sessionStats({ budgetUsd: 2 }))}`);
-  console.log(`ledger: ${monitor.dir}/ledger.db`);
-  await monitor.close();
-} else {
-  console.log(`\nPrometheus endpoint: ${monitor.metricsUrl} (a new round of calls every 2 s; Ctrl-C to stop)`);
-  const timer = setInterval(recordAll, 2000);
-  process.once('SIGINT', async () => {
-    clearInterval(timer);
-    await monitor.flush();
-    console.log(`\n${formatCostReport(await monitor.sessionStats({ budgetUsd: 2 }))}`);
-    await monitor.close();
-  });
-}
+  console.log(`\n${formatCostReport(await monitor.sessionStats())}`);
+  await serving.close();
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

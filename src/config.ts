@@ -1,17 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
 import type { BudgetSpec } from './budgets/tracker.ts';
 import { ValidationError } from './errors.ts';
-import type { Env } from './logger.ts';
 import type { PriceOverride } from './pricing/types.ts';
 
-/** The storage dir: the `dir` option, else `$TOKENMETER_DIR`, else `~/.tokenmeter`. */
-export function resolveDir(dir?: string, env: Env = process.env): string {
-  return dir ?? (env.TOKENMETER_DIR || join(homedir(), '.tokenmeter'));
-}
+export { resolveDir } from './storage-dir.ts';
 
 const price = z
   .object({

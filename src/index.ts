@@ -31,6 +31,13 @@ export {
 export type { InstrumentOptions } from './instrument/index.ts';
 export type { TrackOptions } from './instrument/track.ts';
 export { apiKeyId } from './key-id.ts';
+export type {
+  AlertmanagerAlert,
+  AlertmanagerNotification,
+  KeptNotification,
+  ReceivedAlert,
+  ReceivedAlertQuery,
+} from './ledger/notifications.ts';
 export type { LedgerStore } from './ledger/types.ts';
 export type { Logger, LogLevel } from './logger.ts';
 export type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';

@@ -10,6 +10,7 @@ import { type InstrumentOptions, instrumentClient } from './instrument/index.ts'
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
+import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './ledger/notifications.ts';
 import type { ArchiveInfo, Dimension, LedgerStore } from './ledger/types.ts';
 import { type LedgerHealth, LedgerWriter, type LedgerWriterOptions } from './ledger/writer.ts';
 import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger, SecretKeys } from './logger.ts';
@@ -838,6 +839,35 @@ export class TokenMonitor implements CallSink {
       throw new LedgerError(this.dir, this.disabled ? 'tracking is disabled' : 'this monitor keeps no ledger (ledger: false)');
     await this.#flushLedger();
     return this.#ledger.store();
+  }
+
+  /** The ledger's store as it is now (nothing flushed first); throws a LedgerError when it cannot do `what`. */
+  #storeFor<K extends 'keepNotification' | 'receivedAlerts'>(what: K): NonNullable<LedgerStore[K]> {
+    if (this.#ledger === undefined)
+      throw new LedgerError(this.dir, this.disabled ? 'tracking is disabled' : 'this monitor keeps no ledger (ledger: false)');
+    const store = this.#ledger.store();
+    const f = store[what];
+    if (f === undefined) throw new LedgerError(store.location, `this ledger (${store.kind}) keeps no Alertmanager notifications`);
+    return f.bind(store) as NonNullable<LedgerStore[K]>;
+  }
+
+  /** Keeps a notification Alertmanager sent (`POST /v1/alertmanager`) in the ledger, its alerts by fingerprint and start. */
+  keepAlertmanagerNotification(n: AlertmanagerNotification): KeptNotification {
+    const kept = this.#storeFor('keepNotification')(n);
+    if (kept.alerts < n.alerts.length) {
+      // Past the per-request bound: counted (tokenmeter_internal_errors_total{component="alertmanager"}) and logged, not silent.
+      this.#agg.internalError('alertmanager');
+      this.#once.warn(
+        'alertmanager-truncated',
+        `an Alertmanager notification carried ${n.alerts.length} alerts: the first ${kept.alerts} were kept, the rest counted in its truncatedAlerts (set max_alerts in alertmanager.yml's webhook to send fewer)`,
+      );
+    }
+    return kept;
+  }
+
+  /** The alerts Alertmanager sent, newest notified first (default limit 100). */
+  alertmanagerAlerts(q: ReceivedAlertQuery = {}): ReceivedAlert[] {
+    return this.#storeFor('receivedAlerts')(q);
   }
 
   /** Raw records from the ledger, newest first (default limit 100); `errors`: only the failed calls. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type RecordResult, TokenMonitor, type UsageInput } from '../src/index.ts';
+import { SqliteStore } from '../src/ledger/sqlite.ts';
 
 const cli = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
 const DAY = 86_400_000;
@@ -323,6 +324,58 @@ describe('tokenmeter set-limit, status and alerts', () => {
     // The report carries the same statuses.
     const rep = json(['report', '--dir', d]) as { subscriptionStatus: { level: string }[] };
     expect(rep.subscriptionStatus.map((s) => s.level)).toEqual(['exceeded', 'ok', 'warning']);
+  });
+
+  it("alerts lists the alerts Alertmanager sent to serve beside the budgets', firing first, within --days", () => {
+    const d = tempDir();
+    cpSync(dir, d, { recursive: true });
+    const limit = Number((cost((i) => recent(i) && i.provider === 'openai') * 0.99).toFixed(6));
+    expect(run(['set-limit', 'openai', 'monthly_limit', String(limit), '--cycle', 'rolling', '--dir', d]).code).toBe(0);
+    // What POST /v1/alertmanager keeps, written as serve writes it.
+    const store = new SqliteStore(join(d, 'ledger.db'));
+    const am = (name: string, severity: string, status: 'firing' | 'resolved', startsAt: number, endsAt: number | null) => ({
+      status,
+      labels: { alertname: name, severity, provider: 'openai' },
+      annotations: { summary: `${name} summary` },
+      startsAt,
+      endsAt,
+      generatorURL: '',
+      fingerprint: name,
+    });
+    const now = Date.now();
+    const notify = (alerts: ReturnType<typeof am>[], at: number) =>
+      store.keepNotification(
+        {
+          receiver: 'tokenmeter-critical',
+          status: alerts[0]?.status ?? 'firing',
+          alerts,
+          groupLabels: {},
+          commonLabels: {},
+          commonAnnotations: {},
+          externalURL: '',
+          groupKey: 'g',
+          truncatedAlerts: 0,
+        },
+        at,
+      );
+    notify([am('TokenmeterBudgetCritical', 'critical', 'resolved', now - 60_000, now - 30_000)], now - 20_000);
+    notify([am('TokenmeterHighErrorRate', 'warning', 'firing', now - 10_000, null)], now - 10_000);
+    notify([am('OldAlert', 'warning', 'firing', now - 20 * DAY, null)], now - 20 * DAY);
+    store.closeSync();
+
+    const all = json(['alerts', '--dir', d]) as { source: string; level: string; message: string; alert?: { status: string } }[];
+    expect(all.map((a) => [a.source, a.level, a.message.split(':')[0]])).toEqual([
+      ['subscription_limit', 'exceeded', 'openai monthly_limit'],
+      ['alertmanager', 'warning', 'TokenmeterHighErrorRate summary'],
+      ['alertmanager', 'resolved', 'TokenmeterBudgetCritical summary'],
+    ]);
+    const text = run(['alerts', '--dir', d]).out;
+    expect(text).toMatch(rowWith('openai', 'monthly_limit'));
+    expect(text).toContain('From Alertmanager (POST /v1/alertmanager), notified in the last 7 days: 1 firing, 1 resolved');
+    expect(text).toMatch(rowWith('firing', 'TokenmeterHighErrorRate', 'warning', 'TokenmeterHighErrorRate summary'));
+    expect(text).toMatch(/│ resolved \d{4}-\d\d-\d\d \d\d:\d\d UTC │ TokenmeterBudgetCritical +│ critical/);
+    expect(text).not.toContain('OldAlert');
+    expect((json(['alerts', '--days', '30', '--dir', d]) as { message: string }[]).map((a) => a.message)).toContain('OldAlert summary');
   });
 
   it('set-limit writes config.json, keeping its other keys', () => {

@@ -110,3 +110,34 @@ describe('tokenmeter inspect <file> --provider <id>', () => {
     expect(run(['inspect', join(fixtures, 'openai-embeddings.json')]).code).toBe(2);
   });
 });
+
+describe('the command as people pipe and run it', () => {
+  const bin = join(import.meta.dirname, '..', 'src', 'cli', 'bin.ts');
+
+  it('ends quietly with 0 when its reader stops early (`tokenmeter records | head -1`)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cli-pipe-'));
+    const { TokenMonitor } = await import('../src/index.ts');
+    const m = new TokenMonitor({ dir, metrics: false, loadConfig: false });
+    for (let i = 0; i < 2_000; i++)
+      m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5, timestamp: Date.now() - i });
+    await m.close();
+    // The shell's `| head -1`: the reader takes one line and closes the pipe while the command still writes.
+    const r = spawnSync(
+      'bash',
+      ['-c', `"${process.execPath}" "${bin}" records --limit 2000 --dir "${dir}" | head -1; echo "status \${PIPESTATUS[0]}" >&2`],
+      { encoding: 'utf8' },
+    );
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/EPIPE| {4}at /);
+    expect(r.stderr.trim()).toBe('status 0');
+  }, 60_000);
+
+  it('says which Node it needs, in one line with exit 2, on a Node older than 22', async () => {
+    const { nodeTooOld } = await import('../src/cli/node-version.ts');
+    expect(nodeTooOld('20.20.2', '/usr/bin/node')).toMatch(
+      /^tokenmeter: needs Node\.js 22 or later, and this is Node\.js 20\.20\.2 \(\/usr\/bin\/node\)/,
+    );
+    expect(nodeTooOld('22.0.0')).toBeUndefined();
+    expect(nodeTooOld('24.22.3')).toBeUndefined();
+  });
+});

@@ -128,6 +128,38 @@ describe('exports', () => {
     await m.close();
   });
 
+  it('gives statistics in the research tracker’s shape: totals, averages, by agent and by model', async () => {
+    const m = monitor();
+    const calls = [
+      m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 200, agent: 'planner' }),
+      m.record({ provider: 'openai', model: 'gpt-4o-mini', inputTokens: 3000, outputTokens: 500, agent: 'researcher' }),
+      m.record({ provider: 'openai', model: 'gpt-4o-mini', inputTokens: 2000, outputTokens: 100, agent: 'researcher' }),
+      m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 1 }),
+    ];
+    const cost = (xs: typeof calls) => xs.reduce((a, r) => a + (r.costUsd ?? 0), 0);
+    const file = join(m.dir, 'stats.json');
+    await m.exportRecords(file);
+    type Group = { calls: number; tokens: number; cost_usd: number };
+    const { statistics: s } = JSON.parse(readFileSync(file, 'utf8')) as {
+      statistics: {
+        total_cost_usd: number;
+        average_cost_per_call: number;
+        by_agent: Record<string, Group>;
+        by_model: Record<string, Group>;
+        by_provider: Record<string, unknown>[];
+      };
+    };
+    expect(s).toMatchObject({ total_calls: 4, total_tokens: 6811, average_tokens_per_call: 6811 / 4 });
+    expect(s.total_cost_usd).toBeCloseTo(cost(calls), 12);
+    expect(s.average_cost_per_call).toBeCloseTo(cost(calls) / 4, 12);
+    expect(s.by_agent.researcher).toMatchObject({ calls: 2, tokens: 5600 });
+    expect(s.by_agent.researcher?.cost_usd).toBeCloseTo(cost(calls.slice(1, 3)), 12);
+    expect(s.by_agent['(none)']).toMatchObject({ calls: 1, tokens: 11 });
+    expect(s.by_model['gpt-4o']).toMatchObject({ calls: 2, tokens: 1211 });
+    expect(s.by_provider[0]).toMatchObject({ provider: 'openai', requests: 4 });
+    await m.close();
+  });
+
   it('streams a large export, reporting progress', async () => {
     const m = monitor();
     const t0 = Date.now() - DAY;

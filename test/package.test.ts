@@ -42,6 +42,7 @@ describe('the packed package', () => {
       'dist/metrics/prom-client.js',
       'dist/metrics/prom-client.d.ts',
       'dist/cli/index.js',
+      'dist/cli/bin.js',
       // The dashboard page's files, served as they are (no build step for the user).
       'dist/server/page/index.html',
       'dist/server/page/app.js',
@@ -206,5 +207,20 @@ console.log(JSON.stringify(getTokenMonitor().usageSummary('openai')));
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('close', resolve));
     }
+  });
+
+  // Debian's own Node (20 on bookworm) where there is one: the command it would run users into.
+  const oldNode = ['/usr/bin/node', '/usr/bin/nodejs'].find((p) => {
+    const r = spawnSync(p, ['-p', 'process.versions.node'], { encoding: 'utf8' });
+    return r.status === 0 && Number.parseInt(r.stdout, 10) < 22;
+  });
+  it.skipIf(oldNode === undefined)('says in one line which Node it needs, exit 2, when run by an older Node', () => {
+    const r = spawnSync(oldNode as string, [join(project, 'node_modules', 'tokenmeter', 'dist', 'cli', 'bin.js'), 'summary'], {
+      cwd: project,
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^tokenmeter: needs Node\.js 22 or later, and this is Node\.js 2\d\./);
   });
 });

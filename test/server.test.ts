@@ -89,6 +89,22 @@ describe('tokenmeter serve', () => {
     expect((await fetch(`${url}/v1/summary`)).status).toBe(401);
   });
 
+  it('summarises the last 30 days by default, as tokenmeter summary does', async () => {
+    const old = { provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 1, userId: 'u-old' };
+    await post('/v1/usage', [
+      { ...old, timestamp: Date.now() - 40 * 86_400_000 },
+      { ...old, timestamp: Date.now() - 20 * 86_400_000 },
+    ]);
+    const count = async (q: string) =>
+      ((await (await get(`/v1/summary?by=userId${q}`)).json()) as { rows: { key: string; requests: number }[] }).rows.find(
+        (r) => r.key === 'u-old',
+      )?.requests;
+    expect(await count('')).toBe(1);
+    expect(await count('&days=60')).toBe(2);
+    const body = (await (await get('/v1/summary')).json()) as { period: { since: string | null } };
+    expect(Date.now() - Date.parse(body.period.since as string)).toBeCloseTo(30 * 86_400_000, -5);
+  });
+
   it('answers 402 to a call an enforced budget cannot afford, and serves budget state and metrics', async () => {
     const ask = { provider: 'openai', model: 'gpt-4o', userId: 'u1', max_tokens: 200, messages: [{ role: 'user', content: 'hi' }] };
     expect((await post('/v1/check', ask)).status).toBe(200);

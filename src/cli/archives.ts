@@ -1,6 +1,6 @@
-import { resolveDir } from '../config.ts';
 import { listArchives } from '../ledger/archive.ts';
 import { num } from '../reports/format.ts';
+import { resolveDir } from '../storage-dir.ts';
 import { archiveDirOf } from './cleanup.ts';
 import { table, toJson } from './output.ts';
 

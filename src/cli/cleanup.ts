@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
-import { resolveDir } from '../config.ts';
 import { cleanup } from '../ledger/archive.ts';
 import { SqliteStore } from '../ledger/sqlite.ts';
 import { num } from '../reports/format.ts';
+import { resolveDir } from '../storage-dir.ts';
 import { shortTime } from './ledger.ts';
 import { table, toJson } from './output.ts';
 
@@ -12,13 +11,6 @@ export interface CleanupArgs {
   days: number;
   dir?: string | undefined;
   json?: boolean | undefined;
-}
-
-/** `--days` of cleanup: 0 or more (0 keeps only today). */
-export function parseKeepDays(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('It must be a number of days, 0 or more.');
-  return n;
 }
 
 /** Where cleanup writes its monthly archives, as `TokenMonitor.archiveDir`: `<dir>/archive`. */

@@ -4,20 +4,18 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { LIMIT_TYPES } from '../budgets/limits.ts';
 import { isLedgerError, isValidationError } from '../errors.ts';
-import { type AlertsArgs, alertsCommand } from './alerts.ts';
-import { type ArchivesArgs, archivesCommand } from './archives.ts';
-import { type CleanupArgs, cleanupCommand, parseKeepDays } from './cleanup.ts';
-import { type ExportArgs, exportCommand } from './export.ts';
-import { inspectCommand } from './inspect.ts';
-import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from './ledger.ts';
-import { pricingCommand } from './pricing.ts';
-import { type RecordsArgs, recordsCommand } from './records.ts';
-import { type ReportArgs, reportCommand } from './report.ts';
+import type { AlertsArgs } from './alerts.ts';
+import type { ArchivesArgs } from './archives.ts';
+import { BY, CYCLES, intIn, parseDays, parseKeepDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from './args.ts';
+import type { CleanupArgs } from './cleanup.ts';
+import type { ExportArgs } from './export.ts';
+import type { RecordsArgs } from './records.ts';
+import type { ReportArgs } from './report.ts';
 import type { ServeOptions } from './serve.ts';
-import { type SessionReportArgs, sessionReportCommand } from './session-report.ts';
-import { CYCLES, intIn, type SetLimitArgs, setLimitCommand } from './set-limit.ts';
-import { type StatusArgs, statusCommand } from './status.ts';
-import { BY, type SummaryArgs, summaryCommand } from './summary.ts';
+import type { SessionReportArgs } from './session-report.ts';
+import type { SetLimitArgs } from './set-limit.ts';
+import type { StatusArgs } from './status.ts';
+import type { SummaryArgs } from './summary.ts';
 
 const DIR_HELP = 'storage dir holding config.json and ledger.db (default $TOKENMETER_DIR or ~/.tokenmeter)';
 
@@ -36,8 +34,8 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .option('-p, --provider <id>', 'provider id (openai, anthropic, gemini, aws_bedrock, ...); default: found from the model name')
     .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR or ~/.tokenmeter)')
     .option('--json', 'print JSON')
-    .action((model: string, opts: { provider?: string; dir?: string; json?: boolean }) => {
-      code = pricingCommand({ model, provider: opts.provider, dir: opts.dir, json: opts.json }, out);
+    .action(async (model: string, opts: { provider?: string; dir?: string; json?: boolean }) => {
+      code = (await import('./pricing.ts')).pricingCommand({ model, provider: opts.provider, dir: opts.dir, json: opts.json }, out);
     });
   program
     .command('inspect')
@@ -47,8 +45,11 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .option('--request <file>', 'the request body (JSON), for the requested model and the kind of call')
     .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR or ~/.tokenmeter)')
     .option('--json', 'print JSON')
-    .action((file: string, opts: { provider: string; request?: string; dir?: string; json?: boolean }) => {
-      code = inspectCommand({ file, provider: opts.provider, request: opts.request, dir: opts.dir, json: opts.json }, out);
+    .action(async (file: string, opts: { provider: string; request?: string; dir?: string; json?: boolean }) => {
+      code = (await import('./inspect.ts')).inspectCommand(
+        { file, provider: opts.provider, request: opts.request, dir: opts.dir, json: opts.json },
+        out,
+      );
     });
   program
     .command('serve')
@@ -120,20 +121,23 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
         .option('-p, --provider <id>', 'only this provider'),
       '30',
     ).addOption(new Option('--by <dimension>', 'what to group by').choices(Object.keys(BY)).default('provider')),
-  ).action(async (opts: SummaryArgs) => done(await summaryCommand(opts, out)));
+  ).action(async (opts: SummaryArgs) => done(await (await import('./summary.ts')).summaryCommand(opts, out)));
   common(
     program
       .command('report')
       .description('totals, each provider by service type and by model, and the subscription limits')
       .option('-p, --provider <id>', 'only this provider')
       .option('-d, --days <n>', 'the last n days (default 30)', parseDays),
-  ).action(async (opts: ReportArgs) => done(await reportCommand(opts, out)));
+  ).action(async (opts: ReportArgs) => done(await (await import('./report.ts')).reportCommand(opts, out)));
   common(program.command('status').description('each subscription limit: used, remaining, level, reset time')).action(
-    async (opts: StatusArgs) => done(await statusCommand(opts, out)),
+    async (opts: StatusArgs) => done(await (await import('./status.ts')).statusCommand(opts, out)),
   );
-  common(program.command('alerts').description('the subscription limits at warning, critical or exceeded level')).action(
-    async (opts: AlertsArgs) => done(await alertsCommand(opts, out)),
-  );
+  common(
+    program
+      .command('alerts')
+      .description('the limits and budgets at warning, critical or exceeded level, and the alerts Alertmanager sent to serve')
+      .option('-d, --days <n>', "Alertmanager's alerts notified in the last n days (default 7)", parseDays),
+  ).action(async (opts: AlertsArgs) => done(await (await import('./alerts.ts')).alertsCommand(opts, out)));
   common(
     program
       .command('records')
@@ -145,7 +149,7 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .option('--run <id>', 'only this run (monitor.session())')
       .option('--errors', 'only the failed calls')
       .option('-d, --days <n>', 'the last n days', parseDays),
-  ).action(async (opts: RecordsArgs) => done(await recordsCommand(opts, out)));
+  ).action(async (opts: RecordsArgs) => done(await (await import('./records.ts')).recordsCommand(opts, out)));
   program
     .command('set-limit')
     .description('set a subscription limit in config.json')
@@ -157,8 +161,8 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
     .option('--rolling-days <n>', 'length of a rolling window in days, 1 to 366 (default 30)', intIn(1, 366))
     .option('--dir <path>', DIR_HELP)
     .option('--json', 'print JSON')
-    .action((provider: string, limitType: string, value: string, opts: Omit<SetLimitArgs, 'provider' | 'limitType' | 'value'>) =>
-      done(setLimitCommand({ provider, limitType, value, ...opts }, out)),
+    .action(async (provider: string, limitType: string, value: string, opts: Omit<SetLimitArgs, 'provider' | 'limitType' | 'value'>) =>
+      done((await import('./set-limit.ts')).setLimitCommand({ provider, limitType, value, ...opts }, out)),
     );
   common(
     program
@@ -168,7 +172,7 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .option('-d, --days <n>', 'the last n days (default 1, or all of a --run)', parseDays)
       .option('--run <id>', 'the calls of one run (monitor.session()), whenever they were made')
       .option('--budget <usd>', 'a budget in USD to show utilisation against', parseUsd),
-  ).action(async (opts: SessionReportArgs) => done(await sessionReportCommand(opts, out)));
+  ).action(async (opts: SessionReportArgs) => done(await (await import('./session-report.ts')).sessionReportCommand(opts, out)));
   range(
     program
       .command('export')
@@ -178,15 +182,17 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .addOption(new Option('--format <format>', 'csv or json (default: from the file name, else csv)').choices(['csv', 'json'])),
   )
     .option('--dir <path>', DIR_HELP)
-    .action(async (file: string, opts: Omit<ExportArgs, 'file'>) => done(await exportCommand({ file, ...opts }, out)));
+    .action(async (file: string, opts: Omit<ExportArgs, 'file'>) =>
+      done(await (await import('./export.ts')).exportCommand({ file, ...opts }, out)),
+    );
   common(
     program
       .command('cleanup')
       .description('archive the records older than n days to <dir>/archive, then delete them from the ledger')
       .requiredOption('-d, --days <n>', 'keep this many whole days (0: only today)', parseKeepDays),
-  ).action(async (opts: CleanupArgs) => done(await cleanupCommand(opts, out)));
-  common(program.command('archives').description('the monthly archive files cleanup wrote')).action((opts: ArchivesArgs) =>
-    done(archivesCommand(opts, out)),
+  ).action(async (opts: CleanupArgs) => done(await (await import('./cleanup.ts')).cleanupCommand(opts, out)));
+  common(program.command('archives').description('the monthly archive files cleanup wrote')).action(async (opts: ArchivesArgs) =>
+    done((await import('./archives.ts')).archivesCommand(opts, out)),
   );
 }
 
@@ -199,8 +205,20 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Runs the command line of this process. Output closed early (`tokenmeter records | head`) ends
+ * it quietly with 0, as the reader asked for no more, instead of an EPIPE stack trace.
+ */
+export function run(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }
+
+if (isEntryPoint()) run();

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
-import { resolveDir } from '../config.ts';
 import { LedgerError } from '../errors.ts';
 import { SqliteStore } from '../ledger/sqlite.ts';
 import type { LedgerStore } from '../ledger/types.ts';
 import { type ReportQuery, resolveQuery } from '../reports/query.ts';
+import { resolveDir } from '../storage-dir.ts';
 
 /** The ledger of a storage dir, opened for reading; a dir without one reads as an empty ledger. */
 export interface OpenLedger {
@@ -87,50 +86,3 @@ export function queryOf(args: RangeArgs, defaultDays?: number): ReportQuery {
 }
 
 // Option parsers for commander: a bad value becomes its one-line "option ... argument ... is invalid" error (exit 2).
-
-/** `--days`: a positive number, fractions allowed. */
-export function parseDays(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('It must be a positive number of days.');
-  return n;
-}
-
-/** A positive whole number (`--limit`). */
-export function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError('It must be a positive whole number.');
-  return n;
-}
-
-/** A non-negative amount of USD (`--budget`). */
-export function parseUsd(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('It must be a non-negative amount in USD.');
-  return n;
-}
-
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-/** ISO 8601 as people type it: a date, or a date and time with an optional zone (none means UTC). */
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-function parseTime(value: string): number {
-  const m = ISO.exec(value.trim());
-  // Date.parse alone takes "1" for 2001 and 2026-02-30 for March 2nd.
-  const ms = m === null ? Number.NaN : Date.parse(m[4] === undefined || m[7] !== undefined ? value.trim() : `${value.trim()}Z`);
-  const day = m === null ? '' : `${m[1]}-${m[2]}-${m[3]}`;
-  if (!Number.isFinite(ms) || (m?.[7] === undefined && new Date(ms).toISOString().slice(0, 10) !== day)) {
-    throw new InvalidArgumentError('It must be a date (2026-05-01) or an ISO 8601 time (2026-05-01T10:00:00Z).');
-  }
-  return ms;
-}
-
-/** `--since`: a date (its start, UTC) or an ISO 8601 time, inclusive. */
-export function parseSince(value: string): number {
-  return parseTime(value);
-}
-
-/** `--until`: a date, that whole day included (UTC), or an ISO 8601 time, exclusive. */
-export function parseUntil(value: string): number {
-  return parseTime(value) + (DATE_ONLY.test(value) ? 86_400_000 : 0);
-}

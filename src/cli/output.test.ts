@@ -2,7 +2,8 @@ import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { emptyTotals } from '../ledger/rollup.ts';
 import type { Totals } from '../ledger/types.ts';
-import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd, queryOf } from './ledger.ts';
+import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from './args.ts';
+import { queryOf } from './ledger.ts';
 import { label, shareHead, shareOf, table, toJson, totalsCells } from './output.ts';
 
 const totals = (o: Partial<Totals>): Totals => ({ ...emptyTotals(), ...o });

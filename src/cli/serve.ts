@@ -1,5 +1,5 @@
 import { TokenMonitor } from '../monitor.ts';
-import { type ApiServerOptions, startApiServer } from '../server/api.ts';
+import { type ApiServer, type ApiServerOptions, startApiServer } from '../server/api.ts';
 import { checkExposure } from '../server/guard.ts';
 
 export interface ServeOptions {
@@ -30,20 +30,29 @@ function limits(
   return out;
 }
 
+/** A running `tokenmeter serve`: the monitor and the server over it. */
+export interface Serving {
+  monitor: TokenMonitor;
+  server: ApiServer;
+  /** Stops the server, then writes what is queued and closes the monitor. */
+  close(): Promise<void>;
+}
+
 /**
- * `tokenmeter serve`: a TokenMonitor (ledger in the storage dir, budgets from its config.json)
- * behind the REST API, with /metrics and the dashboard page (/) on the same port. Runs until
- * SIGINT or SIGTERM, then writes what is queued and stops. Refuses (a ValidationError: exit code
- * 2) to listen beyond loopback without a token unless told the API is meant to be open.
+ * What `tokenmeter serve` runs, for anyone who runs the same server (the demo): a TokenMonitor
+ * (ledger in the storage dir, budgets from its config.json) behind the REST API, with /metrics
+ * and the dashboard page (/) on the same port. Refuses (a ValidationError) to listen beyond
+ * loopback without a token unless told the API is meant to be open; a failure to listen closes
+ * the monitor and is thrown.
  */
-export async function serveCommand(o: ServeOptions, out: (s: string) => void): Promise<number> {
+export async function startServing(o: ServeOptions): Promise<Serving> {
   const host = o.host ?? '127.0.0.1';
   const env = o.token ?? process.env.TOKENMETER_API_TOKEN;
   const token = env === undefined || env === '' ? undefined : env;
   // Checked before the monitor opens the ledger: a refusal leaves nothing behind.
   checkExposure(host, token, o.allowOpen === true);
   const monitor = new TokenMonitor({ ...(o.dir === undefined ? {} : { dir: o.dir }), metrics: { prometheus: { serve: false } } });
-  let server: Awaited<ReturnType<typeof startApiServer>>;
+  let server: ApiServer;
   try {
     server = await startApiServer(monitor, {
       host,
@@ -55,21 +64,45 @@ export async function serveCommand(o: ServeOptions, out: (s: string) => void): P
     });
   } catch (error) {
     await monitor.close();
+    throw error;
+  }
+  return {
+    monitor,
+    server,
+    close: async () => {
+      await server.close();
+      await monitor.close();
+    },
+  };
+}
+
+/**
+ * `tokenmeter serve`: {@link startServing} until SIGINT or SIGTERM, then writes what is queued and
+ * stops. Refuses (a ValidationError: exit code 2) to listen beyond loopback without a token unless
+ * told the API is meant to be open.
+ */
+export async function serveCommand(o: ServeOptions, out: (s: string) => void): Promise<number> {
+  const host = o.host ?? '127.0.0.1';
+  let serving: Serving;
+  try {
+    serving = await startServing(o);
+  } catch (error) {
     const code = (error as NodeJS.ErrnoException)?.code;
     if (typeof code !== 'string') throw error;
     // EADDRINUSE, EACCES, EADDRNOTAVAIL...: a line saying so, not a stack trace.
     process.stderr.write(`tokenmeter: cannot listen on ${host} port ${o.port ?? 8787}: ${(error as Error).message}\n`);
     return 1;
   }
-  const open = token === undefined && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
+  const { monitor, server } = serving;
+  const env = o.token ?? process.env.TOKENMETER_API_TOKEN;
+  const open = (env === undefined || env === '') && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
   out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir}${open})`);
-  out(`dashboard: open ${server.url}/ in a browser${token === undefined ? '' : ' (it asks for the token)'}`);
+  out(`dashboard: open ${server.url}/ in a browser${env === undefined || env === '' ? '' : ' (it asks for the token)'}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await server.close();
-  await monitor.close();
+  await serving.close();
   return 0;
 }

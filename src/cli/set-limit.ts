@@ -1,11 +1,9 @@
-import { InvalidArgumentError } from 'commander';
 import { LIMIT_TYPES, type LimitType, unitOf } from '../budgets/limits.ts';
 import { configPath, resolveDir, updateConfig } from '../config.ts';
 import { ValidationError } from '../errors.ts';
 import { num, usd } from '../reports/format.ts';
+import type { CYCLES } from './args.ts';
 import { toJson } from './output.ts';
-
-export const CYCLES = ['monthly', 'daily', 'rolling'] as const;
 
 export interface SetLimitArgs {
   provider: string;
@@ -16,16 +14,6 @@ export interface SetLimitArgs {
   rollingDays?: number | undefined;
   dir?: string | undefined;
   json?: boolean | undefined;
-}
-
-/** A whole number in [min, max], for --reset-day and --rolling-days. */
-export function intIn(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || n < min || n > max)
-      throw new InvalidArgumentError(`It must be a whole number from ${min} to ${max}.`);
-    return n;
-  };
 }
 
 /** Every argument checked before anything is written, so that a bad one leaves config.json as it was. */

@@ -1,21 +1,8 @@
-import type { Dimension } from '../ledger/types.ts';
 import { num } from '../reports/format.ts';
 import { summary } from '../reports/reports.ts';
+import { BY } from './args.ts';
 import { noLedgerMessage, queryOf, type RangeArgs, rangeText, withLedger } from './ledger.ts';
 import { label, shareHead, TOTALS_HEAD, table, toJson, totalsCells, unpricedNote } from './output.ts';
-
-/** The CLI's names of the group-by dimensions, and the ledger's. */
-export const BY: Record<string, Dimension> = {
-  provider: 'provider',
-  model: 'model',
-  agent: 'agent',
-  user: 'userId',
-  thread: 'threadId',
-  day: 'day',
-  operation: 'operation',
-  service_type: 'serviceType',
-  key: 'apiKeyId',
-};
 
 export interface SummaryArgs extends RangeArgs {
   /** One of the keys of {@link BY}. @default provider */

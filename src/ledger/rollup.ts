@@ -1,5 +1,4 @@
-import { picoToUsd } from '../pricing/money.ts';
-import type { UsageRecord } from '../usage.ts';
+import { formatPico } from '../pricing/money.ts';
 import type { Totals } from './types.ts';
 
 export { DAY_MS, HOUR_MS } from '../time.ts';
@@ -7,6 +6,8 @@ export { DAY_MS, HOUR_MS } from '../time.ts';
 /** One rollup bucket's sums, accumulated over a batch before it is added to the table once. */
 export interface RollupSums {
   key: number[];
+  /** The next bucket whose key hashes alike (RollupBuckets' chain). */
+  next: RollupSums | undefined;
   requests: number;
   errors: number;
   input: number;
@@ -19,26 +20,86 @@ export interface RollupSums {
   unpriced: number;
 }
 
-/** Adds one record to the bucket of `key` (the rollup's key columns, as dictionary ids). */
-export function addRow(buckets: Map<string, RollupSums>, key: number[], r: UsageRecord): void {
-  // Keys are small integers: a string of them is the cheapest Map key.
-  let k = '';
-  for (const part of key) k += `${part},`;
-  let s = buckets.get(k);
-  if (s === undefined) {
-    s = { key, requests: 0, errors: 0, input: 0, output: 0, cached: 0, cacheWrite: 0, reasoning: 0, total: 0, costPico: 0, unpriced: 0 };
-    buckets.set(k, s);
+/** One record's counts as the rollups sum them: null or NaN when unknown; a null or NaN cost is unpriced. */
+export interface RowCounts {
+  /** 1 for a failed call, else 0. */
+  error: number;
+  input: number | null;
+  output: number | null;
+  cached: number | null;
+  cacheWrite: number | null;
+  reasoning: number | null;
+  total: number | null;
+  cost: number | null;
+}
+
+/**
+ * A batch's rollup buckets, keyed by the rollup's key columns (dictionary ids and a time bucket).
+ * Keyed by a hash of the integers, colliding keys chained and compared whole: a string key built
+ * per record cost 3.6 µs a record for the three rollups, this 0.3 µs (200k records in batches of
+ * 10,000, one process), which is most of what the writer thread spends outside SQLite.
+ */
+export class RollupBuckets {
+  readonly #map = new Map<number, RollupSums>();
+  #size = 0;
+
+  /**
+   * Adds one record's counts to the bucket of `key` (the caller's array is kept when the bucket is
+   * new; `row` is read, not kept, so one object can carry every record of a batch in turn).
+   */
+  add(key: number[], row: RowCounts): void {
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (Math.imul(h, 0x9e3779b1) + (key[i] as number)) | 0;
+    const head = this.#map.get(h);
+    let s = head;
+    while (s !== undefined && !sameKey(s.key, key)) s = s.next;
+    if (s === undefined) {
+      s = {
+        key,
+        next: head,
+        requests: 0,
+        errors: 0,
+        input: 0,
+        output: 0,
+        cached: 0,
+        cacheWrite: 0,
+        reasoning: 0,
+        total: 0,
+        costPico: 0,
+        unpriced: 0,
+      };
+      this.#map.set(h, s);
+      this.#size++;
+    }
+    // `x || 0`: null and NaN (unknown) add nothing.
+    s.requests++;
+    s.errors += row.error;
+    s.input += row.input || 0;
+    s.output += row.output || 0;
+    s.cached += row.cached || 0;
+    s.cacheWrite += row.cacheWrite || 0;
+    s.reasoning += row.reasoning || 0;
+    s.total += row.total || 0;
+    if (row.cost === null || Number.isNaN(row.cost)) s.unpriced++;
+    else s.costPico += row.cost;
   }
-  s.requests++;
-  if (r.error) s.errors++;
-  s.input += r.inputTokens ?? 0;
-  s.output += r.outputTokens ?? 0;
-  s.cached += r.cachedInputTokens ?? 0;
-  s.cacheWrite += r.cacheWriteTokens ?? 0;
-  s.reasoning += r.reasoningTokens ?? 0;
-  s.total += r.totalTokens ?? 0;
-  if (r.costPicoUsd === null) s.unpriced++;
-  else s.costPico += r.costPicoUsd;
+
+  /** How many buckets it holds. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Every bucket, once. */
+  *[Symbol.iterator](): IterableIterator<RollupSums> {
+    for (const head of this.#map.values()) {
+      for (let s: RollupSums | undefined = head; s !== undefined; s = s.next) yield s;
+    }
+  }
+}
+
+function sameKey(a: number[], b: number[]): boolean {
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A bucket's sums in the rollup tables' column order. */
@@ -110,8 +171,7 @@ export function addTotals(a: Totals, b: Totals): Totals {
   return a;
 }
 
-/** USD from an exact picodollar sum (whole dollars and the fraction apart, so no precision is lost below $9e3). */
+/** USD from an exact picodollar sum: the double nearest the exact decimal (no float noise in JSON). */
 export function bigPicoToUsd(pico: bigint): number {
-  const whole = pico / 1_000_000_000_000n;
-  return Number(whole) + picoToUsd(Number(pico - whole * 1_000_000_000_000n));
+  return Number(formatPico(pico));
 }

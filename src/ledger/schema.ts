@@ -224,6 +224,42 @@ export const MIGRATIONS: readonly string[] = [
   GROUP BY 1, 2, 3, 4, 5, 6;
   CREATE INDEX records_run ON records (json_extract(metadata, '$.run_id')) WHERE metadata IS NOT NULL;
   `,
+  // 5: what Alertmanager sent to `POST /v1/alertmanager` (notifications.ts). A row per notification
+  // (who sent it, its group, how many alerts it carried), and a row per alert, keyed by Alertmanager's
+  // fingerprint and its start: the notifications that repeat or resolve it update that row, so an
+  // alert re-sent every repeat_interval is one row. Times are epoch ms; label sets are JSON objects.
+  `
+  CREATE TABLE alertmanager_notifications (
+    id INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    receiver TEXT NOT NULL,
+    status TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    group_labels TEXT NOT NULL,
+    common_labels TEXT NOT NULL,
+    common_annotations TEXT NOT NULL,
+    external_url TEXT NOT NULL,
+    alerts INTEGER NOT NULL,
+    truncated_alerts INTEGER NOT NULL
+  );
+  CREATE TABLE alertmanager_alerts (
+    fingerprint TEXT NOT NULL,
+    starts_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    ends_at INTEGER,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    generator_url TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    first_received_at INTEGER NOT NULL,
+    last_received_at INTEGER NOT NULL,
+    notifications INTEGER NOT NULL,
+    last_notification INTEGER NOT NULL,
+    PRIMARY KEY (fingerprint, starts_at)
+  ) WITHOUT ROWID;
+  CREATE INDEX alertmanager_alerts_received ON alertmanager_alerts (last_received_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

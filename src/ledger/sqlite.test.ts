@@ -465,11 +465,22 @@ describe('SqliteStore', () => {
     expect((process.memoryUsage().rss - before) / 1e6).toBeLessThan(30);
   }, 60_000);
 
+  it('refuses a batch it cannot encode, naming the ledger, and writes none of it', async () => {
+    const s = store();
+    // JSON.stringify throws on a bigint in the metadata.
+    await expect(s.write([rec(), rec({ metadata: { n: 1n } })])).rejects.toThrow(/cannot write 2 records: .*BigInt/);
+    expect(s.recordsSync({})).toEqual([]);
+  });
+
   it('forgets the strings a failed batch added, so the next batch stores them again', async () => {
     const s = store();
-    // JSON.stringify throws on a bigint in the metadata: the batch fails after its new strings went in, and is rolled back.
-    const bad = rec({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch', metadata: { n: 1n } });
-    await expect(s.write([rec(), bad])).rejects.toThrow(/cannot write 2 records/);
+    // A trigger refuses the second row: the batch fails after its new strings went in, and is rolled back.
+    const db = new Database(s.location);
+    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.error = 1 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    const bad = rec({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch', error: true });
+    await expect(s.write([rec(), bad])).rejects.toThrow(/cannot write 2 records: refused/);
+    db.exec('DROP TRIGGER refuse');
+    db.close();
     await s.write([rec({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch' })]);
     const [got] = s.recordsSync({});
     expect(got).toMatchObject({ model: 'model-of-a-failed-batch', threadId: 'thread-of-a-failed-batch' });

@@ -4,8 +4,17 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { AT, type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
 import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
-import { addRow, DAY_MS, emptyTotals, HOUR_MS, type RollupSums, type RowSums, rollupSums, totalsOf } from './rollup.ts';
+import {
+  type AlertmanagerNotification,
+  type KeptNotification,
+  keepNotification,
+  type ReceivedAlert,
+  type ReceivedAlertQuery,
+  receivedAlerts,
+} from './notifications.ts';
+import { DAY_MS, emptyTotals, HOUR_MS, RollupBuckets, type RowCounts, type RowSums, rollupSums, totalsOf } from './rollup.ts';
 import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
@@ -198,6 +207,25 @@ export class SqliteStore implements LedgerStore {
 
   #write(batch: readonly UsageRecord[]): void {
     if (batch.length === 0) return;
+    let encoded: EncodedBatch;
+    try {
+      encoded = encodeBatch(batch);
+    } catch (cause) {
+      // Metadata JSON cannot write (a bigint, a cycle): none of the batch is written.
+      throw new LedgerError(this.location, `cannot write ${batch.length} records: ${(cause as Error).message}`, { cause });
+    }
+    this.writeEncoded(encoded);
+  }
+
+  /**
+   * Writes an encoded batch (encoded-batch.ts) in one transaction: the rows, their new strings and
+   * the rollups. Each distinct string of the batch has its dictionary id looked up once, and the
+   * rows are read from the batch's values, with no record object built per row.
+   */
+  writeEncoded(batch: EncodedBatch): void {
+    const { values: v, strings } = batch;
+    const count = v.length / WIDTH;
+    if (count === 0) return;
     const insert = this.#prepare(
       'insert',
       `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
@@ -225,105 +253,143 @@ export class SqliteStore implements LedgerStore {
       return last === null ? ms * ID_SCALE : last + 1;
     };
     const added: string[] = [];
+    // The dictionary id of the batch's string k, looked up once (0: not yet; ids start at 1); null stays null.
+    const sid = new Float64Array(strings.length);
+    const idOf = (k: number): number | null => {
+      if (k < 0) return null;
+      const known = sid[k] as number;
+      if (known !== 0) return known;
+      const id = this.#idOf(strings[k] as string, added);
+      sid[k] = id;
+      return id;
+    };
+    const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
     const chunk: unknown[][] = [];
-    const hours = new Map<string, RollupSums>();
-    const users = new Map<string, RollupSums>();
-    const userHours = new Map<string, RollupSums>();
+    const hours = new RollupBuckets();
+    const users = new RollupBuckets();
+    const userHours = new RollupBuckets();
+    // Each record's counts in turn, for the rollups (one object for the batch).
+    const row: RowCounts = {
+      error: 0,
+      input: null,
+      output: null,
+      cached: null,
+      cacheWrite: null,
+      reasoning: null,
+      total: null,
+      cost: null,
+    };
     const run = this.#db.transaction(() => {
       // Read inside the transaction: no other writer can take an id until it ends.
       const ids = new IdAllocator((lastId.get() as { id: number | null }).id, firstFree);
-      for (const r of batch) {
-        const provider = this.#idOf(r.provider, added);
-        const serviceType = this.#idOf(r.serviceType, added);
-        const model = this.#idOf(r.model, added);
-        const operation = this.#idOf(r.operation, added);
-        const key = r.apiKeyId === null ? 0 : this.#idOf(r.apiKeyId, added);
-        const user = r.userId === null ? 0 : this.#idOf(r.userId, added);
-        const agent = r.agent === null ? 0 : this.#idOf(r.agent, added);
+      for (let o = 0; o < v.length; o += WIDTH) {
+        const provider = idOf(v[o + AT.provider] as number) as number;
+        const serviceType = idOf(v[o + AT.serviceType] as number) as number;
+        const model = idOf(v[o + AT.model] as number) as number;
+        const operation = idOf(v[o + AT.operation] as number) as number;
+        const key = idOf(v[o + AT.apiKeyId] as number);
+        const user = idOf(v[o + AT.userId] as number);
+        const agent = idOf(v[o + AT.agent] as number);
         // Whole milliseconds: an INTEGER PRIMARY KEY takes no fraction (records from validateUsage have none).
-        const id = ids.take(Math.floor(r.timestamp));
+        const id = ids.take(Math.floor(v[o + AT.timestamp] as number));
         // The time the row keeps (a burst past 1,024 records a millisecond moves on): rollups bucket by it, so they and the rows agree.
         const at = Math.floor(id / ID_SCALE);
-        const thread = r.threadId === null ? null : this.#idOf(r.threadId, added);
-        const duration = r.durationMs === null ? null : Math.round(r.durationMs * 1000);
+        const thread = idOf(v[o + AT.threadId] as number);
+        const durationMs = v[o + AT.durationMs] as number;
+        const duration = Number.isNaN(durationMs) ? null : Math.round(durationMs * 1000);
+        const error = v[o + AT.error] === 1 ? 1 : 0;
+        const input = num(v[o + AT.inputTokens] as number);
+        const output = num(v[o + AT.outputTokens] as number);
+        const cached = num(v[o + AT.cachedInputTokens] as number);
+        const total = num(v[o + AT.totalTokens] as number);
+        const cost = num(v[o + AT.costPicoUsd] as number);
         // Most records leave the rare fields empty: the shorter statement binds 16 values, not 29.
         const common =
-          r.requestModel === null &&
-          r.cacheWriteTokens === null &&
-          (r.cacheWrite1hTokens ?? null) === null &&
-          (r.inputAudioTokens ?? null) === null &&
-          (r.cachedAudioTokens ?? null) === null &&
-          (r.outputAudioTokens ?? null) === null &&
-          (r.outputImageTokens ?? null) === null &&
-          r.reasoningTokens === null &&
-          r.searchUnits === null &&
-          (r.webSearches ?? null) === null &&
-          r.errorType === null &&
-          r.errorMessage === null &&
-          r.metadata === null;
-        const stmt = common ? insertCommon : insert;
-        const values = common
-          ? [
-              id,
-              provider,
-              serviceType,
-              model,
-              operation,
-              r.inputTokens,
-              r.outputTokens,
-              r.cachedInputTokens,
-              r.totalTokens,
-              r.costPicoUsd,
-              key || null,
-              user || null,
-              thread,
-              agent || null,
-              duration,
-              r.error ? 1 : 0,
-            ]
-          : [
-              id,
-              provider,
-              serviceType,
-              model,
-              r.requestModel === null ? null : this.#idOf(r.requestModel, added),
-              operation,
-              r.inputTokens,
-              r.outputTokens,
-              r.cachedInputTokens,
-              r.cacheWriteTokens,
-              r.cacheWrite1hTokens ?? null,
-              r.inputAudioTokens ?? null,
-              r.cachedAudioTokens ?? null,
-              r.outputAudioTokens ?? null,
-              r.outputImageTokens ?? null,
-              r.reasoningTokens,
-              r.totalTokens,
-              r.searchUnits,
-              r.webSearches ?? null,
-              r.costPicoUsd,
-              key || null,
-              user || null,
-              thread,
-              agent || null,
-              duration,
-              r.error ? 1 : 0,
-              r.errorType === null ? null : this.#idOf(r.errorType, added),
-              r.errorMessage,
-              r.metadata === null ? null : JSON.stringify(r.metadata),
-            ];
+          (v[o + AT.requestModel] as number) < 0 &&
+          Number.isNaN(v[o + AT.cacheWriteTokens]) &&
+          Number.isNaN(v[o + AT.cacheWrite1hTokens]) &&
+          Number.isNaN(v[o + AT.inputAudioTokens]) &&
+          Number.isNaN(v[o + AT.cachedAudioTokens]) &&
+          Number.isNaN(v[o + AT.outputAudioTokens]) &&
+          Number.isNaN(v[o + AT.outputImageTokens]) &&
+          Number.isNaN(v[o + AT.reasoningTokens]) &&
+          Number.isNaN(v[o + AT.searchUnits]) &&
+          Number.isNaN(v[o + AT.webSearches]) &&
+          (v[o + AT.errorType] as number) < 0 &&
+          (v[o + AT.errorMessage] as number) < 0 &&
+          (v[o + AT.metadata] as number) < 0;
         if (common) {
           // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
-          chunk.push(values);
+          chunk.push([
+            id,
+            provider,
+            serviceType,
+            model,
+            operation,
+            input,
+            output,
+            cached,
+            total,
+            cost,
+            key,
+            user,
+            thread,
+            agent,
+            duration,
+            error,
+          ]);
           if (chunk.length === CHUNK) {
             insertMany.run(chunk.flat());
             chunk.length = 0;
           }
-        } else stmt.run(values);
-        addRow(hours, [Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent, key], r);
-        if (user !== 0) {
-          addRow(users, [user, Math.floor(at / DAY_MS), provider, serviceType, model, agent], r);
-          addRow(userHours, [Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent], r);
+        } else {
+          const message = v[o + AT.errorMessage] as number;
+          const metadata = v[o + AT.metadata] as number;
+          insert.run([
+            id,
+            provider,
+            serviceType,
+            model,
+            idOf(v[o + AT.requestModel] as number),
+            operation,
+            input,
+            output,
+            cached,
+            num(v[o + AT.cacheWriteTokens] as number),
+            num(v[o + AT.cacheWrite1hTokens] as number),
+            num(v[o + AT.inputAudioTokens] as number),
+            num(v[o + AT.cachedAudioTokens] as number),
+            num(v[o + AT.outputAudioTokens] as number),
+            num(v[o + AT.outputImageTokens] as number),
+            num(v[o + AT.reasoningTokens] as number),
+            total,
+            num(v[o + AT.searchUnits] as number),
+            num(v[o + AT.webSearches] as number),
+            cost,
+            key,
+            user,
+            thread,
+            agent,
+            duration,
+            error,
+            idOf(v[o + AT.errorType] as number),
+            // Texts kept as they are, not in the dictionary (metadata as the JSON it was encoded to).
+            message < 0 ? null : strings[message],
+            metadata < 0 ? null : strings[metadata],
+          ]);
+        }
+        row.error = error;
+        row.input = input;
+        row.output = output;
+        row.cached = cached;
+        row.cacheWrite = v[o + AT.cacheWriteTokens] as number;
+        row.reasoning = v[o + AT.reasoningTokens] as number;
+        row.total = total;
+        row.cost = cost;
+        hours.add([Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent ?? 0, key ?? 0], row);
+        if (user !== null) {
+          users.add([user, Math.floor(at / DAY_MS), provider, serviceType, model, agent ?? 0], row);
+          userHours.add([Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent ?? 0], row);
         }
       }
       for (const values of chunk) insertCommon.run(values);
@@ -336,8 +402,8 @@ export class SqliteStore implements LedgerStore {
       run.immediate();
     } catch (cause) {
       // Ids handed out inside the failed transaction were rolled back with it.
-      for (const v of added) this.#ids.delete(v);
-      throw new LedgerError(this.location, `cannot write ${batch.length} records: ${(cause as Error).message}`, {
+      for (const s of added) this.#ids.delete(s);
+      throw new LedgerError(this.location, `cannot write ${count} records: ${(cause as Error).message}`, {
         cause,
         code: sqliteCode(cause),
       });
@@ -349,9 +415,9 @@ export class SqliteStore implements LedgerStore {
    * of 200 users has some 600 buckets in each user rollup (200k records in 1,000-record batches:
    * 57k/s against 45k/s with a statement a bucket; medians of 5 interleaved runs, a loaded machine).
    */
-  #addToRollup(table: string, buckets: Map<string, RollupSums>): void {
+  #addToRollup(table: string, buckets: RollupBuckets): void {
     const rows: number[][] = [];
-    for (const s of buckets.values()) rows.push(s.key.concat(rollupSums(s)));
+    for (const s of buckets) rows.push(s.key.concat(rollupSums(s)));
     if (rows.length === 0) return;
     const width = (rows[0] as number[]).length;
     const sql = (n: number) => {
@@ -657,6 +723,23 @@ export class SqliteStore implements LedgerStore {
     } catch (cause) {
       throw new LedgerError(this.location, `cannot delete old records: ${(cause as Error).message}`, { cause, code: sqliteCode(cause) });
     }
+  }
+
+  /** Keeps a notification Alertmanager sent (one transaction, on this connection). */
+  keepNotification(n: AlertmanagerNotification, receivedAt = Date.now()): KeptNotification {
+    try {
+      return keepNotification(this.#db, n, receivedAt);
+    } catch (cause) {
+      throw new LedgerError(this.location, `cannot keep an Alertmanager notification: ${(cause as Error).message}`, {
+        cause,
+        code: sqliteCode(cause),
+      });
+    }
+  }
+
+  /** The alerts Alertmanager sent, newest notified first (none in a ledger older than schema 5). */
+  receivedAlerts(q: ReceivedAlertQuery = {}): ReceivedAlert[] {
+    return receivedAlerts(this.#db, q);
   }
 
   /** Gives the space of deleted rows back to the file system (after a cleanup). */

@@ -1,4 +1,5 @@
 import type { UsageRecord } from '../usage.ts';
+import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './notifications.ts';
 
 /** The record fields a ledger query can group by or filter on. */
 export const DIMENSIONS = [
@@ -99,6 +100,10 @@ export interface LedgerStore {
   count(filter: LedgerFilter): Promise<number>;
   /** The first and last record's timestamps; null when there is none. */
   span(filter?: LedgerFilter): Promise<{ first: number; last: number } | null>;
+  /** Keeps a notification Alertmanager posted to `/v1/alertmanager`; undefined for stores that cannot. */
+  keepNotification?: ((n: AlertmanagerNotification, receivedAt?: number) => KeptNotification) | undefined;
+  /** The alerts of those notifications, newest notified first; undefined for stores that keep none. */
+  receivedAlerts?: ((q?: ReceivedAlertQuery) => ReceivedAlert[]) | undefined;
   /** Deletes every record (and rollup bucket) before `cutoff`, returning how many records went. */
   deleteBefore(cutoff: number): Promise<number>;
   close(): Promise<void>;

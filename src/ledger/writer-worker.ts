@@ -5,7 +5,8 @@
  * main thread can take it without waiting for its event loop (a tight loop, or process exit).
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { decodeBatch, type EncodedBatch, LedgerFile, lostMessage } from './ledger-file.ts';
+import type { EncodedBatch } from './encoded-batch.ts';
+import { LedgerFile, lostMessage } from './ledger-file.ts';
 
 /** What the main thread sends. */
 export type ToWorker = { type: 'write'; seq: number; data: EncodedBatch } | { type: 'close'; seq: number };
@@ -54,7 +55,7 @@ parentPort?.on('message', (m: ToWorker) => {
     if (first && identity !== undefined && ledger.identity !== identity) {
       lost = { identity, message: lostMessage(file) };
     }
-    store.writeSync?.(decodeBatch(m.data));
+    store.writeEncoded(m.data);
     answer({ seq: m.seq, lost });
   } catch (e) {
     const error = e as { message?: string; code?: unknown };

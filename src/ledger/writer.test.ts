@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { validateUsage } from '../usage.ts';
-import { decodeBatch, encodeBatch, RECORD_FIELDS } from './ledger-file.ts';
+import { encodeBatch, RECORD_FIELDS } from './encoded-batch.ts';
 import { SqliteStore } from './sqlite.ts';
 import { LedgerWriter } from './writer.ts';
 
@@ -133,7 +133,7 @@ describe('a backlog', () => {
 });
 
 describe('the batches handed to the writer thread', () => {
-  it('carry every field of a record unchanged', () => {
+  it('carry every field of a record unchanged into the ledger', () => {
     const full = {
       ...validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 2 }),
       requestModel: 'gpt-4o-2024',
@@ -162,6 +162,12 @@ describe('the batches handed to the writer thread', () => {
     // Every field distinct from its neighbours, so that a shifted field cannot pass.
     expect(new Set(RECORD_FIELDS.map((f) => JSON.stringify(full[f]))).size).toBe(RECORD_FIELDS.length);
     const other = record(1);
-    expect(decodeBatch(encodeBatch([full, other]))).toEqual([full, other]);
+    const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'tm-encoded-')), 'ledger.db'));
+    store.writeEncoded(encodeBatch([full, other]));
+    expect(store.recordsSync({}).reverse()).toEqual([
+      { ...full, id: expect.any(Number) },
+      { ...other, id: expect.any(Number) },
+    ]);
+    store.closeSync();
   });
 });

@@ -1,7 +1,8 @@
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
-import { encodeBatch, LedgerFile } from './ledger-file.ts';
+import { encodeBatch } from './encoded-batch.ts';
+import { LedgerFile } from './ledger-file.ts';
 import type { LedgerStore } from './types.ts';
 import type { FromWorker, ToWorker, WorkerData } from './writer-worker.ts';
 

@@ -129,6 +129,15 @@ export class Hist {
  * points of an instrument carry the same labels: Prometheus keeps the first of such twins and
  * drops the rest without an error.
  */
+/**
+ * Whether a series exports token type `t` (holding `v`): input and output once some call reported
+ * them (a reported 0 included: ratios have both sides), the finer types once they occur. A count no
+ * call reported (a rerank's tokens, an embedding's output) is not exported as 0.
+ */
+export function exportsTokens(s: OwnSeries, t: number, v: number): boolean {
+  return ((s.reported >> t) & 1) === 1 && (t < 2 || v > 0);
+}
+
 export class OwnSeries {
   readonly start: HrTime = hrTime();
   /** Labels of tokenmeter's own metrics. */
@@ -140,6 +149,8 @@ export class OwnSeries {
   readonly statusAttributes: readonly [Attributes, Attributes];
   /** Tokens per type, in TOKEN_TYPES order. */
   readonly tokens = [0, 0, 0, 0, 0];
+  /** Bit t set once some call reported a count of token type t (0 included): the types exported. */
+  reported = 0;
   ok = 0;
   errors = 0;
   unpriced = 0;
@@ -430,11 +441,28 @@ export class Aggregator<Slot = unknown> {
     if (u.error) o.errors++;
     else o.ok++;
     const t = o.tokens;
-    if (u.inputTokens !== null) t[0] = (t[0] as number) + u.inputTokens;
-    if (u.outputTokens !== null) t[1] = (t[1] as number) + u.outputTokens;
-    if (u.cachedInputTokens !== null) t[2] = (t[2] as number) + u.cachedInputTokens;
-    if (u.cacheWriteTokens !== null) t[3] = (t[3] as number) + u.cacheWriteTokens;
-    if (u.reasoningTokens !== null) t[4] = (t[4] as number) + u.reasoningTokens;
+    // An unknown count (a rerank's tokens, an embedding's output) adds nothing and exports nothing:
+    // a series of 0 would say the provider reported none.
+    if (u.inputTokens !== null) {
+      t[0] = (t[0] as number) + u.inputTokens;
+      o.reported |= 1;
+    }
+    if (u.outputTokens !== null) {
+      t[1] = (t[1] as number) + u.outputTokens;
+      o.reported |= 2;
+    }
+    if (u.cachedInputTokens !== null) {
+      t[2] = (t[2] as number) + u.cachedInputTokens;
+      o.reported |= 4;
+    }
+    if (u.cacheWriteTokens !== null) {
+      t[3] = (t[3] as number) + u.cacheWriteTokens;
+      o.reported |= 8;
+    }
+    if (u.reasoningTokens !== null) {
+      t[4] = (t[4] as number) + u.reasoningTokens;
+      o.reported |= 16;
+    }
     if (costPico === null) {
       o.unpriced++;
     } else if (costPico > 0) {

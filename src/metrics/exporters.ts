@@ -5,7 +5,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
-import type { Aggregator, Series } from './aggregator.ts';
+import { type Aggregator, exportsTokens, type Series } from './aggregator.ts';
 import { serveExposition } from './exposition.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
@@ -229,7 +229,7 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
       for (const s of agg.ownSeries()) {
         for (let i = 0; i < TOKEN_TYPES.length; i++) {
           const v = s.tokens[i] as number;
-          if (v > 0 || i < 2) result.observe(tokens, v, s.tokenAttributes[i]);
+          if (exportsTokens(s, i, v)) result.observe(tokens, v, s.tokenAttributes[i]);
         }
         result.observe(cost, s.costUsd, s.attributes);
         if (s.ok > 0) result.observe(requests, s.ok, s.statusAttributes[0]);

@@ -153,6 +153,30 @@ describe('every exported series is unique, and holds every call', () => {
   });
 });
 
+describe('counts a provider did not report', () => {
+  it('are not exported as 0 tokens: a rerank shows requests but no token series, in every export path', async () => {
+    const m = monitor();
+    await m.ready();
+    m.record({ provider: 'cohere', model: 'rerank-v3.5', serviceType: 'reranking', operation: 'rerank', searchUnits: 1 });
+    m.record({ ...base, outputTokens: 0 });
+    const rerank = { provider: 'cohere', model: 'rerank-v3.5' };
+    const check = (s: Samples) => {
+      expect(total(s, METRIC.requests, rerank)).toBe(1);
+      expect(s.filter((x) => x.name === METRIC.tokens && x.labels.provider === 'cohere')).toEqual([]);
+      // A reported 0 is a count: exported.
+      expect(s.filter((x) => x.name === METRIC.tokens && x.labels.provider === 'openai' && x.labels.token_type === 'output')).toHaveLength(
+        1,
+      );
+    };
+    check(parseExposition(await (await fetch(m.metricsUrl as string)).text()));
+    const { resourceMetrics } = await (m.metricProducer as NonNullable<typeof m.metricProducer>).collect();
+    check(parseExposition(new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics)));
+    const registry = new Registry();
+    registerTokenmeterMetrics(m, registry);
+    check(parseExposition(await registry.metrics()));
+  });
+});
+
 describe('budget gauges', () => {
   it('of budgets over the same scope, window and unit are told apart by their budget label, each exported once', async () => {
     const m = new TokenMonitor({

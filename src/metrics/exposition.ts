@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultResource } from '@opentelemetry/resources';
-import { type Aggregator, type Hist, labelsText, labelText } from './aggregator.ts';
+import { type Aggregator, exportsTokens, type Hist, labelsText, labelText } from './aggregator.ts';
 import { DESCRIPTION, LABEL, METRIC, TOKEN_TYPES } from './names.ts';
 
 type GenAi = ReturnType<Aggregator['genAiSeries']>[number];
@@ -89,8 +89,7 @@ export function* expositionChunks(agg: Aggregator): Generator<string, void, unde
         let out = '';
         for (let t = 0; t < TOKEN_TYPES.length; t++) {
           const v = s.tokens[t] as number;
-          // Input and output always (so ratios have both sides); the finer types once they occur.
-          if (v > 0 || t < 2) out += `${METRIC.tokens}{${s.labels}${TOKEN_LABELS[t]}} ${num(v)}\n`;
+          if (exportsTokens(s, t, v)) out += `${METRIC.tokens}{${s.labels}${TOKEN_LABELS[t]}} ${num(v)}\n`;
         }
         return out;
       },

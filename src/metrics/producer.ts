@@ -13,7 +13,7 @@ import {
   type MetricProducer,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
-import type { Aggregator, Hist } from './aggregator.ts';
+import { type Aggregator, exportsTokens, type Hist } from './aggregator.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, TOKEN_TYPES } from './names.ts';
 
 /** The instrumentation scope tokenmeter's metrics are exported under. */
@@ -81,8 +81,7 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
     const st = s.start;
     for (let i = 0; i < TOKEN_TYPES.length; i++) {
       const v = s.tokens[i] as number;
-      // Input and output always (so ratios have both sides); the finer types once they occur.
-      if (v > 0 || i < 2) tokens.push(point(st, end, s.tokenAttributes[i] as Attributes, v));
+      if (exportsTokens(s, i, v)) tokens.push(point(st, end, s.tokenAttributes[i] as Attributes, v));
     }
     cost.push(point(st, end, s.attributes, s.costUsd));
     if (s.ok > 0) requests.push(point(st, end, s.statusAttributes[0], s.ok));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { bigPicoToUsd } from '../ledger/rollup.ts';
 import { CostSum, formatPico, perMillionToPico } from './money.ts';
 import { costPico, PriceBook } from './price-book.ts';
 
@@ -81,5 +82,13 @@ describe('money', () => {
     t.addSum(s);
     expect(t.toPicoBigInt()).toBe(2n ** 52n + 2_999_997n);
     expect(formatPico(12_345_000_000_000n)).toBe('12.345000000000');
+  });
+
+  it('gives sums as the double nearest the exact decimal, so JSON shows no float noise', () => {
+    const s = new CostSum();
+    s.add(1_000_007_000_001); // $1.000007000001: 1,000,007 micro and 1 pico
+    expect(JSON.stringify({ costUsd: s.usd })).toBe('{"costUsd":1.000007000001}');
+    expect(JSON.stringify({ costUsd: bigPicoToUsd(1_421_550_000_000n) })).toBe('{"costUsd":1.42155}');
+    expect(bigPicoToUsd(-2_500_000_000n)).toBe(-0.0025);
   });
 });

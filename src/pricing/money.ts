@@ -54,9 +54,12 @@ export class CostSum {
     this.add(other.pico);
   }
 
-  /** The sum as USD (a double, for metrics and display). */
+  /**
+   * The sum as USD (a double, for metrics and display): the double nearest the exact decimal, so
+   * that JSON shows 1.42155, not the 1.4215499999999999 that adding the two parts as doubles gives.
+   */
   get usd(): number {
-    return this.micro / 1e6 + this.pico / PICO_PER_USD;
+    return this.pico === 0 ? this.micro / 1e6 : Number(this.toDecimalString());
   }
 
   /** The exact sum in picodollars. */

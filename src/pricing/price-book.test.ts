@@ -527,6 +527,16 @@ describe('PriceBook', () => {
     expect(book.resolve('openai', 'gpt-4o')).toBe(first);
   });
 
+  it('gives each provider and model its own price when calls alternate between them', () => {
+    const book = new PriceBook({ prices: { 'azure_openai/gpt-4o': { input: 3, output: 4 } } });
+    for (let i = 0; i < 3; i++) {
+      expect(book.resolve('openai', 'gpt-4o')?.source).toBe('genai-prices');
+      expect(book.resolve('azure_openai', 'gpt-4o')).toMatchObject({ source: 'override', input: { base: 3_000_000 } });
+      expect(book.resolve('openai', 'gpt-4o-mini')?.matchedModel).toBe('gpt-4o-mini');
+      expect(book.resolve('openai', 'unknown-model-x')).toBeNull();
+    }
+  });
+
   it('lets code override the bundled price, by model or by provider/model, and config after code', () => {
     const book = new PriceBook({
       prices: { 'gpt-4o': { input: 1, output: 2 }, 'azure_openai/gpt-4o': { input: 3, output: 4, cachedInput: 0.5 } },

@@ -224,6 +224,8 @@ export class PriceBook {
   readonly #code = new Map<string, PriceOverride>();
   readonly #config = new Map<string, PriceOverride>();
   readonly #cache = new Map<string, ResolvedPrice | null>();
+  /** The last lookup: calls mostly repeat the model of the call before (a key built and hashed costs ~0.4 µs). */
+  #last: { provider: string; model: string; price: ResolvedPrice | null } | undefined;
   /** Bumped on every change, so holders of a resolved price know to look it up again. */
   version = 0;
 
@@ -239,17 +241,24 @@ export class PriceBook {
     if (typeof key !== 'string' || key === '') throw new ValidationError('model', key, 'must be a model name or provider/model');
     this.#code.set(key, validatePriceOverride(`prices["${key}"]`, price));
     this.#cache.clear();
+    this.#last = undefined;
     this.version++;
   }
 
   /** The price of a model, or null when no source knows it. Cached per provider and model. */
   resolve(provider: string, model: string, at: number = Date.now()): ResolvedPrice | null {
+    const last = this.#last;
+    if (last !== undefined && last.provider === provider && last.model === model && (last.price === null || at < last.price.expiresAt)) {
+      return last.price;
+    }
     const key = `${provider}\u0000${model}`;
-    const hit = this.#cache.get(key);
-    if (hit !== undefined && (hit === null || at < hit.expiresAt)) return hit;
-    const found = this.#lookup(provider, model, new Date(at)) ?? null;
-    this.#cache.set(key, found);
-    return found;
+    let price = this.#cache.get(key);
+    if (price === undefined || (price !== null && at >= price.expiresAt)) {
+      price = this.#lookup(provider, model, new Date(at)) ?? null;
+      this.#cache.set(key, price);
+    }
+    this.#last = { provider, model, price };
+    return price;
   }
 
   #lookup(provider: string, model: string, at: Date): ResolvedPrice | undefined {

@@ -3,10 +3,11 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { ValidationError } from '../errors.ts';
 import { RECORD_COLUMNS, toSnakeRecord } from '../ledger/columns.ts';
-import type { LedgerStore } from '../ledger/types.ts';
+import { bigPicoToUsd } from '../ledger/rollup.ts';
+import type { LedgerStore, Totals } from '../ledger/types.ts';
 import type { UsageRecord } from '../usage.ts';
 import { type ReportQuery, resolveQuery } from './query.ts';
-import { providerSummaries } from './reports.ts';
+import { type BreakdownRow, providerSummaries, summary } from './reports.ts';
 
 export type ExportFormat = 'csv' | 'json';
 
@@ -57,6 +58,56 @@ function snake(v: unknown): unknown {
   return out;
 }
 
+/** One group of the statistics, as the research tracker's `get_statistics()` gives it. */
+interface GroupStats {
+  calls: number;
+  tokens: number;
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+  errors: number;
+  unpriced_calls: number;
+}
+
+function groupStats(t: Totals): GroupStats {
+  return {
+    calls: t.requests,
+    tokens: t.totalTokens,
+    cost_usd: t.costUsd,
+    input_tokens: t.inputTokens,
+    output_tokens: t.outputTokens,
+    errors: t.errors,
+    unpriced_calls: t.unpricedRequests,
+  };
+}
+
+/**
+ * The JSON export's `statistics`: the totals and averages, by agent and by model in the shape of
+ * the research workflow tracker's `export_to_json` (`total_calls`, `total_tokens`,
+ * `total_cost_usd`, `average_*`, `by_agent`, `by_model`), and each provider split by service type
+ * and model. Records without an agent are under `(none)`.
+ */
+async function statisticsOf(store: LedgerStore, options: ExportOptions, now: number): Promise<Record<string, unknown>> {
+  const [byAgent, byModel, byProvider] = await Promise.all([
+    summary(store, { ...options, by: 'agent' }, now),
+    summary(store, { ...options, by: 'model' }, now),
+    providerSummaries(store, options, now),
+  ]);
+  const t = byModel.total;
+  const groups = (rows: BreakdownRow[]) => Object.fromEntries(rows.map((r) => [r.key ?? '(none)', groupStats(r)]));
+  return {
+    total_calls: t.requests,
+    total_tokens: t.totalTokens,
+    total_cost_usd: t.costUsd,
+    average_tokens_per_call: t.requests === 0 ? 0 : t.totalTokens / t.requests,
+    average_cost_per_call: t.requests === 0 ? 0 : bigPicoToUsd(t.costPicoUsd / BigInt(t.requests)),
+    unpriced_calls: t.unpricedRequests,
+    by_agent: groups(byAgent.rows),
+    by_model: groups(byModel.rows),
+    by_provider: snake(byProvider),
+  };
+}
+
 /**
  * Writes the records of a range to a file, streaming (a page of records at a time, so exports
  * larger than memory work), into a temporary file renamed into place at the end: a cut-short
@@ -80,14 +131,13 @@ export async function exportRecords(
     if (format === 'csv') {
       await put(out, CSV_HEADER);
     } else {
-      const statistics = await providerSummaries(store, options, now);
       const head = {
         exported_at: new Date(now).toISOString(),
         period: {
           since: filter.since === undefined ? null : new Date(filter.since).toISOString(),
           until: new Date(filter.until).toISOString(),
         },
-        statistics: snake({ byProvider: statistics }),
+        statistics: await statisticsOf(store, options, now),
       };
       await put(out, `${JSON.stringify(head, null, 2).slice(0, -2)},\n  "records": [`);
     }

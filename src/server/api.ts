@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { isLedgerError, isValidationError, ValidationError } from '../errors.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { resolveQuery } from '../reports/query.ts';
+import { receiveAlertmanager } from './alertmanager.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
 import { errorBody, HttpError, send } from './http.ts';
 import { handlePage } from './page.ts';
@@ -90,6 +92,8 @@ function pathParam(field: string, raw: string): string {
  * - `GET /v1/daily`: usage by day split by `by` (provider, model...), the same filters.
  * - `GET /v1/overview`: what the page shows of a range in one answer: the summaries by provider,
  *   model, agent, operation and user and the daily usage split by `split`, from two reads.
+ * - `POST /v1/alertmanager`: Alertmanager's webhook (version 4), kept in the ledger; `GET
+ *   /v1/alertmanager/alerts` reads its alerts back (`since`, `until`, `days`, `status`, `limit`).
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  * - `GET /`: the built-in dashboard page (its files are open; its data requests need the token).
  *
@@ -139,6 +143,14 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
         return monitor.alerts();
       },
     ],
+    [
+      '/v1/alertmanager/alerts',
+      (s) => {
+        const { limit, status, ...range } = parseQuery(s, 'alertmanager');
+        const r = resolveQuery(range);
+        return { alerts: monitor.alertmanagerAlerts({ since: r.since, until: r.until, status, limit }) };
+      },
+    ],
   ]);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
@@ -162,6 +174,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
     if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes, o.maxLedgerBacklog);
     if (method === 'POST' && path === '/v1/check') return check(monitor, req, res, o.maxBodyBytes);
+    if (method === 'POST' && path === '/v1/alertmanager') return receiveAlertmanager(monitor, req, res, o.maxBodyBytes);
     if (method !== 'GET') throw new HttpError(405, errorBody('method_not_allowed', `${method} ${path.slice(0, 200)}`));
     const report = reports.get(path);
     if (report !== undefined) send(res, 200, await report(search));

@@ -51,10 +51,23 @@ export const ROUTE_QUERIES = {
   user: z.strictObject(filters).omit({ user: true }).partial(),
   thread: z.strictObject(filters).omit({ thread: true }).partial(),
   none: z.strictObject({}),
+  /** `GET /v1/alertmanager/alerts`: the range (on when each alert was last received), its state, how many. */
+  alertmanager: z
+    .strictObject({ since: time, until: time, days, limit, status: z.enum(['firing', 'resolved'], 'must be "firing" or "resolved"') })
+    .partial(),
 } as const;
 
 export type RouteQuery = keyof typeof ROUTE_QUERIES;
-export type ParsedQuery = ReportQuery & { by?: Dimension; split?: Dimension; limit?: number; errors?: boolean };
+
+/** The range of a route given neither `since`, `days` nor `run`: the CLI's default for the same report. */
+const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30, daily: 30, overview: 30 };
+export type ParsedQuery = ReportQuery & {
+  by?: Dimension;
+  split?: Dimension;
+  limit?: number;
+  errors?: boolean;
+  status?: 'firing' | 'resolved';
+};
 
 const FIELDS: Record<string, keyof ReportQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
 
@@ -95,5 +108,8 @@ export function parseQuery(search: string, route: RouteQuery): ParsedQuery {
   }
   const q: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r.data)) q[FIELDS[k] ?? k] = v;
+  // As `tokenmeter summary`: the last 30 days unless the range (or a run, whenever it ran) is given.
+  const days = DEFAULT_DAYS[route];
+  if (days !== undefined && q.since === undefined && q.days === undefined && q.runId === undefined) q.days = days;
   return q as ParsedQuery;
 }

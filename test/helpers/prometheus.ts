@@ -75,15 +75,23 @@ export interface PrometheusServer {
 
 /**
  * Starts /usr/bin/prometheus on a free port with a temp config and data dir, scraping `target`
- * (a metrics URL) every `scrapeInterval`, and waits until it is ready. A port taken between
+ * (a metrics URL, or several on the same path: one job, one instance each) every `scrapeInterval`,
+ * and evaluating `ruleFiles` at the same interval; waits until it is ready. A port taken between
  * freePort() and the bind is retried with another (as test/alerting-e2e.test.ts does).
  */
-export async function startPrometheus(target: string, scrapeInterval = '1s'): Promise<PrometheusServer> {
+export async function startPrometheus(
+  target: string | string[],
+  scrapeInterval = '1s',
+  options: { ruleFiles?: string[] } = {},
+): Promise<PrometheusServer> {
   const r = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
   if (r.error) throw new Error(`prometheus is not installed (run ./dev setup, or apt-get install prometheus): ${r.error.message}`);
   const tmp = mkdtempSync(join(tmpdir(), 'tokenmeter-prometheus-'));
-  const scrape = new URL(target);
+  const scrapes = (Array.isArray(target) ? target : [target]).map((t) => new URL(t));
+  const path = scrapes[0]?.pathname ?? '/metrics';
+  if (scrapes.some((s) => s.pathname !== path)) throw new Error(`targets on different paths: ${String(target)}`);
   const config = join(tmp, 'prometheus.yml');
+  const rules = options.ruleFiles ?? [];
   // JSON strings are YAML strings: paths and addresses are quoted whatever they hold.
   writeFileSync(
     config,
@@ -91,11 +99,13 @@ export async function startPrometheus(target: string, scrapeInterval = '1s'): Pr
       'global:',
       `  scrape_interval: ${scrapeInterval}`,
       `  scrape_timeout: ${scrapeInterval}`,
+      `  evaluation_interval: ${scrapeInterval}`,
+      ...(rules.length > 0 ? ['rule_files:', ...rules.map((f) => `  - ${JSON.stringify(f)}`)] : []),
       'scrape_configs:',
       '  - job_name: tokenmeter',
-      `    metrics_path: ${JSON.stringify(scrape.pathname)}`,
+      `    metrics_path: ${JSON.stringify(path)}`,
       '    static_configs:',
-      `      - targets: [${JSON.stringify(scrape.host)}]`,
+      `      - targets: [${scrapes.map((s) => JSON.stringify(s.host)).join(', ')}]`,
       '',
     ].join('\n'),
   );
