@@ -78,6 +78,7 @@ async function inProcessLoad(m: TokenMonitor): Promise<number> {
     m.records({ days: 30, errors: true, limit: 10 }),
     Promise.resolve(m.status()),
     Promise.resolve(m.alerts()),
+    Promise.resolve(m.alertmanagerAlerts({ since: now - 7 * 86_400_000, limit: 20 })),
   ]);
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }

@@ -48,6 +48,33 @@ beforeAll(async () => {
   guarded = await serve(dir, ['--token', TOKEN]);
   // Live traffic through the open server: user dave's daily budget warns, then is exceeded.
   await pushOverBudget(open.url);
+  // Alertmanager's webhook, as its shipped receiver posts it: one alert firing, one resolved.
+  const alert = (name: string, status: string, severity: string) => ({
+    status,
+    labels: { alertname: name, severity, scope: 'user', scope_id: 'dave' },
+    annotations: { summary: `${name} for dave` },
+    startsAt: new Date(Date.now() - 600_000).toISOString(),
+    endsAt: status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus:9090/graph',
+    fingerprint: `fp-${name}`,
+  });
+  const am = await fetch(`${open.url}/v1/alertmanager`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      version: '4',
+      receiver: 'tokenmeter',
+      status: 'firing',
+      groupKey: '{}:{}',
+      truncatedAlerts: 0,
+      groupLabels: {},
+      commonLabels: {},
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager:9093',
+      alerts: [alert('TokenmeterBudgetExceeded', 'firing', 'critical'), alert('TokenmeterBudgetWarning', 'resolved', 'warning')],
+    }),
+  });
+  expect(am.status).toBe(200);
   browser = await launchBrowser();
 });
 afterAll(async () => {
@@ -205,6 +232,15 @@ describe('the built-in page', () => {
       fired.reverse().map((a) => [a.level, `${a.budget.scope} ${a.budget.scopeId} ${a.budget.window}`]),
     );
     expect(alerts[0]?.slice(1, 3)).toEqual(['exceeded', 'user dave daily']);
+    // What Alertmanager sent, as /v1/alertmanager/alerts answers it.
+    const received = await api<{ alerts: { status: string; alertname: string; summary: string }[] }>('/v1/alertmanager/alerts', {
+      days: '7',
+      limit: '20',
+    });
+    expect(received.alerts).toHaveLength(2);
+    expect((await rows(page, 'alertmanager')).map((r) => [r[1], r[3], r[4]])).toEqual(
+      received.alerts.map((a) => [a.status, a.alertname, a.summary]),
+    );
     // The month card against the global monthly budget.
     expect(await text(page, '#card-month .budget')).toMatch(/^of \$500\.0000 monthly budget \(global\) · [\d.]+% · ok$/);
     // Everything came from this server, nothing from a CDN; its data requests are the ones the benchmark times.

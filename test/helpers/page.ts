@@ -159,6 +159,7 @@ export function pageLoadRequests(now = Date.now()): string[] {
     '/v1/records?days=30&errors=true&limit=10',
     '/v1/status',
     '/v1/alerts',
+    '/v1/alertmanager/alerts?days=7&limit=20',
   ];
 }
 

@@ -25,10 +25,10 @@ function usd(value) {
   return `${value < 0 ? '-' : ''}$${s}`;
 }
 
-/** USD of an exact picodollar sum (as the server's bigPicoToUsd). */
+/** USD of an exact picodollar sum, as the server's bigPicoToUsd: the double nearest the exact decimal. */
 function picoUsd(pico) {
-  const whole = pico / PICO;
-  return Number(whole) + Number(pico - whole * PICO) / 1e12;
+  const abs = pico < 0n ? -pico : pico;
+  return Number(`${pico < 0n ? '-' : ''}${abs / PICO}.${(abs % PICO).toString().padStart(12, '0')}`);
 }
 
 const num = (v) => Number(v).toLocaleString('en-US', { maximumFractionDigits: 0 });
@@ -262,12 +262,13 @@ async function load() {
   // Whole UTC days from 31 days back: every day-aligned budget window of a month or less starts in them.
   const cardsSince = utcDay(Date.now() - 31 * DAY_MS);
   try {
-    const [overview, days, errors, status, alerts] = await Promise.all([
+    const [overview, days, errors, status, alerts, received] = await Promise.all([
       api('/v1/overview', { ...q, split: state.split }),
       api('/v1/summary', { ...filters, since: cardsSince, by: 'day' }),
       api('/v1/records', { ...q, errors: 'true', limit: '10' }),
       api('/v1/status'),
       api('/v1/alerts'),
+      api('/v1/alertmanager/alerts', { days: '7', limit: '20' }),
     ]);
     showAuth('');
     showError('');
@@ -325,6 +326,16 @@ async function load() {
         })),
       [3],
       'No alert in the budgets’ current windows.',
+    );
+    fillTable(
+      'alertmanager',
+      ['last received (UTC)', 'status', 'severity', 'alert', 'summary', 'notifications'],
+      received.alerts.map((a) => ({
+        cells: [shortTime(a.lastReceivedAt), a.status, a.severity ?? '–', a.alertname ?? '–', a.summary ?? '', num(a.notifications)],
+        className: a.status === 'firing' ? `level-${a.severity === 'warning' ? 'warning' : 'exceeded'}` : '',
+      })),
+      [5],
+      'No notification from Alertmanager in 7 days (its webhook: POST /v1/alertmanager).',
     );
     fillTable(
       'errors',
