@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,7 @@ afterAll(async () => {
   await browser?.close();
   await stop(open.proc);
   await stop(guarded.proc);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function api<T>(path: string, params: Record<string, string> = {}, base = open.url): Promise<T> {
