@@ -128,7 +128,7 @@ function rawInsert(records: UsageRecord[]): number {
 }
 
 /** A ledger of `n` records spread over the 30 days before `now`, written in 10,000-record batches. */
-async function ledgerOf(n: number, now: number): Promise<{ store: SqliteStore; dir: string }> {
+export async function ledgerOf(n: number, now: number): Promise<{ store: SqliteStore; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'));
   const store = new SqliteStore(join(dir, 'ledger.db'));
   const step = (30 * DAY) / n;

@@ -11,6 +11,7 @@ import { benchCli } from './cli.ts';
 import type { Result } from './harness.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
+import { benchPage } from './page.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
 import { benchScrape10k } from './scrape-10k.ts';
@@ -74,6 +75,19 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
   {
     names: ['metrics-scrape-300', 'metrics-scrape-10000', 'metrics-scrape-bytes', 'metrics-scrape-rss-growth'],
     run: benchMetrics,
+  },
+  // ms for every data request the built-in page makes on load, over HTTP to `tokenmeter serve` over a
+  // 10M-record ledger (mean, -p50), beside the same over 1M records and the same reports in process.
+  {
+    names: [
+      'page-load-10m',
+      'page-load-10m-p50',
+      'page-load-1m',
+      'page-load-1m-p50',
+      'page-load-10m-in-process',
+      'page-load-10m-in-process-p50',
+    ],
+    run: benchPage,
   },
   // ms per /metrics scrape of ~10,000 series (a tenth histograms) beside prom-client's registry.metrics() for the same series.
   {

@@ -989,9 +989,9 @@ export class TokenMonitor implements CallSink {
     return this.#storeFor('receivedAlerts')(q);
   }
 
-  /** Raw records from the ledger, newest first (default limit 100). */
-  async records(q: ReportQuery & { limit?: number } = {}): Promise<UsageRecord[]> {
-    checkQueryKeys(q, ['limit'], 'a records query');
+  /** Raw records from the ledger, newest first (default limit 100); `errors`: only the failed calls. */
+  async records(q: ReportQuery & { limit?: number; errors?: boolean } = {}): Promise<UsageRecord[]> {
+    checkQueryKeys(q, ['limit', 'errors'], 'a records query');
     return reports.records(await this.#store(), q);
   }
 
@@ -999,6 +999,18 @@ export class TokenMonitor implements CallSink {
   async summary(q: ReportQuery & { by?: Dimension } = {}): Promise<reports.Summary> {
     checkQueryKeys(q, ['by'], 'a summary query');
     return reports.summary(await this.#store(), q);
+  }
+
+  /** Usage by day split by one dimension (default: provider): a series per value, a point per day of the range. */
+  async daily(q: ReportQuery & { by?: Dimension } = {}): Promise<reports.DailyBreakdown> {
+    checkQueryKeys(q, ['by'], 'a daily query');
+    return reports.daily(await this.#store(), q);
+  }
+
+  /** A range at a glance (the built-in page): totals, breakdowns by provider, model, agent, operation and user, and usage by day split by `split`. */
+  async overview(q: ReportQuery & { split?: Dimension } = {}): Promise<reports.Overview> {
+    checkQueryKeys(q, ['split'], 'an overview query');
+    return reports.overview(await this.#store(), q);
   }
 
   /** Per provider: totals, by service type and by model. */

@@ -226,6 +226,9 @@ describe('tokenmeter report, records and session-report', () => {
     ]);
     expect(json(['records', '--user', 'nobody', '--dir', dir])).toEqual([]);
     expect(run(['records', '-d', '1', '--user', 'bob', '--dir', dir]).out).toContain('No records from ');
+    // None of these calls failed: --errors finds none (src/reports/reports.test.ts has failures to find).
+    expect(json(['records', '--errors', '--dir', dir])).toEqual([]);
+    expect(run(['records', '--errors', '--dir', dir]).out).toContain('No failed calls up to now matching the filters');
   });
 
   it('session-report: calls, tokens, cost, shares by agent and model, budget use', () => {

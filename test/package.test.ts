@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,11 @@ describe('the packed package', () => {
       'dist/metrics/prom-client.d.ts',
       'dist/cli/index.js',
       'dist/cli/bin.js',
+      // The dashboard page's files, served as they are (no build step for the user).
+      'dist/server/page/index.html',
+      'dist/server/page/app.js',
+      'dist/server/page/style.css',
+      'dist/server/page/favicon.svg',
       'README.md',
       'package.json',
     ])
@@ -173,6 +178,35 @@ console.log(JSON.stringify(getTokenMonitor().usageSummary('openai')));
       project,
     );
     expect(out).toMatch(/output\s+\$4\.00 \/ 1M tokens/);
+  });
+
+  it('serves the dashboard page, and uPlot from its dependency, from the installed package', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-pack-serve-'));
+    const child = spawn(join(project, 'node_modules', '.bin', 'tokenmeter'), ['serve', '--port', '0', '--dir', dir], {
+      cwd: project,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout?.on('data', (c: Buffer) => {
+          out += c;
+          const m = /serving (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1] as string);
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const page = await fetch(`${url}/`);
+      expect(page.status).toBe(200);
+      const links = [...(await page.text()).matchAll(/(?:src|href)="(\/page\/[^"]+)"/g)].map((m) => m[1] as string);
+      expect(links).toHaveLength(5);
+      for (const link of links) expect((await fetch(`${url}${link}`)).status, link).toBe(200);
+      const uplot = Buffer.from(await (await fetch(`${url}${links.find((l) => l.startsWith('/page/uplot.js'))}`)).arrayBuffer());
+      expect(uplot.equals(readFileSync(join(project, 'node_modules', 'uplot', 'dist', 'uPlot.iife.min.js')))).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('close', resolve));
+    }
   });
 
   // Debian's own Node (20 on bookworm) where there is one: the command it would run users into.

@@ -154,6 +154,7 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .option('--user <id>', 'only this user')
       .option('--thread <id>', 'only this thread')
       .option('--run <id>', 'only this run (monitor.session())')
+      .option('--errors', 'only the failed calls')
       .option('-d, --days <n>', 'the last n days', parseDays),
   ).action(async (opts: RecordsArgs) => done(await (await import('./records.ts')).recordsCommand(opts, out)));
   program

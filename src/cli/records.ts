@@ -10,6 +10,8 @@ export interface RecordsArgs extends RangeArgs {
   user?: string | undefined;
   thread?: string | undefined;
   run?: string | undefined;
+  /** Only the failed calls. */
+  errors?: boolean | undefined;
   dir?: string | undefined;
   json?: boolean | undefined;
 }
@@ -39,10 +41,10 @@ export async function recordsCommand(args: RecordsArgs, out: (s: string) => void
   if (args.thread !== undefined) q.threadId = args.thread;
   if (args.run !== undefined) q.runId = args.run;
   return withLedger(args.dir, async (l) => {
-    const rs = await records(l.store, { ...q, limit: args.limit ?? 20 });
+    const rs = await records(l.store, { ...q, limit: args.limit ?? 20, errors: args.errors === true });
     if (args.json) out(toJson(rs));
     else if (!l.exists) out(noLedgerMessage(l));
-    else if (rs.length === 0) out(`No records ${rangeText(q)} matching the filters in ${l.dir}.`);
+    else if (rs.length === 0) out(`No ${args.errors ? 'failed calls' : 'records'} ${rangeText(q)} matching the filters in ${l.dir}.`);
     else {
       out(
         table(

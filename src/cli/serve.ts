@@ -40,9 +40,10 @@ export interface Serving {
 
 /**
  * What `tokenmeter serve` runs, for anyone who runs the same server (the demo): a TokenMonitor
- * (ledger in the storage dir, budgets from its config.json) behind the REST API, with /metrics on
- * the same port. Refuses (a ValidationError) to listen beyond loopback without a token unless told
- * the API is meant to be open; a failure to listen closes the monitor and is thrown.
+ * (ledger in the storage dir, budgets from its config.json) behind the REST API, with /metrics
+ * and the dashboard page (/) on the same port. Refuses (a ValidationError) to listen beyond
+ * loopback without a token unless told the API is meant to be open; a failure to listen closes
+ * the monitor and is thrown.
  */
 export async function startServing(o: ServeOptions): Promise<Serving> {
   const host = o.host ?? '127.0.0.1';
@@ -96,6 +97,7 @@ export async function serveCommand(o: ServeOptions, out: (s: string) => void): P
   const env = o.token ?? process.env.TOKENMETER_API_TOKEN;
   const open = (env === undefined || env === '') && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
   out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir}${open})`);
+  out(`dashboard: open ${server.url}/ in a browser${env === undefined || env === '' ? '' : ' (it asks for the token)'}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -459,6 +459,8 @@ export class SqliteStore implements LedgerStore {
       parts.push(`${COLUMN[field]} = ?`);
       params.push(id);
     }
+    // The users' rollups hold only records with a user; the hourly one is never read for these.
+    if (filter.withUser === true && rollup === undefined) parts.push('user_id IS NOT NULL');
     if (filter.runId !== undefined) {
       // Rollups do not keep runs; callers pass runs to the rows only.
       if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
@@ -526,12 +528,13 @@ export class SqliteStore implements LedgerStore {
   #aggregateSync(filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
     const out = new Map<string, AggregateRow>();
     const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
+    const withUser = filter.withUser === true;
     const rollup =
       filter.runId !== undefined
         ? undefined
-        : asked.every((d) => ROLLUP_HOUR.dims.has(d))
+        : !withUser && asked.every((d) => ROLLUP_HOUR.dims.has(d))
           ? ROLLUP_HOUR
-          : (filter.userId !== undefined || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
+          : (filter.userId !== undefined || withUser || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
             ? ROLLUP_USER_DAY
             : undefined;
     if (rollup === undefined) this.#rawAggregate(filter, by, out);
@@ -600,7 +603,7 @@ export class SqliteStore implements LedgerStore {
     const where = this.#where(filter, rollup);
     if (where === null) return;
     this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
-    if (rollup !== ROLLUP_HOUR && filter.userId === undefined) {
+    if (rollup !== ROLLUP_HOUR && filter.userId === undefined && filter.withUser !== true) {
       // Grouped by user: the users' rollups hold only the records with a user; those without one
       // are all records (rollup_hour, over the same whole buckets) less those with one.
       const all = this.#where(filter, ROLLUP_HOUR);
@@ -668,7 +671,8 @@ export class SqliteStore implements LedgerStore {
     // The limit is bound, not written into the SQL: statements are kept one per distinct SQL text, and
     // a client asking for a new limit each time (the REST API's ?limit=) would add one per call.
     const limit = query.limit === undefined ? -1 : Math.max(0, Math.floor(query.limit));
-    const sql = `SELECT * FROM records ${where.sql} ORDER BY id ${order} LIMIT ?`;
+    const cond = query.errors !== true ? where.sql : where.sql === '' ? 'WHERE error = 1' : `${where.sql} AND error = 1`;
+    const sql = `SELECT * FROM records ${cond} ORDER BY id ${order} LIMIT ?`;
     return (this.#prepare(sql, sql).all(...where.params, limit) as Record<string, number | string | null>[]).map((r) => this.#toRecord(r));
   }
 

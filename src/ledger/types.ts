@@ -30,6 +30,8 @@ export interface LedgerFilter {
   apiKeyId?: string | undefined;
   /** Records of one run (`monitor.session()`), by their `metadata.run_id`: read from the rows, never the rollups. */
   runId?: string | undefined;
+  /** Only records with a user: grouped by user, the users' rollups alone answer (no reads for the records without one). */
+  withUser?: boolean | undefined;
 }
 
 /** Sums over a set of records. Token counts the providers did not report add nothing. */
@@ -57,6 +59,8 @@ export interface AggregateRow extends Totals {
 /** Raw records, newest first unless `order` says otherwise. */
 export interface RecordQuery extends LedgerFilter {
   limit?: number | undefined;
+  /** Only the failed calls. */
+  errors?: boolean | undefined;
   order?: 'asc' | 'desc' | undefined;
 }
 

@@ -74,6 +74,7 @@ export function aggregateRecords(records: readonly UsageRecord[], f: LedgerFilte
     if ((f.since !== undefined && r.timestamp < f.since) || (f.until !== undefined && r.timestamp >= f.until)) continue;
     if (FILTER_FIELDS.some((k) => f[k] !== undefined && r[k] !== f[k])) continue;
     if (f.runId !== undefined && r.metadata?.run_id !== f.runId) continue;
+    if (f.withUser === true && (r.userId === null || r.userId === undefined)) continue;
     const key: AggregateRow['key'] = {};
     for (const d of by) {
       if (d === 'day') key.day = new Date(r.timestamp).toISOString().slice(0, 10);

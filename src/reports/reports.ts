@@ -1,6 +1,7 @@
-import { addTotals, emptyTotals } from '../ledger/rollup.ts';
+import { ValidationError } from '../errors.ts';
+import { addTotals, bigPicoToUsd, emptyTotals } from '../ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from '../ledger/types.ts';
-import { DAY_MS } from '../time.ts';
+import { DAY_MS, HOUR_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetStatus } from './budget-status.ts';
 import { dimensionOf, type ReportQuery, resolveQuery } from './query.ts';
@@ -203,8 +204,198 @@ export async function sessionStats(store: LedgerStore, q: ReportQuery & { budget
   };
 }
 
-/** Raw records, newest first. */
-export async function records(store: LedgerStore, q: ReportQuery & { limit?: number }, now = Date.now()): Promise<UsageRecord[]> {
+/** One value's line of a {@link DailyBreakdown}: its totals over the range, and its cost, tokens and calls on each day. */
+export interface DailySeries {
+  key: string | null;
+  total: Totals;
+  costUsd: number[];
+  totalTokens: number[];
+  requests: number[];
+}
+
+/** Usage by day, split by one dimension (cost by day stacked by provider or model). */
+export interface DailyBreakdown {
+  period: Period;
+  by: Dimension;
+  /** Every UTC day of the range, oldest first (YYYY-MM-DD); from the first record's day when the range has no start. */
+  days: string[];
+  /** One per value of `by`, largest cost first (the order of `summary`'s rows), each with a point for every day. */
+  series: DailySeries[];
+  total: Totals;
+}
+
+const dayOf = (ms: number) => new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+
+/**
+ * Usage by day and one dimension (default: provider), from the same aggregate as `summary`: the
+ * series of a day add up to `summary({ by: 'day' })`'s row of that day, and each series' total
+ * to `summary({ by })`'s row of its value.
+ */
+export async function daily(store: LedgerStore, q: ReportQuery & { by?: Dimension } = {}, now = Date.now()): Promise<DailyBreakdown> {
   const filter = resolveQuery(q, now);
-  return store.records({ ...filter, limit: q.limit ?? 100 });
+  const by = splitOf(q.by ?? 'provider');
+  return dailyOf(await store.aggregate(filter, ['day', by]), by, filter);
+}
+
+function splitOf(by: unknown): Dimension {
+  const d = dimensionOf(by);
+  if (d === 'day' || d === 'hour') throw new ValidationError('by', d, 'must be a record field: the days are the other axis');
+  return d;
+}
+
+/** Rows holding `day` and `by` (and maybe more dimensions, added up here) as a daily breakdown of the filter's range. */
+function dailyOf(rows: readonly AggregateRow[], by: Dimension, filter: LedgerFilter & { until: number }): DailyBreakdown {
+  const first = filter.since ?? rows.reduce((min, r) => Math.min(min, Date.parse(`${r.key.day}T00:00:00Z`)), filter.until);
+  const days: string[] = [];
+  for (let d = Math.floor(first / DAY_MS); d * DAY_MS < filter.until && rows.length > 0; d++) days.push(dayOf(d * DAY_MS));
+  const index = new Map(days.map((d, i) => [d, i]));
+  const perKey = new Map<string | null, { total: Totals; days: Totals[] }>();
+  for (const r of rows) {
+    const k = r.key[by] ?? null;
+    let e = perKey.get(k);
+    if (e === undefined) {
+      e = { total: emptyTotals(), days: days.map(emptyTotals) };
+      perKey.set(k, e);
+    }
+    addTotals(e.total, r);
+    addTotals(e.days[index.get(r.key.day ?? '') as number] as Totals, r);
+  }
+  const b = breakdown(
+    [...perKey].map(([k, e]) => ({ key: { [by]: k }, ...e.total })),
+    by,
+  );
+  const series = b.rows.map(({ key, share: _, ...total }) => {
+    const perDay = perKey.get(key)?.days ?? [];
+    return {
+      key,
+      total,
+      costUsd: perDay.map((t) => t.costUsd),
+      totalTokens: perDay.map((t) => t.totalTokens),
+      requests: perDay.map((t) => t.requests),
+    };
+  });
+  return { period: periodOf(filter), by, days, series, total: b.total };
+}
+
+/** Takes `b` away from `a`. */
+function subtractTotals(a: Totals, b: Totals): void {
+  a.requests -= b.requests;
+  a.errors -= b.errors;
+  a.inputTokens -= b.inputTokens;
+  a.outputTokens -= b.outputTokens;
+  a.cachedInputTokens -= b.cachedInputTokens;
+  a.cacheWriteTokens -= b.cacheWriteTokens;
+  a.reasoningTokens -= b.reasoningTokens;
+  a.totalTokens -= b.totalTokens;
+  a.costPicoUsd -= b.costPicoUsd;
+  a.costUsd = bigPicoToUsd(a.costPicoUsd);
+  a.unpricedRequests -= b.unpricedRequests;
+}
+
+/** The dimensions an {@link Overview} breaks its range down by. */
+export const OVERVIEW_DIMENSIONS = ['provider', 'model', 'agent', 'operation', 'userId'] as const;
+
+/** A range at a glance (what the built-in page shows): totals, the top of each dimension, and usage by day. */
+export interface Overview {
+  period: Period;
+  total: Totals;
+  /** Each dimension's rows, as `summary({ by })` answers them. */
+  breakdowns: Record<(typeof OVERVIEW_DIMENSIONS)[number], BreakdownRow[]>;
+  /** Usage by day split by `split`, as `daily({ by: split })` answers it. */
+  daily: DailyBreakdown;
+}
+
+/**
+ * `summary` by provider, model, agent, operation and user and `daily` by `split` (default
+ * provider), from two reads instead of six: one of the hourly rollup grouped by day and all of
+ * its dimensions, added up here (exactly: picodollar sums) into each breakdown and the days, and
+ * one of the users' rollups alone (the records without a user are the total less the users').
+ * Each part equals the report it stands for.
+ */
+export async function overview(store: LedgerStore, q: ReportQuery & { split?: Dimension } = {}, now = Date.now()): Promise<Overview> {
+  const filter = resolveQuery(q, now);
+  const split = splitOf(q.split ?? 'provider');
+  // The users' rollups keep no operation: filtered by user, operations are read on their own.
+  const dims: Dimension[] = filter.userId === undefined ? ['provider', 'model', 'agent', 'operation'] : ['provider', 'model', 'agent'];
+  if (!dims.includes(split)) dims.push(split);
+  // The users from their rollups alone; the records without a user are what the users leave of the total.
+  const [rows, users, operations] = await Promise.all([
+    store.aggregate(filter, ['day', ...dims]),
+    store.aggregate(filter.userId === undefined ? { ...filter, withUser: true } : filter, ['userId']),
+    dims.includes('operation') ? undefined : store.aggregate(filter, ['operation']),
+  ]);
+  const by = (dim: Dimension): BreakdownRow[] => {
+    const groups = new Map<string | null, AggregateRow>();
+    for (const r of rows) {
+      const k = r.key[dim] ?? null;
+      let g = groups.get(k);
+      if (g === undefined) {
+        g = { key: { [dim]: k }, ...emptyTotals() };
+        groups.set(k, g);
+      }
+      addTotals(g, r);
+    }
+    return breakdown([...groups.values()], dim).rows;
+  };
+  const d = dailyOf(rows, split, filter);
+  const none: AggregateRow = { key: { userId: null }, ...addTotals(emptyTotals(), d.total) };
+  for (const u of users) subtractTotals(none, u);
+  if (none.requests > 0) users.push(none);
+  return {
+    period: d.period,
+    total: d.total,
+    breakdowns: {
+      provider: by('provider'),
+      model: by('model'),
+      agent: by('agent'),
+      operation: operations === undefined ? by('operation') : breakdown(operations, 'operation').rows,
+      userId: breakdown(users, 'userId').rows,
+    },
+    daily: d,
+  };
+}
+
+/**
+ * Raw records, newest first. `errors`: only failed calls, found through the rollups' error counts
+ * (by hour, or by day for a user) so that only the stretches holding errors are read from the
+ * rows: without an index on errors, a range with few of them would otherwise be read whole.
+ */
+export async function records(
+  store: LedgerStore,
+  q: ReportQuery & { limit?: number; errors?: boolean },
+  now = Date.now(),
+): Promise<UsageRecord[]> {
+  const filter = resolveQuery(q, now);
+  const limit = q.limit ?? 100;
+  if (q.errors !== true) return store.records({ ...filter, limit });
+  // The run filter reads the rows anyway: no rollup to narrow it with.
+  if (filter.runId !== undefined) return store.records({ ...filter, limit, errors: true });
+  const unit = filter.userId === undefined ? 'hour' : 'day';
+  const size = unit === 'hour' ? HOUR_MS : DAY_MS;
+  const start = (r: AggregateRow) => Date.parse(unit === 'hour' ? `${r.key.hour}:00:00Z` : `${r.key.day}T00:00:00Z`);
+  const out: UsageRecord[] = [];
+  // The newest are wanted: the last day first, then the week before it, then the rest of the range.
+  let hi = filter.until;
+  for (const back of [DAY_MS, 8 * DAY_MS, Number.POSITIVE_INFINITY]) {
+    const lo = back === Number.POSITIVE_INFINITY ? filter.since : Math.max(filter.since ?? Number.NEGATIVE_INFINITY, filter.until - back);
+    if (lo !== undefined && lo >= hi) continue;
+    const window = { ...filter, since: lo, until: hi };
+    const buckets = (await store.aggregate(window, [unit]))
+      .filter((r) => r.errors > 0)
+      .map(start)
+      .sort((a, b) => b - a);
+    // Runs of adjacent buckets with errors, newest first, each read as one range until `limit` are found.
+    for (let i = 0; i < buckets.length && out.length < limit; ) {
+      const end = (buckets[i] as number) + size;
+      let first = buckets[i] as number;
+      while (i + 1 < buckets.length && buckets[i + 1] === first - size) first = buckets[++i] as number;
+      i++;
+      const since = Math.max(first, lo ?? first);
+      const until = Math.min(end, hi);
+      out.push(...(await store.records({ ...filter, since, until, limit: limit - out.length, errors: true })));
+    }
+    if (out.length >= limit || lo === undefined || lo === filter.since) break;
+    hi = lo;
+  }
+  return out;
 }

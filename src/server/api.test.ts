@@ -201,3 +201,45 @@ describe('POST /v1/usage while the ledger is behind', () => {
     expect(monitor.health().ledger).toMatchObject({ written: 8, dropped: 0 });
   });
 });
+
+describe('the page’s routes', () => {
+  it('answers usage by day split by a field, failed calls only, and 400s naming a bad parameter', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-api-daily-'));
+    const server = await start(new TokenMonitor({ dir, metrics: false, loadConfig: false }));
+    const t = Date.now() - 86_400_000;
+    const post = (body: unknown) =>
+      fetch(`${server.url}/v1/usage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(
+      (
+        await post([
+          { provider: 'openai', model: 'gpt-4o', inputTokens: 1000, timestamp: t },
+          { provider: 'anthropic', model: 'claude-sonnet-4-20250514', inputTokens: 1000, timestamp: t + 1 },
+          { provider: 'openai', model: 'gpt-4o', inputTokens: 0, errorType: 'rate_limit', errorMessage: '429', timestamp: t + 2 },
+        ])
+      ).status,
+    ).toBe(201);
+    const daily = (await (await fetch(`${server.url}/v1/daily?days=2&by=provider`)).json()) as {
+      by: string;
+      days: string[];
+      series: { key: string; requests: number[] }[];
+    };
+    expect(daily.by).toBe('provider');
+    expect(daily.days).toHaveLength(3);
+    expect(daily.series.map((s) => [s.key, s.requests.reduce((a, b) => a + b)])).toEqual([
+      ['anthropic', 1],
+      ['openai', 2],
+    ]);
+    const failed = (await (await fetch(`${server.url}/v1/records?errors=true`)).json()) as { error: boolean; errorType: string }[];
+    expect(failed.map((r) => [r.error, r.errorType])).toEqual([[true, 'rate_limit']]);
+    expect((await (await fetch(`${server.url}/v1/records?errors=false`)).json()) as unknown[]).toHaveLength(3);
+    for (const [path, field] of [
+      ['/v1/daily?by=day', 'by'],
+      ['/v1/daily?limit=3', 'limit'],
+      ['/v1/records?errors=yes', 'errors'],
+    ]) {
+      const r = await fetch(`${server.url}${path}`);
+      expect(r.status, path).toBe(400);
+      expect(((await r.json()) as { error: { field: string } }).error.field, path).toBe(field);
+    }
+  });
+});

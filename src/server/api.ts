@@ -7,6 +7,7 @@ import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
 import { errorBody, HttpError, send } from './http.ts';
+import { handlePage } from './page.ts';
 import { parseQuery } from './query.ts';
 import { check, ingest } from './routes.ts';
 
@@ -87,11 +88,15 @@ function pathParam(field: string, raw: string): string {
  * - `POST /v1/check`: may this call run? 200, or 402 with the budget when an enforced one is spent.
  * - `GET /v1/summary`, `/v1/report`, `/v1/records`, `/v1/users/:id`, `/v1/threads/:id`: reports,
  *   with `days`, `since`, `until`, `provider`, `model`, `agent`, `user`, `thread`, `key`, `run`,
- *   `by` (summary) and `limit` (records); any other parameter is a 400.
+ *   `by` (summary) and `limit` and `errors` (records); any other parameter is a 400.
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
+ * - `GET /v1/daily`: usage by day split by `by` (provider, model...), the same filters.
+ * - `GET /v1/overview`: what the page shows of a range in one answer: the summaries by provider,
+ *   model, agent, operation and user and the daily usage split by `split`, from two reads.
  * - `POST /v1/alertmanager`: Alertmanager's webhook (version 4), kept in the ledger; `GET
  *   /v1/alertmanager/alerts` reads its alerts back (`since`, `until`, `days`, `status`, `limit`).
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
+ * - `GET /`: the built-in dashboard page (its files are open; its data requests need the token).
  *
  * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
  * before anything walks them, error answers quote bounded excerpts, and anything unexpected is a
@@ -124,6 +129,8 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     ['/v1/summary', (s) => monitor.summary(parseQuery(s, 'summary'))],
     ['/v1/report', (s) => monitor.report(parseQuery(s, 'report'))],
     ['/v1/records', (s) => monitor.records(parseQuery(s, 'records'))],
+    ['/v1/daily', (s) => monitor.daily(parseQuery(s, 'daily'))],
+    ['/v1/overview', (s) => monitor.overview(parseQuery(s, 'overview'))],
     [
       '/v1/status',
       (s) => {
@@ -163,6 +170,8 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
       return;
     }
     if (loopback) checkHost(req);
+    // The page's files hold no data (it reads /v1 with the token): open, like /health.
+    if (handlePage(req, res, path, search)) return;
     if (origins.handle(req, res)) return;
     if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
     if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes, o.maxLedgerBacklog);

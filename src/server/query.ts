@@ -22,6 +22,9 @@ const limit = z
   .transform(Number)
   .refine((n) => n >= 1 && n <= MAX_RECORDS_LIMIT, `must be a positive integer up to ${MAX_RECORDS_LIMIT}`);
 
+/** What a daily breakdown is split by: a record field (the days are the other axis). */
+const split = z.enum(DIMENSIONS.filter((d) => d !== 'day' && d !== 'hour') as [Dimension, ...Dimension[]]);
+
 /** Filters and range every report takes, by their URL names. */
 const filters = {
   provider: label,
@@ -40,7 +43,11 @@ const filters = {
 export const ROUTE_QUERIES = {
   summary: z.strictObject({ ...filters, by: z.enum(DIMENSIONS as unknown as [Dimension, ...Dimension[]]) }).partial(),
   report: z.strictObject(filters).partial(),
-  records: z.strictObject({ ...filters, limit }).partial(),
+  records: z
+    .strictObject({ ...filters, limit, errors: z.enum(['true', 'false'], "must be 'true' or 'false'").transform((v) => v === 'true') })
+    .partial(),
+  daily: z.strictObject({ ...filters, by: split }).partial(),
+  overview: z.strictObject({ ...filters, split }).partial(),
   user: z.strictObject(filters).omit({ user: true }).partial(),
   thread: z.strictObject(filters).omit({ thread: true }).partial(),
   none: z.strictObject({}),
@@ -53,8 +60,14 @@ export const ROUTE_QUERIES = {
 export type RouteQuery = keyof typeof ROUTE_QUERIES;
 
 /** The range of a route given neither `since`, `days` nor `run`: the CLI's default for the same report. */
-const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30 };
-export type ParsedQuery = ReportQuery & { by?: Dimension; limit?: number; status?: 'firing' | 'resolved' };
+const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30, daily: 30, overview: 30 };
+export type ParsedQuery = ReportQuery & {
+  by?: Dimension;
+  split?: Dimension;
+  limit?: number;
+  errors?: boolean;
+  status?: 'firing' | 'resolved';
+};
 
 const FIELDS: Record<string, keyof ReportQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
 
