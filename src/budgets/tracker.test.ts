@@ -132,6 +132,29 @@ describe('BudgetTracker', () => {
     expect(t.check(call({ userId: null }))).toEqual({ held: [] });
   });
 
+  it('keeps a daily and a monthly budget of one scope apart, and replaces a budget set again for the same window', () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    t.add({ scope: 'global', limit: 5, cycle: { kind: 'daily' } });
+    t.add({ scope: 'global', limit: 100 });
+    t.spend(spend({ costPico: 4 * USD }, c), null);
+    const byWindow = () => new Map(t.states().map((s) => [s.id.window, [s.usedValue, s.limitValue]]));
+    expect(byWindow()).toEqual(
+      new Map([
+        ['daily', [4, 5]],
+        ['monthly', [4, 100]],
+      ]),
+    );
+    // Set again: replaced (its use read again from the ledger, which this tracker has none of).
+    t.add({ scope: 'global', limit: 50 });
+    expect(t.size).toBe(2);
+    expect(byWindow().get('monthly')?.[1]).toBe(50);
+    // A provider's subscription limit is one per limit type, whatever its cycle.
+    t.add({ scope: 'provider', scopeId: 'openai', limit: 10, limitType: 'monthly_limit' });
+    t.add({ scope: 'provider', scopeId: 'openai', limit: 20, limitType: 'monthly_limit', cycle: { kind: 'daily' } });
+    expect(t.size).toBe(3);
+  });
+
   it('bounds overspend under concurrency: calls in flight hold their estimate', () => {
     const c = clock();
     const t = new BudgetTracker(() => [], c.now);

@@ -274,8 +274,14 @@ interface Route {
 }
 
 /** What makes two budgets the same one: a budget added with the key of another replaces it. */
+/**
+ * What a budget is, for replacing it: its scope, id, unit and window (a daily and a monthly budget
+ * of one user are two budgets); a provider's subscription limit is one per limit type, whatever its
+ * cycle (setting it again with another cycle replaces it).
+ */
 function specKey(s: BudgetSpec): string {
-  return `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}`;
+  const window = s.limitType !== undefined ? '' : windowName(s.scope === 'run' ? null : (s.cycle ?? DEFAULT_CYCLE));
+  return `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}\u0000${window}`;
 }
 
 /** Routes kept (one per user seen lately) before they are all dropped and resolved again. */
@@ -323,7 +329,7 @@ export class BudgetTracker {
     return this.#budgets.length;
   }
 
-  /** Adds a budget (replacing one of the same scope, id, unit and limit type); returns its state (undefined for `*`). */
+  /** Adds a budget (replacing one of the same scope, id, unit and window, or limit type); returns its state (undefined for `*`). */
   add(spec: BudgetSpec): BudgetState | undefined {
     const now = this.#clock();
     const b = new Budget(spec, now);
