@@ -87,6 +87,8 @@ function pathParam(field: string, raw: string): string {
  * - `GET /v1/summary`, `/v1/report`, `/v1/records`, `/v1/users/:id`, `/v1/threads/:id`: reports,
  *   with `days`, `since`, `until`, `provider`, `model`, `agent`, `user`, `thread`, `key`, `run`,
  *   `by` (summary) and `limit` (records); any other parameter is a 400.
+ * - `GET /v1/advice`: what the ledger says could be saved (`tokenmeter advise`), with the filters
+ *   above and `min_usd`; the last 30 days unless the range says otherwise.
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
  * - `POST /v1/alertmanager`: Alertmanager's webhook (version 4), kept in the ledger; `GET
  *   /v1/alertmanager/alerts` reads its alerts back (`since`, `until`, `days`, `status`, `limit`).
@@ -122,6 +124,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     ['/v1/summary', (s) => monitor.summary(parseQuery(s, 'summary'))],
     ['/v1/report', (s) => monitor.report(parseQuery(s, 'report'))],
     ['/v1/records', (s) => monitor.records(parseQuery(s, 'records'))],
+    ['/v1/advice', (s) => monitor.advise(parseQuery(s, 'advice'))],
     [
       '/v1/status',
       (s) => {

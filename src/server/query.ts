@@ -40,6 +40,16 @@ const filters = {
 export const ROUTE_QUERIES = {
   summary: z.strictObject({ ...filters, by: z.enum(DIMENSIONS as unknown as [Dimension, ...Dimension[]]) }).partial(),
   report: z.strictObject(filters).partial(),
+  /** `GET /v1/advice`: the range and filters, and the smallest item shown (USD over the range). */
+  advice: z
+    .strictObject({
+      ...filters,
+      min_usd: z
+        .string()
+        .regex(/^\d+(\.\d+)?$/, 'must be a non-negative amount in USD')
+        .transform(Number),
+    })
+    .partial(),
   records: z.strictObject({ ...filters, limit }).partial(),
   user: z.strictObject(filters).omit({ user: true }).partial(),
   thread: z.strictObject(filters).omit({ thread: true }).partial(),
@@ -53,10 +63,10 @@ export const ROUTE_QUERIES = {
 export type RouteQuery = keyof typeof ROUTE_QUERIES;
 
 /** The range of a route given neither `since`, `days` nor `run`: the CLI's default for the same report. */
-const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30 };
-export type ParsedQuery = ReportQuery & { by?: Dimension; limit?: number; status?: 'firing' | 'resolved' };
+const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30, advice: 30 };
+export type ParsedQuery = ReportQuery & { by?: Dimension; limit?: number; status?: 'firing' | 'resolved'; minUsd?: number };
 
-const FIELDS: Record<string, keyof ReportQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
+const FIELDS: Record<string, keyof ParsedQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId', min_usd: 'minUsd' };
 
 /** A query component, `+` and percent escapes decoded; a malformed escape is a 400 (URLSearchParams would quietly garble it into another filter). */
 function decode(s: string, part: string): string {
