@@ -16,14 +16,14 @@ export interface AdviceQuery extends ReportQuery {
   minCalls?: number;
   /** A model and operation with fewer calls than this is not judged. @default 50 */
   minGroupCalls?: number;
-  /** The most records read one by one (the rest comes from the rollups). @default 50000 */
+  /** The most records read one by one (the rest comes from the rollups). @default 20000 */
   scanLimit?: number;
   /** The share of the uncached input of a caching-capable operation assumed cacheable in the caching what-if. @default 0.5 */
   cacheableShare?: number;
 }
 
 /** The defaults of {@link AdviceQuery}. */
-export const ADVICE_DEFAULTS = { days: 30, minUsd: 1, minCalls: 100, minGroupCalls: 50, scanLimit: 50_000, cacheableShare: 0.5 } as const;
+export const ADVICE_DEFAULTS = { days: 30, minUsd: 1, minCalls: 100, minGroupCalls: 50, scanLimit: 20_000, cacheableShare: 0.5 } as const;
 
 /** The kinds of advice, one per way the ledger shows money could be saved. */
 export type AdviceKind =
@@ -135,17 +135,21 @@ function checkNumber(field: string, v: unknown, min: number, max = Number.POSITI
 }
 
 /** The records to read one by one: all of them when they fit, else contiguous runs from equal slices of the range. */
-async function scan(store: LedgerStore, filter: ReturnType<typeof resolveQuery>, total: number, limit: number): Promise<UsageRecord[]> {
+async function scan(
+  store: LedgerStore,
+  filter: ReturnType<typeof resolveQuery>,
+  total: number,
+  limit: number,
+  from: number,
+  to: number,
+): Promise<UsageRecord[]> {
   if (total <= limit) return store.records({ ...filter, order: 'asc', limit });
-  const span = await store.span(filter);
-  if (span === null) return [];
-  const from = span.first;
-  const width = (span.last + 1 - from) / SLICES;
+  const width = (to - from) / SLICES;
   const per = Math.floor(limit / SLICES);
   const out: UsageRecord[] = [];
   for (let i = 0; i < SLICES; i++) {
     const since = Math.floor(from + i * width);
-    const until = i === SLICES - 1 ? span.last + 1 : Math.floor(from + (i + 1) * width);
+    const until = i === SLICES - 1 ? to : Math.floor(from + (i + 1) * width);
     if (until <= since) continue;
     for (const r of await store.records({ ...filter, since, until, order: 'asc', limit: per })) out.push(r);
   }
@@ -169,7 +173,11 @@ export async function advise(store: LedgerStore, prices: Prices, q: AdviceQuery 
   const since = filter.since ?? 0;
   const end = Math.min(filter.until, now + 1);
 
-  const [rows, span] = await Promise.all([store.aggregate(filter, ['provider', 'model', 'operation', 'agent']), store.span(filter)]);
+  // The hours calls came in: for bulk work, and where the range's calls start (the store's span() reads rows).
+  const [rows, hourly] = await Promise.all([
+    store.aggregate(filter, ['provider', 'model', 'operation', 'agent']),
+    store.aggregate(filter, ['hour', 'provider', 'model', 'operation']),
+  ]);
   const groups = new Map<string, Group>();
   let calls = 0;
   let costPico = 0n;
@@ -215,7 +223,15 @@ export async function advise(store: LedgerStore, prices: Prices, q: AdviceQuery 
     calls += r.requests;
     costPico += r.costPicoUsd;
   }
-  const first = span === null ? end : Math.max(since, span.first);
+  let firstHour = Number.POSITIVE_INFINITY;
+  let lastHour = Number.NEGATIVE_INFINITY;
+  for (const r of hourly) {
+    const h = Date.parse(`${r.key.hour}:00:00Z`);
+    if (!Number.isFinite(h)) continue;
+    firstHour = Math.min(firstHour, h);
+    lastHour = Math.max(lastHour, h);
+  }
+  const first = Number.isFinite(firstHour) ? Math.max(since, firstHour) : end;
   const coveredDays = (end - first) / DAY_MS;
   const advice: Advice = {
     period: {
@@ -241,14 +257,9 @@ export async function advise(store: LedgerStore, prices: Prices, q: AdviceQuery 
     return advice;
   }
 
-  // The last week's rate (or the whole range when it is shorter), for the per-month figures; the
-  // hours the calls came in, for bulk work.
+  // The last week's rate (or the whole range when it is shorter), for the per-month figures.
   const recentDays = Math.min(RECENT_DAYS, coveredDays);
-  const recentSince = Math.max(first, end - recentDays * DAY_MS);
-  const [recent, hourly] = await Promise.all([
-    store.aggregate({ ...filter, since: recentSince }, ['provider', 'model', 'operation']),
-    store.aggregate(filter, ['hour', 'provider', 'model', 'operation']),
-  ]);
+  const recent = await store.aggregate({ ...filter, since: Math.max(first, end - recentDays * DAY_MS) }, ['provider', 'model', 'operation']);
   for (const r of recent) {
     const g = groups.get(key(r.key.provider ?? '', r.key.model ?? '', r.key.operation ?? ''));
     if (g === undefined) continue;
@@ -260,7 +271,7 @@ export async function advise(store: LedgerStore, prices: Prices, q: AdviceQuery 
     if (g !== undefined) g.hours.set(r.key.hour ?? '', (g.hours.get(r.key.hour ?? '') ?? 0) + r.requests);
   }
 
-  const sample = await scan(store, filter, calls, scanLimit);
+  const sample = await scan(store, filter, calls, scanLimit, first, Math.min(end, lastHour + HOUR_MS));
   advice.scanned = { calls: sample.length, complete: sample.length >= calls };
   for (const r of sample) groups.get(key(r.provider, r.model, r.operation))?.sample.push(r);
 
