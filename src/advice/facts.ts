@@ -117,7 +117,7 @@ export const DISCOUNT_MODES: Readonly<Record<string, readonly DiscountMode[]>> =
       mode: 'batch',
       discount: 0.5,
       how: 'a Global Batch deployment (results within 24 h)',
-      source: 'https://learn.microsoft.com/azure/ai-foundry/openai/how-to/batch',
+      source: 'https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/batch',
     },
     {
       mode: 'flex',
@@ -139,7 +139,7 @@ export const DISCOUNT_MODES: Readonly<Record<string, readonly DiscountMode[]>> =
       mode: 'batch',
       discount: 0.5,
       how: 'Batch Mode (results within 24 h)',
-      source: 'https://ai.google.dev/gemini-api/docs/batch-mode',
+      source: 'https://developers.googleblog.com/scale-your-ai-workloads-batch-mode-gemini-api',
     },
     {
       mode: 'flex',
