@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { advise } from '../src/advice/advise.ts';
 import { TokenMonitor } from '../src/index.ts';
 import { SqliteStore } from '../src/ledger/sqlite.ts';
+import { PriceBook } from '../src/pricing/price-book.ts';
 import type { ReportQuery } from '../src/reports/query.ts';
 import { providerSummaries, subjectUsage, summary } from '../src/reports/reports.ts';
 import type { UsageInput, UsageRecord } from '../src/usage.ts';
@@ -154,6 +156,26 @@ async function summaryMs(store: SqliteStore, now: number): Promise<number> {
     if (s.length === 0) throw new Error('empty summary');
   }
   return Math.round(median(times) * 100) / 100;
+}
+
+/**
+ * `advise` over the last 30 days (rollups, the last week's rate, the hours, and a bounded scan of
+ * 20,000 records): median and mean ms of 7 runs whose `now` moves back a minute each, beside the
+ * 30-day summary measured on the same ledger in the same run.
+ */
+async function adviseMs(store: SqliteStore, size: number, now: number, baseline: string, baselineMs: number): Promise<Result[]> {
+  const prices = new PriceBook();
+  const price = (provider: string, model: string) => prices.resolve(provider, model);
+  const first = await advise(store, price, { days: 30 }, now);
+  if (first.thin !== null || first.scanned.complete) throw new Error(`bench: advice over ${size} records read them all or none`);
+  const t = await timesMs(7, now, (_, at) => advise(store, price, { days: 30 }, at));
+  const label = `advise-30d-${size / 1_000_000}m`;
+  const p50 = ms2(percentile(t, 0.5));
+  return [
+    { name: label, value: p50, unit: 'ms', baseline, baselineValue: baselineMs, ratio: Math.round((p50 / baselineMs) * 1000) / 1000 },
+    { name: `${label}-mean`, value: ms2(t.reduce((a, b) => a + b, 0) / t.length), unit: 'ms' },
+    { name: `${label}-scanned`, value: first.scanned.calls, unit: 'records' },
+  ];
 }
 
 /** ms of each call of `query`, over `n` calls whose `now` moves back a minute and 7 ms each time (so the ragged ends move). */
@@ -317,14 +339,22 @@ export async function benchLedger(wanted: (name: string) => boolean = () => true
 
   const now = Date.now();
   const base = new Map<string, number>();
-  const queries = ['summary-30d', 'summary-by-user-30d', 'ledger-bytes-per-record', 'usage-30d'].some(wanted);
+  const others = ['summary-30d', 'summary-by-user-30d', 'ledger-bytes-per-record', 'usage-30d'].some(wanted);
+  const queries = others || wanted('advise-30d');
   for (const [name, size] of [
     ['summary-30d-1m', 1_000_000],
     ['summary-30d-10m', 10_000_000],
   ] as const) {
     if (!queries || (process.env.TOKENMETER_BENCH_SMALL === '1' && size > 1_000_000)) continue;
     const { store, dir } = await ledgerOf(size, now);
-    out.push({ name, value: await summaryMs(store, now), unit: 'ms' });
+    const summaryValue = await summaryMs(store, now);
+    out.push({ name, value: summaryValue, unit: 'ms' });
+    if (wanted('advise-30d')) out.push(...(await adviseMs(store, size, now, name, summaryValue)));
+    if (!others) {
+      store.closeSync();
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
     // Grouped by user (`summary --by user`, per-user budgets' status): 200 groups and the records without a user.
     const byUser = await timesMs(10, now, (_, at) => summary(store, { days: 30, by: 'userId' }, at));
     out.push({ name: `summary-by-user-30d-${size / 1_000_000}m`, value: ms2(median(byUser)), unit: 'ms' });

@@ -38,6 +38,9 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
       'summary-by-user-30d-1m',
       'summary-by-user-30d-10m',
       'ledger-bytes-per-record',
+      // ms of `advise` over 30 days (rollups and a bounded scan) beside the 30-day summary of the same ledger.
+      'advise-30d-1m',
+      'advise-30d-10m',
     ].concat(['user', 'thread', 'key', 'agent', 'run'].flatMap((s) => [`${s}-usage-30d-1m`, `${s}-usage-30d-10m`])),
     run: benchLedger,
   },

@@ -1,5 +1,7 @@
 // The public API of tokenmeter, named export by export.
 
+export type { Advice, AdviceExample, AdviceItem, AdviceKind, AdviceQuery } from './advice/advise.ts';
+
 export type { BillingCycle, LimitType, Thresholds } from './budgets/limits.ts';
 export { LIMIT_TYPES } from './budgets/limits.ts';
 export type { BudgetIdentity, BudgetScope, BudgetSpec } from './budgets/tracker.ts';

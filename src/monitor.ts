@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { type Advice, type AdviceQuery, advise } from './advice/advise.ts';
 import { Budgets, checkLimit, type Held } from './budgeting.ts';
 import { type BillingCycle, type LimitType, unitOf } from './budgets/limits.ts';
 import type { Alert, BudgetSpec } from './budgets/tracker.ts';
@@ -1011,6 +1012,16 @@ export class TokenMonitor implements CallSink {
   async overview(q: ReportQuery & { split?: Dimension } = {}): Promise<reports.Overview> {
     checkQueryKeys(q, ['split'], 'an overview query');
     return reports.overview(await this.#store(), q);
+  }
+
+  /**
+   * What the ledger says the team could save, in dollars, over the last 30 days (or `q`'s range):
+   * caching, cheaper tiers (a what-if), prompt-size outliers, billed failures, reasoning and output
+   * ceilings, batch and flex. Items under `q.minUsd` ($1) are left out; a thin ledger says so.
+   */
+  async advise(q: AdviceQuery = {}): Promise<Advice> {
+    checkQueryKeys(q, ['minUsd', 'minCalls', 'minGroupCalls', 'scanLimit', 'cacheableShare'], 'an advice query');
+    return advise(await this.#store(), (provider, model) => this.#prices.resolve(provider, model), q);
   }
 
   /** Per provider: totals, by service type and by model. */

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { LIMIT_TYPES } from '../budgets/limits.ts';
 import { isLedgerError, isValidationError } from '../errors.ts';
+import type { AdviseArgs } from './advise.ts';
 import type { AlertsArgs } from './alerts.ts';
 import type { ArchivesArgs } from './archives.ts';
 import { BY, CYCLES, intIn, parseDays, parseKeepDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from './args.ts';
@@ -129,6 +130,16 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       '30',
     ).addOption(new Option('--by <dimension>', 'what to group by').choices(Object.keys(BY)).default('provider')),
   ).action(async (opts: SummaryArgs) => done(await (await import('./summary.ts')).summaryCommand(opts, out)));
+  common(
+    range(
+      program
+        .command('advise')
+        .description('what the ledger says could be saved, in dollars: caching, cheaper tiers, outliers, failures, ceilings, batch')
+        .option('-p, --provider <id>', 'only this provider')
+        .option('--min-usd <usd>', 'leave out items worth less than this over the range (default 1)', parseUsd),
+      '30',
+    ),
+  ).action(async (opts: AdviseArgs) => done(await (await import('./advise.ts')).adviseCommand(opts, out)));
   common(
     program
       .command('report')

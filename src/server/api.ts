@@ -89,6 +89,8 @@ function pathParam(field: string, raw: string): string {
  * - `GET /v1/summary`, `/v1/report`, `/v1/records`, `/v1/users/:id`, `/v1/threads/:id`: reports,
  *   with `days`, `since`, `until`, `provider`, `model`, `agent`, `user`, `thread`, `key`, `run`,
  *   `by` (summary) and `limit` and `errors` (records); any other parameter is a 400.
+ * - `GET /v1/advice`: what the ledger says could be saved (`tokenmeter advise`), with the filters
+ *   above and `min_usd`; the last 30 days unless the range says otherwise.
  * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
  * - `GET /v1/daily`: usage by day split by `by` (provider, model...), the same filters.
  * - `GET /v1/overview`: what the page shows of a range in one answer: the summaries by provider,
@@ -131,6 +133,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     ['/v1/records', (s) => monitor.records(parseQuery(s, 'records'))],
     ['/v1/daily', (s) => monitor.daily(parseQuery(s, 'daily'))],
     ['/v1/overview', (s) => monitor.overview(parseQuery(s, 'overview'))],
+    ['/v1/advice', (s) => monitor.advise(parseQuery(s, 'advice'))],
     [
       '/v1/status',
       (s) => {

@@ -48,6 +48,16 @@ export const ROUTE_QUERIES = {
     .partial(),
   daily: z.strictObject({ ...filters, by: split }).partial(),
   overview: z.strictObject({ ...filters, split }).partial(),
+  /** `GET /v1/advice`: the range and filters, and the smallest item shown (USD over the range). */
+  advice: z
+    .strictObject({
+      ...filters,
+      min_usd: z
+        .string()
+        .regex(/^\d+(\.\d+)?$/, 'must be a non-negative amount in USD')
+        .transform(Number),
+    })
+    .partial(),
   user: z.strictObject(filters).omit({ user: true }).partial(),
   thread: z.strictObject(filters).omit({ thread: true }).partial(),
   none: z.strictObject({}),
@@ -60,16 +70,17 @@ export const ROUTE_QUERIES = {
 export type RouteQuery = keyof typeof ROUTE_QUERIES;
 
 /** The range of a route given neither `since`, `days` nor `run`: the CLI's default for the same report. */
-const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30, daily: 30, overview: 30 };
+const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30, daily: 30, overview: 30, advice: 30 };
 export type ParsedQuery = ReportQuery & {
   by?: Dimension;
   split?: Dimension;
   limit?: number;
   errors?: boolean;
   status?: 'firing' | 'resolved';
+  minUsd?: number;
 };
 
-const FIELDS: Record<string, keyof ReportQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId' };
+const FIELDS: Record<string, keyof ParsedQuery> = { user: 'userId', thread: 'threadId', key: 'apiKeyId', run: 'runId', min_usd: 'minUsd' };
 
 /** A query component, `+` and percent escapes decoded; a malformed escape is a 400 (URLSearchParams would quietly garble it into another filter). */
 function decode(s: string, part: string): string {
