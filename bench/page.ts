@@ -6,16 +6,16 @@
  * ledgerOf), beside the same over a 1M-record one and the same report calls in process over the
  * 10M one (no HTTP, no JSON), in interleaved rounds. Mean over many loads, median beside it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { TokenMonitor } from '../src/index.ts';
 import { pageLoadRequests } from '../test/helpers/page.ts';
+import { startServe } from '../test/helpers/serve.ts';
 import type { Result } from './harness.ts';
 import { ledgerOf } from './ledger.ts';
 
-const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
 const small = process.env.TOKENMETER_BENCH_SMALL === '1';
 const LOADS = small ? 10 : 60;
 const WARMUP = 3;
@@ -27,22 +27,6 @@ const BUDGETS = [
   { scope: 'agent', id: 'planner', limit_usd: 2000, billing_cycle: 'rolling', rolling_days: 7 },
   { scope: 'user', id: 'user-7', limit_usd: 5, billing_cycle: 'daily' },
 ];
-
-function startServer(dir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, TOKENMETER_LOG: 'error' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c;
-      const m = /serving (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1] as string });
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-  });
-}
 
 function get(agent: Agent, url: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -98,7 +82,7 @@ export async function benchPage(): Promise<Result[]> {
       const { store, dir } = await ledgerOf(size, now);
       store.closeSync();
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ budgets: BUDGETS }));
-      const { proc, url } = await startServer(dir);
+      const { proc, url } = await startServe(['--dir', dir]);
       const agent = new Agent({ keepAlive: true, maxSockets: 6 });
       // The answers are the ledger's: the whole month is in the summary.
       const s = JSON.parse(String(await get(agent, `${url}/v1/summary?days=31`))) as { total: { requests: number } };

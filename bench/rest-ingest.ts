@@ -8,7 +8,6 @@
  * after each server round against what was posted. `rest-ingest-cpu` is the server process's CPU
  * time per record beside record()'s in process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,11 +16,12 @@ import { setImmediate as turn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { TokenMonitor } from '../src/index.ts';
 import type { UsageInput } from '../src/usage.ts';
+import { startServe, CLI as THIS_CLI } from '../test/helpers/serve.ts';
 import { asInput, workload } from '../test/helpers/workload.ts';
 import type { Result } from './harness.ts';
 
 // TOKENMETER_BENCH_SERVE_CLI: another checkout's src/cli/index.ts, to measure its server beside this baseline.
-const CLI = process.env.TOKENMETER_BENCH_SERVE_CLI ?? join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
+const CLI = process.env.TOKENMETER_BENCH_SERVE_CLI ?? THIS_CLI;
 const BATCH = 100;
 const CLIENTS = 4;
 const small = process.env.TOKENMETER_BENCH_SMALL === '1';
@@ -51,22 +51,6 @@ function calls(n: number): UsageInput[] {
     out.push(c);
   }
   return out;
-}
-
-function startServer(dir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, TOKENMETER_LOG: 'error' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c;
-      const m = /serving (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1] as string });
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-  });
 }
 
 function post(agent: Agent, url: URL, body: Buffer): Promise<number> {
@@ -134,7 +118,7 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 
 async function restRound(bodies: Buffer[]): Promise<{ rate: number; lost: number; bytesPerAnswer: number; cpuUs: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-rest-'));
-  const { proc, url } = await startServer(dir);
+  const { proc, url } = await startServe(['--dir', dir], { cli: CLI });
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   const target = new URL(`${url}/v1/usage`);
   let total = 0;

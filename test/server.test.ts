@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition } from './helpers/prometheus.ts';
+import { CLI, startServe } from './helpers/serve.ts';
 
 // `tokenmeter serve` as users run it: a child process over a storage dir, spoken to over HTTP.
-const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
 let proc: ChildProcess;
 let url: string;
 const dir = mkdtempSync(join(tmpdir(), 'tm-serve-'));
@@ -16,20 +16,7 @@ const TOKEN = 'test-token-123';
 
 /** Starts `tokenmeter serve` with `args`; resolves once it prints its URL. */
 function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ proc: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      err += c;
-    });
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c;
-      const m = /serving (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc: child, url: m[1] as string });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
+  return startServe(args, { env });
 }
 
 async function stop(child: ChildProcess): Promise<void> {

@@ -3,15 +3,15 @@
  * of varied usage with budgets, `tokenmeter serve` over it, Debian's chromium, and a PNG decoder to
  * count what a chart drew.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { type Browser, chromium } from 'playwright-core';
 import { TokenMonitor } from '../../src/index.ts';
 import type { UsageInput } from '../../src/usage.ts';
+import { startServe } from './serve.ts';
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'index.ts');
 const DAY = 86_400_000;
 
 /** Provider, model and service type of the generated calls, most used first. */
@@ -99,23 +99,7 @@ export async function seed(dir: string, now = Date.now()): Promise<void> {
 
 /** `tokenmeter serve --port 0 --dir <dir> ...args`; resolves once it prints its URL. */
 export function serve(dir: string, args: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--dir', dir, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TOKENMETER_LOG: 'error' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      err += c;
-    });
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c;
-      const m = /serving (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc: child, url: m[1] as string });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
+  return startServe(['--dir', dir, ...args]);
 }
 
 export async function stop(child: ChildProcess): Promise<void> {
