@@ -26,7 +26,7 @@ export async function reportCommand(args: ReportArgs, out: (s: string) => void):
   const q = queryOf(args, 30);
   return withLedger(args.dir, async (l) => {
     const config = loadConfig(l.dir);
-    const r = await report(l.store, q, budgetStatusFromLedger(l.store, configBudgets(config)));
+    const r = await report(l.store, q, await budgetStatusFromLedger(l.store, configBudgets(config)));
     if (args.json) {
       out(toJson(r));
       return 0;

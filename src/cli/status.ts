@@ -20,7 +20,7 @@ export type LimitStatus = BudgetStatus & { provider: string | null };
 export async function statusOf(dir: string | undefined): Promise<{ dir: string; statuses: LimitStatus[] }> {
   return withLedger(dir, async (l) => {
     const config = loadConfig(l.dir);
-    const statuses = budgetStatusFromLedger(l.store, configBudgets(config)).map((b) => ({
+    const statuses = (await budgetStatusFromLedger(l.store, configBudgets(config))).map((b) => ({
       ...b,
       provider: b.scope === 'provider' ? b.scopeId : null,
     }));

@@ -170,6 +170,8 @@ export class PostgresStore implements LedgerStore {
     });
     // An idle connection cut by a restart emits here; the next query reports (and retries) it.
     this.#pool.on('error', () => {});
+    // A connection cut while checked out (between statements) emits on the client: the statement that follows fails and is retried.
+    this.#pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   /** The schema migrated to this version once per store (again after a failure). */
