@@ -14,6 +14,8 @@
  *   any number of instances can add to one bucket at once and no update is lost.
  * - `tokenmeter_batches` keeps one row per written batch, so that a batch whose COMMIT was cut
  *   (the database went away at that moment) is not written twice when it is retried.
+ * - `tokenmeter_imports` keeps how far `tokenmeter migrate` has copied each SQLite ledger (its last
+ *   record id, in the same transaction as the rows), so that running it again adds only what is new.
  */
 export const PG_MIGRATIONS: readonly string[] = [
   `
@@ -111,6 +113,7 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (hour, user_id, provider, service_type, model, agent)
   );
   CREATE TABLE tokenmeter_batches (token uuid PRIMARY KEY, written_at bigint NOT NULL);
+  CREATE TABLE tokenmeter_imports (source text PRIMARY KEY, last_id bigint NOT NULL, records bigint NOT NULL);
   CREATE VIEW usage_records AS
   SELECT id, to_char(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp,
     provider, service_type, model, request_model, operation, input_tokens, output_tokens, cached_input_tokens,

@@ -231,6 +231,30 @@ export class PostgresStore implements LedgerStore {
   }
 
   async write(batch: readonly UsageRecord[]): Promise<void> {
+    await this.#write(batch);
+  }
+
+  /**
+   * Writes records copied from another ledger (`tokenmeter migrate`) and, in the same transaction,
+   * how far that source has been copied: its id of the last record and the running count.
+   */
+  async writeImport(batch: readonly UsageRecord[], source: string, lastId: number): Promise<void> {
+    await this.#write(batch, async (client) => {
+      await client.query(
+        `INSERT INTO tokenmeter_imports (source, last_id, records) VALUES ($1, $2, $3)
+         ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id, records = tokenmeter_imports.records + excluded.records`,
+        [source, lastId, batch.length],
+      );
+    });
+  }
+
+  /** How far `source` has been copied in: the last id and the records so far (zero when never). */
+  async imported(source: string): Promise<{ lastId: number; records: number }> {
+    const [row] = await this.#query('SELECT last_id, records FROM tokenmeter_imports WHERE source = $1', [source]);
+    return row === undefined ? { lastId: -1, records: 0 } : { lastId: Number(row.last_id), records: Number(row.records) };
+  }
+
+  async #write(batch: readonly UsageRecord[], also?: (client: Pg.PoolClient) => Promise<void>): Promise<void> {
     if (batch.length === 0) return;
     await this.#migrated();
     let rows = batch;
@@ -246,12 +270,16 @@ export class PostgresStore implements LedgerStore {
         const r = await client.query('SELECT 1 FROM tokenmeter_batches WHERE token = $1', [uncertain.token]);
         if (r.rows.length > 0) rows = rows.filter((x) => !uncertain.records.has(x));
         this.#uncertain = undefined;
-        if (rows.length === 0) return;
+        if (rows.length === 0) {
+          client.release();
+          return;
+        }
       }
       const columns = this.#columns(rows);
       await client.query('BEGIN');
       await client.query({ name: 'tokenmeter_insert', text: INSERT_SQL, values: columns });
       await this.#rollups(client, rows);
+      await also?.(client);
       await client.query('INSERT INTO tokenmeter_batches (token, written_at) VALUES ($1, $2)', [token, Date.now()]);
       committing = true;
       await client.query('COMMIT');
