@@ -505,11 +505,12 @@ export class PostgresStore implements LedgerStore {
       const last = until === undefined ? undefined : Math.floor(until / DAY_MS) * DAY_MS;
       if (first !== undefined && last !== undefined && first > last) await this.#buckets(filter, by, out, ROLLUP_USER_HOUR);
       else {
-        await this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY);
+        const reads = [this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY)];
         if (since !== undefined && first !== undefined && since < first)
-          await this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR);
+          reads.push(this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR));
         if (until !== undefined && last !== undefined && until > last)
-          await this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR);
+          reads.push(this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR));
+        await Promise.all(reads);
       }
     }
     return [...out.values()].filter((r) => r.requests !== 0);
@@ -528,15 +529,17 @@ export class PostgresStore implements LedgerStore {
     const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
     const lo = headOut ? (first as number) - unit : first;
     const hi = tailOut ? (last as number) + unit : last;
-    await this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup);
+    // The buckets and the two ends are independent reads: on connections of their own, at once.
+    const reads = [this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup)];
     if (since !== undefined && first !== undefined && since < first) {
-      if (headOut) await this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1);
-      else await this.#rawAggregate({ ...filter, until: first }, by, out);
+      if (headOut) reads.push(this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1));
+      else reads.push(this.#rawAggregate({ ...filter, until: first }, by, out));
     }
     if (until !== undefined && last !== undefined && until > last) {
-      if (tailOut) await this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1);
-      else await this.#rawAggregate({ ...filter, since: last }, by, out);
+      if (tailOut) reads.push(this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1));
+      else reads.push(this.#rawAggregate({ ...filter, since: last }, by, out));
     }
+    await Promise.all(reads);
   }
 
   async #fromRollup(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): Promise<void> {
@@ -558,15 +561,18 @@ export class PostgresStore implements LedgerStore {
       return;
     }
     const where = this.#where(filter, rollup);
-    await this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
+    const reads = [this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out)];
     if (rollup !== ROLLUP_HOUR && filter.userId === undefined) {
       // Records without a user: all (rollup_hour) less those with one (the user rollup).
       const all = this.#where(filter, ROLLUP_HOUR);
       const h = this.#groupSql(by, 'hour', 'hour / 24', true);
-      await this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out);
+      reads.push(this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out));
       const u = hourly ? this.#groupSql(by, 'hour', 'hour / 24', true) : this.#groupSql(by, 'NULL::integer', 'day', true);
-      await this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1);
+      reads.push(
+        this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1),
+      );
     }
+    await Promise.all(reads);
   }
 
   async #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): Promise<void> {
