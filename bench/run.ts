@@ -12,6 +12,7 @@ import type { Result } from './harness.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchPage } from './page.ts';
+import { benchPostgres } from './postgres.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
 import { benchScrape10k } from './scrape-10k.ts';
@@ -103,6 +104,12 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
       'scrape-10k-series-bytes',
     ],
     run: benchScrape10k,
+  },
+  // PostgreSQL ledger (a server of its own): records/s from one process beside raw `pg` multi-row inserts;
+  // the 30-day summary over 10M records (ms, beside the 50 ms target; the COPY load takes minutes).
+  {
+    names: ['pg-ingest', 'pg-raw-insert', 'pg-summary-30d-10m', 'pg-summary-30d-10m-mean', 'pg-summary-30d-10m-load-copy'],
+    run: benchPostgres,
   },
 ];
 

@@ -13,6 +13,7 @@ import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from '.
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
 import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './ledger/notifications.ts';
+import { openLedgerUrl } from './ledger/open.ts';
 import type { ArchiveInfo, Dimension, LedgerStore } from './ledger/types.ts';
 import { type LedgerHealth, LedgerWriter, type LedgerWriterOptions } from './ledger/writer.ts';
 import { createStderrLogger, type Env, type Logger, type LogLevel, logLevelFromEnv, OnceLogger, SecretKeys } from './logger.ts';
@@ -101,8 +102,10 @@ export interface TokenMonitorOptions {
 
 /** Where and how records are kept. */
 export interface LedgerOptions extends LedgerWriterOptions {
-  /** A store of your own (e.g. PostgreSQL); it wins over `file`. */
+  /** A store of your own; it wins over `url` and `file`. */
   store?: LedgerStore;
+  /** A PostgreSQL ledger (`postgres://user:pass@host/db`), shared by many instances; wins over `file`. @default $TOKENMETER_LEDGER_URL */
+  url?: string;
   /** The SQLite file. @default <dir>/ledger.db */
   file?: string;
 }
@@ -331,7 +334,8 @@ export class TokenMonitor implements CallSink {
     if (options.ledger !== false && !this.disabled) {
       const l = options.ledger ?? {};
       const file = l.file ?? join(this.dir, 'ledger.db');
-      const store = l.store;
+      const url = l.url ?? (env.TOKENMETER_LEDGER_URL || undefined);
+      const store = l.store ?? (url === undefined ? undefined : openLedgerUrl(url, 'ledger.url'));
       this.#ledger = new LedgerWriter(
         // A store of the caller's is written from a timer on this thread; the SQLite file, which
         // the writer opens itself, by a writer thread (and reopened if deleted or replaced).
@@ -364,6 +368,17 @@ export class TokenMonitor implements CallSink {
           }
         },
         () => this.#ledger?.unwrittenSync() ?? [],
+        // An asynchronous store (PostgreSQL): read beside the writer, off record()'s path; a failed read is reported, and seeds nothing.
+        async (read) => {
+          try {
+            if (this.#ledger === undefined) return await read([]);
+            return await this.#ledger.readBeside(read);
+          } catch (error) {
+            this.#agg.internalError('ledger');
+            this.#log.error(`cannot read the ledger to seed a budget: ${(error as Error)?.message ?? String(error)}`);
+            throw error;
+          }
+        },
       ),
       this.#prices,
       this.#log,

@@ -6,7 +6,6 @@ import type { TrackOptions } from './instrument/track.ts';
 import type { AiSdkTrackingOptions } from './integrations/ai-sdk.ts';
 import type { LangChainTrackingOptions } from './integrations/langchain.ts';
 import { checkKeys, keySet } from './keys.ts';
-import type { LedgerWriterOptions } from './ledger/writer.ts';
 import type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
 import type { OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
 import type { ReportQuery } from './reports/query.ts';
@@ -34,13 +33,14 @@ const MONITOR_KEYS = keySet<import('./monitor.ts').TokenMonitorOptions>({
   clock: true,
 });
 
-const LEDGER_KEYS = keySet<LedgerWriterOptions & { store: unknown; file: string }>({
+const LEDGER_KEYS = keySet<import('./monitor.ts').LedgerOptions>({
   durability: true,
   batchSize: true,
   flushIntervalMs: true,
   maxPending: true,
   thread: true,
   store: true,
+  url: true,
   file: true,
 });
 

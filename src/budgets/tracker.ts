@@ -296,7 +296,10 @@ export const IDLE_MS = 15 * 60_000;
  * Ledger usage of a budget's scope in its window so far, per UTC day number, in the budget's
  * units, for seeding a state after a restart (read from rollups, not rows).
  */
-export type Seeder = (state: BudgetState, members: BudgetSpec['members']) => Iterable<[day: number, units: number]>;
+export type Seeder = (
+  state: BudgetState,
+  members: BudgetSpec['members'],
+) => Iterable<[day: number, units: number]> | Promise<Iterable<[day: number, units: number]>>;
 
 /**
  * Running totals of every budget, in memory: `spend` adds a record (and returns the crossings),
@@ -310,6 +313,8 @@ export class BudgetTracker {
   /** Which parts of a record some budget looks at (beside the user, the routes' key): a route checks only those. */
   #looksAt = { provider: false, model: false, apiKeyId: false, agent: false, runId: false };
   readonly #seed: Seeder;
+  /** Seedings from an asynchronous store still under way. */
+  readonly #seeding = new Set<Promise<void>>();
   readonly #clock: () => number;
   #enforced = 0;
 
@@ -409,8 +414,32 @@ export class BudgetTracker {
 
   #seedState(state: BudgetState, spec: BudgetSpec): void {
     if (state.cycle === null) return;
-    for (const [day, units] of this.#seed(state, spec.members)) state.add(units, day * DAY_MS);
-    state.fired = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
+    const seeded = this.#seed(state, spec.members);
+    if (!(seeded instanceof Promise)) {
+      for (const [day, units] of seeded) state.add(units, day * DAY_MS);
+      state.fired = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
+      return;
+    }
+    // A store read asynchronously (PostgreSQL): the spending of before is added when it arrives,
+    // while records from now on count as they come (the seeder tells the two apart, see ledgerSeeder).
+    const windowStart = state.windowStart;
+    const done = seeded.then(
+      (rows) => {
+        // The window moved on while the ledger was read: what it said is of the old one.
+        if (state.windowStart !== windowStart) return;
+        for (const [day, units] of rows) state.add(units, day * DAY_MS);
+        const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
+        state.fired = Math.max(state.fired, level);
+      },
+      () => {},
+    );
+    this.#seeding.add(done);
+    void done.finally(() => this.#seeding.delete(done));
+  }
+
+  /** Resolves once every asynchronous seeding started so far has been applied. */
+  async seeded(): Promise<void> {
+    while (this.#seeding.size > 0) await Promise.all([...this.#seeding]);
   }
 
   /** The state a record or call counts against, if any; `*` budgets get a state for a new value on first sight. */

@@ -1,7 +1,7 @@
 import type { ReceivedAlert } from '../ledger/notifications.ts';
 import { num, percent, usd } from '../reports/format.ts';
 import { DAY_MS } from '../time.ts';
-import { shortTime, withLedger } from './ledger.ts';
+import { type LedgerWhere, shortTime, withLedger } from './ledger.ts';
 import { table, toJson } from './output.ts';
 import { type LimitStatus, statusOf, statusTable } from './status.ts';
 
@@ -47,6 +47,8 @@ export function collectAlerts(statuses: readonly LimitStatus[]): CliAlert[] {
 
 export interface AlertsArgs {
   dir?: string | undefined;
+  /** A PostgreSQL ledger to read instead of the dir's ledger.db. */
+  ledger?: string | undefined;
   json?: boolean | undefined;
   /** Alertmanager's alerts last notified in the last n days. @default 7 */
   days?: number | undefined;
@@ -56,7 +58,7 @@ export interface AlertsArgs {
 const RECEIVED_LIMIT = 50;
 
 /** Alertmanager's alerts from the ledger: firing first, then the newest notified. */
-export async function receivedAlertsOf(dir: string | undefined, days: number, now = Date.now()): Promise<CliReceivedAlert[]> {
+export async function receivedAlertsOf(dir: string | undefined | LedgerWhere, days: number, now = Date.now()): Promise<CliReceivedAlert[]> {
   const alerts = await withLedger(dir, async (l) => l.store.receivedAlerts?.({ since: now - days * DAY_MS, limit: RECEIVED_LIMIT }) ?? []);
   return alerts
     .sort((a, b) => Number(b.status === 'firing') - Number(a.status === 'firing'))
@@ -91,8 +93,8 @@ function receivedTable(alerts: readonly CliReceivedAlert[]): string {
  */
 export async function alertsCommand(args: AlertsArgs, out: (s: string) => void): Promise<number> {
   const days = args.days ?? 7;
-  const alerts = collectAlerts((await statusOf(args.dir)).statuses);
-  const received = await receivedAlertsOf(args.dir, days);
+  const alerts = collectAlerts((await statusOf(args)).statuses);
+  const received = await receivedAlertsOf(args, days);
   if (args.json) out(toJson([...alerts, ...received]));
   else if (alerts.length === 0 && received.length === 0) out('No alerts.');
   else {

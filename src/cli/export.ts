@@ -22,7 +22,7 @@ function progress(): ((done: number, total: number) => void) | undefined {
 /** `tokenmeter export <file>`: the records of a range to a CSV or JSON file. */
 export async function exportCommand(args: ExportArgs, out: (s: string) => void): Promise<number> {
   const q = queryOf(args);
-  return withLedger(args.dir, async (l) => {
+  return withLedger(args, async (l) => {
     if (!l.exists) {
       out(noLedgerMessage(l));
       return 0;

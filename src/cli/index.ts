@@ -10,6 +10,7 @@ import type { ArchivesArgs } from './archives.ts';
 import { BY, CYCLES, intIn, parseDays, parseKeepDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from './args.ts';
 import type { CleanupArgs } from './cleanup.ts';
 import type { ExportArgs } from './export.ts';
+import type { MigrateArgs } from './migrate.ts';
 import type { RecordsArgs } from './records.ts';
 import type { ReportArgs } from './report.ts';
 import type { ServeOptions } from './serve.ts';
@@ -19,6 +20,7 @@ import type { StatusArgs } from './status.ts';
 import type { SummaryArgs } from './summary.ts';
 
 const DIR_HELP = 'storage dir holding config.json and ledger.db (default $TOKENMETER_DIR or ~/.tokenmeter)';
+const LEDGER_HELP = "a PostgreSQL ledger (postgres://user:pass@host/db) instead of the dir's ledger.db (default $TOKENMETER_LEDGER_URL)";
 
 /** Runs the CLI; resolves to the exit code (2 for bad arguments, 1 for a ledger that cannot be read). */
 export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
@@ -81,10 +83,20 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
       parsePositiveInt,
     )
     .option('--dir <path>', DIR_HELP)
+    .option('--ledger <url>', LEDGER_HELP)
     .action(async (opts: ServeOptions) => {
       // Loaded only for this command: the read commands stay light.
       const { serveCommand } = await import('./serve.ts');
       code = await serveCommand(opts, out);
+    });
+  program
+    .command('migrate')
+    .description('copy a SQLite ledger into PostgreSQL (records and rollups); run again, it adds only what is new')
+    .requiredOption('--from <file>', 'the SQLite ledger, e.g. ~/.tokenmeter/ledger.db')
+    .requiredOption('--to <url>', 'the PostgreSQL ledger, postgres://user:pass@host/db')
+    .option('--json', 'print JSON')
+    .action(async (opts: MigrateArgs) => {
+      code = await (await import('./migrate.ts')).migrateCommand(opts, out);
     });
   addLedgerCommands(
     program,
@@ -120,7 +132,7 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .option('-d, --days <n>', `the last n days${defaultDays === undefined ? '' : ` (default ${defaultDays})`}`, parseDays)
       .option('--since <date>', 'from this date (UTC) or ISO 8601 time, inclusive; wins over --days', parseSince)
       .option('--until <date>', 'up to this date (that whole day included) or ISO 8601 time (exclusive); default now', parseUntil);
-  const common = (c: Command) => c.option('--dir <path>', DIR_HELP).option('--json', 'print JSON');
+  const common = (c: Command) => c.option('--dir <path>', DIR_HELP).option('--ledger <url>', LEDGER_HELP).option('--json', 'print JSON');
   common(
     range(
       program
@@ -200,6 +212,7 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .addOption(new Option('--format <format>', 'csv or json (default: from the file name, else csv)').choices(['csv', 'json'])),
   )
     .option('--dir <path>', DIR_HELP)
+    .option('--ledger <url>', LEDGER_HELP)
     .action(async (file: string, opts: Omit<ExportArgs, 'file'>) =>
       done(await (await import('./export.ts')).exportCommand({ file, ...opts }, out)),
     );
@@ -209,9 +222,12 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
       .description('archive the records older than n days to <dir>/archive, then delete them from the ledger')
       .requiredOption('-d, --days <n>', 'keep this many whole days (0: only today)', parseKeepDays),
   ).action(async (opts: CleanupArgs) => done(await (await import('./cleanup.ts')).cleanupCommand(opts, out)));
-  common(program.command('archives').description('the monthly archive files cleanup wrote')).action(async (opts: ArchivesArgs) =>
-    done((await import('./archives.ts')).archivesCommand(opts, out)),
-  );
+  program
+    .command('archives')
+    .description('the monthly archive files cleanup wrote')
+    .option('--dir <path>', DIR_HELP)
+    .option('--json', 'print JSON')
+    .action(async (opts: ArchivesArgs) => done((await import('./archives.ts')).archivesCommand(opts, out)));
 }
 
 function isEntryPoint(): boolean {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LedgerError } from '../errors.ts';
+import { openLedgerUrl } from '../ledger/open.ts';
 import { SqliteStore } from '../ledger/sqlite.ts';
 import type { LedgerStore } from '../ledger/types.ts';
 import { type ReportQuery, resolveQuery } from '../reports/query.ts';
@@ -31,13 +32,37 @@ const EMPTY: LedgerStore = {
   close: async () => {},
 };
 
+/** Where a command reads: the storage dir (--dir) and, instead of its ledger.db, a PostgreSQL ledger (--ledger). */
+export interface LedgerWhere {
+  dir?: string | undefined;
+  /** A postgres:// URL. @default $TOKENMETER_LEDGER_URL */
+  ledger?: string | undefined;
+}
+
+/** The ledger URL a command was given (--ledger, else $TOKENMETER_LEDGER_URL), if any. */
+export function ledgerUrlOf(where: LedgerWhere): string | undefined {
+  const url = where.ledger ?? process.env.TOKENMETER_LEDGER_URL;
+  return url === undefined || url === '' ? undefined : url;
+}
+
 /**
- * Opens `<dir>/ledger.db` read-only (dir: the --dir option, else $TOKENMETER_DIR, else
- * ~/.tokenmeter), runs `fn` and closes it. The CLI never makes a TokenMonitor to read: that would
+ * Opens the ledger a command reads, runs `fn` and closes it: the PostgreSQL ledger of --ledger or
+ * $TOKENMETER_LEDGER_URL, else `<dir>/ledger.db` read-only (dir: the --dir option, else
+ * $TOKENMETER_DIR, else ~/.tokenmeter). The CLI never makes a TokenMonitor to read: that would
  * start exporters and create a ledger where there was none.
  */
-export async function withLedger<T>(dirOption: string | undefined, fn: (ledger: OpenLedger) => Promise<T>): Promise<T> {
-  const dir = resolveDir(dirOption);
+export async function withLedger<T>(where: string | undefined | LedgerWhere, fn: (ledger: OpenLedger) => Promise<T>): Promise<T> {
+  const w: LedgerWhere = typeof where === 'object' ? where : { dir: where };
+  const dir = resolveDir(w.dir);
+  const url = ledgerUrlOf(w);
+  if (url !== undefined) {
+    const store = openLedgerUrl(url, '--ledger');
+    try {
+      return await fn({ dir, file: store.location, exists: true, store });
+    } finally {
+      await store.close();
+    }
+  }
   const file = join(dir, 'ledger.db');
   const exists = existsSync(file);
   const store = exists ? new SqliteStore(file, { readonly: true }) : EMPTY;
@@ -68,6 +93,8 @@ export function rangeText(q: ReportQuery): string {
 
 /** The options every range takes. */
 export interface RangeArgs {
+  /** A PostgreSQL ledger to read instead of the dir's ledger.db. */
+  ledger?: string | undefined;
   days?: number | undefined;
   since?: number | undefined;
   until?: number | undefined;

@@ -40,7 +40,7 @@ export async function recordsCommand(args: RecordsArgs, out: (s: string) => void
   if (args.user !== undefined) q.userId = args.user;
   if (args.thread !== undefined) q.threadId = args.thread;
   if (args.run !== undefined) q.runId = args.run;
-  return withLedger(args.dir, async (l) => {
+  return withLedger(args, async (l) => {
     const rs = await records(l.store, { ...q, limit: args.limit ?? 20, errors: args.errors === true });
     if (args.json) out(toJson(rs));
     else if (!l.exists) out(noLedgerMessage(l));

@@ -24,9 +24,9 @@ function groupRows(groups: Record<string, Totals>, whole: Totals): string[][] {
 /** `tokenmeter report`: totals, each provider by service type and by model, and the subscription limits. */
 export async function reportCommand(args: ReportArgs, out: (s: string) => void): Promise<number> {
   const q = queryOf(args, 30);
-  return withLedger(args.dir, async (l) => {
+  return withLedger(args, async (l) => {
     const config = loadConfig(l.dir);
-    const r = await report(l.store, q, budgetStatusFromLedger(l.store, configBudgets(config)));
+    const r = await report(l.store, q, await budgetStatusFromLedger(l.store, configBudgets(config)));
     if (args.json) {
       out(toJson(r));
       return 0;

@@ -4,6 +4,8 @@ import { checkExposure } from '../server/guard.ts';
 
 export interface ServeOptions {
   dir?: string | undefined;
+  /** A PostgreSQL ledger (postgres://…) instead of the dir's ledger.db. @default $TOKENMETER_LEDGER_URL */
+  ledger?: string | undefined;
   host?: string | undefined;
   port?: number | undefined;
   token?: string | undefined;
@@ -51,7 +53,11 @@ export async function startServing(o: ServeOptions): Promise<Serving> {
   const token = env === undefined || env === '' ? undefined : env;
   // Checked before the monitor opens the ledger: a refusal leaves nothing behind.
   checkExposure(host, token, o.allowOpen === true);
-  const monitor = new TokenMonitor({ ...(o.dir === undefined ? {} : { dir: o.dir }), metrics: { prometheus: { serve: false } } });
+  const monitor = new TokenMonitor({
+    ...(o.dir === undefined ? {} : { dir: o.dir }),
+    ...(o.ledger === undefined ? {} : { ledger: { url: o.ledger } }),
+    metrics: { prometheus: { serve: false } },
+  });
   let server: ApiServer;
   try {
     server = await startApiServer(monitor, {
@@ -96,7 +102,9 @@ export async function serveCommand(o: ServeOptions, out: (s: string) => void): P
   const { monitor, server } = serving;
   const env = o.token ?? process.env.TOKENMETER_API_TOKEN;
   const open = (env === undefined || env === '') && o.allowOpen === true ? '; no token: the API is open to anyone who can reach it' : '';
-  out(`tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger in ${monitor.dir}${open})`);
+  out(
+    `tokenmeter serving ${server.url} (REST API under /v1, metrics at /metrics, ledger ${o.ledger === undefined && !process.env.TOKENMETER_LEDGER_URL ? `in ${monitor.dir}` : monitor.health().ledger?.location}${open})`,
+  );
   out(`dashboard: open ${server.url}/ in a browser${env === undefined || env === '' ? '' : ' (it asks for the token)'}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -16,7 +16,7 @@ export interface SessionReportArgs extends RangeArgs {
 export async function sessionReportCommand(args: SessionReportArgs, out: (s: string) => void): Promise<number> {
   const q = queryOf(args, args.run === undefined ? 1 : undefined);
   if (args.run !== undefined) q.runId = args.run;
-  return withLedger(args.dir, async (l) => {
+  return withLedger(args, async (l) => {
     const stats = await sessionStats(l.store, args.budget === undefined ? q : { ...q, budgetUsd: args.budget });
     if (args.json) out(toJson(stats));
     else if (!l.exists) out(noLedgerMessage(l));

@@ -2,11 +2,13 @@ import { LIMIT_TYPES } from '../budgets/limits.ts';
 import { configBudgets, configPath, loadConfig } from '../config.ts';
 import { type BudgetStatus, budgetStatusFromLedger } from '../reports/budget-status.ts';
 import { num, shareBar, usd } from '../reports/format.ts';
-import { shortTime, withLedger } from './ledger.ts';
+import { type LedgerWhere, shortTime, withLedger } from './ledger.ts';
 import { table, toJson } from './output.ts';
 
 export interface StatusArgs {
   dir?: string | undefined;
+  /** A PostgreSQL ledger to read instead of the dir's ledger.db. */
+  ledger?: string | undefined;
   json?: boolean | undefined;
 }
 
@@ -17,10 +19,10 @@ export type LimitStatus = BudgetStatus & { provider: string | null };
  * The subscription limits and budgets of a dir's config.json and the usage of each one's current
  * window, read from the ledger's rollups (a per-user budget shows each user with usage).
  */
-export async function statusOf(dir: string | undefined): Promise<{ dir: string; statuses: LimitStatus[] }> {
+export async function statusOf(dir: string | undefined | LedgerWhere): Promise<{ dir: string; statuses: LimitStatus[] }> {
   return withLedger(dir, async (l) => {
     const config = loadConfig(l.dir);
-    const statuses = budgetStatusFromLedger(l.store, configBudgets(config)).map((b) => ({
+    const statuses = (await budgetStatusFromLedger(l.store, configBudgets(config))).map((b) => ({
       ...b,
       provider: b.scope === 'provider' ? b.scopeId : null,
     }));
@@ -74,7 +76,7 @@ export function noLimitsMessage(dir: string): string {
 
 /** `tokenmeter status`: each configured subscription limit and how much of its window is used, and where budgets set in code are shown. */
 export async function statusCommand(args: StatusArgs, out: (s: string) => void): Promise<number> {
-  const { dir, statuses } = await statusOf(args.dir);
+  const { dir, statuses } = await statusOf(args);
   if (args.json) out(toJson(statuses));
   else if (statuses.length === 0) out(noLimitsMessage(dir));
   else out(`${statusTable(statuses)}\nFrom ${configPath(dir)}. ${CODE_BUDGETS_NOTE}`);

@@ -15,7 +15,7 @@ export interface SummaryArgs extends RangeArgs {
 export async function summaryCommand(args: SummaryArgs, out: (s: string) => void): Promise<number> {
   const byName = args.by ?? 'provider';
   const q = queryOf(args, 30);
-  return withLedger(args.dir, async (l) => {
+  return withLedger(args, async (l) => {
     const s = await summary(l.store, { ...q, by: BY[byName] ?? 'provider' });
     if (args.json) out(toJson(s));
     else if (!l.exists) out(noLedgerMessage(l));

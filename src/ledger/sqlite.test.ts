@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectUntil } from '../../test/helpers/gc.ts';
+import { expected, randomRecords, rec } from '../../test/helpers/ledger-records.ts';
 import { workload } from '../../test/helpers/workload.ts';
 import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { HOUR_MS } from './rollup.ts';
 import { MIGRATIONS } from './schema.ts';
 import { SqliteStore, userHoursSql } from './sqlite.ts';
-import type { Dimension, LedgerFilter } from './types.ts';
 
 const open: SqliteStore[] = [];
 function store(file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db')): SqliteStore {
@@ -21,118 +21,6 @@ function store(file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db
 afterEach(() => {
   for (const s of open.splice(0)) s.closeSync();
 });
-
-function rec(over: Partial<UsageRecord> = {}): UsageRecord {
-  return {
-    timestamp: Date.UTC(2026, 10, 1, 10, 30),
-    provider: 'openai',
-    serviceType: 'llm',
-    model: 'gpt-4o',
-    requestModel: null,
-    operation: 'chat',
-    inputTokens: 1000,
-    outputTokens: 500,
-    cachedInputTokens: 200,
-    cacheWriteTokens: null,
-    cacheWrite1hTokens: null,
-    inputAudioTokens: null,
-    cachedAudioTokens: null,
-    outputAudioTokens: null,
-    outputImageTokens: null,
-    reasoningTokens: null,
-    totalTokens: 1500,
-    searchUnits: null,
-    webSearches: null,
-    costUsd: 0.00725,
-    costPicoUsd: 7_250_000_000,
-    apiKeyId: 'wxyz-0f4a5b3d',
-    userId: 'u1',
-    threadId: 't1',
-    agent: 'planner',
-    durationMs: 840.5,
-    error: false,
-    errorMessage: null,
-    errorType: null,
-    metadata: null,
-    ...over,
-  };
-}
-
-/** A seeded pseudo-random generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function randomRecords(n: number, seed: number, start: number, spanMs: number): UsageRecord[] {
-  const r = rng(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
-  const out: UsageRecord[] = [];
-  for (let i = 0; i < n; i++) {
-    const input = Math.floor(r() * 5000);
-    const output = r() < 0.1 ? null : Math.floor(r() * 2000);
-    const priced = r() > 0.05;
-    out.push(
-      rec({
-        timestamp: start + Math.floor(r() * spanMs),
-        provider: pick(['openai', 'anthropic', 'gemini']),
-        serviceType: pick(['llm', 'llm', 'embedding'] as const),
-        model: pick(['m-a', 'm-b', 'm-c', 'm-d']),
-        operation: pick(['chat', 'extract', 'plan']),
-        inputTokens: input,
-        outputTokens: output,
-        cachedInputTokens: Math.floor(input * r() * 0.5),
-        totalTokens: input + (output ?? 0),
-        costPicoUsd: priced ? Math.floor(r() * 1e10) : null,
-        costUsd: null,
-        apiKeyId: pick([null, 'k1-aaaa', 'k2-bbbb']),
-        userId: pick([null, 'u1', 'u2', 'u3']),
-        threadId: pick([null, 't1', 't2', 't3', 't4']),
-        agent: pick([null, 'planner', 'writer']),
-        error: r() < 0.05,
-        errorType: null,
-      }),
-    );
-  }
-  return out;
-}
-
-/** The same sums, computed from the records in plain JavaScript. */
-function expected(records: UsageRecord[], f: LedgerFilter, by: Dimension[]) {
-  const groups = new Map<
-    string,
-    { requests: number; inputTokens: number; outputTokens: number; costPicoUsd: bigint; unpricedRequests: number; errors: number }
-  >();
-  for (const r of records) {
-    if (f.since !== undefined && r.timestamp < f.since) continue;
-    if (f.until !== undefined && r.timestamp >= f.until) continue;
-    if (f.provider !== undefined && r.provider !== f.provider) continue;
-    if (f.userId !== undefined && r.userId !== f.userId) continue;
-    if (f.threadId !== undefined && r.threadId !== f.threadId) continue;
-    if (f.model !== undefined && r.model !== f.model) continue;
-    const k = JSON.stringify(
-      by.map((d) =>
-        d === 'day'
-          ? new Date(r.timestamp).toISOString().slice(0, 10)
-          : d === 'hour'
-            ? new Date(r.timestamp).toISOString().slice(0, 13)
-            : r[d],
-      ),
-    );
-    const g = groups.get(k) ?? { requests: 0, inputTokens: 0, outputTokens: 0, costPicoUsd: 0n, unpricedRequests: 0, errors: 0 };
-    g.requests++;
-    g.inputTokens += r.inputTokens ?? 0;
-    g.outputTokens += r.outputTokens ?? 0;
-    if (r.costPicoUsd === null) g.unpricedRequests++;
-    else g.costPicoUsd += BigInt(r.costPicoUsd);
-    if (r.error) g.errors++;
-    groups.set(k, g);
-  }
-  return groups;
-}
 
 describe('SqliteStore', () => {
   it('gives back every field of a record as it was written', async () => {
@@ -177,82 +65,6 @@ describe('SqliteStore', () => {
       metadata: '{"doc":"a.pdf","n":2}',
     });
     db.close();
-  });
-
-  it('answers every range and grouping the same from its rollups as from the rows themselves', async () => {
-    const s = store();
-    const start = Date.UTC(2026, 9, 1);
-    const records = randomRecords(6000, 42, start, 5 * 86_400_000);
-    for (let i = 0; i < records.length; i += 700) await s.write(records.slice(i, i + 700));
-    const r = rng(7);
-    const cases: [LedgerFilter, Dimension[]][] = [
-      [{}, []],
-      [{}, ['provider', 'model']],
-      [{ since: start + 3_600_000 * 5 + 1234 }, ['provider']],
-      [{ since: start + 86_400_000, until: start + 2 * 86_400_000 }, ['model', 'serviceType']],
-      [{ userId: 'u2' }, ['model', 'agent']],
-      [{ userId: 'u1', since: start + 1000, until: start + 3 * 86_400_000 + 17 }, ['day']],
-      [{ threadId: 't3' }, ['day', 'model']],
-      [{ provider: 'gemini', since: start + 100 }, ['hour']],
-      [{ provider: 'nobody' }, ['model']],
-      [{ since: start + 10, until: start + 20 }, []],
-      // By user without one: the users' rollup, and the records without a user as all less theirs.
-      [{}, ['userId']],
-      [{ since: start + 3_600_000 * 5 + 1234 }, ['userId']],
-      [{ provider: 'gemini', since: start + 86_400_000 - 7, until: start + 4 * 86_400_000 + 3 }, ['userId', 'day']],
-      [{ since: start + 13 * 3_600_000, until: start + 3 * 86_400_000 - 5 }, ['userId', 'model']],
-      // A user's range inside one day, on whole hours, and with more than the user to filter on.
-      [{ userId: 'u3', since: start + 86_400_000 + 2 * HOUR_MS + 59_999, until: start + 86_400_000 + 21 * HOUR_MS + 1 }, ['model']],
-      [{ userId: 'u1', since: start + 3 * HOUR_MS, until: start + 2 * 86_400_000 + 7 * HOUR_MS }, ['agent']],
-      [{ userId: 'u2', provider: 'gemini', since: start + 5 * HOUR_MS + 1, until: start + 3 * 86_400_000 + 40 * 60_000 }, ['day']],
-      [{ since: start + 86_400_000 + 3 * HOUR_MS + 17, until: start + 86_400_000 + 9 * HOUR_MS - 17 }, ['userId']],
-    ];
-    for (let i = 0; i < 20; i++) {
-      const a = start + Math.floor(r() * 5 * 86_400_000);
-      const b = a + Math.floor(r() * 2 * 86_400_000) + 1;
-      cases.push([{ since: a, until: b }, [(['provider', 'model', 'operation', 'agent', 'apiKeyId', 'day'] as const)[i % 6] as Dimension]]);
-      // One user's: whole days from its rollup, the ends from the rows (or the day less the rows outside the range).
-      cases.push([{ userId: `u${(i % 3) + 1}`, since: a, until: b }, [(['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
-      cases.push([{ since: a, until: b }, ['userId', (['model', 'agent', 'day'] as const)[i % 3] as Dimension]]);
-    }
-    // rollup_user_hour bucket by bucket against the rows: what a user's ragged ends read.
-    const db = new Database(s.location, { readonly: true });
-    const buckets = db
-      .prepare(
-        `SELECT hour, u.value AS user, SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(cost_pico) AS cost, SUM(unpriced) AS unpriced
-         FROM rollup_user_hour JOIN strings u ON u.id = user_id GROUP BY hour, user_id ORDER BY hour, user`,
-      )
-      .all();
-    db.close();
-    const want = new Map<string, { hour: number; user: string; requests: number; input: number; cost: number; unpriced: number }>();
-    for (const x of records.filter((x) => x.userId !== null).sort((a, b) => a.timestamp - b.timestamp)) {
-      const hour = Math.floor(x.timestamp / HOUR_MS);
-      const k = `${hour} ${x.userId}`;
-      const b = want.get(k) ?? { hour, user: x.userId as string, requests: 0, input: 0, cost: 0, unpriced: 0 };
-      b.requests++;
-      b.input += x.inputTokens ?? 0;
-      if (x.costPicoUsd === null) b.unpriced++;
-      else b.cost += x.costPicoUsd;
-      want.set(k, b);
-    }
-    expect(buckets).toEqual([...want.values()].sort((a, b) => a.hour - b.hour || a.user.localeCompare(b.user)));
-    for (const [filter, by] of cases) {
-      const want = expected(records, filter, by);
-      const got = s.aggregateSync(filter, by);
-      expect(got.length, JSON.stringify({ filter, by })).toBe(want.size);
-      for (const row of got) {
-        const w = want.get(JSON.stringify(by.map((d) => row.key[d] ?? null)));
-        expect(w, JSON.stringify({ filter, by, key: row.key })).toBeDefined();
-        expect({
-          requests: row.requests,
-          inputTokens: row.inputTokens,
-          outputTokens: row.outputTokens,
-          costPicoUsd: row.costPicoUsd,
-          unpricedRequests: row.unpricedRequests,
-          errors: row.errors,
-        }).toEqual(w);
-      }
-    }
   });
 
   it('groups by user from the rollups, records without a user included, not by reading every row of the range', async () => {
@@ -315,26 +127,6 @@ describe('SqliteStore', () => {
     // 20 bytes a record here (a bucket of ~40 bytes for every 2.3 records: 200 users, 3 models and agents
     // each, 1,385 records an hour), less the denser the traffic (2 bytes at 10 times this rate).
     expect(s.pageBytes() / n).toBeLessThan(120);
-  });
-
-  it('keeps rollups and rows in agreement when old records are deleted', async () => {
-    const s = store();
-    const start = Date.UTC(2026, 9, 1);
-    const records = randomRecords(3000, 9, start, 4 * 86_400_000);
-    await s.write(records);
-    const cutoff = start + 2 * 86_400_000 + 5 * HOUR_MS; // mid-day: taken down to the day
-    const gone = await s.deleteBefore(cutoff);
-    const day = start + 2 * 86_400_000;
-    expect(gone).toBe(records.filter((r) => r.timestamp < day).length);
-    const [all] = s.aggregateSync({}, []);
-    expect(all?.requests).toBe(records.length - gone);
-    const [u1] = s.aggregateSync({ userId: 'u1' }, []);
-    expect(u1?.requests).toBe(records.filter((r) => r.timestamp >= day && r.userId === 'u1').length);
-    // A range from before the cutoff reads its ragged hours from rollup_user_hour: gone from there too.
-    const [since, until] = [start + 5 * HOUR_MS + 20 * 60_000, day + 3 * HOUR_MS + 10 * 60_000];
-    const [ragged] = s.aggregateSync({ userId: 'u1', since, until }, []);
-    expect(ragged?.requests).toBe(records.filter((r) => r.timestamp >= day && r.timestamp < until && r.userId === 'u1').length);
-    expect(await s.count({})).toBe(records.length - gone);
   });
 
   it('writes a batch all or nothing, and names the file when it cannot', async () => {
@@ -464,13 +256,6 @@ describe('SqliteStore', () => {
     // A statement kept for each limit took some 24 KB outside the JS heap: 6,000 of them about 140 MB.
     expect((process.memoryUsage().rss - before) / 1e6).toBeLessThan(30);
   }, 60_000);
-
-  it('refuses a batch it cannot encode, naming the ledger, and writes none of it', async () => {
-    const s = store();
-    // JSON.stringify throws on a bigint in the metadata.
-    await expect(s.write([rec(), rec({ metadata: { n: 1n } })])).rejects.toThrow(/cannot write 2 records: .*BigInt/);
-    expect(s.recordsSync({})).toEqual([]);
-  });
 
   it('forgets the strings a failed batch added, so the next batch stores them again', async () => {
     const s = store();

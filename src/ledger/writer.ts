@@ -107,6 +107,12 @@ export class LedgerWriter {
   #lastWriteAt: number | undefined;
   #closed = false;
   #droppedInStreak = false;
+  /** Records add()ed so far (readBeside tells those recorded before a read from those since). */
+  #added = 0;
+  /** Reads under way beside the writer (readBeside): no batch starts while one runs. */
+  #reading = 0;
+  #readDone: Promise<void> | undefined;
+  #endRead: (() => void) | undefined;
 
   constructor(target: LedgerTarget, hooks: Hooks, options: LedgerWriterOptions = {}) {
     if (typeof target === 'function') {
@@ -159,11 +165,12 @@ export class LedgerWriter {
   add(record: UsageRecord): boolean {
     if (this.#closed) return false;
     this.#pending.push(record);
+    this.#added++;
     if (this.#o.durability === 'sync') return this.flushSync();
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
     if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
     if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
-    if (this.#pending.length >= this.#o.batchSize && !this.#failing && this.#inflight === undefined) {
+    if (this.#pending.length >= this.#o.batchSize && !this.#failing && this.#inflight === undefined && this.#reading === 0) {
       if (this.#threaded) this.#start();
       else this.#schedule(0);
     } else if (this.#timer === undefined) {
@@ -316,7 +323,10 @@ export class LedgerWriter {
     // keep this waiting longer than the backlog it was called with.
     let rounds = Math.ceil((this.#pending.length + 1) / (this.#o.batchSize * MAX_BATCHES_IN_ONE)) + 1;
     for (;;) {
-      while (this.#inflight !== undefined) await this.#inflight.done;
+      while (this.#inflight !== undefined || this.#readDone !== undefined) {
+        if (this.#inflight !== undefined) await this.#inflight.done;
+        else await this.#readDone;
+      }
       if (this.#pending.length === 0 || rounds-- === 0) {
         if (this.#failing && this.#lastError !== undefined) throw new Error(this.#lastError);
         return;
@@ -353,6 +363,37 @@ export class LedgerWriter {
     this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs === 0 ? 250 : this.#retryMs * 2);
     this.#retryAt = Date.now() + this.#retryMs;
     if (!this.#closed) this.#schedule(this.#retryMs);
+  }
+
+  /**
+   * Reads the ledger beside this writer (budget seeding from an asynchronous store): waits for the
+   * batch being written, holds the next ones back while `read` runs (writes wait, record() does
+   * not), and hands it the records not written yet that were added before this call. A record is
+   * then counted once: in the ledger, in that list, or (added since) by whoever counts from now on.
+   */
+  async readBeside<T>(read: (unwritten: readonly UsageRecord[]) => Promise<T>): Promise<T> {
+    const added = this.#added;
+    this.#reading++;
+    if (this.#readDone === undefined) {
+      this.#readDone = new Promise<void>((resolve) => {
+        this.#endRead = resolve;
+      });
+    }
+    try {
+      while (this.#inflight !== undefined) await this.#inflight.done;
+      // Those added since this call are the last ones (a failed batch goes back in front, in order).
+      const since = Math.min(this.#pending.length, this.#added - added);
+      return await read(this.#pending.slice(0, this.#pending.length - since));
+    } finally {
+      if (--this.#reading === 0) {
+        const end = this.#endRead;
+        this.#readDone = undefined;
+        this.#endRead = undefined;
+        end?.();
+        if (this.#pending.length > 0 && !this.#closed)
+          this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
+      }
+    }
   }
 
   /**

@@ -15,53 +15,86 @@ const FILTER: Partial<Record<BudgetScope, keyof LedgerFilter & Dimension>> = {
   model: 'model',
 };
 
+/** One read a budget's seeding makes: a filter, a grouping, and whether its rows are those of a team's keys (users outside the team only). */
+interface SeedRead {
+  filter: LedgerFilter;
+  by: readonly Dimension[];
+  teamUsers?: ReadonlySet<string>;
+}
+
+/** The reads that give a budget's usage in its window (a team counts each record once, whether its user, its key or both are members). */
+function seedReads(state: BudgetState, members: BudgetSpec['members']): SeedRead[] {
+  const base: LedgerFilter = { since: state.windowStart };
+  const field = FILTER[state.id.scope];
+  const reads: SeedRead[] = [];
+  if (state.id.scope === 'global') reads.push({ filter: base, by: ['day'] });
+  else if (state.id.scope === 'team') {
+    const users = new Set(members?.userIds ?? []);
+    for (const userId of users) reads.push({ filter: { ...base, userId }, by: ['day'] });
+    for (const apiKeyId of members?.apiKeyIds ?? []) {
+      // A member key's records by member users are already counted above.
+      if (users.size === 0) reads.push({ filter: { ...base, apiKeyId }, by: ['day'] });
+      else reads.push({ filter: { ...base, apiKeyId }, by: ['day', 'userId'], teamUsers: users });
+    }
+  } else if (field !== undefined) reads.push({ filter: { ...base, [field]: state.id.scopeId }, by: ['day'] });
+  return reads;
+}
+
+/** Usage per day, in the budget's units, from each read's rows (and the records not in the ledger yet). */
+function seedRows(state: BudgetState, reads: readonly SeedRead[], rowsOf: readonly AggregateRow[][]): [number, number][] {
+  const usd = state.id.unit === 'usd';
+  const out: [number, number][] = [];
+  reads.forEach((read, i) => {
+    for (const row of rowsOf[i] ?? []) {
+      const u = usd ? Number(row.costPicoUsd) : row.totalTokens;
+      if (u <= 0) continue;
+      const user = row.key.userId;
+      if (read.teamUsers !== undefined && user !== null && user !== undefined && read.teamUsers.has(user)) continue;
+      out.push([Math.floor(Date.parse(`${row.key.day}T00:00:00Z`) / DAY_MS), u]);
+    }
+  });
+  return out;
+}
+
+/**
+ * Reads the ledger beside its writer: runs `read` with the records not yet written that were
+ * recorded before the call (those recorded since count as they come), while no batch is written,
+ * so that each record is counted once, from the ledger or from that list. LedgerWriter.readBeside.
+ */
+export type ReadBeside = <T>(read: (unwritten: readonly UsageRecord[]) => Promise<T>) => Promise<T>;
+
 /**
  * Seeds budgets from the ledger: the window's usage of the budget's scope, per day, read from the
- * rollups (`aggregateSync` by day). A team counts each record once, whether its user, its key or
- * both are members: its users' usage comes from the rollups, and its keys' usage by users outside
- * the team from the rows (a team of keys only reads the rollups). Stores that cannot answer
- * synchronously seed nothing here; their totals start from zero.
+ * rollups. A store that answers synchronously (SQLite's `aggregateSync`) seeds before the budget is
+ * used; one that cannot (PostgreSQL) seeds asynchronously through `readBeside`, when given: the
+ * budget counts its records from the start, and the ledger's part is added when the read returns.
  */
-export function ledgerSeeder(store: () => LedgerStore | undefined, unwritten: () => readonly UsageRecord[] = () => []): Seeder {
-  return function* seed(state: BudgetState, members: BudgetSpec['members']) {
+export function ledgerSeeder(
+  store: () => LedgerStore | undefined,
+  unwritten: () => readonly UsageRecord[] = () => [],
+  readBeside?: ReadBeside,
+): Seeder {
+  return (state: BudgetState, members: BudgetSpec['members']) => {
+    const s = store();
+    const reads = seedReads(state, members);
+    if (s !== undefined && s.aggregateSync === undefined && readBeside !== undefined) {
+      return readBeside(async (queued) => {
+        const rows = await Promise.all(
+          reads.map(async (r) => (await s.aggregate(r.filter, r.by)).concat(aggregateRecords(queued, r.filter, r.by))),
+        );
+        return seedRows(state, reads, rows);
+      });
+    }
     // The records still on their way to the ledger first: waiting for them is how the writer
     // tells which ones the ledger holds (each is counted once, from one or the other).
     const queued = unwritten();
-    const s = store();
-    const aggregate = (f: LedgerFilter, by: readonly Dimension[]): AggregateRow[] => {
-      const rows = s?.aggregateSync === undefined ? [] : s.aggregateSync(f, by);
-      return queued.length === 0 ? rows : rows.concat(aggregateRecords(queued, f, by));
-    };
-    if (s?.aggregateSync === undefined && queued.length === 0) return;
-    const base: LedgerFilter = { since: state.windowStart };
-    const usd = state.id.unit === 'usd';
-    const units = (row: AggregateRow) => (usd ? Number(row.costPicoUsd) : row.totalTokens);
-    const dayOf = (row: AggregateRow) => Math.floor(Date.parse(`${row.key.day}T00:00:00Z`) / DAY_MS);
-    const filters: LedgerFilter[] = [];
-    const field = FILTER[state.id.scope];
-    if (state.id.scope === 'global') filters.push(base);
-    else if (state.id.scope === 'team') {
-      const users = new Set(members?.userIds ?? []);
-      for (const userId of users) filters.push({ ...base, userId });
-      for (const apiKeyId of members?.apiKeyIds ?? []) {
-        if (users.size === 0) {
-          filters.push({ ...base, apiKeyId });
-          continue;
-        }
-        // A member key's records by member users are already counted above.
-        for (const row of aggregate({ ...base, apiKeyId }, ['day', 'userId'])) {
-          const u = units(row);
-          const user = row.key.userId;
-          if (u > 0 && (user === null || user === undefined || !users.has(user))) yield [dayOf(row), u] as [number, number];
-        }
-      }
-    } else if (field !== undefined) filters.push({ ...base, [field]: state.id.scopeId });
-    for (const f of filters) {
-      for (const row of aggregate(f, ['day'])) {
-        const u = units(row);
-        if (u > 0) yield [dayOf(row), u] as [number, number];
-      }
-    }
+    if (s?.aggregateSync === undefined && queued.length === 0) return [];
+    const rows = reads.map((r) =>
+      (s?.aggregateSync === undefined ? [] : s.aggregateSync(r.filter, r.by)).concat(
+        queued.length === 0 ? [] : aggregateRecords(queued, r.filter, r.by),
+      ),
+    );
+    return seedRows(state, reads, rows);
   };
 }
 
@@ -159,27 +192,32 @@ export function statusOf(s: BudgetState): BudgetStatus {
  * The status of budgets as the ledger alone tells it (the CLI, another process): a tracker seeded
  * from the ledger at `now`. A per-value budget (`*`) shows each value with usage in its window.
  */
-export function budgetStatusFromLedger(store: LedgerStore, specs: readonly BudgetSpec[], now = Date.now()): BudgetStatus[] {
+export async function budgetStatusFromLedger(store: LedgerStore, specs: readonly BudgetSpec[], now = Date.now()): Promise<BudgetStatus[]> {
   const tracker: BudgetTracker = new Tracker(
-    ledgerSeeder(() => store),
+    ledgerSeeder(
+      () => store,
+      () => [],
+      (read) => read([]),
+    ),
     () => now,
   );
-  const out: BudgetStatus[] = [];
+  const states: BudgetState[] = [];
   for (const spec of specs) {
     if (spec.scopeId !== '*') {
       const state = tracker.add(spec);
-      if (state !== undefined) out.push(statusOf(state));
+      if (state !== undefined) states.push(state);
       continue;
     }
     const field = FILTER[spec.scope];
-    if (field === undefined || store.aggregateSync === undefined) continue;
+    if (field === undefined) continue;
     const start = spec.scope === 'run' ? 0 : windowAt(spec.cycle ?? DEFAULT_CYCLE, now).start;
-    for (const row of store.aggregateSync({ since: start }, [field])) {
+    for (const row of await store.aggregate({ since: start }, [field])) {
       const id = row.key[field];
       if (id === null || id === undefined) continue;
       const state = tracker.add({ ...spec, scopeId: id });
-      if (state !== undefined) out.push(statusOf(state));
+      if (state !== undefined) states.push(state);
     }
   }
-  return out;
+  await tracker.seeded();
+  return states.map(statusOf);
 }

@@ -1,0 +1,134 @@
+/**
+ * The PostgreSQL ledger's schema, one migration per version (kept in `tokenmeter_schema`). The same
+ * records and rollups as the SQLite ledger (schema.ts), in PostgreSQL's terms, for many writers:
+ *
+ * - Ids: a `bigserial`, and the time in its own indexed column `ts` (epoch ms). SQLite's ids are
+ *   the timestamp × 1024 plus a sequence handed out by the one writer holding the file's lock; many
+ *   instances writing one database at once would have to read and race for each millisecond's next
+ *   id. A sequence hands out ids without any lock held across transactions, `ts` keeps the exact
+ *   time (no burst moves on a millisecond), and `(ts, id)` orders records in time.
+ * - Strings are kept as text, not in a dictionary: a shared dictionary would be one more upsert and
+ *   round trip per new string from every instance, and PostgreSQL compresses repeated values in
+ *   its pages no worse than a join saves. The rollups' "none" is '' (validation turns '' into null).
+ * - Rollups are upserts on their bucket key (INSERT … ON CONFLICT DO UPDATE adding the sums), so
+ *   any number of instances can add to one bucket at once and no update is lost.
+ * - `tokenmeter_batches` keeps one row per written batch, so that a batch whose COMMIT was cut
+ *   (the database went away at that moment) is not written twice when it is retried.
+ * - `tokenmeter_imports` keeps how far `tokenmeter migrate` has copied each SQLite ledger (its last
+ *   record id, in the same transaction as the rows), so that running it again adds only what is new.
+ */
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE records (
+    id bigserial PRIMARY KEY,
+    ts bigint NOT NULL,
+    provider text NOT NULL,
+    service_type text NOT NULL,
+    model text NOT NULL,
+    request_model text,
+    operation text NOT NULL,
+    input_tokens bigint,
+    output_tokens bigint,
+    cached_input_tokens bigint,
+    cache_write_tokens bigint,
+    cache_write_1h_tokens bigint,
+    input_audio_tokens bigint,
+    cached_audio_tokens bigint,
+    output_audio_tokens bigint,
+    output_image_tokens bigint,
+    reasoning_tokens bigint,
+    total_tokens bigint,
+    search_units bigint,
+    web_searches bigint,
+    cost_pico bigint,
+    api_key_id text,
+    user_id text,
+    thread_id text,
+    agent text,
+    duration_us bigint,
+    error boolean NOT NULL,
+    error_type text,
+    error_message text,
+    metadata jsonb
+  );
+  CREATE INDEX records_ts ON records (ts, id);
+  CREATE INDEX records_thread ON records (thread_id) WHERE thread_id IS NOT NULL;
+  CREATE INDEX records_run ON records ((metadata ->> 'run_id')) WHERE metadata IS NOT NULL;
+  CREATE TABLE rollup_hour (
+    hour integer NOT NULL,
+    provider text NOT NULL,
+    service_type text NOT NULL,
+    model text NOT NULL,
+    operation text NOT NULL,
+    agent text NOT NULL,
+    api_key_id text NOT NULL,
+    requests bigint NOT NULL,
+    errors bigint NOT NULL,
+    input_tokens bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL,
+    cache_write_tokens bigint NOT NULL,
+    reasoning_tokens bigint NOT NULL,
+    total_tokens bigint NOT NULL,
+    cost_pico bigint NOT NULL,
+    unpriced bigint NOT NULL,
+    PRIMARY KEY (hour, provider, service_type, model, operation, agent, api_key_id)
+  );
+  CREATE TABLE rollup_user_day (
+    user_id text NOT NULL,
+    day integer NOT NULL,
+    provider text NOT NULL,
+    service_type text NOT NULL,
+    model text NOT NULL,
+    agent text NOT NULL,
+    requests bigint NOT NULL,
+    errors bigint NOT NULL,
+    input_tokens bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL,
+    cache_write_tokens bigint NOT NULL,
+    reasoning_tokens bigint NOT NULL,
+    total_tokens bigint NOT NULL,
+    cost_pico bigint NOT NULL,
+    unpriced bigint NOT NULL,
+    PRIMARY KEY (user_id, day, provider, service_type, model, agent)
+  );
+  CREATE TABLE rollup_user_hour (
+    hour integer NOT NULL,
+    user_id text NOT NULL,
+    provider text NOT NULL,
+    service_type text NOT NULL,
+    model text NOT NULL,
+    agent text NOT NULL,
+    requests bigint NOT NULL,
+    errors bigint NOT NULL,
+    input_tokens bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL,
+    cache_write_tokens bigint NOT NULL,
+    reasoning_tokens bigint NOT NULL,
+    total_tokens bigint NOT NULL,
+    cost_pico bigint NOT NULL,
+    unpriced bigint NOT NULL,
+    PRIMARY KEY (hour, user_id, provider, service_type, model, agent)
+  );
+  CREATE TABLE tokenmeter_batches (token uuid PRIMARY KEY, written_at bigint NOT NULL);
+  CREATE TABLE tokenmeter_imports (source text PRIMARY KEY, last_id bigint NOT NULL, records bigint NOT NULL);
+  CREATE VIEW usage_records AS
+  SELECT id, to_char(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp,
+    provider, service_type, model, request_model, operation, input_tokens, output_tokens, cached_input_tokens,
+    cache_write_tokens, cache_write_1h_tokens, input_audio_tokens, cached_audio_tokens, output_audio_tokens,
+    output_image_tokens, reasoning_tokens, total_tokens, search_units, web_searches, cost_pico / 1e12 AS cost_usd,
+    api_key_id, user_id, thread_id, agent, duration_us / 1000.0 AS duration_ms, error, error_type, error_message, metadata
+  FROM records;
+  `,
+];
+
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
+
+/**
+ * The advisory lock every instance takes while it migrates (pg_advisory_lock): instances starting
+ * together migrate once, one after the other finding the schema current. An arbitrary constant
+ * ("tokenmeter" in ASCII, folded to 63 bits).
+ */
+export const MIGRATION_LOCK = 0x746f6b656e6d65n;

@@ -1,0 +1,696 @@
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type Pg from 'pg';
+import { LedgerError } from '../errors.ts';
+import type { UsageRecord } from '../usage.ts';
+import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-schema.ts';
+import { DAY_MS, emptyTotals, HOUR_MS, RollupBuckets, type RowCounts, type RowSums, rollupSums, totalsOf } from './rollup.ts';
+import { ROLLUP_SUM_COLUMNS } from './schema.ts';
+import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
+
+/** Options of a {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /** Connections kept in the pool. @default 4 */
+  maxConnections?: number;
+  /** How long to wait for a connection (a database that is down fails a write after this), in ms. @default 5000 */
+  connectTimeoutMs?: number;
+}
+
+/** Filter and group-by fields, and their column (the same names in `records` and the rollups). */
+const COLUMN: Record<Exclude<Dimension, 'day' | 'hour'>, string> = {
+  provider: 'provider',
+  model: 'model',
+  serviceType: 'service_type',
+  operation: 'operation',
+  agent: 'agent',
+  userId: 'user_id',
+  threadId: 'thread_id',
+  apiKeyId: 'api_key_id',
+};
+
+interface Rollup {
+  table: string;
+  time: string;
+  unitMs: number;
+  dims: ReadonlySet<string>;
+}
+const ROLLUP_HOUR: Rollup = {
+  table: 'rollup_hour',
+  time: 'hour',
+  unitMs: HOUR_MS,
+  dims: new Set(['provider', 'serviceType', 'model', 'operation', 'agent', 'apiKeyId', 'day', 'hour']),
+};
+const ROLLUP_USER_DAY: Rollup = {
+  table: 'rollup_user_day',
+  time: 'day',
+  unitMs: DAY_MS,
+  dims: new Set(['userId', 'provider', 'serviceType', 'model', 'agent', 'day']),
+};
+const ROLLUP_USER_HOUR: Rollup = { ...ROLLUP_USER_DAY, table: 'rollup_user_hour', time: 'hour', unitMs: HOUR_MS };
+
+const SUMS_SQL = `COUNT(*) AS requests, COUNT(*) FILTER (WHERE error) AS errors, SUM(input_tokens)::bigint AS input_tokens,
+  SUM(output_tokens)::bigint AS output_tokens, SUM(cached_input_tokens)::bigint AS cached_input_tokens,
+  SUM(cache_write_tokens)::bigint AS cache_write_tokens, SUM(reasoning_tokens)::bigint AS reasoning_tokens,
+  SUM(total_tokens)::bigint AS total_tokens, SUM(cost_pico)::bigint AS cost_pico, COUNT(*) FILTER (WHERE cost_pico IS NULL) AS unpriced`;
+const ROLLUP_SUMS_SQL = ROLLUP_SUM_COLUMNS.map((c) => `SUM(${c})::bigint AS ${c}`).join(', ');
+
+/** The columns of `records` a write fills, with the type of their unnest() array, in order. */
+const INSERT_COLUMNS = [
+  ['ts', 'bigint'],
+  ['provider', 'text'],
+  ['service_type', 'text'],
+  ['model', 'text'],
+  ['request_model', 'text'],
+  ['operation', 'text'],
+  ['input_tokens', 'bigint'],
+  ['output_tokens', 'bigint'],
+  ['cached_input_tokens', 'bigint'],
+  ['cache_write_tokens', 'bigint'],
+  ['cache_write_1h_tokens', 'bigint'],
+  ['input_audio_tokens', 'bigint'],
+  ['cached_audio_tokens', 'bigint'],
+  ['output_audio_tokens', 'bigint'],
+  ['output_image_tokens', 'bigint'],
+  ['reasoning_tokens', 'bigint'],
+  ['total_tokens', 'bigint'],
+  ['search_units', 'bigint'],
+  ['web_searches', 'bigint'],
+  ['cost_pico', 'bigint'],
+  ['api_key_id', 'text'],
+  ['user_id', 'text'],
+  ['thread_id', 'text'],
+  ['agent', 'text'],
+  ['duration_us', 'bigint'],
+  ['error', 'boolean'],
+  ['error_type', 'text'],
+  ['error_message', 'text'],
+  ['metadata', 'jsonb'],
+] as const;
+
+/**
+ * One statement for any batch: each column as one array parameter, the rows from unnest(). A
+ * multi-row VALUES list binds rows × 29 parameters (at most 65,535: about 2,200 rows a statement)
+ * and is parsed anew for each batch size; this stays one prepared statement (bench/postgres.ts
+ * measures it beside plain multi-row inserts).
+ */
+const INSERT_SQL = `INSERT INTO records (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
+  SELECT ${INSERT_COLUMNS.map(([c, t]) => (t === 'jsonb' ? `${c}::jsonb` : c)).join(', ')}
+  FROM unnest(${INSERT_COLUMNS.map(([, t], i) => `$${i + 1}::${t === 'jsonb' ? 'text' : t}[]`).join(', ')})
+  AS u(${INSERT_COLUMNS.map(([c]) => c).join(', ')})`;
+
+const require = createRequire(import.meta.url);
+let driver: typeof Pg | undefined;
+
+/** int8 (COUNT, SUM(...)::bigint, bigint columns) as bigint: exact; other types as pg parses them. */
+function types(pg: typeof Pg): Pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: string) =>
+      oid === 20 ? (v: string) => BigInt(v) : pg.types.getTypeParser(oid, format as 'text')) as Pg.CustomTypesConfig['getTypeParser'],
+  };
+}
+
+/** A connection string without its password, for messages and `location`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable url)';
+  }
+}
+
+/** Whether a ledger option names PostgreSQL rather than a file. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** Errors that mean the connection, not the statement, failed: the outcome of a COMMIT is then unknown. */
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  const msg = String((error as Error)?.message ?? '');
+  return (
+    (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === 'ECONNRESET' || code === 'EPIPE')) ||
+    /Connection terminated|connection.*(closed|lost|ended)|ECONNRESET/i.test(msg)
+  );
+}
+
+const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * The ledger in PostgreSQL (`pg`, loaded only when used), for many instances writing one database:
+ * the same records, rollups, queries and retention as the SQLite store. Each batch is one
+ * transaction: the rows in one INSERT … SELECT FROM unnest(), the rollups as upserts sorted by
+ * key (so that two instances updating the same buckets take their locks in the same order and do
+ * not deadlock). Everything is asynchronous: there is no `writeSync` or `aggregateSync` (budgets
+ * seed asynchronously, and records queued at process exit are written by `close()`, not on exit).
+ */
+export class PostgresStore implements LedgerStore {
+  readonly kind = 'postgres';
+  readonly location: string;
+  readonly #pool: Pg.Pool;
+  #ready: Promise<void> | undefined;
+  /** A batch whose COMMIT was cut: written or not, found out before the next write. */
+  #uncertain: { token: string; records: ReadonlySet<UsageRecord> } | undefined;
+  #closed = false;
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.location = redactUrl(url);
+    try {
+      driver ??= require('pg') as typeof Pg;
+    } catch (cause) {
+      throw new LedgerError(this.location, 'a PostgreSQL ledger needs the pg package: npm install pg', { cause, code: 'MODULE_NOT_FOUND' });
+    }
+    this.#pool = new driver.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 4,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      types: types(driver),
+      application_name: 'tokenmeter',
+    });
+    // An idle connection cut by a restart emits here; the next query reports (and retries) it.
+    this.#pool.on('error', () => {});
+    // A connection cut while checked out (between statements) emits on the client: the statement that follows fails and is retried.
+    this.#pool.on('connect', (client) => client.on('error', () => {}));
+  }
+
+  /** The schema migrated to this version once per store (again after a failure). */
+  #migrated(): Promise<void> {
+    this.#ready ??= this.#migrate().catch((cause: unknown) => {
+      this.#ready = undefined;
+      throw this.#error('cannot open the ledger', cause);
+    });
+    return this.#ready;
+  }
+
+  async #migrate(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      // Session-level: held across the migration's transaction, released below (or with the connection).
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+      try {
+        await client.query('CREATE TABLE IF NOT EXISTS tokenmeter_schema (version integer NOT NULL)');
+        const r = await client.query<{ version: number }>('SELECT version FROM tokenmeter_schema');
+        const current = r.rows[0]?.version ?? 0;
+        if (current > PG_SCHEMA_VERSION)
+          throw new Error(`its schema version ${current} is newer than this tokenmeter's (${PG_SCHEMA_VERSION})`);
+        if (current === PG_SCHEMA_VERSION) return;
+        await client.query('BEGIN');
+        try {
+          for (let i = current; i < PG_SCHEMA_VERSION; i++) await client.query(PG_MIGRATIONS[i] as string);
+          await client.query('DELETE FROM tokenmeter_schema');
+          await client.query('INSERT INTO tokenmeter_schema (version) VALUES ($1)', [PG_SCHEMA_VERSION]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw error;
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]).catch(() => {});
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  #error(what: string, cause: unknown): LedgerError {
+    const code = (cause as { code?: unknown })?.code;
+    return new LedgerError(this.location, `${what}: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+      code: typeof code === 'string' ? code : undefined,
+    });
+  }
+
+  async #query(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+    await this.#migrated();
+    try {
+      return (await this.#pool.query(sql, params as unknown[])).rows as Record<string, unknown>[];
+    } catch (cause) {
+      throw this.#error('cannot read the ledger', cause);
+    }
+  }
+
+  async write(batch: readonly UsageRecord[]): Promise<void> {
+    await this.#write(batch);
+  }
+
+  /**
+   * Writes records copied from another ledger (`tokenmeter migrate`) and, in the same transaction,
+   * how far that source has been copied: its id of the last record and the running count.
+   */
+  async writeImport(batch: readonly UsageRecord[], source: string, lastId: number): Promise<void> {
+    await this.#write(batch, async (client) => {
+      await client.query(
+        `INSERT INTO tokenmeter_imports (source, last_id, records) VALUES ($1, $2, $3)
+         ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id, records = tokenmeter_imports.records + excluded.records`,
+        [source, lastId, batch.length],
+      );
+    });
+  }
+
+  /** How far `source` has been copied in: the last id and the records so far (zero when never). */
+  async imported(source: string): Promise<{ lastId: number; records: number }> {
+    const [row] = await this.#query('SELECT last_id, records FROM tokenmeter_imports WHERE source = $1', [source]);
+    return row === undefined ? { lastId: -1, records: 0 } : { lastId: Number(row.last_id), records: Number(row.records) };
+  }
+
+  async #write(batch: readonly UsageRecord[], also?: (client: Pg.PoolClient) => Promise<void>): Promise<void> {
+    if (batch.length === 0) return;
+    await this.#migrated();
+    let rows = batch;
+    const client = await this.#pool.connect().catch((cause: unknown) => {
+      throw this.#error(`cannot write ${batch.length} records`, cause);
+    });
+    let committing = false;
+    const token = randomUUID();
+    try {
+      const uncertain = this.#uncertain;
+      if (uncertain !== undefined) {
+        // The batch whose COMMIT was cut: if it landed, its records are not written again.
+        const r = await client.query('SELECT 1 FROM tokenmeter_batches WHERE token = $1', [uncertain.token]);
+        if (r.rows.length > 0) rows = rows.filter((x) => !uncertain.records.has(x));
+        this.#uncertain = undefined;
+        if (rows.length === 0) {
+          client.release();
+          return;
+        }
+      }
+      const columns = this.#columns(rows);
+      await client.query('BEGIN');
+      await client.query({ name: 'tokenmeter_insert', text: INSERT_SQL, values: columns });
+      await this.#rollups(client, rows);
+      await also?.(client);
+      await client.query('INSERT INTO tokenmeter_batches (token, written_at) VALUES ($1, $2)', [token, Date.now()]);
+      committing = true;
+      await client.query('COMMIT');
+    } catch (cause) {
+      if (committing && connectionLost(cause)) this.#uncertain = { token, records: new Set(rows) };
+      else await client.query('ROLLBACK').catch(() => {});
+      client.release(connectionLost(cause) ? (cause as Error) : undefined);
+      throw this.#error(`cannot write ${rows.length} records`, cause);
+    }
+    client.release();
+  }
+
+  /** The batch as one array per column. */
+  #columns(batch: readonly UsageRecord[]): unknown[][] {
+    const cols: unknown[][] = INSERT_COLUMNS.map(() => new Array(batch.length));
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i] as UsageRecord;
+      const v = [
+        Math.floor(r.timestamp),
+        r.provider,
+        r.serviceType,
+        r.model,
+        r.requestModel,
+        r.operation,
+        r.inputTokens,
+        r.outputTokens,
+        r.cachedInputTokens,
+        r.cacheWriteTokens,
+        r.cacheWrite1hTokens,
+        r.inputAudioTokens,
+        r.cachedAudioTokens,
+        r.outputAudioTokens,
+        r.outputImageTokens,
+        r.reasoningTokens,
+        r.totalTokens,
+        r.searchUnits,
+        r.webSearches,
+        r.costPicoUsd,
+        r.apiKeyId,
+        r.userId,
+        r.threadId,
+        r.agent,
+        r.durationMs === null ? null : Math.round(r.durationMs * 1000),
+        r.error,
+        r.errorType,
+        r.errorMessage,
+        r.metadata === null ? null : JSON.stringify(r.metadata),
+      ];
+      for (let c = 0; c < v.length; c++) (cols[c] as unknown[])[i] = v[c] ?? null;
+    }
+    return cols;
+  }
+
+  /** Adds the batch's sums to the three rollups, one upsert each, buckets in key order. */
+  async #rollups(client: Pg.PoolClient, batch: readonly UsageRecord[]): Promise<void> {
+    // Strings as small integers for RollupBuckets' keys, and back.
+    const ids = new Map<string, number>();
+    const names: string[] = [];
+    const id = (s: string | null): number => {
+      const v = s ?? '';
+      let k = ids.get(v);
+      if (k === undefined) {
+        k = names.length;
+        names.push(v);
+        ids.set(v, k);
+      }
+      return k;
+    };
+    const hours = new RollupBuckets();
+    const users = new RollupBuckets();
+    const userHours = new RollupBuckets();
+    for (const r of batch) {
+      const ts = Math.floor(r.timestamp);
+      const [p, st, m, o, a, k] = [id(r.provider), id(r.serviceType), id(r.model), id(r.operation), id(r.agent), id(r.apiKeyId)];
+      const row: RowCounts = {
+        error: r.error ? 1 : 0,
+        input: r.inputTokens,
+        output: r.outputTokens,
+        cached: r.cachedInputTokens,
+        cacheWrite: r.cacheWriteTokens,
+        reasoning: r.reasoningTokens,
+        total: r.totalTokens,
+        cost: r.costPicoUsd,
+      };
+      hours.add([Math.floor(ts / HOUR_MS), p, st, m, o, a, k], row);
+      if (r.userId !== null) {
+        const u = id(r.userId);
+        users.add([u, Math.floor(ts / DAY_MS), p, st, m, a], row);
+        userHours.add([Math.floor(ts / HOUR_MS), u, p, st, m, a], row);
+      }
+    }
+    // Which key columns are times (numbers), the rest strings.
+    await this.#upsert(
+      client,
+      'rollup_hour',
+      ['hour', 'provider', 'service_type', 'model', 'operation', 'agent', 'api_key_id'],
+      [0],
+      hours,
+      names,
+    );
+    await this.#upsert(client, 'rollup_user_day', ['user_id', 'day', 'provider', 'service_type', 'model', 'agent'], [1], users, names);
+    await this.#upsert(
+      client,
+      'rollup_user_hour',
+      ['hour', 'user_id', 'provider', 'service_type', 'model', 'agent'],
+      [0],
+      userHours,
+      names,
+    );
+  }
+
+  async #upsert(
+    client: Pg.PoolClient,
+    table: string,
+    keys: readonly string[],
+    timeAt: readonly number[],
+    buckets: RollupBuckets,
+    names: readonly string[],
+  ): Promise<void> {
+    if (buckets.size === 0) return;
+    const rows = [...buckets].map((s) => s.key.map((v, i) => (timeAt.includes(i) ? v : names[v])).concat(rollupSums(s)));
+    const cmp = (a: unknown, b: unknown) => (a === b ? 0 : (a as number | string) < (b as number | string) ? -1 : 1);
+    rows.sort((a, b) => {
+      for (let i = 0; i < keys.length; i++) {
+        const c = cmp(a[i], b[i]);
+        if (c !== 0) return c;
+      }
+      return 0;
+    });
+    const cols = [...keys, ...ROLLUP_SUM_COLUMNS];
+    const typesOf = cols.map((_c, i) => (i < keys.length ? (timeAt.includes(i) ? 'integer' : 'text') : 'bigint'));
+    const values = cols.map((_, c) => rows.map((r) => r[c]));
+    await client.query({
+      name: `tokenmeter_${table}`,
+      text: `INSERT INTO ${table} (${cols.join(', ')}) SELECT * FROM unnest(${typesOf.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
+        ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${ROLLUP_SUM_COLUMNS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ')}`,
+      values,
+    });
+  }
+
+  /** WHERE clause and parameters of a filter over `records` (or a rollup, for the fields it has); `p`: parameters so far. */
+  #where(filter: LedgerFilter, rollup?: Rollup, p: unknown[] = []): { sql: string; params: unknown[] } {
+    const parts: string[] = [];
+    const params = p;
+    const column = rollup?.time ?? 'ts';
+    const at = (ms: number) => (rollup === undefined ? Math.ceil(ms) : Math.ceil(ms / rollup.unitMs));
+    if (filter.since !== undefined) {
+      params.push(at(filter.since));
+      parts.push(`${column} >= $${params.length}`);
+    }
+    if (filter.until !== undefined) {
+      params.push(at(filter.until));
+      parts.push(`${column} < $${params.length}`);
+    }
+    for (const field of Object.keys(COLUMN) as (keyof typeof COLUMN)[]) {
+      const v = filter[field];
+      if (v === undefined) continue;
+      params.push(v);
+      parts.push(`${COLUMN[field]} = $${params.length}`);
+    }
+    if (filter.runId !== undefined) {
+      if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
+      params.push(filter.runId);
+      parts.push(`metadata IS NOT NULL AND metadata ->> 'run_id' = $${params.length}`);
+    }
+    return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
+  }
+
+  /** Select and group-by clauses (by position); `noUser`: every row as if it had no user. */
+  #groupSql(by: readonly Dimension[], hourExpr: string, dayExpr: string, noUser = false): { select: string; group: string } {
+    const cols = by.map((d, i) => {
+      const as = `AS d${i}`;
+      if (d === 'day') return `${dayExpr} ${as}`;
+      if (d === 'hour') return `${hourExpr} ${as}`;
+      if (d === 'userId' && noUser) return `NULL::text ${as}`;
+      return `${COLUMN[d]} ${as}`;
+    });
+    return {
+      select: cols.map((c) => `${c}, `).join(''),
+      group: by.length === 0 ? '' : `GROUP BY ${by.map((_, i) => i + 1).join(', ')}`,
+    };
+  }
+
+  async #rows(
+    sql: string,
+    params: readonly unknown[],
+    by: readonly Dimension[],
+    into: Map<string, AggregateRow>,
+    sign: 1 | -1 = 1,
+  ): Promise<void> {
+    for (const raw of await this.#query(sql, params)) {
+      if (raw.requests === null || raw.requests === 0n) continue;
+      const key: AggregateRow['key'] = {};
+      by.forEach((d, i) => {
+        const v = raw[`d${i}`];
+        if (d === 'day') key.day = new Date(Number(v) * DAY_MS).toISOString().slice(0, 10);
+        else if (d === 'hour') key.hour = new Date(Number(v) * HOUR_MS).toISOString().slice(0, 13);
+        // The rollups' '' is "none".
+        else key[d] = v === null || v === undefined || v === '' ? null : String(v);
+      });
+      const k = JSON.stringify(by.map((d) => key[d] ?? null));
+      let row = into.get(k);
+      if (row === undefined) {
+        row = { key, ...emptyTotals() };
+        into.set(k, row);
+      }
+      totalsOf(row, raw as unknown as RowSums, sign);
+    }
+  }
+
+  /**
+   * Sums grouped by `by`, from the rollups where they answer and the rows for the rest: the same
+   * plan as the SQLite store's (sqlite.ts explains each step), so both answer alike to the cent.
+   */
+  async aggregate(filter: LedgerFilter, by: readonly Dimension[]): Promise<AggregateRow[]> {
+    const out = new Map<string, AggregateRow>();
+    const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
+    const rollup =
+      filter.runId !== undefined
+        ? undefined
+        : asked.every((d) => ROLLUP_HOUR.dims.has(d))
+          ? ROLLUP_HOUR
+          : (filter.userId !== undefined || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
+            ? ROLLUP_USER_DAY
+            : undefined;
+    if (rollup === undefined) await this.#rawAggregate(filter, by, out);
+    else if (rollup === ROLLUP_HOUR) await this.#buckets(filter, by, out, ROLLUP_HOUR);
+    else {
+      const { since, until } = filter;
+      const first = since === undefined ? undefined : Math.ceil(since / DAY_MS) * DAY_MS;
+      const last = until === undefined ? undefined : Math.floor(until / DAY_MS) * DAY_MS;
+      if (first !== undefined && last !== undefined && first > last) await this.#buckets(filter, by, out, ROLLUP_USER_HOUR);
+      else {
+        const reads = [this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY)];
+        if (since !== undefined && first !== undefined && since < first)
+          reads.push(this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR));
+        if (until !== undefined && last !== undefined && until > last)
+          reads.push(this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR));
+        await Promise.all(reads);
+      }
+    }
+    return [...out.values()].filter((r) => r.requests !== 0);
+  }
+
+  async #buckets(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): Promise<void> {
+    const { since, until } = filter;
+    const unit = rollup.unitMs;
+    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
+    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
+    if (first !== undefined && last !== undefined && first > last) {
+      await this.#rawAggregate(filter, by, out);
+      return;
+    }
+    const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
+    const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
+    const lo = headOut ? (first as number) - unit : first;
+    const hi = tailOut ? (last as number) + unit : last;
+    // The buckets and the two ends are independent reads: on connections of their own, at once.
+    const reads = [this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup)];
+    if (since !== undefined && first !== undefined && since < first) {
+      if (headOut) reads.push(this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1));
+      else reads.push(this.#rawAggregate({ ...filter, until: first }, by, out));
+    }
+    if (until !== undefined && last !== undefined && until > last) {
+      if (tailOut) reads.push(this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1));
+      else reads.push(this.#rawAggregate({ ...filter, since: last }, by, out));
+    }
+    await Promise.all(reads);
+  }
+
+  async #fromRollup(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): Promise<void> {
+    const { since, until } = filter;
+    if (since !== undefined && since === until) return;
+    const hourly = rollup.time === 'hour';
+    const g = hourly ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL::integer', 'day');
+    if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
+      // Keyed hour first (writes append): one user's few hours as a list, each a seek of (hour, user_id).
+      const hours: number[] = [];
+      for (let h = since / HOUR_MS; h < until / HOUR_MS; h++) hours.push(h);
+      const where = this.#where({ ...filter, since: undefined, until: undefined }, rollup, [hours]);
+      await this.#rows(
+        `SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM rollup_user_hour ${where.sql} AND hour = ANY($1::integer[]) ${g.group}`,
+        where.params,
+        by,
+        out,
+      );
+      return;
+    }
+    const where = this.#where(filter, rollup);
+    const reads = [this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out)];
+    if (rollup !== ROLLUP_HOUR && filter.userId === undefined) {
+      // Records without a user: all (rollup_hour) less those with one (the user rollup).
+      const all = this.#where(filter, ROLLUP_HOUR);
+      const h = this.#groupSql(by, 'hour', 'hour / 24', true);
+      reads.push(this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out));
+      const u = hourly ? this.#groupSql(by, 'hour', 'hour / 24', true) : this.#groupSql(by, 'NULL::integer', 'day', true);
+      reads.push(
+        this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1),
+      );
+    }
+    await Promise.all(reads);
+  }
+
+  async #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): Promise<void> {
+    const where = this.#where(filter);
+    const g = this.#groupSql(by, `ts / ${HOUR_MS}`, `ts / ${DAY_MS}`);
+    await this.#rows(`SELECT ${g.select}${SUMS_SQL} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
+  }
+
+  #toRecord(row: Record<string, unknown>): UsageRecord & { id: number } {
+    const pico = n(row.cost_pico);
+    return {
+      id: Number(row.id),
+      timestamp: Number(row.ts),
+      provider: row.provider as string,
+      serviceType: row.service_type as UsageRecord['serviceType'],
+      model: row.model as string,
+      requestModel: (row.request_model as string | null) ?? null,
+      operation: row.operation as string,
+      inputTokens: n(row.input_tokens),
+      outputTokens: n(row.output_tokens),
+      cachedInputTokens: n(row.cached_input_tokens),
+      cacheWriteTokens: n(row.cache_write_tokens),
+      cacheWrite1hTokens: n(row.cache_write_1h_tokens),
+      inputAudioTokens: n(row.input_audio_tokens),
+      cachedAudioTokens: n(row.cached_audio_tokens),
+      outputAudioTokens: n(row.output_audio_tokens),
+      outputImageTokens: n(row.output_image_tokens),
+      reasoningTokens: n(row.reasoning_tokens),
+      totalTokens: n(row.total_tokens),
+      searchUnits: n(row.search_units),
+      webSearches: n(row.web_searches),
+      costUsd: pico === null ? null : pico / 1e12,
+      costPicoUsd: pico,
+      apiKeyId: (row.api_key_id as string | null) ?? null,
+      userId: (row.user_id as string | null) ?? null,
+      threadId: (row.thread_id as string | null) ?? null,
+      agent: (row.agent as string | null) ?? null,
+      durationMs: row.duration_us === null ? null : Number(row.duration_us) / 1000,
+      error: row.error === true,
+      errorType: (row.error_type as string | null) ?? null,
+      errorMessage: (row.error_message as string | null) ?? null,
+      metadata: (row.metadata as Record<string, unknown> | null) ?? null,
+    };
+  }
+
+  async records(query: RecordQuery): Promise<(UsageRecord & { id: number })[]> {
+    const where = this.#where(query);
+    const order = query.order === 'asc' ? 'ASC' : 'DESC';
+    const limit = query.limit === undefined ? null : Math.max(0, Math.floor(query.limit));
+    where.params.push(limit);
+    const sql = `SELECT * FROM records ${where.sql} ORDER BY ts ${order}, id ${order} LIMIT $${where.params.length}`;
+    return (await this.#query(sql, where.params)).map((r) => this.#toRecord(r));
+  }
+
+  /** Pages through the records in time order (keyset pagination on (ts, id)), so no cursor stays open between pages. */
+  async *iterate(filter: LedgerFilter): AsyncGenerator<UsageRecord & { id: number }> {
+    const page = 2000;
+    let after: [number, number] = [Number.MIN_SAFE_INTEGER, 0];
+    for (;;) {
+      const where = this.#where(filter);
+      where.params.push(after[0], after[1]);
+      const k = where.params.length;
+      const cond = `${where.sql === '' ? 'WHERE' : `${where.sql} AND`} (ts, id) > ($${k - 1}, $${k})`;
+      const rows = await this.#query(`SELECT * FROM records ${cond} ORDER BY ts, id LIMIT ${page}`, where.params);
+      for (const row of rows) yield this.#toRecord(row);
+      if (rows.length < page) return;
+      const last = rows[rows.length - 1] as Record<string, unknown>;
+      after = [Number(last.ts), Number(last.id)];
+    }
+  }
+
+  async count(filter: LedgerFilter): Promise<number> {
+    const where = this.#where(filter);
+    const [row] = await this.#query(`SELECT COUNT(*) AS n FROM records ${where.sql}`, where.params);
+    return Number(row?.n ?? 0);
+  }
+
+  async span(filter: LedgerFilter = {}): Promise<{ first: number; last: number } | null> {
+    const where = this.#where(filter);
+    const [row] = await this.#query(`SELECT MIN(ts) AS first, MAX(ts) AS last FROM records ${where.sql}`, where.params);
+    return row?.first === null || row?.first === undefined ? null : { first: Number(row.first), last: Number(row.last) };
+  }
+
+  async deleteBefore(cutoff: number): Promise<number> {
+    // Rollup buckets go whole: the cutoff is taken down to its day (UTC), as the SQLite store does.
+    const day = Math.floor(cutoff / DAY_MS);
+    await this.#migrated();
+    const client = await this.#pool.connect().catch((cause: unknown) => {
+      throw this.#error('cannot delete old records', cause);
+    });
+    try {
+      await client.query('BEGIN');
+      const r = await client.query('DELETE FROM records WHERE ts < $1', [day * DAY_MS]);
+      await client.query('DELETE FROM rollup_hour WHERE hour < $1', [day * 24]);
+      await client.query('DELETE FROM rollup_user_day WHERE day < $1', [day]);
+      await client.query('DELETE FROM rollup_user_hour WHERE hour < $1', [day * 24]);
+      await client.query('DELETE FROM tokenmeter_batches WHERE written_at < $1', [day * DAY_MS]);
+      await client.query('COMMIT');
+      return r.rowCount ?? 0;
+    } catch (cause) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw this.#error('cannot delete old records', cause);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}

@@ -1,0 +1,117 @@
+import type { Dimension, LedgerFilter } from '../../src/ledger/types.ts';
+import type { UsageRecord } from '../../src/usage.ts';
+
+/** Records, random but replayable, and the sums a ledger must give for them: shared by the store suites. */
+
+/** A record of November 2026 with every common field set; `over` changes any. */
+export function rec(over: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    timestamp: Date.UTC(2026, 10, 1, 10, 30),
+    provider: 'openai',
+    serviceType: 'llm',
+    model: 'gpt-4o',
+    requestModel: null,
+    operation: 'chat',
+    inputTokens: 1000,
+    outputTokens: 500,
+    cachedInputTokens: 200,
+    cacheWriteTokens: null,
+    cacheWrite1hTokens: null,
+    inputAudioTokens: null,
+    cachedAudioTokens: null,
+    outputAudioTokens: null,
+    outputImageTokens: null,
+    reasoningTokens: null,
+    totalTokens: 1500,
+    searchUnits: null,
+    webSearches: null,
+    costUsd: 0.00725,
+    costPicoUsd: 7_250_000_000,
+    apiKeyId: 'wxyz-0f4a5b3d',
+    userId: 'u1',
+    threadId: 't1',
+    agent: 'planner',
+    durationMs: 840.5,
+    error: false,
+    errorMessage: null,
+    errorType: null,
+    metadata: null,
+    ...over,
+  };
+}
+
+/** A seeded pseudo-random generator, so a failure can be replayed. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export function randomRecords(n: number, seed: number, start: number, spanMs: number): UsageRecord[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  const out: UsageRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const input = Math.floor(r() * 5000);
+    const output = r() < 0.1 ? null : Math.floor(r() * 2000);
+    const priced = r() > 0.05;
+    out.push(
+      rec({
+        timestamp: start + Math.floor(r() * spanMs),
+        provider: pick(['openai', 'anthropic', 'gemini']),
+        serviceType: pick(['llm', 'llm', 'embedding'] as const),
+        model: pick(['m-a', 'm-b', 'm-c', 'm-d']),
+        operation: pick(['chat', 'extract', 'plan']),
+        inputTokens: input,
+        outputTokens: output,
+        cachedInputTokens: Math.floor(input * r() * 0.5),
+        totalTokens: input + (output ?? 0),
+        costPicoUsd: priced ? Math.floor(r() * 1e10) : null,
+        costUsd: null,
+        apiKeyId: pick([null, 'k1-aaaa', 'k2-bbbb']),
+        userId: pick([null, 'u1', 'u2', 'u3']),
+        threadId: pick([null, 't1', 't2', 't3', 't4']),
+        agent: pick([null, 'planner', 'writer']),
+        error: r() < 0.05,
+        errorType: null,
+      }),
+    );
+  }
+  return out;
+}
+
+/** The same sums, computed from the records in plain JavaScript. */
+export function expected(records: UsageRecord[], f: LedgerFilter, by: Dimension[]) {
+  const groups = new Map<
+    string,
+    { requests: number; inputTokens: number; outputTokens: number; costPicoUsd: bigint; unpricedRequests: number; errors: number }
+  >();
+  for (const r of records) {
+    if (f.since !== undefined && r.timestamp < f.since) continue;
+    if (f.until !== undefined && r.timestamp >= f.until) continue;
+    if (f.provider !== undefined && r.provider !== f.provider) continue;
+    if (f.userId !== undefined && r.userId !== f.userId) continue;
+    if (f.threadId !== undefined && r.threadId !== f.threadId) continue;
+    if (f.model !== undefined && r.model !== f.model) continue;
+    const k = JSON.stringify(
+      by.map((d) =>
+        d === 'day'
+          ? new Date(r.timestamp).toISOString().slice(0, 10)
+          : d === 'hour'
+            ? new Date(r.timestamp).toISOString().slice(0, 13)
+            : r[d],
+      ),
+    );
+    const g = groups.get(k) ?? { requests: 0, inputTokens: 0, outputTokens: 0, costPicoUsd: 0n, unpricedRequests: 0, errors: 0 };
+    g.requests++;
+    g.inputTokens += r.inputTokens ?? 0;
+    g.outputTokens += r.outputTokens ?? 0;
+    if (r.costPicoUsd === null) g.unpricedRequests++;
+    else g.costPicoUsd += BigInt(r.costPicoUsd);
+    if (r.error) g.errors++;
+    groups.set(k, g);
+  }
+  return groups;
+}
