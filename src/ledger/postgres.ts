@@ -4,7 +4,21 @@ import type Pg from 'pg';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-schema.ts';
-import { DAY_MS, emptyTotals, HOUR_MS, RollupBuckets, type RowCounts, type RowSums, rollupSums, totalsOf } from './rollup.ts';
+import {
+  COLUMN,
+  DAY_MS,
+  emptyTotals,
+  HOUR_MS,
+  ROLLUP_HOUR,
+  ROLLUP_USER_DAY,
+  ROLLUP_USER_HOUR,
+  type Rollup,
+  RollupBuckets,
+  type RowCounts,
+  type RowSums,
+  rollupSums,
+  totalsOf,
+} from './rollup.ts';
 import { ROLLUP_SUM_COLUMNS } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
@@ -15,38 +29,6 @@ export interface PostgresStoreOptions {
   /** How long to wait for a connection (a database that is down fails a write after this), in ms. @default 5000 */
   connectTimeoutMs?: number;
 }
-
-/** Filter and group-by fields, and their column (the same names in `records` and the rollups). */
-const COLUMN: Record<Exclude<Dimension, 'day' | 'hour'>, string> = {
-  provider: 'provider',
-  model: 'model',
-  serviceType: 'service_type',
-  operation: 'operation',
-  agent: 'agent',
-  userId: 'user_id',
-  threadId: 'thread_id',
-  apiKeyId: 'api_key_id',
-};
-
-interface Rollup {
-  table: string;
-  time: string;
-  unitMs: number;
-  dims: ReadonlySet<string>;
-}
-const ROLLUP_HOUR: Rollup = {
-  table: 'rollup_hour',
-  time: 'hour',
-  unitMs: HOUR_MS,
-  dims: new Set(['provider', 'serviceType', 'model', 'operation', 'agent', 'apiKeyId', 'day', 'hour']),
-};
-const ROLLUP_USER_DAY: Rollup = {
-  table: 'rollup_user_day',
-  time: 'day',
-  unitMs: DAY_MS,
-  dims: new Set(['userId', 'provider', 'serviceType', 'model', 'agent', 'day']),
-};
-const ROLLUP_USER_HOUR: Rollup = { ...ROLLUP_USER_DAY, table: 'rollup_user_hour', time: 'hour', unitMs: HOUR_MS };
 
 const SUMS_SQL = `COUNT(*) AS requests, COUNT(*) FILTER (WHERE error) AS errors, SUM(input_tokens)::bigint AS input_tokens,
   SUM(output_tokens)::bigint AS output_tokens, SUM(cached_input_tokens)::bigint AS cached_input_tokens,

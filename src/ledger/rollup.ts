@@ -1,7 +1,8 @@
 import { formatPico } from '../pricing/money.ts';
-import type { Totals } from './types.ts';
+import { DAY_MS, HOUR_MS } from '../time.ts';
+import type { Dimension, Totals } from './types.ts';
 
-export { DAY_MS, HOUR_MS } from '../time.ts';
+export { DAY_MS, HOUR_MS };
 
 /** One rollup bucket's sums, accumulated over a batch before it is added to the table once. */
 export interface RollupSums {
@@ -173,5 +174,43 @@ export function addTotals(a: Totals, b: Totals): Totals {
 
 /** USD from an exact picodollar sum: the double nearest the exact decimal (no float noise in JSON). */
 export function bigPicoToUsd(pico: bigint): number {
+  // Below 2^53 picodollars ($9,007) the integer is exact as a double, and one division rounds to
+  // the nearest: no string needed (totals add up thousands of rows a report).
+  if (pico <= MAX_EXACT && pico >= -MAX_EXACT) return Number(pico) / 1e12;
   return Number(formatPico(pico));
 }
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Filter and group-by fields, and their column (the same names in `records` and the rollups, in both stores). */
+export const COLUMN: Record<Exclude<Dimension, 'day' | 'hour'>, string> = {
+  provider: 'provider',
+  model: 'model',
+  serviceType: 'service_type',
+  operation: 'operation',
+  agent: 'agent',
+  userId: 'user_id',
+  threadId: 'thread_id',
+  apiKeyId: 'api_key_id',
+};
+
+/** A rollup table: its time column and bucket size, and the dimensions it keys on. */
+export interface Rollup {
+  table: string;
+  time: string;
+  unitMs: number;
+  dims: ReadonlySet<string>;
+}
+export const ROLLUP_HOUR: Rollup = {
+  table: 'rollup_hour',
+  time: 'hour',
+  unitMs: HOUR_MS,
+  dims: new Set(['provider', 'serviceType', 'model', 'operation', 'agent', 'apiKeyId', 'day', 'hour']),
+};
+export const ROLLUP_USER_DAY: Rollup = {
+  table: 'rollup_user_day',
+  time: 'day',
+  unitMs: DAY_MS,
+  dims: new Set(['userId', 'provider', 'serviceType', 'model', 'agent', 'day']),
+};
+/** The same sums as rollup_user_day by hour, keyed hour first: the ragged ends of a user's range. */
+export const ROLLUP_USER_HOUR: Rollup = { ...ROLLUP_USER_DAY, table: 'rollup_user_hour', time: 'hour', unitMs: HOUR_MS };

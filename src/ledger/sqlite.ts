@@ -14,7 +14,21 @@ import {
   type ReceivedAlertQuery,
   receivedAlerts,
 } from './notifications.ts';
-import { DAY_MS, emptyTotals, HOUR_MS, RollupBuckets, type RowCounts, type RowSums, rollupSums, totalsOf } from './rollup.ts';
+import {
+  COLUMN,
+  DAY_MS,
+  emptyTotals,
+  HOUR_MS,
+  ROLLUP_HOUR,
+  ROLLUP_USER_DAY,
+  ROLLUP_USER_HOUR,
+  type Rollup,
+  RollupBuckets,
+  type RowCounts,
+  type RowSums,
+  rollupSums,
+  totalsOf,
+} from './rollup.ts';
 import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
@@ -43,39 +57,6 @@ const DICT = [
   ['error_type', 'errorType'],
 ] as const;
 
-/** Filter and group-by fields, and their column in `records`. */
-const COLUMN: Record<Exclude<Dimension, 'day' | 'hour'>, string> = {
-  provider: 'provider',
-  model: 'model',
-  serviceType: 'service_type',
-  operation: 'operation',
-  agent: 'agent',
-  userId: 'user_id',
-  threadId: 'thread_id',
-  apiKeyId: 'api_key_id',
-};
-
-/** A rollup table: its time column and bucket size, and the dimensions it keys on. */
-interface Rollup {
-  table: string;
-  time: string;
-  unitMs: number;
-  dims: ReadonlySet<string>;
-}
-const ROLLUP_HOUR: Rollup = {
-  table: 'rollup_hour',
-  time: 'hour',
-  unitMs: HOUR_MS,
-  dims: new Set(['provider', 'serviceType', 'model', 'operation', 'agent', 'apiKeyId', 'day', 'hour']),
-};
-const ROLLUP_USER_DAY: Rollup = {
-  table: 'rollup_user_day',
-  time: 'day',
-  unitMs: DAY_MS,
-  dims: new Set(['userId', 'provider', 'serviceType', 'model', 'agent', 'day']),
-};
-/** The same sums as rollup_user_day by hour, keyed hour first: the ragged ends of a user's range. */
-const ROLLUP_USER_HOUR: Rollup = { ...ROLLUP_USER_DAY, table: 'rollup_user_hour', time: 'hour', unitMs: HOUR_MS };
 /** Common records inserted by one statement. */
 const CHUNK = 32;
 /**
