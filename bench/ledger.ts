@@ -86,6 +86,32 @@ async function sameMs(out: Result[]): Promise<void> {
 }
 
 /** rows/s of the same records as 20 plain columns through one prepared statement, 1,000 rows a transaction. */
+/** A record as the raw-insert baselines' flat table holds it (20 columns; metadata left null). */
+export function rawRow(r: UsageRecord, error: unknown): unknown[] {
+  return [
+    r.timestamp,
+    r.provider,
+    r.serviceType,
+    r.model,
+    r.operation,
+    r.inputTokens,
+    r.outputTokens,
+    r.cachedInputTokens,
+    r.cacheWriteTokens,
+    r.reasoningTokens,
+    r.totalTokens,
+    r.costUsd,
+    r.apiKeyId,
+    r.userId,
+    r.threadId,
+    r.agent,
+    r.durationMs,
+    error,
+    r.errorMessage,
+    null,
+  ];
+}
+
 function rawInsert(records: UsageRecord[]): number {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-raw-'));
   const db = new Database(join(dir, 'raw.db'));
@@ -97,28 +123,7 @@ function rawInsert(records: UsageRecord[]): number {
   const insert = db.prepare('INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const tx = db.transaction((rows: UsageRecord[]) => {
     for (const r of rows) {
-      insert.run(
-        r.timestamp,
-        r.provider,
-        r.serviceType,
-        r.model,
-        r.operation,
-        r.inputTokens,
-        r.outputTokens,
-        r.cachedInputTokens,
-        r.cacheWriteTokens,
-        r.reasoningTokens,
-        r.totalTokens,
-        r.costUsd,
-        r.apiKeyId,
-        r.userId,
-        r.threadId,
-        r.agent,
-        r.durationMs,
-        r.error ? 1 : 0,
-        r.errorMessage,
-        null,
-      );
+      insert.run(...rawRow(r, r.error ? 1 : 0));
     }
   });
   const t0 = process.hrtime.bigint();

@@ -19,6 +19,7 @@ import type { UsageInput, UsageRecord } from '../src/usage.ts';
 import { type PostgresServer, startPostgres } from '../test/helpers/postgres.ts';
 import { asInput, workload } from '../test/helpers/workload.ts';
 import type { Result } from './harness.ts';
+import { rawRow } from './ledger.ts';
 
 const DAY = 86_400_000;
 
@@ -59,28 +60,7 @@ async function rawInsert(server: PostgresServer, records: UsageRecord[]): Promis
   for (let i = 0; i + per <= records.length; i += per) {
     const values: unknown[] = [];
     for (const r of records.slice(i, i + per)) {
-      values.push(
-        r.timestamp,
-        r.provider,
-        r.serviceType,
-        r.model,
-        r.operation,
-        r.inputTokens,
-        r.outputTokens,
-        r.cachedInputTokens,
-        r.cacheWriteTokens,
-        r.reasoningTokens,
-        r.totalTokens,
-        r.costUsd,
-        r.apiKeyId,
-        r.userId,
-        r.threadId,
-        r.agent,
-        r.durationMs,
-        r.error,
-        r.errorMessage,
-        null,
-      );
+      values.push(...rawRow(r, r.error));
     }
     await client.query({ name: 'raw', text: sql, values });
   }

@@ -5,9 +5,9 @@ import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-schema.ts';
 import {
+  addToGroup,
   COLUMN,
   DAY_MS,
-  emptyTotals,
   HOUR_MS,
   ROLLUP_HOUR,
   ROLLUP_USER_DAY,
@@ -17,7 +17,6 @@ import {
   type RowCounts,
   type RowSums,
   rollupSums,
-  totalsOf,
 } from './rollup.ts';
 import { ROLLUP_SUM_COLUMNS } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
@@ -462,13 +461,7 @@ export class PostgresStore implements LedgerStore {
         // The rollups' '' is "none".
         else key[d] = v === null || v === undefined || v === '' ? null : String(v);
       });
-      const k = JSON.stringify(by.map((d) => key[d] ?? null));
-      let row = into.get(k);
-      if (row === undefined) {
-        row = { key, ...emptyTotals() };
-        into.set(k, row);
-      }
-      totalsOf(row, raw as unknown as RowSums, sign);
+      addToGroup(into, by, key, raw as unknown as RowSums, sign);
     }
   }
 

@@ -1,6 +1,6 @@
 import { formatPico } from '../pricing/money.ts';
 import { DAY_MS, HOUR_MS } from '../time.ts';
-import type { Dimension, Totals } from './types.ts';
+import type { AggregateRow, Dimension, Totals } from './types.ts';
 
 export { DAY_MS, HOUR_MS };
 
@@ -154,6 +154,23 @@ export function totalsOf(t: Totals, s: RowSums, sign: 1 | -1 = 1): Totals {
   t.costUsd = bigPicoToUsd(t.costPicoUsd);
   t.unpricedRequests += sign * n(s.unpriced);
   return t;
+}
+
+/** Adds one group's SQL sums (taken away with `sign` -1) into the row of its key in `into`, made on first use. */
+export function addToGroup(
+  into: Map<string, AggregateRow>,
+  by: readonly Dimension[],
+  key: AggregateRow['key'],
+  sums: RowSums,
+  sign: 1 | -1,
+): void {
+  const k = JSON.stringify(by.map((d) => key[d] ?? null));
+  let row = into.get(k);
+  if (row === undefined) {
+    row = { key, ...emptyTotals() };
+    into.set(k, row);
+  }
+  totalsOf(row, sums, sign);
 }
 
 /** Adds `b` into `a`. */

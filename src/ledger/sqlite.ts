@@ -15,9 +15,9 @@ import {
   receivedAlerts,
 } from './notifications.ts';
 import {
+  addToGroup,
   COLUMN,
   DAY_MS,
-  emptyTotals,
   HOUR_MS,
   ROLLUP_HOUR,
   ROLLUP_USER_DAY,
@@ -27,7 +27,6 @@ import {
   type RowCounts,
   type RowSums,
   rollupSums,
-  totalsOf,
 } from './rollup.ts';
 import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
@@ -489,13 +488,7 @@ export class SqliteStore implements LedgerStore {
         else if (d === 'hour') key.hour = new Date(Number(v) * HOUR_MS).toISOString().slice(0, 13);
         else key[d] = this.#nameOf(v === null || v === undefined ? null : Number(v));
       }
-      const k = JSON.stringify(by.map((d) => key[d] ?? null));
-      let row = into.get(k);
-      if (row === undefined) {
-        row = { key, ...emptyTotals() };
-        into.set(k, row);
-      }
-      totalsOf(row, raw as unknown as RowSums, sign);
+      addToGroup(into, by, key, raw as unknown as RowSums, sign);
     }
   }
 
