@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/index.ts';
 import { type AdviceItem, TokenMonitor, type UsageInput } from '../src/index.ts';
+import { usd } from '../src/reports/format.ts';
 import { startApiServer } from '../src/server/api.ts';
+import { launchBrowser } from './helpers/page.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -318,5 +320,45 @@ describe('advice from a generated ledger', () => {
       /1\. \$5\.2500 over the range, \$5\.2500 a month at the current rate\n {3}Batch processing for bulk work: anthropic claude-haiku-4-5, operation nightly_digest, agent digest-job/,
     );
     expect(out).toMatch(/Examples \(record ids\): \d+ \(20,000 in/);
+  });
+
+  it('is on the built-in page: each item the API gives, its dollars, where and what to do', async () => {
+    const now = Date.now();
+    const { m } = monitor();
+    for (const c of wasteful(now)) m.record(c);
+    await m.flush();
+    const server = await startApiServer(m, { port: 0 });
+    const browser = await launchBrowser();
+    try {
+      const res = await fetch(`${server.url}/v1/advice?days=30`);
+      const api = (await res.json()) as { items: AdviceItem[]; calls: number; omitted: { items: number } };
+      expect(api.items.length).toBeGreaterThanOrEqual(1);
+      expect(api.omitted.items).toBeGreaterThan(0);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(server.url);
+      await page.waitForSelector('body[data-advice="days=30"]', { timeout: 20_000 });
+      const shown = await page
+        .locator('#advice tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      const money = (i: AdviceItem, v: number) => `${i.estimate ? '≈ ' : ''}${usd(v)}`;
+      expect(shown).toEqual(
+        api.items.map((i) => [
+          money(i, i.usd),
+          money(i, i.usdPerMonth),
+          i.title,
+          [i.where.provider, i.where.model, i.where.operation, ...i.where.agents.filter((a) => a !== null)].join(' · '),
+          `${i.summary} ${i.action}`,
+        ]),
+      );
+      const note = (await page.locator('#advice-note').textContent()) ?? '';
+      expect(note).toContain(`From ${api.calls.toLocaleString('en-US')} calls`);
+      expect(note).toMatch(new RegExp(`${api.omitted.items} items? under \\$[\\d.,]+ left out`));
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
   });
 });

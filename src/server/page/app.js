@@ -244,6 +244,64 @@ function rangeTitle(summary) {
   return `${summary.period.since?.slice(0, 10) ?? 'start'} to ${state.until || 'now'}`;
 }
 
+/** Which advice request is the latest: an older answer arriving late is dropped. */
+let adviceSeq = 0;
+/** The view the advice shown is for, and when it was asked: the 30 s refresh asks again only every 5 minutes. */
+let adviceFor = { query: null, at: 0 };
+const ADVICE_EVERY_MS = 300_000;
+
+/**
+ * The advice for the view (GET /v1/advice), asked after the rest is drawn: it scans the ledger,
+ * so the page does not wait for it. Each item's dollars, where, and what to do, largest first.
+ */
+async function loadAdvice(q) {
+  const query = new URLSearchParams(q).toString();
+  if (adviceFor.query === query && Date.now() - adviceFor.at < ADVICE_EVERY_MS) return;
+  adviceFor = { query, at: Date.now() };
+  const seq = ++adviceSeq;
+  let advice;
+  try {
+    advice = await api('/v1/advice', q);
+  } catch (e) {
+    if (seq !== adviceSeq) return;
+    adviceFor = { query: null, at: 0 };
+    $('advice-note').textContent = `Could not load the advice: ${e instanceof Error ? e.message : String(e)}`;
+    fillTable('advice', ['over the range', 'a month', 'advice', 'where', 'what the ledger shows · what to do'], [], [0, 1], '–');
+    document.body.dataset.advice = query;
+    return;
+  }
+  if (seq !== adviceSeq) return;
+  const notes = [`From ${num(advice.calls)} calls (${usd(advice.costUsd)}) over ${advice.period.days} days.`];
+  if (advice.thin !== null) notes.push(advice.thin);
+  if (advice.omitted.items > 0)
+    notes.push(
+      `${num(advice.omitted.items)} item${advice.omitted.items === 1 ? '' : 's'} under ${usd(advice.minUsd)} left out (${usd(advice.omitted.usd)} in all).`,
+    );
+  if (advice.items.some((i) => i.estimate))
+    notes.push('≈ marks a what-if resting on an assumption (a share cached, another model, quality aside).');
+  if (advice.items.length > 1) notes.push('Items overlap: they do not add up.');
+  $('advice-note').textContent = notes.join(' ');
+  const money = (item, v) => `${item.estimate ? '≈ ' : ''}${usd(v)}`;
+  fillTable(
+    'advice',
+    ['over the range', 'a month', 'advice', 'where', 'what the ledger shows · what to do'],
+    advice.items.map((i) => ({
+      cells: [
+        money(i, i.usd),
+        money(i, i.usdPerMonth),
+        i.title,
+        [i.where.provider, i.where.model, i.where.operation, ...i.where.agents.filter((a) => a !== null)].join(' · '),
+        `${i.summary} ${i.action}`,
+      ],
+      className: `advice-${i.kind}`,
+    })),
+    [0, 1],
+    advice.thin ?? 'Nothing to save that the ledger can show in this range.',
+  );
+  // What the tests wait for: the advice drawn for this view.
+  document.body.dataset.advice = query;
+}
+
 let loading = false;
 /** The view changed while a load was under way: load again once it ends, so the last choice wins. */
 let again = false;
@@ -354,6 +412,7 @@ async function load() {
       [],
       'No failed call in this range.',
     );
+    loadAdvice(q);
     $('updated').textContent = `Updated ${new Date().toISOString().slice(11, 19)} UTC in ${Math.round(performance.now() - t0)} ms`;
     // What the tests wait for: the view drawn, by the query its numbers answer.
     document.body.dataset.query = new URLSearchParams(q).toString();
