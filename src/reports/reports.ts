@@ -4,6 +4,7 @@ import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from 
 import { DAY_MS, HOUR_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetStatus } from './budget-status.ts';
+import { jsonSafe } from './json-safe.ts';
 import { dimensionOf, type ReportQuery, resolveQuery } from './query.ts';
 
 /** One group of a breakdown, with its share of the whole (by cost, or by tokens when nothing is priced). */
@@ -102,7 +103,7 @@ export async function summary(store: LedgerStore, q: ReportQuery & { by?: Dimens
   const filter = resolveQuery(q, now);
   const by = dimensionOf(q.by ?? 'provider');
   const b = breakdown(await store.aggregate(filter, [by]), by);
-  return { period: periodOf(filter), by, total: b.total, rows: b.rows };
+  return jsonSafe({ period: periodOf(filter), by, total: b.total, rows: b.rows });
 }
 
 /** Per provider: totals, by service type and by model. */
@@ -124,8 +125,10 @@ export async function providerSummaries(store: LedgerStore, q: ReportQuery = {},
     p.byServiceType[st] = addTotals(p.byServiceType[st] ?? emptyTotals(), t as Totals);
     p.byModel[model] = addTotals(p.byModel[model] ?? emptyTotals(), t as Totals);
   }
-  return [...out.values()].sort((a, b) =>
-    b.costPicoUsd > a.costPicoUsd ? 1 : b.costPicoUsd < a.costPicoUsd ? -1 : a.provider.localeCompare(b.provider),
+  return jsonSafe(
+    [...out.values()].sort((a, b) =>
+      b.costPicoUsd > a.costPicoUsd ? 1 : b.costPicoUsd < a.costPicoUsd ? -1 : a.provider.localeCompare(b.provider),
+    ),
   );
 }
 
@@ -136,12 +139,12 @@ export async function report(store: LedgerStore, q: ReportQuery, statuses: reado
   const totals = emptyTotals();
   for (const p of byProvider) addTotals(totals, p);
   const shown = statuses.filter((b) => b.scope === 'provider' && (q.provider === undefined || b.scopeId === q.provider));
-  return {
+  return jsonSafe({
     period: { ...periodOf(filter), days: q.days ?? (filter.since === undefined ? null : (filter.until - filter.since) / DAY_MS) },
     totals,
     byProvider,
     subscriptionStatus: shown,
-  };
+  });
 }
 
 /** One user's (or thread's) usage: totals, by model, requests by agent, and the daily trend. */
@@ -153,7 +156,7 @@ export async function subjectUsage(store: LedgerStore, q: ReportQuery, now = Dat
     store.aggregate(filter, ['day']),
   ]);
   const m = breakdown(models, 'model');
-  return {
+  return jsonSafe({
     period: periodOf(filter),
     totals: m.total,
     byModel: m.rows,
@@ -164,7 +167,7 @@ export async function subjectUsage(store: LedgerStore, q: ReportQuery, now = Dat
       totalTokens: r.totalTokens,
       costUsd: r.costUsd,
     })),
-  };
+  });
 }
 
 /** Statistics of one run of a workflow (the research-workflow seed): calls, tokens, cost, averages, shares, budget use. */
@@ -186,7 +189,7 @@ export async function sessionStats(store: LedgerStore, q: ReportQuery & { budget
           utilization: q.budgetUsd > 0 ? t.costUsd / q.budgetUsd : t.costUsd > 0 ? Number.POSITIVE_INFINITY : 0,
           remainingUsd: Math.max(0, q.budgetUsd - t.costUsd),
         };
-  return {
+  return jsonSafe({
     calls: t.requests,
     errors: t.errors,
     inputTokens: t.inputTokens,
@@ -201,7 +204,7 @@ export async function sessionStats(store: LedgerStore, q: ReportQuery & { budget
     startedAt: span === null ? null : new Date(span.first).toISOString(),
     endedAt: span === null ? null : new Date(span.last).toISOString(),
     durationMs: span === null ? 0 : span.last - span.first,
-  };
+  });
 }
 
 /** One value's line of a {@link DailyBreakdown}: its totals over the range, and its cost, tokens and calls on each day. */
@@ -234,7 +237,7 @@ const dayOf = (ms: number) => new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOSt
 export async function daily(store: LedgerStore, q: ReportQuery & { by?: Dimension } = {}, now = Date.now()): Promise<DailyBreakdown> {
   const filter = resolveQuery(q, now);
   const by = splitOf(q.by ?? 'provider');
-  return dailyOf(await store.aggregate(filter, ['day', by]), by, filter);
+  return jsonSafe(dailyOf(await store.aggregate(filter, ['day', by]), by, filter));
 }
 
 function splitOf(by: unknown): Dimension {
@@ -341,7 +344,7 @@ export async function overview(store: LedgerStore, q: ReportQuery & { split?: Di
   const none: AggregateRow = { key: { userId: null }, ...addTotals(emptyTotals(), d.total) };
   for (const u of users) subtractTotals(none, u);
   if (none.requests > 0) users.push(none);
-  return {
+  return jsonSafe({
     period: d.period,
     total: d.total,
     breakdowns: {
@@ -352,7 +355,7 @@ export async function overview(store: LedgerStore, q: ReportQuery & { split?: Di
       userId: breakdown(users, 'userId').rows,
     },
     daily: d,
-  };
+  });
 }
 
 /**
