@@ -65,6 +65,18 @@ describe('the packed package', () => {
     expect(files.filter((f) => f.includes('.test.') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
   });
 
+  it('depends at run time only on packages its shipped code imports', () => {
+    // A dependency nothing imports is one more copy in every app, and a second one beside the app's own.
+    const installed = join(project, 'node_modules', 'tokenmeter');
+    const { dependencies } = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const code = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(installed, f), 'utf8'));
+    const unused = Object.keys(dependencies).filter((name) => {
+      const specifier = new RegExp(`(from |import\\(|require\\(|resolve\\()['"]${name}(/[^'"]*)?['"]`);
+      return !code.some((c) => specifier.test(c));
+    });
+    expect(unused).toEqual([]);
+  });
+
   it('imports under ESM, records a call, serves it, and bridges to prom-client', () => {
     writeFileSync(
       join(project, 'main.mjs'),
