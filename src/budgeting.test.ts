@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBudgetExceededError } from './errors.ts';
+import { isBudgetExceededError, isValidationError } from './errors.ts';
 import { estimateInputTokens } from './instrument/hold-estimate.ts';
 import { TokenMonitor } from './monitor.ts';
 
@@ -60,5 +60,30 @@ describe('enforcement estimates', () => {
     });
     expect(admitError(m, body(image))).toBeUndefined();
     expect(admitError(m, body(raw))).toBeUndefined();
+  });
+});
+
+describe('a budget set in code', () => {
+  const refusal = (cycle: unknown) => {
+    try {
+      new TokenMonitor({
+        loadConfig: false,
+        ledger: false,
+        metrics: false,
+        budgets: [{ scope: 'global', limit: 100, unit: 'tokens', cycle: cycle as never }],
+      });
+      return undefined;
+    } catch (e) {
+      return isValidationError(e) ? [e.field, e.value] : e;
+    }
+  };
+
+  it('is refused with the cycle field named when its cycle cannot make a window', () => {
+    expect(refusal({ kind: 'monthly' })).toEqual(['budget.cycle.resetDay', undefined]);
+    expect(refusal({ kind: 'monthly', resetDay: 31 })).toEqual(['budget.cycle.resetDay', 31]);
+    expect(refusal({ kind: 'rolling', days: 0 })).toEqual(['budget.cycle.days', 0]);
+    expect(refusal({ kind: 'weekly' })).toEqual(['budget.cycle.kind', 'weekly']);
+    expect(refusal({ kind: 'monthly', resetDay: 15 })).toBeUndefined();
+    expect(refusal({ kind: 'rolling', days: 7 })).toBeUndefined();
   });
 });

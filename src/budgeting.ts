@@ -226,6 +226,7 @@ export function checkSpec(spec: BudgetSpec): BudgetSpec {
   if (spec.scope !== 'global' && spec.scope !== 'team' && (typeof spec.scopeId !== 'string' || spec.scopeId === '')) {
     throw new ValidationError('budget.scopeId', spec.scopeId, `names the ${spec.scope} (or * for each one)`);
   }
+  checkCycle(spec.cycle);
   const t = spec.thresholds;
   if (t !== undefined) {
     for (const k of ['warning', 'critical'] as const) {
@@ -235,6 +236,26 @@ export function checkSpec(spec: BudgetSpec): BudgetSpec {
     }
   }
   return spec;
+}
+
+/**
+ * Checks a budget's cycle as config.json's schema does: a window computed from a missing reset day
+ * or day count is an invalid date, which failed every record of the budget's scope inside
+ * tokenmeter and exported NaN as its window end.
+ */
+function checkCycle(cycle: BudgetSpec['cycle']): void {
+  if (cycle === undefined) return;
+  // Read loosely: this is what a caller passed, whatever its type said.
+  const c = (typeof cycle === 'object' && cycle !== null ? cycle : {}) as Record<string, unknown>;
+  const whole = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+  if (c.kind !== 'monthly' && c.kind !== 'daily' && c.kind !== 'rolling' && c.kind !== 'balance')
+    throw new ValidationError('budget.cycle.kind', c.kind, 'must be monthly, daily or rolling');
+  if (c.kind === 'monthly' && !whole(c.resetDay, 1, 28))
+    throw new ValidationError('budget.cycle.resetDay', c.resetDay, 'must be a day of the month, 1 to 28');
+  if (c.kind === 'rolling' && !whole(c.days, 1, 366))
+    throw new ValidationError('budget.cycle.days', c.days, 'must be a whole number of days, 1 to 366');
+  if (c.kind === 'balance' && !(typeof c.since === 'number' && Number.isFinite(c.since)))
+    throw new ValidationError('budget.cycle.since', c.since, 'must be a time in epoch milliseconds');
 }
 
 /** Checks a subscription limit as `setLimit` takes it. */

@@ -2,12 +2,14 @@
 // records, and every count it stored is compared with what was recorded. Prometheus keeps the first
 // of two samples with the same name and labels in one scrape and drops the others without failing
 // the scrape (and `promtool check metrics` passes them), so only a real Prometheus shows the loss.
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CAP, MAX_ERROR_TYPES_PER_SET, MAX_SERIES_PER_LABEL_SET } from '../src/metrics/aggregator.ts';
 import { METRIC } from '../src/metrics/names.ts';
 import { TokenMonitor } from '../src/monitor.ts';
 import type { UsageInput } from '../src/usage.ts';
-import { type PrometheusServer, startPrometheus, waitFor } from './helpers/prometheus.ts';
+import { freePort, type PrometheusServer, parseExposition, startPrometheus, waitFor } from './helpers/prometheus.ts';
 
 /**
  * 40 calls on two models: several tokenmeter operations per model (all GenAI `chat`), a model
@@ -198,6 +200,57 @@ describe('the largest caps tokenmeter accepts', () => {
       expect(bytes).toBeLessThan(400e6);
     } finally {
       await m.close();
+    }
+  });
+});
+
+describe('failed calls past the error-type cap', () => {
+  // Six failures, each of its own error type: the first MAX_ERROR_TYPES_PER_SET keep theirs, the rest
+  // report as _other. Every one is a duration sample, whichever way the metrics leave.
+  const failures: UsageInput[] = Array.from({ length: 6 }, (_, e) => ({
+    provider: 'openai',
+    model: 'gpt-4o',
+    inputTokens: 10,
+    outputTokens: 0,
+    durationMs: 100 * (e + 1),
+    error: true,
+    errorType: `http_${500 + e}`,
+  }));
+  /** The duration histogram's `_count` samples by error type, and all its series, as Prometheus would store them. */
+  const durations = (text: string) => {
+    const samples = parseExposition(text).filter((s) => s.name.startsWith(METRIC.operationDuration));
+    const byType: Record<string, number> = {};
+    for (const s of samples) if (s.name.endsWith('_count')) byType[s.labels.error_type ?? ''] = s.value;
+    const series = samples.map((s) => {
+      const { otel_scope_name: _n, otel_scope_version: _v, otel_scope_schema_url: _u, ...labels } = s.labels;
+      return JSON.stringify([s.name, Object.entries(labels).sort(), s.value]);
+    });
+    return { byType, series: series.sort() };
+  };
+
+  it('each keep their duration sample through your own MeterProvider, as on the built-in endpoint', async () => {
+    const port = await freePort();
+    const exporter = await new Promise<PrometheusExporter>((resolve, reject) => {
+      const e: PrometheusExporter = new PrometheusExporter({ host: '127.0.0.1', port }, (error) => (error ? reject(error) : resolve(e)));
+    });
+    const provider = new MeterProvider({ readers: [exporter] });
+    const own = new TokenMonitor({ loadConfig: false, ledger: false, logLevel: 'error', metrics: { meterProvider: provider } });
+    const native = new TokenMonitor({ loadConfig: false, ledger: false, logLevel: 'error', metrics: { prometheus: { port: 0 } } });
+    try {
+      await native.ready();
+      for (const f of failures) {
+        own.record(f);
+        native.record(f);
+      }
+      const mine = durations(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      const builtIn = durations(await (await fetch(native.metricsUrl as string)).text());
+      const kept = Object.fromEntries(failures.slice(0, MAX_ERROR_TYPES_PER_SET).map((f) => [f.errorType, 1]));
+      expect(mine.byType).toEqual({ ...kept, _other: failures.length - MAX_ERROR_TYPES_PER_SET });
+      expect(Object.values(mine.byType).reduce((a, b) => a + b)).toBe(6);
+      expect(mine.series).toEqual(builtIn.series);
+    } finally {
+      await Promise.all([own.close(), native.close()]);
+      await provider.shutdown();
     }
   });
 });

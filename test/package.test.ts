@@ -3,35 +3,45 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort, parseExposition, sample } from './helpers/prometheus.ts';
 
 // The package as users get it: packed, installed from the tarball into a fresh project, imported
 // under ESM and type-checked under TypeScript, before anyone publishes it.
 const root = join(import.meta.dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let work = '';
+let tarball = '';
 let project = '';
 let files: string[] = [];
 
-function sh(cmd: string, args: string[], cwd: string): string {
+function sh(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
   return execFileSync(cmd, args, {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' },
+    env: { ...process.env, npm_config_loglevel: 'error', npm_config_update_notifier: 'false', ...env },
   });
 }
 
+/** A fresh app project in the work dir, with `packages` installed (from npm's cache where it can). */
+function app(name: string, packages: string[]): string {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
+  sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', ...packages], dir);
+  return dir;
+}
+
 beforeAll(() => {
-  const work = mkdtempSync(join(tmpdir(), 'tm-pack-'));
+  work = mkdtempSync(join(tmpdir(), 'tm-pack-'));
   // `npm pack` runs the prepack build.
   const packed = JSON.parse(sh(npm, ['pack', '--json', '--pack-destination', work], root)) as {
     filename: string;
     files: { path: string }[];
   }[];
   files = packed[0]!.files.map((f) => f.path);
-  project = join(work, 'app');
-  mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-  sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed[0]!.filename), 'prom-client@15'], project);
+  tarball = join(work, packed[0]!.filename);
+  project = app('app', [tarball, 'prom-client@15']);
 }, 300_000);
 
 describe('the packed package', () => {
@@ -53,6 +63,18 @@ describe('the packed package', () => {
     ])
       expect(files).toContain(f);
     expect(files.filter((f) => f.includes('.test.') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+  });
+
+  it('depends at run time only on packages its shipped code imports', () => {
+    // A dependency nothing imports is one more copy in every app, and a second one beside the app's own.
+    const installed = join(project, 'node_modules', 'tokenmeter');
+    const { dependencies } = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const code = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(installed, f), 'utf8'));
+    const unused = Object.keys(dependencies).filter((name) => {
+      const specifier = new RegExp(`(from |import\\(|require\\(|resolve\\()['"]${name}(/[^'"]*)?['"]`);
+      return !code.some((c) => specifier.test(c));
+    });
+    expect(unused).toEqual([]);
   });
 
   it('imports under ESM, records a call, serves it, and bridges to prom-client', () => {
@@ -222,5 +244,75 @@ console.log(JSON.stringify(getTokenMonitor().usageSummary('openai')));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^tokenmeter: needs Node\.js 22 or later, and this is Node\.js 2\d\./);
+  });
+});
+
+describe('the packed package in an app with the newest OpenTelemetry SDK', () => {
+  let otelApp = '';
+  beforeAll(() => {
+    otelApp = app('otel-app', [tarball, '@opentelemetry/sdk-node@latest', '@opentelemetry/exporter-prometheus@latest']);
+  }, 300_000);
+
+  it('installs one copy of each OpenTelemetry package: the app’s serve tokenmeter too', () => {
+    const r = spawnSync(npm, ['ls', '--all', '--json'], { cwd: otelApp, encoding: 'utf8' });
+    interface Node {
+      version?: string;
+      dependencies?: Record<string, Node>;
+    }
+    const tree = JSON.parse(r.stdout) as Node & { problems?: string[] };
+    expect(tree.problems).toBeUndefined();
+    const versions: Record<string, Set<string>> = {};
+    const walk = (node: Node) => {
+      for (const [name, dep] of Object.entries(node.dependencies ?? {})) {
+        if (name.startsWith('@opentelemetry/') && dep.version !== undefined) {
+          versions[name] = (versions[name] ?? new Set()).add(dep.version);
+        }
+        walk(dep);
+      }
+    };
+    walk(tree);
+    // tokenmeter's own OpenTelemetry dependencies are among them, each at the one version the SDK brought.
+    const own = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const name of Object.keys(own.dependencies).filter((n) => n.startsWith('@opentelemetry/')))
+      expect(versions).toHaveProperty([name]);
+    expect(versions).toHaveProperty(['@opentelemetry/sdk-node']);
+    const twice = Object.entries(versions)
+      .filter(([, v]) => v.size > 1)
+      .map(([name, v]) => `${name}: ${[...v].join(', ')}`);
+    expect(twice).toEqual([]);
+  });
+
+  it('serves tokenmeter’s series on the app’s own NodeSDK endpoint, with the README’s code', async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string).filter((b) => b.includes('new NodeSDK('));
+    expect(snippets).toHaveLength(1);
+    // The README's code as it is, on a free port instead of 9464 (exporter-prometheus takes no port 0).
+    const port = await freePort();
+    const code = (snippets[0] as string).replace('port: 9464', `port: ${port}`);
+    expect(code).toContain(`port: ${port}`);
+    writeFileSync(
+      join(otelApp, 'nodesdk.mjs'),
+      `${code}
+monitor.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500, durationMs: 840 });
+const res = await fetch('http://localhost:${port}/metrics');
+console.log(JSON.stringify({ status: res.status, text: await res.text() }));
+await monitor.close();
+await sdk.shutdown();
+`,
+    );
+    const out = sh(process.execPath, ['nodesdk.mjs'], otelApp, { TOKENMETER_DIR: mkdtempSync(join(tmpdir(), 'tm-otel-app-')) });
+    const { status, text } = JSON.parse(out.trim().split('\n').at(-1) as string) as { status: number; text: string };
+    expect(status).toBe(200);
+    const s = parseExposition(text);
+    const call = { provider: 'openai', model: 'gpt-4o', otel_scope_name: 'tokenmeter' };
+    expect(sample(s, 'tokenmeter_cost_usd_total', call)).toBeCloseTo(0.00725, 12);
+    expect(sample(s, 'tokenmeter_tokens_total', { ...call, token_type: 'input' })).toBe(1000);
+    expect(sample(s, 'tokenmeter_tokens_total', { ...call, token_type: 'cached_input' })).toBe(200);
+    expect(sample(s, 'tokenmeter_tokens_total', { ...call, token_type: 'output' })).toBe(500);
+    expect(sample(s, 'tokenmeter_requests_total', { ...call, status: 'ok' })).toBe(1);
+    const semconv = { gen_ai_request_model: 'gpt-4o', otel_scope_name: 'tokenmeter' };
+    expect(sample(s, 'gen_ai_client_operation_duration_count', semconv)).toBe(1);
+    expect(sample(s, 'gen_ai_client_operation_duration_sum', semconv)).toBeCloseTo(0.84, 12);
+    expect(sample(s, 'gen_ai_client_token_usage_sum', { ...semconv, gen_ai_token_type: 'input' })).toBe(1000);
   });
 });

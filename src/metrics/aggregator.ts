@@ -216,11 +216,6 @@ export class GenAiSeries {
     }
     return folded;
   }
-
-  /** The histogram a failure of `errorType` was recorded in, without making one. */
-  errorHistOf(errorType: string): Hist | undefined {
-    return this.errors?.get(errorType) ?? this.errors?.get(OTHER);
-  }
 }
 
 /** One label set of calls (a path in the aggregator's trie): where its numbers go. */

@@ -274,9 +274,10 @@ function attach(mp: ApiMeterProvider, agg: Aggregator): ((s: Series, u: ValidUsa
     if (u.inputTokens !== null) usage.record(u.inputTokens, g.input.attributes);
     if (u.outputTokens !== null) usage.record(u.outputTokens, g.output.attributes);
     if (u.durationMs !== null) {
-      // A failure whose error type was folded is recorded under `_other`, as the aggregate has it.
-      const h = u.error ? g.errorHistOf(u.errorType ?? 'error') : g.duration;
-      if (h !== undefined) duration.record(u.durationMs / 1000, h.attributes);
+      // A failure whose error type is past the cap is recorded under `_other`, as the aggregate has it
+      // (errorHist folds it, whether or not the aggregate has seen this call yet).
+      const h = u.error ? g.errorHist(u.errorType ?? 'error') : g.duration;
+      duration.record(u.durationMs / 1000, h.attributes);
     }
   };
 }

@@ -10,7 +10,8 @@ afterEach(async () => {
 
 function setup(metrics: NonNullable<TokenMonitorOptions['metrics']> = {}, extra: TokenMonitorOptions = {}) {
   const log = memoryLogger();
-  const m = new TokenMonitor({ loadConfig: false, logger: log, ...extra, metrics: { prometheus: false, ...metrics } });
+  // No ledger: these tests are about the metrics, and some record tens of thousands of calls.
+  const m = new TokenMonitor({ loadConfig: false, ledger: false, logger: log, ...extra, metrics: { prometheus: false, ...metrics } });
   monitors.push(m);
   const reader = readerFor(m.metricProducer);
   return { m, reader, log };

@@ -25,6 +25,25 @@ export const INSTRUMENT = {
   budgetWindowEnd: 'tokenmeter_budget_window_end_seconds',
 } as const;
 
+/**
+ * Each instrument's Prometheus type. Keyed by INSTRUMENT, so an instrument added there without one
+ * fails the typecheck: the prom-client bridge registers every instrument listed here.
+ */
+export const PROMETHEUS_TYPE: { readonly [K in keyof typeof INSTRUMENT]: 'counter' | 'gauge' | 'histogram' } = {
+  tokens: 'counter',
+  cost: 'counter',
+  requests: 'counter',
+  unpriced: 'counter',
+  internalErrors: 'counter',
+  tokenUsage: 'histogram',
+  operationDuration: 'histogram',
+  budgetLimit: 'gauge',
+  budgetUsed: 'gauge',
+  budgetWarningRatio: 'gauge',
+  budgetCriticalRatio: 'gauge',
+  budgetWindowEnd: 'gauge',
+};
+
 /** The names as Prometheus shows them, for PromQL, rules and dashboards. */
 export const METRIC = {
   tokens: 'tokenmeter_tokens_total',

@@ -138,6 +138,15 @@ export function collectMetricData(agg: Aggregator, startTime: HrTime): MetricDat
 }
 
 /**
+ * Whatever holds tokenmeter's metric producer: a `TokenMonitor` is one. The prom-client bridge
+ * takes this rather than the monitor, so metrics/ needs nothing from above it.
+ */
+export interface MetricSource {
+  /** The producer of tokenmeter's metrics; undefined when metrics are off. */
+  readonly metricProducer: MetricProducer | undefined;
+}
+
+/**
  * A MetricProducer over tokenmeter's aggregates. Readers that tokenmeter starts use it; users who
  * build their own reader can add it: `new PrometheusExporter({ metricProducers: [monitor.metricProducer] })`.
  */

@@ -6,31 +6,16 @@
 import type { Attributes } from '@opentelemetry/api';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import type { Registry } from 'prom-client';
-import type { TokenMonitor } from '../monitor.ts';
-import { INSTRUMENT, prometheusName } from './names.ts';
+import { DESCRIPTION, INSTRUMENT, PROMETHEUS_TYPE, prometheusName } from './names.ts';
+import type { MetricSource } from './producer.ts';
 
-type PromType = 'counter' | 'gauge' | 'histogram';
+export type { MetricSource };
+
 interface PromValue {
   value: number;
   labels: Record<string, string | number>;
   metricName?: string;
 }
-
-const SPECS: readonly { instrument: string; type: PromType }[] = [
-  { instrument: INSTRUMENT.tokens, type: 'counter' },
-  { instrument: INSTRUMENT.cost, type: 'counter' },
-  { instrument: INSTRUMENT.requests, type: 'counter' },
-  { instrument: INSTRUMENT.unpriced, type: 'counter' },
-  { instrument: INSTRUMENT.internalErrors, type: 'counter' },
-  { instrument: INSTRUMENT.tokenUsage, type: 'histogram' },
-  { instrument: INSTRUMENT.operationDuration, type: 'histogram' },
-  // The budget gauges, present when the monitor has budgets (as on the endpoint).
-  { instrument: INSTRUMENT.budgetLimit, type: 'gauge' },
-  { instrument: INSTRUMENT.budgetUsed, type: 'gauge' },
-  { instrument: INSTRUMENT.budgetWarningRatio, type: 'gauge' },
-  { instrument: INSTRUMENT.budgetCriticalRatio, type: 'gauge' },
-  { instrument: INSTRUMENT.budgetWindowEnd, type: 'gauge' },
-];
 
 const OPENMETRICS = 'application/openmetrics-text';
 
@@ -66,11 +51,13 @@ function valuesOf(m: MetricData | undefined, name: string): PromValue[] {
 }
 
 /**
- * Registers tokenmeter's metrics in `registry`. Values are read from the monitor's aggregates at
- * each scrape (one read per scrape, shared by all the metrics).
+ * Registers tokenmeter's metrics in `registry`: every series the built-in endpoint serves, the
+ * budget gauges included. `source` is the monitor (`registerTokenmeterMetrics(monitor, registry)`),
+ * or anything with its `metricProducer`. Values are read from the monitor's aggregates at each
+ * scrape (one read per scrape, shared by all the metrics).
  */
-export function registerTokenmeterMetrics(monitor: TokenMonitor, registry: Registry): void {
-  const producer = monitor.metricProducer;
+export function registerTokenmeterMetrics(source: MetricSource, registry: Registry): void {
+  const producer = source.metricProducer;
   if (producer === undefined) {
     throw new Error('registerTokenmeterMetrics: the monitor has no metrics (created with metrics: false or disabled)');
   }
@@ -90,21 +77,24 @@ export function registerTokenmeterMetrics(monitor: TokenMonitor, registry: Regis
     return pending;
   };
   const openMetrics = String(registry.contentType).startsWith(OPENMETRICS);
-  for (const spec of SPECS) {
-    const full = prometheusName(spec.instrument, spec.type === 'counter');
+  for (const key of Object.keys(INSTRUMENT) as (keyof typeof INSTRUMENT)[]) {
+    const instrument = INSTRUMENT[key];
+    const type = PROMETHEUS_TYPE[key];
+    const full = prometheusName(instrument, type === 'counter');
     // In OpenMetrics mode prom-client appends `_total` to counters itself.
-    const name = openMetrics && spec.type === 'counter' ? full.replace(/_total$/, '') : full;
+    const name = openMetrics && type === 'counter' ? full.replace(/_total$/, '') : full;
+    const help = DESCRIPTION[key];
     const metric = {
       name,
-      help: '',
-      type: spec.type,
+      help,
+      type,
       aggregator: 'sum' as const,
       get: async () => {
-        const data = (await snapshot()).get(spec.instrument);
+        const data = (await snapshot()).get(instrument);
         return {
           name,
-          help: data?.descriptor.description ?? spec.instrument,
-          type: spec.type,
+          help,
+          type,
           aggregator: 'sum',
           values: valuesOf(data, name),
         };
