@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// Each example of examples/ runs as a user runs it (a child process, its ledger in a temp dir), and
+// what it prints is checked against what its ledger holds, read back with the CLI.
+const root = join(import.meta.dirname, '..');
+const cli = join(root, 'src', 'cli', 'index.ts');
+
+interface Totals {
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  costUsd: number;
+}
+interface Summary {
+  total: Totals;
+  rows: (Totals & { key: string | null })[];
+}
+interface LedgerRecord extends Totals {
+  timestamp: number;
+  provider: string;
+  model: string;
+  agent: string | null;
+  userId: string | null;
+  threadId: string | null;
+  operation: string | null;
+  error: boolean;
+  metadata: Record<string, unknown> | null;
+}
+
+/** Runs `examples/<name>.ts` with a fresh ledger dir; its output lines and the dir. */
+function runExample(name: string): { out: string; lines: string[]; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), `tm-example-${name}-`));
+  const r = spawnSync(process.execPath, [join(root, 'examples', `${name}.ts`), '--dir', dir], { encoding: 'utf8', cwd: root });
+  expect(r.stderr, `${name} wrote to stderr`).toBe('');
+  expect(r.status).toBe(0);
+  return { out: r.stdout, lines: r.stdout.split('\n'), dir };
+}
+
+/** The CLI's JSON answer over the example's ledger. */
+function cliJson<T>(dir: string, args: string[]): T {
+  const r = spawnSync(process.execPath, [cli, ...args, '--dir', dir, '--json'], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Every record of the ledger, oldest first. */
+function ledger(dir: string): LedgerRecord[] {
+  return cliJson<LedgerRecord[]>(dir, ['records', '-n', '10000']).reverse();
+}
+
+/** The captures of the one output line `re` matches. */
+function line(out: string, re: RegExp): string[] {
+  const m = out.match(new RegExp(re.source, `${re.flags.replace('g', '')}m`));
+  expect(m, `a line matching ${re}`).not.toBeNull();
+  return (m as RegExpMatchArray).slice(1);
+}
+
+const num = (s: string | undefined) => Number((s ?? '').replaceAll(',', ''));
+const sum = (rs: readonly Totals[], f: keyof Totals) => rs.reduce((s, r) => s + r[f], 0);
+/** Dollars as the examples print them (6 decimals). */
+const usd6 = (v: number) => v.toFixed(6);
+
+describe('examples/manual-tracking.ts', () => {
+  it("logs calls with the Graphiti helpers; its get_usage_report figures and the limit's use are the ledger's", () => {
+    const { out, dir } = runExample('manual-tracking');
+    const anthropic = cliJson<Summary>(dir, ['summary', '-p', 'anthropic']).total;
+    expect(num(line(out, /^Total requests: (\d+)$/)[0])).toBe(anthropic.requests);
+    expect(num(line(out, /^Total tokens used: ([\d,]+)$/)[0])).toBe(anthropic.totalTokens);
+    expect(line(out, /^Total cost: \$([\d.]+)$/)[0]).toBe(usd6(anthropic.costUsd));
+    const all = cliJson<Summary>(dir, ['summary']);
+    const [requests, tokens, cost] = line(out, /^All providers: (\d+) requests, ([\d,]+) tokens, \$([\d.]+)$/);
+    expect([num(requests), num(tokens), cost]).toEqual([all.total.requests, all.total.totalTokens, usd6(all.total.costUsd)]);
+    for (const row of all.rows) {
+      expect(line(out, new RegExp(`^  ${row.key} +(\\d+) requests  \\$([\\d.]+)$`))).toEqual([String(row.requests), usd6(row.costUsd)]);
+    }
+    expect(all.rows.map((r) => r.key).sort()).toEqual(['anthropic', 'cohere', 'openai']);
+    // The failed call is in the ledger as failed, with its cost.
+    const failed = ledger(dir).filter((r) => r.error);
+    expect(failed).toHaveLength(1);
+    expect(line(out, /^logged: true, cost of the failed call: \$([\d.]+)$/)[0]).toBe(usd6(failed[0]?.costUsd ?? Number.NaN));
+    // setProviderLimit kept the limit in config.json: `tokenmeter status`, another process, shows its use.
+    const [limit] = cliJson<{ scopeId: string; limitType: string; used: number; limit: number; percentUsed: number }[]>(dir, ['status']);
+    expect(limit).toMatchObject({ scopeId: 'anthropic', limitType: 'max_plan_tokens', limit: 5_000_000, used: anthropic.totalTokens });
+    const [pct, used] = line(out, /^anthropic: ([\d.]+)% used \(([\d,]+) of 5,000,000 tokens\)$/);
+    expect(num(used)).toBe(anthropic.totalTokens);
+    expect(num(pct)).toBeCloseTo((anthropic.totalTokens / 5_000_000) * 100, 1);
+  });
+});
