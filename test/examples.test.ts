@@ -147,3 +147,72 @@ describe('examples/agent-workflow.ts', () => {
     expect(out).toMatch(new RegExp(`^\\[budget_warning\\] run usd budget of run ${runId} past its warning threshold \\(90%\\)`, 'm'));
   });
 });
+
+/** Sums of `f` per value of `key`, as an object. */
+function sumBy(rs: readonly LedgerRecord[], key: (r: LedgerRecord) => string, f: (r: LedgerRecord) => number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rs) out[key(r)] = (out[key(r)] ?? 0) + f(r);
+  return out;
+}
+
+describe('examples/per-user-stats.ts', () => {
+  it("prints a user's usage in ASTRA's shape and a thread's totals, as the ledger's records of that user and thread add up", () => {
+    const { out, dir } = runExample('per-user-stats');
+    const json = out.slice(out.indexOf('{'), out.indexOf('\n}\n') + 2);
+    const astra = JSON.parse(json) as {
+      total_requests: number;
+      total_tokens: number;
+      total_input_tokens: number;
+      total_cost: number;
+      cost_by_model: Record<string, number>;
+      tokens_by_model: Record<string, number>;
+      requests_by_agent: Record<string, number>;
+      cost_trend: { date: string; cost: number }[];
+    };
+    const all = ledger(dir);
+    const mine = all.filter((r) => r.userId === 'user@example.com');
+    // The other user's call is in the ledger, and not in this user's figures.
+    expect(all.length - mine.length).toBe(1);
+    expect(astra.total_requests).toBe(mine.length);
+    expect(astra.total_tokens).toBe(sum(mine, 'totalTokens'));
+    expect(astra.total_input_tokens).toBe(sum(mine, 'inputTokens'));
+    expect(astra.total_cost).toBeCloseTo(sum(mine, 'costUsd'), 12);
+    const byModel = sumBy(
+      mine,
+      (r) => r.model,
+      (r) => r.costUsd,
+    );
+    expect(Object.keys(astra.cost_by_model).sort()).toEqual(Object.keys(byModel).sort());
+    for (const [m, c] of Object.entries(byModel)) expect(astra.cost_by_model[m]).toBeCloseTo(c, 12);
+    expect(astra.tokens_by_model).toEqual(
+      sumBy(
+        mine,
+        (r) => r.model,
+        (r) => r.totalTokens,
+      ),
+    );
+    expect(astra.requests_by_agent).toEqual(
+      sumBy(
+        mine,
+        (r) => r.agent ?? '',
+        () => 1,
+      ),
+    );
+    // The trend has the three UTC days the calls fall on, each with that day's cost.
+    const byDay = sumBy(
+      mine,
+      (r) => new Date(r.timestamp).toISOString().slice(0, 10),
+      (r) => r.costUsd,
+    );
+    expect(astra.cost_trend.map((d) => d.date)).toEqual(Object.keys(byDay).sort());
+    expect(astra.cost_trend).toHaveLength(3);
+    for (const d of astra.cost_trend) expect(d.cost).toBeCloseTo(byDay[d.date] ?? Number.NaN, 12);
+
+    const thread = all.filter((r) => r.threadId === 'conversation-123');
+    expect(line(out, /^conversation-123: (\d+) requests, (\d+) tokens, \$([\d.]+)$/)).toEqual([
+      String(thread.length),
+      String(sum(thread, 'totalTokens')),
+      usd6(sum(thread, 'costUsd')),
+    ]);
+  });
+});
