@@ -70,6 +70,11 @@ const num = (s: string | undefined) => Number((s ?? '').replaceAll(',', ''));
 const sum = (rs: readonly Totals[], f: keyof Totals) => rs.reduce((s, r) => s + r[f], 0);
 /** Dollars as the examples print them (6 decimals). */
 const usd6 = (v: number) => v.toFixed(6);
+/** A printed amount (6 decimals) is `value` rounded: half a millionth apart at most, whichever way a sum of floats rounds a 5. */
+function expectUsd(printed: string | undefined, value: number): void {
+  expect(printed).toMatch(/^\d+\.\d{6}$/);
+  expect(Math.abs(Number(printed) - value)).toBeLessThanOrEqual(5e-7 + 1e-12);
+}
 
 describe('examples/manual-tracking.ts', () => {
   it("logs calls with the Graphiti helpers; its get_usage_report figures and the limit's use are the ledger's", () => {
@@ -209,10 +214,39 @@ describe('examples/per-user-stats.ts', () => {
     for (const d of astra.cost_trend) expect(d.cost).toBeCloseTo(byDay[d.date] ?? Number.NaN, 12);
 
     const thread = all.filter((r) => r.threadId === 'conversation-123');
-    expect(line(out, /^conversation-123: (\d+) requests, (\d+) tokens, \$([\d.]+)$/)).toEqual([
-      String(thread.length),
-      String(sum(thread, 'totalTokens')),
-      usd6(sum(thread, 'costUsd')),
-    ]);
+    const [requests, tokens, cost] = line(out, /^conversation-123: (\d+) requests, (\d+) tokens, \$([\d.]+)$/);
+    expect([num(requests), num(tokens)]).toEqual([thread.length, sum(thread, 'totalTokens')]);
+    expectUsd(cost, sum(thread, 'costUsd'));
+  });
+});
+
+describe('examples/user-budget.ts', () => {
+  it("checks alice's budget before each call as the ledger adds it up, warns past 80%, and refuses the call it cannot afford without sending it", () => {
+    const { out, dir } = runExample('user-budget');
+    const all = ledger(dir);
+    const alice = all.filter((r) => r.userId === 'alice');
+    const answered = out.split('call 1 for bob')[0]?.match(/^ {2}answered: /gm) ?? [];
+    expect(alice).toHaveLength(answered.length);
+    expect(alice.length).toBeGreaterThanOrEqual(3);
+    // Before each of alice's calls, the budget's use is what her earlier records in the ledger cost.
+    const checks = [...out.matchAll(/^ {2}✓ Budget OK: \$([\d.]+) used/gm)].map((m) => m[1]);
+    const before = alice.map((_, i) => sum(alice.slice(0, i), 'costUsd'));
+    // One check per call sent, one for the refused call, one for bob (nothing spent).
+    const expected = [...before, sum(alice, 'costUsd'), 0];
+    expect(checks).toHaveLength(expected.length);
+    for (const [i, c] of checks.entries()) expectUsd(c, expected[i] as number);
+    // Past 80% a warning, with the percentage the ledger gives, then the refusal.
+    const used = sum(alice, 'costUsd');
+    expect(used / 0.02).toBeGreaterThanOrEqual(0.8);
+    expect(used).toBeLessThanOrEqual(0.02);
+    const [pct] = line(out, /^ {2}alert \(warning\): daily usd budget of user alice past its warning threshold \(80%\): .* \(([\d.]+)%\)$/);
+    expect(num(pct)).toBeCloseTo((used / 0.02) * 100, 1);
+    expect(
+      line(out, /^ {2}refused: daily usd budget of user alice .* \$([\d.]+) used of \$0\.0200; the openai gpt-4o call was not sent$/)[0],
+    ).toBe(used.toFixed(4));
+    expectUsd(line(out, /^alice: \$([\d.]+) of \$0\.02 used/)[0], used);
+    // The refused call never reached the API: every request it got is a record, bob's included.
+    expect(all.filter((r) => r.userId === 'bob')).toHaveLength(1);
+    expect(num(line(out, /^The stand-in API received (\d+) requests\.$/)[0])).toBe(all.length);
   });
 });
