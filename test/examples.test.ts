@@ -250,3 +250,33 @@ describe('examples/user-budget.ts', () => {
     expect(num(line(out, /^The stand-in API received (\d+) requests\.$/)[0])).toBe(all.length);
   });
 });
+
+describe('examples/model-selection.ts', () => {
+  it('prints the prices the CLI shows, and sends each call to gpt-4o until the budget passes 80%, then to gpt-4o-mini, as the ledger records them', () => {
+    const { out, dir } = runExample('model-selection');
+    for (const model of ['gpt-4o', 'gpt-4o-mini']) {
+      const p = cliJson<{ input: { usdPerMillion: number }; output: { usdPerMillion: number } }>(dir, ['pricing', model]);
+      expect(line(out, new RegExp(`^${model}: \\$([\\d.]+) in, \\$([\\d.]+) out per 1M tokens`)).map(Number)).toEqual([
+        p.input.usdPerMillion,
+        p.output.usdPerMillion,
+      ]);
+    }
+    const records = ledger(dir);
+    const calls = [...out.matchAll(/^doc (\d+): (\S+) \(estimate \$([\d.]+), cost \$([\d.]+)\)/gm)];
+    expect(calls).toHaveLength(records.length);
+    let spent = 0;
+    for (const [i, r] of records.entries()) {
+      const [, , model, estimate, cost] = calls[i] as RegExpMatchArray;
+      expect(model).toBe(r.model);
+      expectUsd(cost, r.costUsd);
+      // The estimate is a ceiling (all of max_tokens), so never below what the call cost.
+      expect(Number(estimate)).toBeGreaterThanOrEqual(r.costUsd);
+      expect(r.agent).toBe('summarizer');
+      // The rule, checked against the ledger: the big model while under the warning threshold.
+      expect([i, r.model]).toEqual([i, spent < 0.8 * 0.03 ? 'gpt-4o' : 'gpt-4o-mini']);
+      spent += r.costUsd;
+    }
+    expect(new Set(records.map((r) => r.model))).toEqual(new Set(['gpt-4o', 'gpt-4o-mini']));
+    expect(spent).toBeLessThanOrEqual(0.03);
+  });
+});
