@@ -280,3 +280,50 @@ describe('examples/model-selection.ts', () => {
     expect(spent).toBeLessThanOrEqual(0.03);
   });
 });
+
+describe('examples/daily-report.ts', () => {
+  it("prints each day's cost by model and the 30-day report by model, as the ledger's records and the CLI's summaries add up", () => {
+    const { out, dir } = runExample('daily-report');
+    const records = ledger(dir);
+    const models =
+      line(out, /^day {7}(.*) {5}total$/)[0]
+        ?.trim()
+        .split(/ +/) ?? [];
+    expect([...models].sort()).toEqual(['claude-sonnet-4-5', 'gpt-4o', 'gpt-4o-mini']);
+    const rows = [...out.matchAll(/^(\d{4}-\d{2}-\d{2})((?: +\$[\d.]+)+)$/gm)];
+    expect(rows.length).toBeGreaterThanOrEqual(7);
+    const byDay = cliJson<Summary>(dir, ['summary', '--by', 'day', '-d', '7']).rows;
+    const dayOf = (r: LedgerRecord) => new Date(r.timestamp).toISOString().slice(0, 10);
+    for (const [, day, cells] of rows) {
+      const amounts = (cells ?? '')
+        .trim()
+        .split(/ +/)
+        .map((c) => c.slice(1));
+      // One cell per model, then the day's total: each the sum of that day's records of that model.
+      for (const [j, model] of models.entries()) {
+        expectUsd(
+          amounts[j],
+          sum(
+            records.filter((r) => dayOf(r) === day && r.model === model),
+            'costUsd',
+          ),
+        );
+      }
+      expectUsd(amounts[models.length], byDay.find((r) => r.key === day)?.costUsd ?? 0);
+    }
+    // Every day with records is there.
+    expect(byDay.every((r) => rows.some((m) => m[1] === r.key))).toBe(true);
+    const [requests, week] = line(out, /^week: (\d+) requests, \$([\d.]+)$/);
+    expect(num(requests)).toBe(records.length);
+    expectUsd(week, sum(records, 'costUsd'));
+
+    const byModel = cliJson<Summary>(dir, ['summary', '--by', 'model']);
+    for (const row of byModel.rows) {
+      const block = out.slice(out.indexOf(`\n${row.key}:\n`));
+      expect(num(line(block, /^ {2}Requests: ([\d,]+)$/)[0])).toBe(row.requests);
+      expect(num(line(block, /^ {2}Tokens: ([\d,]+)$/)[0])).toBe(row.totalTokens);
+      expect(line(block, /^ {2}Cost: \$([\d.]+)$/)[0]).toBe(usd6(row.costUsd));
+    }
+    expect(line(out, /^Total Cost: \$([\d.]+)$/)[0]).toBe(usd6(byModel.total.costUsd));
+  });
+});
