@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -325,5 +325,55 @@ describe('examples/daily-report.ts', () => {
       expect(line(block, /^ {2}Cost: \$([\d.]+)$/)[0]).toBe(usd6(row.costUsd));
     }
     expect(line(out, /^Total Cost: \$([\d.]+)$/)[0]).toBe(usd6(byModel.total.costUsd));
+  });
+});
+
+describe('examples/session-report.ts', () => {
+  it('prints the session report the CLI prints for the same range, its statistics, and a JSON export holding the same', () => {
+    const { out, dir } = runExample('session-report');
+    const [since] = line(out, /^The same report from the CLI: .* session-report --since (\S+) --budget 0\.5 --dir /);
+    // The report, as `tokenmeter session-report` prints it over the ledger.
+    const text = spawnSync(process.execPath, [cli, 'session-report', '--since', since as string, '--budget', '0.5', '--dir', dir], {
+      encoding: 'utf8',
+    });
+    expect(text.status).toBe(0);
+    const report = out.slice(0, out.indexOf('\n\ntotal_calls'));
+    expect(report).toMatch(/^Cost report/);
+    expect(text.stdout.trimEnd()).toBe(report);
+
+    const stats = cliJson<SessionStats & { avgCostPerCall: number }>(dir, [
+      'session-report',
+      '--since',
+      since as string,
+      '--budget',
+      '0.5',
+    ]);
+    const records = ledger(dir);
+    expect(stats.calls).toBe(records.length);
+    expect(stats.costUsd).toBeCloseTo(sum(records, 'costUsd'), 12);
+    const [calls, tokens, cost] = line(out, /^total_calls (\d+), total_tokens (\d+), total_cost_usd ([\d.]+)$/);
+    expect([num(calls), num(tokens), cost]).toEqual([stats.calls, stats.totalTokens, usd6(stats.costUsd)]);
+    const [avg, pct] = line(out, /^average_cost_per_call ([\d.]+), budget_utilization_percent ([\d.]+)$/);
+    expect(avg).toBe(usd6(stats.avgCostPerCall));
+    expect(pct).toBe(((stats.budget?.utilization ?? Number.NaN) * 100).toFixed(2));
+    // The custom analysis follows the figures: the top agent, and each agent over 5,000 tokens a call.
+    expect(line(out, /^Most expensive: (\S+) /)[0]).toBe(stats.byAgent[0]?.key);
+    const large = stats.byAgent.filter((a) => a.totalTokens / a.requests > 5000).map((a) => a.key);
+    expect(large.length).toBeGreaterThan(0);
+    expect([...out.matchAll(/^⚠️ {2}(\S+) uses (\d+) tokens\/call/gm)].map((m) => m[1])).toEqual(large);
+
+    // The export: the tracker's statistics and every call.
+    const [count, file] = line(out, /^Exported (\d+) records to (\S+)$/);
+    const exported = JSON.parse(readFileSync(file as string, 'utf8')) as {
+      statistics: { total_calls: number; total_tokens: number; total_cost_usd: number; by_agent: Record<string, { calls: number }> };
+      records: unknown[];
+    };
+    expect(num(count)).toBe(records.length);
+    expect(exported.records).toHaveLength(records.length);
+    expect(exported.statistics).toMatchObject({ total_calls: stats.calls, total_tokens: stats.totalTokens });
+    expect(exported.statistics.total_cost_usd).toBeCloseTo(stats.costUsd, 12);
+    expect(Object.fromEntries(Object.entries(exported.statistics.by_agent).map(([k, v]) => [k, v.calls]))).toEqual(
+      Object.fromEntries(stats.byAgent.map((a) => [a.key, a.requests])),
+    );
   });
 });
