@@ -33,10 +33,10 @@ interface ChatRequest {
  * usage: about 4 characters a prompt token, and an answer of up to `max_tokens` tokens.
  * `requests` counts what reached it (a call a budget refused never does).
  */
-export async function localOpenAI(): Promise<{ client: OpenAI; requests: () => number; close: () => Promise<void> }> {
+export async function localOpenAI(): Promise<{ client: OpenAI; baseURL: string; requests: () => number; close: () => Promise<void> }> {
   const server = await replayServer((req: ReceivedRequest) => {
     const body = req.body as ChatRequest;
-    const chars = body.messages.reduce((n, m) => n + m.content.length, 0);
+    const chars = body.messages.reduce((n, m) => n + String(m.content).length, 0);
     const promptTokens = Math.ceil(chars / 4) + 4 * body.messages.length;
     const completionTokens = Math.min(body.max_tokens ?? 1024, 60 + (chars % 240));
     return {
@@ -50,6 +50,7 @@ export async function localOpenAI(): Promise<{ client: OpenAI; requests: () => n
       },
     };
   });
-  const client = new OpenAI({ apiKey: 'sk-local-stand-in-key', baseURL: `${server.url}/v1`, maxRetries: 0 });
-  return { client, requests: () => server.requests.length, close: () => server.close() };
+  const baseURL = `${server.url}/v1`;
+  const client = new OpenAI({ apiKey: 'sk-local-stand-in-key', baseURL, maxRetries: 0 });
+  return { client, baseURL, requests: () => server.requests.length, close: () => server.close() };
 }

@@ -377,3 +377,24 @@ describe('examples/session-report.ts', () => {
     );
   });
 });
+
+describe('examples/langchain-tracking.ts', () => {
+  it("records LangChain calls with the user and thread of the config's configurable, and the agent; its figures are the ledger's", () => {
+    const { out, dir } = runExample('langchain-tracking');
+    const records = ledger(dir);
+    expect(records.map((r) => `${r.userId} ${r.threadId} ${r.agent} ${r.model}`)).toEqual([
+      'user@example.com conversation-123 domain_agent gpt-4o',
+      'user@example.com conversation-123 domain_agent gpt-4o',
+      'user@example.com conversation-456 custom_agent gpt-4o-mini',
+    ]);
+    for (const agent of ['domain_agent', 'custom_agent']) {
+      const mine = records.filter((r) => r.agent === agent);
+      const [requests, tokens, cost] = line(out, new RegExp(`^${agent}: (\\d+) requests, (\\d+) tokens, \\$([\\d.]+)$`));
+      expect([num(requests), num(tokens)]).toEqual([mine.length, sum(mine, 'totalTokens')]);
+      expectUsd(cost, sum(mine, 'costUsd'));
+    }
+    const [requests, cost] = line(out, /^user@example\.com: (\d+) requests, \$([\d.]+)$/);
+    expect(num(requests)).toBe(records.length);
+    expectUsd(cost, sum(records, 'costUsd'));
+  });
+});
