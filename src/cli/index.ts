@@ -19,7 +19,7 @@ import type { SetLimitArgs } from './set-limit.ts';
 import type { StatusArgs } from './status.ts';
 import type { SummaryArgs } from './summary.ts';
 
-const DIR_HELP = 'storage dir holding config.json and ledger.db (default $TOKENMETER_DIR or ~/.tokenmeter)';
+const DIR_HELP = 'storage dir holding config.json and ledger.db (default $TOKENMETER_DIR, $GRAPHITI_TOKEN_MONITOR_DIR or ~/.tokenmeter)';
 const LEDGER_HELP = "a PostgreSQL ledger (postgres://user:pass@host/db) instead of the dir's ledger.db (default $TOKENMETER_LEDGER_URL)";
 
 /** Runs the CLI; resolves to the exit code (2 for bad arguments, 1 for a ledger that cannot be read). */
@@ -40,7 +40,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
       "fetch current price data once (from config.json price_data.source, else genai-prices' own URL), check it and keep it in <dir>/prices.json, used offline from then on",
     )
     .option('--source <url-or-file>', 'with --refresh: fetch from here instead')
-    .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR or ~/.tokenmeter)')
+    .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR, $GRAPHITI_TOKEN_MONITOR_DIR or ~/.tokenmeter)')
     .option('--json', 'print JSON')
     .action(
       async (model: string | undefined, opts: { provider?: string; dir?: string; json?: boolean; refresh?: boolean; source?: string }) => {
@@ -53,7 +53,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .argument('<file>', 'the saved response body or raw stream text')
     .requiredOption('-p, --provider <id>', 'provider id (openai, anthropic, gemini, aws_bedrock, ...)')
     .option('--request <file>', 'the request body (JSON), for the requested model and the kind of call')
-    .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR or ~/.tokenmeter)')
+    .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR, $GRAPHITI_TOKEN_MONITOR_DIR or ~/.tokenmeter)')
     .option('--json', 'print JSON')
     .action(async (file: string, opts: { provider: string; request?: string; dir?: string; json?: boolean }) => {
       code = (await import('./inspect.ts')).inspectCommand(
