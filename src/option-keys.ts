@@ -8,6 +8,7 @@ import type { LangChainTrackingOptions } from './integrations/langchain.ts';
 import { checkKeys, keySet } from './keys.ts';
 import type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
 import type { OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
+import { checkResourceOptions, type ResourceOptions } from './metrics/resource.ts';
 import type { ReportQuery } from './reports/query.ts';
 import type { ApiServerOptions } from './server/api.ts';
 
@@ -45,8 +46,11 @@ const LEDGER_KEYS = keySet<import('./monitor.ts').LedgerOptions>({
 });
 
 const METRICS_KEYS = keySet<
-  CardinalityOptions & { semconv: boolean; labels: unknown; prometheus: unknown; otlp: unknown; meterProvider: unknown }
+  CardinalityOptions & ResourceOptions & { semconv: boolean; labels: unknown; prometheus: unknown; otlp: unknown; meterProvider: unknown }
 >({
+  serviceName: true,
+  serviceInstanceId: true,
+  resourceAttributes: true,
   maxValuesPerLabel: true,
   maxLabelSets: true,
   semconv: true,
@@ -129,6 +133,7 @@ export function checkMonitorOptions(options: unknown): void {
   const prometheus = sub(metrics, 'prometheus');
   if (prometheus !== false) checkKeys(prometheus, PROMETHEUS_KEYS, { what, path: 'metrics.prometheus' });
   checkKeys(sub(metrics, 'otlp'), OTLP_KEYS, { what, path: 'metrics.otlp' });
+  checkResourceOptions(metrics);
 }
 
 /** Checks a budget's keys (`setBudget`, the `budgets` option), nested ones included. */

@@ -8,6 +8,10 @@ interface OtlpAttr {
   key: string;
   value: { stringValue?: string };
 }
+interface OtlpResourceMetrics {
+  resource?: { attributes?: OtlpAttr[] };
+  scopeMetrics: { metrics: OtlpMetric[] }[];
+}
 interface OtlpPoint {
   attributes: OtlpAttr[];
   asDouble?: number;
@@ -104,6 +108,66 @@ describe('OTLP over HTTP into a local receiver', () => {
     const duration = ms.find((x) => x.name === 'gen_ai.client.operation.duration')!;
     expect(duration.unit).toBe('s');
     expect(duration.histogram!.dataPoints[0]!.sum).toBeCloseTo(0.7, 10);
+  });
+
+  it('sends every metric with service.name and service.instance.id, which tell two processes apart', async () => {
+    const rx = await receiver();
+    const ids: string[] = [];
+    for (const instance of ['web-1', 'web-2']) {
+      // One from the options, one from the environment, as a deployment would set it.
+      const m = new TokenMonitor({
+        loadConfig: false,
+        ledger: false,
+        env: instance === 'web-2' ? { OTEL_SERVICE_NAME: 'checkout', OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${instance}` } : {},
+        metrics: {
+          prometheus: false,
+          otlp: { url: rx.url, intervalMs: 60_000 },
+          ...(instance === 'web-1' ? { serviceName: 'checkout', serviceInstanceId: instance } : {}),
+        },
+        budgets: [{ scope: 'global', limit: 10, unit: 'usd', cycle: { kind: 'daily' } }],
+        logLevel: 'error',
+      });
+      closers.push(() => m.close());
+      await m.ready();
+      m.record({
+        provider: 'gemini',
+        model: 'gemini-2.5-flash',
+        inputTokens: 1000,
+        outputTokens: 100,
+        durationMs: 300,
+        error: instance === 'web-2',
+      });
+      m.record({ provider: 'acme', model: 'unpriced', inputTokens: 1 });
+      await m.flushMetrics();
+      ids.push(instance);
+    }
+    const seen = new Map<string, Set<string>>();
+    for (const body of rx.bodies) {
+      for (const r of (body as { resourceMetrics: OtlpResourceMetrics[] }).resourceMetrics) {
+        const resource = Object.fromEntries((r.resource?.attributes ?? []).map((a) => [a.key, a.value.stringValue]));
+        expect(resource['service.name']).toBe('checkout');
+        const id = resource['service.instance.id'] as string;
+        expect(ids).toContain(id);
+        for (const s of r.scopeMetrics) for (const metric of s.metrics) seen.set(id, (seen.get(id) ?? new Set()).add(metric.name));
+      }
+    }
+    // Every metric tokenmeter exports, from each instance.
+    const all = [
+      'tokenmeter_tokens',
+      'tokenmeter_cost_usd',
+      'tokenmeter_requests',
+      'tokenmeter_unpriced_requests',
+      // At 0 for component="record" from the start.
+      'tokenmeter_internal_errors',
+      'tokenmeter_budget_limit',
+      'tokenmeter_budget_used',
+      'tokenmeter_budget_warning_ratio',
+      'tokenmeter_budget_critical_ratio',
+      'tokenmeter_budget_window_end_seconds',
+      'gen_ai.client.token.usage',
+      'gen_ai.client.operation.duration',
+    ];
+    for (const id of ids) expect([...(seen.get(id) ?? [])].sort(), id).toEqual([...all].sort());
   });
 
   it('counts and logs an export the receiver refused, rather than losing it unseen', async () => {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
@@ -9,6 +10,7 @@ import { type Aggregator, exportsTokens, type Series } from './aggregator.ts';
 import { serveExposition } from './exposition.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
+import { metricsResource, type ResourceOptions } from './resource.ts';
 
 /** Where the Prometheus endpoint listens. */
 export interface PrometheusOptions {
@@ -31,8 +33,8 @@ export interface OtlpOptions {
   intervalMs?: number;
 }
 
-/** Where metrics go. */
-export interface ExportOptions {
+/** Where metrics go, and who they say reports them. */
+export interface ExportOptions extends ResourceOptions {
   /** The built-in Prometheus endpoint; `false` turns it off. @default on, 127.0.0.1:9464/metrics */
   prometheus?: PrometheusOptions | false;
   /** Push OTLP over HTTP as well. @default off */
@@ -60,6 +62,8 @@ function envPort(env: Env): number {
 /** Runs the exporters for one monitor. */
 export class MetricsExport {
   readonly producer: TokenmeterMetricProducer;
+  /** service.name, service.instance.id and the rest: on target_info and on every OTLP export (not used with `meterProvider`, whose own resource is). */
+  readonly resource: Resource;
   readonly #agg: Aggregator;
   readonly #hooks: ExportHooks;
   #server: Server | undefined;
@@ -74,7 +78,8 @@ export class MetricsExport {
   #closed = false;
 
   constructor(agg: Aggregator, options: ExportOptions, hooks: ExportHooks, env: Env = process.env) {
-    this.producer = new TokenmeterMetricProducer(agg);
+    this.resource = metricsResource(options, env, hooks.log);
+    this.producer = new TokenmeterMetricProducer(agg, this.resource);
     this.#agg = agg;
     this.#hooks = hooks;
     if (options.meterProvider !== undefined) {
@@ -126,7 +131,7 @@ export class MetricsExport {
         metricProducers: [this.producer],
       });
       // Loaded after the Prometheus reader's provider was built, so it gets a provider of its own.
-      this.#otlpProvider = new MeterProvider({ readers: [reader] });
+      this.#otlpProvider = new MeterProvider({ readers: [reader], resource: this.resource });
     } catch (error) {
       hooks.internalError('otlp');
       hooks.log(`OTLP exporter could not start: ${(error as Error).message}`);
@@ -172,7 +177,7 @@ export class MetricsExport {
   }
 
   #scrape(req: IncomingMessage, res: ServerResponse): void {
-    serveExposition(this.#agg, req, res, (error) => {
+    serveExposition(this.#agg, req, res, this.resource, (error) => {
       this.#hooks.internalError('collect');
       this.#hooks.log(`metrics scrape failed part way (the scrape is reported failed): ${(error as Error)?.message ?? String(error)}`);
     });

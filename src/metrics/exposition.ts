@@ -10,7 +10,7 @@
  * memory one chunk. The output is what exporter-prometheus writes for the same data (exposition.test.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { defaultResource } from '@opentelemetry/resources';
+import { defaultResource, type Resource } from '@opentelemetry/resources';
 import { type Aggregator, exportsTokens, type Hist, labelsText, labelText } from './aggregator.ts';
 import { DESCRIPTION, LABEL, METRIC, TOKEN_TYPES } from './names.ts';
 
@@ -62,21 +62,27 @@ function histLines(name: string, h: Hist): string {
   return out;
 }
 
-let targetInfo: string | undefined;
-/** target_info from the SDK's default resource, as exporter-prometheus wrote it. */
-function target(): string {
-  if (targetInfo === undefined) {
-    targetInfo = `${header('target_info', 'Target metadata', 'gauge')}target_info{${labelsText(defaultResource().attributes)}} 1\n`;
+const targetInfo = new WeakMap<Resource, string>();
+/**
+ * target_info from the monitor's resource (service.name, service.instance.id, telemetry.sdk.*),
+ * as exporter-prometheus writes it: `* on (job, instance) group_left (service_instance_id) target_info`
+ * joins it to the series Prometheus scraped from the same target.
+ */
+function target(resource: Resource): string {
+  let text = targetInfo.get(resource);
+  if (text === undefined) {
+    text = `${header('target_info', 'Target metadata', 'gauge')}target_info{${labelsText(resource.attributes)}} 1\n`;
+    targetInfo.set(resource, text);
   }
-  return targetInfo;
+  return text;
 }
 
 /**
  * The exposition in chunks of about 64 KB. Each series' lines come from one synchronous read, so a
  * histogram's count, sum and buckets agree even when records arrive between chunks.
  */
-export function* expositionChunks(agg: Aggregator): Generator<string, void, undefined> {
-  let buf = target();
+export function* expositionChunks(agg: Aggregator, resource: Resource = defaultResource()): Generator<string, void, undefined> {
+  let buf = target(resource);
   const own = agg.ownSeries();
   // One pass per family: Prometheus wants a family's samples together.
   const families: [name: string, help: string, lines: (i: number) => string][] = [
@@ -184,14 +190,20 @@ export function* expositionChunks(agg: Aggregator): Generator<string, void, unde
  * Answers a scrape: the exposition, written as the socket takes it. A failure part way destroys the
  * response, so Prometheus records a failed scrape (up 0) rather than a page cut short.
  */
-export function serveExposition(agg: Aggregator, req: IncomingMessage, res: ServerResponse, onError: (error: unknown) => void): void {
+export function serveExposition(
+  agg: Aggregator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  resource: Resource,
+  onError: (error: unknown) => void,
+): void {
   res.statusCode = 200;
   res.setHeader('content-type', CONTENT_TYPE);
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
-  const chunks = expositionChunks(agg);
+  const chunks = expositionChunks(agg, resource);
   let done = false;
   res.once('close', () => {
     if (!done) chunks.return(undefined);
