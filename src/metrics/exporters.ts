@@ -11,6 +11,7 @@ import { serveExposition } from './exposition.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
 import { metricsResource, type ResourceOptions } from './resource.ts';
+import { DeltaConverter, sendsDelta, type TemporalityPreference, temporalityPreference } from './temporality.ts';
 
 /** Where the Prometheus endpoint listens. */
 export interface PrometheusOptions {
@@ -31,6 +32,12 @@ export interface OtlpOptions {
   headers?: Record<string, string>;
   /** @default 60000 */
   intervalMs?: number;
+  /**
+   * Cumulative totals (what Prometheus and the Collector's Prometheus exporters want) or deltas
+   * since the last export (`delta`, `lowmemory`: for backends that ask for deltas).
+   * @default $OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, else 'cumulative'
+   */
+  temporality?: TemporalityPreference;
 }
 
 /** Where metrics go, and who they say reports them. */
@@ -95,32 +102,40 @@ export class MetricsExport {
       this.#endpoint = p.endpoint ?? '/metrics';
       if (p.serve !== false) this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
     }
-    if (options.otlp !== undefined) this.#otlpReady = this.#startOtlp(options.otlp, hooks);
+    if (options.otlp !== undefined) this.#otlpReady = this.#startOtlp(options.otlp, hooks, env);
   }
 
-  async #startOtlp(o: OtlpOptions, hooks: ExportHooks): Promise<void> {
+  async #startOtlp(o: OtlpOptions, hooks: ExportHooks, env: Env): Promise<void> {
     try {
       // Loaded only when asked for, so users of the Prometheus endpoint never load it.
-      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+      const { OTLPMetricExporter, AggregationTemporalityPreference: P } = await import('@opentelemetry/exporter-metrics-otlp-http');
+      const PREFERENCE = { cumulative: P.CUMULATIVE, delta: P.DELTA, lowmemory: P.LOWMEMORY } as const;
+      const preference = temporalityPreference(o.temporality, env, hooks.log);
+      // The producer's data is cumulative whatever the exporter prefers: deltas are made here.
+      const delta = sendsDelta(preference) ? new DeltaConverter() : undefined;
       const exporter = new OTLPMetricExporter({
         ...(o.url === undefined ? {} : { url: o.url }),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
+        temporalityPreference: PREFERENCE[preference],
       });
       const url = o.url ?? '(the OTLP endpoint its environment sets)';
       // The SDK reports a failed export only to its diag logger, which is silent unless set up: a
       // refused push (a Collector's 413 past its max_request_body_size, a 400, a dead endpoint)
       // would lose that interval's data unseen. It is counted and logged here.
       const counted: PushMetricExporter = {
-        export: (metrics, done) =>
+        export: (cumulative, done) => {
+          const { metrics, rollback } = delta === undefined ? { metrics: cumulative, rollback: () => {} } : delta.convert(cumulative);
           exporter.export(metrics, (result) => {
             if (result.code !== ExportResultCode.SUCCESS) {
+              rollback();
               hooks.internalError('otlp');
               hooks.log(
                 `OTLP export to ${url} failed: ${result.error?.message ?? 'unknown error'} (it is sent again at the next interval)`,
               );
             }
             done(result);
-          }),
+          });
+        },
         forceFlush: () => exporter.forceFlush(),
         shutdown: () => exporter.shutdown(),
         selectAggregationTemporality: (kind) => exporter.selectAggregationTemporality(kind),
