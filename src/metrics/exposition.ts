@@ -10,6 +10,7 @@
  * memory one chunk. The output is what exporter-prometheus writes for the same data (exposition.test.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Attributes } from '@opentelemetry/api';
 import { defaultResource, type Resource } from '@opentelemetry/resources';
 import { type Aggregator, exportsTokens, type Hist, labelsText, labelText } from './aggregator.ts';
 import { DESCRIPTION, LABEL, METRIC, TOKEN_TYPES } from './names.ts';
@@ -62,6 +63,30 @@ function histLines(name: string, h: Hist): string {
   return out;
 }
 
+/**
+ * Resource attributes as target_info's labels. Their names come from users (OTEL_RESOURCE_ATTRIBUTES,
+ * metrics.resourceAttributes), and one invalid or repeated label name fails the whole scrape: as
+ * OpenTelemetry's Prometheus compatibility spec says, a name starting with a digit gets `key_` in
+ * front, and the values of names that become the same label are joined with `;` in key order.
+ */
+function targetLabels(attributes: Attributes): Record<string, string> {
+  const byLabel = new Map<string, [key: string, value: string][]>();
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined) continue;
+    let label = key.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_{2,}/g, '_');
+    if (/^[0-9]/.test(label)) label = `key_${label}`;
+    byLabel.set(label, [...(byLabel.get(label) ?? []), [key, String(value)]]);
+  }
+  const out: Record<string, string> = {};
+  for (const [label, values] of byLabel) {
+    out[label] = values
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, v]) => v)
+      .join(';');
+  }
+  return out;
+}
+
 const targetInfo = new WeakMap<Resource, string>();
 /**
  * target_info from the monitor's resource (service.name, service.instance.id, telemetry.sdk.*),
@@ -71,7 +96,7 @@ const targetInfo = new WeakMap<Resource, string>();
 function target(resource: Resource): string {
   let text = targetInfo.get(resource);
   if (text === undefined) {
-    text = `${header('target_info', 'Target metadata', 'gauge')}target_info{${labelsText(resource.attributes)}} 1\n`;
+    text = `${header('target_info', 'Target metadata', 'gauge')}target_info{${labelsText(targetLabels(resource.attributes))}} 1\n`;
     targetInfo.set(resource, text);
   }
   return text;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../test/helpers/otel.ts';
-import { parseExposition } from '../../test/helpers/prometheus.ts';
+import { parseExposition, promtoolCheck } from '../../test/helpers/prometheus.ts';
 import { ValidationError } from '../errors.ts';
 import { TokenMonitor, type TokenMonitorOptions } from '../monitor.ts';
 import { parseResourceAttributes } from './resource.ts';
@@ -59,6 +59,24 @@ describe('the resource of the metrics (service.name, service.instance.id)', () =
     const t = await targetInfo({ env: { OTEL_RESOURCE_ATTRIBUTES: 'service.instance.id=a,oops' }, logger: log });
     expect(t.service_instance_id).not.toBe('a');
     expect(log.lines.some((l) => l.includes('OTEL_RESOURCE_ATTRIBUTES is ignored') && l.includes('"oops" is not key=value'))).toBe(true);
+  });
+
+  it('keeps the scrape valid whatever the attribute names: clashing ones merged, one starting with a digit prefixed', async () => {
+    const m = new TokenMonitor({
+      loadConfig: false,
+      ledger: false,
+      env: { OTEL_RESOURCE_ATTRIBUTES: '1st=one,__secret=s' },
+      metrics: { prometheus: { port: 0 }, resourceAttributes: { 'team.name': 'search', team_name: 'ads', é: 'accent' } },
+    });
+    monitors.push(m);
+    await m.ready();
+    m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
+    const text = await (await fetch(m.metricsUrl as string)).text();
+    const check = promtoolCheck(text);
+    expect(check.output).not.toMatch(/error|duplicate|invalid/i);
+    const target = parseExposition(text).find((s) => s.name === 'target_info')?.labels ?? {};
+    // As OpenTelemetry's Prometheus compatibility spec says: values of names that clash joined with ';', in key order.
+    expect(target).toMatchObject({ team_name: 'search;ads', key_1st: 'one', _: 'accent' });
   });
 
   it('refuses bad options, naming the option and the value', () => {
