@@ -8,6 +8,8 @@ import type { LangChainTrackingOptions } from './integrations/langchain.ts';
 import { checkKeys, keySet } from './keys.ts';
 import type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
 import type { OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
+import { checkResourceOptions, type ResourceOptions } from './metrics/resource.ts';
+import { checkTemporality } from './metrics/temporality.ts';
 import type { ReportQuery } from './reports/query.ts';
 import type { ApiServerOptions } from './server/api.ts';
 
@@ -45,8 +47,11 @@ const LEDGER_KEYS = keySet<import('./monitor.ts').LedgerOptions>({
 });
 
 const METRICS_KEYS = keySet<
-  CardinalityOptions & { semconv: boolean; labels: unknown; prometheus: unknown; otlp: unknown; meterProvider: unknown }
+  CardinalityOptions & ResourceOptions & { semconv: boolean; labels: unknown; prometheus: unknown; otlp: unknown; meterProvider: unknown }
 >({
+  serviceName: true,
+  serviceInstanceId: true,
+  resourceAttributes: true,
   maxValuesPerLabel: true,
   maxLabelSets: true,
   semconv: true,
@@ -58,7 +63,7 @@ const METRICS_KEYS = keySet<
 
 const LABEL_KEYS = keySet<MetricLabelOptions>({ agent: true, userId: true, threadId: true, apiKeyId: true });
 const PROMETHEUS_KEYS = keySet<PrometheusOptions>({ host: true, port: true, endpoint: true, serve: true });
-const OTLP_KEYS = keySet<OtlpOptions>({ url: true, headers: true, intervalMs: true });
+const OTLP_KEYS = keySet<OtlpOptions>({ url: true, headers: true, intervalMs: true, temporality: true });
 
 const BUDGET_KEYS = keySet<BudgetSpec>({
   scope: true,
@@ -129,6 +134,8 @@ export function checkMonitorOptions(options: unknown): void {
   const prometheus = sub(metrics, 'prometheus');
   if (prometheus !== false) checkKeys(prometheus, PROMETHEUS_KEYS, { what, path: 'metrics.prometheus' });
   checkKeys(sub(metrics, 'otlp'), OTLP_KEYS, { what, path: 'metrics.otlp' });
+  checkResourceOptions(metrics);
+  checkTemporality(sub(sub(metrics, 'otlp'), 'temporality'));
 }
 
 /** Checks a budget's keys (`setBudget`, the `budgets` option), nested ones included. */

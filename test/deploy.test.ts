@@ -1,8 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { TokenMonitor } from '../src/index.ts';
 import { MAX_ALERTS_PER_NOTIFICATION } from '../src/ledger/notifications.ts';
+import { INSTRUMENT } from '../src/metrics/names.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -10,6 +14,7 @@ const root = join(import.meta.dirname, '..');
 interface Service {
   image: string;
   command: string;
+  profiles: string;
   ports: string[];
   volumes: string[];
   environment: Record<string, string>;
@@ -28,7 +33,7 @@ function composeServices(text: string): Map<string, Service> {
   for (const block of body.split(/^(?= {2}[\w-]+:\s*$)/m)) {
     const name = /^ {2}([\w-]+):/.exec(block)?.[1];
     if (name === undefined) continue;
-    const s: Service = { image: '', command: '', ports: [], volumes: [], environment: {} };
+    const s: Service = { image: '', command: '', profiles: '', ports: [], volumes: [], environment: {} };
     let key = '';
     for (const line of block.split('\n').slice(1)) {
       if (/^\s*(#.*)?$/.test(line)) continue;
@@ -37,6 +42,7 @@ function composeServices(text: string): Map<string, Service> {
         key = field[1] as string;
         if (key === 'image') s.image = unquote(field[2] as string);
         if (key === 'command') s.command = field[2] as string;
+        if (key === 'profiles') s.profiles = field[2] as string;
         continue;
       }
       const item = /^ {6}- (.*)$/.exec(line);
@@ -71,7 +77,7 @@ describe('what users deploy', () => {
   it('docker-compose.yml: pinned images, ports on 127.0.0.1, mounts that exist, and the URLs it names are its ports', () => {
     const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
     const services = composeServices(compose);
-    expect([...services.keys()].sort()).toEqual(['alertmanager', 'demo', 'grafana', 'prometheus']);
+    expect([...services.keys()].sort()).toEqual(['alertmanager', 'demo', 'grafana', 'otel-collector', 'prometheus']);
     const published = new Map<number, string>();
     for (const [name, s] of services) {
       // An official image at a fixed version (no `latest`, no bare name).
@@ -185,5 +191,129 @@ describe('what users deploy', () => {
     expect(versions.size).toBeGreaterThan(5);
     const duplicated = [...versions].filter(([, v]) => v.size > 1).map(([n, v]) => `${n}@${[...v].join(',')}`);
     expect(duplicated).toEqual([]);
+  });
+
+  describe('the OpenTelemetry Collector (deploy/otel-collector.yml, compose profile collector)', () => {
+    // No Collector binary can be installed here (no Docker, not in Debian): the config is checked
+    // for what the Collector itself checks at start (every component a pipeline names is defined,
+    // of a known type, in the right section) and against what it must match: tokenmeter's
+    // exporter, docker-compose.yml and prometheus.yml. The Collector is not run.
+    interface Pipeline {
+      receivers?: string[];
+      processors?: string[];
+      exporters?: string[];
+    }
+    interface CollectorConfig {
+      receivers: Record<string, { protocols?: Record<string, { endpoint?: string }> }>;
+      processors: Record<string, { metric_statements?: { context: string; statements: string[] }[] } | null>;
+      exporters: Record<string, { endpoint?: string; resource_to_telemetry_conversion?: { enabled?: boolean } }>;
+      extensions?: Record<string, unknown>;
+      service: { extensions?: string[]; pipelines: Record<string, Pipeline> };
+    }
+    const file = join(root, 'deploy', 'otel-collector.yml');
+    const config = parseYaml(readFileSync(file, 'utf8')) as CollectorConfig;
+    /** A component id's type: `transform/tokenmeter` is a `transform`. */
+    const type = (id: string) => id.split('/')[0] as string;
+    const port = (endpoint: string | undefined) => Number(/:(\d+)$/.exec(endpoint ?? '')?.[1]);
+
+    it('is a structurally valid Collector config: each pipeline names components defined in their sections, of contrib types', () => {
+      const known = {
+        receivers: ['otlp'],
+        processors: ['batch', 'memory_limiter', 'transform', 'resource', 'attributes', 'filter', 'deltatocumulative'],
+        exporters: ['prometheus', 'prometheusremotewrite', 'otlp', 'otlphttp', 'debug'],
+        extensions: ['health_check', 'pprof', 'zpages'],
+      };
+      const pipelines = Object.entries(config.service.pipelines);
+      expect(pipelines.map(([id]) => type(id))).toEqual(['metrics']);
+      for (const [id, p] of pipelines) {
+        for (const section of ['receivers', 'processors', 'exporters'] as const) {
+          for (const c of p[section] ?? []) {
+            expect(Object.keys(config[section] ?? {}), `${id} ${section} ${c} is defined`).toContain(c);
+            expect(known[section], `${c} is a ${section.slice(0, -1)} type`).toContain(type(c));
+          }
+        }
+        expect(p.receivers?.length, `${id} has a receiver`).toBeGreaterThan(0);
+        expect(p.exporters?.length, `${id} has an exporter`).toBeGreaterThan(0);
+        // memory_limiter first (it must refuse data before others hold it), batch last.
+        expect(p.processors?.[0]).toBe('memory_limiter');
+        expect(p.processors?.at(-1)).toBe('batch');
+      }
+      for (const e of config.service.extensions ?? []) expect(Object.keys(config.extensions ?? {})).toContain(e);
+      for (const e of config.service.extensions ?? []) expect(known.extensions).toContain(type(e));
+      // Every defined component is used (the Collector warns of the others, and they would mislead).
+      const used = new Set(pipelines.flatMap(([, p]) => [...(p.receivers ?? []), ...(p.processors ?? []), ...(p.exporters ?? [])]));
+      for (const section of ['receivers', 'processors', 'exporters'] as const)
+        for (const c of Object.keys(config[section])) expect(used, `${section} ${c} is used`).toContain(c);
+      // Resource attributes are not copied onto every series (they would split the rules' sums).
+      expect(config.exporters.prometheus?.resource_to_telemetry_conversion?.enabled).toBe(false);
+      // The unit is dropped from the instrument tokenmeter names, by its OpenTelemetry name.
+      const statements = (config.processors['transform/tokenmeter']?.metric_statements ?? []).flatMap((m) => m.statements);
+      expect(statements).toContain(`set(metric.unit, "") where metric.name == "${INSTRUMENT.operationDuration}"`);
+    });
+
+    it("receives OTLP/HTTP on 4318, where tokenmeter's exporter posts by default, and compose publishes it", async () => {
+      const http = config.receivers.otlp?.protocols?.http?.endpoint;
+      expect(port(http)).toBe(4318);
+      expect(port(config.receivers.otlp?.protocols?.grpc?.endpoint)).toBe(4317);
+      const collector = composeServices(readFileSync(join(root, 'docker-compose.yml'), 'utf8')).get('otel-collector');
+      expect(collector?.ports).toEqual(expect.arrayContaining(['127.0.0.1:4318:4318', '127.0.0.1:4317:4317']));
+      // tokenmeter with `otlp: {}` and no OTEL_EXPORTER_OTLP_* set: where does it post?
+      const posted: string[] = [];
+      const server = createServer((req, res) => {
+        posted.push(`${req.headers.host?.replace(/^.*:/, '')} ${req.method} ${req.url}`);
+        req.resume();
+        req.on('end', () => res.end('{}'));
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) =>
+          reject(new Error(`port 4318 is taken here, so tokenmeter's default OTLP endpoint cannot be checked: ${e.message}`)),
+        );
+        server.listen(4318, resolve);
+      });
+      const saved = Object.fromEntries(
+        Object.keys(process.env)
+          .filter((k) => k.startsWith('OTEL_EXPORTER_OTLP'))
+          .map((k) => [k, process.env[k]]),
+      );
+      for (const k of Object.keys(saved)) delete process.env[k];
+      try {
+        const m = new TokenMonitor({ loadConfig: false, ledger: false, logLevel: 'silent', metrics: { prometheus: false, otlp: {} } });
+        await m.ready();
+        m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
+        await m.flushMetrics();
+        await m.close();
+      } finally {
+        Object.assign(process.env, saved);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+      expect(posted[0]).toBe('4318 POST /v1/metrics');
+    });
+
+    it('compose runs it in the collector profile from this file, and Prometheus scrapes its exporter keeping the apps’ job and instance', () => {
+      const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+      const collector = composeServices(compose).get('otel-collector');
+      if (collector === undefined) throw new Error('docker-compose.yml has no otel-collector service');
+      expect(collector.image).toMatch(/^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/);
+      expect(collector.profiles).toBe('[collector]');
+      // Only in that profile: the other services start without it.
+      for (const [name, s] of composeServices(compose)) if (name !== 'otel-collector') expect(s.profiles, name).toBe('');
+      const mounted = collector.volumes.find((v) => v.startsWith('./deploy/otel-collector.yml:'))?.split(':')[1];
+      expect(mounted).toBeDefined();
+      expect(collector.command).toContain(`--config=${mounted}`);
+      // prometheus.yml scrapes the exporter's port on the compose service, with honor_labels.
+      const prom = parseYaml(readFileSync(join(root, 'prometheus', 'prometheus.yml'), 'utf8')) as {
+        scrape_configs: { job_name: string; honor_labels?: boolean; static_configs: { targets: string[] }[] }[];
+      };
+      const job = prom.scrape_configs.find((j) => j.static_configs.some((c) => c.targets.some((t) => t.startsWith('otel-collector:'))));
+      expect(job?.honor_labels).toBe(true);
+      expect(job?.static_configs.flatMap((c) => c.targets)).toEqual([`otel-collector:${port(config.exporters.prometheus?.endpoint)}`]);
+      // The compose Prometheus loads this prometheus.yml (already checked by promtool above).
+      expect(composeServices(compose).get('prometheus')?.volumes).toContain(
+        './prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+      );
+    });
   });
 });

@@ -8,6 +8,10 @@ interface OtlpAttr {
   key: string;
   value: { stringValue?: string };
 }
+interface OtlpResourceMetrics {
+  resource?: { attributes?: OtlpAttr[] };
+  scopeMetrics: { metrics: OtlpMetric[] }[];
+}
 interface OtlpPoint {
   attributes: OtlpAttr[];
   asDouble?: number;
@@ -31,7 +35,10 @@ afterEach(async () => {
 });
 
 /** An OTLP/HTTP receiver on a port the OS picks, keeping every JSON body it gets. */
-async function receiver(status = 200): Promise<{ url: string; bodies: unknown[]; paths: string[] }> {
+async function receiver(
+  initialStatus = 200,
+): Promise<{ url: string; bodies: unknown[]; paths: string[]; answer: (status: number) => void }> {
+  let status = initialStatus;
   const bodies: unknown[] = [];
   const paths: string[] = [];
   const read = (req: IncomingMessage) =>
@@ -57,7 +64,14 @@ async function receiver(status = 200): Promise<{ url: string; bodies: unknown[];
         server.closeAllConnections();
       }),
   );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/metrics`, bodies, paths };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/metrics`,
+    bodies,
+    paths,
+    answer: (s) => {
+      status = s;
+    },
+  };
 }
 
 function metrics(body: unknown): OtlpMetric[] {
@@ -104,6 +118,126 @@ describe('OTLP over HTTP into a local receiver', () => {
     const duration = ms.find((x) => x.name === 'gen_ai.client.operation.duration')!;
     expect(duration.unit).toBe('s');
     expect(duration.histogram!.dataPoints[0]!.sum).toBeCloseTo(0.7, 10);
+  });
+
+  it('sends every metric with service.name and service.instance.id, which tell two processes apart', async () => {
+    const rx = await receiver();
+    const ids: string[] = [];
+    for (const instance of ['web-1', 'web-2']) {
+      // One from the options, one from the environment, as a deployment would set it.
+      const m = new TokenMonitor({
+        loadConfig: false,
+        ledger: false,
+        env: instance === 'web-2' ? { OTEL_SERVICE_NAME: 'checkout', OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${instance}` } : {},
+        metrics: {
+          prometheus: false,
+          otlp: { url: rx.url, intervalMs: 60_000 },
+          ...(instance === 'web-1' ? { serviceName: 'checkout', serviceInstanceId: instance } : {}),
+        },
+        budgets: [{ scope: 'global', limit: 10, unit: 'usd', cycle: { kind: 'daily' } }],
+        logLevel: 'error',
+      });
+      closers.push(() => m.close());
+      await m.ready();
+      m.record({
+        provider: 'gemini',
+        model: 'gemini-2.5-flash',
+        inputTokens: 1000,
+        outputTokens: 100,
+        durationMs: 300,
+        error: instance === 'web-2',
+      });
+      m.record({ provider: 'acme', model: 'unpriced', inputTokens: 1 });
+      await m.flushMetrics();
+      ids.push(instance);
+    }
+    const seen = new Map<string, Set<string>>();
+    for (const body of rx.bodies) {
+      for (const r of (body as { resourceMetrics: OtlpResourceMetrics[] }).resourceMetrics) {
+        const resource = Object.fromEntries((r.resource?.attributes ?? []).map((a) => [a.key, a.value.stringValue]));
+        expect(resource['service.name']).toBe('checkout');
+        const id = resource['service.instance.id'] as string;
+        expect(ids).toContain(id);
+        for (const s of r.scopeMetrics) for (const metric of s.metrics) seen.set(id, (seen.get(id) ?? new Set()).add(metric.name));
+      }
+    }
+    // Every metric tokenmeter exports, from each instance.
+    const all = [
+      'tokenmeter_tokens',
+      'tokenmeter_cost_usd',
+      'tokenmeter_requests',
+      'tokenmeter_unpriced_requests',
+      // At 0 for component="record" from the start.
+      'tokenmeter_internal_errors',
+      'tokenmeter_budget_limit',
+      'tokenmeter_budget_used',
+      'tokenmeter_budget_warning_ratio',
+      'tokenmeter_budget_critical_ratio',
+      'tokenmeter_budget_window_end_seconds',
+      'gen_ai.client.token.usage',
+      'gen_ai.client.operation.duration',
+    ];
+    for (const id of ids) expect([...(seen.get(id) ?? [])].sort(), id).toEqual([...all].sort());
+  });
+
+  it('sends deltas when asked (option or OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE), and a refused push within the next', async () => {
+    for (const how of ['option', 'env'] as const) {
+      const rx = await receiver();
+      const m = new TokenMonitor({
+        loadConfig: false,
+        ledger: false,
+        logLevel: 'silent',
+        env: how === 'env' ? { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta' } : {},
+        metrics: {
+          prometheus: false,
+          otlp: { url: rx.url, intervalMs: 60_000, ...(how === 'option' ? { temporality: 'delta' as const } : {}) },
+        },
+      });
+      closers.push(() => m.close());
+      await m.ready();
+      const call = (inputTokens: number) =>
+        m.record({ provider: 'openai', model: 'gpt-4o', inputTokens, outputTokens: 0, durationMs: 200 });
+      /** The last push's cost and input tokens (undefined: not in it), its temporality, and its duration count. */
+      const last = () => {
+        const ms = metrics(rx.bodies.at(-1));
+        const cost = ms.find((x) => x.name === 'tokenmeter_cost_usd');
+        const input = ms.find((x) => x.name === 'tokenmeter_tokens')?.sum?.dataPoints.find((p) => attrs(p).token_type === 'input');
+        const duration = ms.find((x) => x.name === 'gen_ai.client.operation.duration')?.histogram?.dataPoints[0];
+        return {
+          cost: cost?.sum?.dataPoints[0]?.asDouble,
+          temporality: cost?.sum?.aggregationTemporality,
+          input: input === undefined ? undefined : Number(input.asInt),
+          calls: duration === undefined ? undefined : Number(duration.count),
+        };
+      };
+      const c1 = call(1000).costUsd as number;
+      await m.flushMetrics();
+      // 1 = delta
+      expect(last(), how).toEqual({ cost: c1, temporality: 1, input: 1000, calls: 1 });
+      const c2 = call(3000).costUsd as number;
+      await m.flushMetrics();
+      expect(last(), how).toEqual({ cost: c2, temporality: 1, input: 3000, calls: 1 });
+      // Nothing new: no points for the counters.
+      await m.flushMetrics();
+      expect(last().cost, how).toBeUndefined();
+      // A refused push: its calls come in the next one.
+      rx.answer(400);
+      const c3 = call(5000).costUsd as number;
+      await m.flushMetrics();
+      rx.answer(200);
+      const c4 = call(7000).costUsd as number;
+      await m.flushMetrics();
+      const after = last();
+      expect(after.cost, how).toBeCloseTo(c3 + c4, 12);
+      expect({ input: after.input, calls: after.calls }, how).toEqual({ input: 12000, calls: 2 });
+    }
+  });
+
+  it('refuses a temporality it does not know, naming the option', () => {
+    expect(
+      () =>
+        new TokenMonitor({ loadConfig: false, ledger: false, metrics: { prometheus: false, otlp: { temporality: 'deltas' as never } } }),
+    ).toThrow(/metrics\.otlp\.temporality: "deltas" \(must be one of cumulative, delta, lowmemory\)/);
   });
 
   it('counts and logs an export the receiver refused, rather than losing it unseen', async () => {

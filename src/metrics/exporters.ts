@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
@@ -9,6 +10,8 @@ import { type Aggregator, exportsTokens, type Series } from './aggregator.ts';
 import { serveExposition } from './exposition.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
+import { metricsResource, type ResourceOptions } from './resource.ts';
+import { DeltaConverter, sendsDelta, type TemporalityPreference, temporalityPreference } from './temporality.ts';
 
 /** Where the Prometheus endpoint listens. */
 export interface PrometheusOptions {
@@ -29,10 +32,16 @@ export interface OtlpOptions {
   headers?: Record<string, string>;
   /** @default 60000 */
   intervalMs?: number;
+  /**
+   * Cumulative totals (what Prometheus and the Collector's Prometheus exporters want) or deltas
+   * since the last export (`delta`, `lowmemory`: for backends that ask for deltas).
+   * @default $OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, else 'cumulative'
+   */
+  temporality?: TemporalityPreference;
 }
 
-/** Where metrics go. */
-export interface ExportOptions {
+/** Where metrics go, and who they say reports them. */
+export interface ExportOptions extends ResourceOptions {
   /** The built-in Prometheus endpoint; `false` turns it off. @default on, 127.0.0.1:9464/metrics */
   prometheus?: PrometheusOptions | false;
   /** Push OTLP over HTTP as well. @default off */
@@ -60,6 +69,8 @@ function envPort(env: Env): number {
 /** Runs the exporters for one monitor. */
 export class MetricsExport {
   readonly producer: TokenmeterMetricProducer;
+  /** service.name, service.instance.id and the rest: on target_info and on every OTLP export (not used with `meterProvider`, whose own resource is). */
+  readonly resource: Resource;
   readonly #agg: Aggregator;
   readonly #hooks: ExportHooks;
   #server: Server | undefined;
@@ -74,7 +85,8 @@ export class MetricsExport {
   #closed = false;
 
   constructor(agg: Aggregator, options: ExportOptions, hooks: ExportHooks, env: Env = process.env) {
-    this.producer = new TokenmeterMetricProducer(agg);
+    this.resource = metricsResource(options, env, hooks.log);
+    this.producer = new TokenmeterMetricProducer(agg, this.resource);
     this.#agg = agg;
     this.#hooks = hooks;
     if (options.meterProvider !== undefined) {
@@ -90,32 +102,40 @@ export class MetricsExport {
       this.#endpoint = p.endpoint ?? '/metrics';
       if (p.serve !== false) this.#serve(p.host ?? env.TOKENMETER_METRICS_HOST ?? '127.0.0.1', p.port ?? envPort(env), hooks);
     }
-    if (options.otlp !== undefined) this.#otlpReady = this.#startOtlp(options.otlp, hooks);
+    if (options.otlp !== undefined) this.#otlpReady = this.#startOtlp(options.otlp, hooks, env);
   }
 
-  async #startOtlp(o: OtlpOptions, hooks: ExportHooks): Promise<void> {
+  async #startOtlp(o: OtlpOptions, hooks: ExportHooks, env: Env): Promise<void> {
     try {
       // Loaded only when asked for, so users of the Prometheus endpoint never load it.
-      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+      const { OTLPMetricExporter, AggregationTemporalityPreference: P } = await import('@opentelemetry/exporter-metrics-otlp-http');
+      const PREFERENCE = { cumulative: P.CUMULATIVE, delta: P.DELTA, lowmemory: P.LOWMEMORY } as const;
+      const preference = temporalityPreference(o.temporality, env, hooks.log);
+      // The producer's data is cumulative whatever the exporter prefers: deltas are made here.
+      const delta = sendsDelta(preference) ? new DeltaConverter() : undefined;
       const exporter = new OTLPMetricExporter({
         ...(o.url === undefined ? {} : { url: o.url }),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
+        temporalityPreference: PREFERENCE[preference],
       });
       const url = o.url ?? '(the OTLP endpoint its environment sets)';
       // The SDK reports a failed export only to its diag logger, which is silent unless set up: a
       // refused push (a Collector's 413 past its max_request_body_size, a 400, a dead endpoint)
       // would lose that interval's data unseen. It is counted and logged here.
       const counted: PushMetricExporter = {
-        export: (metrics, done) =>
+        export: (cumulative, done) => {
+          const { metrics, rollback } = delta === undefined ? { metrics: cumulative, rollback: () => {} } : delta.convert(cumulative);
           exporter.export(metrics, (result) => {
             if (result.code !== ExportResultCode.SUCCESS) {
+              rollback();
               hooks.internalError('otlp');
               hooks.log(
                 `OTLP export to ${url} failed: ${result.error?.message ?? 'unknown error'} (it is sent again at the next interval)`,
               );
             }
             done(result);
-          }),
+          });
+        },
         forceFlush: () => exporter.forceFlush(),
         shutdown: () => exporter.shutdown(),
         selectAggregationTemporality: (kind) => exporter.selectAggregationTemporality(kind),
@@ -126,7 +146,7 @@ export class MetricsExport {
         metricProducers: [this.producer],
       });
       // Loaded after the Prometheus reader's provider was built, so it gets a provider of its own.
-      this.#otlpProvider = new MeterProvider({ readers: [reader] });
+      this.#otlpProvider = new MeterProvider({ readers: [reader], resource: this.resource });
     } catch (error) {
       hooks.internalError('otlp');
       hooks.log(`OTLP exporter could not start: ${(error as Error).message}`);
@@ -172,7 +192,7 @@ export class MetricsExport {
   }
 
   #scrape(req: IncomingMessage, res: ServerResponse): void {
-    serveExposition(this.#agg, req, res, (error) => {
+    serveExposition(this.#agg, req, res, this.resource, (error) => {
       this.#hooks.internalError('collect');
       this.#hooks.log(`metrics scrape failed part way (the scrape is reported failed): ${(error as Error)?.message ?? String(error)}`);
     });

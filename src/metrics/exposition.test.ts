@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { defaultResource } from '@opentelemetry/resources';
 import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -249,7 +250,13 @@ describe('the exposition', () => {
     const reference = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
     const withoutTarget = (t: string) => t.replace(/^.*target_info.*\n/gm, '');
     expect(withoutTarget(text)).toBe(reference);
-    expect(text).toMatch(/^target_info\{service_name="[^"]*",.*telemetry_sdk_name="opentelemetry".*\} 1$/m);
+    // target_info: the monitor's resource, as exporter-prometheus writes it.
+    const targetLines = (t: string) => t.split('\n').filter((l) => l.includes('target_info'));
+    const withTarget = new PrometheusSerializer(undefined, false, undefined, false, true).serialize(resourceMetrics);
+    expect(targetLines(text)).toEqual(targetLines(withTarget));
+    expect(text).toMatch(
+      /^target_info\{service_instance_id="[0-9a-f-]{36}",service_name="unknown_service:[^"]*",.*telemetry_sdk_name="opentelemetry".*\} 1$/m,
+    );
   });
 });
 
@@ -286,7 +293,7 @@ describe('a scrape that fails part way', () => {
       throw new Error('budget state unreadable');
     };
     const errors: unknown[] = [];
-    const server = createServer((req, res) => serveExposition(agg, req, res, (e) => errors.push(e)));
+    const server = createServer((req, res) => serveExposition(agg, req, res, defaultResource(), (e) => errors.push(e)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;

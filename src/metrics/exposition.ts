@@ -10,7 +10,8 @@
  * memory one chunk. The output is what exporter-prometheus writes for the same data (exposition.test.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { defaultResource } from '@opentelemetry/resources';
+import type { Attributes } from '@opentelemetry/api';
+import { defaultResource, type Resource } from '@opentelemetry/resources';
 import { type Aggregator, exportsTokens, type Hist, labelsText, labelText } from './aggregator.ts';
 import { DESCRIPTION, LABEL, METRIC, TOKEN_TYPES } from './names.ts';
 
@@ -62,21 +63,51 @@ function histLines(name: string, h: Hist): string {
   return out;
 }
 
-let targetInfo: string | undefined;
-/** target_info from the SDK's default resource, as exporter-prometheus wrote it. */
-function target(): string {
-  if (targetInfo === undefined) {
-    targetInfo = `${header('target_info', 'Target metadata', 'gauge')}target_info{${labelsText(defaultResource().attributes)}} 1\n`;
+/**
+ * Resource attributes as target_info's labels. Their names come from users (OTEL_RESOURCE_ATTRIBUTES,
+ * metrics.resourceAttributes), and one invalid or repeated label name fails the whole scrape: as
+ * OpenTelemetry's Prometheus compatibility spec says, a name starting with a digit gets `key_` in
+ * front, and the values of names that become the same label are joined with `;` in key order.
+ */
+function targetLabels(attributes: Attributes): Record<string, string> {
+  const byLabel = new Map<string, [key: string, value: string][]>();
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined) continue;
+    let label = key.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_{2,}/g, '_');
+    if (/^[0-9]/.test(label)) label = `key_${label}`;
+    byLabel.set(label, [...(byLabel.get(label) ?? []), [key, String(value)]]);
   }
-  return targetInfo;
+  const out: Record<string, string> = {};
+  for (const [label, values] of byLabel) {
+    out[label] = values
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, v]) => v)
+      .join(';');
+  }
+  return out;
+}
+
+const targetInfo = new WeakMap<Resource, string>();
+/**
+ * target_info from the monitor's resource (service.name, service.instance.id, telemetry.sdk.*),
+ * as exporter-prometheus writes it: `* on (job, instance) group_left (service_instance_id) target_info`
+ * joins it to the series Prometheus scraped from the same target.
+ */
+function target(resource: Resource): string {
+  let text = targetInfo.get(resource);
+  if (text === undefined) {
+    text = `${header('target_info', 'Target metadata', 'gauge')}target_info{${labelsText(targetLabels(resource.attributes))}} 1\n`;
+    targetInfo.set(resource, text);
+  }
+  return text;
 }
 
 /**
  * The exposition in chunks of about 64 KB. Each series' lines come from one synchronous read, so a
  * histogram's count, sum and buckets agree even when records arrive between chunks.
  */
-export function* expositionChunks(agg: Aggregator): Generator<string, void, undefined> {
-  let buf = target();
+export function* expositionChunks(agg: Aggregator, resource: Resource = defaultResource()): Generator<string, void, undefined> {
+  let buf = target(resource);
   const own = agg.ownSeries();
   // One pass per family: Prometheus wants a family's samples together.
   const families: [name: string, help: string, lines: (i: number) => string][] = [
@@ -184,14 +215,20 @@ export function* expositionChunks(agg: Aggregator): Generator<string, void, unde
  * Answers a scrape: the exposition, written as the socket takes it. A failure part way destroys the
  * response, so Prometheus records a failed scrape (up 0) rather than a page cut short.
  */
-export function serveExposition(agg: Aggregator, req: IncomingMessage, res: ServerResponse, onError: (error: unknown) => void): void {
+export function serveExposition(
+  agg: Aggregator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  resource: Resource,
+  onError: (error: unknown) => void,
+): void {
   res.statusCode = 200;
   res.setHeader('content-type', CONTENT_TYPE);
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
-  const chunks = expositionChunks(agg);
+  const chunks = expositionChunks(agg, resource);
   let done = false;
   res.once('close', () => {
     if (!done) chunks.return(undefined);

@@ -1,6 +1,6 @@
 import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { emptyResource } from '@opentelemetry/resources';
+import { defaultResource, type Resource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
   type CollectionResult,
@@ -152,22 +152,25 @@ export interface MetricSource {
  */
 export class TokenmeterMetricProducer implements MetricProducer {
   readonly #agg: Aggregator;
+  readonly #resource: Resource;
   readonly #start: HrTime = hrTime();
-  constructor(agg: Aggregator) {
+  /** `resource`: the monitor's (see resource.ts); a reader of yours reports its MeterProvider's instead. */
+  constructor(agg: Aggregator, resource: Resource = defaultResource()) {
     this.#agg = agg;
+    this.#resource = resource;
   }
   async collect(): Promise<CollectionResult> {
     try {
       return {
         resourceMetrics: {
-          resource: emptyResource(),
+          resource: this.#resource,
           scopeMetrics: [{ scope: SCOPE, metrics: collectMetricData(this.#agg, this.#start) }],
         },
         errors: [],
       };
     } catch (error) {
       this.#agg.internalError('collect');
-      return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [error] };
+      return { resourceMetrics: { resource: this.#resource, scopeMetrics: [] }, errors: [error] };
     }
   }
 }
