@@ -5,6 +5,7 @@ import type { TokenMonitor } from '../monitor.ts';
 import { checkApiServerKeys } from '../option-keys.ts';
 import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
+import { astraAll, astraByModel, astraThread, astraUser } from './astra.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
 import { errorBody, HttpError, send } from './http.ts';
 import { handlePage } from './page.ts';
@@ -97,6 +98,8 @@ function pathParam(field: string, raw: string): string {
  *   model, agent, operation and user and the daily usage split by `split`, from two reads.
  * - `POST /v1/alertmanager`: Alertmanager's webhook (version 4), kept in the ledger; `GET
  *   /v1/alertmanager/alerts` reads its alerts back (`since`, `until`, `days`, `status`, `limit`).
+ * - ASTRA's usage API in its shapes: `GET /token-usage/user/:user_id?days=`,
+ *   `/token-usage/thread/:thread_id`, `/token-usage/all?days=&limit=`, `/token-usage/by-model?days=`.
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  * - `GET /`: the built-in dashboard page (its files are open; its data requests need the token).
  *
@@ -156,6 +159,8 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
         return { alerts: monitor.alertmanagerAlerts({ since: r.since, until: r.until, status, limit }) };
       },
     ],
+    ['/token-usage/all', (s) => astraAll(monitor, parseQuery(s, 'astraAll'))],
+    ['/token-usage/by-model', (s) => astraByModel(monitor, parseQuery(s, 'astraByModel'))],
   ]);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
@@ -189,6 +194,12 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     } else if (path.startsWith('/v1/threads/') && path.indexOf('/', 12) === -1 && path.length > 12) {
       const id = pathParam('thread', path.slice(12));
       send(res, 200, await monitor.threadUsage(id, parseQuery(search, 'thread')));
+    } else if (path.startsWith('/token-usage/user/') && path.indexOf('/', 18) === -1 && path.length > 18) {
+      const id = pathParam('user_id', path.slice(18));
+      send(res, 200, await astraUser(monitor, id, parseQuery(search, 'astraUser')));
+    } else if (path.startsWith('/token-usage/thread/') && path.indexOf('/', 20) === -1 && path.length > 20) {
+      const id = pathParam('thread_id', path.slice(20));
+      send(res, 200, await astraThread(monitor, id, parseQuery(search, 'astraThread')));
     } else throw new HttpError(404, errorBody('not_found', `no route ${method} ${path.slice(0, 200)}`));
   };
 
