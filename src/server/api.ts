@@ -6,10 +6,12 @@ import { checkApiServerKeys } from '../option-keys.ts';
 import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
 import { astraAll, astraByModel, astraThread, astraUser } from './astra.ts';
+import { handleDocs } from './docs.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
 import { errorBody, HttpError, send } from './http.ts';
 import { handlePage } from './page.ts';
 import { parseQuery } from './query.ts';
+import { routesOf } from './route-table.ts';
 import { check, ingest } from './routes.ts';
 
 /** Options of the REST API server. */
@@ -102,6 +104,7 @@ function pathParam(field: string, raw: string): string {
  *   `/token-usage/thread/:thread_id`, `/token-usage/all?days=&limit=`, `/token-usage/by-model?days=`.
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  * - `GET /`: the built-in dashboard page (its files are open; its data requests need the token).
+ * - `GET /openapi.json` and `/docs`: every route of route-table.ts as OpenAPI 3.1, and as a page (open).
  *
  * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
  * before anything walks them, error answers quote bounded excerpts, and anything unexpected is a
@@ -172,7 +175,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
       if (!monitor.handleMetrics(req, res)) send(res, 404, errorBody('not_found', 'metrics export is off'));
       return;
     }
-    if (path === '/health') {
+    if (path === '/health' && (method === 'GET' || method === 'HEAD')) {
       const h = monitor.health();
       send(res, h.ok ? 200 : 503, h);
       return;
@@ -180,8 +183,16 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     if (loopback) checkHost(req);
     // The page's files hold no data (it reads /v1 with the token): open, like /health.
     if (handlePage(req, res, path, search)) return;
+    if (handleDocs(req, res, path)) return;
     if (origins.handle(req, res)) return;
     if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
+    // Only what the route table lists (and /openapi.json documents) is answered.
+    const routes = routesOf(path);
+    if (routes.length === 0) throw new HttpError(404, errorBody('not_found', `no route ${method} ${path.slice(0, 200)}`));
+    if (!routes.some((r) => r.method === method)) {
+      res.setHeader('allow', routes.map((r) => r.method).join(', '));
+      throw new HttpError(405, errorBody('method_not_allowed', `${method} ${path.slice(0, 200)}`));
+    }
     if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes, o.maxLedgerBacklog);
     if (method === 'POST' && path === '/v1/check') return check(monitor, req, res, o.maxBodyBytes);
     if (method === 'POST' && path === '/v1/alertmanager') return receiveAlertmanager(monitor, req, res, o.maxBodyBytes);
