@@ -3,8 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Validator } from '@cfworker/json-schema';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../src/server/route-table.ts';
+import { launchBrowser } from './helpers/page.ts';
 import { startServe } from './helpers/serve.ts';
 
 // /openapi.json as a client generator reads it, from `tokenmeter serve`: every route of the route
@@ -228,6 +230,57 @@ describe('GET /openapi.json', () => {
         expect([404, 405], `${method} ${path} answered ${r.status}`).toContain(r.status);
         await r.arrayBuffer();
       }
+    }
+  });
+});
+
+describe('GET /docs', () => {
+  it('is a page of every route with its parameters and an example answer, open, with no script and nothing from elsewhere', async () => {
+    const r = await fetch(`${url}/docs`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const csp = r.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await r.text();
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    for (const { method, path, op } of operations()) {
+      const start = html.indexOf(`<section id="${op.operationId}">`);
+      expect(start, `${method} ${path}`).toBeGreaterThan(-1);
+      const section = html.slice(start, html.indexOf('</section>', start));
+      expect(section).toContain(path.replace(/&/g, '&amp;'));
+      for (const p of (op.parameters ?? []) as Json[]) expect(section, `${method} ${path}: ${p.name}`).toContain(`<code>${p.name}</code>`);
+      for (const status of Object.keys(op.responses as Json))
+        expect(section, `${method} ${path}: ${status}`).toContain(`<td>${status}</td>`);
+    }
+    // ASTRA's user route shows its usage guide's example answer.
+    const astra = html.slice(html.indexOf('<section id="getTokenUsageUserUserId">'));
+    expect(astra.slice(0, astra.indexOf('</section>'))).toContain('&quot;cost_by_model&quot;: {');
+  });
+
+  it('renders in a browser: styled, every route shown, no error and no request beyond the page', async () => {
+    let browser: Browser | undefined;
+    try {
+      browser = await launchBrowser();
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+      page.on('request', (q) => requests.push(q.url()));
+      await page.goto(`${url}/docs`);
+      // The inline style ran under the CSP (allowed by its hash): the body is laid out as it says.
+      const width = await page.evaluate('getComputedStyle(document.body).maxWidth');
+      expect(width).toBe('1024px');
+      expect(await page.locator('section').count()).toBe(operations().length);
+      expect(await page.locator('h3', { hasText: '/token-usage/by-model' }).isVisible()).toBe(true);
+      expect(problems).toEqual([]);
+      // The page and, at most, the favicon Chromium asks for on its own.
+      expect(requests.filter((u) => !u.endsWith('/favicon.ico'))).toEqual([`${url}/docs`]);
+    } finally {
+      await browser?.close();
     }
   });
 });

@@ -138,7 +138,7 @@ export function handleDocs(req: IncomingMessage, res: ServerResponse, path: stri
   let body: Buffer;
   const headers: Record<string, string | number> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' };
   if (path === '/openapi.json') {
-    jsonText ??= Buffer.from(`${JSON.stringify(openApiDocument(), null, 2)}\n`);
+    jsonText ??= Buffer.from(`${JSON.stringify(openApiDocument())}\n`);
     body = jsonText;
     headers['content-type'] = 'application/json; charset=utf-8';
   } else {

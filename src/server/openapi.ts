@@ -39,7 +39,11 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
 }
 
 const ERROR = { $ref: '#/components/schemas/Error' };
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ERROR } } });
+/** An error answer, with what a client sees of it. */
+const errorResponse = (description: string, type: string, message: string, bad?: { field: string; value: unknown }) => ({
+  description,
+  content: { 'application/json': { schema: ERROR, example: { error: { type, ...(bad ?? {}), message } } } },
+});
 
 /** `getTokenUsageUserUserId` for `GET /token-usage/user/{user_id}`. */
 export function operationId(route: Route): string {
@@ -69,14 +73,37 @@ function operation(route: Route): Json {
     responses[status] = { description: r.description, content: Object.fromEntries(types.map((t) => [t, media])) };
   }
   const takesInput = parameters.length > 0 || route.body !== undefined;
-  if (takesInput) responses['400'] ??= errorResponse('A bad parameter or body field, named with its value (field, value)');
+  if (takesInput) {
+    responses['400'] ??= errorResponse(
+      'A bad parameter or body field, an unknown or repeated one: named with (an excerpt of) its value',
+      'validation_error',
+      'Invalid days: "abc" (must be a positive number of days)',
+      { field: 'days', value: 'abc' },
+    );
+  }
   if (!route.open) {
-    responses['401'] ??= errorResponse('The server has a token and the request did not carry it (Authorization: Bearer <token>)');
-    responses['503'] ??= errorResponse('The ledger cannot be read or written (ledger_error)');
+    responses['401'] ??= errorResponse(
+      'The server has a token and the request did not carry it (Authorization: Bearer <token>)',
+      'unauthorized',
+      'missing or wrong bearer token',
+    );
+    responses['503'] ??= errorResponse(
+      'The ledger cannot be read or written',
+      'ledger_error',
+      'cannot read the ledger: database is locked',
+    );
   }
   if (route.body !== undefined) {
-    responses['413'] ??= errorResponse('The body is larger than the server takes (default 1 MiB)');
-    responses['415'] ??= errorResponse('The body is not sent as application/json');
+    responses['413'] ??= errorResponse(
+      'The body is larger than the server takes (default 1 MiB)',
+      'too_large',
+      'request body over 1048576 bytes',
+    );
+    responses['415'] ??= errorResponse(
+      'The body is not sent as application/json',
+      'unsupported_media_type',
+      'request body must be sent as content-type: application/json (charset utf-8 if any)',
+    );
   }
   const op: Json = {
     operationId: operationId(route),

@@ -10,6 +10,7 @@ import {
   checkBody,
   checkRefused,
   dailyAnswer,
+  errorAnswer,
   healthAnswer,
   ingestAnswer,
   keptAnswer,
@@ -83,7 +84,10 @@ export const ROUTES: readonly Route[] = [
     body: usageBodySchema,
     responses: {
       201: json('Recorded', ingestAnswer),
-      503: json('The ledger is behind (ledger_behind): retry after Retry-After seconds; nothing of the request was taken', ingestAnswer),
+      503: json(
+        'The ledger is behind (ledger_behind), or cannot be written (ledger_error): retry after Retry-After seconds; nothing of the request was taken',
+        errorAnswer,
+      ),
     },
   },
   {
