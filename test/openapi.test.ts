@@ -88,10 +88,22 @@ function request(method: string, path: string, headers: Record<string, string>, 
 /** Resolves a `$ref` of the document. */
 function deref(schema: Json): Json {
   if (typeof schema.$ref !== 'string') return schema;
-  return schema.$ref
+  const target = schema.$ref
     .slice(2)
     .split('/')
-    .reduce<Json>((o, k) => o[k] as Json, doc);
+    .reduce<Json | undefined>((o, k) => o?.[k] as Json | undefined, doc);
+  if (target === undefined) throw new Error(`${schema.$ref} does not resolve`);
+  return target;
+}
+
+/** A schema with every reference replaced by what it refers to, for a validator that sees only the schema. */
+function inline(v: unknown, depth = 0): unknown {
+  if (depth > 30) throw new Error('references nest too deep (a cycle?)');
+  if (Array.isArray(v)) return v.map((x) => inline(x, depth + 1));
+  if (typeof v !== 'object' || v === null) return v;
+  const o = v as Json;
+  if (typeof o.$ref === 'string') return inline(deref(o), depth + 1);
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, inline(x, depth + 1)]));
 }
 
 beforeAll(async () => {
@@ -151,7 +163,7 @@ describe('GET /openapi.json', () => {
         for (const [type, media] of Object.entries((r.content ?? {}) as Record<string, Json>)) {
           expect(type, where).toMatch(/^[a-z]+\/[a-z0-9.+-]+$/);
           // Every reference resolves.
-          if (media.schema !== undefined) expect(deref(media.schema as Json), `${where} ${status}`).toBeTypeOf('object');
+          if (media.schema !== undefined) expect(inline(media.schema), `${where} ${status}`).toBeTypeOf('object');
         }
       }
       if (op.requestBody !== undefined) expect(Object.keys((op.requestBody as Json).content as Json), where).toEqual(['application/json']);
@@ -182,7 +194,7 @@ describe('GET /openapi.json', () => {
       const media = content[type] as Json;
       if (media.schema !== undefined) {
         const answer = await r.json();
-        const result = new Validator(deref(media.schema as Json) as never, '2020-12', false).validate(answer);
+        const result = new Validator(inline(media.schema) as never, '2020-12', false).validate(answer);
         expect(result.errors.slice(0, 3), `${where}: the answer does not fit its schema`).toEqual([]);
       } else await r.arrayBuffer();
       // Without the token: the open routes answer alike, the others 401, as the document says.

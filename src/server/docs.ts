@@ -58,6 +58,18 @@ export function sampleOf(schema: Json | undefined, doc: Json, depth = 0): unknow
   }
 }
 
+/** What a schema says of itself, or of what it refers to or unites. */
+function descriptionOf(schema: Json, doc: Json): string {
+  const parts: string[] = [];
+  if (typeof schema.description === 'string') parts.push(schema.description);
+  if (typeof schema.$ref === 'string') {
+    const target = ((doc.components as Json).schemas as Json)[schema.$ref.split('/').pop() as string] as Json | undefined;
+    if (target !== undefined) parts.push(descriptionOf(target, doc));
+  }
+  for (const alt of (schema.anyOf ?? []) as Json[]) if (alt.$ref !== undefined) parts.push(descriptionOf(alt, doc));
+  return parts.filter((p) => p !== '').join(' ');
+}
+
 /** A JSON Schema's rules in a few words: type, pattern, enum, bounds. */
 function rulesOf(s: Json): string {
   const parts: string[] = [];
@@ -88,10 +100,10 @@ function operationHtml(method: string, path: string, op: Json, doc: Json): strin
   }
   const body = op.requestBody as Json | undefined;
   if (body !== undefined) {
-    const schema = ((body.content as Json)['application/json'] as Json).schema as Json;
-    out.push(
-      `<p>Body (application/json): ${esc(schema.description ?? '')}</p><pre>${esc(JSON.stringify(sampleOf(schema, doc), null, 2))}</pre>`,
-    );
+    const media = (body.content as Json)['application/json'] as Json;
+    const schema = media.schema as Json;
+    const example = media.example ?? sampleOf(schema, doc);
+    out.push(`<p>Body (application/json): ${esc(descriptionOf(schema, doc))}</p><pre>${esc(JSON.stringify(example, null, 2))}</pre>`);
   }
   out.push('<table><tr><th>answer</th><th>meaning</th><th>example</th></tr>');
   for (const [status, r] of Object.entries(op.responses as Record<string, Json>)) {

@@ -1,8 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { tokenUsageRecord, tokenUsageStats } from './astra.ts';
 import { ROUTE_QUERIES } from './query.ts';
 import { ROUTES, type Route } from './route-table.ts';
-import { errorAnswer } from './schemas.ts';
+import {
+  alert,
+  breakdownRow,
+  budgetStatus,
+  dailyAnswer,
+  errorAnswer,
+  period,
+  subjectUsageAnswer,
+  totals,
+  usageRecordAnswer,
+} from './schemas.ts';
+import { usageRecordSchema } from './usage-schema.ts';
 
 /**
  * The REST API as an OpenAPI 3.1 document (`GET /openapi.json`), written from the route table
@@ -32,10 +44,44 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
 
 type Json = Record<string, unknown>;
 
-/** A zod schema as JSON Schema 2020-12 (what OpenAPI 3.1 uses), without its `$schema`. */
+/**
+ * The schemas written once, under `components.schemas`, and referred to wherever they appear (a
+ * client generator makes one type of each): zod puts a schema with an `id` in `$defs`, moved here.
+ */
+const NAMED: Record<string, z.ZodType> = {
+  Error: errorAnswer,
+  Totals: totals,
+  Period: period,
+  BreakdownRow: breakdownRow,
+  DailyBreakdown: dailyAnswer,
+  SubjectUsage: subjectUsageAnswer,
+  UsageRecord: usageRecordAnswer,
+  UsageRecordInput: usageRecordSchema,
+  BudgetStatus: budgetStatus,
+  Alert: alert,
+  TokenUsageResponse: tokenUsageStats,
+  TokenUsageRecordResponse: tokenUsageRecord,
+};
+
+/** `#/$defs/X` (zod's) as `#/components/schemas/X`, throughout a schema. */
+function moveRefs(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(moveRefs);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Json = {};
+  for (const [k, x] of Object.entries(v)) {
+    out[k] = k === '$ref' && typeof x === 'string' ? x.replace(/^#\/\$defs\//, '#/components/schemas/') : moveRefs(x);
+  }
+  return out;
+}
+
+/** The components of the document being built. */
+let components: Record<string, Json> = {};
+
+/** A zod schema as JSON Schema 2020-12 (what OpenAPI 3.1 uses), its named parts moved to the components. */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
-  return rest;
+  const { $schema: _, $defs, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
+  for (const [name, def] of Object.entries(($defs ?? {}) as Record<string, Json>)) components[name] ??= moveRefs(def) as Json;
+  return moveRefs(rest) as Json;
 }
 
 const ERROR = { $ref: '#/components/schemas/Error' };
@@ -113,7 +159,9 @@ function operation(route: Route): Json {
   };
   if (parameters.length > 0) op.parameters = parameters;
   if (route.body !== undefined) {
-    op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
+    const media: Json = { schema: jsonSchema(route.body, 'input') };
+    if (route.bodyExample !== undefined) media.example = route.bodyExample;
+    op.requestBody = { required: true, content: { 'application/json': media } };
   }
   op.responses = responses;
   return op;
@@ -132,6 +180,13 @@ let built: Json | undefined;
 /** The OpenAPI 3.1 document of every route in {@link ROUTES}; built once, on first use. */
 export function openApiDocument(): Json {
   if (built !== undefined) return built;
+  // The ids live in zod's global registry (beside the descriptions, which a registry of our own would lose).
+  for (const [id, schema] of Object.entries(NAMED)) {
+    const meta = z.globalRegistry.get(schema);
+    if (meta?.id !== id) z.globalRegistry.add(schema, { ...meta, id });
+  }
+  components = {};
+  jsonSchema(errorAnswer, 'output');
   const paths: Record<string, Json> = {};
   for (const route of ROUTES) {
     const item = paths[route.path] ?? {};
@@ -159,7 +214,7 @@ export function openApiDocument(): Json {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'The token of tokenmeter serve --token (or TOKENMETER_API_TOKEN)' },
       },
-      schemas: { Error: jsonSchema(errorAnswer, 'output') },
+      schemas: components,
     },
   };
   return built;

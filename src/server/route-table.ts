@@ -53,6 +53,8 @@ export interface Route {
   /** The query parameters: a schema of ROUTE_QUERIES (query.ts), which also checks them. */
   query?: RouteQuery;
   body?: z.ZodType;
+  /** A body as a client would send it, for /docs and the document. */
+  bodyExample?: unknown;
   responses: Record<number, RouteResponse>;
 }
 
@@ -82,6 +84,19 @@ export const ROUTES: readonly Route[] = [
     summary:
       'Record calls: one record or an array of at most 10,000, all checked before any is recorded (a 400 names the item and field). Answers counts and the known cost, not the records.',
     body: usageBodySchema,
+    bodyExample: [
+      {
+        provider: 'openai',
+        model: 'gpt-4o',
+        input_tokens: 245,
+        output_tokens: 512,
+        user_id: 'user@example.com',
+        thread_id: 'conversation-123',
+        agent: 'domain_agent',
+        operation: 'chat',
+        duration_ms: 840,
+      },
+    ],
     responses: {
       201: json('Recorded', ingestAnswer),
       503: json(
@@ -96,6 +111,13 @@ export const ROUTES: readonly Route[] = [
     tag: 'budgets',
     summary: 'May this call run? 402 with the budget when an enforced one cannot afford it.',
     body: checkBody,
+    bodyExample: {
+      provider: 'openai',
+      user_id: 'user@example.com',
+      model: 'gpt-4o',
+      max_tokens: 500,
+      messages: [{ role: 'user', content: 'Summarise this thread' }],
+    },
     responses: { 200: json('Allowed', checkAllowed), 402: json('Refused by an enforced budget', checkRefused) },
   },
   {

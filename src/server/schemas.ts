@@ -40,9 +40,9 @@ export const totals = z.looseObject({
   unpricedRequests: int,
 });
 
-const period = z.looseObject({ since: iso.nullable().describe('null: from the first record'), until: iso });
+export const period = z.looseObject({ since: iso.nullable().describe('null: from the first record'), until: iso });
 const key = z.string().nullable().describe('The group: a provider, model, user, day...; null for records without one');
-const breakdownRow = totals.extend({ key, share: n.describe('Share of the cost (of the tokens when nothing is priced)') });
+export const breakdownRow = totals.extend({ key, share: n.describe('Share of the cost (of the tokens when nothing is priced)') });
 const dimension = z.enum(DIMENSIONS);
 
 export const summaryAnswer = z.looseObject({ period, by: dimension, total: totals, rows: z.array(breakdownRow) });

@@ -99,4 +99,6 @@ export const usageRecordSchema = z
   );
 
 /** `POST /v1/usage`'s body: one record or an array of them. */
-export const usageBodySchema = z.union([usageRecordSchema, z.array(usageRecordSchema).max(MAX_BATCH_RECORDS)]);
+export const usageBodySchema = z
+  .union([usageRecordSchema, z.array(usageRecordSchema).max(MAX_BATCH_RECORDS)])
+  .describe(`One record, or an array of at most ${MAX_BATCH_RECORDS}, all checked before any is recorded.`);
