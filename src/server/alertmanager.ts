@@ -28,7 +28,8 @@ const alert = z.object({
   fingerprint: z.string('must be a string').min(1, 'must not be empty'),
 });
 
-const payload = z.object({
+/** The webhook body, as Alertmanager posts it: what checks it and what /openapi.json shows. */
+export const alertmanagerWebhook = z.object({
   version: z.literal('4', 'must be "4" (the webhook format this server reads)'),
   receiver: str,
   status,
@@ -58,7 +59,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 /** A webhook body checked into a notification; a bad one is a 400 naming the field and its value. */
 export function parseNotification(body: unknown): AlertmanagerNotification {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body', body, 'must be a JSON object');
-  const r = payload.safeParse(body);
+  const r = alertmanagerWebhook.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0] as z.core.$ZodIssue;
     // A label set's bad entry: name the label (`alerts[0].labels.severity`), not just the set.

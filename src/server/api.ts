@@ -5,10 +5,13 @@ import type { TokenMonitor } from '../monitor.ts';
 import { checkApiServerKeys } from '../option-keys.ts';
 import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
+import { astraAll, astraByModel, astraThread, astraUser } from './astra.ts';
+import { handleDocs } from './docs.ts';
 import { bearerCheck, checkExposure, checkHost, isLoopbackHost, Origins } from './guard.ts';
 import { errorBody, HttpError, send } from './http.ts';
 import { handlePage } from './page.ts';
 import { parseQuery } from './query.ts';
+import { routesOf } from './route-table.ts';
 import { check, ingest } from './routes.ts';
 
 /** Options of the REST API server. */
@@ -97,8 +100,11 @@ function pathParam(field: string, raw: string): string {
  *   model, agent, operation and user and the daily usage split by `split`, from two reads.
  * - `POST /v1/alertmanager`: Alertmanager's webhook (version 4), kept in the ledger; `GET
  *   /v1/alertmanager/alerts` reads its alerts back (`since`, `until`, `days`, `status`, `limit`).
+ * - ASTRA's usage API in its shapes: `GET /token-usage/user/:user_id?days=`,
+ *   `/token-usage/thread/:thread_id`, `/token-usage/all?days=&limit=`, `/token-usage/by-model?days=`.
  * - `GET /health` (503 while the ledger cannot be written) and `GET /metrics`, open without a token.
  * - `GET /`: the built-in dashboard page (its files are open; its data requests need the token).
+ * - `GET /openapi.json` and `/docs`: every route of route-table.ts as OpenAPI 3.1, and as a page (open).
  *
  * No request can stop the server: bodies are bounded in size before they are parsed and in nesting
  * before anything walks them, error answers quote bounded excerpts, and anything unexpected is a
@@ -156,6 +162,8 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
         return { alerts: monitor.alertmanagerAlerts({ since: r.since, until: r.until, status, limit }) };
       },
     ],
+    ['/token-usage/all', (s) => astraAll(monitor, parseQuery(s, 'astraAll'))],
+    ['/token-usage/by-model', (s) => astraByModel(monitor, parseQuery(s, 'astraByModel'))],
   ]);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
@@ -167,7 +175,7 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
       if (!monitor.handleMetrics(req, res)) send(res, 404, errorBody('not_found', 'metrics export is off'));
       return;
     }
-    if (path === '/health') {
+    if (path === '/health' && (method === 'GET' || method === 'HEAD')) {
       const h = monitor.health();
       send(res, h.ok ? 200 : 503, h);
       return;
@@ -175,8 +183,16 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     if (loopback) checkHost(req);
     // The page's files hold no data (it reads /v1 with the token): open, like /health.
     if (handlePage(req, res, path, search)) return;
+    if (handleDocs(req, res, path)) return;
     if (origins.handle(req, res)) return;
     if (!authorized(req.headers.authorization)) throw new HttpError(401, errorBody('unauthorized', 'missing or wrong bearer token'));
+    // Only what the route table lists (and /openapi.json documents) is answered.
+    const routes = routesOf(path);
+    if (routes.length === 0) throw new HttpError(404, errorBody('not_found', `no route ${method} ${path.slice(0, 200)}`));
+    if (!routes.some((r) => r.method === method)) {
+      res.setHeader('allow', routes.map((r) => r.method).join(', '));
+      throw new HttpError(405, errorBody('method_not_allowed', `${method} ${path.slice(0, 200)}`));
+    }
     if (method === 'POST' && path === '/v1/usage') return ingest(monitor, req, res, o.maxBodyBytes, o.maxLedgerBacklog);
     if (method === 'POST' && path === '/v1/check') return check(monitor, req, res, o.maxBodyBytes);
     if (method === 'POST' && path === '/v1/alertmanager') return receiveAlertmanager(monitor, req, res, o.maxBodyBytes);
@@ -189,6 +205,12 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     } else if (path.startsWith('/v1/threads/') && path.indexOf('/', 12) === -1 && path.length > 12) {
       const id = pathParam('thread', path.slice(12));
       send(res, 200, await monitor.threadUsage(id, parseQuery(search, 'thread')));
+    } else if (path.startsWith('/token-usage/user/') && path.indexOf('/', 18) === -1 && path.length > 18) {
+      const id = pathParam('user_id', path.slice(18));
+      send(res, 200, await astraUser(monitor, id, parseQuery(search, 'astraUser')));
+    } else if (path.startsWith('/token-usage/thread/') && path.indexOf('/', 20) === -1 && path.length > 20) {
+      const id = pathParam('thread_id', path.slice(20));
+      send(res, 200, await astraThread(monitor, id, parseQuery(search, 'astraThread')));
     } else throw new HttpError(404, errorBody('not_found', `no route ${method} ${path.slice(0, 200)}`));
   };
 

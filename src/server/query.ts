@@ -61,6 +61,12 @@ export const ROUTE_QUERIES = {
   user: z.strictObject(filters).omit({ user: true }).partial(),
   thread: z.strictObject(filters).omit({ thread: true }).partial(),
   none: z.strictObject({}),
+  /** ASTRA's `GET /token-usage/user/{user_id}`, `/thread/{thread_id}` and `/by-model`: the range only, as ASTRA's. */
+  astraUser: z.strictObject({ days }).partial(),
+  astraThread: z.strictObject({ days }).partial(),
+  astraByModel: z.strictObject({ days }).partial(),
+  /** ASTRA's `GET /token-usage/all`: the range and how many records. */
+  astraAll: z.strictObject({ days, limit }).partial(),
   /** `GET /v1/alertmanager/alerts`: the range (on when each alert was last received), its state, how many. */
   alertmanager: z
     .strictObject({ since: time, until: time, days, limit, status: z.enum(['firing', 'resolved'], 'must be "firing" or "resolved"') })
@@ -70,7 +76,16 @@ export const ROUTE_QUERIES = {
 export type RouteQuery = keyof typeof ROUTE_QUERIES;
 
 /** The range of a route given neither `since`, `days` nor `run`: the CLI's default for the same report. */
-const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = { summary: 30, daily: 30, overview: 30, advice: 30 };
+// ASTRA's routes keep its defaults (its usage guide's examples): 30 days, 7 for the raw records; a thread is read whole.
+const DEFAULT_DAYS: Partial<Record<RouteQuery, number>> = {
+  summary: 30,
+  daily: 30,
+  overview: 30,
+  advice: 30,
+  astraUser: 30,
+  astraByModel: 30,
+  astraAll: 7,
+};
 export type ParsedQuery = ReportQuery & {
   by?: Dimension;
   split?: Dimension;

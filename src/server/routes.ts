@@ -6,6 +6,7 @@ import { CostSum } from '../pricing/money.ts';
 import type { UsageInput, ValidUsage } from '../usage.ts';
 import { badRequest, errorBody, HttpError, readJson, send } from './http.ts';
 import { restCheckContext, restUsage } from './rest-names.ts';
+import { checkBody } from './schemas.ts';
 
 /** The most records one `POST /v1/usage` takes: bounds the work one request can cause. */
 export const MAX_BATCH_RECORDS = 10_000;
@@ -81,19 +82,22 @@ export async function check(monitor: TokenMonitor, req: IncomingMessage, res: Se
   const body = await readJson(req, maxBytes);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body', body, 'must be a JSON object');
   const b = body as Record<string, unknown>;
-  if (typeof b.provider !== 'string' || b.provider === '') throw badRequest('provider', b.provider ?? null, 'is required, a string');
-  const context: { userId?: string; agent?: string } = {};
-  // userId or user_id, ...: a near miss of either is an error, not ignored.
-  const c = restCheckContext(b);
-  for (const k of ['userId', 'agent', 'apiKeyId'] as const) {
-    // A context field of the wrong type is an error, not ignored: the check would be against the wrong budget.
-    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string') throw badRequest(k, c[k], 'must be a string');
+  // The schema /openapi.json shows: provider, and each context field a string (the wrong type is
+  // an error, not ignored: the check would be against the wrong budget).
+  const parsed = checkBody.safeParse(b);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const k = String(issue?.path[0] ?? 'body');
+    throw badRequest(k, b[k] ?? null, issue?.message ?? 'invalid');
   }
+  const context: { userId?: string; agent?: string } = {};
+  // userId or user_id, ...: both at once, or a near miss of either, is an error, not ignored.
+  const c = restCheckContext(b);
   if (typeof c.userId === 'string') context.userId = c.userId;
   if (typeof c.agent === 'string') context.agent = c.agent;
   try {
     // A check, not a hold: what it would reserve is given back at once.
-    monitor.settle(monitor.admit(b.provider, b, context, undefined, typeof c.apiKeyId === 'string' ? c.apiKeyId : undefined));
+    monitor.settle(monitor.admit(parsed.data.provider, b, context, undefined, typeof c.apiKeyId === 'string' ? c.apiKeyId : undefined));
   } catch (e) {
     if (!isBudgetExceededError(e)) throw e;
     send(res, 402, {
