@@ -204,3 +204,20 @@ export function bedrockPriceModels(model: string): readonly string[] {
   const id = slash >= 0 ? model.slice(slash + 1) : model;
   return BEDROCK_REGION_PREFIX.test(id) ? [id, id.replace(BEDROCK_REGION_PREFIX, '')] : [id];
 }
+
+/**
+ * InvokeModel's request as the model reads it: its `body` is the model's own JSON, as bytes or
+ * text (a Converse request, with `messages`, or a body that is not JSON comes back as it is).
+ */
+export function invokeModelBody(request: unknown): unknown {
+  const r = obj(request);
+  if (r === undefined || r.messages !== undefined) return request;
+  const body = r.body;
+  try {
+    if (typeof body === 'string') return JSON.parse(body);
+    if (body instanceof Uint8Array) return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    // Not JSON: nothing to read.
+  }
+  return request;
+}

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lookupGenaiPrice } from '../pricing/genai-prices.ts';
 import { SERVICE_TYPES } from '../usage.ts';
@@ -168,5 +170,16 @@ describe('the provider registry', () => {
     });
     expect(extractUsage({ provider: 'openai', response: hostile })).toMatchObject({ serviceType: 'llm', operation: 'chat' });
     expect(providerEntry('my-gateway')).toBeUndefined();
+  });
+
+  it('imports nothing above it: providers/ reads only the usage types beside its own files', () => {
+    const dir = import.meta.dirname;
+    const outside: string[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))) {
+      for (const [, from] of readFileSync(join(dir, f), 'utf8').matchAll(/^import [^;]*? from '([^']+)';/gms)) {
+        if (from?.startsWith('../') && from !== '../usage.ts') outside.push(`${f}: ${from}`);
+      }
+    }
+    expect(outside).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { ServiceType } from '../usage.ts';
 import { anthropicConverter } from './anthropic.ts';
-import { awsBedrockConverter, bedrockPriceModels } from './aws-bedrock.ts';
+import { awsBedrockConverter, bedrockPriceModels, invokeModelBody } from './aws-bedrock.ts';
 import { cohereConverter } from './cohere.ts';
 import { geminiShapedConverter } from './gemini.ts';
 import { groqConverter } from './groq.ts';
@@ -71,6 +71,13 @@ export interface ProviderEntry {
   /** Its `gen_ai.provider.name` (OpenTelemetry GenAI semantic conventions' well-known value). */
   semconvName: string;
   pricing: ProviderPricing;
+  /**
+   * The provider whose models this one serves under the same names (Azure OpenAI: OpenAI's), so
+   * their model-specific rules (image tokens, tokenizer, cheaper tiers) apply to it too.
+   */
+  modelsOf?: string;
+  /** The request as the model reads it, when the SDK wraps it (Bedrock InvokeModel's JSON `body`). */
+  requestBody?: (request: unknown) => unknown;
   /** Streamed chat calls honour `stream_options.include_usage`, so `instrument()` asks for a stream's usage. */
   asksStreamUsage?: true;
   /** How LangChain.js names it. */
@@ -120,6 +127,7 @@ export const PROVIDER_REGISTRY: readonly ProviderEntry[] = [
     serviceTypes: ['llm', 'embedding'],
     // OpenAI's shapes.
     converter: openaiShapedConverter('azure_openai'),
+    modelsOf: 'openai',
     clients: [
       {
         sdk: 'openai',
@@ -162,6 +170,7 @@ export const PROVIDER_REGISTRY: readonly ProviderEntry[] = [
     serviceTypes: ['llm', 'embedding'],
     // Gemini's shapes (Claude on Vertex AI is metered through AnthropicVertex, in Anthropic's).
     converter: geminiShapedConverter('vertex_ai'),
+    modelsOf: 'gemini',
     clients: [
       { sdk: '@google/genai', when: (c) => (c as { vertexai?: unknown }).vertexai === true },
       { sdk: '@anthropic-ai/sdk', when: (c) => className(c) === 'AnthropicVertex' },
@@ -222,6 +231,7 @@ export const PROVIDER_REGISTRY: readonly ProviderEntry[] = [
     displayName: 'Amazon Bedrock',
     serviceTypes: ['llm', 'embedding'],
     converter: awsBedrockConverter,
+    requestBody: invokeModelBody,
     clients: [{ sdk: '@aws-sdk/client-bedrock-runtime' }, { sdk: '@anthropic-ai/sdk', when: (c) => className(c) === 'AnthropicBedrock' }],
     semconvName: 'aws.bedrock',
     pricing: { genaiPrices: 'aws', modelNames: bedrockPriceModels },
@@ -249,6 +259,11 @@ export const PROVIDER_IDS: readonly string[] = PROVIDER_REGISTRY.map((p) => p.id
 /** A provider's entry, or undefined for any other id (a gateway, a manual record's own name). */
 export function providerEntry(id: string): ProviderEntry | undefined {
   return BY_ID.get(id);
+}
+
+/** The provider whose models `provider` serves (itself unless its entry says another). */
+export function modelFamily(provider: string): string {
+  return BY_ID.get(provider)?.modelsOf ?? provider;
 }
 
 /** The converter for a provider id; any other provider is read as OpenAI-compatible, as most gateways are. */
