@@ -2,7 +2,7 @@ import type { ServiceType } from '../usage.ts';
 import { anthropicConverter } from './anthropic.ts';
 import { awsBedrockConverter, bedrockPriceModels, invokeModelBody } from './aws-bedrock.ts';
 import { cohereConverter } from './cohere.ts';
-import { geminiShapedConverter } from './gemini.ts';
+import { geminiConverter, geminiShapedConverter } from './gemini.ts';
 import { groqConverter } from './groq.ts';
 import { mistralConverter } from './mistral.ts';
 import { ollamaConverter } from './ollama.ts';
@@ -157,7 +157,7 @@ export const PROVIDER_REGISTRY: readonly ProviderEntry[] = [
     id: 'gemini',
     displayName: 'Google Gemini API',
     serviceTypes: ['llm', 'embedding'],
-    converter: geminiShapedConverter('gemini'),
+    converter: geminiConverter,
     clients: [{ sdk: '@google/genai' }, openaiAt(/generativelanguage\.googleapis\.com/)],
     semconvName: 'gcp.gemini',
     pricing: { genaiPrices: 'google' },
