@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PROVIDER_IDS } from '../src/providers/registry.ts';
 
 const cli = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
 function run(args: string[], env: Record<string, string> = {}) {
@@ -108,6 +109,20 @@ describe('tokenmeter inspect <file> --provider <id>', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('Invalid file: "/no/such/file.json"');
     expect(run(['inspect', join(fixtures, 'openai-embeddings.json')]).code).toBe(2);
+  });
+});
+
+describe('tokenmeter providers', () => {
+  it('lists the provider ids it knows, with their SDK clients and price source, as a table or JSON', () => {
+    const r = run(['providers']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /aws_bedrock\s+│ Amazon Bedrock\s+│ llm, embedding\s+│ @aws-sdk\/client-bedrock-runtime, @anthropic-ai\/sdk\s+│ aws/,
+    );
+    const rows = JSON.parse(run(['providers', '--json']).out) as { id: string; prices: string }[];
+    expect(rows.map((p) => p.id)).toEqual([...PROVIDER_IDS]);
+    expect(rows.find((p) => p.id === 'ollama')?.prices).toBe('local');
+    expect(run(['inspect', '--help']).out).toMatch(/`tokenmeter providers`\s+lists\s+them/);
   });
 });
 

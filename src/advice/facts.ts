@@ -1,3 +1,4 @@
+import { modelFamily } from '../providers/registry.ts';
 /**
  * What the providers sell that the advice leans on, in one table: where prompt caching starts
  * (per provider and model), who sells batch or flex processing at what discount, and which models
@@ -194,9 +195,7 @@ export const MODEL_TIERS: Readonly<Record<string, readonly (readonly string[])[]
 const VERSION_SUFFIX = /^[-@](?:\d{4}-?\d{2}-?\d{2}|latest|v\d+(?::\d+)?|\d{3})$/;
 
 function tiersOf(provider: string): readonly (readonly string[])[] {
-  if (provider === 'azure_openai') return MODEL_TIERS.openai ?? [];
-  if (provider === 'vertex_ai') return MODEL_TIERS.gemini ?? [];
-  return MODEL_TIERS[provider] ?? [];
+  return MODEL_TIERS[modelFamily(provider)] ?? [];
 }
 
 /** The cheaper tiers of a model (next one first), or none when it is the cheapest of its family or in none. */

@@ -11,6 +11,7 @@ import { BY, CYCLES, intIn, parseDays, parseKeepDays, parsePositiveInt, parseSin
 import type { CleanupArgs } from './cleanup.ts';
 import type { ExportArgs } from './export.ts';
 import type { MigrateArgs } from './migrate.ts';
+import type { ProvidersArgs } from './providers.ts';
 import type { RecordsArgs } from './records.ts';
 import type { ReportArgs } from './report.ts';
 import type { ServeOptions } from './serve.ts';
@@ -19,6 +20,9 @@ import type { SetLimitArgs } from './set-limit.ts';
 import type { StatusArgs } from './status.ts';
 import type { SummaryArgs } from './summary.ts';
 
+// The ids are the provider registry's; listed by a command of their own, so that starting the CLI
+// does not load every provider's converter.
+const PROVIDERS_HELP = 'e.g. openai; `tokenmeter providers` lists them';
 const DIR_HELP = 'storage dir holding config.json and ledger.db (default $TOKENMETER_DIR, $GRAPHITI_TOKEN_MONITOR_DIR or ~/.tokenmeter)';
 const LEDGER_HELP = "a PostgreSQL ledger (postgres://user:pass@host/db) instead of the dir's ledger.db (default $TOKENMETER_LEDGER_URL)";
 
@@ -34,7 +38,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .command('pricing')
     .description('show the price tokenmeter applies to a model, which data it came from and its date; --refresh fetches current prices')
     .argument('[model]', 'model name, e.g. gpt-4o or anthropic.claude-3-5-sonnet-20240620-v1:0')
-    .option('-p, --provider <id>', 'provider id (openai, anthropic, gemini, aws_bedrock, ...); default: found from the model name')
+    .option('-p, --provider <id>', `provider id (${PROVIDERS_HELP}); default: found from the model name`)
     .option(
       '--refresh',
       "fetch current price data once (from config.json price_data.source, else genai-prices' own URL), check it and keep it in <dir>/prices.json, used offline from then on",
@@ -51,7 +55,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .command('inspect')
     .description('show what tokenmeter reads from a saved response (JSON) or stream (SSE/NDJSON), and what it would cost')
     .argument('<file>', 'the saved response body or raw stream text')
-    .requiredOption('-p, --provider <id>', 'provider id (openai, anthropic, gemini, aws_bedrock, ...)')
+    .requiredOption('-p, --provider <id>', `provider id (${PROVIDERS_HELP}; any other is read as OpenAI-compatible)`)
     .option('--request <file>', 'the request body (JSON), for the requested model and the kind of call')
     .option('--dir <path>', 'storage dir holding config.json (default $TOKENMETER_DIR, $GRAPHITI_TOKEN_MONITOR_DIR or ~/.tokenmeter)')
     .option('--json', 'print JSON')
@@ -60,6 +64,15 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
         { file, provider: opts.provider, request: opts.request, dir: opts.dir, json: opts.json },
         out,
       );
+    });
+  program
+    .command('providers')
+    .description(
+      "the provider ids tokenmeter knows: each one's service types, the SDK clients instrument() meters as it, where its prices come from",
+    )
+    .option('--json', 'print JSON')
+    .action(async (opts: ProvidersArgs) => {
+      code = (await import('./providers.ts')).providersCommand(opts, out);
     });
   program
     .command('serve')
@@ -183,7 +196,7 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
   program
     .command('set-limit')
     .description('set a subscription limit in config.json')
-    .argument('<provider>', 'provider id, e.g. openai')
+    .argument('<provider>', `provider id, ${PROVIDERS_HELP}`)
     .argument('<limit_type>', LIMIT_TYPES.join(', '))
     .argument('<value>', 'tokens, or USD for prepaid_credits and monthly_limit')
     .addOption(new Option('--cycle <cycle>', 'billing cycle (default monthly)').choices(CYCLES))

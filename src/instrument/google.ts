@@ -30,8 +30,3 @@ function timeoutOrAbort(body: unknown): Prepared {
     },
   };
 }
-
-/** `gemini` or `vertex_ai`, from the client's own flag. */
-export function googleProvider(client: object): string {
-  return (client as { vertexai?: unknown }).vertexai === true ? 'vertex_ai' : 'gemini';
-}

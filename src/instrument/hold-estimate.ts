@@ -1,4 +1,5 @@
 import { obj, str } from '../providers/read.ts';
+import { modelFamily, providerEntry } from '../providers/registry.ts';
 import { type CountTokens, encodingFor, loadTiktoken, type TokenizerLoader } from './estimate.ts';
 import { type ImageRule, imageRuleFor, imageSizeOfBase64, imageSizeOfBytes } from './image-tokens.ts';
 
@@ -247,16 +248,8 @@ function walk(v: unknown, key: string, depth: number, w: Walk): void {
  * and images count (and its max tokens, see `bodyOf`).
  */
 export function bodyOf(provider: string, request: unknown): unknown {
-  const r = obj(request);
-  if (provider !== 'aws_bedrock' || r === undefined || r.messages !== undefined) return request;
-  const body = r.body;
-  try {
-    if (typeof body === 'string') return JSON.parse(body);
-    if (body instanceof Uint8Array) return JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    // Not JSON: nothing to read.
-  }
-  return request;
+  const read = providerEntry(provider)?.requestBody;
+  return read === undefined ? request : read(request);
 }
 
 /** Models whose tokenizer js-tiktoken ships exactly (OpenAI's on o200k_base): others only approximate it. */
@@ -267,10 +260,7 @@ function countsExactly(provider: string, model: string): boolean {
   let exact = exactModels.get(key);
   if (exact === undefined) {
     const m = model.toLowerCase().replace(/^.*\//, '');
-    exact =
-      (provider === 'openai' || provider === 'azure_openai' || /^(gpt-|o\d|chatgpt)/.test(m)) &&
-      !/^gpt-oss/.test(m) &&
-      encodingFor(m) === 'o200k_base';
+    exact = (modelFamily(provider) === 'openai' || /^(gpt-|o\d|chatgpt)/.test(m)) && !/^gpt-oss/.test(m) && encodingFor(m) === 'o200k_base';
     if (exactModels.size >= 1000) exactModels.clear();
     exactModels.set(key, exact);
   }

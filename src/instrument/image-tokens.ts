@@ -1,3 +1,4 @@
+import { modelFamily } from '../providers/registry.ts';
 /**
  * Tokens an image in a request costs, by the providers' published rules, for the hold an enforced
  * budget takes before a call: the image's size is read from the first bytes of its inline data
@@ -211,10 +212,11 @@ const OPENAI_RULES: [RegExp, ImageRule][] = [
 /** The image rule of a provider's model. */
 export function imageRuleFor(provider: string, model: string): ImageRule {
   const m = model.toLowerCase().replace(/^.*\//, '');
-  if (provider === 'anthropic' || /(^|\.)anthropic\.|claude/.test(m)) return anthropic;
-  if (provider === 'gemini' || provider === 'vertex_ai' || /^gemini/.test(m)) return gemini;
-  if (provider === 'mistral' || /pixtral|mistral/.test(m)) return mistral;
-  if (provider === 'openai' || provider === 'azure_openai' || /^(gpt-|o\d|chatgpt|computer-use)/.test(m)) {
+  const family = modelFamily(provider);
+  if (family === 'anthropic' || /(^|\.)anthropic\.|claude/.test(m)) return anthropic;
+  if (family === 'gemini' || /^gemini/.test(m)) return gemini;
+  if (family === 'mistral' || /pixtral|mistral/.test(m)) return mistral;
+  if (family === 'openai' || /^(gpt-|o\d|chatgpt|computer-use)/.test(m)) {
     for (const [re, rule] of OPENAI_RULES) if (re.test(m)) return rule;
     return openaiTiles(85, 170);
   }

@@ -1,11 +1,12 @@
 import type { CallContext } from '../context.ts';
+import { providerOfClient, type SdkKind } from '../providers/registry.ts';
 import { instrumentAnthropic } from './anthropic.ts';
 import { instrumentAwsBedrock, isBedrockRuntimeClient } from './aws-bedrock.ts';
 import { instrumentCohere, isCohereClient } from './cohere.ts';
-import { googleProvider, instrumentGoogleGenAI } from './google.ts';
+import { instrumentGoogleGenAI } from './google.ts';
 import { instrumentMistral } from './mistral.ts';
 import { instrumentOllama } from './ollama.ts';
-import { instrumentOpenAI, openaiProvider } from './openai.ts';
+import { instrumentOpenAI } from './openai.ts';
 import { instrumentVoyage, isVoyageClient } from './voyage.ts';
 import type { Instrumenter, UsageRecorder } from './wrap.ts';
 
@@ -15,42 +16,62 @@ export interface InstrumentOptions extends CallContext {
   provider?: string;
 }
 
-interface Kind {
-  provider: string;
-  instrument: Instrumenter;
-}
-
 function className(client: object): string {
   return (client as { constructor?: { name?: string } }).constructor?.name ?? '';
 }
 
-/** What kind of SDK client this is, from its shape and class name. */
-function kindOf(client: object): Kind | undefined {
-  const c = client as Record<string, unknown>;
-  const name = className(client);
-  const chat = c.chat as { completions?: { create?: unknown } } | undefined;
-  if (typeof chat?.completions?.create === 'function') {
-    return { provider: name === 'Groq' ? 'groq' : openaiProvider(client), instrument: instrumentOpenAI };
-  }
-  const models = c.models as { generateContent?: unknown } | undefined;
-  if (typeof models?.generateContent === 'function') return { provider: googleProvider(client), instrument: instrumentGoogleGenAI };
-  const messages = c.messages as { create?: unknown } | undefined;
-  if (typeof messages?.create === 'function') {
-    const provider = name === 'AnthropicBedrock' ? 'aws_bedrock' : name === 'AnthropicVertex' ? 'vertex_ai' : 'anthropic';
-    return { provider, instrument: instrumentAnthropic };
-  }
-  if (isBedrockRuntimeClient(client)) return { provider: 'aws_bedrock', instrument: instrumentAwsBedrock };
-  if (isVoyageClient(client)) return { provider: 'voyage', instrument: instrumentVoyage };
-  if (isCohereClient(client)) return { provider: 'cohere', instrument: instrumentCohere };
+/** The `openai` client's shape, which OpenAI-compatible SDKs (groq-sdk) share. */
+function isOpenAIShaped(client: object): boolean {
+  return typeof (client as { chat?: { completions?: { create?: unknown } } }).chat?.completions?.create === 'function';
+}
+
+interface Sdk {
+  /** True for this SDK's clients, from their shape and class name. */
+  is(client: object): boolean;
+  instrument: Instrumenter;
+}
+
+/**
+ * The SDKs instrument() wraps, tried in this order (which provider a client calls is the
+ * registry's to say). Their shapes are knowledge of the SDKs, kept here beside the wrapping code.
+ */
+const SDKS: Readonly<Record<SdkKind, Sdk>> = {
+  // groq-sdk is generated from the same spec as openai: the same shape and wrapping, told by its class.
+  'groq-sdk': { is: (c) => isOpenAIShaped(c) && className(c) === 'Groq', instrument: instrumentOpenAI },
+  openai: { is: isOpenAIShaped, instrument: instrumentOpenAI },
+  '@google/genai': {
+    is: (c) => typeof (c as { models?: { generateContent?: unknown } }).models?.generateContent === 'function',
+    instrument: instrumentGoogleGenAI,
+  },
+  '@anthropic-ai/sdk': {
+    is: (c) => typeof (c as { messages?: { create?: unknown } }).messages?.create === 'function',
+    instrument: instrumentAnthropic,
+  },
+  '@aws-sdk/client-bedrock-runtime': { is: isBedrockRuntimeClient, instrument: instrumentAwsBedrock },
+  voyageai: { is: isVoyageClient, instrument: instrumentVoyage },
+  'cohere-ai': { is: isCohereClient, instrument: instrumentCohere },
   // @mistralai/mistralai: `chat.complete`/`chat.stream` (not chat.completions.create, tried first).
-  const mistralChat = c.chat as { complete?: unknown; stream?: unknown } | undefined;
-  if (typeof mistralChat?.complete === 'function' && typeof mistralChat.stream === 'function') {
-    return { provider: 'mistral', instrument: instrumentMistral };
-  }
+  '@mistralai/mistralai': {
+    is: (c) => {
+      const chat = (c as { chat?: { complete?: unknown; stream?: unknown } }).chat;
+      return typeof chat?.complete === 'function' && typeof chat.stream === 'function';
+    },
+    instrument: instrumentMistral,
+  },
   // ollama: chat and generate are methods of the client itself; pull and ps (model management)
   // tell it from other clients with a chat() and generate() (Cohere's).
-  if (['chat', 'generate', 'embed', 'pull', 'ps'].every((m) => typeof c[m] === 'function')) {
-    return { provider: 'ollama', instrument: instrumentOllama };
+  ollama: {
+    is: (c) => ['chat', 'generate', 'embed', 'pull', 'ps'].every((m) => typeof (c as Record<string, unknown>)[m] === 'function'),
+    instrument: instrumentOllama,
+  },
+};
+
+/** The SDK of a client and the provider it calls, or undefined for a client of no kind tokenmeter knows. */
+function kindOf(client: object): { provider: string; instrument: Instrumenter } | undefined {
+  for (const [sdk, s] of Object.entries(SDKS) as [SdkKind, Sdk][]) {
+    if (!s.is(client)) continue;
+    const provider = providerOfClient(sdk, client);
+    if (provider !== undefined) return { provider, instrument: s.instrument };
   }
   return undefined;
 }

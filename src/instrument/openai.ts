@@ -1,27 +1,12 @@
 import { obj } from '../providers/read.ts';
+import { providerEntry } from '../providers/registry.ts';
 import { type Instrumenter, wrapMethod } from './wrap.ts';
 
 /**
  * The `openai` client (and `AzureOpenAI`, and OpenAI-compatible endpoints reached through it):
  * chat completions, legacy completions, the Responses API and embeddings, streams included.
+ * Which provider a client calls (by class and base URL) is the registry's to say.
  */
-
-/** The provider an OpenAI client talks to, from its class and base URL. */
-export function openaiProvider(client: unknown): string {
-  const c = client as { baseURL?: unknown; constructor?: { name?: string } };
-  const url = typeof c.baseURL === 'string' ? c.baseURL : '';
-  if (
-    c.constructor?.name === 'AzureOpenAI' ||
-    /\.openai\.azure\.com|\.cognitiveservices\.azure\.com|\.services\.ai\.azure\.com/.test(url)
-  ) {
-    return 'azure_openai';
-  }
-  if (/\bapi\.groq\.com/.test(url)) return 'groq';
-  if (/\bapi\.mistral\.ai/.test(url)) return 'mistral';
-  if (/generativelanguage\.googleapis\.com/.test(url)) return 'gemini';
-  if (/:11434\b|ollama/.test(url)) return 'ollama';
-  return 'openai';
-}
 
 /** True for a chat or completion stream chunk that carries only the usage tokenmeter asked for. */
 function usageOnlyChunk(event: unknown): boolean {
@@ -52,7 +37,7 @@ export const instrumentOpenAI: Instrumenter = (client, recorder) => {
     responses?: object;
   };
   // Providers known to honour stream_options.include_usage; others (Groq reports x_groq.usage) are left as called.
-  const askUsage = recorder.provider === 'openai' || recorder.provider === 'azure_openai';
+  const askUsage = providerEntry(recorder.provider)?.asksStreamUsage === true;
   for (const resource of [c.chat?.completions, c.completions]) {
     wrapMethod(resource, 'create', recorder, (body) => {
       const asked = askUsage ? withStreamUsage(body) : undefined;

@@ -1,5 +1,5 @@
 import type { CallContext } from '../context.ts';
-import { converterFor } from '../providers/index.ts';
+import { converterFor } from '../providers/registry.ts';
 import type { ProviderConverter, Usage } from '../providers/types.ts';
 import { callerSignal, errorOf, errorTypeOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
@@ -128,7 +128,7 @@ export function recordMetered(
   if (error !== undefined) facts.error = errorOf(error, errorType);
   if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
   if (context !== undefined) facts.context = context;
-  // Converters name their own provider; an alias (azure_openai read as OpenAI) is set here.
+  // The recorder's provider wins: one given to instrument() (a gateway read as OpenAI) is set here.
   usage.provider = recorder.provider;
   recorder.monitor.recordUsage(usage, facts);
 }

@@ -15,22 +15,12 @@ import type { TokenMonitor } from '../monitor.ts';
 import { checkAiSdkKeys } from '../option-keys.ts';
 import { countsOf as countsOfGemini } from '../providers/gemini.ts';
 import { num, obj, str } from '../providers/read.ts';
+import { providerFromAiSdk } from '../providers/registry.ts';
 import type { Usage } from '../providers/types.ts';
 
 /** Who the calls are for, and the provider id when the model's provider name does not tell it. */
 export interface AiSdkTrackingOptions extends CallContext {
   provider?: string;
-}
-
-// The AI SDK's provider names ("openai.chat", "google.vertex.chat"...) → tokenmeter provider ids.
-function providerOf(name: string): string {
-  const n = name.toLowerCase();
-  if (n.startsWith('azure')) return 'azure_openai';
-  if (n.startsWith('google')) return n.includes('vertex') ? 'vertex_ai' : 'gemini';
-  if (n.startsWith('amazon-bedrock') || n.startsWith('bedrock')) return 'aws_bedrock';
-  if (n.startsWith('voyage')) return 'voyage';
-  const head = n.split('.')[0] ?? n;
-  return head === '' ? 'unknown' : head;
 }
 
 /**
@@ -96,7 +86,7 @@ export interface TokenmeterMiddleware {
 export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor?: TokenMonitor): TokenmeterMiddleware {
   checkAiSdkKeys(options);
   const { provider: fixedProvider, ...context } = options;
-  const providerOf_ = (model: ModelInfo) => fixedProvider ?? providerOf(model.provider);
+  const providerOf_ = (model: ModelInfo) => fixedProvider ?? providerFromAiSdk(model.provider);
   /** Holds the call's estimate against enforced budgets, or throws the BudgetExceededError. */
   const admit = (model: ModelInfo, params: unknown): Held | undefined => {
     const m = monitor ?? getTokenMonitor();

@@ -19,6 +19,7 @@ import type { TokenMonitor } from '../monitor.ts';
 import { checkLangChainKeys } from '../option-keys.ts';
 import { extractUsage } from '../providers/index.ts';
 import { num, obj, str } from '../providers/read.ts';
+import { providerFromLangChain, providerFromLangChainEmbeddings } from '../providers/registry.ts';
 import type { Usage } from '../providers/types.ts';
 
 /** Who the runs are for. */
@@ -30,23 +31,6 @@ export interface LangChainTrackingOptions {
   /** The provider id, when LangChain's `ls_provider` does not tell it. */
   provider?: string;
 }
-
-// LangChain's ls_provider values → tokenmeter provider ids.
-const PROVIDERS: Record<string, string> = {
-  openai: 'openai',
-  azure: 'azure_openai',
-  azure_openai: 'azure_openai',
-  anthropic: 'anthropic',
-  google_genai: 'gemini',
-  google_vertexai: 'vertex_ai',
-  groq: 'groq',
-  mistral: 'mistral',
-  mistralai: 'mistral',
-  cohere: 'cohere',
-  bedrock: 'aws_bedrock',
-  amazon_bedrock: 'aws_bedrock',
-  ollama: 'ollama',
-};
 
 interface Run {
   start: number;
@@ -144,7 +128,7 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
     const lsProvider = str(metadata?.ls_provider);
     const run: Run = {
       start: performance.now(),
-      provider: this.#options.provider ?? (lsProvider === undefined ? undefined : (PROVIDERS[lsProvider] ?? lsProvider)),
+      provider: this.#options.provider ?? (lsProvider === undefined ? undefined : providerFromLangChain(lsProvider)),
       model: str(metadata?.ls_model_name) ?? str(params?.model) ?? str(params?.model_name) ?? str(params?.modelName),
     };
     try {
@@ -257,19 +241,6 @@ export function attachTokenTracking<C extends { callbacks?: Callbacks; configura
   return { ...(config ?? ({} as C)), callbacks };
 }
 
-/** Embeddings classes by name, and the provider each calls, when `options.provider` does not say. */
-const EMBEDDINGS_PROVIDERS: readonly (readonly [RegExp, string])[] = [
-  [/^AzureOpenAI/, 'azure_openai'],
-  [/^OpenAI/, 'openai'],
-  [/^Cohere/, 'cohere'],
-  [/^Voyage/, 'voyage'],
-  [/^MistralAI/, 'mistral'],
-  [/^GoogleGenerativeAI/, 'gemini'],
-  [/^(GoogleVertexAI|VertexAI)/, 'vertex_ai'],
-  [/^Bedrock/, 'aws_bedrock'],
-  [/^Ollama/, 'ollama'],
-];
-
 const TRACKED = Symbol.for('tokenmeter.trackedEmbeddings');
 /** The embeddings model whose tracked call is running: calls it makes of its own methods (embedDocuments calling embedQuery) are not counted again. */
 const inside = new AsyncLocalStorage<object>();
@@ -292,7 +263,7 @@ export function trackEmbeddings<E extends object>(embeddings: E, options: LangCh
   Object.defineProperty(e, TRACKED, { value: true });
   const m = () => monitor ?? getTokenMonitor();
   const className = (embeddings as { constructor?: { name?: string } }).constructor?.name ?? '';
-  const provider = options.provider ?? EMBEDDINGS_PROVIDERS.find(([re]) => re.test(className))?.[1] ?? 'unknown';
+  const provider = options.provider ?? providerFromLangChainEmbeddings(className) ?? 'unknown';
   const modelOf = () => str(e.model) ?? str(e.modelName) ?? str(e.deploymentName);
   const context = contextOf(options);
   const record = (usage: Usage, durationMs: number, error?: unknown) => {
@@ -331,7 +302,7 @@ export function trackEmbeddings<E extends object>(embeddings: E, options: LangCh
       throw error;
     }
     try {
-      const usage = extractUsage({ provider: provider === 'azure_openai' ? 'openai' : provider, request, response });
+      const usage = extractUsage({ provider, request, response });
       usage.provider = provider;
       record(usage, performance.now() - start);
     } catch {

@@ -1,3 +1,5 @@
+import { PROVIDER_REGISTRY } from '../providers/registry.ts';
+
 /**
  * Metric and label names, defined once: the exporters, the prom-client bridge, the alert rules and
  * the dashboards all take them from here.
@@ -123,20 +125,8 @@ export const OPERATION_DURATION_BUCKETS: readonly number[] = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
 
-/** Our provider ids → `gen_ai.provider.name` well-known values; others pass through. */
-export const SEMCONV_PROVIDER: Readonly<Record<string, string>> = {
-  openai: 'openai',
-  azure_openai: 'azure.ai.openai',
-  anthropic: 'anthropic',
-  gemini: 'gcp.gemini',
-  vertex_ai: 'gcp.vertex_ai',
-  groq: 'groq',
-  mistral: 'mistral_ai',
-  cohere: 'cohere',
-  aws_bedrock: 'aws.bedrock',
-  voyage: 'voyage_ai',
-  ollama: 'ollama',
-};
+/** Our provider ids → `gen_ai.provider.name` well-known values, from the provider registry; others pass through. */
+export const SEMCONV_PROVIDER: Readonly<Record<string, string>> = Object.fromEntries(PROVIDER_REGISTRY.map((p) => [p.id, p.semconvName]));
 
 /** The value a capped label reports once its distinct values run out. */
 export const OTHER = '_other';

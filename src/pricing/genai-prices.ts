@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { calcPrice, type MatchLogic, type ModelInfo, type ModelPrice, type Provider, type TieredPrices } from '@pydantic/genai-prices';
+import { PROVIDER_REGISTRY, providerEntry } from '../providers/registry.ts';
 import { perMillionToPico, usdToPico } from './money.ts';
 import type { PriceData, PriceDataOrigin, Rate, ResolvedPrice } from './types.ts';
 
@@ -15,19 +16,10 @@ import type { PriceData, PriceDataOrigin, Rate, ResolvedPrice } from './types.ts
  * whole process, so two monitors (or a test and its neighbour) could not hold different data.
  */
 
-/** Our provider ids → genai-prices provider ids. Others are passed through, then matched by model. */
-export const GENAI_PRICES_PROVIDER: Readonly<Record<string, string>> = {
-  openai: 'openai',
-  azure_openai: 'azure',
-  anthropic: 'anthropic',
-  gemini: 'google',
-  vertex_ai: 'google',
-  groq: 'groq',
-  mistral: 'mistral',
-  cohere: 'cohere',
-  voyage: 'voyageai',
-  aws_bedrock: 'aws',
-};
+/** Our provider ids → genai-prices provider ids, from the registry. Others are passed through, then matched by model. */
+export const GENAI_PRICES_PROVIDER: Readonly<Record<string, string>> = Object.fromEntries(
+  PROVIDER_REGISTRY.flatMap((p) => (p.pricing.genaiPrices === undefined ? [] : [[p.id, p.pricing.genaiPrices]])),
+);
 
 type Calc = NonNullable<ReturnType<typeof calcPrice>>;
 
@@ -102,16 +94,6 @@ function findIn(providers: readonly Provider[], id: string): Provider | undefine
   return providers.find((p) => p.id === id) ?? providers.find((p) => p.provider_match !== undefined && matches(p.provider_match, id));
 }
 
-// Bedrock ARNs wrap the model or inference-profile id:
-// arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0
-function bedrockProfileId(model: string): string {
-  const slash = model.lastIndexOf('/');
-  return slash >= 0 ? model.slice(slash + 1) : model;
-}
-
-// A cross-region inference profile's prefix, for models genai-prices knows only by their bare id.
-const BEDROCK_REGION_PREFIX = /^(?:us|eu|apac|us-gov|global|jp|au|ca)\./;
-
 function rate(value: number | TieredPrices | undefined): Rate | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') return { base: perMillionToPico(value), tiers: [] };
@@ -168,15 +150,17 @@ export function genaiPricesVersion(): string {
  */
 export function lookupGenaiPrice(provider: string, model: string, at: Date = new Date(), data?: PriceData): ResolvedPrice | undefined {
   const find = data === undefined ? tryCalc : (m: string, id: string | undefined, t: Date) => tryCalcIn(data.providers, m, id, t);
-  const mapped = GENAI_PRICES_PROVIDER[provider];
-  const name = provider === 'aws_bedrock' ? bedrockProfileId(model) : model;
-  let calc = find(name, mapped ?? provider, at);
-  // Bedrock: the profile id first, as its price depends on it (a global. profile of a newer Claude
-  // costs 10% less than a geographic one such as us. or eu.), then the bare model id.
-  if (calc === null && provider === 'aws_bedrock' && BEDROCK_REGION_PREFIX.test(name))
-    calc = find(name.replace(BEDROCK_REGION_PREFIX, ''), mapped, at);
+  const entry = providerEntry(provider);
+  const mapped = entry?.pricing.genaiPrices;
+  // The names the provider's models go by, in order (Bedrock: the inference profile's id, then the bare model id).
+  const names = entry?.pricing.modelNames?.(model) ?? [model];
+  let calc: Calc | null = null;
+  for (const name of names) {
+    calc = find(name, mapped ?? provider, at);
+    if (calc !== null) break;
+  }
   // A provider genai-prices does not know (a gateway, a self-hosted endpoint): match by model name.
-  if (calc === null && mapped === undefined) calc = find(name, undefined, at);
+  if (calc === null && mapped === undefined) calc = find(names[0] ?? model, undefined, at);
   if (calc === null) return undefined;
   const prices: ModelPrice = calc.model_price;
   const origin = data?.origin ?? bundledOrigin();

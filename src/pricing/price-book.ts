@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.ts';
+import { PROVIDER_REGISTRY, providerEntry } from '../providers/registry.ts';
 import { lookupGenaiPrice } from './genai-prices.ts';
 import { perMillionToPico, usdToPico } from './money.ts';
 import { DEFAULT_MAX_AGE_DAYS, staleDataWarning } from './price-data.ts';
@@ -40,7 +41,6 @@ const OVERRIDE_FIELDS = [
   'outputImage',
   'searchUnit',
 ] as const;
-const LOCAL_PROVIDERS = new Set(['ollama']);
 
 /** Checks a user price; `where` names it in errors, e.g. `prices["gpt-4o"]`. */
 export function validatePriceOverride(where: string, value: unknown): PriceOverride {
@@ -136,7 +136,7 @@ function audioInputCost(
  * Providers whose `flex` processing tier is billed at half the standard rates (OpenAI: "priced at
  * Batch API rates"; Azure OpenAI: "a 50% discount compared with Standard processing").
  */
-export const TIERED_PROVIDERS: ReadonlySet<string> = new Set(['openai', 'azure_openai']);
+export const TIERED_PROVIDERS: ReadonlySet<string> = new Set(PROVIDER_REGISTRY.filter((p) => p.pricing.flexAtHalf).map((p) => p.id));
 
 /**
  * The cost of one call in picodollars, or null when it cannot be known: the model bills a kind of
@@ -304,7 +304,7 @@ export class PriceBook {
       const o = map.get(scoped) ?? map.get(model);
       if (o) return fromOverride(provider, model, o, source, map.has(scoped) ? scoped : model);
     }
-    if (LOCAL_PROVIDERS.has(provider)) {
+    if (providerEntry(provider)?.pricing.local === true) {
       return {
         provider,
         model,

@@ -44,6 +44,9 @@ export function findRerankPrice(provider: string, model: string): RerankPrice | 
   return undefined;
 }
 
+// The providers the table prices: a model of theirs is matched under their own id only.
+const RERANK_PROVIDERS: ReadonlySet<string> = new Set(RERANK_PRICES.map((p) => p.provider));
+
 function isKnownRerankProvider(provider: string): boolean {
-  return provider === 'cohere' || provider === 'voyage';
+  return RERANK_PROVIDERS.has(provider);
 }

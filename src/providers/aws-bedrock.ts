@@ -189,3 +189,35 @@ export const awsBedrockConverter: ProviderConverter = {
     return u;
   },
 };
+
+// A cross-region inference profile's prefix, for models price tables know only by their bare id.
+const BEDROCK_REGION_PREFIX = /^(?:us|eu|apac|us-gov|global|jp|au|ca)\./;
+
+/**
+ * The names to look a Bedrock model's price up by, in order. An ARN wraps the model or
+ * inference-profile id (arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0);
+ * the profile id comes first, as the price depends on it (a global. profile of a newer Claude
+ * costs 10% less than a geographic one such as us. or eu.), then the bare model id.
+ */
+export function bedrockPriceModels(model: string): readonly string[] {
+  const slash = model.lastIndexOf('/');
+  const id = slash >= 0 ? model.slice(slash + 1) : model;
+  return BEDROCK_REGION_PREFIX.test(id) ? [id, id.replace(BEDROCK_REGION_PREFIX, '')] : [id];
+}
+
+/**
+ * InvokeModel's request as the model reads it: its `body` is the model's own JSON, as bytes or
+ * text (a Converse request, with `messages`, or a body that is not JSON comes back as it is).
+ */
+export function invokeModelBody(request: unknown): unknown {
+  const r = obj(request);
+  if (r === undefined || r.messages !== undefined) return request;
+  const body = r.body;
+  try {
+    if (typeof body === 'string') return JSON.parse(body);
+    if (body instanceof Uint8Array) return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    // Not JSON: nothing to read.
+  }
+  return request;
+}

@@ -1,37 +1,11 @@
-import { anthropicConverter } from './anthropic.ts';
-import { awsBedrockConverter } from './aws-bedrock.ts';
-import { cohereConverter } from './cohere.ts';
-import { geminiConverter } from './gemini.ts';
-import { groqConverter } from './groq.ts';
-import { mistralConverter } from './mistral.ts';
-import { ollamaConverter } from './ollama.ts';
-import { openaiConverter } from './openai.ts';
+import { converterFor, PROVIDER_IDS, providerEntry } from './registry.ts';
 import { parseStreamText } from './stream-text.ts';
-import type { ExtractInput, ProviderConverter, Usage } from './types.ts';
-import { voyageConverter } from './voyage.ts';
+import type { ExtractInput, Usage } from './types.ts';
 
-/** Each provider id's converter. Azure OpenAI speaks OpenAI's shapes; Vertex AI speaks Gemini's. */
-const CONVERTERS: Readonly<Record<string, ProviderConverter>> = {
-  openai: openaiConverter,
-  azure_openai: openaiConverter,
-  groq: groqConverter,
-  mistral: mistralConverter,
-  anthropic: anthropicConverter,
-  aws_bedrock: awsBedrockConverter,
-  ollama: ollamaConverter,
-  gemini: geminiConverter,
-  vertex_ai: geminiConverter,
-  cohere: cohereConverter,
-  voyage: voyageConverter,
-};
+/** The provider ids with a converter of their own (the registry's). */
+export const PROVIDERS: readonly string[] = PROVIDER_IDS;
 
-/** The provider ids with a converter of their own. */
-export const PROVIDERS: readonly string[] = Object.keys(CONVERTERS);
-
-/** The converter for a provider id; any other provider is read as OpenAI-compatible, as most gateways are. */
-export function converterFor(provider: string): ProviderConverter {
-  return CONVERTERS[provider] ?? openaiConverter;
-}
+export { converterFor };
 
 /**
  * Reads the usage of one call from a saved response (`response`, parsed JSON; an array is read as
@@ -51,7 +25,10 @@ export function extractUsage(input: ExtractInput): Usage {
           : converter.fromResponse(input.response, input.request);
     return { ...usage, provider: input.provider };
   } catch {
-    return { provider: input.provider, serviceType: 'llm', operation: 'chat', usageSource: 'missing', unread: ['(converter failed)'] };
+    // The provider's default service type: a Voyage call is an embedding unless it says otherwise.
+    const serviceType = providerEntry(input.provider)?.serviceTypes[0] ?? 'llm';
+    const operation = serviceType === 'llm' ? 'chat' : serviceType === 'embedding' ? 'embeddings' : 'rerank';
+    return { provider: input.provider, serviceType, operation, usageSource: 'missing', unread: ['(converter failed)'] };
   }
 }
 

@@ -8,7 +8,7 @@ import type { ServiceType } from '../usage.ts';
  * did not send is left undefined, never 0: 0 means "free", undefined means "unknown".
  */
 export interface Usage {
-  /** tokenmeter provider id: openai, azure_openai, anthropic, gemini, vertex_ai, groq, mistral, cohere, voyage, aws_bedrock, ollama. */
+  /** tokenmeter provider id: one of the registry's (src/providers/registry.ts, `tokenmeter providers`), or any other string. */
   provider: string;
   /** The response's model when the provider sends one, else the request's; undefined when neither says. */
   model?: string | undefined;
