@@ -254,7 +254,7 @@ describe('the packed package in an app with the newest OpenTelemetry SDK', () =>
   }, 300_000);
 
   it('installs one copy of each OpenTelemetry package: the app’s serve tokenmeter too', () => {
-    const r = spawnSync(npm, ['ls', '--all', '--json'], { cwd: otelApp, encoding: 'utf8' });
+    const r = spawnSync(npm, ['ls', '--all', '--json'], { cwd: otelApp, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
     interface Node {
       version?: string;
       dependencies?: Record<string, Node>;
