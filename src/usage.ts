@@ -2,6 +2,7 @@ import { ValidationError } from './errors.ts';
 import { apiKeyId } from './key-id.ts';
 import { checkKeys, keySet } from './keys.ts';
 import { redactSecrets, redactValues } from './logger.ts';
+import { PART_RULES, type PartRule } from './usage-fields.ts';
 
 /** What kind of call: chat or completion, embedding, or reranking. */
 export type ServiceType = 'llm' | 'embedding' | 'reranking';
@@ -276,11 +277,6 @@ function metadataOf(value: unknown): Record<string, unknown> | null {
   return json === '{}' ? null : (JSON.parse(json) as Record<string, unknown>);
 }
 
-/** Throws the error of a count above the count that includes it (`part` of `whole`). */
-function notPart(partField: string, part: number, wholeField: string, whole: number | null): never {
-  throw new ValidationError(partField, part, `more than ${wholeField} (${whole}), which includes them`);
-}
-
 const USAGE_WHERE = { what: 'a usage record', hints: USAGE_KEY_HINTS };
 
 /**
@@ -356,45 +352,6 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   const searchUnits = count(input.searchUnits, 'searchUnits');
   const webSearches = count(input.webSearches, 'webSearches');
   let totalTokens = count(input.totalTokens, 'totalTokens');
-  // Each count that is part of another is no more than it: above, it is a bug in the caller. The
-  // parts of the cache writes and of the cached audio need their whole; the others are checked
-  // when theirs is known. (The checks stay inline: this runs for every call.)
-  if (cacheWrite1hTokens !== null && cacheWrite1hTokens > (cacheWriteTokens ?? 0))
-    notPart('cacheWrite1hTokens', cacheWrite1hTokens, 'cacheWriteTokens', cacheWriteTokens);
-  if (cachedAudioTokens !== null) {
-    if (cachedAudioTokens > (cachedInputTokens ?? 0))
-      notPart('cachedAudioTokens', cachedAudioTokens, 'cachedInputTokens', cachedInputTokens);
-    if (cachedAudioTokens > (inputAudioTokens ?? 0)) notPart('cachedAudioTokens', cachedAudioTokens, 'inputAudioTokens', inputAudioTokens);
-  }
-  if (inputTokens !== null) {
-    if (cachedInputTokens !== null && cachedInputTokens > inputTokens)
-      notPart('cachedInputTokens', cachedInputTokens, 'inputTokens', inputTokens);
-    if (cacheWriteTokens !== null && (cachedInputTokens ?? 0) + cacheWriteTokens > inputTokens) {
-      throw new ValidationError(
-        'cacheWriteTokens',
-        cacheWriteTokens,
-        `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
-      );
-    }
-    if (inputAudioTokens !== null && inputAudioTokens > inputTokens)
-      notPart('inputAudioTokens', inputAudioTokens, 'inputTokens', inputTokens);
-  }
-  if (outputTokens !== null) {
-    if (reasoningTokens !== null && reasoningTokens > outputTokens)
-      notPart('reasoningTokens', reasoningTokens, 'outputTokens', outputTokens);
-    if (outputAudioTokens !== null && outputAudioTokens > outputTokens)
-      notPart('outputAudioTokens', outputAudioTokens, 'outputTokens', outputTokens);
-    if (outputImageTokens !== null) {
-      if (outputImageTokens > outputTokens) notPart('outputImageTokens', outputImageTokens, 'outputTokens', outputTokens);
-      if ((outputAudioTokens ?? 0) + outputImageTokens > outputTokens) {
-        throw new ValidationError(
-          'outputImageTokens',
-          outputImageTokens,
-          `audio plus image output tokens exceed outputTokens (${outputTokens}), which includes them`,
-        );
-      }
-    }
-  }
   // An unknown count is not 0 in the total either: an LLM call whose output (or any call whose
   // input) is unknown has an unknown total. Embeddings and reranks have no output.
   if (totalTokens === null && inputTokens !== null && (outputTokens !== null || st !== 'llm')) {
@@ -446,7 +403,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   let metadata = metadataOf(input.metadata);
   if (error && key !== undefined && metadata !== null) metadata = redactValues(metadata, key);
 
-  return {
+  const record: ValidUsage = {
     timestamp: timestampOf(input.timestamp),
     provider,
     serviceType: st,
@@ -478,4 +435,29 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     costUsd,
     costPicoUsd: null,
   };
+  checkParts(record);
+  return record;
+}
+
+/**
+ * Each count that is part of another is no more than it (with the other parts it is disjoint
+ * from): above, it is a bug in the caller. The rules are the table's (usage-fields.ts). A part
+ * whose whole is unknown waits for it, but those that need their whole (the one-hour cache writes,
+ * the cached audio) take it as 0.
+ */
+function checkParts(r: ValidUsage): void {
+  for (let i = 0; i < PART_RULES.length; i++) {
+    const rule = PART_RULES[i] as PartRule;
+    const part = r[rule.part];
+    if (part === null) continue;
+    const whole = r[rule.of] as number | null;
+    if (whole === null && rule.needsWhole !== true) continue;
+    const plus = rule.plus === undefined ? null : (r[rule.plus] as number | null);
+    if (part + (plus ?? 0) <= (whole ?? 0)) continue;
+    const reason =
+      rule.plus === undefined
+        ? `more than ${rule.of} (${whole}), which includes them`
+        : `with ${plus} ${rule.plus}, more than ${rule.of} (${whole}), which includes both`;
+    throw new ValidationError(rule.part, part, reason);
+  }
 }

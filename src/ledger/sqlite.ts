@@ -14,6 +14,7 @@ import {
   type ReceivedAlertQuery,
   receivedAlerts,
 } from './notifications.ts';
+import { rareCounts } from './rare.ts';
 import {
   addToGroup,
   COLUMN,
@@ -28,7 +29,7 @@ import {
   type RowSums,
   rollupSums,
 } from './rollup.ts';
-import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 type Db = BetterSqlite3.Database;
@@ -141,13 +142,20 @@ export class SqliteStore implements LedgerStore {
   #migrate(): void {
     const db = this.#db;
     const current = db.pragma('user_version', { simple: true }) as number;
-    if (current === SCHEMA_VERSION) return;
     if (current > SCHEMA_VERSION) throw new Error(`its schema version ${current} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
+    const view = usageRecordsViewSql();
+    const viewNow = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'usage_records'").pluck();
+    if (current === SCHEMA_VERSION && viewNow.get() === view) return;
     db.transaction(() => {
       // Another process may have migrated while this one waited for the lock.
       const v = db.pragma('user_version', { simple: true }) as number;
       for (let i = v; i < SCHEMA_VERSION; i++) db.exec(MIGRATIONS[i] as string);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      // The view holds no data: made anew from the table of record fields whenever it differs (a field added).
+      if (viewNow.get() !== view) {
+        db.exec('DROP VIEW IF EXISTS usage_records');
+        db.exec(view);
+      }
     }).immediate();
   }
 
@@ -209,10 +217,9 @@ export class SqliteStore implements LedgerStore {
     const insert = this.#prepare(
       'insert',
       `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, input_audio_tokens, cached_audio_tokens, output_audio_tokens,
-        output_image_tokens, reasoning_tokens, total_tokens, search_units, web_searches, cost_pico, api_key_id, user_id, thread_id, agent, duration_us,
-        error, error_type, error_message, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent,
+        duration_us, error, error_type, error_message, metadata, rare)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertMany = this.#prepare(
       'insertMany',
@@ -283,21 +290,15 @@ export class SqliteStore implements LedgerStore {
         const cached = num(v[o + AT.cachedInputTokens] as number);
         const total = num(v[o + AT.totalTokens] as number);
         const cost = num(v[o + AT.costPicoUsd] as number);
-        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 29.
+        // Most records leave the other fields empty: the shorter statement binds 16 values, not 23.
         const common =
           (v[o + AT.requestModel] as number) < 0 &&
           Number.isNaN(v[o + AT.cacheWriteTokens]) &&
-          Number.isNaN(v[o + AT.cacheWrite1hTokens]) &&
-          Number.isNaN(v[o + AT.inputAudioTokens]) &&
-          Number.isNaN(v[o + AT.cachedAudioTokens]) &&
-          Number.isNaN(v[o + AT.outputAudioTokens]) &&
-          Number.isNaN(v[o + AT.outputImageTokens]) &&
           Number.isNaN(v[o + AT.reasoningTokens]) &&
-          Number.isNaN(v[o + AT.searchUnits]) &&
-          Number.isNaN(v[o + AT.webSearches]) &&
           (v[o + AT.errorType] as number) < 0 &&
           (v[o + AT.errorMessage] as number) < 0 &&
-          (v[o + AT.metadata] as number) < 0;
+          (v[o + AT.metadata] as number) < 0 &&
+          (v[o + AT.rare] as number) < 0;
         if (common) {
           // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
           chunk.push([
@@ -325,6 +326,7 @@ export class SqliteStore implements LedgerStore {
         } else {
           const message = v[o + AT.errorMessage] as number;
           const metadata = v[o + AT.metadata] as number;
+          const rare = v[o + AT.rare] as number;
           insert.run([
             id,
             provider,
@@ -336,15 +338,8 @@ export class SqliteStore implements LedgerStore {
             output,
             cached,
             num(v[o + AT.cacheWriteTokens] as number),
-            num(v[o + AT.cacheWrite1hTokens] as number),
-            num(v[o + AT.inputAudioTokens] as number),
-            num(v[o + AT.cachedAudioTokens] as number),
-            num(v[o + AT.outputAudioTokens] as number),
-            num(v[o + AT.outputImageTokens] as number),
             num(v[o + AT.reasoningTokens] as number),
             total,
-            num(v[o + AT.searchUnits] as number),
-            num(v[o + AT.webSearches] as number),
             cost,
             key,
             user,
@@ -356,6 +351,7 @@ export class SqliteStore implements LedgerStore {
             // Texts kept as they are, not in the dictionary (metadata as the JSON it was encoded to).
             message < 0 ? null : strings[message],
             metadata < 0 ? null : strings[metadata],
+            rare < 0 ? null : strings[rare],
           ]);
         }
         row.error = error;
@@ -611,15 +607,10 @@ export class SqliteStore implements LedgerStore {
       outputTokens: row.output_tokens as number | null,
       cachedInputTokens: row.cached_input_tokens as number | null,
       cacheWriteTokens: row.cache_write_tokens as number | null,
-      cacheWrite1hTokens: row.cache_write_1h_tokens as number | null,
-      inputAudioTokens: row.input_audio_tokens as number | null,
-      cachedAudioTokens: row.cached_audio_tokens as number | null,
-      outputAudioTokens: row.output_audio_tokens as number | null,
-      outputImageTokens: row.output_image_tokens as number | null,
       reasoningTokens: row.reasoning_tokens as number | null,
       totalTokens: row.total_tokens as number | null,
-      searchUnits: row.search_units as number | null,
-      webSearches: row.web_searches as number | null,
+      // A ledger older than schema 6, read without migrating it (readonly), has a column for each.
+      ...rareCounts(row.rare === undefined ? row : (row.rare as string | null)),
       costUsd: pico === null ? null : pico / 1e12,
       costPicoUsd: pico,
       apiKeyId: dict.apiKeyId ?? null,
