@@ -11,7 +11,7 @@ import type { UsageRecord } from '../usage.ts';
 import { fieldSpec, RARE_COUNTS } from '../usage-fields.ts';
 import { HOUR_MS } from './rollup.ts';
 import { MIGRATIONS } from './schema.ts';
-import { SqliteStore, userHoursSql } from './sqlite.ts';
+import { SqliteStore, THREAD_IDS_SQL, userHoursSql } from './sqlite.ts';
 
 const open: SqliteStore[] = [];
 function store(file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db')): SqliteStore {
@@ -380,9 +380,9 @@ describe('SqliteStore', () => {
     expect(plan("SELECT SUM(input_tokens) FROM records WHERE metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = 'r'")).toMatch(
       /USING INDEX records_run/,
     );
+    // Threads through thread_minutes (schema 6), not an index entry a row.
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' ORDER BY name").pluck().all()).toEqual([
       'records_run',
-      'records_thread',
     ]);
     // A user's usage with ragged ends counts the rows of before the migration as well as the new ones,
     // and still does once the rows of the first day's whole hours are gone: those come from rollup_user_hour.
@@ -473,6 +473,23 @@ describe('SqliteStore', () => {
       if (Object.keys(present).length === 0) expect(json).toBeNull();
     });
     expect(rare.filter((x) => x === null).length).toBeGreaterThan(50);
+    // A thread's rows and sums, those of before the migration included, through the minutes it had calls in.
+    for (const threadId of ['t1', 't3']) {
+      const mine = records.filter((x) => x.threadId === threadId);
+      expect(strip(s.recordsSync({ threadId, order: 'asc' }))).toEqual(want.filter((x) => x.threadId === threadId));
+      const since = start + 3 * HOUR_MS + 17;
+      expect(await s.count({ threadId, since })).toBe(mine.filter((x) => x.timestamp >= since).length);
+      const [sum] = s.aggregateSync({ threadId, since }, []);
+      expect(sum?.inputTokens).toBe(mine.filter((x) => x.timestamp >= since).reduce((a, x) => a + (x.inputTokens ?? 0), 0));
+    }
+    const plan = (sql: string) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 1) as { detail: string }[]).map((r) => r.detail).join('; ');
+    // Read by ids, a seek of thread_minutes and a minute of rows at a time: never a scan of the range.
+    const threadPlan = plan(`SELECT * FROM records WHERE +id >= 0 AND +id < 1e18 AND id IN (${THREAD_IDS_SQL}) ORDER BY id DESC LIMIT 5`);
+    expect(threadPlan).toMatch(/SEARCH m USING PRIMARY KEY \(thread_id=\?\)/);
+    expect(threadPlan).toMatch(/SEARCH t USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/);
+    expect(threadPlan).toMatch(/SEARCH records USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+    expect(threadPlan).not.toMatch(/SCAN/);
     // The view gives the same rare counts back by their names.
     const view = db.prepare(`SELECT ${RARE_COUNTS.map((f) => fieldSpec(f).column).join(', ')} FROM usage_records ORDER BY id`).all();
     expect(view).toEqual(records.map((x) => Object.fromEntries(RARE_COUNTS.map((f) => [fieldSpec(f).column, x[f]]))));

@@ -66,6 +66,12 @@ const CHUNK = 32;
  */
 const DICT_CACHE = 4096;
 
+/** The unit of thread_minutes: a thread's rows are read a minute of ids at a time (schema 6). */
+const MINUTE_MS = 60_000;
+/** A thread's records: the rows of each minute it had calls in, by their ids, that are its own. Exported for the test of its plan. */
+export const THREAD_IDS_SQL = `SELECT t.id FROM thread_minutes m JOIN records t ON t.id >= m.minute * ${MINUTE_MS * ID_SCALE}
+  AND t.id < (m.minute + 1) * ${MINUTE_MS * ID_SCALE} WHERE m.thread_id = ? AND t.thread_id = ?`;
+
 const SUMS_SQL = `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
   SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
   SUM(reasoning_tokens) AS reasoning_tokens, SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico,
@@ -252,6 +258,9 @@ export class SqliteStore implements LedgerStore {
     };
     const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
     const chunk: unknown[][] = [];
+    // The batch's (thread, minute) pairs, a thread's pair once while its calls follow each other.
+    const threadMinutes: number[] = [];
+    const lastMinute = new Map<number, number>();
     const hours = new RollupBuckets();
     const users = new RollupBuckets();
     const userHours = new RollupBuckets();
@@ -354,6 +363,13 @@ export class SqliteStore implements LedgerStore {
             rare < 0 ? null : strings[rare],
           ]);
         }
+        if (thread !== null) {
+          const minute = Math.floor(at / MINUTE_MS);
+          if (lastMinute.get(thread) !== minute) {
+            lastMinute.set(thread, minute);
+            threadMinutes.push(thread, minute);
+          }
+        }
         row.error = error;
         row.input = input;
         row.output = output;
@@ -373,6 +389,7 @@ export class SqliteStore implements LedgerStore {
       this.#addToRollup('rollup_hour', hours);
       this.#addToRollup('rollup_user_day', users);
       this.#addToRollup('rollup_user_hour', userHours);
+      this.#addThreadMinutes(threadMinutes);
     });
     try {
       run.immediate();
@@ -407,6 +424,18 @@ export class SqliteStore implements LedgerStore {
     for (; i < rows.length; i++) one.run(rows[i]);
   }
 
+  /** Adds a batch's (thread, minute) pairs (flat: thread, minute, thread, minute...) that are new, CHUNK a statement. */
+  #addThreadMinutes(pairs: number[]): void {
+    if (pairs.length === 0) return;
+    const sql = (n: number) =>
+      `INSERT INTO thread_minutes VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')} ON CONFLICT DO NOTHING`;
+    const many = this.#prepare('thread_minutes:many', sql(CHUNK));
+    const one = this.#prepare('thread_minutes:one', sql(1));
+    let i = 0;
+    for (; i + 2 * CHUNK <= pairs.length; i += 2 * CHUNK) many.run(pairs.slice(i, i + 2 * CHUNK));
+    for (; i < pairs.length; i += 2) one.run(pairs[i], pairs[i + 1]);
+  }
+
   async write(batch: readonly UsageRecord[]): Promise<void> {
     this.#write(batch);
   }
@@ -416,7 +445,9 @@ export class SqliteStore implements LedgerStore {
     const parts: string[] = [];
     const params: (number | string)[] = [];
     // Rollup ranges arrive aligned to their buckets; record ranges are whole milliseconds of ids.
-    const column = rollup?.time ?? 'id';
+    // A thread's rows are read by their ids (thread_minutes): `+id` keeps SQLite from scanning the range instead.
+    const thread = rollup === undefined && filter.threadId !== undefined;
+    const column = rollup?.time ?? (thread ? '+id' : 'id');
     const at = (ms: number) => (rollup === undefined ? Math.ceil(ms) * ID_SCALE : Math.ceil(ms / rollup.unitMs));
     if (filter.since !== undefined) {
       parts.push(`${column} >= ?`);
@@ -432,6 +463,11 @@ export class SqliteStore implements LedgerStore {
       const id = this.#lookupId(v);
       // A value never recorded matches nothing.
       if (id === undefined) return null;
+      if (field === 'threadId' && thread) {
+        parts.push(`id IN (${THREAD_IDS_SQL})`);
+        params.push(id, id);
+        continue;
+      }
       parts.push(`${COLUMN[field]} = ?`);
       params.push(id);
     }
@@ -647,7 +683,8 @@ export class SqliteStore implements LedgerStore {
     if (where === null) return;
     const page = 2000;
     const cond = where.sql === '' ? 'WHERE' : `${where.sql} AND`;
-    const sql = `SELECT * FROM records ${cond} id > ? ORDER BY id LIMIT ${page}`;
+    const idColumn = filter.threadId !== undefined ? '+id' : 'id';
+    const sql = `SELECT * FROM records ${cond} ${idColumn} > ? ORDER BY id LIMIT ${page}`;
     let id = -1;
     for (;;) {
       const rows = this.#prepare(sql, sql).all(...where.params, id) as Record<string, number | string | null>[];
@@ -682,6 +719,7 @@ export class SqliteStore implements LedgerStore {
           this.#db.prepare('DELETE FROM rollup_hour WHERE hour < ?').run(day * 24);
           this.#db.prepare('DELETE FROM rollup_user_day WHERE day < ?').run(day);
           this.#db.prepare('DELETE FROM rollup_user_hour WHERE hour < ?').run(day * 24);
+          this.#db.prepare('DELETE FROM thread_minutes WHERE minute < ?').run((day * DAY_MS) / MINUTE_MS);
           return n;
         })
         .immediate();
