@@ -151,6 +151,19 @@ export async function ledgerOf(n: number, now: number): Promise<{ store: SqliteS
   return { store, dir };
 }
 
+/** The bytes a record takes in each table and index of the ledger (SQLite's dbstat), the largest first. */
+function bytesByPart(file: string, size: number): Result[] {
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as {
+    name: string;
+    bytes: number;
+  }[];
+  db.close();
+  return rows
+    .filter((r) => r.bytes / size >= 0.1)
+    .map((r) => ({ name: `ledger-bytes-per-record-${r.name}`, value: Math.round((r.bytes / size) * 10) / 10, unit: 'bytes' }));
+}
+
 /** Median ms of the 30-day summary per provider, by service type and model (what `summary` and `report` read). */
 async function summaryMs(store: SqliteStore, now: number): Promise<number> {
   const times: number[] = [];
@@ -363,8 +376,10 @@ export async function benchLedger(wanted: (name: string) => boolean = () => true
     // Grouped by user (`summary --by user`, per-user budgets' status): 200 groups and the records without a user.
     const byUser = await timesMs(10, now, (_, at) => summary(store, { days: 30, by: 'userId' }, at));
     out.push({ name: `summary-by-user-30d-${size / 1_000_000}m`, value: ms2(median(byUser)), unit: 'ms' });
-    if (size === 1_000_000)
+    if (size === 1_000_000) {
       out.push({ name: 'ledger-bytes-per-record', value: Math.round((store.pageBytes() / size) * 10) / 10, unit: 'bytes' });
+      out.push(...bytesByPart(join(dir, 'ledger.db'), size));
+    }
     await subjectUsageMs(store, size, now, base, out);
     store.closeSync();
     rmSync(dir, { recursive: true, force: true });

@@ -6,22 +6,18 @@ import type { BudgetSpec } from './budgets/tracker.ts';
 import { ValidationError } from './errors.ts';
 import { closestKey } from './keys.ts';
 import type { PriceOverride } from './pricing/types.ts';
+import { PRICE_KEYS, snakeCase } from './usage-fields.ts';
 
 export { resolveDir } from './storage-dir.ts';
 
+/** A model's prices in config.json: the price keys of the table of record fields, in snake_case (USD per 1M tokens). */
 const price = z
-  .object({
-    input: z.number().nonnegative().finite().optional(),
-    output: z.number().nonnegative().finite().optional(),
-    cached_input: z.number().nonnegative().finite().optional(),
-    cache_write: z.number().nonnegative().finite().optional(),
-    cache_write_1h: z.number().nonnegative().finite().optional(),
-    input_audio: z.number().nonnegative().finite().optional(),
-    cached_audio: z.number().nonnegative().finite().optional(),
-    output_audio: z.number().nonnegative().finite().optional(),
-    output_image: z.number().nonnegative().finite().optional(),
-    search_unit: z.number().nonnegative().finite().optional(),
-  })
+  .object(
+    Object.fromEntries(PRICE_KEYS.map(([k]) => [snakeCase(k), z.number().nonnegative().finite().optional()])) as Record<
+      string,
+      z.ZodOptional<z.ZodNumber>
+    >,
+  )
   .strict();
 
 /**
@@ -233,16 +229,10 @@ export function configPrices(config: ConfigFile): Record<string, PriceOverride> 
   const out: Record<string, PriceOverride> = {};
   for (const [model, p] of Object.entries(config.pricing ?? {})) {
     const o: PriceOverride = {};
-    if (p.input !== undefined) o.input = p.input;
-    if (p.output !== undefined) o.output = p.output;
-    if (p.cached_input !== undefined) o.cachedInput = p.cached_input;
-    if (p.cache_write !== undefined) o.cacheWrite = p.cache_write;
-    if (p.cache_write_1h !== undefined) o.cacheWrite1h = p.cache_write_1h;
-    if (p.input_audio !== undefined) o.inputAudio = p.input_audio;
-    if (p.cached_audio !== undefined) o.cachedAudio = p.cached_audio;
-    if (p.output_audio !== undefined) o.outputAudio = p.output_audio;
-    if (p.output_image !== undefined) o.outputImage = p.output_image;
-    if (p.search_unit !== undefined) o.searchUnit = p.search_unit;
+    for (const [k] of PRICE_KEYS) {
+      const v = p[snakeCase(k)];
+      if (v !== undefined) o[k] = v;
+    }
     out[model] = o;
   }
   return out;

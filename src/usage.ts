@@ -2,6 +2,7 @@ import { ValidationError } from './errors.ts';
 import { apiKeyId } from './key-id.ts';
 import { checkKeys, keySet } from './keys.ts';
 import { redactSecrets, redactValues } from './logger.ts';
+import { PART_RULES, type PartRule } from './usage-fields.ts';
 
 /** What kind of call: chat or completion, embedding, or reranking. */
 export type ServiceType = 'llm' | 'embedding' | 'reranking';
@@ -276,11 +277,6 @@ function metadataOf(value: unknown): Record<string, unknown> | null {
   return json === '{}' ? null : (JSON.parse(json) as Record<string, unknown>);
 }
 
-/** Throws the error of a count above the count that includes it (`part` of `whole`). */
-function notPart(partField: string, part: number, wholeField: string, whole: number | null): never {
-  throw new ValidationError(partField, part, `more than ${wholeField} (${whole}), which includes them`);
-}
-
 const USAGE_WHERE = { what: 'a usage record', hints: USAGE_KEY_HINTS };
 
 /**
@@ -356,45 +352,6 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   const searchUnits = count(input.searchUnits, 'searchUnits');
   const webSearches = count(input.webSearches, 'webSearches');
   let totalTokens = count(input.totalTokens, 'totalTokens');
-  // Each count that is part of another is no more than it: above, it is a bug in the caller. The
-  // parts of the cache writes and of the cached audio need their whole; the others are checked
-  // when theirs is known. (The checks stay inline: this runs for every call.)
-  if (cacheWrite1hTokens !== null && cacheWrite1hTokens > (cacheWriteTokens ?? 0))
-    notPart('cacheWrite1hTokens', cacheWrite1hTokens, 'cacheWriteTokens', cacheWriteTokens);
-  if (cachedAudioTokens !== null) {
-    if (cachedAudioTokens > (cachedInputTokens ?? 0))
-      notPart('cachedAudioTokens', cachedAudioTokens, 'cachedInputTokens', cachedInputTokens);
-    if (cachedAudioTokens > (inputAudioTokens ?? 0)) notPart('cachedAudioTokens', cachedAudioTokens, 'inputAudioTokens', inputAudioTokens);
-  }
-  if (inputTokens !== null) {
-    if (cachedInputTokens !== null && cachedInputTokens > inputTokens)
-      notPart('cachedInputTokens', cachedInputTokens, 'inputTokens', inputTokens);
-    if (cacheWriteTokens !== null && (cachedInputTokens ?? 0) + cacheWriteTokens > inputTokens) {
-      throw new ValidationError(
-        'cacheWriteTokens',
-        cacheWriteTokens,
-        `cached plus cache-write tokens exceed inputTokens (${inputTokens}), which includes them`,
-      );
-    }
-    if (inputAudioTokens !== null && inputAudioTokens > inputTokens)
-      notPart('inputAudioTokens', inputAudioTokens, 'inputTokens', inputTokens);
-  }
-  if (outputTokens !== null) {
-    if (reasoningTokens !== null && reasoningTokens > outputTokens)
-      notPart('reasoningTokens', reasoningTokens, 'outputTokens', outputTokens);
-    if (outputAudioTokens !== null && outputAudioTokens > outputTokens)
-      notPart('outputAudioTokens', outputAudioTokens, 'outputTokens', outputTokens);
-    if (outputImageTokens !== null) {
-      if (outputImageTokens > outputTokens) notPart('outputImageTokens', outputImageTokens, 'outputTokens', outputTokens);
-      if ((outputAudioTokens ?? 0) + outputImageTokens > outputTokens) {
-        throw new ValidationError(
-          'outputImageTokens',
-          outputImageTokens,
-          `audio plus image output tokens exceed outputTokens (${outputTokens}), which includes them`,
-        );
-      }
-    }
-  }
   // An unknown count is not 0 in the total either: an LLM call whose output (or any call whose
   // input) is unknown has an unknown total. Embeddings and reranks have no output.
   if (totalTokens === null && inputTokens !== null && (outputTokens !== null || st !== 'llm')) {
@@ -446,7 +403,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   let metadata = metadataOf(input.metadata);
   if (error && key !== undefined && metadata !== null) metadata = redactValues(metadata, key);
 
-  return {
+  const record: ValidUsage = {
     timestamp: timestampOf(input.timestamp),
     provider,
     serviceType: st,
@@ -478,4 +435,45 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     costUsd,
     costPicoUsd: null,
   };
+  checkParts(record);
+  return record;
 }
+
+/** The error of the part-of rule `i` broken: `part` above its `whole` (less the other part, `plus`). */
+function partError(i: number, part: number, whole: number | null, plus: number | null): ValidationError {
+  const rule = PART_RULES[i] as PartRule;
+  const reason =
+    rule.plus === undefined
+      ? `more than ${rule.of} (${whole}), which includes them`
+      : `with ${plus} ${rule.plus}, more than ${rule.of} (${whole}), which includes both`;
+  return new ValidationError(rule.part, part, reason);
+}
+
+/**
+ * Each count that is part of another is no more than it (with the other parts it is disjoint
+ * from): above, it is a bug in the caller. The rules are the table's (usage-fields.ts). A part
+ * whose whole is unknown waits for it, but those that need their whole (the one-hour cache writes,
+ * the cached audio) take it as 0.
+ *
+ * The checks are written out from the table once, at load, as one function reading each field by
+ * name: this runs for every call, and a loop over the rules reading `r[rule.part]` (a lookup by a
+ * different name each time) made validateUsage about twice as slow (measured; bench/record.ts).
+ */
+function compilePartChecks(): (r: ValidUsage) => void {
+  const name = (f: string) => {
+    // The table's own names: identifiers, checked so that nothing else can reach the source.
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(f)) throw new Error(`not a field name: ${f}`);
+    return `r.${f}`;
+  };
+  const body = PART_RULES.map((rule, i) => {
+    const whole = name(rule.of);
+    const test =
+      rule.needsWhole === true
+        ? `w = ${whole}; q = ${rule.plus === undefined ? 0 : `${name(rule.plus)} ?? 0`}; if (p + q > (w ?? 0))`
+        : `w = ${whole}; q = ${rule.plus === undefined ? 0 : `${name(rule.plus)} ?? 0`}; if (w !== null && p + q > w)`;
+    return `p = ${name(rule.part)}; if (p !== null) { ${test} throw fail(${i}, p, w, ${rule.plus === undefined ? 'null' : 'q'}); }`;
+  });
+  return new Function('fail', `'use strict'; return function checkParts(r) { let p, w, q; ${body.join('\n')} };`)(partError);
+}
+
+const checkParts = compilePartChecks();

@@ -5,6 +5,7 @@ import { picoToUsd } from '../pricing/money.ts';
 import { costPico } from '../pricing/price-book.ts';
 import { extractUsage, PROVIDERS } from '../providers/index.ts';
 import type { Usage } from '../providers/types.ts';
+import { COUNT_FIELDS, type CountField, fieldSpec, type InspectLine } from '../usage-fields.ts';
 import { cliPriceBook } from './pricing.ts';
 
 export interface InspectArgs {
@@ -55,24 +56,50 @@ export function inspectFile(args: InspectArgs): { usage: Usage; costUsd: number 
       ? null
       : costPico(
           price,
+          // Every count of the table of record fields, unknown ones null.
           {
-            inputTokens: usage.inputTokens ?? null,
-            outputTokens: usage.outputTokens ?? null,
-            cachedInputTokens: usage.cachedInputTokens ?? null,
-            cacheWriteTokens: usage.cacheWriteTokens ?? null,
-            cacheWrite1hTokens: usage.cacheWrite1hTokens ?? null,
-            inputAudioTokens: usage.inputAudioTokens ?? null,
-            cachedAudioTokens: usage.cachedAudioTokens ?? null,
-            outputAudioTokens: usage.outputAudioTokens ?? null,
-            outputImageTokens: usage.outputImageTokens ?? null,
-            totalTokens: usage.totalTokens ?? null,
-            searchUnits: usage.searchUnits ?? null,
-            webSearches: usage.webSearches ?? null,
+            ...(Object.fromEntries(COUNT_FIELDS.map((f) => [f, (usage as Partial<Record<CountField, number>>)[f] ?? null])) as Record<
+              CountField,
+              number | null
+            >),
             error: false,
           },
           usage.serviceTier,
         );
   return { usage, costUsd: pico === null ? null : picoToUsd(pico), priceSource: price?.sourceDetail ?? null };
+}
+
+/** A count's line is shown: always, when the provider sent it, or when above 0 (audio: OpenAI reports 0 on every chat completion). */
+function shown(line: InspectLine, v: number | undefined): boolean {
+  const show = line.show ?? 'always';
+  return show === 'always' || (show === 'known' ? v !== undefined : v !== undefined && v > 0);
+}
+
+/**
+ * The counts' lines, from the table of record fields: each count under the one that includes it
+ * (those always shown first), and those marked `inside` in brackets after it: `300 (100 for 1 hour)`.
+ */
+export function countLines(u: Usage): string[] {
+  const counts = u as unknown as Partial<Record<CountField, number>>;
+  const n = (v: number | undefined) => (v === undefined ? 'unknown' : v.toLocaleString('en-US'));
+  const lines: string[] = [];
+  const add = (field: CountField, depth: number) => {
+    const line = fieldSpec(field).inspect as InspectLine;
+    const v = counts[field];
+    const inside = COUNT_FIELDS.filter((f) => fieldSpec(f).inspect?.under === field && fieldSpec(f).inspect?.inside === true)
+      .filter((f) => shown(fieldSpec(f).inspect as InspectLine, counts[f]))
+      .map((f) => ` (${n(counts[f])} ${fieldSpec(f).inspect?.label})`);
+    lines.push(`${`${'  '.repeat(depth)}${line.label}`.padEnd(16)}${n(v)}${inside.join('')}`);
+    const children = COUNT_FIELDS.filter((f) => fieldSpec(f).inspect?.under === field && fieldSpec(f).inspect?.inside !== true);
+    // Those always shown first: `cached`, `cache write`, then `audio` when there is some.
+    children.sort((a, b) => +(fieldSpec(a).inspect?.show !== undefined) - +(fieldSpec(b).inspect?.show !== undefined));
+    for (const c of children) if (shown(fieldSpec(c).inspect as InspectLine, counts[c])) add(c, depth + 1);
+  };
+  for (const f of COUNT_FIELDS) {
+    const line = fieldSpec(f).inspect;
+    if (line !== undefined && line.under === undefined && shown(line, counts[f])) add(f, 0);
+  }
+  return lines;
 }
 
 /** `tokenmeter inspect <file> --provider <id>`. */
@@ -86,25 +113,13 @@ export function inspectCommand(args: InspectArgs, out: (s: string) => void): num
     return 0;
   }
   const u = r.usage;
-  const n = (v: number | undefined) => (v === undefined ? 'unknown' : v.toLocaleString('en-US'));
   const lines = [
     `provider        ${u.provider}`,
     `model           ${u.model ?? 'unknown'}${u.requestModel !== undefined && u.requestModel !== u.model ? ` (requested ${u.requestModel})` : ''}`,
     `kind            ${u.serviceType} / ${u.operation}`,
     `usage           ${u.usageSource}${u.partial ? ', partial (the stream ended early)' : ''}`,
-    `input tokens    ${n(u.inputTokens)}`,
-    `  cached        ${n(u.cachedInputTokens)}`,
-    `  cache write   ${n(u.cacheWriteTokens)}${u.cacheWrite1hTokens ? ` (${n(u.cacheWrite1hTokens)} for 1 hour)` : ''}`,
+    ...countLines(u),
   ];
-  // Audio counts only for the calls that had audio (OpenAI reports 0 on every chat completion), which bill them apart.
-  if (u.inputAudioTokens)
-    lines.push(`  audio         ${n(u.inputAudioTokens)}${u.cachedAudioTokens ? ` (${n(u.cachedAudioTokens)} cached)` : ''}`);
-  lines.push(`output tokens   ${n(u.outputTokens)}`, `  reasoning     ${n(u.reasoningTokens)}`);
-  if (u.outputAudioTokens) lines.push(`  audio         ${n(u.outputAudioTokens)}`);
-  if (u.outputImageTokens) lines.push(`  images        ${n(u.outputImageTokens)}`);
-  lines.push(`total tokens    ${n(u.totalTokens)}`);
-  if (u.searchUnits !== undefined) lines.push(`search units    ${n(u.searchUnits)}`);
-  if (u.webSearches !== undefined) lines.push(`web searches    ${n(u.webSearches)}`);
   if (u.serviceTier !== undefined) lines.push(`service tier    ${u.serviceTier}`);
   lines.push(
     `cost            ${r.costUsd === null ? 'unknown (no price, or usage not reported)' : `$${r.costUsd.toFixed(8).replace(/0+$/, '').replace(/\.$/, '')}`}`,

@@ -1,4 +1,6 @@
 import type { UsageRecord } from '../usage.ts';
+import type { RareCount } from '../usage-fields.ts';
+import { rareJson } from './rare.ts';
 
 /**
  * A batch of records as one Float64Array and a table of its distinct strings: how the main thread
@@ -7,22 +9,15 @@ import type { UsageRecord } from '../usage.ts';
  * built per row).
  */
 
-/** The count and money fields of a record, carried as numbers (null as NaN). */
+/** The common count and money fields of a record, carried as numbers (null as NaN). */
 const NUMBERS = [
   'timestamp',
   'inputTokens',
   'outputTokens',
   'cachedInputTokens',
   'cacheWriteTokens',
-  'cacheWrite1hTokens',
-  'inputAudioTokens',
-  'cachedAudioTokens',
-  'outputAudioTokens',
-  'outputImageTokens',
   'reasoningTokens',
   'totalTokens',
-  'searchUnits',
-  'webSearches',
   'costUsd',
   'costPicoUsd',
   'durationMs',
@@ -42,11 +37,14 @@ const STRINGS = [
   'errorType',
 ] as const satisfies readonly (keyof UsageRecord)[];
 
-/** Every field of a record, in the order a batch carries them to the writer thread. */
-export const RECORD_FIELDS = [...NUMBERS, 'error', ...STRINGS, 'metadata'] as const;
+/**
+ * Every field of a record, in the order a batch carries them to the writer thread; the rare counts
+ * (usage-fields.ts) travel together as the `rare` column's JSON (rare.ts), a string of the batch.
+ */
+export const RECORD_FIELDS = [...NUMBERS, 'error', ...STRINGS, 'metadata', 'rare'] as const;
 
-// A field added to UsageRecord and not here fails to compile.
-const everyField: Record<Exclude<keyof UsageRecord, (typeof RECORD_FIELDS)[number]>, never> = {};
+// A field added to UsageRecord and neither here nor among the rare counts fails to compile.
+const everyField: Record<Exclude<keyof UsageRecord, (typeof RECORD_FIELDS)[number] | RareCount>, never> = {};
 void everyField;
 
 /** Values per record in an encoded batch. */
@@ -90,31 +88,25 @@ export function encodeBatch(batch: readonly UsageRecord[]): EncodedBatch {
     v[o + 2] = n(r.outputTokens);
     v[o + 3] = n(r.cachedInputTokens);
     v[o + 4] = n(r.cacheWriteTokens);
-    v[o + 5] = n(r.cacheWrite1hTokens);
-    v[o + 6] = n(r.inputAudioTokens);
-    v[o + 7] = n(r.cachedAudioTokens);
-    v[o + 8] = n(r.outputAudioTokens);
-    v[o + 9] = n(r.outputImageTokens);
-    v[o + 10] = n(r.reasoningTokens);
-    v[o + 11] = n(r.totalTokens);
-    v[o + 12] = n(r.searchUnits);
-    v[o + 13] = n(r.webSearches);
-    v[o + 14] = n(r.costUsd);
-    v[o + 15] = n(r.costPicoUsd);
-    v[o + 16] = n(r.durationMs);
-    v[o + 17] = r.error ? 1 : 0;
-    v[o + 18] = s(r.provider);
-    v[o + 19] = s(r.serviceType);
-    v[o + 20] = s(r.model);
-    v[o + 21] = s(r.requestModel);
-    v[o + 22] = s(r.operation);
-    v[o + 23] = s(r.apiKeyId);
-    v[o + 24] = s(r.userId);
-    v[o + 25] = s(r.threadId);
-    v[o + 26] = s(r.agent);
-    v[o + 27] = s(r.errorMessage);
-    v[o + 28] = s(r.errorType);
-    v[o + 29] = r.metadata === null ? -1 : s(JSON.stringify(r.metadata));
+    v[o + 5] = n(r.reasoningTokens);
+    v[o + 6] = n(r.totalTokens);
+    v[o + 7] = n(r.costUsd);
+    v[o + 8] = n(r.costPicoUsd);
+    v[o + 9] = n(r.durationMs);
+    v[o + 10] = r.error ? 1 : 0;
+    v[o + 11] = s(r.provider);
+    v[o + 12] = s(r.serviceType);
+    v[o + 13] = s(r.model);
+    v[o + 14] = s(r.requestModel);
+    v[o + 15] = s(r.operation);
+    v[o + 16] = s(r.apiKeyId);
+    v[o + 17] = s(r.userId);
+    v[o + 18] = s(r.threadId);
+    v[o + 19] = s(r.agent);
+    v[o + 20] = s(r.errorMessage);
+    v[o + 21] = s(r.errorType);
+    v[o + 22] = r.metadata === null ? -1 : s(JSON.stringify(r.metadata));
+    v[o + 23] = s(rareJson(r));
     o += WIDTH;
   }
   return { values: v, strings };

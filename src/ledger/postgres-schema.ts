@@ -17,6 +17,8 @@
  * - `tokenmeter_imports` keeps how far `tokenmeter migrate` has copied each SQLite ledger (its last
  *   record id, in the same transaction as the rows), so that running it again adds only what is new.
  */
+import { FIELD_LIST } from '../usage-fields.ts';
+
 export const PG_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE records (
@@ -122,7 +124,48 @@ export const PG_MIGRATIONS: readonly string[] = [
     api_key_id, user_id, thread_id, agent, duration_us / 1000.0 AS duration_ms, error, error_type, error_message, metadata
   FROM records;
   `,
+  // 2: the rare counts in one jsonb column `rare`, only those a record has, as in SQLite's schema 6
+  // (a new rare count needs no column); the view is made from the table of record fields after the
+  // migrations (usageRecordsViewPg). Dropping a column in PostgreSQL only marks it dropped.
+  `
+  DROP VIEW usage_records;
+  ALTER TABLE records ADD COLUMN rare jsonb;
+  UPDATE records SET rare = jsonb_strip_nulls(jsonb_build_object('cache_write_1h_tokens', cache_write_1h_tokens,
+    'input_audio_tokens', input_audio_tokens, 'cached_audio_tokens', cached_audio_tokens, 'output_audio_tokens', output_audio_tokens,
+    'output_image_tokens', output_image_tokens, 'search_units', search_units, 'web_searches', web_searches))
+  WHERE cache_write_1h_tokens IS NOT NULL OR input_audio_tokens IS NOT NULL OR cached_audio_tokens IS NOT NULL
+    OR output_audio_tokens IS NOT NULL OR output_image_tokens IS NOT NULL OR search_units IS NOT NULL OR web_searches IS NOT NULL;
+  ALTER TABLE records DROP COLUMN cache_write_1h_tokens, DROP COLUMN input_audio_tokens, DROP COLUMN cached_audio_tokens,
+    DROP COLUMN output_audio_tokens, DROP COLUMN output_image_tokens, DROP COLUMN search_units, DROP COLUMN web_searches;
+  `,
 ];
+
+/** A record field as the PostgreSQL view reads it from `records`. */
+function pgViewColumn(kind: string, column: string, rare: boolean): string {
+  if (rare) return `(rare ->> '${column}')::bigint AS ${column}`;
+  switch (kind) {
+    case 'time':
+      return `to_char(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
+    case 'usd':
+      return `cost_pico / 1e12 AS ${column}`;
+    case 'ms':
+      return `duration_us / 1000.0 AS ${column}`;
+    default:
+      return column;
+  }
+}
+
+/** The view's columns, in order: the store compares them with the view's to know when to make it anew. */
+export const PG_VIEW_COLUMNS: readonly string[] = ['id', ...FIELD_LIST.map(([, f]) => f.column)];
+
+/**
+ * The `usage_records` view, made from the table of record fields (usage-fields.ts), as SQLite's
+ * (schema.ts): made anew whenever its columns differ from the table's, without a migration.
+ */
+export function usageRecordsViewPg(): string {
+  const cols = FIELD_LIST.map(([, f]) => pgViewColumn(f.kind, f.column, f.rare === true));
+  return `CREATE VIEW usage_records AS SELECT id, ${cols.join(', ')} FROM records`;
+}
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import type Pg from 'pg';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
-import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-schema.ts';
+import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, PG_VIEW_COLUMNS, usageRecordsViewPg } from './postgres-schema.ts';
+import { rareCounts, rareJson } from './rare.ts';
 import {
   addToGroup,
   COLUMN,
@@ -47,15 +48,8 @@ const INSERT_COLUMNS = [
   ['output_tokens', 'bigint'],
   ['cached_input_tokens', 'bigint'],
   ['cache_write_tokens', 'bigint'],
-  ['cache_write_1h_tokens', 'bigint'],
-  ['input_audio_tokens', 'bigint'],
-  ['cached_audio_tokens', 'bigint'],
-  ['output_audio_tokens', 'bigint'],
-  ['output_image_tokens', 'bigint'],
   ['reasoning_tokens', 'bigint'],
   ['total_tokens', 'bigint'],
-  ['search_units', 'bigint'],
-  ['web_searches', 'bigint'],
   ['cost_pico', 'bigint'],
   ['api_key_id', 'text'],
   ['user_id', 'text'],
@@ -66,6 +60,7 @@ const INSERT_COLUMNS = [
   ['error_type', 'text'],
   ['error_message', 'text'],
   ['metadata', 'jsonb'],
+  ['rare', 'jsonb'],
 ] as const;
 
 /**
@@ -175,12 +170,24 @@ export class PostgresStore implements LedgerStore {
         const current = r.rows[0]?.version ?? 0;
         if (current > PG_SCHEMA_VERSION)
           throw new Error(`its schema version ${current} is newer than this tokenmeter's (${PG_SCHEMA_VERSION})`);
-        if (current === PG_SCHEMA_VERSION) return;
+        // The view holds no data: made anew from the table of record fields whenever its columns differ (a field added).
+        const viewColumns = async () =>
+          (
+            await client.query<{ c: string }>(
+              "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'usage_records' ORDER BY ordinal_position",
+            )
+          ).rows.map((r) => r.c);
+        const sameView = (cols: string[]) => cols.join() === PG_VIEW_COLUMNS.join();
+        if (current === PG_SCHEMA_VERSION && sameView(await viewColumns())) return;
         await client.query('BEGIN');
         try {
           for (let i = current; i < PG_SCHEMA_VERSION; i++) await client.query(PG_MIGRATIONS[i] as string);
           await client.query('DELETE FROM tokenmeter_schema');
           await client.query('INSERT INTO tokenmeter_schema (version) VALUES ($1)', [PG_SCHEMA_VERSION]);
+          if (!sameView(await viewColumns())) {
+            await client.query('DROP VIEW IF EXISTS usage_records');
+            await client.query(usageRecordsViewPg());
+          }
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK').catch(() => {});
@@ -289,15 +296,8 @@ export class PostgresStore implements LedgerStore {
         r.outputTokens,
         r.cachedInputTokens,
         r.cacheWriteTokens,
-        r.cacheWrite1hTokens,
-        r.inputAudioTokens,
-        r.cachedAudioTokens,
-        r.outputAudioTokens,
-        r.outputImageTokens,
         r.reasoningTokens,
         r.totalTokens,
-        r.searchUnits,
-        r.webSearches,
         r.costPicoUsd,
         r.apiKeyId,
         r.userId,
@@ -308,6 +308,7 @@ export class PostgresStore implements LedgerStore {
         r.errorType,
         r.errorMessage,
         r.metadata === null ? null : JSON.stringify(r.metadata),
+        rareJson(r),
       ];
       for (let c = 0; c < v.length; c++) (cols[c] as unknown[])[i] = v[c] ?? null;
     }
@@ -578,15 +579,9 @@ export class PostgresStore implements LedgerStore {
       outputTokens: n(row.output_tokens),
       cachedInputTokens: n(row.cached_input_tokens),
       cacheWriteTokens: n(row.cache_write_tokens),
-      cacheWrite1hTokens: n(row.cache_write_1h_tokens),
-      inputAudioTokens: n(row.input_audio_tokens),
-      cachedAudioTokens: n(row.cached_audio_tokens),
-      outputAudioTokens: n(row.output_audio_tokens),
-      outputImageTokens: n(row.output_image_tokens),
       reasoningTokens: n(row.reasoning_tokens),
       totalTokens: n(row.total_tokens),
-      searchUnits: n(row.search_units),
-      webSearches: n(row.web_searches),
+      ...rareCounts(row.rare as Record<string, unknown> | null),
       costUsd: pico === null ? null : pico / 1e12,
       costPicoUsd: pico,
       apiKeyId: (row.api_key_id as string | null) ?? null,

@@ -21,6 +21,8 @@
  * (string ids start at 1). They are kept in the same transaction as the rows they sum, so they
  * never disagree with them.
  */
+import { FIELD_LIST } from '../usage-fields.ts';
+
 /** The sums every rollup keeps, in column order (rollup.ts's rollupSums gives them in this order). */
 export const ROLLUP_SUM_COLUMNS = [
   'requests',
@@ -260,6 +262,92 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX alertmanager_alerts_received ON alertmanager_alerts (last_received_at);
   `,
+  // 6: the rare counts (one-hour cache writes, audio, image output, search units, web searches),
+  // which most records leave empty, move from a column each to one nullable JSON column `rare`
+  // holding only those a record has (rare.ts): in SQLite every column costs every row a header
+  // byte, NULL or not, and a new rare count now needs no column. The table is rebuilt once (one
+  // copy, not one per dropped column); the usage_records view is made from the table of record
+  // fields after the migrations (usageRecordsViewSql).
+  //
+  // And a thread's rows are found through the minutes it had calls in (thread_minutes), not an
+  // index entry per row: the index on thread_id held the row's 8-byte id for every record (19
+  // bytes a record); a (thread, minute) pair is some 13 bytes for all of that thread's calls of the
+  // minute, and the minute's rows (23 at 1M records a month, 230 at 10M) are read by their ids.
+  `
+  DROP VIEW usage_records;
+  CREATE TABLE records_v6 (
+    id INTEGER PRIMARY KEY,
+    provider INTEGER NOT NULL,
+    service_type INTEGER NOT NULL,
+    model INTEGER NOT NULL,
+    request_model INTEGER,
+    operation INTEGER NOT NULL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cached_input_tokens INTEGER,
+    cache_write_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    total_tokens INTEGER,
+    cost_pico INTEGER,
+    api_key_id INTEGER,
+    user_id INTEGER,
+    thread_id INTEGER,
+    agent INTEGER,
+    duration_us INTEGER,
+    error INTEGER NOT NULL,
+    error_type INTEGER,
+    error_message TEXT,
+    metadata TEXT,
+    rare TEXT
+  );
+  INSERT INTO records_v6
+  SELECT id, provider, service_type, model, request_model, operation, input_tokens, output_tokens, cached_input_tokens,
+    cache_write_tokens, reasoning_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us,
+    error, error_type, error_message, metadata,
+    NULLIF(json_patch('{}', json_object('cache_write_1h_tokens', cache_write_1h_tokens, 'input_audio_tokens', input_audio_tokens,
+      'cached_audio_tokens', cached_audio_tokens, 'output_audio_tokens', output_audio_tokens, 'output_image_tokens', output_image_tokens,
+      'search_units', search_units, 'web_searches', web_searches)), '{}')
+  FROM records ORDER BY id;
+  DROP TABLE records;
+  ALTER TABLE records_v6 RENAME TO records;
+  CREATE TABLE thread_minutes (
+    thread_id INTEGER NOT NULL,
+    minute INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, minute)
+  ) WITHOUT ROWID;
+  INSERT INTO thread_minutes SELECT DISTINCT thread_id, (id >> 10) / 60000 FROM records WHERE thread_id IS NOT NULL ORDER BY 1, 2;
+  CREATE INDEX records_run ON records (json_extract(metadata, '$.run_id')) WHERE metadata IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** A record field's stored form in `records`, as the view reads it (`r` is `records`, `s_<column>` a label's string). */
+function sqliteViewColumn(kind: string, column: string, rare: boolean): string {
+  if (rare) return `json_extract(r.rare, '$.${column}') AS ${column}`;
+  switch (kind) {
+    case 'time':
+      return `strftime('%Y-%m-%dT%H:%M:%fZ', (r.id >> 10) / 1000.0, 'unixepoch') AS ${column}`;
+    case 'label':
+      return `s_${column}.value AS ${column}`;
+    case 'usd':
+      return `r.cost_pico / 1e12 AS ${column}`;
+    case 'ms':
+      return `r.duration_us / 1000.0 AS ${column}`;
+    default:
+      return `r.${column}`;
+  }
+}
+
+/**
+ * The `usage_records` view, made from the table of record fields (usage-fields.ts): every field by
+ * its export name, labels by their strings, rare counts out of the `rare` column. It holds no data,
+ * so the store makes it anew whenever the table changes (a field added), without a migration.
+ */
+export function usageRecordsViewSql(): string {
+  const cols = FIELD_LIST.map(([, f]) => sqliteViewColumn(f.kind, f.column, f.rare === true));
+  const joins = FIELD_LIST.filter(([, f]) => f.kind === 'label').map(
+    ([, f]) => `LEFT JOIN strings s_${f.column} ON s_${f.column}.id = r.${f.column}`,
+  );
+  return `CREATE VIEW usage_records AS SELECT r.id, ${cols.join(', ')} FROM records r ${joins.join(' ')}`;
+}

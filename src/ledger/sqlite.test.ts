@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectUntil } from '../../test/helpers/gc.ts';
-import { expected, randomRecords, rec } from '../../test/helpers/ledger-records.ts';
+import { everyCount, expected, randomRecords, rec, rng } from '../../test/helpers/ledger-records.ts';
 import { workload } from '../../test/helpers/workload.ts';
 import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { fieldSpec, RARE_COUNTS } from '../usage-fields.ts';
 import { HOUR_MS } from './rollup.ts';
 import { MIGRATIONS } from './schema.ts';
-import { SqliteStore, userHoursSql } from './sqlite.ts';
+import { SqliteStore, THREAD_IDS_SQL, userHoursSql } from './sqlite.ts';
 
 const open: SqliteStore[] = [];
 function store(file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db')): SqliteStore {
@@ -86,7 +87,7 @@ describe('SqliteStore', () => {
     db.close();
   });
 
-  it('stores repeated strings once: under 120 bytes a record on disk, rollups and indexes included', async () => {
+  it('stores repeated strings once: under 100 bytes a record on disk, rollups and indexes included', async () => {
     const s = store();
     const n = 50_000;
     const batch: UsageRecord[] = [];
@@ -98,11 +99,12 @@ describe('SqliteStore', () => {
     // 200 users, 6,250 threads, and a handful of providers, models, agents, operations and keys.
     expect((db.prepare('SELECT COUNT(*) AS n FROM strings').get() as { n: number }).n).toBeLessThan(6_500);
     db.close();
-    // 20 plain columns took 245 bytes a row here. Under 100 before schema 4: rollup_user_hour takes some
-    // 20 bytes a record here (a bucket of ~40 bytes for every 2.3 records: 200 users, 3 models and agents
-    // each, 1,385 records an hour), less the denser the traffic (2 bytes at 10 times this rate).
-    expect(s.pageBytes() / n).toBeLessThan(120);
-  });
+    // 20 plain columns took 245 bytes a row here. rollup_user_hour takes some 20 bytes a record here (a
+    // bucket of ~40 bytes for every 2.3 records: 200 users, 3 models and agents each, 1,385 records an
+    // hour), less the denser the traffic (2 bytes at 10 times this rate). 120 before schema 6: a column
+    // for each rare count (a header byte each, NULL or not) and an index entry a row for threads.
+    expect(s.pageBytes() / n).toBeLessThan(100);
+  }, 30_000);
 
   it('writes a batch all or nothing, and names the file when it cannot', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-ledger-'));
@@ -379,9 +381,9 @@ describe('SqliteStore', () => {
     expect(plan("SELECT SUM(input_tokens) FROM records WHERE metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = 'r'")).toMatch(
       /USING INDEX records_run/,
     );
+    // Threads through thread_minutes (schema 6), not an index entry a row.
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' ORDER BY name").pluck().all()).toEqual([
       'records_run',
-      'records_thread',
     ]);
     // A user's usage with ragged ends counts the rows of before the migration as well as the new ones,
     // and still does once the rows of the first day's whole hours are gone: those come from rollup_user_hour.
@@ -406,6 +408,93 @@ describe('SqliteStore', () => {
     const [run] = s.aggregateSync({ runId: 'run-1' }, []);
     const gone = (r: UsageRecord) => r.timestamp >= start + 6 * HOUR_MS && r.timestamp < start + 86_400_000;
     expect(run?.requests).toBe(records.filter((r) => r.metadata?.run_id === 'run-1' && !gone(r)).length);
+  });
+
+  it('migrates a ledger of the fifth schema in place: every field of every record kept, the rare counts moved to one column', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
+    const start = Date.UTC(2026, 9, 1);
+    // Records with every field, some rare counts each, and some with none.
+    const r = rng(5);
+    const records = randomRecords(600, 5, start, 86_400_000).map((x, i) => {
+      const rare = Object.fromEntries(RARE_COUNTS.map((f) => [f, r() < 0.2 ? Math.floor(r() * 50) : null]));
+      return i % 100 === 0
+        ? everyCount({ timestamp: x.timestamp, metadata: { run_id: 'r1' }, durationMs: 12.25 })
+        : { ...x, ...rare, requestModel: i % 7 === 0 ? 'alias' : null, errorMessage: x.error ? 'boom' : null };
+    });
+    records.sort((a, b) => a.timestamp - b.timestamp);
+    // A ledger as version 5 left it: a column for each rare count, written with that schema's own SQL.
+    const v5 = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 5)) v5.exec(m);
+    v5.pragma('user_version = 5');
+    const ids = new Map<string, number>();
+    const sid = (v: string | null) => {
+      if (v === null) return null;
+      if (!ids.has(v)) ids.set(v, (v5.prepare('INSERT INTO strings (value) VALUES (?) RETURNING id').get(v) as { id: number }).id);
+      return ids.get(v) as number;
+    };
+    const insert = v5.prepare(
+      `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
+        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, input_audio_tokens, cached_audio_tokens, output_audio_tokens,
+        output_image_tokens, reasoning_tokens, total_tokens, search_units, web_searches, cost_pico, api_key_id, user_id, thread_id, agent,
+        duration_us, error, error_type, error_message, metadata) VALUES (${Array(29).fill('?').join(', ')})`,
+    );
+    v5.transaction(() => {
+      for (const [i, x] of records.entries())
+        insert.run(
+          ...[x.timestamp * 1024 + i, sid(x.provider), sid(x.serviceType), sid(x.model), sid(x.requestModel), sid(x.operation)],
+          ...[x.inputTokens, x.outputTokens, x.cachedInputTokens, x.cacheWriteTokens, x.cacheWrite1hTokens, x.inputAudioTokens],
+          ...[x.cachedAudioTokens, x.outputAudioTokens, x.outputImageTokens, x.reasoningTokens, x.totalTokens, x.searchUnits],
+          ...[x.webSearches, x.costPicoUsd, sid(x.apiKeyId), sid(x.userId), sid(x.threadId), sid(x.agent)],
+          ...[x.durationMs === null ? null : x.durationMs * 1000, x.error ? 1 : 0, sid(x.errorType), x.errorMessage],
+          x.metadata === null ? null : JSON.stringify(x.metadata),
+        );
+    })();
+    v5.close();
+    const want = records.map((x) => ({ ...x, costUsd: x.costPicoUsd === null ? null : x.costPicoUsd / 1e12 }));
+    const strip = (xs: (UsageRecord & { id: number })[]) => xs.map(({ id, ...x }) => x);
+    // Read without migrating (a read-only CLI command on a ledger no writer has opened since the upgrade).
+    const readonly = new SqliteStore(file, { readonly: true });
+    expect(strip(readonly.recordsSync({ order: 'asc' }))).toEqual(want);
+    readonly.closeSync();
+    const s = store(file);
+    expect(strip(s.recordsSync({ order: 'asc' }))).toEqual(want);
+    expect(s.aggregateSync({ runId: 'r1' }, [])[0]?.requests).toBe(6);
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('records') as string[]).filter((c) =>
+      /audio|image|1h|search|web/.test(c),
+    );
+    expect(columns).toEqual([]);
+    // The rare column holds only the counts a record has; a record with none holds NULL.
+    const rare = db.prepare('SELECT rare FROM records ORDER BY id').pluck().all() as (string | null)[];
+    rare.forEach((json, i) => {
+      const x = records[i] as UsageRecord;
+      const present = Object.fromEntries(RARE_COUNTS.filter((f) => x[f] !== null).map((f) => [fieldSpec(f).column, x[f]]));
+      expect(json === null ? {} : JSON.parse(json)).toEqual(present);
+      if (Object.keys(present).length === 0) expect(json).toBeNull();
+    });
+    expect(rare.filter((x) => x === null).length).toBeGreaterThan(50);
+    // A thread's rows and sums, those of before the migration included, through the minutes it had calls in.
+    for (const threadId of ['t1', 't3']) {
+      const mine = records.filter((x) => x.threadId === threadId);
+      expect(strip(s.recordsSync({ threadId, order: 'asc' }))).toEqual(want.filter((x) => x.threadId === threadId));
+      const since = start + 3 * HOUR_MS + 17;
+      expect(await s.count({ threadId, since })).toBe(mine.filter((x) => x.timestamp >= since).length);
+      const [sum] = s.aggregateSync({ threadId, since }, []);
+      expect(sum?.inputTokens).toBe(mine.filter((x) => x.timestamp >= since).reduce((a, x) => a + (x.inputTokens ?? 0), 0));
+    }
+    const plan = (sql: string) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 1) as { detail: string }[]).map((r) => r.detail).join('; ');
+    // Read by ids, a seek of thread_minutes and a minute of rows at a time: never a scan of the range.
+    const threadPlan = plan(`SELECT * FROM records WHERE +id >= 0 AND +id < 1e18 AND id IN (${THREAD_IDS_SQL}) ORDER BY id DESC LIMIT 5`);
+    expect(threadPlan).toMatch(/SEARCH m USING PRIMARY KEY \(thread_id=\?\)/);
+    expect(threadPlan).toMatch(/SEARCH t USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/);
+    expect(threadPlan).toMatch(/SEARCH records USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+    expect(threadPlan).not.toMatch(/SCAN/);
+    // The view gives the same rare counts back by their names.
+    const view = db.prepare(`SELECT ${RARE_COUNTS.map((f) => fieldSpec(f).column).join(', ')} FROM usage_records ORDER BY id`).all();
+    expect(view).toEqual(records.map((x) => Object.fromEntries(RARE_COUNTS.map((f) => [fieldSpec(f).column, x[f]]))));
+    db.close();
   });
 
   it('refuses a ledger written by a newer tokenmeter', () => {

@@ -14,6 +14,7 @@ import {
   type ReceivedAlertQuery,
   receivedAlerts,
 } from './notifications.ts';
+import { rareCounts } from './rare.ts';
 import {
   addToGroup,
   COLUMN,
@@ -28,7 +29,7 @@ import {
   type RowSums,
   rollupSums,
 } from './rollup.ts';
-import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 type Db = BetterSqlite3.Database;
@@ -64,6 +65,12 @@ const CHUNK = 32;
  * the heap without bound. Strings not in memory are read with one indexed statement.
  */
 const DICT_CACHE = 4096;
+
+/** The unit of thread_minutes: a thread's rows are read a minute of ids at a time (schema 6). */
+const MINUTE_MS = 60_000;
+/** A thread's records: the rows of each minute it had calls in, by their ids, that are its own. Exported for the test of its plan. */
+export const THREAD_IDS_SQL = `SELECT t.id FROM thread_minutes m JOIN records t ON t.id >= m.minute * ${MINUTE_MS * ID_SCALE}
+  AND t.id < (m.minute + 1) * ${MINUTE_MS * ID_SCALE} WHERE m.thread_id = ? AND t.thread_id = ?`;
 
 const SUMS_SQL = `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
   SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
@@ -141,13 +148,20 @@ export class SqliteStore implements LedgerStore {
   #migrate(): void {
     const db = this.#db;
     const current = db.pragma('user_version', { simple: true }) as number;
-    if (current === SCHEMA_VERSION) return;
     if (current > SCHEMA_VERSION) throw new Error(`its schema version ${current} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
+    const view = usageRecordsViewSql();
+    const viewNow = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'usage_records'").pluck();
+    if (current === SCHEMA_VERSION && viewNow.get() === view) return;
     db.transaction(() => {
       // Another process may have migrated while this one waited for the lock.
       const v = db.pragma('user_version', { simple: true }) as number;
       for (let i = v; i < SCHEMA_VERSION; i++) db.exec(MIGRATIONS[i] as string);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      // The view holds no data: made anew from the table of record fields whenever it differs (a field added).
+      if (viewNow.get() !== view) {
+        db.exec('DROP VIEW IF EXISTS usage_records');
+        db.exec(view);
+      }
     }).immediate();
   }
 
@@ -209,10 +223,9 @@ export class SqliteStore implements LedgerStore {
     const insert = this.#prepare(
       'insert',
       `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, input_audio_tokens, cached_audio_tokens, output_audio_tokens,
-        output_image_tokens, reasoning_tokens, total_tokens, search_units, web_searches, cost_pico, api_key_id, user_id, thread_id, agent, duration_us,
-        error, error_type, error_message, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent,
+        duration_us, error, error_type, error_message, metadata, rare)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertMany = this.#prepare(
       'insertMany',
@@ -245,6 +258,9 @@ export class SqliteStore implements LedgerStore {
     };
     const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
     const chunk: unknown[][] = [];
+    // The batch's (thread, minute) pairs, a thread's pair once while its calls follow each other.
+    const threadMinutes: number[] = [];
+    const lastMinute = new Map<number, number>();
     const hours = new RollupBuckets();
     const users = new RollupBuckets();
     const userHours = new RollupBuckets();
@@ -283,21 +299,15 @@ export class SqliteStore implements LedgerStore {
         const cached = num(v[o + AT.cachedInputTokens] as number);
         const total = num(v[o + AT.totalTokens] as number);
         const cost = num(v[o + AT.costPicoUsd] as number);
-        // Most records leave the rare fields empty: the shorter statement binds 16 values, not 29.
+        // Most records leave the other fields empty: the shorter statement binds 16 values, not 23.
         const common =
           (v[o + AT.requestModel] as number) < 0 &&
           Number.isNaN(v[o + AT.cacheWriteTokens]) &&
-          Number.isNaN(v[o + AT.cacheWrite1hTokens]) &&
-          Number.isNaN(v[o + AT.inputAudioTokens]) &&
-          Number.isNaN(v[o + AT.cachedAudioTokens]) &&
-          Number.isNaN(v[o + AT.outputAudioTokens]) &&
-          Number.isNaN(v[o + AT.outputImageTokens]) &&
           Number.isNaN(v[o + AT.reasoningTokens]) &&
-          Number.isNaN(v[o + AT.searchUnits]) &&
-          Number.isNaN(v[o + AT.webSearches]) &&
           (v[o + AT.errorType] as number) < 0 &&
           (v[o + AT.errorMessage] as number) < 0 &&
-          (v[o + AT.metadata] as number) < 0;
+          (v[o + AT.metadata] as number) < 0 &&
+          (v[o + AT.rare] as number) < 0;
         if (common) {
           // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
           chunk.push([
@@ -325,6 +335,7 @@ export class SqliteStore implements LedgerStore {
         } else {
           const message = v[o + AT.errorMessage] as number;
           const metadata = v[o + AT.metadata] as number;
+          const rare = v[o + AT.rare] as number;
           insert.run([
             id,
             provider,
@@ -336,15 +347,8 @@ export class SqliteStore implements LedgerStore {
             output,
             cached,
             num(v[o + AT.cacheWriteTokens] as number),
-            num(v[o + AT.cacheWrite1hTokens] as number),
-            num(v[o + AT.inputAudioTokens] as number),
-            num(v[o + AT.cachedAudioTokens] as number),
-            num(v[o + AT.outputAudioTokens] as number),
-            num(v[o + AT.outputImageTokens] as number),
             num(v[o + AT.reasoningTokens] as number),
             total,
-            num(v[o + AT.searchUnits] as number),
-            num(v[o + AT.webSearches] as number),
             cost,
             key,
             user,
@@ -356,7 +360,15 @@ export class SqliteStore implements LedgerStore {
             // Texts kept as they are, not in the dictionary (metadata as the JSON it was encoded to).
             message < 0 ? null : strings[message],
             metadata < 0 ? null : strings[metadata],
+            rare < 0 ? null : strings[rare],
           ]);
+        }
+        if (thread !== null) {
+          const minute = Math.floor(at / MINUTE_MS);
+          if (lastMinute.get(thread) !== minute) {
+            lastMinute.set(thread, minute);
+            threadMinutes.push(thread, minute);
+          }
         }
         row.error = error;
         row.input = input;
@@ -377,6 +389,7 @@ export class SqliteStore implements LedgerStore {
       this.#addToRollup('rollup_hour', hours);
       this.#addToRollup('rollup_user_day', users);
       this.#addToRollup('rollup_user_hour', userHours);
+      this.#addThreadMinutes(threadMinutes);
     });
     try {
       run.immediate();
@@ -411,6 +424,18 @@ export class SqliteStore implements LedgerStore {
     for (; i < rows.length; i++) one.run(rows[i]);
   }
 
+  /** Adds a batch's (thread, minute) pairs (flat: thread, minute, thread, minute...) that are new, CHUNK a statement. */
+  #addThreadMinutes(pairs: number[]): void {
+    if (pairs.length === 0) return;
+    const sql = (n: number) =>
+      `INSERT INTO thread_minutes VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')} ON CONFLICT DO NOTHING`;
+    const many = this.#prepare('thread_minutes:many', sql(CHUNK));
+    const one = this.#prepare('thread_minutes:one', sql(1));
+    let i = 0;
+    for (; i + 2 * CHUNK <= pairs.length; i += 2 * CHUNK) many.run(pairs.slice(i, i + 2 * CHUNK));
+    for (; i < pairs.length; i += 2) one.run(pairs[i], pairs[i + 1]);
+  }
+
   async write(batch: readonly UsageRecord[]): Promise<void> {
     this.#write(batch);
   }
@@ -420,7 +445,9 @@ export class SqliteStore implements LedgerStore {
     const parts: string[] = [];
     const params: (number | string)[] = [];
     // Rollup ranges arrive aligned to their buckets; record ranges are whole milliseconds of ids.
-    const column = rollup?.time ?? 'id';
+    // A thread's rows are read by their ids (thread_minutes): `+id` keeps SQLite from scanning the range instead.
+    const thread = rollup === undefined && filter.threadId !== undefined;
+    const column = rollup?.time ?? (thread ? '+id' : 'id');
     const at = (ms: number) => (rollup === undefined ? Math.ceil(ms) * ID_SCALE : Math.ceil(ms / rollup.unitMs));
     if (filter.since !== undefined) {
       parts.push(`${column} >= ?`);
@@ -436,6 +463,11 @@ export class SqliteStore implements LedgerStore {
       const id = this.#lookupId(v);
       // A value never recorded matches nothing.
       if (id === undefined) return null;
+      if (field === 'threadId' && thread) {
+        parts.push(`id IN (${THREAD_IDS_SQL})`);
+        params.push(id, id);
+        continue;
+      }
       parts.push(`${COLUMN[field]} = ?`);
       params.push(id);
     }
@@ -611,15 +643,10 @@ export class SqliteStore implements LedgerStore {
       outputTokens: row.output_tokens as number | null,
       cachedInputTokens: row.cached_input_tokens as number | null,
       cacheWriteTokens: row.cache_write_tokens as number | null,
-      cacheWrite1hTokens: row.cache_write_1h_tokens as number | null,
-      inputAudioTokens: row.input_audio_tokens as number | null,
-      cachedAudioTokens: row.cached_audio_tokens as number | null,
-      outputAudioTokens: row.output_audio_tokens as number | null,
-      outputImageTokens: row.output_image_tokens as number | null,
       reasoningTokens: row.reasoning_tokens as number | null,
       totalTokens: row.total_tokens as number | null,
-      searchUnits: row.search_units as number | null,
-      webSearches: row.web_searches as number | null,
+      // A ledger older than schema 6, read without migrating it (readonly), has a column for each.
+      ...rareCounts(row.rare === undefined ? row : (row.rare as string | null)),
       costUsd: pico === null ? null : pico / 1e12,
       costPicoUsd: pico,
       apiKeyId: dict.apiKeyId ?? null,
@@ -656,7 +683,8 @@ export class SqliteStore implements LedgerStore {
     if (where === null) return;
     const page = 2000;
     const cond = where.sql === '' ? 'WHERE' : `${where.sql} AND`;
-    const sql = `SELECT * FROM records ${cond} id > ? ORDER BY id LIMIT ${page}`;
+    const idColumn = filter.threadId !== undefined ? '+id' : 'id';
+    const sql = `SELECT * FROM records ${cond} ${idColumn} > ? ORDER BY id LIMIT ${page}`;
     let id = -1;
     for (;;) {
       const rows = this.#prepare(sql, sql).all(...where.params, id) as Record<string, number | string | null>[];
@@ -691,6 +719,7 @@ export class SqliteStore implements LedgerStore {
           this.#db.prepare('DELETE FROM rollup_hour WHERE hour < ?').run(day * 24);
           this.#db.prepare('DELETE FROM rollup_user_day WHERE day < ?').run(day);
           this.#db.prepare('DELETE FROM rollup_user_hour WHERE hour < ?').run(day * 24);
+          this.#db.prepare('DELETE FROM thread_minutes WHERE minute < ?').run((day * DAY_MS) / MINUTE_MS);
           return n;
         })
         .immediate();

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expected, randomRecords, rec, rng } from '../../test/helpers/ledger-records.ts';
+import { everyCount, expected, randomRecords, rec, rng } from '../../test/helpers/ledger-records.ts';
 import { type PostgresServer, startPostgres } from '../../test/helpers/postgres.ts';
 import type { UsageRecord } from '../usage.ts';
+import { FIELD_LIST } from '../usage-fields.ts';
+import { toSnakeRecord } from './columns.ts';
 import { PostgresStore } from './postgres.ts';
 import { HOUR_MS } from './rollup.ts';
 import { SqliteStore } from './sqlite.ts';
@@ -19,6 +21,8 @@ type UserHourBucket = { hour: number; user: string; requests: number; input: num
 interface StoreFactory {
   open(): Promise<LedgerStore>;
   userHourBuckets(s: LedgerStore): Promise<UserHourBucket[]>;
+  /** The rows of the usage_records view, in id order. */
+  view(s: LedgerStore): Promise<Record<string, unknown>[]>;
 }
 
 const open: LedgerStore[] = [];
@@ -39,6 +43,14 @@ const sqlite: StoreFactory = {
            FROM rollup_user_hour JOIN strings u ON u.id = user_id GROUP BY hour, user_id ORDER BY hour, user`,
         )
         .all() as UserHourBucket[];
+    } finally {
+      db.close();
+    }
+  },
+  async view(s) {
+    const db = new Database(s.location, { readonly: true });
+    try {
+      return db.prepare('SELECT * FROM usage_records ORDER BY id').all() as Record<string, unknown>[];
     } finally {
       db.close();
     }
@@ -64,6 +76,15 @@ const postgres: StoreFactory = {
            SUM(unpriced)::int AS unpriced FROM rollup_user_hour GROUP BY hour, user_id ORDER BY hour, user_id COLLATE "C"`,
       );
       return r.rows as UserHourBucket[];
+    } finally {
+      await client.end();
+    }
+  },
+  async view(s) {
+    const client = new pg.Client({ connectionString: urls.get(s) });
+    await client.connect();
+    try {
+      return (await client.query('SELECT * FROM usage_records ORDER BY id')).rows as Record<string, unknown>[];
     } finally {
       await client.end();
     }
@@ -128,6 +149,39 @@ describe.each([
       expect(await s.span()).toEqual({ first: a.timestamp, last: b.timestamp });
       expect(await s.count({ provider: 'cohere' })).toBe(1);
       expect(await s.count({ provider: 'nobody' })).toBe(0);
+    });
+
+    it('keeps every field of the table of record fields, rare counts included, and its usage_records view gives each back by its export name', async () => {
+      const s = await f.open();
+      const full = everyCount({ metadata: { doc: 'a.pdf' } });
+      const plain = rec({ timestamp: full.timestamp + 1 });
+      await s.write([full, plain]);
+      expect(await s.records({ order: 'asc' })).toEqual([
+        { ...full, id: expect.any(Number) },
+        { ...plain, id: expect.any(Number) },
+      ]);
+      const rows = await f.view(s);
+      expect(rows).toHaveLength(2);
+      for (const [r, row] of [
+        [full, rows[0]],
+        [plain, rows[1]],
+      ] as const) {
+        const want = toSnakeRecord(r);
+        for (const [, spec] of FIELD_LIST) {
+          const got = row?.[spec.column];
+          const norm =
+            got === null || got === undefined
+              ? null
+              : spec.kind === 'flag'
+                ? Boolean(Number(got))
+                : spec.kind === 'json' && typeof got === 'string'
+                  ? JSON.parse(got)
+                  : ['count', 'usd', 'ms'].includes(spec.kind)
+                    ? Number(got)
+                    : got;
+          expect(norm, spec.column).toEqual(want[spec.column]);
+        }
+      }
     });
 
     it('answers every range and grouping the same from its rollups as from the rows themselves', async () => {

@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors.ts';
 import { PROVIDER_REGISTRY, providerEntry } from '../providers/registry.ts';
+import { PRICE_KEYS, type PriceKey } from '../usage-fields.ts';
 import { lookupGenaiPrice } from './genai-prices.ts';
 import { perMillionToPico, usdToPico } from './money.ts';
 import { DEFAULT_MAX_AGE_DAYS, staleDataWarning } from './price-data.ts';
@@ -29,18 +30,8 @@ export interface BillableUsage {
   error: boolean;
 }
 
-const OVERRIDE_FIELDS = [
-  'input',
-  'output',
-  'cachedInput',
-  'cacheWrite',
-  'cacheWrite1h',
-  'inputAudio',
-  'cachedAudio',
-  'outputAudio',
-  'outputImage',
-  'searchUnit',
-] as const;
+/** The price keys, from the table of record fields (usage-fields.ts). */
+const OVERRIDE_FIELDS: readonly PriceKey[] = PRICE_KEYS.map(([k]) => k);
 
 /** Checks a user price; `where` names it in errors, e.g. `prices["gpt-4o"]`. */
 export function validatePriceOverride(where: string, value: unknown): PriceOverride {
@@ -55,7 +46,7 @@ export function validatePriceOverride(where: string, value: unknown): PriceOverr
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1_000_000) {
       throw new ValidationError(`${where}.${k}`, v, 'must be a non-negative number of USD');
     }
-    out[k as (typeof OVERRIDE_FIELDS)[number]] = v;
+    out[k as PriceKey] = v;
   }
   if (Object.keys(out).length === 0) throw new ValidationError(where, value, 'names no price');
   return out;

@@ -1,4 +1,5 @@
 import type { Provider } from '@pydantic/genai-prices';
+import type { PriceKey } from '../usage-fields.ts';
 
 /** A per-token rate in picodollars, with long-context tiers where the model has them. */
 export interface Rate {
@@ -99,3 +100,9 @@ export interface PriceOverride {
   /** USD per search unit (rerank). */
   searchUnit?: number;
 }
+
+// The price keys are the table of record fields' (usage-fields.ts): one missing here, or here and not there, fails to compile.
+const samePriceKeys: [Exclude<PriceKey, keyof PriceOverride>, Exclude<keyof PriceOverride, PriceKey>] extends [never, never]
+  ? true
+  : never = true;
+void samePriceKeys;

@@ -1,5 +1,6 @@
 import type { Dimension, LedgerFilter } from '../../src/ledger/types.ts';
 import type { UsageRecord } from '../../src/usage.ts';
+import { COUNT_FIELDS } from '../../src/usage-fields.ts';
 
 /** Records, random but replayable, and the sums a ledger must give for them: shared by the store suites. */
 
@@ -114,4 +115,14 @@ export function expected(records: UsageRecord[], f: LedgerFilter, by: Dimension[
     groups.set(k, g);
   }
   return groups;
+}
+
+/**
+ * A record with every count of the table of record fields set, each to its own value (2^20 for
+ * the first, halving down the table: a part, which comes after its whole, is less than it, and
+ * two parts together too), so that a count dropped or swapped on the way cannot pass.
+ */
+export function everyCount(over: Partial<UsageRecord> = {}): UsageRecord {
+  const counts = Object.fromEntries(COUNT_FIELDS.map((f, i) => [f, 2 ** (20 - i)]));
+  return rec({ requestModel: 'gpt-4o-latest', errorType: 'rate_limit', errorMessage: 'boom', error: true, ...counts, ...over });
 }
