@@ -111,7 +111,9 @@ export async function usersPay(kinds: Kind[]): Promise<Result[]> {
         const l = loop(sdk, subject, kind, modules[sdk]);
         runs.set(k, [...(runs.get(k) ?? []), l]);
         // Progress on stderr (stdout is the JSON): a run takes minutes.
-        process.stderr.write(`wrap round ${r + 1}/${ROUNDS} ${k}: ${us(mean(l.means))} µs/call (batches ${l.means.map(us).join(', ')})\n`);
+        process.stderr.write(
+          `wrap round ${r + 1}/${ROUNDS} ${k}: ${us(mean(l.means))} µs/call (batches ${l.means.map(us).join(', ')}; CPU main thread ${us(l.mainCpuNs)}, process ${us(l.cpuNs)})\n`,
+        );
       }
     }
   } finally {
