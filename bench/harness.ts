@@ -10,6 +10,10 @@ export interface Result {
   baseline?: string;
   baselineValue?: number;
   ratio?: number;
+  /** The figure of each round, where it is a mean over rounds (the spread). */
+  rounds?: number[];
+  /** Main-thread CPU time per call added (same unit as value), where measured. */
+  mainThreadCpu?: number;
 }
 
 export interface Subject {

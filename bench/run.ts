@@ -16,15 +16,13 @@ import { benchPostgres } from './postgres.ts';
 import { benchRecord } from './record.ts';
 import { benchRestIngest } from './rest-ingest.ts';
 import { benchScrape10k } from './scrape-10k.ts';
-import { benchWrap } from './wrap.ts';
+import { benchWrap, WRAP_NAMES } from './wrap.ts';
 
 const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Promise<Result[]> }[] = [
   { names: ['record', 'record-semconv-off', 'otel-counter-add', 'prom-client-inc'], run: benchRecord },
-  // value: ns the wrapper adds per call; ratio: that over the bare call's time.
-  {
-    names: ['wrap-openai-chat', 'wrap-openai-chat-stream', 'bare-chat', 'wrapped-chat', 'bare-chat-stream', 'wrapped-chat-stream'],
-    run: benchWrap,
-  },
+  // µs the wrapper adds per call (mean over long batches in fresh processes), beside what
+  // @opentelemetry/instrumentation-openai adds (openai 6) or the bare call (openai 7); and the paired medians.
+  { names: WRAP_NAMES, run: benchWrap },
   // ns per call: record() with five enforced budgets beside record() without; the enforcement decision.
   { names: ['record-no-budgets', 'record-with-budgets', 'enforce-check'], run: benchBudgets },
   // ingest: records/s beside the raw insert rate, bursts of one millisecond beside spread ones; summaries and

@@ -1,48 +1,197 @@
 /**
- * The time `monitor.instrument()` adds to an OpenAI call: the same client with and without the
- * wrapper, both against an in-process fetch that answers at once, so the network is out of the
- * figure. Results are the added time per call (instrumented minus bare), beside the bare call.
+ * The time `monitor.instrument()` adds to an OpenAI call, against an in-process fetch that answers
+ * at once, so the network is out of the figure. Two methods:
+ *
+ * - As users pay it (`wrap-openai6-chat`, `wrap-openai-chat`, `-stream`, `-noledger`): the mean
+ *   wall time per call over batches of BATCH calls, in a fresh process per configuration after
+ *   WARMUP calls, so that garbage collection of what each call allocates and the ledger's writes
+ *   count; ROUNDS rounds, the configurations interleaved (their order reversed every other round).
+ *   Each figure is the added time, the configuration's mean minus the bare client's of the same
+ *   round, averaged over the rounds; `rounds` lists the per-round figures (the spread).
+ *   Configurations: the bare openai 6 and 7 clients; tokenmeter's wrapper on each, with the
+ *   default config (SQLite ledger in a temp dir, metrics and their endpoint on) and with
+ *   `ledger: false`; and @opentelemetry/instrumentation-openai on openai 6 (metrics on, a
+ *   MeterProvider with a Prometheus reader, no tracer provider), the baseline of the openai 6
+ *   figures: ratio = tokenmeter's added time / the instrumentation's. It does not patch openai 7,
+ *   so the openai 7 figures stand beside the bare openai 7 call.
+ * - Paired medians (`-paired-median`): in this process, batches of bare and wrapped calls back to
+ *   back, the median of the per-pair differences (metrics on, no ledger, no endpoint). It leaves
+ *   out what the mean of long batches in fresh processes catches (GC, the ledger).
  */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { TokenMonitor } from '../src/index.ts';
 import { type Result, round } from './harness.ts';
+import { completion, sse } from './wrap-fixtures.ts';
 
-const completion = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1730000000,
-  model: 'gpt-4o-mini-2024-07-18',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello!' }, finish_reason: 'stop', logprobs: null }],
-  usage: {
-    prompt_tokens: 12,
-    completion_tokens: 3,
-    total_tokens: 15,
-    prompt_tokens_details: { cached_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0 },
-  },
-});
+/** Calls before the measured batches, in each fresh process (the wrapper's code reaches V8's top tier after 10,000 to 25,000). */
+const WARMUP = 15_000;
+/** Calls per measured batch. */
+const BATCH = 1_000;
+/** Measured batches per process: the figure is their mean. */
+const BATCHES = 4;
+/** Fresh processes per configuration, interleaved ($TOKENMETER_BENCH_WRAP_ROUNDS for a quicker look). */
+const ROUNDS = Number(process.env.TOKENMETER_BENCH_WRAP_ROUNDS ?? 6);
 
-function chunk(delta: object, finish: string | null, usage?: object): string {
-  const c: Record<string, unknown> = {
-    id: 'chatcmpl-bench',
-    object: 'chat.completion.chunk',
-    created: 1730000000,
-    model: 'gpt-4o-mini-2024-07-18',
-    choices: [{ index: 0, delta, finish_reason: finish }],
-  };
-  if (usage !== undefined) {
-    c.choices = [];
-    c.usage = usage;
-  }
-  return `data: ${JSON.stringify(c)}\n\n`;
+type Sdk = 'openai6' | 'openai7';
+type Subject = 'bare' | 'tokenmeter' | 'tokenmeter-noledger' | 'otel';
+type Kind = 'chat' | 'stream';
+interface Loop {
+  means: number[];
+  mainCpuNs: number;
+  cpuNs: number;
+  calls: number;
+  observed: number;
 }
-const sse = [
-  chunk({ role: 'assistant', content: '' }, null),
-  ...['Hel', 'lo', ' there', '!'].map((t) => chunk({ content: t }, null)),
-  chunk({}, 'stop'),
-  chunk({}, null, { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 }),
-  'data: [DONE]\n\n',
-].join('');
+
+const CONFIGS: readonly (readonly [Sdk, Subject])[] = [
+  ['openai6', 'bare'],
+  ['openai6', 'otel'],
+  ['openai6', 'tokenmeter'],
+  ['openai6', 'tokenmeter-noledger'],
+  ['openai7', 'bare'],
+  ['openai7', 'tokenmeter'],
+  ['openai7', 'tokenmeter-noledger'],
+];
+
+/**
+ * A copy of a package as `<dir>/node_modules/openai`, files hard-linked (copied where links fail):
+ * @opentelemetry/instrumentation-openai finds `openai` by the package name in the module's path,
+ * so the `openai-v6` alias would go unpatched. Every openai 6 configuration loads this same copy.
+ */
+function openaiCopy(pkg: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-openai-'));
+  const copy = (from: string, to: string) => {
+    mkdirSync(to, { recursive: true });
+    for (const e of readdirSync(from, { withFileTypes: true })) {
+      const a = join(from, e.name);
+      const b = join(to, e.name);
+      if (e.isDirectory()) copy(a, b);
+      else {
+        try {
+          linkSync(a, b);
+        } catch {
+          copyFileSync(a, b);
+        }
+      }
+    }
+  };
+  copy(realpathSync(join(import.meta.dirname, '..', 'node_modules', pkg)), join(dir, 'node_modules', 'openai'));
+  return dir;
+}
+
+function loop(sdk: Sdk, subject: Subject, kind: Kind, modules: string): Loop {
+  const args = [join(import.meta.dirname, 'wrap-loop.ts'), sdk, subject, kind, String(WARMUP), String(BATCHES), String(BATCH), modules];
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const l = JSON.parse(out) as Loop;
+  // The subject saw every call: the ledger's rows and the metrics' count (tokenmeter), the
+  // gen_ai.client.operation.duration histogram's count (OpenTelemetry: it patched this copy).
+  if (l.observed !== l.calls) throw new Error(`bench: ${sdk} ${subject} ${kind} observed ${l.observed} of ${l.calls} calls`);
+  return l;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const us = (ns: number) => round(ns / 1000);
+
+/** The figures as users pay them, for the kinds asked for. */
+export async function usersPay(kinds: Kind[]): Promise<Result[]> {
+  const v6 = openaiCopy('openai-v6');
+  const modules: Record<Sdk, string> = { openai6: v6, openai7: import.meta.dirname };
+  const runs = new Map<string, Loop[]>();
+  const key = (sdk: Sdk, subject: Subject, kind: Kind) => `${sdk} ${subject} ${kind}`;
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = kinds.flatMap((kind) => CONFIGS.map(([sdk, subject]) => [sdk, subject, kind] as const));
+      if (r % 2 === 1) order.reverse();
+      for (const [sdk, subject, kind] of order) {
+        const k = key(sdk, subject, kind);
+        const l = loop(sdk, subject, kind, modules[sdk]);
+        runs.set(k, [...(runs.get(k) ?? []), l]);
+        // Progress on stderr (stdout is the JSON): a run takes minutes.
+        process.stderr.write(
+          `wrap round ${r + 1}/${ROUNDS} ${k}: ${us(mean(l.means))} µs/call (batches ${l.means.map(us).join(', ')}; CPU main thread ${us(l.mainCpuNs)}, process ${us(l.cpuNs)})\n`,
+        );
+      }
+    }
+  } finally {
+    rmSync(v6, { recursive: true, force: true });
+  }
+  const out: Result[] = [];
+  for (const kind of kinds) {
+    const of = (sdk: Sdk, subject: Subject) => runs.get(key(sdk, subject, kind)) ?? [];
+    /** Per round: the subject's mean ns per call minus the bare client's. */
+    const added = (sdk: Sdk, subject: Subject, f: (l: Loop) => number = (l) => mean(l.means)) => {
+      const bare = of(sdk, 'bare');
+      return of(sdk, subject).map((l, i) => f(l) - f(bare[i] as Loop));
+    };
+    const figure = (sdk: Sdk, subject: Subject) => ({
+      value: mean(added(sdk, subject)),
+      rounds: added(sdk, subject).map(us),
+      mainThreadCpu: us(mean(added(sdk, subject, (l) => l.mainCpuNs))),
+    });
+    const bare6 = mean(of('openai6', 'bare').map((l) => mean(l.means)));
+    const bare7 = mean(of('openai7', 'bare').map((l) => mean(l.means)));
+    const otel = figure('openai6', 'otel');
+    const unit = 'µs/call added';
+    const name6 = `wrap-openai6-${kind}`;
+    const name7 = `wrap-openai-${kind}`;
+    for (const [name, subject] of [
+      [name6, 'tokenmeter'],
+      [`${name6}-noledger`, 'tokenmeter-noledger'],
+    ] as const) {
+      const f = figure('openai6', subject);
+      out.push({
+        name,
+        value: us(f.value),
+        unit,
+        baseline: `${name6}-otel`,
+        baselineValue: us(otel.value),
+        ratio: Math.round((f.value / otel.value) * 1000) / 1000,
+        rounds: f.rounds,
+        mainThreadCpu: f.mainThreadCpu,
+      });
+    }
+    out.push(
+      {
+        name: `${name6}-otel`,
+        value: us(otel.value),
+        unit,
+        baseline: `bare-openai6-${kind}`,
+        baselineValue: us(bare6),
+        ratio: Math.round((otel.value / bare6) * 1000) / 1000,
+        rounds: otel.rounds,
+        mainThreadCpu: otel.mainThreadCpu,
+      },
+      { name: `bare-openai6-${kind}`, value: us(bare6), unit: 'µs/call', rounds: of('openai6', 'bare').map((l) => us(mean(l.means))) },
+    );
+    for (const [name, subject] of [
+      [name7, 'tokenmeter'],
+      [`${name7}-noledger`, 'tokenmeter-noledger'],
+    ] as const) {
+      const f = figure('openai7', subject);
+      out.push({
+        name,
+        value: us(f.value),
+        unit,
+        baseline: `bare-openai-${kind}`,
+        baselineValue: us(bare7),
+        ratio: Math.round((f.value / bare7) * 1000) / 1000,
+        rounds: f.rounds,
+        mainThreadCpu: f.mainThreadCpu,
+      });
+    }
+    out.push({
+      name: `bare-openai-${kind}`,
+      value: us(bare7),
+      unit: 'µs/call',
+      rounds: of('openai7', 'bare').map((l) => us(mean(l.means))),
+    });
+  }
+  return out;
+}
 
 const fetchJson: typeof fetch = async () => new Response(completion, { headers: { 'content-type': 'application/json' } });
 const fetchSse: typeof fetch = async () => new Response(sse, { headers: { 'content-type': 'text/event-stream' } });
@@ -51,7 +200,30 @@ function client(f: typeof fetch): OpenAI {
   return new OpenAI({ apiKey: 'sk-bench-not-a-real-key-0000', baseURL: 'http://bench.invalid/v1', fetch: f, maxRetries: 0 });
 }
 
-export async function benchWrap(): Promise<Result[]> {
+export async function benchWrap(wanted: (name: string) => boolean = () => true): Promise<Result[]> {
+  const kinds = (['chat', 'stream'] as const).filter((k) =>
+    WRAP_NAMES.some((n) => n.includes(`-${k}`) && !n.includes('paired') && wanted(n)),
+  );
+  const results = kinds.length > 0 ? await usersPay([...kinds]) : [];
+  if (WRAP_NAMES.some((n) => n.includes('paired') && wanted(n))) results.push(...(await pairedMedians()));
+  return results;
+}
+
+/** Every result benchWrap gives. */
+export const WRAP_NAMES = (['chat', 'stream'] as const).flatMap((k) => [
+  `wrap-openai6-${k}`,
+  `wrap-openai6-${k}-noledger`,
+  `wrap-openai6-${k}-otel`,
+  `bare-openai6-${k}`,
+  `wrap-openai-${k}`,
+  `wrap-openai-${k}-noledger`,
+  `bare-openai-${k}`,
+  `wrap-openai-${k}-paired-median`,
+  `bare-openai-${k}-paired-median`,
+]);
+
+/** The paired-median figures, in this process (see the file's comment). */
+async function pairedMedians(): Promise<Result[]> {
   const monitor = new TokenMonitor({ loadConfig: false, ledger: false, metrics: { prometheus: false } });
   const bare = client(fetchJson);
   const wrapped = monitor.instrument(client(fetchJson));
@@ -71,8 +243,13 @@ export async function benchWrap(): Promise<Result[]> {
     for (let i = 0; i < n; i++) await drain(c);
   };
   const results = [
-    ...(await paired('wrap-openai-chat', 'bare-chat', chatOnce(bare), chatOnce(wrapped))),
-    ...(await paired('wrap-openai-chat-stream', 'bare-chat-stream', streamOnce(bareStream), streamOnce(wrappedStream))),
+    ...(await paired('wrap-openai-chat-paired-median', 'bare-openai-chat-paired-median', chatOnce(bare), chatOnce(wrapped))),
+    ...(await paired(
+      'wrap-openai-stream-paired-median',
+      'bare-openai-stream-paired-median',
+      streamOnce(bareStream),
+      streamOnce(wrappedStream),
+    )),
   ];
   await monitor.close();
   return results;

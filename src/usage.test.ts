@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isValidationError, ValidationError } from './errors.ts';
-import { knownFieldsSet, MAX_ERROR_MESSAGE_LENGTH, USAGE_INPUT_KEYS, type UsageInput, validateUsage } from './usage.ts';
+import { knownFieldsPresent, MAX_ERROR_MESSAGE_LENGTH, USAGE_INPUT_KEYS, type UsageInput, validateUsage } from './usage.ts';
 
 const keyId = (k: string) => `id(${k.length})`;
 const base: UsageInput = { provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5 };
@@ -194,10 +194,16 @@ describe('unknown keys', () => {
 
   it('are found whether the known fields beside them are set or undefined (the fast path counts every field)', () => {
     const all = Object.fromEntries([...USAGE_INPUT_KEYS].map((k) => [k, 1]));
-    expect(knownFieldsSet(all as unknown as UsageInput)).toBe(USAGE_INPUT_KEYS.size);
+    expect(knownFieldsPresent(all as unknown as UsageInput)).toBe(USAGE_INPUT_KEYS.size);
+    // Undefined fields are present keys too: a record with every field, most undefined (as
+    // instrumented calls hand over), takes the fast path instead of a set lookup per key.
+    const undefinedOnes = Object.fromEntries([...USAGE_INPUT_KEYS].map((k) => [k, undefined]));
+    expect(knownFieldsPresent(undefinedOnes as unknown as UsageInput)).toBe(USAGE_INPUT_KEYS.size);
     // As many keys as set fields, one of them unknown: the undefined known field must not hide it.
     expect(errorOf({ ...base, userId: undefined, user: 'u1' }).field).toBe('user');
     expect(validateUsage({ ...base, userId: undefined }, keyId).userId).toBeNull();
+    // An unknown key left undefined is still named.
+    expect(errorOf({ ...base, userId: undefined, user: undefined }).field).toBe('user');
   });
 
   it('leave metadata free-form: its keys are the caller’s', () => {

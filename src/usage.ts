@@ -280,43 +280,46 @@ function metadataOf(value: unknown): Record<string, unknown> | null {
 const USAGE_WHERE = { what: 'a usage record', hints: USAGE_KEY_HINTS };
 
 /**
- * How many of the {@link USAGE_INPUT_KEYS} fields are set (not undefined): the fast path of the
- * unknown-key check. It must read every field of USAGE_INPUT_KEYS (a test checks it does). A
- * known field readable but not enumerated by `for...in` (a getter on a class's prototype) beside
- * an unknown key could hide it; plain objects, which callers pass, have neither.
+ * How many of the {@link USAGE_INPUT_KEYS} fields are present as keys, set or undefined: the fast
+ * path of the unknown-key check (as many keys as this means every key is known). It must name
+ * every field of USAGE_INPUT_KEYS (a test checks it does). Undefined fields count: instrumented
+ * calls hand over one object literal with every field, most of them undefined, and counting only
+ * the set ones sent each of those calls down the slow path (a set lookup per key). A known field
+ * readable but not enumerated by `for...in` (a getter on a class's prototype) beside an unknown
+ * key could hide it; plain objects, which callers pass, have neither.
  */
-export function knownFieldsSet(u: UsageInput): number {
+export function knownFieldsPresent(u: UsageInput): number {
   return (
-    +(u.provider !== undefined) +
-    +(u.model !== undefined) +
-    +(u.requestModel !== undefined) +
-    +(u.serviceType !== undefined) +
-    +(u.operation !== undefined) +
-    +(u.inputTokens !== undefined) +
-    +(u.outputTokens !== undefined) +
-    +(u.cachedInputTokens !== undefined) +
-    +(u.cacheWriteTokens !== undefined) +
-    +(u.cacheWrite1hTokens !== undefined) +
-    +(u.inputAudioTokens !== undefined) +
-    +(u.cachedAudioTokens !== undefined) +
-    +(u.outputAudioTokens !== undefined) +
-    +(u.outputImageTokens !== undefined) +
-    +(u.reasoningTokens !== undefined) +
-    +(u.totalTokens !== undefined) +
-    +(u.searchUnits !== undefined) +
-    +(u.webSearches !== undefined) +
-    +(u.costUsd !== undefined) +
-    +(u.apiKey !== undefined) +
-    +(u.apiKeyId !== undefined) +
-    +(u.userId !== undefined) +
-    +(u.threadId !== undefined) +
-    +(u.agent !== undefined) +
-    +(u.durationMs !== undefined) +
-    +(u.timestamp !== undefined) +
-    +(u.error !== undefined) +
-    +(u.errorMessage !== undefined) +
-    +(u.errorType !== undefined) +
-    +(u.metadata !== undefined)
+    +('provider' in u) +
+    +('model' in u) +
+    +('requestModel' in u) +
+    +('serviceType' in u) +
+    +('operation' in u) +
+    +('inputTokens' in u) +
+    +('outputTokens' in u) +
+    +('cachedInputTokens' in u) +
+    +('cacheWriteTokens' in u) +
+    +('cacheWrite1hTokens' in u) +
+    +('inputAudioTokens' in u) +
+    +('cachedAudioTokens' in u) +
+    +('outputAudioTokens' in u) +
+    +('outputImageTokens' in u) +
+    +('reasoningTokens' in u) +
+    +('totalTokens' in u) +
+    +('searchUnits' in u) +
+    +('webSearches' in u) +
+    +('costUsd' in u) +
+    +('apiKey' in u) +
+    +('apiKeyId' in u) +
+    +('userId' in u) +
+    +('threadId' in u) +
+    +('agent' in u) +
+    +('durationMs' in u) +
+    +('timestamp' in u) +
+    +('error' in u) +
+    +('errorMessage' in u) +
+    +('errorType' in u) +
+    +('metadata' in u)
   );
 }
 
@@ -332,7 +335,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   // costs several times more); otherwise each key is looked up, and an unknown one named.
   let keys = 0;
   for (const _ in input) keys++;
-  if (keys !== knownFieldsSet(input)) checkKeys(input, USAGE_INPUT_KEYS, USAGE_WHERE);
+  if (keys !== knownFieldsPresent(input)) checkKeys(input, USAGE_INPUT_KEYS, USAGE_WHERE);
   const provider = required(input.provider, 'provider');
   const model = required(input.model, 'model');
   const st = input.serviceType ?? 'llm';

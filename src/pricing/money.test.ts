@@ -91,4 +91,19 @@ describe('money', () => {
     expect(JSON.stringify({ costUsd: bigPicoToUsd(1_421_550_000_000n) })).toBe('{"costUsd":1.42155}');
     expect(bigPicoToUsd(-2_500_000_000n)).toBe(-0.0025);
   });
+
+  it('gives the same usd below and above 2^53 picodollars as the exact decimal does', () => {
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const s = new CostSum();
+    // Small costs, then sums crossing 2^53 pico (about $9,007), where the sum needs the exact path.
+    for (let i = 0; i < 20_000; i++) {
+      s.add(i < 10_000 ? next() % 5_000_000 : next() * 1_000_000 + (next() % 1_000_000));
+      expect(s.usd).toBe(Number(s.toDecimalString()));
+    }
+    expect(s.toPicoBigInt() > 2n ** 53n).toBe(true);
+  });
 });

@@ -59,7 +59,12 @@ export class CostSum {
    * that JSON shows 1.42155, not the 1.4215499999999999 that adding the two parts as doubles gives.
    */
   get usd(): number {
-    return this.pico === 0 ? this.micro / 1e6 : Number(this.toDecimalString());
+    if (this.pico === 0) return this.micro / 1e6;
+    // Below 2^53 pico (about $9,007) the sum in picodollars is an exact double, and one division
+    // rounds to the double nearest the exact decimal: no BigInt or string (record() reports the
+    // provider's running total with every call).
+    const pico = this.micro * MICRO_IN_PICO + this.pico;
+    return pico <= Number.MAX_SAFE_INTEGER ? pico / PICO_PER_USD : Number(this.toDecimalString());
   }
 
   /** The exact sum in picodollars. */
