@@ -175,7 +175,12 @@ describe('what users deploy', () => {
 
   it('resolves each OpenTelemetry package to one copy', () => {
     const tree = JSON.parse(
-      execFileSync('npm', ['ls', '--all', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 * 1024 * 1024 }),
+      execFileSync('npm', ['ls', '--all', '--json'], {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        maxBuffer: 256 * 1024 * 1024,
+      }),
     );
     const versions = new Map<string, Set<string>>();
     const walk = (deps: Record<string, { version?: string; dependencies?: Record<string, unknown> }> | undefined) => {
