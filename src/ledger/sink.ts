@@ -4,6 +4,8 @@ import type { LedgerWriter } from './writer.ts';
 /** The ledger as a sink of the recording pipeline: queues each record for its batched writes, and says whether it is kept. */
 export class LedgerSink implements RecordSink {
   readonly name = 'ledger';
+  /** Records wait in the writer's queue after accept() returns. */
+  readonly keeps = true;
   readonly #writer: LedgerWriter;
 
   constructor(writer: LedgerWriter) {

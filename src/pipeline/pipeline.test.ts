@@ -40,9 +40,9 @@ function keeper(name: string, calls: [string, PricedRecord][], answer?: (a: Sink
 const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 100 };
 
 describe('RecordPipeline', () => {
-  it('hands every sink the same frozen, priced record, in order', () => {
+  it('hands every sink the same priced record, in order, frozen when a sink keeps it', () => {
     const calls: [string, PricedRecord][] = [];
-    const { pipeline } = pipelineOf([keeper('a', calls), keeper('b', calls), keeper('c', calls)]);
+    const { pipeline } = pipelineOf([keeper('a', calls), { ...keeper('b', calls), keeps: true }, keeper('c', calls)]);
     const r = pipeline.record(call, undefined);
     expect(calls.map(([name]) => name)).toEqual(['a', 'b', 'c']);
     const [[, first]] = calls as [[string, PricedRecord]];
@@ -55,6 +55,9 @@ describe('RecordPipeline', () => {
     expect(() => {
       (first as { inputTokens: number }).inputTokens = 1;
     }).toThrow(TypeError);
+    // Without a sink that keeps records, none is frozen (read-only by type): a freeze costs more than the metrics path.
+    const { pipeline: light } = pipelineOf([keeper('a', [])]);
+    expect(Object.isFrozen(light.record(call, undefined).record)).toBe(false);
   });
 
   it('counts and logs a sink that throws under its name; the sinks after it still get the record', () => {

@@ -52,6 +52,8 @@ export class RecordPipeline {
   readonly #totals = new UsageTotals();
   /** What validate() returned and recordValidated() has not recorded yet. */
   readonly #checked = new WeakSet<ValidUsage>();
+  /** True when some sink keeps records past the call: each is frozen. */
+  readonly #freeze: boolean;
   /** Set when records are no longer taken: 'disabled' or 'closed'. */
   #off: 'disabled' | 'closed' | undefined;
 
@@ -64,6 +66,7 @@ export class RecordPipeline {
     disabled?: boolean;
   }) {
     this.#sinks = options.sinks;
+    this.#freeze = options.sinks.some((s) => s.keeps === true);
     this.#prices = options.prices;
     this.#hooks = options.hooks;
     this.#keyIdOf = options.keyIdOf;
@@ -105,8 +108,8 @@ export class RecordPipeline {
       const pico = this.#price(u);
       u.costUsd = pico === null ? null : picoToUsd(pico);
       u.costPicoUsd = pico;
-      // One record for every sink, and the one returned: frozen, so that none can drift.
-      Object.freeze(u);
+      // One record for every sink, and the one returned: frozen when a sink keeps it (see RecordSink.keeps).
+      if (this.#freeze) Object.freeze(u);
       result = { logged: true, record: u, costUsd: u.costUsd, usageSummary: this.#totals.add(u), alerts: NO_ALERTS };
     } catch (error) {
       this.#hooks.internalError('record', error);
