@@ -1,4 +1,4 @@
-import { DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
+import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
 import {
   type Alert,
   BUDGET_SCOPES,
@@ -12,9 +12,45 @@ import type { CallContext } from './context.ts';
 import { BudgetExceededError, ValidationError } from './errors.ts';
 import { bodyOf, estimateInputTokens, preloadHoldTokenizer } from './instrument/hold-estimate.ts';
 import type { Logger } from './logger.ts';
-import type { BudgetGauge } from './metrics/aggregator.ts';
 import { costPico, type PriceBook } from './pricing/price-book.ts';
+import type { PricedRecord, RecordSink, SinkAnswer } from './record-sink.ts';
 import type { UsageRecord } from './usage.ts';
+
+/**
+ * One budget's gauge row (tokenmeter_budget_*), read by metrics at collection time: declared here,
+ * where it is made; metrics declares the same shape as what it reads, and only the monitor joins them.
+ */
+export interface BudgetGaugeRow {
+  /** scope, scope_id, window, unit, budget. */
+  attributes: Record<string, string>;
+  limit: number;
+  used: number;
+  warning: number;
+  critical: number;
+  /** Unix seconds; null for rolling windows and runs. */
+  windowEnd: number | null;
+}
+
+/** How a subscription limit set in code behaves (see `setLimit`). */
+export interface LimitOptions {
+  /** When usage starts again from zero (not for prepaid_credits, a balance). @default monthly from the 1st (UTC) */
+  cycle?: BillingCycle;
+  /** @default config.json's alerts, else 0.8 */
+  warningThreshold?: number;
+  /** @default config.json's alerts, else 0.95 */
+  criticalThreshold?: number;
+  /** Refuse calls once it is spent. @default false */
+  enforce?: boolean;
+  /** prepaid_credits: when the balance was what `value` says (Date, epoch ms or ISO 8601). @default all the ledger holds counts */
+  since?: Date | number | string;
+}
+
+/** A time given as a Date, epoch ms or ISO 8601 text, as epoch ms; a ValidationError naming `since` otherwise. */
+function checkSince(v: Date | number | string): number {
+  const t = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(t)) throw new ValidationError('since', v, 'must be a Date, epoch milliseconds or an ISO 8601 date');
+  return t;
+}
 
 /** What an enforced call holds until it settles. */
 export type Held = readonly (readonly [BudgetState, number])[];
@@ -66,9 +102,37 @@ export class Budgets {
   thresholds: Thresholds = DEFAULT_THRESHOLDS;
 
   constructor(seed: Seeder, prices: PriceBook, log: Logger, clock?: () => number, reseeds = false) {
-    this.tracker = new BudgetTracker(seed, clock, { reseeds });
+    // Alerts a seed read later raises (with records counted meanwhile) are announced as spend's are.
+    this.tracker = new BudgetTracker(seed, clock, { reseeds, onAlerts: (alerts) => this.#announce(alerts) });
     this.#prices = prices;
     this.#log = log;
+  }
+
+  /**
+   * Sets a provider's subscription limit (see `TokenMonitor.setLimit`); a value of 0 removes it.
+   * `prepaid_credits` is a balance: what is spent from `options.since` on uses it up, and it never resets.
+   */
+  setLimit(provider: string, limitType: LimitType, value: number, options: LimitOptions): void {
+    const l = checkLimit(provider, limitType, value);
+    if (l.value === 0) {
+      this.tracker.removeLike({ scope: 'provider', scopeId: l.provider, limit: 0, unit: unitOf(l.type), limitType: l.type });
+      return;
+    }
+    const thresholds: { warning?: number; critical?: number } = {};
+    if (options.warningThreshold !== undefined) thresholds.warning = options.warningThreshold;
+    if (options.criticalThreshold !== undefined) thresholds.critical = options.criticalThreshold;
+    const spec: BudgetSpec = {
+      scope: 'provider',
+      scopeId: l.provider,
+      limit: l.value,
+      unit: unitOf(l.type),
+      limitType: l.type,
+      thresholds,
+    };
+    if (l.type === 'prepaid_credits') spec.cycle = { kind: 'balance', since: options.since === undefined ? 0 : checkSince(options.since) };
+    else if (options.cycle !== undefined) spec.cycle = options.cycle;
+    if (options.enforce !== undefined) spec.enforce = options.enforce;
+    this.add(spec);
   }
 
   add(spec: BudgetSpec): void {
@@ -90,21 +154,24 @@ export class Budgets {
   spend(u: UsageRecord): Alert[] | undefined {
     const run = u.metadata === null ? undefined : u.metadata.run_id;
     const alerts = this.tracker.spend(u, typeof run === 'string' ? run : null);
-    if (alerts !== undefined) {
-      for (const a of alerts) {
-        this.#history.push(a);
-        if (this.#history.length > 1000) this.#history.shift();
-        this.#log.warn(`tokenmeter alert: ${a.message}`);
-        for (const l of this.#listeners) {
-          try {
-            l(a);
-          } catch (error) {
-            this.#log.error(`an alert listener threw: ${(error as Error)?.message ?? String(error)}`);
-          }
+    if (alerts !== undefined) this.#announce(alerts);
+    return alerts;
+  }
+
+  /** Keeps alerts in the history, logs them and tells the listeners. */
+  #announce(alerts: readonly Alert[]): void {
+    for (const a of alerts) {
+      this.#history.push(a);
+      if (this.#history.length > 1000) this.#history.shift();
+      this.#log.warn(`tokenmeter alert: ${a.message}`);
+      for (const l of this.#listeners) {
+        try {
+          l(a);
+        } catch (error) {
+          this.#log.error(`an alert listener threw: ${(error as Error)?.message ?? String(error)}`);
         }
       }
     }
-    return alerts;
   }
 
   /** Alerts raised in the budgets' current windows, oldest first. */
@@ -188,7 +255,7 @@ export class Budgets {
   }
 
   /** One gauge point per budget state, for tokenmeter_budget_*. */
-  gauges(): BudgetGauge[] {
+  gauges(): BudgetGaugeRow[] {
     return this.tracker.states().map((s) => ({
       attributes: { scope: s.id.scope, scope_id: s.id.scopeId, window: s.id.window, unit: s.id.unit, budget: budgetLabel(s.spec) },
       limit: s.limitValue,
@@ -197,6 +264,25 @@ export class Budgets {
       critical: s.thresholds.critical,
       windowEnd: s.resetsAt === null ? null : s.resetsAt / 1000,
     }));
+  }
+}
+
+/**
+ * Budgets as a sink of the recording pipeline: each record counted against the budgets it falls
+ * under; the thresholds it crosses are its answer (record()'s alerts).
+ */
+export class BudgetSink implements RecordSink {
+  readonly name = 'budgets';
+  readonly #budgets: Budgets;
+
+  constructor(budgets: Budgets) {
+    this.#budgets = budgets;
+  }
+
+  accept(r: PricedRecord, answer: SinkAnswer): void {
+    if (this.#budgets.tracker.size === 0) return;
+    const alerts = this.#budgets.spend(r);
+    if (alerts !== undefined) answer.alerts = alerts;
   }
 }
 

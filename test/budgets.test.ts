@@ -184,7 +184,7 @@ describe('budgets', () => {
     await monitor.close();
   });
 
-  it('seeds a budget from the ledger and the records still queued for it, writing nothing inside record()', async () => {
+  it("seeds a budget from the ledger and the records still queued for it, off record()'s path and writing nothing", async () => {
     const d = dir();
     const monitor = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
     const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 100, outputTokens: 0, userId: 'ann' };
@@ -199,6 +199,10 @@ describe('budgets', () => {
       // A per-user budget added now is seeded at ann's next record: 100 written, 23 queued, 4 new.
       monitor.setBudget({ scope: 'user', scopeId: '*', limit: 1000, unit: 'tokens' });
       monitor.record({ ...call, inputTokens: 4 });
+      // Seeded off record()'s path: the record that made ann's state counts at once, the ledger's
+      // part once read (beside the writer, a moment later), each record once.
+      expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 4 });
+      await new Promise((resolve) => setImmediate(resolve));
       expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 127 });
       expect(monitor.health().ledger).toMatchObject({ pending: 3, written: 1, lastError: undefined });
     } finally {
@@ -211,7 +215,7 @@ describe('budgets', () => {
     await monitor.close();
   });
 
-  it('seeds a budget without waiting for a batch the writer thread cannot write yet, counting it from memory', async () => {
+  it('seeds a budget without record() waiting for a batch the writer thread cannot write yet; each record counted once', async () => {
     const d = dir();
     const monitor = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
     const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 0, userId: 'ann' };
@@ -224,7 +228,9 @@ describe('budgets', () => {
       for (let i = 0; i < 1000; i++) monitor.record(call);
       monitor.setBudget({ scope: 'user', scopeId: '*', limit: 100_000, unit: 'tokens' });
       monitor.record(call);
-      expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 1002 });
+      // The seed waits for that batch, off record()'s path: meanwhile the state counts what comes.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 1 });
       // record() did not wait for the locked write: the batch is still in flight, not failed.
       expect(monitor.health().ledger).toMatchObject({ written: 1, lastError: undefined });
     } finally {
@@ -232,8 +238,46 @@ describe('budgets', () => {
       other.close();
     }
     await monitor.flush();
+    expect(monitor.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 1002 });
     expect(monitor.health().ledger).toMatchObject({ ok: true, pending: 0, written: 1002 });
     await monitor.close();
+  });
+
+  it("seeds a user first seen after a restart off record()'s path: alerted, then blocked, once the ledger is read", async () => {
+    const d = dir();
+    const perUser = { scope: 'user', scopeId: '*', limit: 0.01, enforce: true, thresholds: { warning: 0.5, critical: 0.9 } } as const;
+    const call = { provider: 'openai', model: 'gpt-4o' };
+    const a = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
+    a.setBudget(perUser);
+    // Before the restart: ann at 60% (warned there), bob past the limit.
+    expect(a.record({ ...call, costUsd: 0.006, userId: 'ann' }).alerts.map((x) => x.level)).toEqual(['warning']);
+    a.record({ ...call, costUsd: 0.02, userId: 'bob' });
+    await a.close();
+
+    const b = new TokenMonitor({ dir: d, metrics: false, logLevel: 'silent', loadConfig: false });
+    b.setBudget(perUser);
+    const heard: string[] = [];
+    b.on('alert', (x) => heard.push(`${x.budget.scopeId}:${x.level}`));
+    // ann's first record here: her state is made inside record(), which reads nothing; the record
+    // counts at once and the ledger's part arrives a moment later. Meanwhile enforcement knows
+    // only what this process counted: a call that fits that is let through (its hold counts).
+    const r = b.record({ ...call, costUsd: 0.003, userId: 'ann' });
+    expect(r.alerts).toEqual([]);
+    expect(b.budgetStatus()[0]).toMatchObject({ scopeId: 'ann', used: 0.003 });
+    const small = { model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+    b.settle(b.admit('openai', small, { userId: 'ann' }, undefined));
+    await b.flush();
+    // Seeded: 0.009 of 0.01, each record once. The warning was given before the restart; the
+    // critical crossing this record made with the ledger's part is announced now, once.
+    expect(b.budgetStatus()[0]?.used).toBeCloseTo(0.009, 12);
+    expect(heard).toEqual(['ann:critical']);
+    expect(b.alerts().map((x) => x.level)).toEqual(['critical']);
+    // And enforced: ann's next call does not fit.
+    const ask500 = { ...small, max_tokens: 500 };
+    expect(() => b.admit('openai', ask500, { userId: 'ann' }, undefined)).toThrow(/budget of user ann/);
+    // A user first seen by an enforcement check is seeded before it decides (SQLite answers at once).
+    expect(() => b.admit('openai', small, { userId: 'bob' }, undefined)).toThrow(/budget of user bob/);
+    await b.close();
   });
 
   it('seeds a team of users and keys after a restart counting each record once', async () => {

@@ -294,12 +294,21 @@ export const IDLE_MS = 15 * 60_000;
 
 /**
  * Ledger usage of a budget's scope in its window so far, per UTC day number, in the budget's
- * units, for seeding a state after a restart (read from rollups, not rows).
+ * units, for seeding a state after a restart (read from rollups, not rows). `now` is false when
+ * the state is made while a record is being counted (`spend`, inside `record()`): the seeder must
+ * then answer with a Promise and read nothing before it returns; otherwise (a budget added, an
+ * enforcement check) it may answer at once when its store can.
  */
 export type Seeder = (
   state: BudgetState,
   members: BudgetSpec['members'],
+  now: boolean,
 ) => Iterable<[day: number, units: number]> | Promise<Iterable<[day: number, units: number]>>;
+
+/** The alert level (0 none, 1 warning, 2 critical, 3 exceeded) of `used` units of a state. */
+function levelOfUnits(state: BudgetState, used: number): number {
+  return used >= state.limitUnits ? 3 : used >= state.critAt ? 2 : used >= state.warnAt ? 1 : 0;
+}
 
 /**
  * Running totals of every budget, in memory: `spend` adds a record (and returns the crossings),
@@ -323,11 +332,15 @@ export class BudgetTracker {
   /** True when `seed` reads a ledger that holds every record: a state let go is read back from it. */
   readonly #reseeds: boolean;
 
-  constructor(seed: Seeder, clock?: () => number, options: { reseeds?: boolean } = {}) {
+  /** Told of the alerts a seed that arrived later raised (records counted meanwhile crossed a threshold with it). */
+  readonly #onAlerts: ((alerts: Alert[]) => void) | undefined;
+
+  constructor(seed: Seeder, clock?: () => number, options: { reseeds?: boolean; onAlerts?: (alerts: Alert[]) => void } = {}) {
     this.#seed = seed;
     this.#clock = clock ?? Date.now;
     this.#ownClock = clock !== undefined;
     this.#reseeds = options.reseeds ?? false;
+    this.#onAlerts = options.onAlerts;
   }
 
   get size(): number {
@@ -344,7 +357,7 @@ export class BudgetTracker {
       this.#budgets.splice(i, 1, b);
     } else this.#budgets.push(b);
     if (spec.enforce) this.#enforced++;
-    if (b.fixed !== undefined) this.#seedState(b.fixed, spec);
+    if (b.fixed !== undefined) this.#seedState(b.fixed, spec, true);
     this.#changed();
     return b.fixed;
   }
@@ -397,7 +410,7 @@ export class BudgetTracker {
     }
     const states: BudgetState[] = [];
     for (const b of this.#budgets) {
-      const state = this.#stateFor(b, s, runId);
+      const state = this.#stateFor(b, s, runId, false);
       if (state !== undefined) states.push(state);
     }
     if (this.#routes.size >= MAX_ROUTES) this.#routes.clear();
@@ -412,24 +425,38 @@ export class BudgetTracker {
     return states;
   }
 
-  #seedState(state: BudgetState, spec: BudgetSpec): void {
+  #seedState(state: BudgetState, spec: BudgetSpec, now: boolean): void {
     if (state.cycle === null) return;
-    const seeded = this.#seed(state, spec.members);
+    const seeded = this.#seed(state, spec.members, now);
     if (!(seeded instanceof Promise)) {
       for (const [day, units] of seeded) state.add(units, day * DAY_MS);
-      state.fired = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
+      state.fired = levelOfUnits(state, state.used);
       return;
     }
-    // A store read asynchronously (PostgreSQL): the spending of before is added when it arrives,
-    // while records from now on count as they come (the seeder tells the two apart, see ledgerSeeder).
+    // Read asynchronously (inside record(), or from PostgreSQL): the spending of before is added
+    // when it arrives, while records from now on count as they come (the seeder tells the two
+    // apart, see ledgerSeeder). Until then the state knows only those records (and holds).
     const windowStart = state.windowStart;
     const done = seeded.then(
       (rows) => {
         // The window moved on while the ledger was read: what it said is of the old one.
         if (state.windowStart !== windowStart) return;
-        for (const [day, units] of rows) state.add(units, day * DAY_MS);
-        const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : state.used >= state.warnAt ? 1 : 0;
-        state.fired = Math.max(state.fired, level);
+        let before = 0;
+        for (const [day, units] of rows) {
+          state.add(units, day * DAY_MS);
+          before += units;
+        }
+        // What the ledger alone reached was alerted when it was recorded (maybe by another
+        // process); a crossing that the records counted meanwhile make with it is alerted now.
+        const from = Math.max(state.fired, levelOfUnits(state, before));
+        const level = levelOfUnits(state, state.used);
+        state.fired = Math.max(from, level);
+        if (level > from && this.#onAlerts !== undefined) {
+          const at = this.#clock();
+          const alerts: Alert[] = [];
+          for (let l = from + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
+          this.#onAlerts(alerts);
+        }
       },
       () => {},
     );
@@ -443,7 +470,7 @@ export class BudgetTracker {
   }
 
   /** The state a record or call counts against, if any; `*` budgets get a state for a new value on first sight. */
-  #stateFor(b: Budget, s: Subject, runId: string | null): BudgetState | undefined {
+  #stateFor(b: Budget, s: Subject, runId: string | null, now: boolean): BudgetState | undefined {
     let v: string | null;
     switch (b.kind) {
       case GLOBAL:
@@ -474,18 +501,18 @@ export class BudgetTracker {
     if (v === null) return undefined;
     if (b.fixed !== undefined) return v === b.value ? b.fixed : undefined;
     const perValue = b.perValue as Map<string, BudgetState>;
-    return perValue.get(v) ?? this.#firstSight(b, perValue, v);
+    return perValue.get(v) ?? this.#firstSight(b, perValue, v, now);
   }
 
   /**
    * A user (key, agent...) seen for the first time gets the `*` budget's limit at once, seeded
-   * from the ledger: new users cannot slip past a per-user limit.
+   * from the ledger: new users cannot slip past a per-user limit. `seedNow`: see {@link Seeder}.
    */
-  #firstSight(b: Budget, perValue: Map<string, BudgetState>, v: string): BudgetState {
+  #firstSight(b: Budget, perValue: Map<string, BudgetState>, v: string, seedNow: boolean): BudgetState {
     const now = this.#clock();
     if (perValue.size >= b.sweepAt) this.#sweep(b, perValue, now);
     const state = new BudgetState(b.spec, v, now);
-    this.#seedState(state, b.spec);
+    this.#seedState(state, b.spec, seedNow);
     perValue.set(v, state);
     return state;
   }
@@ -557,7 +584,7 @@ export class BudgetTracker {
     const now = this.#clock();
     for (const b of this.#budgets) {
       if (!b.spec.enforce) continue;
-      const state = this.#stateFor(b, call, call.runId);
+      const state = this.#stateFor(b, call, call.runId, true);
       if (state === undefined) continue;
       state.roll(now);
       let units: number;

@@ -166,7 +166,13 @@ export class LedgerWriter {
     if (this.#closed) return false;
     this.#pending.push(record);
     this.#added++;
-    if (this.#o.durability === 'sync') return this.flushSync();
+    if (this.#o.durability === 'sync') {
+      // Not while a read beside the writer runs (budget seeding): that read must not find records
+      // added after it began, which are counted as they come. Written right after it (false meanwhile).
+      if (this.#reading === 0) return this.flushSync();
+      this.#schedule(0);
+      return false;
+    }
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
     if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
     if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
@@ -348,7 +354,8 @@ export class LedgerWriter {
       this.#hooks.onRecovered(`ledger writable again: ${n} waiting records written`);
     }
     if (this.#pending.length === 0 || this.#closed) return;
-    if (this.#pending.length >= this.#o.batchSize && this.#threaded) this.#start();
+    // Not while a read beside the writer runs: it must find in the ledger only what was there when it began.
+    if (this.#pending.length >= this.#o.batchSize && this.#threaded && this.#reading === 0) this.#start();
     else this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
   }
 
@@ -380,6 +387,8 @@ export class LedgerWriter {
       });
     }
     try {
+      // Nothing is read before this returns (a budget seeded from inside record() reads later).
+      await undefined;
       while (this.#inflight !== undefined) await this.#inflight.done;
       // Those added since this call are the last ones (a failed batch goes back in front, in order).
       const since = Math.min(this.#pending.length, this.#added - added);

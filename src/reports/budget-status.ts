@@ -65,25 +65,24 @@ export type ReadBeside = <T>(read: (unwritten: readonly UsageRecord[]) => Promis
 
 /**
  * Seeds budgets from the ledger: the window's usage of the budget's scope, per day, read from the
- * rollups. A store that answers synchronously (SQLite's `aggregateSync`) seeds before the budget is
- * used; one that cannot (PostgreSQL) seeds asynchronously through `readBeside`, when given: the
- * budget counts its records from the start, and the ledger's part is added when the read returns.
+ * rollups. Asked to answer at once (a budget added, an enforcement check), a store that answers
+ * synchronously (SQLite's `aggregateSync`) seeds before the budget is used. Inside `record()`
+ * (`now` false), or from a store that cannot (PostgreSQL), it seeds asynchronously through
+ * `readBeside`, when given: the budget counts its records from the start, and the ledger's part is
+ * added when the read returns (nothing is read before this returns).
  */
 export function ledgerSeeder(
   store: () => LedgerStore | undefined,
   unwritten: () => readonly UsageRecord[] = () => [],
   readBeside?: ReadBeside,
 ): Seeder {
-  return (state: BudgetState, members: BudgetSpec['members']) => {
-    const s = store();
+  return (state: BudgetState, members: BudgetSpec['members'], now = true) => {
     const reads = seedReads(state, members);
+    if (!now && readBeside !== undefined)
+      return readBeside(async (queued) => seedRows(state, reads, await readAll(store(), reads, queued)));
+    const s = store();
     if (s !== undefined && s.aggregateSync === undefined && readBeside !== undefined) {
-      return readBeside(async (queued) => {
-        const rows = await Promise.all(
-          reads.map(async (r) => (await s.aggregate(r.filter, r.by)).concat(aggregateRecords(queued, r.filter, r.by))),
-        );
-        return seedRows(state, reads, rows);
-      });
+      return readBeside(async (queued) => seedRows(state, reads, await readAll(s, reads, queued)));
     }
     // The records still on their way to the ledger first: waiting for them is how the writer
     // tells which ones the ledger holds (each is counted once, from one or the other).
@@ -96,6 +95,13 @@ export function ledgerSeeder(
     );
     return seedRows(state, reads, rows);
   };
+}
+
+/** Each read's rows: the store's (none when it cannot be opened), and those of the records not in it yet. */
+async function readAll(s: LedgerStore | undefined, reads: readonly SeedRead[], queued: readonly UsageRecord[]): Promise<AggregateRow[][]> {
+  return Promise.all(
+    reads.map(async (r) => (s === undefined ? [] : await s.aggregate(r.filter, r.by)).concat(aggregateRecords(queued, r.filter, r.by))),
+  );
 }
 
 const FILTER_FIELDS = ['provider', 'model', 'serviceType', 'operation', 'agent', 'userId', 'threadId', 'apiKeyId'] as const;

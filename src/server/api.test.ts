@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TokenMonitor } from '../monitor.ts';
 import { type ApiServer, startApiServer } from './api.ts';
 
@@ -173,6 +173,25 @@ describe('monitor.validate and recordValidated (what ingest records through)', (
     expect(() => m.recordValidated({ ...u })).toThrow(/validate\(\)/);
     expect(m.usageSummary('openai').requests).toBe(1);
     expect(() => m.validate({ provider: 'openai', model: 'gpt-4o', inputTokens: -1 })).toThrow(/inputTokens/);
+  });
+
+  it('POST /v1/usage validates each record once: checked by validate(), recorded by recordValidated(), never through record()', async () => {
+    const m = new TokenMonitor({ ledger: false, metrics: false, loadConfig: false });
+    const server = await start(m);
+    const validate = vi.spyOn(m, 'validate');
+    const recordValidated = vi.spyOn(m, 'recordValidated');
+    const record = vi.spyOn(m, 'record');
+    const body = [1, 2, 3].map((i) => ({ provider: 'openai', model: 'gpt-4o', input_tokens: 100 * i, outputTokens: 10 }));
+    const r = await fetch(`${server.url}/v1/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(r.status).toBe(201);
+    expect(validate).toHaveBeenCalledTimes(3);
+    expect(recordValidated).toHaveBeenCalledTimes(3);
+    expect(record).not.toHaveBeenCalled();
+    expect(m.usageSummary('openai')).toMatchObject({ requests: 3, inputTokens: 600 });
   });
 });
 

@@ -1,0 +1,234 @@
+import { join } from 'node:path';
+import { BudgetSink, Budgets } from './budgeting.ts';
+import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
+import { LedgerError, ValidationError } from './errors.ts';
+import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
+import { openLedgerUrl } from './ledger/open.ts';
+import { LedgerSink } from './ledger/sink.ts';
+import { LedgerWriter } from './ledger/writer.ts';
+import { createStderrLogger, type Logger, logLevelFromEnv, OnceLogger, SecretKeys } from './logger.ts';
+import { Aggregator, CARDINALITY_DEFAULTS, SERIES_PER_LABEL_SET } from './metrics/aggregator.ts';
+import { MetricsExport } from './metrics/exporters.ts';
+import { MetricsSink } from './metrics/sink.ts';
+import type { TokenMonitorOptions } from './monitor-options.ts';
+import { checkMonitorOptions } from './option-keys.ts';
+import { RecordPipeline } from './pipeline/pipeline.ts';
+import { PriceBook } from './pricing/price-book.ts';
+import { PriceCache } from './pricing/price-cache.ts';
+import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData, resolveSource } from './pricing/price-data.ts';
+import type { RecordSink } from './record-sink.ts';
+import { ledgerSeeder, statusOf } from './reports/budget-status.ts';
+import type { ReportSources } from './reports/ledger-reports.ts';
+
+/** Everything a monitor is made of, built from its options and wired together (only here do the parts meet). */
+export interface MonitorParts {
+  dir: string;
+  disabled: boolean;
+  log: Logger;
+  once: OnceLogger;
+  /** The keys of the clients the monitor meters: no log line carries one. */
+  secrets: SecretKeys;
+  prices: PriceBook;
+  /** Where refreshPrices() reads; undefined when priceData is false. */
+  priceSource: string | undefined;
+  keyIdOf: (apiKey: string) => string;
+  agg: Aggregator;
+  export: MetricsExport | undefined;
+  ledger: LedgerWriter | undefined;
+  budgets: Budgets;
+  pipeline: RecordPipeline;
+  /** Counts (`tokenmeter_internal_errors_total{component}`) and logs once a failure inside tokenmeter; never throws. */
+  internalError: (component: string, error: unknown) => void;
+}
+
+function envFlag(v: string | undefined): boolean {
+  return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+}
+
+/** Builds a monitor's parts from its options (an unknown option is an error naming it, not a silent default). */
+export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
+  checkMonitorOptions(options);
+  const env = options.env ?? process.env;
+  const dir = resolveDir(options.dir, env);
+  const disabled = options.disabled ?? envFlag(env.TOKENMETER_DISABLED);
+  const secrets = new SecretKeys();
+  const log = secrets.logger(options.logger ?? createStderrLogger(options.logLevel ?? logLevelFromEnv(env)));
+  const once = new OnceLogger(log);
+  const config = options.loadConfig === false || disabled ? {} : loadConfig(dir);
+  const pd = options.priceData === false ? undefined : (options.priceData ?? {});
+  if (pd?.source !== undefined && (typeof pd.source !== 'string' || pd.source === '')) {
+    throw new ValidationError('priceData.source', pd.source, 'must be a URL or a file path');
+  }
+  const chosen =
+    pd?.source !== undefined
+      ? resolveSource(pd.source, process.cwd())
+      : config.price_data?.source && resolveSource(config.price_data.source, dir);
+  const prices = new PriceBook({
+    prices: options.prices ?? {},
+    configPrices: configPrices(config),
+    data: pd === undefined || disabled ? undefined : loadPriceData(dir, (m) => log.warn(m), chosen),
+    maxAgeDays: checkMaxAgeDays(pd?.maxAgeDays, 'priceData.maxAgeDays') ?? config.price_data?.max_age_days,
+    warn: (m) => log.warn(m),
+    now: options.clock,
+  });
+  const keyIds = new KeyIdCache(options.keyIdSecret ?? env.TOKENMETER_KEY_ID_SECRET ?? DEFAULT_KEY_ID_SECRET);
+  const m = options.metrics === false ? undefined : (options.metrics ?? {});
+  const agg = new Aggregator({
+    semconv: m?.semconv ?? true,
+    labels: m?.labels ?? {},
+    cardinality: {
+      maxValuesPerLabel: m?.maxValuesPerLabel ?? CARDINALITY_DEFAULTS.maxValuesPerLabel,
+      maxLabelSets: m?.maxLabelSets ?? CARDINALITY_DEFAULTS.maxLabelSets,
+    },
+    onCap: (what, message) => once.warn(`cap:${what}`, message),
+  });
+  const sets = m?.maxLabelSets ?? CARDINALITY_DEFAULTS.maxLabelSets;
+  if (sets * SERIES_PER_LABEL_SET > 2000) {
+    log.warn(
+      `metrics.maxLabelSets ${sets} lets one instrument reach ${sets * SERIES_PER_LABEL_SET} series, past OpenTelemetry's default limit of 2,000 per instrument; raise that limit in your MeterProvider's views too`,
+    );
+  }
+  const internalError = (component: string, error: unknown): void => {
+    try {
+      agg.internalError(component);
+      once.error(
+        `internal:${component}`,
+        `internal error in ${component} (the metered call is not affected): ${(error as Error)?.message ?? String(error)}`,
+      );
+    } catch {
+      // Nothing may escape into the caller.
+    }
+  };
+  const ledger = options.ledger === false || disabled ? undefined : openLedger(options, dir, env.TOKENMETER_LEDGER_URL, agg, log);
+  const budgets = new Budgets(
+    // The window's spending so far: the rollups, plus what is queued for them (nothing is written here).
+    ledgerSeeder(
+      () => {
+        try {
+          return ledger?.store();
+        } catch {
+          return undefined;
+        }
+      },
+      () => ledger?.unwrittenSync() ?? [],
+      // Beside the writer, off record()'s path (a state made inside record(), or an asynchronous
+      // store): a failed read is reported, and seeds nothing.
+      ledger === undefined
+        ? undefined
+        : async (read) => {
+            try {
+              return await ledger.readBeside(read);
+            } catch (error) {
+              agg.internalError('ledger');
+              log.error(`cannot read the ledger to seed a budget: ${(error as Error)?.message ?? String(error)}`);
+              throw error;
+            }
+          },
+    ),
+    prices,
+    log,
+    options.clock,
+    ledger !== undefined,
+  );
+  // config.json's alert thresholds hold for every budget that sets none, those set in code too.
+  budgets.thresholds = configThresholds(config);
+  if (!disabled) {
+    for (const spec of [...configBudgets(config), ...(options.budgets ?? [])]) budgets.add(spec);
+  }
+  // Metrics read the budget gauges at collection time; neither knows the other.
+  agg.budgetGauges = () => budgets.gauges();
+  const exp =
+    m === undefined || disabled
+      ? undefined
+      : new MetricsExport(
+          agg,
+          m,
+          { log: (msg) => log.error(msg), info: (msg) => log.info(msg), internalError: (c) => agg.internalError(c) },
+          env,
+        );
+  // Budgets before the ledger: see RecordPipeline.
+  const sinks: RecordSink[] = [new MetricsSink(agg, exp?.sink, (error) => internalError('export', error)), new BudgetSink(budgets)];
+  if (ledger !== undefined) sinks.push(new LedgerSink(ledger));
+  const pipeline = new RecordPipeline({
+    sinks,
+    prices: new PriceCache(prices, (provider, model, price) => log.debug(`price of ${provider}/${model}: ${price.sourceDetail}`)),
+    hooks: { internalError, warnOnce: (key, message) => once.warn(key, message) },
+    keyIdOf: (k) => keyIds.get(k),
+    secrets,
+    disabled,
+  });
+  const priceSource = pd === undefined ? undefined : (chosen ?? DEFAULT_PRICE_DATA_URL);
+  return {
+    dir,
+    disabled,
+    log,
+    once,
+    secrets,
+    prices,
+    priceSource,
+    keyIdOf: (k) => keyIds.get(k),
+    agg,
+    export: exp,
+    ledger,
+    budgets,
+    pipeline,
+    internalError,
+  };
+}
+
+/** What the report queries read: the ledger once what was recorded is written, prices, the budgets' standing. */
+export function reportSources(p: MonitorParts): ReportSources {
+  const noLedger = () => new LedgerError(p.dir, p.disabled ? 'tracking is disabled' : 'this monitor keeps no ledger (ledger: false)');
+  return {
+    store: async () => {
+      if (p.ledger === undefined) throw noLedger();
+      try {
+        await p.ledger.flush();
+      } catch {
+        // Reported by the writer's onError; the records stay queued.
+      }
+      return p.ledger.store();
+    },
+    storeNow: () => {
+      if (p.ledger === undefined) throw noLedger();
+      return p.ledger.store();
+    },
+    price: (provider, model) => p.prices.resolve(provider, model),
+    budgetStatus: () => p.budgets.tracker.states().map(statusOf),
+    archiveDir: join(p.dir, 'archive'),
+    startedAt: Date.now(),
+    truncated: (message) => {
+      p.agg.internalError('alertmanager');
+      p.once.warn('alertmanager-truncated', message);
+    },
+  };
+}
+
+/** The ledger's writer: a store of the caller's, a PostgreSQL URL, or the SQLite file (written by a writer thread). */
+function openLedger(options: TokenMonitorOptions, dir: string, envUrl: string | undefined, agg: Aggregator, log: Logger): LedgerWriter {
+  const l = options.ledger || {};
+  const file = l.file ?? join(dir, 'ledger.db');
+  const url = l.url ?? (envUrl || undefined);
+  const store = l.store ?? (url === undefined ? undefined : openLedgerUrl(url, 'ledger.url'));
+  const ledger = new LedgerWriter(
+    // A store of the caller's is written from a timer on this thread; the SQLite file, which
+    // the writer opens itself, by a writer thread (and reopened if deleted or replaced).
+    store === undefined ? { file } : () => store,
+    {
+      onError: (message) => {
+        agg.internalError('ledger');
+        log.error(message);
+      },
+      onRecovered: (message) => log.warn(message),
+    },
+    l,
+  );
+  try {
+    ledger.store();
+  } catch (error) {
+    // Reported now; the records wait in memory and the ledger is opened again at the next write.
+    agg.internalError('ledger');
+    log.error(`${(error as Error).message}; records are kept in memory and written once it opens`);
+  }
+  return ledger;
+}

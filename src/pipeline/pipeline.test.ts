@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { SecretKeys } from '../logger.ts';
+import { Aggregator, CARDINALITY_DEFAULTS } from '../metrics/aggregator.ts';
+import { PriceBook } from '../pricing/price-book.ts';
+import { PriceCache } from '../pricing/price-cache.ts';
+import type { PricedRecord, RecordSink, SinkAnswer } from '../record-sink.ts';
+import { RecordPipeline } from './pipeline.ts';
+
+/** A pipeline over `sinks`, its internal errors counted by a real aggregator (as the monitor wires it). */
+function pipelineOf(sinks: RecordSink[]) {
+  const agg = new Aggregator({ semconv: false, labels: {}, cardinality: { ...CARDINALITY_DEFAULTS }, onCap: () => {} });
+  const logged: string[] = [];
+  const pipeline = new RecordPipeline({
+    sinks,
+    prices: new PriceCache(new PriceBook()),
+    hooks: {
+      internalError: (component, error) => {
+        agg.internalError(component);
+        logged.push(`${component}: ${(error as Error).message}`);
+      },
+      warnOnce: () => {},
+    },
+    keyIdOf: (k) => `id-${k.length}`,
+    secrets: new SecretKeys(),
+  });
+  return { pipeline, agg, logged };
+}
+
+/** A sink that keeps what it is given, in a shared log of calls. */
+function keeper(name: string, calls: [string, PricedRecord][], answer?: (a: SinkAnswer) => void): RecordSink {
+  return {
+    name,
+    accept(r, a) {
+      calls.push([name, r]);
+      answer?.(a);
+    },
+  };
+}
+
+const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 100 };
+
+describe('RecordPipeline', () => {
+  it('hands every sink the same priced record, in order, frozen when a sink keeps it', () => {
+    const calls: [string, PricedRecord][] = [];
+    const { pipeline } = pipelineOf([keeper('a', calls), { ...keeper('b', calls), keeps: true }, keeper('c', calls)]);
+    const r = pipeline.record(call, undefined);
+    expect(calls.map(([name]) => name)).toEqual(['a', 'b', 'c']);
+    const [[, first]] = calls as [[string, PricedRecord]];
+    for (const [, rec] of calls) expect(rec).toBe(first);
+    expect(r.record).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // gpt-4o: $2.50 / $10 per 1M tokens.
+    expect(first.costPicoUsd).toBe(3_500_000_000);
+    expect(r.costUsd).toBeCloseTo(0.0035, 12);
+    expect(() => {
+      (first as { inputTokens: number }).inputTokens = 1;
+    }).toThrow(TypeError);
+    // Without a sink that keeps records, none is frozen (read-only by type): a freeze costs more than the metrics path.
+    const { pipeline: light } = pipelineOf([keeper('a', [])]);
+    expect(Object.isFrozen(light.record(call, undefined).record)).toBe(false);
+  });
+
+  it('counts and logs a sink that throws under its name; the sinks after it still get the record', () => {
+    const calls: [string, PricedRecord][] = [];
+    const boom: RecordSink = {
+      name: 'boom',
+      accept() {
+        throw new Error('disk on fire');
+      },
+    };
+    const { pipeline, agg, logged } = pipelineOf([keeper('a', calls), boom, keeper('c', calls)]);
+    const r = pipeline.record(call, undefined);
+    pipeline.record(call, undefined);
+    expect(calls.map(([name]) => name)).toEqual(['a', 'c', 'a', 'c']);
+    expect(agg.internalErrors.get('boom')).toBe(2);
+    expect(logged[0]).toBe('boom: disk on fire');
+    // The record is still recorded, and its result whole.
+    expect(r).toMatchObject({ logged: true, usageSummary: { provider: 'openai', requests: 1 } });
+  });
+
+  it("gives back what sinks answer: the ledger's logged, the budgets' alerts", () => {
+    const calls: [string, PricedRecord][] = [];
+    const alert = { level: 'warning' };
+    const { pipeline } = pipelineOf([
+      keeper('budgets', calls, (a) => {
+        a.alerts = [alert];
+      }),
+      keeper('ledger', calls, (a) => {
+        a.logged = false;
+      }),
+    ]);
+    expect(pipeline.record(call, undefined)).toMatchObject({ logged: false, alerts: [alert] });
+  });
+
+  it('validates once: recordValidated records what validate returned, never checking it again', () => {
+    const calls: [string, PricedRecord][] = [];
+    const { pipeline } = pipelineOf([keeper('a', calls)]);
+    // Every read of a field is counted: one validation reads each field a fixed number of times.
+    let reads = 0;
+    const counted = {
+      provider: 'openai',
+      model: 'gpt-4o',
+      get inputTokens() {
+        reads++;
+        return 10;
+      },
+    };
+    const u = pipeline.validate(counted, undefined);
+    const once = reads;
+    expect(once).toBeGreaterThan(0);
+    pipeline.recordValidated(u);
+    expect(reads).toBe(once);
+    expect(calls).toHaveLength(1);
+    expect(() => pipeline.recordValidated(u)).toThrow(/validate\(\)/);
+  });
+});

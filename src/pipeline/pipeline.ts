@@ -1,0 +1,166 @@
+import type { Alert } from '../budgets/tracker.ts';
+import type { CallContext } from '../context.ts';
+import { ValidationError } from '../errors.ts';
+import type { SecretKeys } from '../logger.ts';
+import { picoToUsd, usdToPico } from '../pricing/money.ts';
+import { costPico, TIERED_PROVIDERS } from '../pricing/price-book.ts';
+import type { PriceCache } from '../pricing/price-cache.ts';
+import type { ResolvedPrice } from '../pricing/types.ts';
+import type { RecordSink } from '../record-sink.ts';
+import type { UsageInput, UsageRecord, ValidUsage } from '../usage.ts';
+import { emptySummary, type UsageSummary, UsageTotals } from './totals.ts';
+import { validateInContext } from './validate.ts';
+
+/** What `record()` returns. */
+export interface RecordResult {
+  /**
+   * False when tracking is disabled or the monitor is closed; with `ledger: { durability: 'sync' }`,
+   * also when the record could not be written to the ledger (it stays queued and is retried).
+   */
+  logged: boolean;
+  record: UsageRecord | null;
+  /** The call's cost in USD, null when its model has no known price. */
+  costUsd: number | null;
+  usageSummary: UsageSummary;
+  alerts: Alert[];
+}
+
+/** How the pipeline reports what goes wrong inside it (never thrown into the caller). */
+export interface PipelineHooks {
+  /** Counts (`tokenmeter_internal_errors_total{component}`) and logs a failure; never throws. */
+  internalError(component: string, error: unknown): void;
+  /** Logs a warning once per key. */
+  warnOnce(key: string, message: string): void;
+}
+
+const NO_ALERTS: Alert[] = [];
+Object.freeze(NO_ALERTS);
+
+/**
+ * The recording path: validate → price → one frozen record handed to each sink, in order. The
+ * sinks (metrics, budgets, the ledger) know nothing of each other, nor this of them: a sink that
+ * throws is counted under its name and the others still get the record. Budgets come before the
+ * ledger: a budget state made for a subject seen for the first time is seeded from the ledger,
+ * which must not hold the record that made it (that one is counted as it comes).
+ */
+export class RecordPipeline {
+  readonly #sinks: readonly RecordSink[];
+  readonly #prices: PriceCache;
+  readonly #hooks: PipelineHooks;
+  readonly #keyIdOf: (apiKey: string) => string;
+  readonly #secrets: SecretKeys;
+  readonly #totals = new UsageTotals();
+  /** What validate() returned and recordValidated() has not recorded yet. */
+  readonly #checked = new WeakSet<ValidUsage>();
+  /** True when some sink keeps records past the call: each is frozen. */
+  readonly #freeze: boolean;
+  /** Set when records are no longer taken: 'disabled' or 'closed'. */
+  #off: 'disabled' | 'closed' | undefined;
+
+  constructor(options: {
+    sinks: readonly RecordSink[];
+    prices: PriceCache;
+    hooks: PipelineHooks;
+    keyIdOf: (apiKey: string) => string;
+    secrets: SecretKeys;
+    disabled?: boolean;
+  }) {
+    this.#sinks = options.sinks;
+    this.#freeze = options.sinks.some((s) => s.keeps === true);
+    this.#prices = options.prices;
+    this.#hooks = options.hooks;
+    this.#keyIdOf = options.keyIdOf;
+    this.#secrets = options.secrets;
+    if (options.disabled === true) this.#off = 'disabled';
+  }
+
+  /** Takes no more records (after `close()`): each is refused with one warning. */
+  close(): void {
+    this.#off ??= 'closed';
+  }
+
+  /** Checks a call in context `ctx` without recording it; recordValidated() takes what this returns, once. */
+  validate(input: UsageInput, ctx: CallContext | undefined): ValidUsage {
+    const u = validateInContext(input, ctx, this.#keyIdOf, this.#secrets);
+    this.#checked.add(u);
+    return u;
+  }
+
+  /** Records a call `validate()` returned, without checking it again (each once; anything else throws). */
+  recordValidated(u: ValidUsage): RecordResult {
+    if (!this.#checked.delete(u)) throw new ValidationError('usage', u, 'must be what validate() returned, recorded once');
+    return this.#record(u, undefined, true);
+  }
+
+  /** Records one call in context `ctx`: a ValidationError naming the field when it is wrong (nothing recorded). */
+  record(input: UsageInput, ctx: CallContext | undefined): RecordResult {
+    return this.#record(input, ctx, false);
+  }
+
+  #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked: boolean): RecordResult {
+    if (this.#off !== undefined) {
+      if (this.#off === 'closed') this.#hooks.warnOnce('closed', 'record() after close(): the call was not recorded');
+      return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
+    }
+    const u = checked ? (input as ValidUsage) : validateInContext(input as UsageInput, ctx, this.#keyIdOf, this.#secrets);
+    let result: RecordResult;
+    try {
+      const pico = this.#price(u);
+      u.costUsd = pico === null ? null : picoToUsd(pico);
+      u.costPicoUsd = pico;
+      // One record for every sink, and the one returned: frozen when a sink keeps it (see RecordSink.keeps).
+      if (this.#freeze) Object.freeze(u);
+      result = { logged: true, record: u, costUsd: u.costUsd, usageSummary: this.#totals.add(u), alerts: NO_ALERTS };
+    } catch (error) {
+      this.#hooks.internalError('record', error);
+      return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(u.provider), alerts: NO_ALERTS };
+    }
+    const sinks = this.#sinks;
+    for (let i = 0; i < sinks.length; i++) {
+      const sink = sinks[i] as RecordSink;
+      try {
+        sink.accept(u, result);
+      } catch (error) {
+        this.#hooks.internalError(sink.name, error);
+      }
+    }
+    return result;
+  }
+
+  /** The record's cost in picodollars: the caller's, else from its model's price; null when unknown. */
+  #price(u: ValidUsage): number | null {
+    if (u.costUsd !== null) return usdToPico(u.costUsd);
+    const price = this.#prices.get(u.provider, u.model, u.timestamp);
+    const tier = u.metadata?.service_tier;
+    const pico = price === null ? null : costPico(price, u, typeof tier === 'string' ? tier : undefined);
+    if (pico === null) this.#warnUnpriced(u, price);
+    else if (tier === 'priority' && price !== null && TIERED_PROVIDERS.has(u.provider)) {
+      this.#hooks.warnOnce(
+        `priority:${u.provider}/${u.model}`,
+        `a "${u.model}" call served at priority processing is costed at the standard rates (no priority prices are known), below what it is billed; set its price to the priority rates to count it right`,
+      );
+    }
+    return pico;
+  }
+
+  #warnUnpriced(u: ValidUsage, price: ResolvedPrice | null): void {
+    if (price === null) {
+      this.#hooks.warnOnce(
+        `unpriced:${u.provider}/${u.model}`,
+        `no price known for model "${u.model}" of provider "${u.provider}": its calls record costUsd null and count in tokenmeter_unpriced_requests_total (set one with prices or config.json "pricing")`,
+      );
+    } else if (!u.error) {
+      this.#hooks.warnOnce(
+        `unknown-usage:${u.provider}/${u.model}`,
+        `cost of a "${u.model}" call is unknown: its usage was not reported, or it billed a kind of usage its price (${price.sourceDetail}) does not cover`,
+      );
+    }
+  }
+
+  /** Running totals per provider since start (one, or all). */
+  summary(provider: string): UsageSummary;
+  summary(): UsageSummary[];
+  summary(provider?: string): UsageSummary | UsageSummary[] {
+    return provider === undefined ? this.#totals.all() : this.#totals.get(provider);
+  }
+}
