@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- <filter>[,<filter>...]]`: runs the benchmarks whose name contains a filter, prints
+ * `npm run bench [-- <filter>[,<filter>...]]`: runs the benchmarks whose name contains a filter (or is
+ * exactly `name` for a filter `=name`), prints
  * one JSON object and writes it to bench/results.json.
  *   { "node": "<version>", "results": [ { name, value, unit, baseline?, baselineValue?, ratio? } ] }
  */
@@ -115,7 +116,8 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
 process.env.TOKENMETER_DIR = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-'));
 // `npm run bench -- ledger,summary`: the benchmarks whose name contains any of the words.
 const filters = (process.argv[2] ?? '').split(',');
-const wanted = (name: string) => filters.some((f) => name.includes(f));
+// `=name` wants that benchmark alone (`record` is part of many names); any other filter, every name containing it.
+const wanted = (name: string) => filters.some((f) => (f.startsWith('=') ? name === f.slice(1) : name.includes(f)));
 const results: Result[] = [];
 for (const suite of suites) {
   if (!suite.names.some(wanted)) continue;
