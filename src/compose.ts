@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { ledgerSeeder } from './budget-seeding.ts';
 import { BudgetSink, Budgets } from './budgeting.ts';
 import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { LedgerError, ValidationError } from './errors.ts';
@@ -17,7 +18,7 @@ import { PriceBook } from './pricing/price-book.ts';
 import { PriceCache } from './pricing/price-cache.ts';
 import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData, resolveSource } from './pricing/price-data.ts';
 import type { RecordSink } from './record-sink.ts';
-import { ledgerSeeder, statusOf } from './reports/budget-status.ts';
+import { statusOf } from './reports/budget-status.ts';
 import type { ReportSources } from './reports/ledger-reports.ts';
 
 /** Everything a monitor is made of, built from its options and wired together (only here do the parts meet). */
