@@ -13,6 +13,7 @@ import { Aggregator, CARDINALITY_DEFAULTS, SERIES_PER_LABEL_SET } from './metric
 import { MetricsExport } from './metrics/exporters.ts';
 import { MetricsSink } from './metrics/sink.ts';
 import type { TokenMonitorOptions } from './monitor-options.ts';
+import type { ReportSources } from './monitor-queries.ts';
 import { checkMonitorOptions } from './option-keys.ts';
 import { RecordPipeline } from './pipeline/pipeline.ts';
 import { PriceBook } from './pricing/price-book.ts';
@@ -20,7 +21,6 @@ import { PriceCache } from './pricing/price-cache.ts';
 import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData, resolveSource } from './pricing/price-data.ts';
 import type { RecordSink } from './record-sink.ts';
 import { statusOf } from './reports/budget-status.ts';
-import type { ReportSources } from './reports/ledger-reports.ts';
 
 /** Everything a monitor is made of, built from its options and wired together (only here do the parts meet). */
 export interface MonitorParts {
