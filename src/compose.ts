@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { ledgerSeeder } from './budget-seeding.ts';
 import { BudgetSink, Budgets } from './budgeting.ts';
+import type { Alert } from './budgets/tracker.ts';
 import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { LedgerError, ValidationError } from './errors.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
@@ -11,14 +13,14 @@ import { Aggregator, CARDINALITY_DEFAULTS, SERIES_PER_LABEL_SET } from './metric
 import { MetricsExport } from './metrics/exporters.ts';
 import { MetricsSink } from './metrics/sink.ts';
 import type { TokenMonitorOptions } from './monitor-options.ts';
+import type { ReportSources } from './monitor-queries.ts';
 import { checkMonitorOptions } from './option-keys.ts';
 import { RecordPipeline } from './pipeline/pipeline.ts';
 import { PriceBook } from './pricing/price-book.ts';
 import { PriceCache } from './pricing/price-cache.ts';
 import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData, resolveSource } from './pricing/price-data.ts';
 import type { RecordSink } from './record-sink.ts';
-import { ledgerSeeder, statusOf } from './reports/budget-status.ts';
-import type { ReportSources } from './reports/ledger-reports.ts';
+import { statusOf } from './reports/budget-status.ts';
 
 /** Everything a monitor is made of, built from its options and wired together (only here do the parts meet). */
 export interface MonitorParts {
@@ -36,7 +38,7 @@ export interface MonitorParts {
   export: MetricsExport | undefined;
   ledger: LedgerWriter | undefined;
   budgets: Budgets;
-  pipeline: RecordPipeline;
+  pipeline: RecordPipeline<Alert>;
   /** Counts (`tokenmeter_internal_errors_total{component}`) and logs once a failure inside tokenmeter; never throws. */
   internalError: (component: string, error: unknown) => void;
 }
@@ -149,7 +151,7 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
   // Budgets before the ledger: see RecordPipeline.
   const sinks: RecordSink[] = [new MetricsSink(agg, exp?.sink, (error) => internalError('export', error)), new BudgetSink(budgets)];
   if (ledger !== undefined) sinks.push(new LedgerSink(ledger));
-  const pipeline = new RecordPipeline({
+  const pipeline = new RecordPipeline<Alert>({
     sinks,
     prices: new PriceCache(prices, (provider, model, price) => log.debug(`price of ${provider}/${model}: ${price.sourceDetail}`)),
     hooks: { internalError, warnOnce: (key, message) => once.warn(key, message) },

@@ -4,9 +4,9 @@ import type { Alert, BudgetSpec } from './budgets/tracker.ts';
 import type { MonitorParts } from './compose.ts';
 import type { CallContext, ContextStore } from './context.ts';
 import { ValidationError } from './errors.ts';
+import { LedgerQueries, type ReportSources } from './monitor-queries.ts';
 import { checkBudgetKeys, checkMethodOptions, SET_LIMIT_OPTION_KEYS } from './option-keys.ts';
 import { type BudgetStatus, statusOf } from './reports/budget-status.ts';
-import { LedgerQueries, type ReportSources } from './reports/ledger-reports.ts';
 import { type RunSession, type SessionOptions, startSession } from './session.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Held } from './budgeting.ts';
+import type { Alert } from './budgets/tracker.ts';
 import { composeMonitor, type MonitorParts, reportSources } from './compose.ts';
 import { type CallContext, ContextStore } from './context.ts';
 import { isBudgetExceededError, ValidationError } from './errors.ts';
@@ -10,7 +11,7 @@ import type { TokenmeterMetricProducer } from './metrics/producer.ts';
 import { BudgetControls } from './monitor-budgets.ts';
 import type { Health, TokenMonitorOptions } from './monitor-options.ts';
 import { checkContextKeys, checkInstrumentKeys, checkMethodOptions, TRACK_OPTION_KEYS } from './option-keys.ts';
-import type { RecordResult } from './pipeline/pipeline.ts';
+import type { RecordResult as PipelineResult } from './pipeline/pipeline.ts';
 import type { UsageSummary } from './pipeline/totals.ts';
 import { type CallFacts, inputOfUsage, usageOfCall } from './pipeline/usage-input.ts';
 import { loadPriceData, type RefreshResult, refreshPriceData } from './pricing/price-data.ts';
@@ -22,10 +23,12 @@ export type { LimitOptions } from './budgeting.ts';
 /** A budget or limit crossing. */
 export type { Alert } from './budgets/tracker.ts';
 export type { Health, LedgerOptions, MetricsOptions, TokenMonitorOptions } from './monitor-options.ts';
-export type { RecordResult } from './pipeline/pipeline.ts';
 export type { UsageSummary } from './pipeline/totals.ts';
 export type { CallFacts } from './pipeline/usage-input.ts';
 export type { RunSession } from './session.ts';
+
+/** What `record()` returns: the record, its cost, the running totals and the budget alerts it raised. */
+export type RecordResult = PipelineResult<Alert>;
 
 /**
  * Meters LLM, embedding and rerank calls: a thin facade over the recording pipeline (validate →

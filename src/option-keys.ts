@@ -3,20 +3,19 @@ import type { BudgetSpec } from './budgets/tracker.ts';
 import type { CallContext } from './context.ts';
 import type { InstrumentOptions } from './instrument/index.ts';
 import type { TrackOptions } from './instrument/track.ts';
-import type { AiSdkTrackingOptions } from './integrations/ai-sdk.ts';
-import type { LangChainTrackingOptions } from './integrations/langchain.ts';
 import { checkKeys, keySet } from './keys.ts';
 import type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
 import type { OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
 import { checkResourceOptions, type ResourceOptions } from './metrics/resource.ts';
 import { checkTemporality } from './metrics/temporality.ts';
 import type { ReportQuery } from './reports/query.ts';
-import type { ApiServerOptions } from './server/api.ts';
 
 /**
  * The keys of every option object the public API takes, each set checked complete against its
  * type by the compiler (see keySet): an unknown option is a ValidationError naming it and the
- * option meant, never a silent default.
+ * option meant, never a silent default. The options of the entry points above the facade (the
+ * LangChain and AI SDK integrations, startApiServer) keep their key sets beside them, so that
+ * nothing here imports upwards.
  */
 
 const MONITOR_KEYS = keySet<import('./monitor.ts').TokenMonitorOptions>({
@@ -179,44 +178,4 @@ export function checkQueryKeys(query: unknown, extra: readonly string[], what: s
 export function checkSessionKeys(options: unknown): void {
   checkKeys(options, SESSION_OPTION_KEYS, { what: 'session options' });
   checkKeys(sub(options, 'thresholds'), THRESHOLD_KEYS, { what: 'session options', path: 'thresholds' });
-}
-
-const API_SERVER_KEYS = keySet<ApiServerOptions>({
-  host: true,
-  port: true,
-  token: true,
-  allowOpen: true,
-  corsOrigins: true,
-  maxBodyBytes: true,
-  headersTimeout: true,
-  requestTimeout: true,
-  keepAliveTimeout: true,
-  maxConnections: true,
-  maxLedgerBacklog: true,
-});
-
-/** Checks `startApiServer()`'s options. */
-export function checkApiServerKeys(options: unknown): void {
-  checkKeys(options, API_SERVER_KEYS, { what: 'startApiServer options' });
-}
-
-const LANGCHAIN_KEYS = keySet<LangChainTrackingOptions>({ agentName: true, userId: true, threadId: true, operation: true, provider: true });
-const AI_SDK_KEYS = keySet<AiSdkTrackingOptions>({
-  userId: true,
-  threadId: true,
-  agent: true,
-  operation: true,
-  metadata: true,
-  runId: true,
-  provider: true,
-});
-
-/** Checks the LangChain integration's options (`attachTokenTracking`, the handler, `trackEmbeddings`); `agent` means `agentName` there. */
-export function checkLangChainKeys(options: unknown, what: string): void {
-  checkKeys(options, LANGCHAIN_KEYS, { what, hints: { agent: 'agentName' } });
-}
-
-/** Checks the AI SDK middleware's options; `agentName` (LangChain's spelling) means `agent` there. */
-export function checkAiSdkKeys(options: unknown): void {
-  checkKeys(options, AI_SDK_KEYS, { what: 'tokenmeterMiddleware options', hints: { agentname: 'agent' } });
 }

@@ -435,7 +435,7 @@ export class BudgetTracker {
     }
     // Read asynchronously (inside record(), or from PostgreSQL): the spending of before is added
     // when it arrives, while records from now on count as they come (the seeder tells the two
-    // apart, see ledgerSeeder). Until then the state knows only those records (and holds).
+    // apart, see ledgerSeeder in src/budget-seeding.ts). Until then the state knows only those records (and holds).
     const windowStart = state.windowStart;
     const done = seeded.then(
       (rows) => {

@@ -1,6 +1,6 @@
+import { budgetStatusFromLedger } from '../budget-seeding.ts';
 import { configBudgets, loadConfig } from '../config.ts';
 import type { Totals } from '../ledger/types.ts';
-import { budgetStatusFromLedger } from '../reports/budget-status.ts';
 import { num, usd } from '../reports/format.ts';
 import { report } from '../reports/reports.ts';
 import { noLedgerMessage, queryOf, type RangeArgs, rangeText, withLedger } from './ledger.ts';

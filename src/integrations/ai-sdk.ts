@@ -11,12 +11,28 @@ import type { CallContext } from '../context.ts';
 import { isBudgetExceededError } from '../errors.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
+import { checkKeys, keySet } from '../keys.ts';
 import type { TokenMonitor } from '../monitor.ts';
-import { checkAiSdkKeys } from '../option-keys.ts';
 import { countsOf as countsOfGemini } from '../providers/gemini.ts';
 import { num, obj, str } from '../providers/read.ts';
 import { providerFromAiSdk } from '../providers/registry.ts';
 import type { Usage } from '../providers/types.ts';
+
+// The options' keys, checked complete against AiSdkTrackingOptions by the compiler (see keySet).
+const AI_SDK_KEYS = keySet<AiSdkTrackingOptions>({
+  userId: true,
+  threadId: true,
+  agent: true,
+  operation: true,
+  metadata: true,
+  runId: true,
+  provider: true,
+});
+
+/** Checks the AI SDK middleware's options; `agentName` (LangChain's spelling) means `agent` there. */
+function checkAiSdkKeys(options: unknown): void {
+  checkKeys(options, AI_SDK_KEYS, { what: 'tokenmeterMiddleware options', hints: { agentname: 'agent' } });
+}
 
 /** Who the calls are for, and the provider id when the model's provider name does not tell it. */
 export interface AiSdkTrackingOptions extends CallContext {

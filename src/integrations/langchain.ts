@@ -15,12 +15,20 @@ import { isBudgetExceededError } from '../errors.ts';
 import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import { estimateTextTokens } from '../instrument/estimate.ts';
+import { checkKeys, keySet } from '../keys.ts';
 import type { TokenMonitor } from '../monitor.ts';
-import { checkLangChainKeys } from '../option-keys.ts';
 import { extractUsage } from '../providers/index.ts';
 import { num, obj, str } from '../providers/read.ts';
 import { providerFromLangChain, providerFromLangChainEmbeddings } from '../providers/registry.ts';
 import type { Usage } from '../providers/types.ts';
+
+// The options' keys, checked complete against LangChainTrackingOptions by the compiler (see keySet).
+const LANGCHAIN_KEYS = keySet<LangChainTrackingOptions>({ agentName: true, userId: true, threadId: true, operation: true, provider: true });
+
+/** Checks the LangChain integration's options (`attachTokenTracking`, the handler, `trackEmbeddings`); `agent` means `agentName` there. */
+function checkLangChainKeys(options: unknown, what: string): void {
+  checkKeys(options, LANGCHAIN_KEYS, { what, hints: { agent: 'agentName' } });
+}
 
 /** Who the runs are for. */
 export interface LangChainTrackingOptions {

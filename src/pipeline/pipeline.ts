@@ -1,4 +1,3 @@
-import type { Alert } from '../budgets/tracker.ts';
 import type { CallContext } from '../context.ts';
 import { ValidationError } from '../errors.ts';
 import type { SecretKeys } from '../logger.ts';
@@ -11,8 +10,11 @@ import type { UsageInput, UsageRecord, ValidUsage } from '../usage.ts';
 import { emptySummary, type UsageSummary, UsageTotals } from './totals.ts';
 import { validateInContext } from './validate.ts';
 
-/** What `record()` returns. */
-export interface RecordResult {
+/**
+ * What `record()` returns. `A` is the sinks' alert type (the budgets' Alert, which the facade names):
+ * the pipeline passes alerts through without knowing what they are.
+ */
+export interface RecordResult<A = unknown> {
   /**
    * False when tracking is disabled or the monitor is closed; with `ledger: { durability: 'sync' }`,
    * also when the record could not be written to the ledger (it stays queued and is retried).
@@ -22,7 +24,7 @@ export interface RecordResult {
   /** The call's cost in USD, null when its model has no known price. */
   costUsd: number | null;
   usageSummary: UsageSummary;
-  alerts: Alert[];
+  alerts: A[];
 }
 
 /** How the pipeline reports what goes wrong inside it (never thrown into the caller). */
@@ -33,7 +35,7 @@ export interface PipelineHooks {
   warnOnce(key: string, message: string): void;
 }
 
-const NO_ALERTS: Alert[] = [];
+const NO_ALERTS: never[] = [];
 Object.freeze(NO_ALERTS);
 
 /**
@@ -43,7 +45,7 @@ Object.freeze(NO_ALERTS);
  * ledger: a budget state made for a subject seen for the first time is seeded from the ledger,
  * which must not hold the record that made it (that one is counted as it comes).
  */
-export class RecordPipeline {
+export class RecordPipeline<A = unknown> {
   readonly #sinks: readonly RecordSink[];
   readonly #prices: PriceCache;
   readonly #hooks: PipelineHooks;
@@ -87,23 +89,23 @@ export class RecordPipeline {
   }
 
   /** Records a call `validate()` returned, without checking it again (each once; anything else throws). */
-  recordValidated(u: ValidUsage): RecordResult {
+  recordValidated(u: ValidUsage): RecordResult<A> {
     if (!this.#checked.delete(u)) throw new ValidationError('usage', u, 'must be what validate() returned, recorded once');
     return this.#record(u, undefined, true);
   }
 
   /** Records one call in context `ctx`: a ValidationError naming the field when it is wrong (nothing recorded). */
-  record(input: UsageInput, ctx: CallContext | undefined): RecordResult {
+  record(input: UsageInput, ctx: CallContext | undefined): RecordResult<A> {
     return this.#record(input, ctx, false);
   }
 
-  #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked: boolean): RecordResult {
+  #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked: boolean): RecordResult<A> {
     if (this.#off !== undefined) {
       if (this.#off === 'closed') this.#hooks.warnOnce('closed', 'record() after close(): the call was not recorded');
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
     }
     const u = checked ? (input as ValidUsage) : validateInContext(input as UsageInput, ctx, this.#keyIdOf, this.#secrets);
-    let result: RecordResult;
+    let result: RecordResult<A>;
     try {
       const pico = this.#price(u);
       u.costUsd = pico === null ? null : picoToUsd(pico);

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLedgerError, isValidationError, ValidationError } from '../errors.ts';
+import { checkKeys, keySet } from '../keys.ts';
 import type { TokenMonitor } from '../monitor.ts';
-import { checkApiServerKeys } from '../option-keys.ts';
 import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
 import { astraAll, astraByModel, astraThread, astraUser } from './astra.ts';
@@ -13,6 +13,26 @@ import { handlePage } from './page.ts';
 import { parseQuery } from './query.ts';
 import { routesOf } from './route-table.ts';
 import { check, ingest } from './routes.ts';
+
+// The options' keys, checked complete against ApiServerOptions by the compiler (see keySet).
+const API_SERVER_KEYS = keySet<ApiServerOptions>({
+  host: true,
+  port: true,
+  token: true,
+  allowOpen: true,
+  corsOrigins: true,
+  maxBodyBytes: true,
+  headersTimeout: true,
+  requestTimeout: true,
+  keepAliveTimeout: true,
+  maxConnections: true,
+  maxLedgerBacklog: true,
+});
+
+/** Checks `startApiServer()`'s options. */
+function checkApiServerKeys(options: unknown): void {
+  checkKeys(options, API_SERVER_KEYS, { what: 'startApiServer options' });
+}
 
 /** Options of the REST API server. */
 export interface ApiServerOptions {

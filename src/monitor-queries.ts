@@ -1,15 +1,15 @@
-import { type Advice, type AdviceQuery, advise } from '../advice/advise.ts';
-import { LedgerError, ValidationError } from '../errors.ts';
-import { type CleanupResult, cleanup, listArchives, readArchive } from '../ledger/archive.ts';
-import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from '../ledger/notifications.ts';
-import type { ArchiveInfo, Dimension, LedgerStore } from '../ledger/types.ts';
-import { checkMethodOptions, checkQueryKeys } from '../option-keys.ts';
-import type { ResolvedPrice } from '../pricing/types.ts';
-import type { UsageRecord } from '../usage.ts';
-import type { BudgetStatus } from './budget-status.ts';
-import { type ExportResult, exportRecords, type ExportOptions as RecordExportOptions } from './export.ts';
-import type { ReportQuery } from './query.ts';
-import * as reports from './reports.ts';
+import { type Advice, type AdviceQuery, advise } from './advice/advise.ts';
+import { LedgerError, ValidationError } from './errors.ts';
+import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
+import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './ledger/notifications.ts';
+import type { ArchiveInfo, Dimension, LedgerStore } from './ledger/types.ts';
+import { checkMethodOptions, checkQueryKeys } from './option-keys.ts';
+import type { ResolvedPrice } from './pricing/types.ts';
+import type { BudgetStatus } from './reports/budget-status.ts';
+import { type ExportResult, exportRecords, type ExportOptions as RecordExportOptions } from './reports/export.ts';
+import type { ReportQuery } from './reports/query.ts';
+import * as reports from './reports/reports.ts';
+import type { UsageRecord } from './usage.ts';
 
 const CLEANUP_OPTION_KEYS: ReadonlySet<string> = new Set(['days']);
 
