@@ -1,3 +1,4 @@
+import type { ConfigHealth } from './budget-sync.ts';
 import type { BudgetSpec } from './budgets/tracker.ts';
 import type { LedgerStore } from './ledger/types.ts';
 import type { LedgerHealth, LedgerWriterOptions } from './ledger/writer.ts';
@@ -57,12 +58,20 @@ export interface LedgerOptions extends LedgerWriterOptions {
   url?: string;
   /** The SQLite file. @default <dir>/ledger.db */
   file?: string;
+  /**
+   * How often budgets read the window's spending of every process sharing this ledger (and
+   * config.json is looked at for changes), in ms; 0: never (each process sees only its own
+   * spending, and config.json is read once). See "Fleet-wide budgets" in the README. @default 2000
+   */
+  syncIntervalMs?: number;
 }
 
 /** What `monitor.health()` reports. */
 export interface Health {
-  /** False while the ledger cannot be written or records were lost. */
+  /** False while the ledger cannot be written, records were lost, or a change to config.json could not be applied. */
   ok: boolean;
   ledger: LedgerHealth | null;
   metricsUrl: string | undefined;
+  /** config.json, watched for budget and alert changes; null when it is not read (`loadConfig: false`). */
+  config: ConfigHealth | null;
 }
