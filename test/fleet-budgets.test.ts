@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
 import type { Args, Outcome } from './helpers/fleet-budget-child.ts';
 import { type PostgresServer, startPostgres } from './helpers/postgres.ts';
+import { waitFor } from './helpers/prometheus.ts';
 import { type ReplayServer, replayServer } from './helpers/replay-server.ts';
+import { startServe } from './helpers/serve.ts';
 
 const CHILD = join(import.meta.dirname, 'helpers', 'fleet-budget-child.ts');
 const LIMIT_USD = 1.5;
@@ -194,4 +196,39 @@ describe('an enforced budget shared by a fleet', () => {
       expectHeldFleetWide(run);
     }, 120_000);
   });
+});
+
+describe('tokenmeter serve on a shared ledger', () => {
+  it("answers /v1/status and /v1/check with another process's spending, within the sync interval", async () => {
+    const dir = storageDir(0.05);
+    // Its own event loop and default interval (2 s), as deployed.
+    const { proc, url } = await startServe(['--dir', dir]);
+    const app = new TokenMonitor({ dir, metrics: false, logLevel: 'silent', ledger: { flushIntervalMs: 100 } });
+    const ask = { provider: 'openai', model: 'gpt-4o', max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] };
+    const check = async () =>
+      (await fetch(`${url}/v1/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask) }))
+        .status;
+    const used = async () => {
+      const list = (await (await fetch(`${url}/v1/status`)).json()) as { scope: string; used: number }[];
+      return list.find((b) => b.scope === 'global')?.used;
+    };
+    try {
+      expect(await used()).toBe(0);
+      expect(await check()).toBe(200);
+      // The app (another process to serve) spends $0.045 of $0.05: 10 calls of 1,000 + 200 tokens.
+      for (let i = 0; i < 10; i++) app.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 200 });
+      await app.flush();
+      const at = Date.now();
+      await waitFor('serve to see the spending', 10_000, async () => (((await used()) ?? 0) > 0.04 ? true : undefined));
+      // Written to the ledger at once (flush), so seen within one interval (and a read).
+      expect(Date.now() - at).toBeLessThan(2000 + 1000);
+      expect(await used()).toBeCloseTo(0.045, 6);
+      // A call that may cost $0.01 (1,000 output tokens) fitted alone; with the app's spending it would pass $0.05: refused.
+      expect(await check()).toBe(402);
+    } finally {
+      await app.close();
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.once('exit', resolve));
+    }
+  }, 60_000);
 });
