@@ -232,3 +232,46 @@ describe('tokenmeter serve on a shared ledger', () => {
     }
   }, 60_000);
 });
+
+describe('budgets of users and teams on a shared ledger', () => {
+  it("see another monitor's spending, and alert its crossings, within the interval", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-fleet-budget-'));
+    dirs.push(dir);
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        budgets: [
+          { scope: 'user', id: '*', limit_usd: 0.05 },
+          { scope: 'team', id: 'search', user_ids: ['ann', 'bob'], limit_usd: 0.2, billing_cycle: 'rolling', rolling_days: 7 },
+        ],
+      }),
+    );
+    // Two monitors on one ledger file, each with its own writer thread and connection, as two processes have.
+    const options = { dir, metrics: false as const, logLevel: 'silent' as const, ledger: { syncIntervalMs: 100, flushIntervalMs: 50 } };
+    const a = new TokenMonitor(options);
+    const b = new TokenMonitor(options);
+    const alerts: string[] = [];
+    b.on('alert', (x) => alerts.push(`${x.level} ${x.budget.scope}:${x.budget.scopeId}`));
+    // $0.0045 a call (1,000 + 200 tokens of gpt-4o).
+    const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 200 };
+    try {
+      b.record({ ...call, userId: 'ann' });
+      for (let i = 0; i < 9; i++) a.record({ ...call, userId: i % 3 === 0 ? 'bob' : 'ann' });
+      const ann = () => b.status().find((s) => s.scope === 'user' && s.scopeId === 'ann');
+      const team = () => b.status().find((s) => s.scope === 'team');
+      await waitFor('b to see a', 5000, () => ((ann()?.used ?? 0) > 0.02 ? true : undefined));
+      // b's own call and a's six for ann; the team counts bob's three too, once each.
+      expect(ann()?.used).toBeCloseTo(0.0315, 9);
+      expect(team()?.used).toBeCloseTo(0.045, 9);
+      for (let i = 0; i < 4; i++) a.record({ ...call, userId: 'ann' });
+      await waitFor('b to alert a crossing it did not make', 5000, () => (alerts.length > 0 ? true : undefined));
+      // $0.0495 of $0.05: past 80% and 95%, each once.
+      expect(ann()?.used).toBeCloseTo(0.0495, 9);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(alerts).toEqual(['warning user:ann', 'critical user:ann']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
