@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
 import type { Args, Outcome } from './helpers/fleet-budget-child.ts';
 import { type PostgresServer, startPostgres } from './helpers/postgres.ts';
-import { waitFor } from './helpers/prometheus.ts';
+import { parseExposition, sample, waitFor } from './helpers/prometheus.ts';
 import { type ReplayServer, replayServer } from './helpers/replay-server.ts';
 import { startServe } from './helpers/serve.ts';
 
@@ -195,6 +195,43 @@ describe('an enforced budget shared by a fleet', () => {
       report('postgres', run, SYNC_MS);
       expectHeldFleetWide(run);
     }, 120_000);
+
+    it('keeps counting its own spending while the ledger cannot be read, says so once, and syncs again after', async () => {
+      const url = await pg.database('fleet_down');
+      const lines: string[] = [];
+      const log = (m: string) => lines.push(m);
+      const monitor = new TokenMonitor({
+        dir: storageDir(10),
+        ledger: { url, syncIntervalMs: 100, flushIntervalMs: 50 },
+        logger: { debug: () => {}, info: () => {}, warn: log, error: log },
+        metrics: { prometheus: { port: 0 } },
+      });
+      const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 200 };
+      const used = () => monitor.status().find((s) => s.scope === 'global')?.used;
+      const failures = async () =>
+        sample(parseExposition(await (await fetch(monitor.metricsUrl as string)).text()), 'tokenmeter_internal_errors_total', {
+          component: 'budgets',
+        }) ?? 0;
+      try {
+        monitor.record(call);
+        await monitor.flush();
+        await pg.stop();
+        monitor.record(call);
+        await waitFor('the failed read logged', 10_000, () =>
+          lines.some((l) => /cannot read the fleet's spending/.test(l)) ? true : undefined,
+        );
+        // Several intervals later: still one line, every failure counted, and nothing wiped.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(lines.filter((l) => /cannot read the fleet's spending/.test(l))).toHaveLength(1);
+        expect(await failures()).toBeGreaterThan(1);
+        expect(used()).toBeCloseTo(0.009, 9);
+        await pg.start();
+        await waitFor('the sync back', 30_000, () => (lines.some((l) => /read the shared ledger again/.test(l)) ? true : undefined));
+        expect(used()).toBeCloseTo(0.009, 9);
+      } finally {
+        await monitor.close();
+      }
+    }, 90_000);
   });
 });
 
