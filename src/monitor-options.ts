@@ -68,10 +68,13 @@ export interface LedgerOptions extends LedgerWriterOptions {
 
 /** What `monitor.health()` reports. */
 export interface Health {
-  /** False while the ledger cannot be written, records were lost, or a change to config.json could not be applied. */
+  /** False while the ledger cannot be written or records were lost. */
   ok: boolean;
   ledger: LedgerHealth | null;
   metricsUrl: string | undefined;
-  /** config.json, watched for budget and alert changes; null when it is not read (`loadConfig: false`). */
+  /**
+   * config.json, watched for budget and alert changes: `ok` false while a change to it cannot be
+   * applied (its last good budgets hold; `ok` above stays true). null when it is not read (`loadConfig: false`).
+   */
   config: ConfigHealth | null;
 }

@@ -275,8 +275,10 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   health(): Health {
     const ledger = this.#p.ledger?.health() ?? null;
     const config = this.#p.budgetSync.health();
+    // A broken config.json does not make the monitor unhealthy: nothing is lost (its last good
+    // budgets hold), and a process restarted for it (a failed liveness probe) would not start.
     return {
-      ok: (ledger === null || ledger.ok) && config.ok,
+      ok: ledger === null || ledger.ok,
       ledger,
       metricsUrl: this.metricsUrl,
       config: config.file === '' ? null : config,
