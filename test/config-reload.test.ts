@@ -53,6 +53,8 @@ describe('config.json changes without a restart', () => {
     const ask = () =>
       openai.chat.completions.create({ model: 'gpt-4o', max_tokens: 200, messages: [{ role: 'user', content: 'Say ok.' }] });
     const global = () => monitor.status().find((s) => s.scope === 'global');
+    const alerts: string[] = [];
+    monitor.on('alert', (a) => alerts.push(`${a.level} ${a.budget.scope} ${a.limit}`));
     try {
       // $0.0045 a call: ten calls are $0.045 of $1.
       for (let i = 0; i < 10; i++) await ask();
@@ -64,6 +66,9 @@ describe('config.json changes without a restart', () => {
       await until('the new limit', () => global()?.limit === 0.08);
       expect(global()).toMatchObject({ level: 'warning', warningThreshold: 0.5 });
       expect(global()?.used).toBeCloseTo(0.045, 6);
+      // The crossing the change made is alerted (at the next sync), not taken as already said.
+      await until('the warning alerted', () => alerts.length > 0);
+      expect(alerts).toEqual(['warning global 0.08']);
       // And it is enforced: the eighth call more passes $0.08 (its estimate fitted), the ninth is refused.
       let blocked = 0;
       for (let i = 0; i < 10; i++) {

@@ -363,12 +363,18 @@ export class BudgetTracker {
     const now = this.#clock();
     const b = new Budget(spec, now);
     const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
+    const old = i >= 0 ? this.#budgets[i]?.fixed : undefined;
     if (i >= 0) {
       if (this.#budgets[i]?.spec.enforce) this.#enforced--;
       this.#budgets.splice(i, 1, b);
     } else this.#budgets.push(b);
     if (spec.enforce) this.#enforced++;
-    if (b.fixed !== undefined) this.#seedState(b.fixed, spec, true);
+    if (b.fixed !== undefined) {
+      this.#seedState(b.fixed, spec, true);
+      // A budget changed in its window (a new limit in config.json): the levels alerted before
+      // stand, and one the change crosses is alerted at the next sync or record, not taken as said.
+      if (old !== undefined && old.windowStart === b.fixed.windowStart) b.fixed.fired = Math.min(b.fixed.fired, old.fired);
+    }
     this.#changed();
     return b.fixed;
   }
