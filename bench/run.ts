@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchBudgets } from './budgets.ts';
 import { benchCli } from './cli.ts';
+import { benchFleetSync } from './fleet-sync.ts';
 import type { Result } from './harness.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
@@ -103,6 +104,19 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
       'scrape-10k-series-bytes',
     ],
     run: benchScrape10k,
+  },
+  // ms of one fleet-wide budget sync (three budgets, 200 per-user states) over a 200k-record SQLite ledger, beside a 30-day summary of it.
+  {
+    names: [
+      'budget-sync-200k',
+      'budget-sync-200k-mean',
+      'budget-sync-200k-fixed-only',
+      'budget-sync-summary-30d-200k',
+      'budget-sync-summary-30d-200k-mean',
+      'budget-sync-200k-main-cpu',
+      'budget-sync-200k-share-at-default-interval',
+    ],
+    run: benchFleetSync,
   },
   // PostgreSQL ledger (a server of its own): records/s from one process beside raw `pg` multi-row inserts;
   // the 30-day summary over 10M records (ms, beside the 50 ms target; the COPY load takes minutes).

@@ -1,5 +1,5 @@
 import { DEFAULT_CYCLE, windowAt } from './budgets/limits.ts';
-import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, Seeder } from './budgets/tracker.ts';
+import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, FleetRead, Seeder } from './budgets/tracker.ts';
 import { BudgetTracker as Tracker } from './budgets/tracker.ts';
 import { addTotals, emptyTotals } from './ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore } from './ledger/types.ts';
@@ -99,6 +99,54 @@ export function ledgerSeeder(
     );
     return seedRows(state, reads, rows);
   };
+}
+
+/**
+ * Reads the window's spending of budgets from the shared ledger for BudgetTracker#sync, beside the
+ * writer (`readBeside` fixes at its call which of this process's records count: those in the
+ * ledger or in its queue then). A fixed budget makes its seeding reads; a per-value one (`*`) one
+ * read grouped by its field for all its states. Rejects when the store cannot be opened or read
+ * (a total of zero would wipe the budgets).
+ */
+export function ledgerSpend(store: () => LedgerStore, readBeside: ReadBeside): FleetRead {
+  return (states) =>
+    readBeside(async (queued) => {
+      const s = store();
+      const out = new Map<BudgetState, [number, number][]>();
+      const perValue = new Map<BudgetSpec, BudgetState[]>();
+      for (const state of states) {
+        const field = FILTER[state.id.scope];
+        if (state.spec.scopeId === '*' && field !== undefined) {
+          const group = perValue.get(state.spec);
+          if (group === undefined) perValue.set(state.spec, [state]);
+          else group.push(state);
+          continue;
+        }
+        const reads = seedReads(state, state.spec.members);
+        out.set(state, seedRows(state, reads, await readAll(s, reads, queued)));
+      }
+      for (const group of perValue.values()) {
+        const first = group[0] as BudgetState;
+        const field = FILTER[first.id.scope] as keyof LedgerFilter & Dimension;
+        const since = Math.min(...group.map((g) => g.windowStart));
+        const by: Dimension[] = ['day', field];
+        const rows = (await s.aggregate({ since }, by)).concat(aggregateRecords(queued, { since }, by));
+        const byValue = new Map<string, AggregateRow[]>();
+        for (const row of rows) {
+          const v = row.key[field];
+          if (typeof v !== 'string') continue;
+          const list = byValue.get(v);
+          if (list === undefined) byValue.set(v, [row]);
+          else list.push(row);
+        }
+        // A state whose window began later than the group's (rare) is left for the next sync.
+        for (const state of group) {
+          if (state.windowStart === since)
+            out.set(state, seedRows(state, [{ filter: { since }, by }], [byValue.get(state.id.scopeId) ?? []]));
+        }
+      }
+      return out;
+    });
 }
 
 /** Each read's rows: the store's (none when it cannot be opened), and those of the records not in it yet. */

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { ledgerSeeder } from './budget-seeding.ts';
+import { ledgerSeeder, ledgerSpend } from './budget-seeding.ts';
+import { BudgetSync, DEFAULT_SYNC_INTERVAL_MS } from './budget-sync.ts';
 import { BudgetSink, Budgets } from './budgeting.ts';
 import type { Alert } from './budgets/tracker.ts';
 import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
@@ -38,6 +39,8 @@ export interface MonitorParts {
   export: MetricsExport | undefined;
   ledger: LedgerWriter | undefined;
   budgets: Budgets;
+  /** Reads the fleet's spending into the budgets and applies config.json's changes, from a timer. */
+  budgetSync: BudgetSync;
   pipeline: RecordPipeline<Alert>;
   /** Counts (`tokenmeter_internal_errors_total{component}`) and logs once a failure inside tokenmeter; never throws. */
   internalError: (component: string, error: unknown) => void;
@@ -50,6 +53,8 @@ function envFlag(v: string | undefined): boolean {
 /** Builds a monitor's parts from its options (an unknown option is an error naming it, not a silent default). */
 export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
   checkMonitorOptions(options);
+  // Checked before anything opens: a bad value leaves nothing running.
+  const interval = syncInterval(options);
   const env = options.env ?? process.env;
   const dir = resolveDir(options.dir, env);
   const disabled = options.disabled ?? envFlag(env.TOKENMETER_DISABLED);
@@ -134,9 +139,28 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
   );
   // config.json's alert thresholds hold for every budget that sets none, those set in code too.
   budgets.thresholds = configThresholds(config);
+  const fromConfig = configBudgets(config);
   if (!disabled) {
-    for (const spec of [...configBudgets(config), ...(options.budgets ?? [])]) budgets.add(spec);
+    for (const spec of [...fromConfig, ...(options.budgets ?? [])]) budgets.add(spec);
   }
+  const budgetSync = new BudgetSync(
+    {
+      budgets,
+      intervalMs: disabled ? 0 : interval,
+      read:
+        ledger === undefined
+          ? undefined
+          : ledgerSpend(
+              () => ledger.store(),
+              (read) => ledger.readBeside(read),
+            ),
+      dir: options.loadConfig === false || disabled ? undefined : dir,
+      log,
+      internalError: (component) => agg.internalError(component),
+    },
+    fromConfig,
+  );
+  budgetSync.start();
   // Metrics read the budget gauges at collection time; neither knows the other.
   agg.budgetGauges = () => budgets.gauges();
   const exp =
@@ -173,9 +197,19 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     export: exp,
     ledger,
     budgets,
+    budgetSync,
     pipeline,
     internalError,
   };
+}
+
+/** `ledger.syncIntervalMs`, checked. */
+function syncInterval(options: TokenMonitorOptions): number {
+  const v = options.ledger === false ? undefined : options.ledger?.syncIntervalMs;
+  if (v === undefined) return DEFAULT_SYNC_INTERVAL_MS;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new ValidationError('ledger.syncIntervalMs', v, 'must be a number of milliseconds, 0 (never) or more');
+  return v;
 }
 
 /** What the report queries read: the ledger once what was recorded is written, prices, the budgets' standing. */

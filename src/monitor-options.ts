@@ -1,3 +1,4 @@
+import type { ConfigHealth } from './budget-sync.ts';
 import type { BudgetSpec } from './budgets/tracker.ts';
 import type { LedgerStore } from './ledger/types.ts';
 import type { LedgerHealth, LedgerWriterOptions } from './ledger/writer.ts';
@@ -57,6 +58,12 @@ export interface LedgerOptions extends LedgerWriterOptions {
   url?: string;
   /** The SQLite file. @default <dir>/ledger.db */
   file?: string;
+  /**
+   * How often budgets read the window's spending of every process sharing this ledger (and
+   * config.json is looked at for changes), in ms; 0: never (each process sees only its own
+   * spending, and config.json is read once). See "Fleet-wide budgets" in the README. @default 2000
+   */
+  syncIntervalMs?: number;
 }
 
 /** What `monitor.health()` reports. */
@@ -65,4 +72,9 @@ export interface Health {
   ok: boolean;
   ledger: LedgerHealth | null;
   metricsUrl: string | undefined;
+  /**
+   * config.json, watched for budget and alert changes: `ok` false while a change to it cannot be
+   * applied (its last good budgets hold; `ok` above stays true). null when it is not read (`loadConfig: false`).
+   */
+  config: ConfigHealth | null;
 }

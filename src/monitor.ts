@@ -274,7 +274,15 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   /** Whether the ledger is being written, how many records wait, and where metrics are served. */
   health(): Health {
     const ledger = this.#p.ledger?.health() ?? null;
-    return { ok: ledger === null || ledger.ok, ledger, metricsUrl: this.metricsUrl };
+    const config = this.#p.budgetSync.health();
+    // A broken config.json does not make the monitor unhealthy: nothing is lost (its last good
+    // budgets hold), and a process restarted for it (a failed liveness probe) would not start.
+    return {
+      ok: ledger === null || ledger.ok,
+      ledger,
+      metricsUrl: this.metricsUrl,
+      config: config.file === '' ? null : config,
+    };
   }
 
   /** Flushes, closes the ledger, and stops the endpoint and exporters. Safe to call twice. */
@@ -284,6 +292,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
     await this.#p.budgets.tracker.seeded();
     await this.flushMetrics();
     this.#closed = true;
+    await this.#p.budgetSync.close();
     this.#p.pipeline.close();
     this.#offTokenizerFailure();
     try {

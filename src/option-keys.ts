@@ -43,6 +43,7 @@ const LEDGER_KEYS = keySet<import('./monitor.ts').LedgerOptions>({
   store: true,
   url: true,
   file: true,
+  syncIntervalMs: true,
 });
 
 const METRICS_KEYS = keySet<

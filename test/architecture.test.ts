@@ -32,6 +32,7 @@ const LAYERS: readonly Layer[] = [
       'option-keys.ts',
       'config.ts',
       'budget-seeding.ts',
+      'budget-sync.ts',
     ],
     siblings: true,
   },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetTracker, type CallEstimate, IDLE_MS, MAX_QUIET_STATES, type Spend } from './tracker.ts';
+import { type BudgetState, BudgetTracker, type CallEstimate, IDLE_MS, MAX_QUIET_STATES, type Spend } from './tracker.ts';
 
 const USD = 1e12;
 const T0 = Date.UTC(2026, 10, 10, 12);
@@ -261,5 +261,85 @@ describe('BudgetTracker', () => {
     t.remove('api_key', '*');
     t.spend(spend({ userId: 'ann', apiKeyId: 'k1', agent: 'planner' }, c), 'r1');
     expect(used()).toEqual({ 'user:ann': 5, 'agent:planner': 2, 'run:r1': 2, 'team:ops': 2 });
+  });
+});
+
+describe('BudgetTracker.sync (fleet-wide budgets)', () => {
+  const DAY = 86_400_000;
+  const today = Math.floor(T0 / DAY);
+
+  it("adds the other processes' spending, and counts this process's records once, those counted while the ledger is read included", async () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    const state = t.add({ scope: 'global', limit: 10, enforce: true });
+    // This process spends $2 (in the ledger, or queued for it, when the read begins).
+    t.spend(spend({ costPico: 2 * USD }, c), null);
+    await t.sync(async (states) => {
+      // While the ledger is read, this process counts $1 more: the read does not see it.
+      t.spend(spend({ costPico: USD }, c), null);
+      // The ledger: this process's $2 and another's $5.
+      return new Map(states.map((s) => [s, [[today, 7 * USD]] as [number, number][]]));
+    });
+    expect(state?.usedValue).toBe(8);
+    // Read again with nothing new: nothing moves (the $1 is in the ledger now).
+    await t.sync(async (states) => new Map(states.map((s) => [s, [[today, 8 * USD]] as [number, number][]])));
+    expect(state?.usedValue).toBe(8);
+    // Enforcement sees the fleet: a $3 call no longer fits.
+    expect('blocked' in t.check(call({ costPico: 3 * USD }))).toBe(true);
+  });
+
+  it('alerts the thresholds the fleet crossed, once', async () => {
+    const c = clock();
+    const alerts: string[] = [];
+    const t = new BudgetTracker(() => [], c.now, { onAlerts: (a) => alerts.push(...a.map((x) => x.level)) });
+    t.add({ scope: 'global', limit: 10 });
+    const read = async (states: readonly BudgetState[]) => new Map(states.map((s) => [s, [[today, 9.6 * USD]] as [number, number][]]));
+    await t.sync(read);
+    await t.sync(read);
+    expect(alerts).toEqual(['warning', 'critical']);
+  });
+
+  it('leaves alone a state whose asynchronous seed has not arrived (the ledger would count twice) and one the read left out', async () => {
+    const c = clock();
+    let arrive: (rows: [number, number][]) => void = () => {};
+    const t = new BudgetTracker((_s, _m, now) => (now ? [] : new Promise((resolve) => (arrive = resolve))), c.now);
+    t.add({ scope: 'user', scopeId: '*', limit: 10 });
+    t.add({ scope: 'global', limit: 10 });
+    // u1's state is made inside spend(): seeded asynchronously.
+    t.spend(spend({ costPico: USD }, c), null);
+    const seen: string[] = [];
+    await t.sync(async (states) => {
+      seen.push(...states.map((s) => s.id.scopeId));
+      return new Map();
+    });
+    expect(seen).toEqual(['all']);
+    arrive([[today, 4 * USD]]);
+    await t.seeded();
+    const u1 = t.states().find((s) => s.id.scopeId === 'u1');
+    expect(u1?.usedValue).toBe(5);
+    expect(t.states().find((s) => s.id.scopeId === 'all')?.usedValue).toBe(1);
+  });
+
+  it('keeps a rolling window per day, so that days falling out of it drop what the fleet spent on them', async () => {
+    const c = clock();
+    const t = new BudgetTracker(() => [], c.now);
+    const state = t.add({ scope: 'global', limit: 100, cycle: { kind: 'rolling', days: 2 } });
+    t.spend(spend({ costPico: USD }, c), null);
+    await t.sync(
+      async (states) =>
+        new Map(
+          states.map((s) => [
+            s,
+            [
+              [today - 1, 10 * USD],
+              [today, 3 * USD],
+            ] as [number, number][],
+          ]),
+        ),
+    );
+    expect(state?.usedValue).toBe(13);
+    // A day on, yesterday's $10 has left the window, today's $3 (this process's $1 in it) has not.
+    c.advance(DAY);
+    expect(t.states()[0]?.usedValue).toBe(3);
   });
 });

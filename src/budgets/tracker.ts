@@ -305,6 +305,15 @@ export type Seeder = (
   now: boolean,
 ) => Iterable<[day: number, units: number]> | Promise<Iterable<[day: number, units: number]>>;
 
+/**
+ * The window's spending of each state as the shared ledger holds it (every process's records),
+ * per UTC day number, in the state's units (see BudgetTracker#sync). It must fix what it reads
+ * when it is called, synchronously (LedgerWriter.readBeside does): this process's records
+ * counted before the call are in it, those counted after are not; it rejects when the ledger
+ * cannot be read (a state it leaves out is not changed).
+ */
+export type FleetRead = (states: readonly BudgetState[]) => Promise<Map<BudgetState, Iterable<[day: number, units: number]>>>;
+
 /** The alert level (0 none, 1 warning, 2 critical, 3 exceeded) of `used` units of a state. */
 function levelOfUnits(state: BudgetState, used: number): number {
   return used >= state.limitUnits ? 3 : used >= state.critAt ? 2 : used >= state.warnAt ? 1 : 0;
@@ -324,6 +333,8 @@ export class BudgetTracker {
   readonly #seed: Seeder;
   /** Seedings from an asynchronous store still under way. */
   readonly #seeding = new Set<Promise<void>>();
+  /** States whose asynchronous seed has not arrived: `sync` leaves them alone (it would count the ledger's part twice). */
+  readonly #unseeded = new WeakSet<BudgetState>();
   readonly #clock: () => number;
   #enforced = 0;
 
@@ -352,12 +363,18 @@ export class BudgetTracker {
     const now = this.#clock();
     const b = new Budget(spec, now);
     const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
+    const old = i >= 0 ? this.#budgets[i]?.fixed : undefined;
     if (i >= 0) {
       if (this.#budgets[i]?.spec.enforce) this.#enforced--;
       this.#budgets.splice(i, 1, b);
     } else this.#budgets.push(b);
     if (spec.enforce) this.#enforced++;
-    if (b.fixed !== undefined) this.#seedState(b.fixed, spec, true);
+    if (b.fixed !== undefined) {
+      this.#seedState(b.fixed, spec, true);
+      // A budget changed in its window (a new limit in config.json): the levels alerted before
+      // stand, and one the change crosses is alerted at the next sync or record, not taken as said.
+      if (old !== undefined && old.windowStart === b.fixed.windowStart) b.fixed.fired = Math.min(b.fixed.fired, old.fired);
+    }
     this.#changed();
     return b.fixed;
   }
@@ -437,8 +454,10 @@ export class BudgetTracker {
     // when it arrives, while records from now on count as they come (the seeder tells the two
     // apart, see ledgerSeeder in src/budget-seeding.ts). Until then the state knows only those records (and holds).
     const windowStart = state.windowStart;
+    this.#unseeded.add(state);
     const done = seeded.then(
       (rows) => {
+        this.#unseeded.delete(state);
         // The window moved on while the ledger was read: what it said is of the old one.
         if (state.windowStart !== windowStart) return;
         let before = 0;
@@ -458,10 +477,60 @@ export class BudgetTracker {
           this.#onAlerts(alerts);
         }
       },
-      () => {},
+      () => {
+        this.#unseeded.delete(state);
+      },
     );
     this.#seeding.add(done);
     void done.finally(() => this.#seeding.delete(done));
+  }
+
+  /**
+   * Brings every state up to the fleet's spending: `read` gives each window's total in the shared
+   * ledger as of the call (this process's records counted so far included); the difference from
+   * what the state had counted by then (the other processes' spending since the last sync) is
+   * added, so records counted while the ledger was read stay counted, once. Crossings this makes
+   * are alerted (onAlerts). Off record()'s path: a timer calls it (src/budget-sync.ts).
+   */
+  async sync(read: FleetRead): Promise<void> {
+    const states = this.states().filter((s) => s.cycle !== null && !this.#unseeded.has(s));
+    if (states.length === 0) return;
+    const before = states.map((s) => ({ used: s.used, windowStart: s.windowStart, days: s.days === null ? null : new Map(s.days) }));
+    const rows = await read(states);
+    const alerts: Alert[] = [];
+    const at = this.#clock();
+    states.forEach((state, i) => {
+      const then = before[i] as (typeof before)[number];
+      const got = rows.get(state);
+      // Not read, or the window moved on meanwhile (what the ledger said is of the old one).
+      if (got === undefined || state.windowStart !== then.windowStart) return;
+      let total = 0;
+      const ledgerDays = new Map<number, number>();
+      for (const [day, units] of got) {
+        total += units;
+        ledgerDays.set(day, (ledgerDays.get(day) ?? 0) + units);
+      }
+      if (state.days !== null && then.days !== null) {
+        for (const day of new Set([...ledgerDays.keys(), ...then.days.keys()])) {
+          const delta = (ledgerDays.get(day) ?? 0) - (then.days.get(day) ?? 0);
+          if (delta === 0) continue;
+          const v = (state.days.get(day) ?? 0) + delta;
+          if (v > 0) state.days.set(day, v);
+          else state.days.delete(day);
+        }
+      }
+      state.used = Math.max(0, state.used + total - then.used);
+      const level = levelOfUnits(state, state.used);
+      if (level <= state.fired) return;
+      for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
+      state.fired = level;
+    });
+    if (alerts.length > 0) this.#onAlerts?.(alerts);
+  }
+
+  /** Every budget as it was added, for a caller that replaces some of them (config.json reloaded). */
+  specs(): BudgetSpec[] {
+    return this.#budgets.map((b) => b.spec);
   }
 
   /** Resolves once every asynchronous seeding started so far has been applied. */

@@ -97,6 +97,11 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     )
     .option('--dir <path>', DIR_HELP)
     .option('--ledger <url>', LEDGER_HELP)
+    .option(
+      '--sync-interval <ms>',
+      "how often budgets read the other processes' spending from the shared ledger, and config.json is looked at (default 2000; 0: never)",
+      intIn(0, 3_600_000),
+    )
     .action(async (opts: ServeOptions) => {
       // Loaded only for this command: the read commands stay light.
       const { serveCommand } = await import('./serve.ts');

@@ -18,6 +18,8 @@ export interface ServeOptions {
   keepAliveTimeout?: number | undefined;
   maxConnections?: number | undefined;
   maxLedgerBacklog?: number | undefined;
+  /** How often budgets read the other processes' spending from the ledger, and config.json is looked at (ms; 0 never). @default 2000 */
+  syncInterval?: number | undefined;
 }
 
 /** The connection limits given on the command line (the rest keep their defaults). */
@@ -55,7 +57,14 @@ export async function startServing(o: ServeOptions): Promise<Serving> {
   checkExposure(host, token, o.allowOpen === true);
   const monitor = new TokenMonitor({
     ...(o.dir === undefined ? {} : { dir: o.dir }),
-    ...(o.ledger === undefined ? {} : { ledger: { url: o.ledger } }),
+    ...(o.ledger === undefined && o.syncInterval === undefined
+      ? {}
+      : {
+          ledger: {
+            ...(o.ledger === undefined ? {} : { url: o.ledger }),
+            ...(o.syncInterval === undefined ? {} : { syncIntervalMs: o.syncInterval }),
+          },
+        }),
     metrics: { prometheus: { serve: false } },
   });
   let server: ApiServer;

@@ -239,4 +239,13 @@ export const healthAnswer = z.looseObject({
       dropped: int.describe('Records lost'),
     })
     .nullable(),
+  config: z
+    .looseObject({
+      ok: z.boolean().describe('False while a change to config.json cannot be applied (its last good budgets hold)'),
+      file: z.string(),
+      lastError: z.string().optional().describe('Why the last change was not applied'),
+      reloads: int.describe('Changes applied without a restart'),
+    })
+    .nullable()
+    .optional(),
 });
