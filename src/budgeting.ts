@@ -243,6 +243,7 @@ export class Budgets {
         used: s.usedValue,
         reserved: toUnit(s.reserved),
         limit: s.limitValue,
+        estimate: s.id.unit === 'usd' ? (call.costPico === null ? null : toUnit(call.costPico)) : call.tokens,
         provider,
         model,
       });

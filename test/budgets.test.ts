@@ -62,7 +62,10 @@ describe('budgets', () => {
       provider: 'openai',
     });
     expect((error as { used: number }).used).toBeCloseTo(used, 12);
-    expect(String(error)).toMatch(/budget of user u1 is spent.*the openai gpt-4o call was not sent/);
+    // At some 92% the budget is not spent: the call's estimate does not fit, and the message says so.
+    expect(String(error)).toMatch(
+      /budget of user u1 has no room for the openai gpt-4o call: \$0\.01\d+ used, plus its estimate of \$0\.00\d+, would take it past its limit of \$0\.0120; the openai gpt-4o call was not sent/,
+    );
     // Two requests reached the server; the third never left the process.
     expect(server.requests.length - before).toBe(2);
     // Other users are not affected.

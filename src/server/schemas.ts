@@ -186,7 +186,15 @@ export const ingestAnswer = z.looseObject({
 export const checkAllowed = z.looseObject({ allowed: z.literal(true) });
 export const checkRefused = z.looseObject({
   allowed: z.literal(false),
-  error: z.looseObject({ type: z.literal('budget_exceeded'), message: z.string(), budget: budgetIdentity, used: n, reserved: n, limit: n }),
+  error: z.looseObject({
+    type: z.literal('budget_exceeded'),
+    message: z.string(),
+    budget: budgetIdentity,
+    used: n,
+    reserved: n,
+    limit: n,
+    estimate: n.nullable().describe("The call's estimate in the budget's unit; null for a model with no known price"),
+  }),
 });
 
 const context = (what: string) => z.string('must be a string').nullable().optional().describe(what);
