@@ -147,7 +147,9 @@ describe('budgets', () => {
       ['exceeded', 'provider', 'openai', 'usd', 1],
     ]);
     expect(events[2]?.message).toMatch(/monthly usd budget of provider openai exceeded: \$11\.5000 of \$10\.0000 used \(115%\)/);
-    expect(monitor.alerts()).toEqual(events);
+    // The history, newest first, as the ledger keeps it: each alert as it was raised.
+    expect(await monitor.alerts()).toEqual([...events].reverse());
+    expect(await monitor.alerts({ limit: 1 })).toEqual([events[2]]);
     const status = monitor.status();
     expect(status.map((s) => [s.limitType, s.level, s.percentUsed])).toEqual([
       ['monthly_limit', 'exceeded', 115],
@@ -274,7 +276,14 @@ describe('budgets', () => {
     // critical crossing this record made with the ledger's part is announced now, once.
     expect(b.budgetStatus()[0]?.used).toBeCloseTo(0.009, 12);
     expect(heard).toEqual(['ann:critical']);
-    expect(b.alerts().map((x) => x.level)).toEqual(['critical']);
+    // The history survives the restart: the ledger kept what the first process raised, newest first.
+    expect((await b.alerts()).map((x) => `${x.budget.scopeId}:${x.level}`)).toEqual([
+      'ann:critical',
+      'bob:exceeded',
+      'bob:critical',
+      'bob:warning',
+      'ann:warning',
+    ]);
     // And enforced: ann's next call does not fit.
     const ask500 = { ...small, max_tokens: 500 };
     expect(() => b.admit('openai', ask500, { userId: 'ann' }, undefined)).toThrow(/budget of user ann/);
