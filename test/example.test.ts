@@ -56,8 +56,8 @@ describe('examples/basic.ts (npm run demo)', () => {
     for (const b of config.budgets) expect(status.some((s) => s.scope === b.scope)).toBe(true);
     // Only dana's own budget past a threshold: the rest of the day stays within its budgets.
     expect(status.filter((s) => s.level !== 'ok').map((s) => `${s.scope}:${s.scopeId}:${s.limit}`)).toEqual(['user:dana:2']);
-    const alerts = (await get('/v1/alerts')) as { level: string; budget: { scope: string; scopeId: string } }[];
-    expect(alerts.filter((a) => a.budget.scopeId === 'dana').map((a) => a.level)).toEqual(['warning', 'critical', 'exceeded']);
+    const { alerts } = (await get('/v1/alerts')) as { alerts: { level: string; budget: { scope: string; scopeId: string } }[] };
+    expect(alerts.filter((a) => a.budget.scopeId === 'dana').map((a) => a.level)).toEqual(['exceeded', 'critical', 'warning']);
     expect(stderr).toMatch(/warning threshold[\s\S]*critical threshold[\s\S]*dana exceeded/);
 
     // A realistic mix: providers, service types, agents, users, errors, streams.

@@ -176,6 +176,20 @@ export const alert = z.looseObject({
   at: iso,
 });
 
+/** `GET /v1/alerts` (and `tokenmeter alerts --json`, which adds Alertmanager's): every budget's level now, and the alerts raised. */
+export const alertsAnswer = z.looseObject({
+  budgets: z
+    .array(budgetStatus)
+    .describe(
+      'Every budget and subscription limit in its current window: level (ok, warning, critical, exceeded), used, limit, percentUsed',
+    ),
+  alerts: z
+    .array(alert)
+    .describe(
+      'The budget alerts raised, newest first, from the ledger (kept once each by every process sharing it; in memory without a ledger)',
+    ),
+});
+
 export const ingestAnswer = z.looseObject({
   recorded: int,
   costUsd: n.describe("The records' known cost"),
