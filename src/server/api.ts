@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { isLedgerError, isValidationError, ValidationError } from '../errors.ts';
 import { checkKeys, keySet } from '../keys.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { bySeverity } from '../reports/budget-status.ts';
 import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
 import { astraAll, astraByModel, astraThread, astraUser } from './astra.ts';
@@ -177,7 +178,10 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
           ...(until === undefined ? {} : { until }),
           ...(days === undefined ? {} : { days }),
         };
-        return { budgets: monitor.status(), alerts: await monitor.alerts({ ...q, ...(limit === undefined ? {} : { limit }) }) };
+        return {
+          budgets: monitor.status().sort(bySeverity),
+          alerts: await monitor.alerts({ ...q, ...(limit === undefined ? {} : { limit }) }),
+        };
       },
     ],
     [

@@ -4,7 +4,6 @@ import { tokenUsageRecord, tokenUsageStats, usageByModel } from './astra.ts';
 import type { RouteQuery } from './query.ts';
 import {
   adviceAnswer,
-  alert,
   alertsAnswer,
   budgetStatus,
   checkAllowed,
