@@ -61,7 +61,7 @@ async function inProcessLoad(m: TokenMonitor): Promise<number> {
     m.summary({ since: cardsSince, by: 'day' }),
     m.records({ days: 30, errors: true, limit: 10 }),
     Promise.resolve(m.status()),
-    Promise.resolve(m.alerts()),
+    m.alerts({ limit: 20 }),
     Promise.resolve(m.alertmanagerAlerts({ since: now - 7 * 86_400_000, limit: 20 })),
   ]);
   return Number(process.hrtime.bigint() - t0) / 1e6;

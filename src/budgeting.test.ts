@@ -41,6 +41,26 @@ describe('enforcement estimates', () => {
     expect(isBudgetExceededError(admitError(small, { model: 'gpt-4o', max_gen_len: 520, prompt: 'hi' }))).toBe(true);
   });
 
+  it("says a budget at 90% refuses a call because the call's estimate would take it past the limit, not that it is spent", () => {
+    const m = monitor(1);
+    // $0.90 of $1 spent: 90%, not spent.
+    m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 360_000, outputTokens: 0 });
+    const body = { model: 'gpt-4o', max_tokens: 20_000, messages: [{ role: 'user', content: 'hi' }] };
+    const e = admitError(m, body) as Error & { used: number; limit: number; estimate: number };
+    expect(isBudgetExceededError(e)).toBe(true);
+    expect(e.used).toBeCloseTo(0.9, 12);
+    // 20,000 output tokens at $10 per 1M, plus the few input tokens.
+    expect(e.estimate).toBeGreaterThan(0.2);
+    expect(e.estimate).toBeLessThan(0.201);
+    expect(e.message).not.toMatch(/is spent/);
+    expect(e.message).toMatch(
+      /^monthly usd budget of global all has no room for the openai gpt-4o call: \$0\.9000 used, plus its estimate of \$0\.20\d\d, would take it past its limit of \$1\.0000; the openai gpt-4o call was not sent$/,
+    );
+    // Once it is spent, it says so.
+    m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 40_000, outputTokens: 0 });
+    expect((admitError(m, body) as Error).message).toMatch(/^monthly usd budget of global all is spent: \$1\.0000 used of \$1\.0000;/);
+  });
+
   it('does not count an inline image as text', () => {
     const m = monitor(0.02);
     const image = `data:image/png;base64,${'iVBORw0KGgo'.repeat(100_000)}`;

@@ -98,6 +98,12 @@ export class Budgets {
   readonly #prices: PriceBook;
   readonly #log: Logger;
 
+  /**
+   * Keeps alerts as they are raised (the monitor hands them to the ledger's writer, which writes
+   * them off the caller's path); undefined without a ledger, when `alerts()` is the history.
+   */
+  keep: ((alerts: readonly Alert[]) => void) | undefined;
+
   /** The thresholds of a budget that sets none of its own: config.json's `alerts`, else 0.8 and 0.95. */
   thresholds: Thresholds = DEFAULT_THRESHOLDS;
 
@@ -160,6 +166,7 @@ export class Budgets {
 
   /** Keeps alerts in the history, logs them and tells the listeners. */
   #announce(alerts: readonly Alert[]): void {
+    this.keep?.(alerts);
     for (const a of alerts) {
       this.#history.push(a);
       if (this.#history.length > 1000) this.#history.shift();
@@ -172,6 +179,17 @@ export class Budgets {
         }
       }
     }
+  }
+
+  /** The last 1,000 alerts this process raised, newest first, raised in [since, until) (ms) and at most `limit`. */
+  raised(since: number | undefined, until: number | undefined, limit: number): Alert[] {
+    const out: Alert[] = [];
+    for (let i = this.#history.length - 1; i >= 0 && out.length < limit; i--) {
+      const a = this.#history[i] as Alert;
+      const at = Date.parse(a.at);
+      if ((since === undefined || at >= since) && (until === undefined || at < until)) out.push(a);
+    }
+    return out;
   }
 
   /** Alerts raised in the budgets' current windows, oldest first. */
@@ -243,6 +261,7 @@ export class Budgets {
         used: s.usedValue,
         reserved: toUnit(s.reserved),
         limit: s.limitValue,
+        estimate: s.id.unit === 'usd' ? (call.costPico === null ? null : toUnit(call.costPico)) : call.tokens,
         provider,
         model,
       });

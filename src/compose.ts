@@ -137,6 +137,8 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     options.clock,
     ledger !== undefined,
   );
+  // Alerts are kept in the ledger once each (its unique key), by the writer, off record()'s path.
+  if (ledger !== undefined) budgets.keep = (alerts) => ledger.addAlerts(alerts);
   // config.json's alert thresholds hold for every budget that sets none, those set in code too.
   budgets.thresholds = configThresholds(config);
   const fromConfig = configBudgets(config);

@@ -106,6 +106,8 @@ export class BudgetExceededError extends TokenmeterError {
   /** Held by calls in flight, in the budget's unit. */
   readonly reserved: number;
   readonly limit: number;
+  /** What the refused call was estimated to use, in the budget's unit; null when it could not be told (an unpriced model). */
+  readonly estimate: number | null;
   readonly provider: string;
   readonly model: string;
 
@@ -114,18 +116,30 @@ export class BudgetExceededError extends TokenmeterError {
     used: number;
     reserved: number;
     limit: number;
+    /** @default null */
+    estimate?: number | null;
     provider: string;
     model: string;
   }) {
     const b = fields.budget;
     const fmt = (v: number) => (b.unit === 'usd' ? `$${v.toFixed(4)}` : `${Math.round(v)} tokens`);
-    super(
-      `${b.window} ${b.unit} budget of ${b.scope} ${b.scopeId} is spent: ${fmt(fields.used)} used${fields.reserved > 0 ? ` and ${fmt(fields.reserved)} held by calls in flight` : ''} of ${fmt(fields.limit)}; the ${fields.provider} ${fields.model} call was not sent`,
-    );
+    const estimate = fields.estimate ?? null;
+    const held = fields.reserved > 0 ? ` and ${fmt(fields.reserved)} held by calls in flight` : '';
+    const name = `${b.window} ${b.unit} budget of ${b.scope} ${b.scopeId}`;
+    const call = `the ${fields.provider} ${fields.model} call`;
+    // "Spent" only when it is: a budget at 90% refuses a call because that call would not fit.
+    const why =
+      fields.used >= fields.limit
+        ? `${name} is spent: ${fmt(fields.used)} used of ${fmt(fields.limit)}`
+        : fields.used + fields.reserved >= fields.limit || estimate === null
+          ? `${name} is taken: ${fmt(fields.used)} used${held} of ${fmt(fields.limit)}`
+          : `${name} has no room for ${call}: ${fmt(fields.used)} used${held}, plus its estimate of ${fmt(estimate)}, would take it past its limit of ${fmt(fields.limit)}`;
+    super(`${why}; ${call} was not sent`);
     this.budget = b;
     this.used = fields.used;
     this.reserved = fields.reserved;
     this.limit = fields.limit;
+    this.estimate = estimate;
     this.provider = fields.provider;
     this.model = fields.model;
   }

@@ -36,6 +36,7 @@ export {
 export type { InstrumentOptions } from './instrument/index.ts';
 export type { TrackOptions } from './instrument/track.ts';
 export { apiKeyId } from './key-id.ts';
+export type { BudgetAlertQuery, BudgetAlertRow } from './ledger/budget-alerts.ts';
 export type {
   AlertmanagerAlert,
   AlertmanagerNotification,
@@ -62,6 +63,7 @@ export type {
   UsageSummary,
 } from './monitor.ts';
 export { TokenMonitor } from './monitor.ts';
+export type { AlertQuery } from './monitor-budgets.ts';
 export { CostSum, formatPico, picoToUsd } from './pricing/money.ts';
 export type { PriceBookOptions } from './pricing/price-book.ts';
 export { costPico, PriceBook } from './pricing/price-book.ts';

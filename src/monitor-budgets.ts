@@ -3,11 +3,26 @@ import type { LimitType } from './budgets/limits.ts';
 import type { Alert, BudgetSpec } from './budgets/tracker.ts';
 import type { MonitorParts } from './compose.ts';
 import type { CallContext, ContextStore } from './context.ts';
-import { ValidationError } from './errors.ts';
+import { LedgerError, ValidationError } from './errors.ts';
 import { LedgerQueries, type ReportSources } from './monitor-queries.ts';
 import { checkBudgetKeys, checkMethodOptions, SET_LIMIT_OPTION_KEYS } from './option-keys.ts';
 import { type BudgetStatus, statusOf } from './reports/budget-status.ts';
+import { resolveQuery } from './reports/query.ts';
 import { type RunSession, type SessionOptions, startSession } from './session.ts';
+
+/** Which budget alerts `alerts()` reads, newest first. */
+export interface AlertQuery {
+  /** The last N days (N may be fractional); ignored when `since` is given. */
+  days?: number;
+  /** Raised at or after: a Date, epoch ms, or an ISO 8601 date or time. */
+  since?: Date | number | string;
+  /** Raised before. @default now */
+  until?: Date | number | string;
+  /** @default 100 */
+  limit?: number;
+}
+
+const ALERT_QUERY_KEYS: ReadonlySet<string> = new Set(['days', 'since', 'until', 'limit']);
 
 /**
  * The budget methods of `TokenMonitor` (which extends this): limits and budgets, their status and
@@ -23,9 +38,28 @@ export class BudgetControls extends LedgerQueries {
     this.#ctx = context;
   }
 
-  /** Budget alerts raised in the budgets' current windows, oldest first. */
-  alerts(): Alert[] {
-    return this.#p.budgets.alerts();
+  /**
+   * The history of budget alerts, newest first: from the ledger, where every process sharing it
+   * keeps each alert once (so a restart forgets none), or, with `ledger: false`, those this process
+   * raised. `days` back from now, or `since`/`until`; at most `limit` (default 100).
+   */
+  async alerts(q: AlertQuery = {}): Promise<Alert[]> {
+    checkMethodOptions(q, ALERT_QUERY_KEYS, 'an alerts query');
+    const { since, until } = resolveQuery({
+      ...(q.since === undefined ? {} : { since: q.since }),
+      ...(q.until === undefined ? {} : { until: q.until }),
+      ...(q.days === undefined ? {} : { days: q.days }),
+    });
+    const limit = q.limit ?? 100;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)
+      throw new ValidationError('limit', limit, 'must be a whole number, 1 or more');
+    const ledger = this.#p.ledger;
+    if (ledger === undefined) return this.#p.budgets.raised(since, until, limit);
+    // Those raised so far are written first (with what waits), then read back with every other process's.
+    await ledger.flush().catch(() => {});
+    const store = ledger.store();
+    if (store.budgetAlerts === undefined) throw new LedgerError(store.location, `this ledger (${store.kind}) keeps no budget alerts`);
+    return (await store.budgetAlerts({ since, until, limit })) as Alert[];
   }
 
   /** Calls `listener` with each alert as a budget crosses a threshold (once per level and window). */

@@ -419,7 +419,7 @@ describe('alerting end to end: tokenmeter → prometheus → alertmanager → to
       spawnSync(process.execPath, [cli, 'alerts', '--dir', join(tmp, 'serve'), ...args], { encoding: 'utf8' });
     const json = run(['--json']);
     expect(json.status).toBe(0);
-    const listed = JSON.parse(json.stdout) as { source: string; level: string; alert: ReceivedAlert }[];
+    const listed = (JSON.parse(json.stdout) as { alertmanager: { source: string; level: string; alert: ReceivedAlert }[] }).alertmanager;
     const ofAlice = listed.filter((a) => a.source === 'alertmanager' && a.alert.labels.scope_id === BUDGET.scope_id);
     const levelOf = (name: string) => ofAlice.find((a) => a.alert.alertname === name)?.level;
     expect(levelOf('TokenmeterBudgetExceeded')).toBe('resolved');

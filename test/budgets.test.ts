@@ -62,7 +62,10 @@ describe('budgets', () => {
       provider: 'openai',
     });
     expect((error as { used: number }).used).toBeCloseTo(used, 12);
-    expect(String(error)).toMatch(/budget of user u1 is spent.*the openai gpt-4o call was not sent/);
+    // At some 92% the budget is not spent: the call's estimate does not fit, and the message says so.
+    expect(String(error)).toMatch(
+      /budget of user u1 has no room for the openai gpt-4o call: \$0\.01\d+ used, plus its estimate of \$0\.00\d+, would take it past its limit of \$0\.0120; the openai gpt-4o call was not sent/,
+    );
     // Two requests reached the server; the third never left the process.
     expect(server.requests.length - before).toBe(2);
     // Other users are not affected.
@@ -144,7 +147,9 @@ describe('budgets', () => {
       ['exceeded', 'provider', 'openai', 'usd', 1],
     ]);
     expect(events[2]?.message).toMatch(/monthly usd budget of provider openai exceeded: \$11\.5000 of \$10\.0000 used \(115%\)/);
-    expect(monitor.alerts()).toEqual(events);
+    // The history, newest first, as the ledger keeps it: each alert as it was raised.
+    expect(await monitor.alerts()).toEqual([...events].reverse());
+    expect(await monitor.alerts({ limit: 1 })).toEqual([events[2]]);
     const status = monitor.status();
     expect(status.map((s) => [s.limitType, s.level, s.percentUsed])).toEqual([
       ['monthly_limit', 'exceeded', 115],
@@ -271,7 +276,14 @@ describe('budgets', () => {
     // critical crossing this record made with the ledger's part is announced now, once.
     expect(b.budgetStatus()[0]?.used).toBeCloseTo(0.009, 12);
     expect(heard).toEqual(['ann:critical']);
-    expect(b.alerts().map((x) => x.level)).toEqual(['critical']);
+    // The history survives the restart: the ledger kept what the first process raised, newest first.
+    expect((await b.alerts()).map((x) => `${x.budget.scopeId}:${x.level}`)).toEqual([
+      'ann:critical',
+      'bob:exceeded',
+      'bob:critical',
+      'bob:warning',
+      'ann:warning',
+    ]);
     // And enforced: ann's next call does not fit.
     const ask500 = { ...small, max_tokens: 500 };
     expect(() => b.admit('openai', ask500, { userId: 'ann' }, undefined)).toThrow(/budget of user ann/);

@@ -311,15 +311,18 @@ describe('tokenmeter set-limit, status and alerts', () => {
     );
     expect(text).toMatch(/█{10} 101\.0% │ +\$0\.0000 │ exceeded │/);
 
-    const alerts = json(['alerts', '--dir', d]) as { level: string; provider: string; message: string }[];
-    expect(alerts.map((a) => [a.level, a.provider])).toEqual([
-      ['exceeded', 'openai'],
-      ['warning', 'anthropic'],
+    // Every limit at its level now, most severe first; no alert was raised (no process recorded past them).
+    const alerts = json(['alerts', '--dir', d]) as { budgets: { level: string; provider: string; limitType: string }[]; alerts: unknown[] };
+    expect(alerts.budgets.map((a) => [a.level, a.provider, a.limitType])).toEqual([
+      ['exceeded', 'openai', 'monthly_limit'],
+      ['warning', 'anthropic', 'monthly_limit'],
+      ['ok', 'anthropic', 'max_plan_tokens'],
     ]);
-    expect(alerts[1]?.message).toMatch(/^anthropic monthly_limit: \$\d\.\d{4} of \$\d\.\d{4} used \(85\.0%\)$/);
+    expect(alerts.alerts).toEqual([]);
     const alertText = run(['alerts', '--dir', d]).out;
     expect(alertText.indexOf('exceeded')).toBeLessThan(alertText.indexOf('warning'));
-    expect(alertText).not.toContain('max_plan_tokens');
+    expect(alertText).toMatch(rowWith('anthropic', 'max_plan_tokens'));
+    expect(alertText).toContain('No budget alert raised.');
 
     // The report carries the same statuses.
     const rep = json(['report', '--dir', d]) as { subscriptionStatus: { level: string }[] };
@@ -363,9 +366,10 @@ describe('tokenmeter set-limit, status and alerts', () => {
     notify([am('OldAlert', 'warning', 'firing', now - 20 * DAY, null)], now - 20 * DAY);
     store.closeSync();
 
-    const all = json(['alerts', '--dir', d]) as { source: string; level: string; message: string; alert?: { status: string } }[];
-    expect(all.map((a) => [a.source, a.level, a.message.split(':')[0]])).toEqual([
-      ['subscription_limit', 'exceeded', 'openai monthly_limit'],
+    type Received = { source: string; level: string; message: string };
+    const all = json(['alerts', '--dir', d]) as { budgets: { level: string; provider: string }[]; alertmanager: Received[] };
+    expect(all.budgets.map((b) => [b.level, b.provider])).toEqual([['exceeded', 'openai']]);
+    expect(all.alertmanager.map((a) => [a.source, a.level, a.message.split(':')[0]])).toEqual([
       ['alertmanager', 'warning', 'TokenmeterHighErrorRate summary'],
       ['alertmanager', 'resolved', 'TokenmeterBudgetCritical summary'],
     ]);
@@ -375,7 +379,9 @@ describe('tokenmeter set-limit, status and alerts', () => {
     expect(text).toMatch(rowWith('firing', 'TokenmeterHighErrorRate', 'warning', 'TokenmeterHighErrorRate summary'));
     expect(text).toMatch(/│ resolved \d{4}-\d\d-\d\d \d\d:\d\d UTC │ TokenmeterBudgetCritical +│ critical/);
     expect(text).not.toContain('OldAlert');
-    expect((json(['alerts', '--days', '30', '--dir', d]) as { message: string }[]).map((a) => a.message)).toContain('OldAlert summary');
+    expect((json(['alerts', '--days', '30', '--dir', d]) as { alertmanager: Received[] }).alertmanager.map((a) => a.message)).toContain(
+      'OldAlert summary',
+    );
   });
 
   it('set-limit writes config.json, keeping its other keys', () => {

@@ -56,8 +56,8 @@ describe('examples/basic.ts (npm run demo)', () => {
     for (const b of config.budgets) expect(status.some((s) => s.scope === b.scope)).toBe(true);
     // Only dana's own budget past a threshold: the rest of the day stays within its budgets.
     expect(status.filter((s) => s.level !== 'ok').map((s) => `${s.scope}:${s.scopeId}:${s.limit}`)).toEqual(['user:dana:2']);
-    const alerts = (await get('/v1/alerts')) as { level: string; budget: { scope: string; scopeId: string } }[];
-    expect(alerts.filter((a) => a.budget.scopeId === 'dana').map((a) => a.level)).toEqual(['warning', 'critical', 'exceeded']);
+    const { alerts } = (await get('/v1/alerts')) as { alerts: { level: string; budget: { scope: string; scopeId: string } }[] };
+    expect(alerts.filter((a) => a.budget.scopeId === 'dana').map((a) => a.level)).toEqual(['exceeded', 'critical', 'warning']);
     expect(stderr).toMatch(/warning threshold[\s\S]*critical threshold[\s\S]*dana exceeded/);
 
     // A realistic mix: providers, service types, agents, users, errors, streams.
@@ -82,8 +82,15 @@ describe('examples/basic.ts (npm run demo)', () => {
     const cliStatus = JSON.parse(run(['status']).stdout) as Status[];
     const key = (s: Status) => `${s.scope}:${s.scopeId}:${s.window}:${s.limit}`;
     expect(cliStatus.map(key).sort()).toEqual(status.map(key).sort());
-    const cliAlerts = JSON.parse(run(['alerts']).stdout) as { level: string; message: string }[];
-    expect(cliAlerts.map((a) => [a.level, a.message.split(':')[0]])).toEqual([['exceeded', 'user dana daily usd budget']]);
+    // The same answer as GET /v1/alerts: the budgets' levels now, and the alerts the serving process raised, from the ledger.
+    type Raised = { level: string; budget: { scopeId: string } };
+    const restAlerts = (await get('/v1/alerts')) as { budgets: Status[]; alerts: Raised[] };
+    const cliAlerts = JSON.parse(run(['alerts']).stdout) as { budgets: Status[]; alerts: Raised[] };
+    const dana = (a: { alerts: Raised[] }) => a.alerts.filter((x) => x.budget.scopeId === 'dana');
+    expect(dana(cliAlerts).map((a) => a.level)).toEqual(['exceeded', 'critical', 'warning']);
+    expect(dana(cliAlerts)).toEqual(dana(restAlerts));
+    expect(cliAlerts.budgets.map(key).sort()).toEqual(restAlerts.budgets.map(key).sort());
+    expect(cliAlerts.budgets[0]).toMatchObject({ scope: 'user', scopeId: 'dana', limit: 2, level: 'exceeded' });
 
     // Ctrl-C: the session's cost report, and a clean exit.
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));

@@ -242,7 +242,11 @@ describe('examples/user-budget.ts', () => {
     const [pct] = line(out, /^ {2}alert \(warning\): daily usd budget of user alice past its warning threshold \(80%\): .* \(([\d.]+)%\)$/);
     expect(num(pct)).toBeCloseTo((used / 0.02) * 100, 1);
     expect(
-      line(out, /^ {2}refused: daily usd budget of user alice .* \$([\d.]+) used of \$0\.0200; the openai gpt-4o call was not sent$/)[0],
+      line(
+        out,
+        // Not spent: the call's estimate would take it past the limit, and the message says so.
+        /^ {2}refused: daily usd budget of user alice has no room for the openai gpt-4o call: \$([\d.]+) used, plus its estimate of \$[\d.]+, would take it past its limit of \$0\.0200; the openai gpt-4o call was not sent$/,
+      )[0],
     ).toBe(used.toFixed(4));
     expectUsd(line(out, /^alice: \$([\d.]+) of \$0\.02 used/)[0], used);
     // The refused call never reached the API: every request it got is a record, bob's included.

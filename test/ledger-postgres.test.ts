@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenMonitor } from '../src/index.ts';
+import { TokenMonitor, type TokenMonitorOptions } from '../src/index.ts';
 import { type PostgresServer, startPostgres } from './helpers/postgres.ts';
 
 const CHILD = join(import.meta.dirname, 'helpers', 'pg-child.ts');
@@ -126,6 +126,45 @@ describe('PostgreSQL ledger', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(b.status().find((s) => s.scope === 'user')?.used).toBe(11_500);
     await b.close();
+  });
+
+  it('keeps budget alerts once across instances and restarts; monitor.alerts() and tokenmeter alerts --ledger read them back', async () => {
+    const url = await server.database();
+    const options: TokenMonitorOptions = {
+      ledger: { url },
+      metrics: false,
+      loadConfig: false,
+      logLevel: 'error',
+      budgets: [{ scope: 'global', limit: 1 }],
+    };
+    // Two instances on one database, both crossing warning with their own records: kept once.
+    const a = new TokenMonitor(options);
+    const b = new TokenMonitor(options);
+    await Promise.all([a.flush(), b.flush()]);
+    expect(
+      a.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, costUsd: 0.85 }).alerts.map((x) => x.level),
+    ).toEqual(['warning']);
+    expect(
+      b.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, costUsd: 0.9 }).alerts.map((x) => x.level),
+    ).toEqual(['warning']);
+    // One call past critical and the limit at once: both raised.
+    expect(
+      a.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, costUsd: 0.2 }).alerts.map((x) => x.level),
+    ).toEqual(['critical', 'exceeded']);
+    await Promise.all([a.close(), b.close()]);
+    // A restart: the history is in the database.
+    const c = new TokenMonitor(options);
+    const history = await c.alerts();
+    expect(history.map((x) => x.level)).toEqual(['exceeded', 'critical', 'warning']);
+    expect(history[2]).toMatchObject({
+      budget: { scope: 'global', scopeId: 'all', window: 'monthly', unit: 'usd' },
+      limit: 1,
+      threshold: 0.8,
+    });
+    await c.close();
+    const r = cli(['alerts', '--ledger', url, '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { alerts: unknown[] }).alerts).toEqual(JSON.parse(JSON.stringify(history)));
   });
 
   it('migrate copies a SQLite ledger over once (a second run adds nothing), checks the count, and the CLI reads the same answers from both', async () => {

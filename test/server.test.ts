@@ -104,8 +104,9 @@ describe('tokenmeter serve', () => {
     });
     const status = (await (await get('/v1/status')).json()) as { scope: string; level: string }[];
     expect(status[0]).toMatchObject({ scope: 'user', level: 'exceeded' });
-    const alerts = (await (await get('/v1/alerts')).json()) as { level: string }[];
-    expect(alerts.map((a) => a.level)).toEqual(['warning', 'critical', 'exceeded']);
+    const alerts = (await (await get('/v1/alerts')).json()) as { budgets: { level: string }[]; alerts: { level: string }[] };
+    expect(alerts.budgets.map((b) => b.level)).toEqual(['exceeded']);
+    expect(alerts.alerts.map((a) => a.level)).toEqual(['exceeded', 'critical', 'warning']);
     const metrics = parseExposition(await (await fetch(`${url}/metrics`)).text());
     expect(metrics.find((m) => m.name === 'tokenmeter_budget_limit' && m.labels.scope_id === 'u1')?.value).toBe(0.01);
     expect(metrics.some((m) => m.name === 'tokenmeter_requests_total')).toBe(true);

@@ -1,18 +1,11 @@
+import type { BudgetAlertRow } from '../ledger/budget-alerts.ts';
 import type { ReceivedAlert } from '../ledger/notifications.ts';
+import { bySeverity } from '../reports/budget-status.ts';
 import { num, percent, usd } from '../reports/format.ts';
 import { DAY_MS } from '../time.ts';
 import { type LedgerWhere, shortTime, withLedger } from './ledger.ts';
 import { table, toJson } from './output.ts';
 import { type LimitStatus, statusOf, statusTable } from './status.ts';
-
-/** Something that needs attention: a subscription limit or budget past its warning threshold. */
-export interface CliAlert {
-  level: 'warning' | 'critical' | 'exceeded';
-  source: 'subscription_limit' | 'budget';
-  provider: string | null;
-  message: string;
-  limit: LimitStatus;
-}
 
 /**
  * An alert Alertmanager sent to `tokenmeter serve` (POST /v1/alertmanager), in the same list:
@@ -26,23 +19,14 @@ export interface CliReceivedAlert {
   alert: ReceivedAlert;
 }
 
-const SEVERITY = { exceeded: 3, critical: 2, warning: 1, ok: 0 } as const;
-
-/** The limits at warning, critical or exceeded level, most severe (then most used) first. */
-export function collectAlerts(statuses: readonly LimitStatus[]): CliAlert[] {
-  const amount = (s: LimitStatus, v: number) => (s.unit === 'usd' ? usd(v) : `${num(v)} tokens`);
-  return statuses
-    .filter((s) => s.level !== 'ok')
-    .sort((a, b) => SEVERITY[b.level] - SEVERITY[a.level] || b.percentUsed - a.percentUsed)
-    .map((s) => ({
-      level: s.level as CliAlert['level'],
-      source: s.limitType === null ? 'budget' : 'subscription_limit',
-      provider: s.provider,
-      message: `${s.provider ?? `${s.scope} ${s.scopeId}`} ${s.limitType ?? `${s.window} ${s.unit} budget`}: ${amount(s, s.used)} of ${amount(s, s.limit)} used (${percent(s.percentUsed / 100)})${
-        s.resetsAt === null ? '' : `, resets ${shortTime(s.resetsAt)}`
-      }`,
-      limit: s,
-    }));
+/** What `tokenmeter alerts --json` prints: GET /v1/alerts' answer, and what Alertmanager sent. */
+export interface AlertsAnswer {
+  /** Every limit and budget of config.json, its level now, most severe (then most used) first. */
+  budgets: LimitStatus[];
+  /** The budget alerts raised, newest first, from the ledger. */
+  alerts: BudgetAlertRow[];
+  /** Alertmanager's alerts of the last `days` (7) days, firing first. */
+  alertmanager: CliReceivedAlert[];
 }
 
 export interface AlertsArgs {
@@ -50,16 +34,25 @@ export interface AlertsArgs {
   /** A PostgreSQL ledger to read instead of the dir's ledger.db. */
   ledger?: string | undefined;
   json?: boolean | undefined;
-  /** Alertmanager's alerts last notified in the last n days. @default 7 */
+  /** Budget alerts raised, and Alertmanager's alerts last notified, in the last n days. @default all budget alerts; Alertmanager's of 7 days */
   days?: number | undefined;
+  /** Raised (notified) at or after this time, epoch ms; wins over `days`. */
+  since?: number | undefined;
+  /** How many budget alerts at most. @default 100 */
+  limit?: number | undefined;
 }
 
 /** The most Alertmanager alerts the command lists. */
 const RECEIVED_LIMIT = 50;
 
 /** Alertmanager's alerts from the ledger: firing first, then the newest notified. */
-export async function receivedAlertsOf(dir: string | undefined | LedgerWhere, days: number, now = Date.now()): Promise<CliReceivedAlert[]> {
-  const alerts = await withLedger(dir, async (l) => l.store.receivedAlerts?.({ since: now - days * DAY_MS, limit: RECEIVED_LIMIT }) ?? []);
+export async function receivedAlertsOf(
+  dir: string | undefined | LedgerWhere,
+  days: number,
+  now = Date.now(),
+  since = now - days * DAY_MS,
+): Promise<CliReceivedAlert[]> {
+  const alerts = await withLedger(dir, async (l) => l.store.receivedAlerts?.({ since, limit: RECEIVED_LIMIT }) ?? []);
   return alerts
     .sort((a, b) => Number(b.status === 'firing') - Number(a.status === 'firing'))
     .map((a) => ({
@@ -86,27 +79,69 @@ function receivedTable(alerts: readonly CliReceivedAlert[]): string {
   );
 }
 
+/** The budget alerts raised, as a table: when, level, budget, used, limit, percentage. */
+function historyTable(alerts: readonly BudgetAlertRow[]): string {
+  const amount = (a: BudgetAlertRow, v: number) => (a.budget.unit === 'usd' ? usd(v) : `${num(v)} tokens`);
+  return table(
+    ['Raised', 'Level', 'Budget', 'Limit type', 'Used', 'Limit', 'Used %'],
+    alerts.map((a) => [
+      shortTime(a.at),
+      a.level,
+      `${a.budget.scope} ${a.budget.scopeId}`,
+      a.budget.limitType ?? `${a.budget.window} ${a.budget.unit}`,
+      amount(a, a.used),
+      amount(a, a.limit),
+      percent(a.percentUsed / 100),
+    ]),
+    [4, 5, 6],
+  );
+}
+
+/** Every budget's level now and the alerts raised (from the ledger), and Alertmanager's: what `tokenmeter alerts` shows. */
+export async function alertsOf(args: AlertsArgs, now = Date.now()): Promise<AlertsAnswer> {
+  const since = args.since ?? (args.days === undefined ? undefined : now - args.days * DAY_MS);
+  const budgets = [...(await statusOf(args)).statuses].sort(bySeverity);
+  const alerts = await withLedger(args, async (l) => (await l.store.budgetAlerts?.({ since, limit: args.limit ?? 100 })) ?? []);
+  const alertmanager = await receivedAlertsOf(args, 0, now, since ?? now - 7 * DAY_MS);
+  return { budgets, alerts, alertmanager };
+}
+
 /**
- * `tokenmeter alerts`: what needs attention, most severe first: the budgets past a threshold, then
- * the alerts Alertmanager sent to `tokenmeter serve` in the last `days` days (firing first). JSON:
- * one array, the budgets' items first (`source` tells them apart).
+ * `tokenmeter alerts`: every limit and budget of config.json at its level now (most severe first),
+ * the budget alerts raised (newest first, from the ledger: every process sharing it keeps each one
+ * once), then the alerts Alertmanager sent to `tokenmeter serve` (firing first). The same as GET
+ * /v1/alerts for the budgets config.json holds.
  */
 export async function alertsCommand(args: AlertsArgs, out: (s: string) => void): Promise<number> {
-  const days = args.days ?? 7;
-  const alerts = collectAlerts((await statusOf(args)).statuses);
-  const received = await receivedAlertsOf(args, days);
-  if (args.json) out(toJson([...alerts, ...received]));
-  else if (alerts.length === 0 && received.length === 0) out('No alerts.');
-  else {
-    const parts = [alerts.length === 0 ? 'No budget alerts.' : statusTable(alerts.map((a) => a.limit))];
-    if (received.length > 0) {
-      const firing = received.filter((a) => a.alert.status === 'firing').length;
-      parts.push(
-        `From Alertmanager (POST /v1/alertmanager), notified in the last ${num(days)} days: ${firing} firing, ${received.length - firing} resolved`,
-        receivedTable(received),
-      );
-    }
-    out(parts.join('\n'));
+  const a = await alertsOf(args);
+  if (args.json) {
+    out(toJson(a));
+    return 0;
   }
+  if (a.budgets.length === 0 && a.alerts.length === 0 && a.alertmanager.length === 0) {
+    out('No alerts.');
+    return 0;
+  }
+  const range =
+    args.since !== undefined
+      ? ` since ${shortTime(new Date(args.since).toISOString())}`
+      : args.days !== undefined
+        ? ` in the last ${num(args.days)} days`
+        : '';
+  const parts = [
+    a.budgets.length === 0 ? 'No limits or budgets in config.json.' : `Budgets now:\n${statusTable(a.budgets)}`,
+    a.alerts.length === 0
+      ? `No budget alert raised${range}.`
+      : `Budget alerts raised${range}, newest first (${a.alerts.length}${a.alerts.length === (args.limit ?? 100) ? `, the newest ${num(args.limit ?? 100)}: --limit for more` : ''}):\n${historyTable(a.alerts)}`,
+  ];
+  if (a.alertmanager.length > 0) {
+    const firing = a.alertmanager.filter((x) => x.alert.status === 'firing').length;
+    const when = args.since !== undefined || args.days !== undefined ? range.trim() : 'in the last 7 days';
+    parts.push(
+      `From Alertmanager (POST /v1/alertmanager), notified ${when}: ${firing} firing, ${a.alertmanager.length - firing} resolved`,
+      receivedTable(a.alertmanager),
+    );
+  }
+  out(parts.join('\n'));
   return 0;
 }

@@ -183,8 +183,12 @@ function addLedgerCommands(program: Command, done: (code: number) => void, out: 
   common(
     program
       .command('alerts')
-      .description('the limits and budgets at warning, critical or exceeded level, and the alerts Alertmanager sent to serve')
-      .option('-d, --days <n>', "Alertmanager's alerts notified in the last n days (default 7)", parseDays),
+      .description(
+        'every limit and budget at its level now, the budget alerts raised (newest first, from the ledger), and the alerts Alertmanager sent to serve',
+      )
+      .option('-d, --days <n>', "alerts of the last n days (default: every budget alert; Alertmanager's of 7 days)", parseDays)
+      .option('--since <date>', 'alerts from this date (UTC) or ISO 8601 time; wins over --days', parseSince)
+      .option('-n, --limit <n>', 'how many budget alerts at most (default 100)', parsePositiveInt),
   ).action(async (opts: AlertsArgs) => done(await (await import('./alerts.ts')).alertsCommand(opts, out)));
   common(
     program

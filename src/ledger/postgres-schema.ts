@@ -138,6 +138,29 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE records DROP COLUMN cache_write_1h_tokens, DROP COLUMN input_audio_tokens, DROP COLUMN cached_audio_tokens,
     DROP COLUMN output_audio_tokens, DROP COLUMN output_image_tokens, DROP COLUMN search_units, DROP COLUMN web_searches;
   `,
+  // 4 (budget-alerts.ts), as SQLite's 8: the budget alerts raised, one row per budget, limit, window
+  // and level, whichever instance raised it first (INSERT … ON CONFLICT DO NOTHING). Self-contained.
+  `
+  CREATE TABLE budget_alerts (
+    id bigserial PRIMARY KEY,
+    at bigint NOT NULL,
+    scope text NOT NULL,
+    scope_id text NOT NULL,
+    budget_window text NOT NULL,
+    unit text NOT NULL,
+    limit_type text NOT NULL,
+    limit_value double precision NOT NULL,
+    window_start bigint NOT NULL,
+    level text NOT NULL,
+    threshold double precision NOT NULL,
+    used double precision NOT NULL,
+    percent_used double precision NOT NULL,
+    resets_at bigint,
+    message text NOT NULL,
+    UNIQUE (scope, scope_id, budget_window, unit, limit_type, limit_value, window_start, level)
+  );
+  CREATE INDEX budget_alerts_at ON budget_alerts (at);
+  `,
 ];
 
 /** A record field as the PostgreSQL view reads it from `records`. */

@@ -3,6 +3,16 @@ import { createRequire } from 'node:module';
 import type Pg from 'pg';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import {
+  BUDGET_ALERT_COLUMNS,
+  type BudgetAlertQuery,
+  type BudgetAlertRow,
+  budgetAlertLimit,
+  budgetAlertOf,
+  budgetAlertValues,
+  budgetAlertWhere,
+  type StoredBudgetAlert,
+} from './budget-alerts.ts';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, PG_VIEW_COLUMNS, usageRecordsViewPg } from './postgres-schema.ts';
 import { rareCounts, rareJson } from './rare.ts';
 import {
@@ -278,6 +288,45 @@ export class PostgresStore implements LedgerStore {
       throw this.#error(`cannot write ${rows.length} records`, cause);
     }
     client.release();
+  }
+
+  /**
+   * Keeps budget alerts in one statement; one already kept (by this instance or another, which may
+   * cross the same threshold at the same time) is left as it is: the unique key decides, no lock.
+   */
+  async keepBudgetAlerts(alerts: readonly BudgetAlertRow[]): Promise<void> {
+    await this.#migrated();
+    const w = BUDGET_ALERT_COLUMNS.length;
+    // A statement binds at most 65,535 parameters: 1,000 alerts of 14 are well within.
+    for (let from = 0; from < alerts.length; from += 1000) {
+      const values = alerts.slice(from, from + 1000).map(budgetAlertValues);
+      const rows = values.map((_, r) => `(${BUDGET_ALERT_COLUMNS.map((_c, i) => `$${r * w + i + 1}`).join(', ')})`);
+      try {
+        await this.#pool.query(
+          `INSERT INTO budget_alerts (${BUDGET_ALERT_COLUMNS.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING`,
+          values.flat(),
+        );
+      } catch (cause) {
+        throw this.#error(`cannot keep ${alerts.length} budget alerts`, cause);
+      }
+    }
+  }
+
+  /** The budget alerts kept, newest first. */
+  async budgetAlerts(q: BudgetAlertQuery = {}): Promise<BudgetAlertRow[]> {
+    const where = budgetAlertWhere(q, (i) => `$${i}`);
+    const rows = await this.#query(`SELECT * FROM budget_alerts ${where.sql} ORDER BY at DESC, id DESC LIMIT $${where.params.length + 1}`, [
+      ...where.params,
+      budgetAlertLimit(q),
+    ]);
+    return rows.map((r) =>
+      budgetAlertOf({
+        ...(r as unknown as StoredBudgetAlert),
+        at: Number(r.at),
+        window_start: Number(r.window_start),
+        resets_at: r.resets_at === null ? null : Number(r.resets_at),
+      }),
+    );
   }
 
   /** The batch as one array per column. */

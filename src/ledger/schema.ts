@@ -318,6 +318,30 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO thread_minutes SELECT DISTINCT thread_id, (id >> 10) / 60000 FROM records WHERE thread_id IS NOT NULL ORDER BY 1, 2;
   CREATE INDEX records_run ON records (json_extract(metadata, '$.run_id')) WHERE metadata IS NOT NULL;
   `,
+  // 8 (budget-alerts.ts): the budget alerts raised, one row per budget, limit, window and level,
+  // whichever process sharing the ledger raised it first (inserted with ON CONFLICT DO NOTHING).
+  // Self-contained: it reads and changes nothing of the other tables.
+  `
+  CREATE TABLE budget_alerts (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    budget_window TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    limit_type TEXT NOT NULL,
+    limit_value REAL NOT NULL,
+    window_start INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    threshold REAL NOT NULL,
+    used REAL NOT NULL,
+    percent_used REAL NOT NULL,
+    resets_at INTEGER,
+    message TEXT NOT NULL,
+    UNIQUE (scope, scope_id, budget_window, unit, limit_type, limit_value, window_start, level)
+  );
+  CREATE INDEX budget_alerts_at ON budget_alerts (at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { type BudgetAlertQuery, type BudgetAlertRow, budgetAlertsSqlite, keepBudgetAlertsSqlite } from './budget-alerts.ts';
 import { AT, type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
 import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
 import {
@@ -743,6 +744,27 @@ export class SqliteStore implements LedgerStore {
   /** The alerts Alertmanager sent, newest notified first (none in a ledger older than schema 5). */
   receivedAlerts(q: ReceivedAlertQuery = {}): ReceivedAlert[] {
     return receivedAlerts(this.#db, q);
+  }
+
+  /** Keeps budget alerts (one transaction, on this connection); one already kept by any process is left as it is. */
+  keepBudgetAlertsSync(alerts: readonly BudgetAlertRow[]): void {
+    try {
+      keepBudgetAlertsSqlite(this.#db, alerts);
+    } catch (cause) {
+      throw new LedgerError(this.location, `cannot keep ${alerts.length} budget alerts: ${(cause as Error).message}`, {
+        cause,
+        code: sqliteCode(cause),
+      });
+    }
+  }
+
+  async keepBudgetAlerts(alerts: readonly BudgetAlertRow[]): Promise<void> {
+    this.keepBudgetAlertsSync(alerts);
+  }
+
+  /** The budget alerts kept, newest first (none in a ledger older than schema 8). */
+  async budgetAlerts(q: BudgetAlertQuery = {}): Promise<BudgetAlertRow[]> {
+    return budgetAlertsSqlite(this.#db, q);
   }
 
   /** Gives the space of deleted rows back to the file system (after a cleanup). */

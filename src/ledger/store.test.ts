@@ -8,6 +8,7 @@ import { everyCount, expected, randomRecords, rec, rng } from '../../test/helper
 import { type PostgresServer, startPostgres } from '../../test/helpers/postgres.ts';
 import type { UsageRecord } from '../usage.ts';
 import { FIELD_LIST } from '../usage-fields.ts';
+import type { BudgetAlertRow } from './budget-alerts.ts';
 import { toSnakeRecord } from './columns.ts';
 import { PostgresStore } from './postgres.ts';
 import { HOUR_MS } from './rollup.ts';
@@ -23,6 +24,8 @@ interface StoreFactory {
   userHourBuckets(s: LedgerStore): Promise<UserHourBucket[]>;
   /** The rows of the usage_records view, in id order. */
   view(s: LedgerStore): Promise<Record<string, unknown>[]>;
+  /** Another store on the same ledger (another process's connection). */
+  again(s: LedgerStore): Promise<LedgerStore>;
 }
 
 const open: LedgerStore[] = [];
@@ -46,6 +49,11 @@ const sqlite: StoreFactory = {
     } finally {
       db.close();
     }
+  },
+  async again(s) {
+    const other = new SqliteStore(s.location);
+    open.push(other);
+    return other;
   },
   async view(s) {
     const db = new Database(s.location, { readonly: true });
@@ -79,6 +87,13 @@ const postgres: StoreFactory = {
     } finally {
       await client.end();
     }
+  },
+  async again(s) {
+    const url = urls.get(s) as string;
+    const other = new PostgresStore(url);
+    urls.set(other, url);
+    open.push(other);
+    return other;
   },
   async view(s) {
     const client = new pg.Client({ connectionString: urls.get(s) });
@@ -274,6 +289,58 @@ describe.each([
       const [ragged] = await s.aggregate({ userId: 'u1', since, until }, []);
       expect(ragged?.requests).toBe(records.filter((r) => r.timestamp >= day && r.timestamp < until && r.userId === 'u1').length);
       expect(await s.count({})).toBe(records.length - gone);
+    });
+
+    it('keeps each budget alert once per budget, limit, window and level, even when two connections raise it at once', async () => {
+      const s = await f.open();
+      const other = await f.again(s);
+      const month = '2026-11-01T00:00:00.000Z';
+      const alert = (level: BudgetAlertRow['level'], at: string, extra: Partial<BudgetAlertRow> = {}): BudgetAlertRow => ({
+        level,
+        message: `monthly usd budget of user alice ${level}`,
+        budget: { scope: 'user', scopeId: 'alice', window: 'monthly', unit: 'usd' },
+        used: level === 'warning' ? 8.25 : 9.6,
+        limit: 10,
+        percentUsed: level === 'warning' ? 82.5 : 96,
+        threshold: level === 'warning' ? 0.8 : 0.95,
+        windowStart: month,
+        resetsAt: '2026-12-01T00:00:00.000Z',
+        at,
+        ...extra,
+      });
+      const warning = alert('warning', '2026-11-10T09:00:00.000Z');
+      const critical = alert('critical', '2026-11-12T10:30:00.000Z');
+      // Both processes cross warning, then critical; each keeps what it raised.
+      await Promise.all([
+        s.keepBudgetAlerts?.([warning, critical]),
+        other.keepBudgetAlerts?.([{ ...warning, at: '2026-11-10T09:00:01.000Z', used: 8.3 }, critical]),
+      ]);
+      // Next month's warning, the per-user (*) budget's warning of another limit, and a provider's
+      // subscription limit beside a provider budget of the same identity: three more alerts.
+      const nextMonth = alert('warning', '2026-12-03T08:00:00.000Z', { windowStart: '2026-12-01T00:00:00.000Z' });
+      const perUser = alert('warning', '2026-11-11T00:00:00.000Z', { limit: 20, used: 16.5, percentUsed: 82.5 });
+      const provider = { scope: 'provider', scopeId: 'openai', window: 'monthly', unit: 'usd' as const };
+      const limitAlert = alert('warning', '2026-11-13T00:00:00.000Z', { budget: { ...provider, limitType: 'monthly_limit' } });
+      const budgetAlert = alert('warning', '2026-11-13T00:00:00.000Z', { budget: provider });
+      await other.keepBudgetAlerts?.([nextMonth, perUser, limitAlert, budgetAlert, warning]);
+      const kept = (await s.budgetAlerts?.()) ?? [];
+      expect(kept.map((a) => `${a.at} ${a.level} ${a.budget.scopeId} ${a.budget.limitType ?? ''} ${a.limit}`)).toEqual([
+        '2026-12-03T08:00:00.000Z warning alice  10',
+        // Same time: the one kept last first.
+        '2026-11-13T00:00:00.000Z warning openai  10',
+        '2026-11-13T00:00:00.000Z warning openai monthly_limit 10',
+        '2026-11-12T10:30:00.000Z critical alice  10',
+        '2026-11-11T00:00:00.000Z warning alice  20',
+        expect.stringMatching(/^2026-11-10T09:00:0[01]\.000Z warning alice {2}10$/),
+      ]);
+      // Given back as it was raised.
+      expect(kept[3]).toEqual(critical);
+      expect(kept[1]).toEqual(budgetAlert);
+      // The range and the limit.
+      const since = Date.parse('2026-11-11T00:00:00.000Z');
+      const until = Date.parse('2026-11-13T00:00:00.000Z');
+      expect((await s.budgetAlerts?.({ since, until }))?.map((a) => a.level)).toEqual(['critical', 'warning']);
+      expect((await s.budgetAlerts?.({ limit: 2 }))?.map((a) => a.at)).toEqual(['2026-12-03T08:00:00.000Z', '2026-11-13T00:00:00.000Z']);
     });
 
     it('refuses a batch it cannot encode, naming the ledger, and writes none of it', async () => {

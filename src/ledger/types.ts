@@ -1,4 +1,5 @@
 import type { UsageRecord } from '../usage.ts';
+import type { BudgetAlertQuery, BudgetAlertRow } from './budget-alerts.ts';
 import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './notifications.ts';
 
 /** The record fields a ledger query can group by or filter on. */
@@ -104,6 +105,12 @@ export interface LedgerStore {
   keepNotification?: ((n: AlertmanagerNotification, receivedAt?: number) => KeptNotification) | undefined;
   /** The alerts of those notifications, newest notified first; undefined for stores that keep none. */
   receivedAlerts?: ((q?: ReceivedAlertQuery) => ReceivedAlert[]) | undefined;
+  /** Keeps budget alerts, each once per budget, limit, window and level (one already kept is left as it is); undefined for stores that keep none. */
+  keepBudgetAlerts?: ((alerts: readonly BudgetAlertRow[]) => Promise<void>) | undefined;
+  /** The same, before returning; undefined for stores that cannot (written on process exit). */
+  keepBudgetAlertsSync?: ((alerts: readonly BudgetAlertRow[]) => void) | undefined;
+  /** The budget alerts kept, newest first (default limit 100); undefined for stores that keep none. */
+  budgetAlerts?: ((q?: BudgetAlertQuery) => Promise<BudgetAlertRow[]>) | undefined;
   /** Deletes every record (and rollup bucket) before `cutoff`, returning how many records went. */
   deleteBefore(cutoff: number): Promise<number>;
   close(): Promise<void>;

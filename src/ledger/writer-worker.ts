@@ -5,11 +5,12 @@
  * main thread can take it without waiting for its event loop (a tight loop, or process exit).
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import type { BudgetAlertRow } from './budget-alerts.ts';
 import type { EncodedBatch } from './encoded-batch.ts';
 import { LedgerFile, lostMessage } from './ledger-file.ts';
 
 /** What the main thread sends. */
-export type ToWorker = { type: 'write'; seq: number; data: EncodedBatch } | { type: 'close'; seq: number };
+export type ToWorker = { type: 'write'; seq: number; data: EncodedBatch; alerts?: BudgetAlertRow[] } | { type: 'close'; seq: number };
 
 /** What the worker answers, once per message. */
 export interface FromWorker {
@@ -55,6 +56,8 @@ parentPort?.on('message', (m: ToWorker) => {
     if (first && identity !== undefined && ledger.identity !== identity) {
       lost = { identity, message: lostMessage(file) };
     }
+    // Alerts first: kept again with a retried batch, each is ignored the second time (its unique key).
+    if (m.alerts !== undefined && m.alerts.length > 0) store.keepBudgetAlertsSync(m.alerts);
     store.writeEncoded(m.data);
     answer({ seq: m.seq, lost });
   } catch (e) {

@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import type { BudgetAlertRow } from './budget-alerts.ts';
 import { encodeBatch } from './encoded-batch.ts';
 import { LedgerFile } from './ledger-file.ts';
 import type { LedgerStore } from './types.ts';
@@ -68,6 +69,8 @@ const SEED_WAIT_MS = 50;
 interface InFlight {
   seq: number;
   batch: UsageRecord[];
+  /** Budget alerts written with the batch (before its records: keeping one twice is ignored, a record twice is not). */
+  alerts: BudgetAlertRow[];
   done: Promise<void>;
   settle: (error: unknown) => void;
   error: unknown;
@@ -91,6 +94,8 @@ export class LedgerWriter {
   #store: LedgerStore | undefined;
   #thread: WriterThread | undefined;
   #pending: UsageRecord[] = [];
+  /** Budget alerts waiting to be kept (addAlerts). */
+  #alerts: BudgetAlertRow[] = [];
   #inflight: InFlight | undefined;
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -185,6 +190,17 @@ export class LedgerWriter {
     return true;
   }
 
+  /**
+   * Queues budget alerts to be kept in the ledger with the next batch, which starts as soon as the
+   * event loop turns (never here: this runs inside record()). A store that keeps none ignores them.
+   */
+  addAlerts(alerts: readonly BudgetAlertRow[]): void {
+    if (this.#closed || alerts.length === 0) return;
+    for (const a of alerts) this.#alerts.push(a);
+    if (!this.#failing) this.#schedule(0);
+    else if (this.#timer === undefined) this.#schedule(Math.max(0, this.#retryAt - Date.now()));
+  }
+
   #drop(): void {
     const n = Math.min(this.#pending.length, this.#pending.length + (this.#inflight?.batch.length ?? 0) - this.#o.maxPending);
     if (n <= 0) return;
@@ -221,6 +237,8 @@ export class LedgerWriter {
     const most = this.#o.batchSize * MAX_BATCHES_IN_ONE;
     const batch = this.#pending.length <= most ? this.#pending : this.#pending.splice(0, most);
     if (batch === this.#pending) this.#pending = [];
+    const alerts = this.#alerts;
+    this.#alerts = [];
     let settle: (error: unknown) => void = () => {};
     const done = new Promise<void>((resolve) => {
       settle = (error) => {
@@ -228,7 +246,7 @@ export class LedgerWriter {
         resolve();
       };
     });
-    const f: InFlight = { seq: ++this.#seq, batch, done, settle, error: undefined };
+    const f: InFlight = { seq: ++this.#seq, batch, alerts, done, settle, error: undefined };
     this.#inflight = f;
     if (this.#threaded) {
       try {
@@ -238,7 +256,7 @@ export class LedgerWriter {
           (m) => this.#answered(m),
           (e) => this.#threadDied(e),
         );
-        this.#thread.send({ type: 'write', seq: f.seq, data: encodeBatch(batch) });
+        this.#thread.send({ type: 'write', seq: f.seq, data: encodeBatch(batch), alerts });
         return f;
       } catch (error) {
         this.#threadDied(error);
@@ -248,7 +266,9 @@ export class LedgerWriter {
     void (async () => {
       let error: unknown;
       try {
-        await this.store().write(batch);
+        const store = this.store();
+        if (alerts.length > 0) await store.keepBudgetAlerts?.(alerts);
+        await store.write(batch);
       } catch (e) {
         error = e ?? new Error('write failed');
       }
@@ -280,6 +300,7 @@ export class LedgerWriter {
     if (f !== undefined) {
       this.#inflight = undefined;
       this.#pending = f.batch.concat(this.#pending);
+      this.#alerts = f.alerts.concat(this.#alerts);
       f.settle(undefined);
       this.#schedule(0);
     }
@@ -289,7 +310,10 @@ export class LedgerWriter {
     if (this.#inflight !== f) return;
     this.#inflight = undefined;
     if (error === undefined) this.#succeeded(f.batch.length);
-    else this.#failed(f.batch, error);
+    else {
+      this.#alerts = f.alerts.concat(this.#alerts);
+      this.#failed(f.batch, error);
+    }
     f.settle(error);
   }
 
@@ -303,6 +327,7 @@ export class LedgerWriter {
       this.#thread.waitSync(this.#inflight.seq, EXIT_WAIT_MS);
       this.#thread.poll(this.#inflight.seq);
     }
+    if (this.#alerts.length > 0) this.#keepAlertsSync();
     if (this.#pending.length === 0) return this.#inflight === undefined;
     const batch = this.#pending;
     this.#pending = [];
@@ -323,6 +348,24 @@ export class LedgerWriter {
     }
   }
 
+  /** Keeps the waiting budget alerts now, on this thread (flushSync); on failure they wait for the next write. */
+  #keepAlertsSync(): void {
+    const alerts = this.#alerts;
+    try {
+      const store = this.store();
+      if (store.keepBudgetAlertsSync === undefined) {
+        if (store.keepBudgetAlerts === undefined) this.#alerts = [];
+        else this.#schedule(0);
+        return;
+      }
+      this.#alerts = [];
+      store.keepBudgetAlertsSync(alerts);
+    } catch (error) {
+      this.#alerts = alerts.concat(this.#alerts);
+      this.#hooks.onError(`cannot keep ${alerts.length} budget alerts in the ledger: ${(error as Error)?.message ?? error}`, error);
+    }
+  }
+
   /** Writes everything waiting; resolves once it is durable. Rejects when the ledger cannot be written (the records stay queued). */
   async flush(): Promise<void> {
     // What waits now goes in bounded batches; records added meanwhile may ride along, but never
@@ -333,7 +376,7 @@ export class LedgerWriter {
         if (this.#inflight !== undefined) await this.#inflight.done;
         else await this.#readDone;
       }
-      if (this.#pending.length === 0 || rounds-- === 0) {
+      if ((this.#pending.length === 0 && this.#alerts.length === 0) || rounds-- === 0) {
         if (this.#failing && this.#lastError !== undefined) throw new Error(this.#lastError);
         return;
       }

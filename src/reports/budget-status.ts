@@ -51,3 +51,10 @@ export function statusOf(s: BudgetState): BudgetStatus {
     resetsAt: s.resetsAt === null ? null : new Date(s.resetsAt).toISOString(),
   };
 }
+
+const SEVERITY = { exceeded: 3, critical: 2, warning: 1, ok: 0 } as const;
+
+/** Most severe first, then most used: the order GET /v1/alerts and `tokenmeter alerts` list budgets in. */
+export function bySeverity(a: Pick<BudgetStatus, 'level' | 'percentUsed'>, b: Pick<BudgetStatus, 'level' | 'percentUsed'>): number {
+  return SEVERITY[b.level] - SEVERITY[a.level] || b.percentUsed - a.percentUsed;
+}

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { isLedgerError, isValidationError, ValidationError } from '../errors.ts';
 import { checkKeys, keySet } from '../keys.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { bySeverity } from '../reports/budget-status.ts';
 import { resolveQuery } from '../reports/query.ts';
 import { receiveAlertmanager } from './alertmanager.ts';
 import { astraAll, astraByModel, astraThread, astraUser } from './astra.ts';
@@ -114,7 +115,8 @@ function pathParam(field: string, raw: string): string {
  *   `by` (summary) and `limit` and `errors` (records); any other parameter is a 400.
  * - `GET /v1/advice`: what the ledger says could be saved (`tokenmeter advise`), with the filters
  *   above and `min_usd`; the last 30 days unless the range says otherwise.
- * - `GET /v1/status`, `/v1/alerts`: budgets and the alerts of their current windows.
+ * - `GET /v1/status`: budgets in their current windows. `GET /v1/alerts`: their levels, and the
+ *   history of budget alerts from the ledger, newest first (`since`, `until`, `days`, `limit`).
  * - `GET /v1/daily`: usage by day split by `by` (provider, model...), the same filters.
  * - `GET /v1/overview`: what the page shows of a range in one answer: the summaries by provider,
  *   model, agent, operation and user and the daily usage split by `split`, from two reads.
@@ -169,9 +171,17 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     ],
     [
       '/v1/alerts',
-      (s) => {
-        parseQuery(s, 'none');
-        return monitor.alerts();
+      async (s) => {
+        const { since, until, days, limit } = parseQuery(s, 'alerts');
+        const q = {
+          ...(since === undefined ? {} : { since }),
+          ...(until === undefined ? {} : { until }),
+          ...(days === undefined ? {} : { days }),
+        };
+        return {
+          budgets: monitor.status().sort(bySeverity),
+          alerts: await monitor.alerts({ ...q, ...(limit === undefined ? {} : { limit }) }),
+        };
       },
     ],
     [

@@ -67,6 +67,8 @@ export const ROUTE_QUERIES = {
   astraByModel: z.strictObject({ days }).partial(),
   /** ASTRA's `GET /token-usage/all`: the range and how many records. */
   astraAll: z.strictObject({ days, limit }).partial(),
+  /** `GET /v1/alerts`: the range of the history (on when each alert was raised) and how many. */
+  alerts: z.strictObject({ since: time, until: time, days, limit }).partial(),
   /** `GET /v1/alertmanager/alerts`: the range (on when each alert was last received), its state, how many. */
   alertmanager: z
     .strictObject({ since: time, until: time, days, limit, status: z.enum(['firing', 'resolved'], 'must be "firing" or "resolved"') })

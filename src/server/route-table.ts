@@ -4,7 +4,7 @@ import { tokenUsageRecord, tokenUsageStats, usageByModel } from './astra.ts';
 import type { RouteQuery } from './query.ts';
 import {
   adviceAnswer,
-  alert,
+  alertsAnswer,
   budgetStatus,
   checkAllowed,
   checkBody,
@@ -199,9 +199,10 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/v1/alerts',
     tag: 'budgets',
-    summary: "The budget alerts of the budgets' current windows.",
-    query: 'none',
-    responses: { 200: json('The alerts', alert.array()) },
+    summary:
+      "Every budget's level now (as /v1/status), and the history of budget alerts, newest first, from the ledger (it survives restarts): the last 100 unless since, until, days or limit say otherwise.",
+    query: 'alerts',
+    responses: { 200: json('The levels and the alerts', alertsAnswer) },
   },
   {
     method: 'POST',

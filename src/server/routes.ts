@@ -102,7 +102,15 @@ export async function check(monitor: TokenMonitor, req: IncomingMessage, res: Se
     if (!isBudgetExceededError(e)) throw e;
     send(res, 402, {
       allowed: false,
-      error: { type: 'budget_exceeded', message: e.message, budget: e.budget, used: e.used, reserved: e.reserved, limit: e.limit },
+      error: {
+        type: 'budget_exceeded',
+        message: e.message,
+        budget: e.budget,
+        used: e.used,
+        reserved: e.reserved,
+        limit: e.limit,
+        estimate: e.estimate,
+      },
     });
     return;
   }

@@ -176,6 +176,20 @@ export const alert = z.looseObject({
   at: iso,
 });
 
+/** `GET /v1/alerts` (and `tokenmeter alerts --json`, which adds Alertmanager's): every budget's level now, and the alerts raised. */
+export const alertsAnswer = z.looseObject({
+  budgets: z
+    .array(budgetStatus)
+    .describe(
+      'Every budget and subscription limit in its current window: level (ok, warning, critical, exceeded), used, limit, percentUsed',
+    ),
+  alerts: z
+    .array(alert)
+    .describe(
+      'The budget alerts raised, newest first, from the ledger (kept once each by every process sharing it; in memory without a ledger)',
+    ),
+});
+
 export const ingestAnswer = z.looseObject({
   recorded: int,
   costUsd: n.describe("The records' known cost"),
@@ -186,7 +200,15 @@ export const ingestAnswer = z.looseObject({
 export const checkAllowed = z.looseObject({ allowed: z.literal(true) });
 export const checkRefused = z.looseObject({
   allowed: z.literal(false),
-  error: z.looseObject({ type: z.literal('budget_exceeded'), message: z.string(), budget: budgetIdentity, used: n, reserved: n, limit: n }),
+  error: z.looseObject({
+    type: z.literal('budget_exceeded'),
+    message: z.string(),
+    budget: budgetIdentity,
+    used: n,
+    reserved: n,
+    limit: n,
+    estimate: n.nullable().describe("The call's estimate in the budget's unit; null for a model with no known price"),
+  }),
 });
 
 const context = (what: string) => z.string('must be a string').nullable().optional().describe(what);

@@ -142,7 +142,7 @@ export function pageLoadRequests(now = Date.now()): string[] {
     `/v1/summary?since=${cardsSince}&by=day`,
     '/v1/records?days=30&errors=true&limit=10',
     '/v1/status',
-    '/v1/alerts',
+    '/v1/alerts?limit=20',
     '/v1/alertmanager/alerts?days=7&limit=20',
   ];
 }

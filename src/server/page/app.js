@@ -325,7 +325,7 @@ async function load() {
       api('/v1/summary', { ...filters, since: cardsSince, by: 'day' }),
       api('/v1/records', { ...q, errors: 'true', limit: '10' }),
       api('/v1/status'),
-      api('/v1/alerts'),
+      api('/v1/alerts', { limit: '20' }),
       api('/v1/alertmanager/alerts', { days: '7', limit: '20' }),
     ]);
     showAuth('');
@@ -375,15 +375,13 @@ async function load() {
     fillTable(
       'alerts',
       ['time (UTC)', 'level', 'budget', 'used %', 'message'],
-      alerts
-        .slice()
-        .reverse()
-        .map((a) => ({
-          cells: [shortTime(a.at), a.level, `${a.budget.scope} ${a.budget.scopeId} ${a.budget.window}`, `${a.percentUsed}%`, a.message],
-          className: `level-${a.level}`,
-        })),
+      // Newest first, from the ledger.
+      alerts.alerts.map((a) => ({
+        cells: [shortTime(a.at), a.level, `${a.budget.scope} ${a.budget.scopeId} ${a.budget.window}`, `${a.percentUsed}%`, a.message],
+        className: `level-${a.level}`,
+      })),
       [3],
-      'No alert in the budgets’ current windows.',
+      'No budget alert raised (the ledger keeps each one).',
     );
     fillTable(
       'alertmanager',
