@@ -14,6 +14,8 @@ export interface Result {
   rounds?: number[];
   /** Main-thread CPU time per call added (same unit as value), where measured. */
   mainThreadCpu?: number;
+  /** MB of live objects of its own the measured process held (the `-app` figures). */
+  appHeapMb?: number;
 }
 
 export interface Subject {

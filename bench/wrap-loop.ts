@@ -1,12 +1,15 @@
 /**
  * One fresh process of the `wrap-openai*` benchmarks (bench/wrap.ts runs it):
- *   node bench/wrap-loop.ts <openai6|openai7> <bare|tokenmeter|tokenmeter-noledger|otel> <chat|stream> <warmup> <batches> <batch> <modules>
+ *   node bench/wrap-loop.ts <openai6|openai7> <bare|tokenmeter|tokenmeter-noledger|otel> <chat|stream> <warmup> <batches> <batch> <modules> [appMb]
  * makes `warmup` calls, then `batches` batches of `batch` calls, one after another (each awaited,
  * as an app's request handler would), with the openai client of that major version (loaded from
  * `<modules>/node_modules/openai`, a copy bench/wrap.ts makes of the version) answering from an
  * in-process fetch. Prints one JSON line: the mean wall ns per call of each batch, the main
  * thread's and the whole process's CPU ns per call over the batches, and what shows the subject
  * really observed the calls (the ledger's rows, the OpenTelemetry histogram's count).
+ *
+ * With `appMb`, the process first builds that many MB of live objects of its own and keeps them,
+ * as an app does at start-up (its modules, caches, routes), before anything else is loaded.
  *
  * openai is loaded with `require`, for every subject alike: that is how
  * @opentelemetry/instrumentation-openai hooks it (require-in-the-middle, by the package name in
@@ -20,8 +23,18 @@ import { join } from 'node:path';
 import type OpenAI from 'openai';
 import { completion, sse } from './wrap-fixtures.ts';
 
-const [sdk = 'openai7', subject = 'bare', kind = 'chat', warmupArg = '15000', batchesArg = '10', batchArg = '1000', modules = ''] =
-  process.argv.slice(2);
+const [
+  sdk = 'openai7',
+  subject = 'bare',
+  kind = 'chat',
+  warmupArg = '15000',
+  batchesArg = '10',
+  batchArg = '1000',
+  modules = '',
+  appMb = '0',
+] = process.argv.slice(2);
+// The app's own state: small objects with a string each (about 64 bytes a pair), kept to the end.
+const appState = Array.from({ length: Math.round((Number(appMb) * 1024 * 1024) / 64) }, (_, i) => ({ id: i, name: `item-${i}` }));
 const warmup = Number(warmupArg);
 const batches = Number(batchesArg);
 const batch = Number(batchArg);
@@ -127,5 +140,6 @@ process.stdout.write(
     cpuNs: ((cpu.user + cpu.system) * 1000) / (batches * batch),
     calls,
     observed,
+    appObjects: appState.length,
   })}\n`,
 );

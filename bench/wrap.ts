@@ -14,6 +14,16 @@
  *   MeterProvider with a Prometheus reader, no tracer provider), the baseline of the openai 6
  *   figures: ratio = tokenmeter's added time / the instrumentation's. It does not patch openai 7,
  *   so the openai 7 figures stand beside the bare openai 7 call.
+ * - The same in an app of realistic size (`-app`: openai 6 chat, bare, OpenTelemetry, tokenmeter
+ *   and `ledger: false`): each process first builds APP_MB MB of live objects of its own, as an app
+ *   holds after start-up. The bare client of the figures above lives in a process of about 11 MB,
+ *   where V8 keeps its young generation at 8 MB; past about 8 MB more of anything (an app's state,
+ *   or a library: tokenmeter, the OpenTelemetry SDK) V8 grows it to 32-64 MB, and then its
+ *   allocation-site pretenuring moves the SDK's own per-call objects to the old generation (measured:
+ *   ~2.5% of what a call allocates survives each scavenge, against ~0.1%, whichever library is
+ *   loaded, and none with --no-allocation-site-pretenuring). The toy-sized bare client is spared a
+ *   cost every real app pays, and which the figures above charge to the library loaded; these
+ *   figures put every configuration in the same, realistic regime.
  * - Paired medians (`-paired-median`): in this process, batches of bare and wrapped calls back to
  *   back, the median of the per-pair differences (metrics on, no ledger, no endpoint). It leaves
  *   out what the mean of long batches in fresh processes catches (GC, the ledger).
@@ -35,10 +45,14 @@ const BATCH = 1_000;
 const BATCHES = 4;
 /** Fresh processes per configuration, interleaved ($TOKENMETER_BENCH_WRAP_ROUNDS for a quicker look). */
 const ROUNDS = Number(process.env.TOKENMETER_BENCH_WRAP_ROUNDS ?? 6);
+/** MB of live objects of its own each process of the `-app` figures holds (see the file's comment). */
+const APP_MB = 16;
 
 type Sdk = 'openai6' | 'openai7';
 type Subject = 'bare' | 'tokenmeter' | 'tokenmeter-noledger' | 'otel';
 type Kind = 'chat' | 'stream';
+/** A kind of call, in a toy process (app 0) or one holding APP_MB MB of its own. */
+type Variant = { kind: Kind; app: number };
 interface Loop {
   means: number[];
   mainCpuNs: number;
@@ -83,8 +97,18 @@ function openaiCopy(pkg: string): string {
   return dir;
 }
 
-function loop(sdk: Sdk, subject: Subject, kind: Kind, modules: string): Loop {
-  const args = [join(import.meta.dirname, 'wrap-loop.ts'), sdk, subject, kind, String(WARMUP), String(BATCHES), String(BATCH), modules];
+function loop(sdk: Sdk, subject: Subject, kind: Kind, modules: string, app: number): Loop {
+  const args = [
+    join(import.meta.dirname, 'wrap-loop.ts'),
+    sdk,
+    subject,
+    kind,
+    String(WARMUP),
+    String(BATCHES),
+    String(BATCH),
+    modules,
+    String(app),
+  ];
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   const l = JSON.parse(out) as Loop;
   // The subject saw every call: the ledger's rows and the metrics' count (tokenmeter), the
@@ -96,19 +120,21 @@ function loop(sdk: Sdk, subject: Subject, kind: Kind, modules: string): Loop {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const us = (ns: number) => round(ns / 1000);
 
-/** The figures as users pay them, for the kinds asked for. */
-export async function usersPay(kinds: Kind[]): Promise<Result[]> {
+/** The figures as users pay them, for the variants asked for. */
+export async function usersPay(variants: Variant[]): Promise<Result[]> {
   const v6 = openaiCopy('openai-v6');
   const modules: Record<Sdk, string> = { openai6: v6, openai7: import.meta.dirname };
   const runs = new Map<string, Loop[]>();
-  const key = (sdk: Sdk, subject: Subject, kind: Kind) => `${sdk} ${subject} ${kind}`;
+  const key = (sdk: Sdk, subject: Subject, kind: Kind, app: number) => `${sdk} ${subject} ${kind}${app > 0 ? ` app ${app} MB` : ''}`;
   try {
     for (let r = 0; r < ROUNDS; r++) {
-      const order = kinds.flatMap((kind) => CONFIGS.map(([sdk, subject]) => [sdk, subject, kind] as const));
+      const order = variants.flatMap(({ kind, app }) =>
+        CONFIGS.filter(([sdk]) => app === 0 || sdk === 'openai6').map(([sdk, subject]) => [sdk, subject, kind, app] as const),
+      );
       if (r % 2 === 1) order.reverse();
-      for (const [sdk, subject, kind] of order) {
-        const k = key(sdk, subject, kind);
-        const l = loop(sdk, subject, kind, modules[sdk]);
+      for (const [sdk, subject, kind, app] of order) {
+        const k = key(sdk, subject, kind, app);
+        const l = loop(sdk, subject, kind, modules[sdk], app);
         runs.set(k, [...(runs.get(k) ?? []), l]);
         // Progress on stderr (stdout is the JSON): a run takes minutes.
         process.stderr.write(
@@ -120,8 +146,9 @@ export async function usersPay(kinds: Kind[]): Promise<Result[]> {
     rmSync(v6, { recursive: true, force: true });
   }
   const out: Result[] = [];
-  for (const kind of kinds) {
-    const of = (sdk: Sdk, subject: Subject) => runs.get(key(sdk, subject, kind)) ?? [];
+  for (const { kind, app } of variants) {
+    const of = (sdk: Sdk, subject: Subject) => runs.get(key(sdk, subject, kind, app)) ?? [];
+    const suffix = app > 0 ? '-app' : '';
     /** Per round: the subject's mean ns per call minus the bare client's. */
     const added = (sdk: Sdk, subject: Subject, f: (l: Loop) => number = (l) => mean(l.means)) => {
       const bare = of(sdk, 'bare');
@@ -138,35 +165,45 @@ export async function usersPay(kinds: Kind[]): Promise<Result[]> {
     const unit = 'µs/call added';
     const name6 = `wrap-openai6-${kind}`;
     const name7 = `wrap-openai-${kind}`;
+    const extra = app > 0 ? { appHeapMb: app } : {};
     for (const [name, subject] of [
-      [name6, 'tokenmeter'],
-      [`${name6}-noledger`, 'tokenmeter-noledger'],
+      [`${name6}${suffix}`, 'tokenmeter'],
+      [`${name6}-noledger${suffix}`, 'tokenmeter-noledger'],
     ] as const) {
       const f = figure('openai6', subject);
       out.push({
         name,
         value: us(f.value),
         unit,
-        baseline: `${name6}-otel`,
+        baseline: `${name6}-otel${suffix}`,
         baselineValue: us(otel.value),
         ratio: Math.round((f.value / otel.value) * 1000) / 1000,
         rounds: f.rounds,
         mainThreadCpu: f.mainThreadCpu,
+        ...extra,
       });
     }
     out.push(
       {
-        name: `${name6}-otel`,
+        name: `${name6}-otel${suffix}`,
         value: us(otel.value),
         unit,
-        baseline: `bare-openai6-${kind}`,
+        baseline: `bare-openai6-${kind}${suffix}`,
         baselineValue: us(bare6),
         ratio: Math.round((otel.value / bare6) * 1000) / 1000,
         rounds: otel.rounds,
         mainThreadCpu: otel.mainThreadCpu,
+        ...extra,
       },
-      { name: `bare-openai6-${kind}`, value: us(bare6), unit: 'µs/call', rounds: of('openai6', 'bare').map((l) => us(mean(l.means))) },
+      {
+        name: `bare-openai6-${kind}${suffix}`,
+        value: us(bare6),
+        unit: 'µs/call',
+        rounds: of('openai6', 'bare').map((l) => us(mean(l.means))),
+        ...extra,
+      },
     );
+    if (app > 0) continue;
     for (const [name, subject] of [
       [name7, 'tokenmeter'],
       [`${name7}-noledger`, 'tokenmeter-noledger'],
@@ -201,10 +238,14 @@ function client(f: typeof fetch): OpenAI {
 }
 
 export async function benchWrap(wanted: (name: string) => boolean = () => true): Promise<Result[]> {
-  const kinds = (['chat', 'stream'] as const).filter((k) =>
-    WRAP_NAMES.some((n) => n.includes(`-${k}`) && !n.includes('paired') && wanted(n)),
-  );
-  const results = kinds.length > 0 ? await usersPay([...kinds]) : [];
+  const variants: Variant[] = [
+    { kind: 'chat', app: 0 },
+    { kind: 'stream', app: 0 },
+    { kind: 'chat', app: APP_MB },
+  ].filter((v) =>
+    WRAP_NAMES.some((n) => n.includes(`-${v.kind}`) && !n.includes('paired') && n.endsWith('-app') === v.app > 0 && wanted(n)),
+  ) as Variant[];
+  const results = variants.length > 0 ? await usersPay(variants) : [];
   if (WRAP_NAMES.some((n) => n.includes('paired') && wanted(n))) results.push(...(await pairedMedians()));
   return results;
 }
@@ -220,6 +261,9 @@ export const WRAP_NAMES = (['chat', 'stream'] as const).flatMap((k) => [
   `bare-openai-${k}`,
   `wrap-openai-${k}-paired-median`,
   `bare-openai-${k}-paired-median`,
+  ...(k === 'chat'
+    ? [`wrap-openai6-${k}-app`, `wrap-openai6-${k}-noledger-app`, `wrap-openai6-${k}-otel-app`, `bare-openai6-${k}-app`]
+    : []),
 ]);
 
 /** The paired-median figures, in this process (see the file's comment). */
