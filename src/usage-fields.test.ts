@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { everyCount, rec } from '../test/helpers/ledger-records.ts';
 import { countLines } from './cli/inspect.ts';
@@ -8,16 +9,21 @@ import { configPrices, parseConfig } from './config.ts';
 import { isValidationError } from './errors.ts';
 import { cleanup, readArchive } from './ledger/archive.ts';
 import { SqliteStore } from './ledger/sqlite.ts';
-import { validatePriceOverride } from './pricing/price-book.ts';
+import { inputOfUsage } from './pipeline/usage-input.ts';
+import { costPico, PriceBook, validatePriceOverride } from './pricing/price-book.ts';
+import type { PriceOverride } from './pricing/types.ts';
 import type { Usage } from './providers/types.ts';
 import { exportRecords } from './reports/export.ts';
+import { USAGE_FIELDS, usageRecordSchema } from './server/usage-schema.ts';
 import { USAGE_INPUT_KEYS, type UsageInput, type UsageRecord, validateUsage } from './usage.ts';
 import { COUNT_FIELDS, FIELD_LIST, fieldSpec, PART_RULES, PRICE_KEYS, RARE_COUNTS, snakeCase } from './usage-fields.ts';
 
 /**
- * The table of record fields drives the exports, the archive, inspect, the price keys and
- * validation's part-of checks (the store suite, store.test.ts, checks both stores and their
- * view): a field added to the table and left out of any of them fails here.
+ * The table of record fields drives the record's types and what they are at run time: validation
+ * and its part-of checks, the copy of a provider's counts into a call's input, the REST API's
+ * schema, the SQLite view, the exports, the archive, inspect, the price keys and the cost (the store
+ * suite, store.test.ts, checks both stores and their view). A count added to the table alone is
+ * carried everywhere: one left out of any of them fails here.
  */
 
 const DAY = 86_400_000;
@@ -81,7 +87,42 @@ describe('the table of record fields', () => {
     },
   );
 
-  it('is every column of the CSV and JSON exports, each count with its value', async () => {
+  it("is every count a provider's usage carries into a call's record", () => {
+    const input = everyCountInput();
+    const usage = { provider: 'openai', model: 'm', serviceType: 'llm', operation: 'chat', usageSource: 'reported' } as Usage;
+    for (const f of COUNT_FIELDS) usage[f] = input[f] as number;
+    const r = validateUsage(inputOfUsage(usage, {}));
+    for (const f of COUNT_FIELDS) expect(r[f], f).toBe(input[f]);
+  });
+
+  it("is every count of the REST API's schema, by its name and its snake_case one, each checked", () => {
+    for (const f of COUNT_FIELDS) {
+      expect(Object.keys(USAGE_FIELDS), f).toContain(f);
+      const column = fieldSpec(f).column;
+      expect(usageRecordSchema.safeParse({ provider: 'openai', model: 'm', [f]: 7 }).success, f).toBe(true);
+      expect(usageRecordSchema.safeParse({ provider: 'openai', model: 'm', [column]: 7 }).success, column).toBe(true);
+      const bad = usageRecordSchema.safeParse({ provider: 'openai', model: 'm', [f]: -1 });
+      expect(
+        bad.error?.issues.map((i) => i.path.join('.')),
+        f,
+      ).toEqual([f]);
+    }
+  });
+
+  it('prices each priced count at its own price key', () => {
+    const record = validateUsage(everyCountInput());
+    const costWith = (prices: PriceOverride) => {
+      const price = new PriceBook({ prices: { m: prices } }).resolve('openai', 'm');
+      return costPico(price as NonNullable<typeof price>, record);
+    };
+    const ones = Object.fromEntries(PRICE_KEYS.map(([k]) => [k, 1])) as PriceOverride;
+    const base = costWith(ones) as number;
+    expect(base).toBeGreaterThan(0);
+    // Each key's price dearer: the call costs more, by what that key's count (or its share of it) bills.
+    for (const [k, f] of PRICE_KEYS) expect(costWith({ ...ones, [k]: 1001 }), `${k} (${f})`).toBeGreaterThan(base);
+  });
+
+  it('is every column of the CSV and JSON exports and of the usage_records view, each count with its value', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-fields-'));
     const store = new SqliteStore(join(dir, 'ledger.db'));
     const now = Date.UTC(2026, 10, 2);
@@ -94,12 +135,16 @@ describe('the table of record fields', () => {
     const json = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')).records[0];
     expect(Object.keys(csv)).toEqual(FIELD_LIST.map(([, f]) => f.column));
     expect(Object.keys(json)).toEqual(FIELD_LIST.map(([, f]) => f.column));
+    store.closeSync();
+    const db = new Database(join(dir, 'ledger.db'), { readonly: true });
+    const view = db.prepare('SELECT * FROM usage_records ORDER BY id').all()[0] as Record<string, unknown>;
+    db.close();
     for (const f of COUNT_FIELDS) {
       const column = fieldSpec(f).column;
       expect(csv[column], column).toBe(String(full[f]));
       expect(json[column], column).toBe(full[f]);
+      expect(view[column], column).toBe(full[f]);
     }
-    store.closeSync();
   });
 
   it('is every field of an archive, read back as it was', async () => {

@@ -2,7 +2,17 @@ import { ValidationError } from './errors.ts';
 import { apiKeyId } from './key-id.ts';
 import { checkKeys, keySet } from './keys.ts';
 import { redactSecrets, redactValues } from './logger.ts';
-import { PART_RULES, type PartRule } from './usage-fields.ts';
+import {
+  COUNT_FIELDS,
+  type CountField,
+  compileLiteral,
+  FIELD_LIST,
+  type InputCounts,
+  identifier,
+  PART_RULES,
+  type PartRule,
+  type RecordCounts,
+} from './usage-fields.ts';
 
 /** What kind of call: chat or completion, embedding, or reranking. */
 export type ServiceType = 'llm' | 'embedding' | 'reranking';
@@ -29,8 +39,10 @@ export const MAX_DURATION_MS = 86_400_000;
  *
  * Billing semantics of the normalised shape: `inputTokens` counts every prompt token, cached and
  * cache-write tokens included; `outputTokens` counts every generated token, reasoning included.
+ * The counts (`inputTokens`, `outputTokens`, `cachedInputTokens`...) are the table of record
+ * fields' (usage-fields.ts), each described there.
  */
-export interface UsageInput {
+export interface UsageInput extends InputCounts {
   /** Provider id: `openai`, `azure_openai`, `anthropic`, `gemini`, `vertex_ai`, `groq`, `mistral`, `cohere`, `voyage`, `aws_bedrock`, `ollama`, or any other string. */
   provider: string;
   /** The model that served the call (the response's model when the provider sends one). */
@@ -41,32 +53,6 @@ export interface UsageInput {
   serviceType?: ServiceType | undefined;
   /** What the call was for, e.g. `extract_nodes`. @default 'chat', 'embeddings' or 'rerank' by service type */
   operation?: string | undefined;
-  /** All prompt tokens, cached and cache-write tokens included. */
-  inputTokens?: number | null | undefined;
-  /** All generated tokens, reasoning tokens included. */
-  outputTokens?: number | null | undefined;
-  /** Prompt tokens read from the provider's cache (part of `inputTokens`). */
-  cachedInputTokens?: number | null | undefined;
-  /** Prompt tokens written to the provider's cache (part of `inputTokens`). */
-  cacheWriteTokens?: number | null | undefined;
-  /** Of `cacheWriteTokens`, those cached for one hour (Anthropic), billed at a higher rate than the rest. */
-  cacheWrite1hTokens?: number | null | undefined;
-  /** Of `inputTokens`, the audio ones, cached audio included (OpenAI's `prompt_tokens_details.audio_tokens`, Gemini's AUDIO `promptTokensDetails`). */
-  inputAudioTokens?: number | null | undefined;
-  /** Of `cachedInputTokens`, the audio ones (part of `inputAudioTokens` too). */
-  cachedAudioTokens?: number | null | undefined;
-  /** Of `outputTokens`, the audio ones (spoken output). */
-  outputAudioTokens?: number | null | undefined;
-  /** Of `outputTokens`, the generated images' (Gemini's IMAGE `candidatesTokensDetails`). */
-  outputImageTokens?: number | null | undefined;
-  /** Reasoning ("thinking") tokens (part of `outputTokens`). */
-  reasoningTokens?: number | null | undefined;
-  /** Defaults to input plus output when both are known (input alone for embeddings and reranks); else unknown. */
-  totalTokens?: number | null | undefined;
-  /** Search units, for rerank APIs that bill per search (Cohere). */
-  searchUnits?: number | null | undefined;
-  /** Web searches the provider ran for the call (Anthropic's web search tool), billed per search beside the tokens. */
-  webSearches?: number | null | undefined;
   /** The call's cost in USD when the caller knows it (a provider or gateway that reports it); wins over the price table. */
   costUsd?: number | null | undefined;
   /** The API key used. Never stored: only a short id derived from it. */
@@ -89,26 +75,13 @@ export interface UsageInput {
   metadata?: Record<string, unknown> | undefined;
 }
 
-/** The fields of a {@link UsageInput}: any other key is a ValidationError, not silently dropped. */
-export const USAGE_INPUT_KEYS: ReadonlySet<string> = keySet<UsageInput>({
+/** The fields of a {@link UsageInput} other than its counts (the compiler checks the list is complete). */
+const OTHER_INPUT_KEYS = keySet<Omit<UsageInput, CountField>>({
   provider: true,
   model: true,
   requestModel: true,
   serviceType: true,
   operation: true,
-  inputTokens: true,
-  outputTokens: true,
-  cachedInputTokens: true,
-  cacheWriteTokens: true,
-  cacheWrite1hTokens: true,
-  inputAudioTokens: true,
-  cachedAudioTokens: true,
-  outputAudioTokens: true,
-  outputImageTokens: true,
-  reasoningTokens: true,
-  totalTokens: true,
-  searchUnits: true,
-  webSearches: true,
   costUsd: true,
   apiKey: true,
   apiKeyId: true,
@@ -122,6 +95,9 @@ export const USAGE_INPUT_KEYS: ReadonlySet<string> = keySet<UsageInput>({
   errorType: true,
   metadata: true,
 });
+
+/** The fields of a {@link UsageInput}, the table's counts among them: any other key is a ValidationError, not silently dropped. */
+export const USAGE_INPUT_KEYS: ReadonlySet<string> = new Set([...OTHER_INPUT_KEYS, ...COUNT_FIELDS]);
 
 /**
  * The names the earlier tools and the providers' usage objects give these fields (case and `_`
@@ -144,8 +120,8 @@ export const USAGE_KEY_HINTS: Readonly<Record<string, string>> = {
   latencyms: 'durationMs',
 };
 
-/** A validated, priced call: what tokenmeter logged. Unknown counts are null. */
-export interface UsageRecord {
+/** A validated, priced call: what tokenmeter logged. Unknown counts are null (the counts are the table's, usage-fields.ts). */
+export interface UsageRecord extends RecordCounts {
   /** Milliseconds since the epoch. */
   timestamp: number;
   provider: string;
@@ -153,25 +129,6 @@ export interface UsageRecord {
   model: string;
   requestModel: string | null;
   operation: string;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  cachedInputTokens: number | null;
-  cacheWriteTokens: number | null;
-  /** Of cacheWriteTokens, those cached for one hour. */
-  cacheWrite1hTokens: number | null;
-  /** Of inputTokens, the audio ones (cached audio included). */
-  inputAudioTokens: number | null;
-  /** Of cachedInputTokens, the audio ones. */
-  cachedAudioTokens: number | null;
-  /** Of outputTokens, the audio ones. */
-  outputAudioTokens: number | null;
-  /** Of outputTokens, the generated images'. */
-  outputImageTokens: number | null;
-  reasoningTokens: number | null;
-  totalTokens: number | null;
-  searchUnits: number | null;
-  /** Web searches the provider ran for the call, billed per search. */
-  webSearches: number | null;
   /** Cost in USD, or null when the model has no known price. */
   costUsd: number | null;
   /** The same cost as an exact integer number of 1e-12 USD (picodollars), or null. */
@@ -281,47 +238,28 @@ const USAGE_WHERE = { what: 'a usage record', hints: USAGE_KEY_HINTS };
 
 /**
  * How many of the {@link USAGE_INPUT_KEYS} fields are present as keys, set or undefined: the fast
- * path of the unknown-key check (as many keys as this means every key is known). It must name
- * every field of USAGE_INPUT_KEYS (a test checks it does). Undefined fields count: instrumented
+ * path of the unknown-key check (as many keys as this means every key is known). Undefined fields count: instrumented
  * calls hand over one object literal with every field, most of them undefined, and counting only
- * the set ones sent each of those calls down the slow path (a set lookup per key). A known field
+ * the set ones sent each of those calls down the slow path (a set lookup per key). Written out from
+ * USAGE_INPUT_KEYS at load: one `in` per field, by name, as fast as written by hand. A known field
  * readable but not enumerated by `for...in` (a getter on a class's prototype) beside an unknown
  * key could hide it; plain objects, which callers pass, have neither.
  */
-export function knownFieldsPresent(u: UsageInput): number {
-  return (
-    +('provider' in u) +
-    +('model' in u) +
-    +('requestModel' in u) +
-    +('serviceType' in u) +
-    +('operation' in u) +
-    +('inputTokens' in u) +
-    +('outputTokens' in u) +
-    +('cachedInputTokens' in u) +
-    +('cacheWriteTokens' in u) +
-    +('cacheWrite1hTokens' in u) +
-    +('inputAudioTokens' in u) +
-    +('cachedAudioTokens' in u) +
-    +('outputAudioTokens' in u) +
-    +('outputImageTokens' in u) +
-    +('reasoningTokens' in u) +
-    +('totalTokens' in u) +
-    +('searchUnits' in u) +
-    +('webSearches' in u) +
-    +('costUsd' in u) +
-    +('apiKey' in u) +
-    +('apiKeyId' in u) +
-    +('userId' in u) +
-    +('threadId' in u) +
-    +('agent' in u) +
-    +('durationMs' in u) +
-    +('timestamp' in u) +
-    +('error' in u) +
-    +('errorMessage' in u) +
-    +('errorType' in u) +
-    +('metadata' in u)
-  );
-}
+export const knownFieldsPresent: (u: UsageInput) => number = new Function(
+  `'use strict'; return function knownFieldsPresent(u) { return ${[...USAGE_INPUT_KEYS].map((k) => `+('${identifier(k)}' in u)`).join(' + ')}; };`,
+)();
+
+/**
+ * A record with its counts read from a call and checked (`count`, field by field), the other
+ * fields blank (null) for validateUsage to fill: written out from the table at load (see
+ * compileLiteral), its fields in export order.
+ */
+const recordWithCounts = compileLiteral<UsageInput, ValidUsage>(
+  [...FIELD_LIST.map(([name]) => name), 'costPicoUsd'],
+  (f) => `count(s.${f}, '${f}')`,
+  'null',
+  { count },
+);
 
 const DEFAULT_OPERATION: Record<ServiceType, string> = { llm: 'chat', embedding: 'embeddings', reranking: 'rerank' };
 
@@ -342,23 +280,13 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   if (st !== 'llm' && st !== 'embedding' && st !== 'reranking') {
     throw new ValidationError('serviceType', st, `must be one of ${SERVICE_TYPES.join(', ')}`);
   }
-  const inputTokens = count(input.inputTokens, 'inputTokens');
-  const outputTokens = count(input.outputTokens, 'outputTokens');
-  const cachedInputTokens = count(input.cachedInputTokens, 'cachedInputTokens');
-  const cacheWriteTokens = count(input.cacheWriteTokens, 'cacheWriteTokens');
-  const cacheWrite1hTokens = count(input.cacheWrite1hTokens, 'cacheWrite1hTokens');
-  const inputAudioTokens = count(input.inputAudioTokens, 'inputAudioTokens');
-  const cachedAudioTokens = count(input.cachedAudioTokens, 'cachedAudioTokens');
-  const outputAudioTokens = count(input.outputAudioTokens, 'outputAudioTokens');
-  const outputImageTokens = count(input.outputImageTokens, 'outputImageTokens');
-  const reasoningTokens = count(input.reasoningTokens, 'reasoningTokens');
-  const searchUnits = count(input.searchUnits, 'searchUnits');
-  const webSearches = count(input.webSearches, 'webSearches');
-  let totalTokens = count(input.totalTokens, 'totalTokens');
+  // The counts first, each checked; the other fields are filled below as they pass.
+  const record = recordWithCounts(input);
   // An unknown count is not 0 in the total either: an LLM call whose output (or any call whose
   // input) is unknown has an unknown total. Embeddings and reranks have no output.
-  if (totalTokens === null && inputTokens !== null && (outputTokens !== null || st !== 'llm')) {
-    totalTokens = inputTokens + (outputTokens ?? 0);
+  const inputTokens = record.inputTokens;
+  if (record.totalTokens === null && inputTokens !== null && (record.outputTokens !== null || st !== 'llm')) {
+    record.totalTokens = inputTokens + (record.outputTokens ?? 0);
   }
 
   let durationMs: number | null = null;
@@ -406,38 +334,22 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   let metadata = metadataOf(input.metadata);
   if (error && key !== undefined && metadata !== null) metadata = redactValues(metadata, key);
 
-  const record: ValidUsage = {
-    timestamp: timestampOf(input.timestamp),
-    provider,
-    serviceType: st,
-    model,
-    requestModel: label(input.requestModel, 'requestModel'),
-    operation: label(input.operation, 'operation') ?? DEFAULT_OPERATION[st],
-    inputTokens,
-    outputTokens,
-    cachedInputTokens,
-    cacheWriteTokens,
-    cacheWrite1hTokens,
-    inputAudioTokens,
-    cachedAudioTokens,
-    outputAudioTokens,
-    outputImageTokens,
-    reasoningTokens,
-    totalTokens,
-    searchUnits,
-    webSearches,
-    apiKeyId,
-    userId: label(input.userId, 'userId'),
-    threadId: label(input.threadId, 'threadId'),
-    agent: label(input.agent, 'agent'),
-    durationMs,
-    error,
-    errorMessage,
-    errorType: error ? (errorType ?? 'error') : null,
-    metadata,
-    costUsd,
-    costPicoUsd: null,
-  };
+  record.timestamp = timestampOf(input.timestamp);
+  record.provider = provider;
+  record.serviceType = st;
+  record.model = model;
+  record.requestModel = label(input.requestModel, 'requestModel');
+  record.operation = label(input.operation, 'operation') ?? DEFAULT_OPERATION[st];
+  record.costUsd = costUsd;
+  record.apiKeyId = apiKeyId;
+  record.userId = label(input.userId, 'userId');
+  record.threadId = label(input.threadId, 'threadId');
+  record.agent = label(input.agent, 'agent');
+  record.durationMs = durationMs;
+  record.error = error;
+  record.errorMessage = errorMessage;
+  record.errorType = error ? (errorType ?? 'error') : null;
+  record.metadata = metadata;
   checkParts(record);
   return record;
 }
@@ -463,11 +375,7 @@ function partError(i: number, part: number, whole: number | null, plus: number |
  * different name each time) made validateUsage about twice as slow (measured; bench/record.ts).
  */
 function compilePartChecks(): (r: ValidUsage) => void {
-  const name = (f: string) => {
-    // The table's own names: identifiers, checked so that nothing else can reach the source.
-    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(f)) throw new Error(`not a field name: ${f}`);
-    return `r.${f}`;
-  };
+  const name = (f: string) => `r.${identifier(f)}`;
   const body = PART_RULES.map((rule, i) => {
     const whole = name(rule.of);
     const test =

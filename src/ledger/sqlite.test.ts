@@ -8,7 +8,7 @@ import { everyCount, expected, randomRecords, rec, rng } from '../../test/helper
 import { workload } from '../../test/helpers/workload.ts';
 import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
-import { fieldSpec, RARE_COUNTS } from '../usage-fields.ts';
+import { COUNT_FIELDS, fieldSpec, RARE_COUNTS } from '../usage-fields.ts';
 import { HOUR_MS } from './rollup.ts';
 import { MIGRATIONS } from './schema.ts';
 import { SqliteStore, THREAD_IDS_SQL, userHoursSql } from './sqlite.ts';
@@ -422,6 +422,13 @@ describe('SqliteStore', () => {
         : { ...x, ...rare, requestModel: i % 7 === 0 ? 'alias' : null, errorMessage: x.error ? 'boom' : null };
     });
     records.sort((a, b) => a.timestamp - b.timestamp);
+    // The counts schema 5 had (a count added to the table since cannot be in such a ledger).
+    const v5Counts = new Set<string>(
+      'inputTokens outputTokens cachedInputTokens cacheWriteTokens cacheWrite1hTokens inputAudioTokens cachedAudioTokens outputAudioTokens outputImageTokens reasoningTokens totalTokens searchUnits webSearches'.split(
+        ' ',
+      ),
+    );
+    for (const x of records) for (const f of COUNT_FIELDS) if (!v5Counts.has(f)) x[f] = null;
     // A ledger as version 5 left it: a column for each rare count, written with that schema's own SQL.
     const v5 = new Database(file);
     for (const m of MIGRATIONS.slice(0, 5)) v5.exec(m);

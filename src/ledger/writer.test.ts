@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { validateUsage } from '../usage.ts';
+import { COUNT_FIELDS } from '../usage-fields.ts';
 import { encodeBatch } from './encoded-batch.ts';
 import { SqliteStore } from './sqlite.ts';
 import { LedgerWriter } from './writer.ts';
@@ -137,16 +138,8 @@ describe('the batches handed to the writer thread', () => {
     const full = {
       ...validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 2 }),
       requestModel: 'gpt-4o-2024',
-      cacheWriteTokens: 3,
-      cacheWrite1hTokens: 4,
-      inputAudioTokens: 5,
-      cachedAudioTokens: 6,
-      outputAudioTokens: 7,
-      outputImageTokens: 8,
-      reasoningTokens: 9,
-      totalTokens: 12,
-      searchUnits: 11,
-      webSearches: 13,
+      // Every count of the table of record fields, each its own value.
+      ...Object.fromEntries(COUNT_FIELDS.map((f, i) => [f, 1000 + i])),
       costUsd: 0.5,
       costPicoUsd: 500_000_000_000,
       apiKeyId: 'k1',

@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { calcPrice, type MatchLogic, type ModelInfo, type ModelPrice, type Provider, type TieredPrices } from '@pydantic/genai-prices';
 import { PROVIDER_REGISTRY, providerEntry } from '../providers/registry.ts';
+import { fieldSpec, PRICE_KEYS } from '../usage-fields.ts';
 import { perMillionToPico, usdToPico } from './money.ts';
+import { rateName } from './rate-names.ts';
 import type { PriceData, PriceDataOrigin, Rate, ResolvedPrice } from './types.ts';
 
 /**
@@ -177,25 +179,14 @@ export function lookupGenaiPrice(provider: string, model: string, at: Date = new
     expiresAt: nextChange(calc.model, at),
     data: origin,
   };
-  const input = rate(prices.input_mtok);
-  const output = rate(prices.output_mtok);
-  const cacheRead = rate(prices.cache_read_mtok);
-  const cacheWrite = rate(prices.cache_write_mtok);
-  const cacheWrite1h = rate(prices.cache_write_1h_mtok);
-  // Audio tokens at their own rates (gpt-audio: $32 audio in against $2.50 text in).
-  const inputAudio = rate(prices.input_audio_mtok);
-  const cacheAudioRead = rate(prices.cache_audio_read_mtok);
-  const outputAudio = rate(prices.output_audio_mtok);
-  const outputImage = rate(prices.output_image_mtok);
-  if (input) resolved.input = input;
-  if (output) resolved.output = output;
-  if (cacheRead) resolved.cacheRead = cacheRead;
-  if (cacheWrite) resolved.cacheWrite = cacheWrite;
-  if (cacheWrite1h) resolved.cacheWrite1h = cacheWrite1h;
-  if (inputAudio) resolved.inputAudio = inputAudio;
-  if (cacheAudioRead) resolved.cacheAudioRead = cacheAudioRead;
-  if (outputAudio) resolved.outputAudio = outputAudio;
-  if (outputImage) resolved.outputImage = outputImage;
+  // Each priced count's rate, by its genai-prices key in the table of record fields (audio tokens
+  // at their own rates: gpt-audio, $32 audio in against $2.50 text in).
+  for (const [k, f] of PRICE_KEYS) {
+    const key = fieldSpec(f).genaiPrices;
+    if (key === undefined || k === 'searchUnit') continue;
+    const r = rate(prices[key]);
+    if (r) resolved[rateName(k)] = r;
+  }
   // USD per thousand searches.
   const searches = prices.web_searches_kcount;
   if (typeof searches === 'number') resolved.perWebSearch = usdToPico(searches / 1000);

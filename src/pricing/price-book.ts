@@ -1,34 +1,22 @@
 import { ValidationError } from '../errors.ts';
 import { PROVIDER_REGISTRY, providerEntry } from '../providers/registry.ts';
-import { PRICE_KEYS, type PriceKey } from '../usage-fields.ts';
+import { type CountField, identifier, PART_RULES, PRICE_KEYS, type PriceKey, type RecordCounts } from '../usage-fields.ts';
 import { lookupGenaiPrice } from './genai-prices.ts';
 import { perMillionToPico, usdToPico } from './money.ts';
 import { DEFAULT_MAX_AGE_DAYS, staleDataWarning } from './price-data.ts';
+import { type RatePriceKey, rateName } from './rate-names.ts';
 import { findRerankPrice } from './rerank-prices.ts';
 import type { PriceData, PriceOverride, PriceSource, Rate, ResolvedPrice } from './types.ts';
 
-/** The counts a cost is computed from (a validated usage record has them all). */
-export interface BillableUsage {
-  inputTokens: number | null;
-  outputTokens: number | null;
-  cachedInputTokens: number | null;
-  cacheWriteTokens: number | null;
-  /** Of cacheWriteTokens, those cached for one hour. */
-  cacheWrite1hTokens?: number | null;
-  /** Of inputTokens, the audio ones (cached audio included). */
-  inputAudioTokens?: number | null;
-  /** Of cachedInputTokens, the audio ones. */
-  cachedAudioTokens?: number | null;
-  /** Of outputTokens, the audio ones. */
-  outputAudioTokens?: number | null;
-  /** Of outputTokens, the generated images'. */
-  outputImageTokens?: number | null;
-  totalTokens: number | null;
-  searchUnits: number | null;
-  /** Web searches the provider ran for the call. */
-  webSearches?: number | null;
-  error: boolean;
-}
+/**
+ * The counts a cost is computed from (a validated usage record has them all): the table's counts
+ * (usage-fields.ts), optional but for those every cost reads.
+ */
+export type BillableUsage = Pick<
+  RecordCounts,
+  'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'cacheWriteTokens' | 'totalTokens' | 'searchUnits'
+> &
+  Partial<RecordCounts> & { error: boolean };
 
 /** The price keys, from the table of record fields (usage-fields.ts). */
 const OVERRIDE_FIELDS: readonly PriceKey[] = PRICE_KEYS.map(([k]) => k);
@@ -65,16 +53,12 @@ function fromOverride(provider: string, model: string, o: PriceOverride, source:
     sourceDetail: source === 'config' ? `config.json pricing["${key}"]` : `prices["${key}"] set in code`,
     expiresAt: Number.POSITIVE_INFINITY,
   };
-  if (o.input !== undefined) p.input = flat(perMillionToPico(o.input));
-  if (o.output !== undefined) p.output = flat(perMillionToPico(o.output));
-  if (o.cachedInput !== undefined) p.cacheRead = flat(perMillionToPico(o.cachedInput));
-  if (o.cacheWrite !== undefined) p.cacheWrite = flat(perMillionToPico(o.cacheWrite));
-  if (o.cacheWrite1h !== undefined) p.cacheWrite1h = flat(perMillionToPico(o.cacheWrite1h));
-  if (o.inputAudio !== undefined) p.inputAudio = flat(perMillionToPico(o.inputAudio));
-  if (o.cachedAudio !== undefined) p.cacheAudioRead = flat(perMillionToPico(o.cachedAudio));
-  if (o.outputAudio !== undefined) p.outputAudio = flat(perMillionToPico(o.outputAudio));
-  if (o.outputImage !== undefined) p.outputImage = flat(perMillionToPico(o.outputImage));
-  if (o.searchUnit !== undefined) p.perSearchUnit = usdToPico(o.searchUnit);
+  for (const [k] of PRICE_KEYS) {
+    const usd = o[k];
+    if (usd === undefined) continue;
+    if (k === 'searchUnit') p.perSearchUnit = usdToPico(usd);
+    else p[rateName(k)] = flat(perMillionToPico(usd));
+  }
   return p;
 }
 
@@ -122,6 +106,28 @@ function audioInputCost(
   if (freshAudio > 0) pico += freshAudio * rateFor(p.inputAudio ?? inputRate, input);
   return [pico, cachedAudio, freshAudio];
 }
+
+/**
+ * The parts of the output priced at their own rate where the model has one (spoken output,
+ * generated images): each count of the table that has a price and is part of `outputTokens`, in
+ * table order.
+ */
+const OUTPUT_PARTS: readonly (readonly [CountField, RatePriceKey])[] = PRICE_KEYS.filter(
+  ([k, f]) => k !== 'searchUnit' && PART_RULES.some((r) => r.part === f && r.of === 'outputTokens'),
+).map(([k, f]) => [f, k as RatePriceKey] as const);
+
+/**
+ * The cost of `output` tokens: each part of OUTPUT_PARTS, up to what the parts before it left, at
+ * its own rate (else the output rate); the rest (text, reasoning) at the output rate. Written out
+ * from the table at load, each count and rate read by name: it runs for every priced call (see
+ * compileLiteral in usage-fields.ts for why not a loop).
+ */
+const outputCost: (p: ResolvedPrice, outputRate: Rate, u: BillableUsage, output: number, basis: number) => number = new Function(
+  'rateFor',
+  `'use strict'; return function outputCost(p, outputRate, u, output, basis) { let rest = output, cost = 0, n;
+${OUTPUT_PARTS.map(([f, k]) => `n = Math.min(u.${identifier(f)} ?? 0, rest); if (n > 0) { cost += n * rateFor(p.${identifier(rateName(k))} ?? outputRate, basis); rest -= n; }`).join('\n')}
+return cost + rest * rateFor(outputRate, basis); };`,
+)(rateFor);
 
 /**
  * Providers whose `flex` processing tier is billed at half the standard rates (OpenAI: "priced at
@@ -187,15 +193,8 @@ function tokenCost(p: ResolvedPrice, u: BillableUsage): number | null {
     return null;
   }
   if (output !== null && output > 0) {
-    if (p.output !== undefined) {
-      // Spoken output and generated images at their own rates where the model has them; the rest
-      // (text, reasoning) at the output rate.
-      const spoken = Math.min(u.outputAudioTokens ?? 0, output);
-      const drawn = Math.min(u.outputImageTokens ?? 0, output - spoken);
-      cost += (output - spoken - drawn) * rateFor(p.output, input ?? 0);
-      if (spoken > 0) cost += spoken * rateFor(p.outputAudio ?? p.output, input ?? 0);
-      if (drawn > 0) cost += drawn * rateFor(p.outputImage ?? p.output, input ?? 0);
-    } else if (!bySearch) return null;
+    if (p.output !== undefined) cost += outputCost(p, p.output, u, output, input ?? 0);
+    else if (!bySearch) return null;
   }
   return cost;
 }

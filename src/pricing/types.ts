@@ -1,5 +1,6 @@
 import type { Provider } from '@pydantic/genai-prices';
-import type { PriceKey } from '../usage-fields.ts';
+import type { PriceKey, PricesByKey } from '../usage-fields.ts';
+import type { RateName } from './rate-names.ts';
 
 /** A per-token rate in picodollars, with long-context tiers where the model has them. */
 export interface Rate {
@@ -15,8 +16,12 @@ export interface Rate {
 /** Where a price came from. */
 export type PriceSource = 'override' | 'config' | 'genai-prices' | 'rerank-table' | 'local';
 
-/** A model's price as tokenmeter applies it: resolved once, kept until `expiresAt`. */
-export interface ResolvedPrice {
+/**
+ * A model's price as tokenmeter applies it: resolved once, kept until `expiresAt`. It has a rate
+ * for each per-token price key of the table of record fields (rate-names.ts names them), those
+ * below and any count priced there since.
+ */
+export interface ResolvedPrice extends Partial<Record<RateName, Rate>> {
   provider: string;
   model: string;
   /** The name the price source knows the model by. */
@@ -77,8 +82,11 @@ export interface PriceData {
   origin: PriceDataOrigin;
 }
 
-/** A price given by the user: USD per 1M tokens, and USD per search unit. */
-export interface PriceOverride {
+/**
+ * A price given by the user: USD per 1M tokens, and USD per search unit. Its keys are the table of
+ * record fields' price keys (usage-fields.ts): those below, and any count priced there since.
+ */
+export interface PriceOverride extends PricesByKey {
   /** USD per 1M input tokens. */
   input?: number;
   /** USD per 1M output tokens (reasoning included). */

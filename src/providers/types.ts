@@ -1,13 +1,16 @@
 import type { ServiceType } from '../usage.ts';
+import type { ReadCounts } from '../usage-fields.ts';
 
 /**
  * What a provider's response (or stream) says a call used, in tokenmeter's normalised shape.
  *
  * Billing semantics: `inputTokens` counts every prompt token, cached and cache-write tokens
  * included; `outputTokens` counts every generated token, reasoning included. A count the provider
- * did not send is left undefined, never 0: 0 means "free", undefined means "unknown".
+ * did not send is left undefined, never 0: 0 means "free", undefined means "unknown". The counts
+ * (`inputTokens`, `outputTokens`, `cachedInputTokens`...) are the table of record fields'
+ * (usage-fields.ts), each described there.
  */
-export interface Usage {
+export interface Usage extends ReadCounts {
   /** tokenmeter provider id: one of the registry's (src/providers/registry.ts, `tokenmeter providers`), or any other string. */
   provider: string;
   /** The response's model when the provider sends one, else the request's; undefined when neither says. */
@@ -17,26 +20,6 @@ export interface Usage {
   serviceType: ServiceType;
   /** What kind of call, in GenAI semantic-convention terms: chat, text_completion, generate_content, embeddings, rerank. */
   operation: string;
-  inputTokens?: number | undefined;
-  outputTokens?: number | undefined;
-  cachedInputTokens?: number | undefined;
-  cacheWriteTokens?: number | undefined;
-  /** Of `cacheWriteTokens`, those written with a one-hour lifetime (Anthropic's `ttl: "1h"`), billed at their own, higher rate. */
-  cacheWrite1hTokens?: number | undefined;
-  /** Of `inputTokens`, the audio ones (cached audio included), billed at the model's audio input rate where it has one. */
-  inputAudioTokens?: number | undefined;
-  /** Of `cachedInputTokens`, the audio ones, billed at the model's cached-audio rate where it has one. */
-  cachedAudioTokens?: number | undefined;
-  /** Of `outputTokens`, the audio ones (spoken output), billed at the model's audio output rate where it has one. */
-  outputAudioTokens?: number | undefined;
-  /** Of `outputTokens`, the generated images' (Gemini's image models), billed at the model's image output rate where it has one. */
-  outputImageTokens?: number | undefined;
-  reasoningTokens?: number | undefined;
-  totalTokens?: number | undefined;
-  /** Billed search units (Cohere rerank). */
-  searchUnits?: number | undefined;
-  /** Web searches the provider ran for the call (Anthropic's server-side web search tool), billed per search. */
-  webSearches?: number | undefined;
   /**
    * The processing tier that served the call when it was not the standard one (OpenAI's and Azure
    * OpenAI's `service_tier`: `flex`, billed at half the standard rates; `priority`; `scale`).

@@ -9,6 +9,7 @@ import {
   SERVICE_TYPES,
   type UsageInput,
 } from '../usage.ts';
+import { COUNT_FIELDS, type CountField, fieldSpec, PART_RULES } from '../usage-fields.ts';
 import { SNAKE_USAGE_NAMES } from './rest-names.ts';
 import { MAX_BATCH_RECORDS } from './routes.ts';
 
@@ -26,7 +27,10 @@ const count = (what: string) =>
   z.number().int().min(0).max(MAX_TOKENS_PER_CALL).nullable().describe(`${what}; leave out or null when unknown (0 means none)`);
 const inRange = (ms: number) => ms >= 0 && ms <= MAX_TIMESTAMP_MS;
 
-/** Each field of {@link UsageInput}, as JSON carries it: the type makes a new field fail to compile until it is described here. */
+/**
+ * Each field of {@link UsageInput}, as JSON carries it: the counts from the table of record fields,
+ * the others here (the type makes a new one fail to compile until it is described here).
+ */
 export const USAGE_FIELDS: { [K in keyof Required<UsageInput>]: z.ZodType } = {
   provider: z.string().min(1).max(MAX_LABEL_LENGTH).describe('Provider id: openai, anthropic, gemini, ... or any other'),
   model: z.string().min(1).max(MAX_LABEL_LENGTH).describe('The model that served the call'),
@@ -36,19 +40,11 @@ export const USAGE_FIELDS: { [K in keyof Required<UsageInput>]: z.ZodType } = {
     .nullable()
     .describe('llm (default), embedding or reranking'),
   operation: label('What the call was for (default chat, embeddings or rerank by service type)'),
-  inputTokens: count('All prompt tokens, cached and cache-write ones included'),
-  outputTokens: count('All generated tokens, reasoning ones included'),
-  cachedInputTokens: count('Prompt tokens read from the cache (part of inputTokens)'),
-  cacheWriteTokens: count('Prompt tokens written to the cache (part of inputTokens)'),
-  cacheWrite1hTokens: count('Of cacheWriteTokens, those cached for one hour'),
-  inputAudioTokens: count('Of inputTokens, the audio ones'),
-  cachedAudioTokens: count('Of cachedInputTokens, the audio ones'),
-  outputAudioTokens: count('Of outputTokens, the audio ones'),
-  outputImageTokens: count('Of outputTokens, the generated images’'),
-  reasoningTokens: count('Reasoning tokens (part of outputTokens)'),
-  totalTokens: count('Default: input plus output when both are known'),
-  searchUnits: count('Search units (rerank APIs billed per search)'),
-  webSearches: count('Web searches the provider ran for the call'),
+  // Each count of the table of record fields (usage-fields.ts), described there.
+  ...(Object.fromEntries(COUNT_FIELDS.map((f) => [f, count(fieldSpec(f).about as string)])) as Record<
+    CountField,
+    z.ZodNullable<z.ZodNumber>
+  >),
   costUsd: z.number().min(0).max(MAX_COST_USD_PER_CALL).nullable().describe("The call's cost in USD when known; wins over the price table"),
   apiKey: z.string().nullable().describe('The API key used: never stored, only a short id derived from it'),
   apiKeyId: label('A key id the caller already has (used when apiKey is not given)'),
@@ -95,7 +91,7 @@ export const usageRecordSchema = z
   )
   .refine((r) => ![...SNAKE_BY_FIELD].some(([field, snake]) => r[field] !== undefined && r[snake] !== undefined), 'a field given twice')
   .describe(
-    'A call. provider and model are required; a field is given by one of its names, not both. Parts are no more than their whole: cachedInputTokens + cacheWriteTokens and inputAudioTokens ≤ inputTokens, cacheWrite1hTokens ≤ cacheWriteTokens, cachedAudioTokens ≤ cachedInputTokens and inputAudioTokens, reasoningTokens and outputAudioTokens + outputImageTokens ≤ outputTokens.',
+    `A call. provider and model are required; a field is given by one of its names, not both. Parts are no more than their whole: ${PART_RULES.map((r) => `${r.plus === undefined ? '' : `${r.plus} + `}${r.part} ≤ ${r.of}`).join(', ')}.`,
   );
 
 /** `POST /v1/usage`'s body: one record or an array of them. */

@@ -1,4 +1,5 @@
 import type { UsageInput, UsageRecord } from '../../src/usage.ts';
+import { UNKNOWN_COUNTS } from './ledger-records.ts';
 
 /**
  * A month of traffic as a team of agents makes it: two providers, three models, three agents,
@@ -12,6 +13,7 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
     const cached = i % 4 === 0 ? 256 : 0;
     const model = (['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4'] as const)[i % 3] as string;
     yield {
+      ...UNKNOWN_COUNTS,
       timestamp: Math.floor(start + i * stepMs) + (i % 997),
       provider: model.startsWith('claude') ? 'anthropic' : 'openai',
       serviceType: 'llm',
@@ -21,16 +23,7 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
       inputTokens: input,
       outputTokens: output,
       cachedInputTokens: cached,
-      cacheWriteTokens: null,
-      cacheWrite1hTokens: null,
-      inputAudioTokens: null,
-      cachedAudioTokens: null,
-      outputAudioTokens: null,
-      outputImageTokens: null,
-      reasoningTokens: null,
       totalTokens: input + output,
-      searchUnits: null,
-      webSearches: null,
       costUsd: null,
       costPicoUsd: (input - cached) * 2_500_000 + cached * 1_250_000 + output * 10_000_000,
       apiKeyId: i % 5 === 0 ? 'k2-bbbb-1a2b3c4d' : 'k1-aaaa-0f4a5b3d',
