@@ -176,6 +176,14 @@ export interface UsageRecord {
   costUsd: number | null;
   /** The same cost as an exact integer number of 1e-12 USD (picodollars), or null. */
   costPicoUsd: number | null;
+  /**
+   * Of the cost, the input side: every input-side count priced (input, cache reads and writes,
+   * audio input) and the fees per search (search units, web searches). Null when the split is not
+   * known: no price, a cost the caller gave, a record from a ledger that did not keep it.
+   */
+  inputCostUsd: number | null;
+  /** Of the cost, the output side: every generated count priced (output, reasoning, audio and image output). Null as inputCostUsd. */
+  outputCostUsd: number | null;
   apiKeyId: string | null;
   userId: string | null;
   threadId: string | null;
@@ -437,6 +445,8 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     metadata,
     costUsd,
     costPicoUsd: null,
+    inputCostUsd: null,
+    outputCostUsd: null,
   };
   checkParts(record);
   return record;

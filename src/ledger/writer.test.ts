@@ -149,6 +149,8 @@ describe('the batches handed to the writer thread', () => {
       webSearches: 13,
       costUsd: 0.5,
       costPicoUsd: 500_000_000_000,
+      inputCostUsd: 0.125,
+      outputCostUsd: 0.375,
       apiKeyId: 'k1',
       userId: 'u1',
       threadId: 't1',

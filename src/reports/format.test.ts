@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { emptyUnknown } from '../ledger/rollup.ts';
 import { bar, duration, formatCostReport, num, percent, shareBar, usd } from './format.ts';
 import type { SessionStats } from './reports.ts';
 
@@ -77,6 +78,11 @@ describe('formatCostReport', () => {
     costUsd: cost,
     costPicoUsd: BigInt(Math.round(cost * 1e12)),
     unpricedRequests: unpriced,
+    inputCostUsd: 0,
+    inputCostPicoUsd: 0n,
+    outputCostUsd: 0,
+    outputCostPicoUsd: 0n,
+    unknownCounts: emptyUnknown(),
     share,
   });
   const stats: SessionStats = {

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.ts';
-import { addTotals, bigPicoToUsd, emptyTotals } from '../ledger/rollup.ts';
+import { addTotals, bigPicoToUsd, emptyTotals, UNKNOWN_KEYS } from '../ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from '../ledger/types.ts';
 import { DAY_MS, HOUR_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
@@ -293,6 +293,11 @@ function subtractTotals(a: Totals, b: Totals): void {
   a.costPicoUsd -= b.costPicoUsd;
   a.costUsd = bigPicoToUsd(a.costPicoUsd);
   a.unpricedRequests -= b.unpricedRequests;
+  a.inputCostPicoUsd -= b.inputCostPicoUsd;
+  a.inputCostUsd = bigPicoToUsd(a.inputCostPicoUsd);
+  a.outputCostPicoUsd -= b.outputCostPicoUsd;
+  a.outputCostUsd = bigPicoToUsd(a.outputCostPicoUsd);
+  for (const k of UNKNOWN_KEYS) a.unknownCounts[k] -= b.unknownCounts[k];
 }
 
 /** The dimensions an {@link Overview} breaks its range down by. */
