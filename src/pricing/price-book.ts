@@ -141,8 +141,12 @@ export interface CostSplit {
   outputPico: number;
 }
 
-/** The output side of the last tokenCost, in picodollars (read right after it; one thread runs pricing at a time). */
-let outputSide = 0;
+/**
+ * The output side of the last tokenCost, in picodollars (read right after it; one thread runs
+ * pricing at a time). A field of an object, not a module variable: a double kept in a variable
+ * is boxed anew on every write, an object's double field in place.
+ */
+const last = { outputPico: 0 };
 
 /**
  * The cost of one call in picodollars, or null when it cannot be known: the model bills a kind of
@@ -156,7 +160,7 @@ let outputSide = 0;
 export function costPico(p: ResolvedPrice, u: BillableUsage, serviceTier?: string, split?: CostSplit): number | null {
   let cost = tokenCost(p, u);
   if (cost === null) return null;
-  let output = outputSide;
+  let output = last.outputPico;
   // Flex: every token at half its standard rate, cache discounts included. The output side is
   // halved on its own and the input side is what is left, so the two still add up to the cost.
   if (serviceTier === 'flex' && TIERED_PROVIDERS.has(p.provider)) {
@@ -175,10 +179,10 @@ export function costPico(p: ResolvedPrice, u: BillableUsage, serviceTier?: strin
 
 /**
  * The cost of a call's tokens (and search units) at the standard rates; null when unknown. Its
- * output side is left in `outputSide`.
+ * output side is left in `last.outputPico`.
  */
 function tokenCost(p: ResolvedPrice, u: BillableUsage): number | null {
-  outputSide = 0;
+  last.outputPico = 0;
   let input = u.inputTokens;
   const output = u.outputTokens;
   // Embedding and rerank APIs often report only a total, which is all input.
@@ -226,7 +230,7 @@ function tokenCost(p: ResolvedPrice, u: BillableUsage): number | null {
       if (spoken > 0) out += spoken * rateFor(p.outputAudio ?? p.output, input ?? 0);
       if (drawn > 0) out += drawn * rateFor(p.outputImage ?? p.output, input ?? 0);
       cost += out;
-      outputSide = out;
+      last.outputPico = out;
     } else if (!bySearch) return null;
   }
   return cost;
