@@ -69,6 +69,14 @@ export interface UsageInput {
   webSearches?: number | null | undefined;
   /** The call's cost in USD when the caller knows it (a provider or gateway that reports it); wins over the price table. */
   costUsd?: number | null | undefined;
+  /**
+   * The input side of the cost, when the caller knows the split (a gateway that reports it, a JSON
+   * export posted back); with `outputCostUsd`, both or neither. They add up to `costUsd` (which
+   * they give when it is left out). Without them, a cost the caller gives has no split.
+   */
+  inputCostUsd?: number | null | undefined;
+  /** The output side of the cost, with `inputCostUsd`. */
+  outputCostUsd?: number | null | undefined;
   /** The API key used. Never stored: only a short id derived from it. */
   apiKey?: string | undefined;
   /** A key id the caller already has; used when `apiKey` is not given. */
@@ -110,6 +118,8 @@ export const USAGE_INPUT_KEYS: ReadonlySet<string> = keySet<UsageInput>({
   searchUnits: true,
   webSearches: true,
   costUsd: true,
+  inputCostUsd: true,
+  outputCostUsd: true,
   apiKey: true,
   apiKeyId: true,
   userId: true,
@@ -139,6 +149,8 @@ export const USAGE_KEY_HINTS: Readonly<Record<string, string>> = {
   operationtype: 'operation',
   requestmetadata: 'metadata',
   totalcost: 'costUsd',
+  inputcost: 'inputCostUsd',
+  outputcost: 'outputCostUsd',
   estimatedcostusd: 'costUsd',
   cost: 'costUsd',
   latencyms: 'durationMs',
@@ -210,6 +222,15 @@ function count(value: unknown, field: string): number | null {
   }
   if (value > MAX_TOKENS_PER_CALL) {
     throw new ValidationError(field, value, `more than ${MAX_TOKENS_PER_CALL} in one call`);
+  }
+  return value;
+}
+
+/** A USD amount of one call, or null when not given. */
+function usdOf(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_COST_USD_PER_CALL) {
+    throw new ValidationError(field, value, `must be a finite number of USD from 0 to ${MAX_COST_USD_PER_CALL}`);
   }
   return value;
 }
@@ -317,6 +338,8 @@ export function knownFieldsPresent(u: UsageInput): number {
     +('searchUnits' in u) +
     +('webSearches' in u) +
     +('costUsd' in u) +
+    +('inputCostUsd' in u) +
+    +('outputCostUsd' in u) +
     +('apiKey' in u) +
     +('apiKeyId' in u) +
     +('userId' in u) +
@@ -387,6 +410,26 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     costUsd = c;
   }
 
+  let inputCostUsd: number | null = null;
+  let outputCostUsd: number | null = null;
+  if (input.inputCostUsd != null || input.outputCostUsd != null) {
+    inputCostUsd = usdOf(input.inputCostUsd, 'inputCostUsd');
+    outputCostUsd = usdOf(input.outputCostUsd, 'outputCostUsd');
+    if (inputCostUsd === null) throw new ValidationError('inputCostUsd', input.inputCostUsd, 'is required with outputCostUsd');
+    if (outputCostUsd === null) throw new ValidationError('outputCostUsd', input.outputCostUsd, 'is required with inputCostUsd');
+    // In picodollars, as the ledger keeps them: exact for any figure it exported.
+    const sum = Math.round(inputCostUsd * 1e12) + Math.round(outputCostUsd * 1e12);
+    if (costUsd === null) costUsd = sum / 1e12;
+    else if (Math.abs(sum - Math.round(costUsd * 1e12)) > 1) {
+      throw new ValidationError(
+        'inputCostUsd',
+        inputCostUsd,
+        `with outputCostUsd (${outputCostUsd}) does not add up to costUsd (${costUsd})`,
+      );
+    }
+    if (costUsd > MAX_COST_USD_PER_CALL) throw new ValidationError('costUsd', costUsd, `more than ${MAX_COST_USD_PER_CALL} USD`);
+  }
+
   let apiKeyId: string | null = null;
   if (input.apiKey !== undefined && input.apiKey !== null && input.apiKey !== '') {
     if (typeof input.apiKey !== 'string') throw new ValidationError('apiKey', input.apiKey, 'must be a string', { secret: true });
@@ -445,8 +488,8 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     metadata,
     costUsd,
     costPicoUsd: null,
-    inputCostUsd: null,
-    outputCostUsd: null,
+    inputCostUsd,
+    outputCostUsd,
   };
   checkParts(record);
   return record;

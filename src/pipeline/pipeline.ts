@@ -112,7 +112,7 @@ export class RecordPipeline<A = unknown> {
       const pico = this.#price(u);
       u.costUsd = pico === null ? null : picoToUsd(pico);
       u.costPicoUsd = pico;
-      // #price set #split to -1 when the split is unknown (a cost the caller gave, or none).
+      // #price set #split to -1 when the split is unknown (a cost the caller gave without one, or none).
       const split = this.#split;
       u.inputCostUsd = split.inputPico < 0 ? null : picoToUsd(split.inputPico);
       u.outputCostUsd = split.outputPico < 0 ? null : picoToUsd(split.outputPico);
@@ -140,7 +140,15 @@ export class RecordPipeline<A = unknown> {
     const split = this.#split;
     split.inputPico = -1;
     split.outputPico = -1;
-    if (u.costUsd !== null) return usdToPico(u.costUsd);
+    if (u.costUsd !== null) {
+      const total = usdToPico(u.costUsd);
+      // The caller's split, when it gave one (validation checked that it adds up).
+      if (u.outputCostUsd !== null) {
+        split.outputPico = Math.min(usdToPico(u.outputCostUsd), total);
+        split.inputPico = total - split.outputPico;
+      }
+      return total;
+    }
     const price = this.#prices.get(u.provider, u.model, u.timestamp);
     const tier = u.metadata?.service_tier;
     const pico = price === null ? null : costPico(price, u, typeof tier === 'string' ? tier : undefined, split);
