@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { Totals } from '../ledger/types.ts';
-import { num, shareBar, usd } from '../reports/format.ts';
+import { countText, num, shareBar, usd } from '../reports/format.ts';
 
 /**
  * A text table: `right` lists the right-aligned (numeric) columns. No colours, so that the text
@@ -44,8 +44,7 @@ export function shareHead(whole: Totals): string {
  * did not (the sum is of those that did, so the true count is at least that), else the sum.
  */
 export function countCell(sum: number, unknown: number, requests: number): string {
-  if (unknown === 0) return num(sum);
-  return unknown >= requests ? '?' : `≥${num(sum)}`;
+  return countText(sum, unknown, requests);
 }
 
 /** The cost not split into input and output sides (rows kept before the split, costs the caller gave), in picodollars. */
