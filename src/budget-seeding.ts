@@ -1,7 +1,7 @@
 import { DEFAULT_CYCLE, windowAt } from './budgets/limits.ts';
 import type { BudgetScope, BudgetSpec, BudgetState, BudgetTracker, FleetRead, Seeder } from './budgets/tracker.ts';
 import { BudgetTracker as Tracker } from './budgets/tracker.ts';
-import { addTotals, emptyTotals } from './ledger/rollup.ts';
+import { addTotals, emptyTotals, recordTotals } from './ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore } from './ledger/types.ts';
 import { type BudgetStatus, statusOf } from './reports/budget-status.ts';
 import { DAY_MS } from './time.ts';
@@ -178,19 +178,7 @@ export function aggregateRecords(records: readonly UsageRecord[], f: LedgerFilte
       row = { key, ...emptyTotals() };
       out.set(k, row);
     }
-    addTotals(row, {
-      requests: 1,
-      errors: r.error ? 1 : 0,
-      inputTokens: r.inputTokens ?? 0,
-      outputTokens: r.outputTokens ?? 0,
-      cachedInputTokens: r.cachedInputTokens ?? 0,
-      cacheWriteTokens: r.cacheWriteTokens ?? 0,
-      reasoningTokens: r.reasoningTokens ?? 0,
-      totalTokens: r.totalTokens ?? 0,
-      costUsd: 0,
-      costPicoUsd: BigInt(r.costPicoUsd ?? 0),
-      unpricedRequests: r.costPicoUsd === null ? 1 : 0,
-    });
+    addTotals(row, recordTotals(r));
   }
   return [...out.values()];
 }

@@ -66,7 +66,7 @@ export { TokenMonitor } from './monitor.ts';
 export type { AlertQuery } from './monitor-budgets.ts';
 export { CostSum, formatPico, picoToUsd } from './pricing/money.ts';
 export type { PriceBookOptions } from './pricing/price-book.ts';
-export { costPico, PriceBook } from './pricing/price-book.ts';
+export { type CostSplit, costPico, PriceBook } from './pricing/price-book.ts';
 export type { PriceDataOptions, RefreshResult } from './pricing/price-data.ts';
 export { DEFAULT_MAX_AGE_DAYS, refreshPriceData } from './pricing/price-data.ts';
 export { RERANK_PRICES } from './pricing/rerank-prices.ts';

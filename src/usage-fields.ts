@@ -233,6 +233,10 @@ export const FIELDS = {
     inspect: { label: 'web searches', show: 'known' },
   },
   costUsd: { column: 'cost_usd', kind: 'usd' },
+  /** Of the cost, the input side (input-side counts, per-search fees); null when the split is unknown. */
+  inputCostUsd: { column: 'input_cost_usd', kind: 'usd' },
+  /** Of the cost, the output side (generated counts); null when the split is unknown. */
+  outputCostUsd: { column: 'output_cost_usd', kind: 'usd' },
   apiKeyId: { column: 'api_key_id', kind: 'label' },
   userId: { column: 'user_id', kind: 'label' },
   threadId: { column: 'thread_id', kind: 'label' },

@@ -158,6 +158,30 @@ describe('validateUsage normalises', () => {
   });
 });
 
+describe('a cost split the caller gives', () => {
+  const call = { provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5 };
+
+  it('is kept, and gives the cost when costUsd is left out', () => {
+    const u = validateUsage({ ...call, inputCostUsd: 0.1, outputCostUsd: 0.2 });
+    expect([u.inputCostUsd, u.outputCostUsd, u.costUsd]).toEqual([0.1, 0.2, 0.3]);
+    expect(validateUsage({ ...call, costUsd: 0.3, inputCostUsd: 0.1, outputCostUsd: 0.2 }).costUsd).toBe(0.3);
+  });
+
+  it('comes whole (both sides) and adds up to costUsd, else a ValidationError names the field', () => {
+    expect(() => validateUsage({ ...call, inputCostUsd: 0.1 })).toThrow(/outputCostUsd.*is required with inputCostUsd/);
+    expect(() => validateUsage({ ...call, outputCostUsd: 0.1 })).toThrow(/inputCostUsd.*is required with outputCostUsd/);
+    expect(() => validateUsage({ ...call, costUsd: 0.5, inputCostUsd: 0.1, outputCostUsd: 0.2 })).toThrow(
+      /inputCostUsd.*does not add up to costUsd \(0\.5\)/,
+    );
+    expect(() => validateUsage({ ...call, inputCostUsd: -1, outputCostUsd: 0 })).toThrow(ValidationError);
+    expect(() => validateUsage({ ...call, inputCostUsd: '0.1' as unknown as number, outputCostUsd: 0 })).toThrow(/inputCostUsd/);
+  });
+
+  it('is suggested for ASTRA’s input_cost and output_cost', () => {
+    expect(() => validateUsage({ ...call, input_cost: 0.1 } as never)).toThrow(/did you mean inputCostUsd/);
+  });
+});
+
 describe('metadata', () => {
   it('is copied, so a caller changing it afterwards changes nothing recorded', () => {
     const meta = { doc: 'a.pdf', page: 3, nested: { tags: ['x'] } };

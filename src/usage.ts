@@ -55,6 +55,14 @@ export interface UsageInput extends InputCounts {
   operation?: string | undefined;
   /** The call's cost in USD when the caller knows it (a provider or gateway that reports it); wins over the price table. */
   costUsd?: number | null | undefined;
+  /**
+   * The input side of the cost, when the caller knows the split (a gateway that reports it, a JSON
+   * export posted back); with `outputCostUsd`, both or neither. They add up to `costUsd` (which
+   * they give when it is left out). Without them, a cost the caller gives has no split.
+   */
+  inputCostUsd?: number | null | undefined;
+  /** The output side of the cost, with `inputCostUsd`. */
+  outputCostUsd?: number | null | undefined;
   /** The API key used. Never stored: only a short id derived from it. */
   apiKey?: string | undefined;
   /** A key id the caller already has; used when `apiKey` is not given. */
@@ -83,6 +91,8 @@ const OTHER_INPUT_KEYS = keySet<Omit<UsageInput, CountField>>({
   serviceType: true,
   operation: true,
   costUsd: true,
+  inputCostUsd: true,
+  outputCostUsd: true,
   apiKey: true,
   apiKeyId: true,
   userId: true,
@@ -115,6 +125,8 @@ export const USAGE_KEY_HINTS: Readonly<Record<string, string>> = {
   operationtype: 'operation',
   requestmetadata: 'metadata',
   totalcost: 'costUsd',
+  inputcost: 'inputCostUsd',
+  outputcost: 'outputCostUsd',
   estimatedcostusd: 'costUsd',
   cost: 'costUsd',
   latencyms: 'durationMs',
@@ -133,6 +145,14 @@ export interface UsageRecord extends RecordCounts {
   costUsd: number | null;
   /** The same cost as an exact integer number of 1e-12 USD (picodollars), or null. */
   costPicoUsd: number | null;
+  /**
+   * Of the cost, the input side: every input-side count priced (input, cache reads and writes,
+   * audio input) and the fees per search (search units, web searches). Null when the split is not
+   * known: no price, a cost the caller gave, a record from a ledger that did not keep it.
+   */
+  inputCostUsd: number | null;
+  /** Of the cost, the output side: every generated count priced (output, reasoning, audio and image output). Null as inputCostUsd. */
+  outputCostUsd: number | null;
   apiKeyId: string | null;
   userId: string | null;
   threadId: string | null;
@@ -159,6 +179,15 @@ function count(value: unknown, field: string): number | null {
   }
   if (value > MAX_TOKENS_PER_CALL) {
     throw new ValidationError(field, value, `more than ${MAX_TOKENS_PER_CALL} in one call`);
+  }
+  return value;
+}
+
+/** A USD amount of one call, or null when not given. */
+function usdOf(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_COST_USD_PER_CALL) {
+    throw new ValidationError(field, value, `must be a finite number of USD from 0 to ${MAX_COST_USD_PER_CALL}`);
   }
   return value;
 }
@@ -307,6 +336,26 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     costUsd = c;
   }
 
+  let inputCostUsd: number | null = null;
+  let outputCostUsd: number | null = null;
+  if (input.inputCostUsd != null || input.outputCostUsd != null) {
+    inputCostUsd = usdOf(input.inputCostUsd, 'inputCostUsd');
+    outputCostUsd = usdOf(input.outputCostUsd, 'outputCostUsd');
+    if (inputCostUsd === null) throw new ValidationError('inputCostUsd', input.inputCostUsd, 'is required with outputCostUsd');
+    if (outputCostUsd === null) throw new ValidationError('outputCostUsd', input.outputCostUsd, 'is required with inputCostUsd');
+    // In picodollars, as the ledger keeps them: exact for any figure it exported.
+    const sum = Math.round(inputCostUsd * 1e12) + Math.round(outputCostUsd * 1e12);
+    if (costUsd === null) costUsd = sum / 1e12;
+    else if (Math.abs(sum - Math.round(costUsd * 1e12)) > 1) {
+      throw new ValidationError(
+        'inputCostUsd',
+        inputCostUsd,
+        `with outputCostUsd (${outputCostUsd}) does not add up to costUsd (${costUsd})`,
+      );
+    }
+    if (costUsd > MAX_COST_USD_PER_CALL) throw new ValidationError('costUsd', costUsd, `more than ${MAX_COST_USD_PER_CALL} USD`);
+  }
+
   let apiKeyId: string | null = null;
   if (input.apiKey !== undefined && input.apiKey !== null && input.apiKey !== '') {
     if (typeof input.apiKey !== 'string') throw new ValidationError('apiKey', input.apiKey, 'must be a string', { secret: true });
@@ -350,6 +399,8 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   record.errorMessage = errorMessage;
   record.errorType = error ? (errorType ?? 'error') : null;
   record.metadata = metadata;
+  record.inputCostUsd = inputCostUsd;
+  record.outputCostUsd = outputCostUsd;
   checkParts(record);
   return record;
 }

@@ -40,6 +40,8 @@ const RECORD_FIELDS = [
   'input_tokens',
   'output_tokens',
   'total_tokens',
+  'input_cost',
+  'output_cost',
   'total_cost',
 ];
 
@@ -119,6 +121,8 @@ interface Row {
   output_tokens: number | null;
   total_tokens: number | null;
   cost_usd: number | null;
+  input_cost_usd: number | null;
+  output_cost_usd: number | null;
 }
 let rows: Row[];
 
@@ -240,9 +244,14 @@ describe("ASTRA's /token-usage routes on tokenmeter serve", () => {
         input_tokens: r.input_tokens,
         output_tokens: r.output_tokens,
         total_tokens: r.total_tokens,
+        input_cost: r.input_cost_usd === null ? null : cost(r.input_cost_usd),
+        output_cost: r.output_cost_usd === null ? null : cost(r.output_cost_usd),
         total_cost: r.cost_usd === null ? null : cost(r.cost_usd),
       })),
     );
+    // ASTRA's own example record: gpt-4o, 245 in × $2.50 and 512 out × $10 per 1M.
+    expect(list.find((r) => r.input_tokens === 245)).toMatchObject({ input_cost: 0.0006125, output_cost: 0.00512, total_cost: 0.0057325 });
+    expect(list.find((r) => r.model === 'acme-local-1')).toMatchObject({ input_cost: null, output_cost: null });
     // Unknown stays unknown: no price is a null cost, an unreported count a null, never 0.
     expect(list.find((r) => r.model === 'acme-local-1')?.total_cost).toBeNull();
     expect(list.find((r) => r.input_tokens === 12)).toMatchObject({ output_tokens: null, thread_id: null, agent_name: 'research_agent' });

@@ -101,7 +101,22 @@ describe('tokenmeter summary', () => {
     expect(r.out).toMatch(/^Usage by provider, from \d{4}-\d\d-\d\d \d\d:\d\d UTC to now\n/);
     expect(r.out).toMatch(rowWith('openai', '2', '62,000', '4,000', '66,000', money(openai)));
     expect(r.out).toMatch(rowWith('anthropic', '2', '9,000', '2,500', '11,500', money(anthropic)));
-    expect(r.out).toMatch(rowWith('Total', '4', '71,000', '6,500', '77,500', money(openai + anthropic), '██████████ 100.0%'));
+    const side = (k: 'inputCostUsd' | 'outputCostUsd') =>
+      results.filter((x) => recent(x.input)).reduce((a, x) => a + (x.record?.[k] ?? 0), 0);
+    expect(r.out).toMatch(
+      rowWith(
+        'Total',
+        '4',
+        '71,000',
+        '6,500',
+        '77,500',
+        money(openai + anthropic),
+        money(side('inputCostUsd')),
+        money(side('outputCostUsd')),
+        '██████████ 100.0%',
+      ),
+    );
+    expect(side('inputCostUsd') + side('outputCostUsd')).toBeCloseTo(openai + anthropic, 12);
     const share = ((openai / (openai + anthropic)) * 100).toFixed(1);
     expect(r.out).toMatch(new RegExp(`│ openai .*[█▏▎▍▌▋▊▉ ]{10} +${share}% │`));
     expect(r.out).not.toContain('dave');
@@ -169,6 +184,34 @@ describe('tokenmeter summary', () => {
     expect(range.rows.map((x) => x.key)).toEqual(['bob']);
     const thread = json(['summary', '--by', 'thread', '-p', 'anthropic', '--dir', dir]) as { rows: { key: string | null }[] };
     expect(thread.rows.map((x) => x.key).sort()).toEqual(['t1', null].sort());
+  });
+
+  it('never shows an unknown count as 0: a rerank (no tokens reported) shows ?, a group with some unknown ≥ its known sum', async () => {
+    const d = tempDir();
+    const monitor = new TokenMonitor({ dir: d, metrics: false, loadConfig: false, logLevel: 'error' });
+    monitor.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1_000, outputTokens: 100, agent: 'a' });
+    monitor.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 2_000, agent: 'b' });
+    const rerank = monitor.record({ provider: 'cohere', model: 'rerank-v3.5', serviceType: 'reranking', searchUnits: 2, agent: 'a' });
+    await monitor.close();
+    const byModel = run(['summary', '--by', 'model', '--dir', d]);
+    expect(byModel.code).toBe(0);
+    const rerankCost = money(rerank.costUsd as number);
+    // A rerank bills search units: its cost is all input side.
+    expect(byModel.out).toMatch(rowWith('rerank-v3.5', '1', '?', '?', '?', rerankCost, rerankCost, '$0.0000'));
+    expect(byModel.out).toMatch(rowWith('gpt-4o', '2', '3,000', '≥100', '≥1,100'));
+    expect(byModel.out).toMatch(/did not report their counts \(input tokens by 1, output tokens by 2, total tokens by 2\)/);
+    expect(byModel.out).not.toMatch(rowWith('rerank-v3.5', '1', '0'));
+    const report = run(['report', '--dir', d]);
+    expect(report.out).toMatch(rowWith('cohere', '1', '?', '?', '?', rerankCost));
+    expect(report.out).toMatch(rowWith('  rerank-v3.5', '1', '?', '?', '?', rerankCost));
+    const s = json(['summary', '--by', 'agent', '--dir', d]) as {
+      rows: { key: string; outputTokens: number; unknownCounts: { outputTokens: number }; inputCostUsd: number; outputCostUsd: number }[];
+    };
+    const a = s.rows.find((x) => x.key === 'a');
+    expect(a).toMatchObject({ outputTokens: 100, unknownCounts: { outputTokens: 1 } });
+    // gpt-4o: 1,000 in × $2.50 = $0.0025 plus the rerank's; 100 out × $10 = $0.001.
+    expect(a?.outputCostUsd).toBe(0.001);
+    expect(a?.inputCostUsd).toBeCloseTo(0.0025 + (rerank.costUsd as number), 12);
   });
 
   it('reads $TOKENMETER_DIR when --dir is not given', () => {

@@ -83,6 +83,8 @@ describe('exports', () => {
       'search_units',
       'web_searches',
       'cost_usd',
+      'input_cost_usd',
+      'output_cost_usd',
       'api_key_id',
       'user_id',
       'thread_id',
@@ -107,6 +109,40 @@ describe('exports', () => {
     for (const row of rows.slice(1)) {
       for (const cell of row) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
     }
+    await m.close();
+  });
+
+  it('exports each record’s input and output cost, an empty cell where the split is unknown, and their sums in the statistics', async () => {
+    const m = monitor();
+    // gpt-4o: 1,200 in × $2.50 = $0.003, 300 out × $10 = $0.003.
+    m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1200, outputTokens: 300, agent: 'a' });
+    // A cost the caller gave has no split: unknown, not 0.
+    m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 5, costUsd: 0.5, agent: 'a' });
+    const csv = join(m.dir, 'split.csv');
+    await m.exportRecords(csv, { days: 1 });
+    const [header, ...rows] = parseCsv(readFileSync(csv, 'utf8'));
+    const cells = rows.map((r) => ['cost_usd', 'input_cost_usd', 'output_cost_usd'].map((c) => r[header?.indexOf(c) ?? -1]));
+    expect(cells).toEqual([
+      ['0.006', '0.003', '0.003'],
+      ['0.5', '', ''],
+    ]);
+    const json = join(m.dir, 'split.json');
+    await m.exportRecords(json, { days: 1 });
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as {
+      statistics: Record<string, unknown> & { by_agent: Record<string, Record<string, unknown>> };
+      records: Record<string, unknown>[];
+    };
+    expect(doc.records.map((r) => [r.input_cost_usd, r.output_cost_usd])).toEqual([
+      [0.003, 0.003],
+      [null, null],
+    ]);
+    expect(doc.statistics).toMatchObject({
+      total_cost_usd: 0.506,
+      total_input_cost_usd: 0.003,
+      total_output_cost_usd: 0.003,
+      cost_not_split_usd: 0.5,
+    });
+    expect(doc.statistics.by_agent.a).toMatchObject({ input_cost_usd: 0.003, output_cost_usd: 0.003, cost_not_split_usd: 0.5 });
     await m.close();
   });
 

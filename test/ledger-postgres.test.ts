@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenMonitor, type TokenMonitorOptions } from '../src/index.ts';
+import { PostgresStore } from '../src/ledger/postgres.ts';
+import { PG_MIGRATIONS } from '../src/ledger/postgres-schema.ts';
+import type { Dimension, LedgerFilter } from '../src/ledger/types.ts';
+import { expected, randomRecords } from './helpers/ledger-records.ts';
 import { type PostgresServer, startPostgres } from './helpers/postgres.ts';
 
 const CHILD = join(import.meta.dirname, 'helpers', 'pg-child.ts');
@@ -209,5 +213,86 @@ describe('PostgreSQL ledger', () => {
     expect(noIds(fromEnv.out)).toEqual(noIds(cli(['records', '--dir', dir, '-n', '5', '--json']).out));
     const runs = cli(['session-report', '--ledger', url, '--run', 'run-1', '--json']);
     expect(JSON.parse(runs.out)).toEqual(JSON.parse(cli(['session-report', '--dir', dir, '--run', 'run-1', '--json']).out));
+  });
+  it('migrates a database of the second schema in place: old rows have no cost split (never 0), their unknown counts counted from the rows', async () => {
+    const url = await server.database();
+    const start = Date.UTC(2026, 9, 1);
+    // Records as schema 2 kept them: no split of their cost.
+    const old = randomRecords(500, 31, start, 2 * 86_400_000).map((x) => ({ ...x, inputCostUsd: null, outputCostUsd: null }));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    // Its rollups as its writer kept them: the sums of the rows, with no count of the unknown ones.
+    const sums = `COUNT(*), COUNT(*) FILTER (WHERE error), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+      COALESCE(SUM(cached_input_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(reasoning_tokens), 0),
+      COALESCE(SUM(total_tokens), 0), COALESCE(SUM(cost_pico), 0), COUNT(*) FILTER (WHERE cost_pico IS NULL)`;
+    try {
+      for (const m of PG_MIGRATIONS.slice(0, 2)) await client.query(m);
+      await client.query('CREATE TABLE tokenmeter_schema (version integer NOT NULL)');
+      await client.query('INSERT INTO tokenmeter_schema VALUES (2)');
+      const cols = ['ts', 'provider', 'service_type', 'model', 'operation', 'input_tokens', 'output_tokens', 'cached_input_tokens'];
+      cols.push('total_tokens', 'cost_pico', 'api_key_id', 'user_id', 'thread_id', 'agent', 'error');
+      for (const x of old) {
+        const v: unknown[] = [
+          x.timestamp,
+          x.provider,
+          x.serviceType,
+          x.model,
+          x.operation,
+          x.inputTokens,
+          x.outputTokens,
+          x.cachedInputTokens,
+        ];
+        v.push(x.totalTokens, x.costPicoUsd, x.apiKeyId, x.userId, x.threadId, x.agent, x.error);
+        await client.query(`INSERT INTO records (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, v);
+      }
+      await client.query(`INSERT INTO rollup_hour SELECT ts / 3600000, provider, service_type, model, operation, COALESCE(agent, ''),
+        COALESCE(api_key_id, ''), ${sums} FROM records GROUP BY 1, 2, 3, 4, 5, 6, 7`);
+      await client.query(`INSERT INTO rollup_user_day SELECT user_id, ts / 86400000, provider, service_type, model, COALESCE(agent, ''),
+        ${sums} FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`);
+      await client.query(`INSERT INTO rollup_user_hour SELECT ts / 3600000, user_id, provider, service_type, model, COALESCE(agent, ''),
+        ${sums} FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`);
+    } finally {
+      await client.end();
+    }
+    const store = new PostgresStore(url);
+    try {
+      const fresh = randomRecords(300, 32, start, 2 * 86_400_000);
+      await store.write(fresh);
+      const records = [...old, ...fresh];
+      const cases: [LedgerFilter, Dimension[]][] = [
+        [{}, []],
+        [{}, ['model']],
+        [{ userId: 'u2' }, ['agent']],
+        [{ since: start + 5 * 3_600_000 + 17, until: start + 86_400_000 + 3 * 3_600_000 }, ['userId']],
+      ];
+      for (const [filter, by] of cases) {
+        const want = expected(records, filter, by);
+        const got = await store.aggregate(filter, by);
+        expect(got.length).toBe(want.size);
+        for (const row of got) {
+          const w = want.get(JSON.stringify(by.map((d) => row.key[d] ?? null)));
+          expect({
+            requests: row.requests,
+            costPicoUsd: row.costPicoUsd,
+            inputCostPicoUsd: row.inputCostPicoUsd,
+            outputCostPicoUsd: row.outputCostPicoUsd,
+            outputUnknown: row.unknownCounts.outputTokens,
+          }).toEqual({
+            requests: w?.requests,
+            costPicoUsd: w?.costPicoUsd,
+            inputCostPicoUsd: w?.inputCostPicoUsd,
+            outputCostPicoUsd: w?.outputCostPicoUsd,
+            outputUnknown: w?.outputUnknown,
+          });
+        }
+      }
+      // The rows of before (the first ids) have no split: null, never 0.
+      const before = (await store.records({})).filter((r) => (r as { id: number }).id <= old.length);
+      expect(before).toHaveLength(old.length);
+      for (const r of before) expect([r.inputCostUsd, r.outputCostUsd]).toEqual([null, null]);
+      expect(old.some((x) => x.outputTokens === null)).toBe(true);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -61,11 +61,16 @@ describe('tokenmeter serve', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { type: 'validation_error', field: '[1].inputTokens', value: -4 } });
     const summary = (await (await get('/v1/summary?days=1&by=provider')).json()) as {
-      total: { requests: number; costUsd: number };
+      total: { requests: number; costUsd: number; inputCostUsd: number; outputCostUsd: number; unknownCounts: Record<string, number> };
       rows: { key: string }[];
     };
     // The bad batch recorded nothing, not even its good first item.
     expect(summary.total.requests).toBe(2);
+    // The cost's sides: gpt-4o 1,000 × $2.50 in, 500 × $10 out; claude-sonnet-4 2,000 × $3 in, 100 × $15 out (per 1M).
+    expect(summary.total).toMatchObject({ inputCostUsd: 0.0085, outputCostUsd: 0.0065, costUsd: 0.015 });
+    expect(summary.total.unknownCounts).toMatchObject({ inputTokens: 0, outputTokens: 0, reasoningTokens: 2 });
+    const recs = (await (await get('/v1/records?days=1')).json()) as { model: string; inputCostUsd: number; outputCostUsd: number }[];
+    expect(recs.find((x) => x.model === 'gpt-4o')).toMatchObject({ inputCostUsd: 0.0025, outputCostUsd: 0.005 });
     expect(summary.total.costUsd).toBeCloseTo(body.costUsd, 12);
     expect(body.costUsd).toBeGreaterThan(0);
     const user = (await (await get('/v1/users/u2?days=1')).json()) as { totals: { requests: number } };

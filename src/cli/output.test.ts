@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { emptyTotals } from '../ledger/rollup.ts';
+import { emptyTotals, emptyUnknown } from '../ledger/rollup.ts';
 import type { Totals } from '../ledger/types.ts';
 import { parseDays, parsePositiveInt, parseSince, parseUntil, parseUsd } from './args.ts';
 import { queryOf } from './ledger.ts';
-import { label, shareHead, shareOf, table, toJson, totalsCells } from './output.ts';
+import { label, shareHead, shareOf, table, toJson, totalsCells, unknownNotes } from './output.ts';
 
 const totals = (o: Partial<Totals>): Totals => ({ ...emptyTotals(), ...o });
 
@@ -31,9 +31,58 @@ describe('tables', () => {
   });
 
   it('shows a breakdown row: counts with separators, money to 4 decimals, share as a bar; unpriced rows say so', () => {
-    const t = totals({ requests: 1234, inputTokens: 1_000_000, outputTokens: 2500, totalTokens: 1_002_500, costUsd: 12.5 });
-    expect(totalsCells(t, 0.421)).toEqual(['1,234', '1,000,000', '2,500', '1,002,500', '$12.5000', '████▎       42.1%']);
+    const t = totals({
+      requests: 1234,
+      inputTokens: 1_000_000,
+      outputTokens: 2500,
+      totalTokens: 1_002_500,
+      costUsd: 12.5,
+      costPicoUsd: 12_500_000_000_000n,
+      inputCostUsd: 2.5,
+      inputCostPicoUsd: 2_500_000_000_000n,
+      outputCostUsd: 10,
+      outputCostPicoUsd: 10_000_000_000_000n,
+    });
+    expect(totalsCells(t, 0.421)).toEqual([
+      '1,234',
+      '1,000,000',
+      '2,500',
+      '1,002,500',
+      '$12.5000',
+      '$2.5000',
+      '$10.0000',
+      '████▎       42.1%',
+    ]);
     expect(totalsCells(totals({ requests: 2, unpricedRequests: 2 }), 0)[4]).toBe('unpriced');
+  });
+
+  it('never shows an unknown count as 0: ? when no record reported it, ≥ the known sum when some did not; the same for an unsplit cost', () => {
+    const rerank = totals({
+      requests: 3,
+      costUsd: 0.006,
+      costPicoUsd: 6_000_000_000n,
+      unknownCounts: { ...emptyUnknown(), inputTokens: 3, outputTokens: 3, totalTokens: 3 },
+    });
+    // A rerank reports search units, not tokens; its cost predates the split.
+    expect(totalsCells(rerank, 1).slice(0, 7)).toEqual(['3', '?', '?', '?', '$0.0060', '?', '?']);
+    const mixed = totals({
+      requests: 4,
+      inputTokens: 300,
+      outputTokens: 40,
+      totalTokens: 340,
+      costUsd: 0.01,
+      costPicoUsd: 10_000_000_000n,
+      inputCostUsd: 0.002,
+      inputCostPicoUsd: 2_000_000_000n,
+      outputCostUsd: 0.003,
+      outputCostPicoUsd: 3_000_000_000n,
+      unknownCounts: { ...emptyUnknown(), outputTokens: 1, totalTokens: 1 },
+    });
+    expect(totalsCells(mixed, 1).slice(0, 7)).toEqual(['4', '300', '≥40', '≥340', '$0.0100', '≥$0.0020', '≥$0.0030']);
+    expect(unknownNotes(mixed).join('\n')).toMatch(
+      /output tokens by 1, total tokens by 1.*\n\$0\.0050 of the cost has no input\/output split/,
+    );
+    expect(unknownNotes(totals({ requests: 1 }))).toEqual([]);
   });
 
   it('takes shares by cost, or by tokens when nothing is priced', () => {

@@ -4,7 +4,7 @@ import type { Totals } from '../ledger/types.ts';
 import { num, usd } from '../reports/format.ts';
 import { report } from '../reports/reports.ts';
 import { noLedgerMessage, queryOf, type RangeArgs, rangeText, withLedger } from './ledger.ts';
-import { shareHead, shareOf, TOTALS_HEAD, table, toJson, totalsCells, unpricedNote } from './output.ts';
+import { shareHead, shareOf, TOTALS_HEAD, TOTALS_RIGHT, table, toJson, totalsCells, unknownNotes, unpricedNote } from './output.ts';
 import { statusTable } from './status.ts';
 
 export interface ReportArgs extends RangeArgs {
@@ -42,16 +42,18 @@ export async function reportCommand(args: ReportArgs, out: (s: string) => void):
         table(
           ['provider', ...TOTALS_HEAD, shareHead(t)],
           r.byProvider.map((p) => [p.provider, ...totalsCells(p, shareOf(p, t))]),
-          [1, 2, 3, 4, 5],
+          [...TOTALS_RIGHT],
         ),
       );
       for (const p of r.byProvider) {
         out(`\n${p.provider}`);
-        const rows = [['by service type', '', '', '', '', '', ''], ...groupRows(p.byServiceType, p)];
-        rows.push(['by model', '', '', '', '', '', ''], ...groupRows(p.byModel, p));
-        out(table(['', ...TOTALS_HEAD, `Share of ${p.provider}`], rows, [1, 2, 3, 4, 5]));
+        const blank = TOTALS_HEAD.map(() => '');
+        const rows = [['by service type', ...blank, ''], ...groupRows(p.byServiceType, p)];
+        rows.push(['by model', ...blank, ''], ...groupRows(p.byModel, p));
+        out(table(['', ...TOTALS_HEAD, `Share of ${p.provider}`], rows, [...TOTALS_RIGHT]));
       }
       for (const line of unpricedNote(t)) out(line);
+      for (const line of unknownNotes(t)) out(line);
     }
     if (r.subscriptionStatus.length > 0) {
       out('\nSubscription limits');

@@ -2,7 +2,7 @@ import { num } from '../reports/format.ts';
 import { summary } from '../reports/reports.ts';
 import { BY } from './args.ts';
 import { noLedgerMessage, queryOf, type RangeArgs, rangeText, withLedger } from './ledger.ts';
-import { label, shareHead, TOTALS_HEAD, table, toJson, totalsCells, unpricedNote } from './output.ts';
+import { label, shareHead, TOTALS_HEAD, TOTALS_RIGHT, table, toJson, totalsCells, unknownNotes, unpricedNote } from './output.ts';
 
 export interface SummaryArgs extends RangeArgs {
   /** One of the keys of {@link BY}. @default provider */
@@ -26,9 +26,10 @@ export async function summaryCommand(args: SummaryArgs, out: (s: string) => void
       const rows = s.rows.map((r) => [label(r.key), ...totalsCells(r, r.share)]);
       rows.push(['Total', ...totalsCells(s.total, 1)]);
       out(`Usage by ${byName}, ${rangeText(q)}${args.provider === undefined ? '' : `, provider ${args.provider}`}`);
-      out(table(head, rows, [1, 2, 3, 4, 5]));
+      out(table(head, rows, [...TOTALS_RIGHT]));
       if (s.total.errors > 0) out(`${num(s.total.errors)} of the ${num(s.total.requests)} requests failed.`);
       for (const line of unpricedNote(s.total)) out(line);
+      for (const line of unknownNotes(s.total)) out(line);
     }
     return 0;
   });

@@ -22,6 +22,8 @@ const NUMBERS = [
   'costPicoUsd',
   'durationMs',
 ] as const satisfies readonly (keyof UsageRecord)[];
+/** The cost's two sides (schema 7), after the rest: the output side is what the ledger keeps (the input side is the cost less it). */
+const SPLIT = ['inputCostUsd', 'outputCostUsd'] as const satisfies readonly (keyof UsageRecord)[];
 /** The string fields, carried as indexes into the batch's table of strings (null as -1). */
 const STRINGS = [
   'provider',
@@ -41,7 +43,7 @@ const STRINGS = [
  * Every field of a record, in the order a batch carries them to the writer thread; the rare counts
  * (usage-fields.ts) travel together as the `rare` column's JSON (rare.ts), a string of the batch.
  */
-export const RECORD_FIELDS = [...NUMBERS, 'error', ...STRINGS, 'metadata', 'rare'] as const;
+export const RECORD_FIELDS = [...NUMBERS, 'error', ...STRINGS, 'metadata', 'rare', ...SPLIT] as const;
 
 // A field added to UsageRecord and neither here nor among the rare counts fails to compile.
 const everyField: Record<Exclude<keyof UsageRecord, (typeof RECORD_FIELDS)[number] | RareCount>, never> = {};
@@ -107,6 +109,8 @@ export function encodeBatch(batch: readonly UsageRecord[]): EncodedBatch {
     v[o + 21] = s(r.errorType);
     v[o + 22] = r.metadata === null ? -1 : s(JSON.stringify(r.metadata));
     v[o + 23] = s(rareJson(r));
+    v[o + 24] = n(r.inputCostUsd);
+    v[o + 25] = n(r.outputCostUsd);
     o += WIDTH;
   }
   return { values: v, strings };

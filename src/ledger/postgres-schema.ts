@@ -138,6 +138,67 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE records DROP COLUMN cache_write_1h_tokens, DROP COLUMN input_audio_tokens, DROP COLUMN cached_audio_tokens,
     DROP COLUMN output_audio_tokens, DROP COLUMN output_image_tokens, DROP COLUMN search_units, DROP COLUMN web_searches;
   `,
+  // 3: a record's cost split into its input and output sides, as SQLite's schema 7: records keep
+  // the output side (the input side is the cost less it; NULL for rows written before, never a
+  // made-up 0); the rollups sum the output side over the records whose split is known and the cost
+  // of those whose split is not (the input side is the cost less both), and count, per token
+  // count, the records that did not report it, filled from the rows already there.
+  `
+  ALTER TABLE records ADD COLUMN output_cost_pico bigint;
+  ALTER TABLE rollup_hour ADD COLUMN unsplit_cost_pico bigint NOT NULL DEFAULT 0,
+    ADD COLUMN output_cost_pico bigint NOT NULL DEFAULT 0,
+    ADD COLUMN input_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN output_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN cached_input_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN cache_write_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN reasoning_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN total_tokens_unknown bigint NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN unsplit_cost_pico bigint NOT NULL DEFAULT 0,
+    ADD COLUMN output_cost_pico bigint NOT NULL DEFAULT 0,
+    ADD COLUMN input_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN output_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN cached_input_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN cache_write_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN reasoning_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN total_tokens_unknown bigint NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN unsplit_cost_pico bigint NOT NULL DEFAULT 0,
+    ADD COLUMN output_cost_pico bigint NOT NULL DEFAULT 0,
+    ADD COLUMN input_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN output_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN cached_input_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN cache_write_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN reasoning_tokens_unknown bigint NOT NULL DEFAULT 0,
+    ADD COLUMN total_tokens_unknown bigint NOT NULL DEFAULT 0;
+  UPDATE rollup_hour SET unsplit_cost_pico = cost_pico;
+  UPDATE rollup_user_day SET unsplit_cost_pico = cost_pico;
+  UPDATE rollup_user_hour SET unsplit_cost_pico = cost_pico;
+  UPDATE rollup_hour SET input_tokens_unknown = x.i, output_tokens_unknown = x.o, cached_input_tokens_unknown = x.c,
+    cache_write_tokens_unknown = x.w, reasoning_tokens_unknown = x.r, total_tokens_unknown = x.t
+  FROM (SELECT ts / 3600000 AS hour, provider, service_type, model, operation, COALESCE(agent, '') AS agent,
+      COALESCE(api_key_id, '') AS api_key_id, COUNT(*) FILTER (WHERE input_tokens IS NULL) AS i, COUNT(*) FILTER (WHERE output_tokens IS NULL) AS o,
+      COUNT(*) FILTER (WHERE cached_input_tokens IS NULL) AS c, COUNT(*) FILTER (WHERE cache_write_tokens IS NULL) AS w,
+      COUNT(*) FILTER (WHERE reasoning_tokens IS NULL) AS r, COUNT(*) FILTER (WHERE total_tokens IS NULL) AS t
+    FROM records GROUP BY 1, 2, 3, 4, 5, 6, 7) AS x
+  WHERE rollup_hour.hour = x.hour AND rollup_hour.provider = x.provider AND rollup_hour.service_type = x.service_type
+    AND rollup_hour.model = x.model AND rollup_hour.operation = x.operation AND rollup_hour.agent = x.agent
+    AND rollup_hour.api_key_id = x.api_key_id;
+  UPDATE rollup_user_day SET input_tokens_unknown = x.i, output_tokens_unknown = x.o, cached_input_tokens_unknown = x.c,
+    cache_write_tokens_unknown = x.w, reasoning_tokens_unknown = x.r, total_tokens_unknown = x.t
+  FROM (SELECT user_id, ts / 86400000 AS day, provider, service_type, model, COALESCE(agent, '') AS agent, COUNT(*) FILTER (WHERE input_tokens IS NULL) AS i, COUNT(*) FILTER (WHERE output_tokens IS NULL) AS o,
+      COUNT(*) FILTER (WHERE cached_input_tokens IS NULL) AS c, COUNT(*) FILTER (WHERE cache_write_tokens IS NULL) AS w,
+      COUNT(*) FILTER (WHERE reasoning_tokens IS NULL) AS r, COUNT(*) FILTER (WHERE total_tokens IS NULL) AS t
+    FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+  WHERE rollup_user_day.user_id = x.user_id AND rollup_user_day.day = x.day AND rollup_user_day.provider = x.provider
+    AND rollup_user_day.service_type = x.service_type AND rollup_user_day.model = x.model AND rollup_user_day.agent = x.agent;
+  UPDATE rollup_user_hour SET input_tokens_unknown = x.i, output_tokens_unknown = x.o, cached_input_tokens_unknown = x.c,
+    cache_write_tokens_unknown = x.w, reasoning_tokens_unknown = x.r, total_tokens_unknown = x.t
+  FROM (SELECT ts / 3600000 AS hour, user_id, provider, service_type, model, COALESCE(agent, '') AS agent, COUNT(*) FILTER (WHERE input_tokens IS NULL) AS i, COUNT(*) FILTER (WHERE output_tokens IS NULL) AS o,
+      COUNT(*) FILTER (WHERE cached_input_tokens IS NULL) AS c, COUNT(*) FILTER (WHERE cache_write_tokens IS NULL) AS w,
+      COUNT(*) FILTER (WHERE reasoning_tokens IS NULL) AS r, COUNT(*) FILTER (WHERE total_tokens IS NULL) AS t
+    FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+  WHERE rollup_user_hour.hour = x.hour AND rollup_user_hour.user_id = x.user_id AND rollup_user_hour.provider = x.provider
+    AND rollup_user_hour.service_type = x.service_type AND rollup_user_hour.model = x.model AND rollup_user_hour.agent = x.agent;
+  `,
   // 4 (budget-alerts.ts), as SQLite's 8: the budget alerts raised, one row per budget, limit, window
   // and level, whichever instance raised it first (INSERT … ON CONFLICT DO NOTHING). Self-contained.
   `
@@ -170,6 +231,9 @@ function pgViewColumn(kind: string, column: string, rare: boolean): string {
     case 'time':
       return `to_char(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
     case 'usd':
+      // The ledger keeps the cost and its output side; the input side is the one less the other.
+      if (column === 'output_cost_usd') return `output_cost_pico / 1e12 AS ${column}`;
+      if (column === 'input_cost_usd') return `(cost_pico - output_cost_pico) / 1e12 AS ${column}`;
       return `cost_pico / 1e12 AS ${column}`;
     case 'ms':
       return `duration_us / 1000.0 AS ${column}`;

@@ -43,7 +43,13 @@ export interface PostgresStoreOptions {
 const SUMS_SQL = `COUNT(*) AS requests, COUNT(*) FILTER (WHERE error) AS errors, SUM(input_tokens)::bigint AS input_tokens,
   SUM(output_tokens)::bigint AS output_tokens, SUM(cached_input_tokens)::bigint AS cached_input_tokens,
   SUM(cache_write_tokens)::bigint AS cache_write_tokens, SUM(reasoning_tokens)::bigint AS reasoning_tokens,
-  SUM(total_tokens)::bigint AS total_tokens, SUM(cost_pico)::bigint AS cost_pico, COUNT(*) FILTER (WHERE cost_pico IS NULL) AS unpriced`;
+  SUM(total_tokens)::bigint AS total_tokens, SUM(cost_pico)::bigint AS cost_pico, COUNT(*) FILTER (WHERE cost_pico IS NULL) AS unpriced,
+  SUM(cost_pico) FILTER (WHERE output_cost_pico IS NULL)::bigint AS unsplit_cost_pico, SUM(output_cost_pico)::bigint AS output_cost_pico,
+  COUNT(*) FILTER (WHERE input_tokens IS NULL) AS input_tokens_unknown, COUNT(*) FILTER (WHERE output_tokens IS NULL) AS output_tokens_unknown,
+  COUNT(*) FILTER (WHERE cached_input_tokens IS NULL) AS cached_input_tokens_unknown,
+  COUNT(*) FILTER (WHERE cache_write_tokens IS NULL) AS cache_write_tokens_unknown,
+  COUNT(*) FILTER (WHERE reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
+  COUNT(*) FILTER (WHERE total_tokens IS NULL) AS total_tokens_unknown`;
 const ROLLUP_SUMS_SQL = ROLLUP_SUM_COLUMNS.map((c) => `SUM(${c})::bigint AS ${c}`).join(', ');
 
 /** The columns of `records` a write fills, with the type of their unnest() array, in order. */
@@ -71,6 +77,7 @@ const INSERT_COLUMNS = [
   ['error_message', 'text'],
   ['metadata', 'jsonb'],
   ['rare', 'jsonb'],
+  ['output_cost_pico', 'bigint'],
 ] as const;
 
 /**
@@ -83,6 +90,12 @@ const INSERT_SQL = `INSERT INTO records (${INSERT_COLUMNS.map(([c]) => c).join('
   SELECT ${INSERT_COLUMNS.map(([c, t]) => (t === 'jsonb' ? `${c}::jsonb` : c)).join(', ')}
   FROM unnest(${INSERT_COLUMNS.map(([, t], i) => `$${i + 1}::${t === 'jsonb' ? 'text' : t}[]`).join(', ')})
   AS u(${INSERT_COLUMNS.map(([c]) => c).join(', ')})`;
+
+/** A record's cost's output side in picodollars, as the ledger keeps it; null when its split is unknown. */
+function outputPico(r: UsageRecord): number | null {
+  // Exact below $2,251 a call; past it, within a picodollar.
+  return r.costPicoUsd === null || r.outputCostUsd === null || r.outputCostUsd === undefined ? null : Math.round(r.outputCostUsd * 1e12);
+}
 
 const require = createRequire(import.meta.url);
 let driver: typeof Pg | undefined;
@@ -358,6 +371,7 @@ export class PostgresStore implements LedgerStore {
         r.errorMessage,
         r.metadata === null ? null : JSON.stringify(r.metadata),
         rareJson(r),
+        outputPico(r),
       ];
       for (let c = 0; c < v.length; c++) (cols[c] as unknown[])[i] = v[c] ?? null;
     }
@@ -394,6 +408,7 @@ export class PostgresStore implements LedgerStore {
         reasoning: r.reasoningTokens,
         total: r.totalTokens,
         cost: r.costPicoUsd,
+        outputCost: outputPico(r),
       };
       hours.add([Math.floor(ts / HOUR_MS), p, st, m, o, a, k], row);
       if (r.userId !== null) {
@@ -616,6 +631,7 @@ export class PostgresStore implements LedgerStore {
 
   #toRecord(row: Record<string, unknown>): UsageRecord & { id: number } {
     const pico = n(row.cost_pico);
+    const outputPico = n(row.output_cost_pico);
     return {
       id: Number(row.id),
       timestamp: Number(row.ts),
@@ -633,6 +649,8 @@ export class PostgresStore implements LedgerStore {
       ...rareCounts(row.rare as Record<string, unknown> | null),
       costUsd: pico === null ? null : pico / 1e12,
       costPicoUsd: pico,
+      inputCostUsd: pico === null || outputPico === null ? null : (pico - outputPico) / 1e12,
+      outputCostUsd: pico === null || outputPico === null ? null : outputPico / 1e12,
       apiKeyId: (row.api_key_id as string | null) ?? null,
       userId: (row.user_id as string | null) ?? null,
       threadId: (row.thread_id as string | null) ?? null,

@@ -13,6 +13,7 @@ const add = (b: RollupBuckets, key: number[], r: UsageRecord) =>
     reasoning: r.reasoningTokens,
     total: r.totalTokens,
     cost: r.costPicoUsd,
+    outputCost: r.outputCostUsd === null ? null : Math.round(r.outputCostUsd * 1e12),
   });
 
 describe('RollupBuckets', () => {
@@ -30,13 +31,46 @@ describe('RollupBuckets', () => {
     expect(byKey.get('1,0')?.[2]).toBe(2 * (a!.inputTokens as number));
   });
 
-  it('adds nothing for an unknown count and counts an unknown cost as unpriced', () => {
+  it('adds nothing for an unknown count but counts it as unknown, counts an unknown cost as unpriced, and splits only known splits', () => {
     const buckets = new RollupBuckets();
-    buckets.add([7], { error: 1, input: 10, output: null, cached: Number.NaN, cacheWrite: null, reasoning: null, total: 10, cost: null });
-    buckets.add([7], { error: 0, input: 5, output: 3, cached: 2, cacheWrite: Number.NaN, reasoning: 1, total: 8, cost: 4_000 });
+    const none = { outputCost: null };
+    buckets.add([7], {
+      error: 1,
+      input: 10,
+      output: null,
+      cached: Number.NaN,
+      cacheWrite: null,
+      reasoning: null,
+      total: 10,
+      cost: null,
+      ...none,
+    });
+    buckets.add([7], {
+      error: 0,
+      input: 5,
+      output: 3,
+      cached: 2,
+      cacheWrite: Number.NaN,
+      reasoning: 1,
+      total: 8,
+      cost: 4_000,
+      outputCost: 3_000,
+    });
+    buckets.add([7], {
+      error: 0,
+      input: 1,
+      output: 1,
+      cached: 0,
+      cacheWrite: 0,
+      reasoning: null,
+      total: 2,
+      cost: 500,
+      outputCost: Number.NaN,
+    });
     const [s] = [...buckets];
-    // requests, errors, input, output, cached, cache write, reasoning, total, cost, unpriced
-    expect(rollupSums(s!)).toEqual([2, 1, 15, 3, 2, 0, 1, 18, 4_000, 1]);
+    // requests, errors, input, output, cached, cache write, reasoning, total, cost, unpriced,
+    // cost not split, output cost, and the records whose input, output, cached, cache write, reasoning, total are unknown
+    expect(rollupSums(s!)).toEqual([3, 1, 16, 4, 2, 0, 1, 20, 4_500, 1, 500, 3_000, 0, 1, 1, 2, 2, 0]);
   });
 
   it('sums a workload by key as grouping the records does', () => {

@@ -1,6 +1,7 @@
 import { formatPico } from '../pricing/money.ts';
 import { DAY_MS, HOUR_MS } from '../time.ts';
-import type { AggregateRow, Dimension, Totals } from './types.ts';
+import type { UsageRecord } from '../usage.ts';
+import type { AggregateRow, Dimension, Totals, UnknownCounts } from './types.ts';
 
 export { DAY_MS, HOUR_MS };
 
@@ -19,6 +20,16 @@ export interface RollupSums {
   total: number;
   costPico: number;
   unpriced: number;
+  /** The cost of the records whose split is unknown, and the output side of the others' (the input side is the cost less both). */
+  unsplitCost: number;
+  outputCost: number;
+  /** Per count (in ROLLUP_SUM_COLUMNS' order: input, output, cached, cache write, reasoning, total), the records that did not report it. */
+  inputUnknown: number;
+  outputUnknown: number;
+  cachedUnknown: number;
+  cacheWriteUnknown: number;
+  reasoningUnknown: number;
+  totalUnknown: number;
 }
 
 /** One record's counts as the rollups sum them: null or NaN when unknown; a null or NaN cost is unpriced. */
@@ -32,7 +43,12 @@ export interface RowCounts {
   reasoning: number | null;
   total: number | null;
   cost: number | null;
+  /** The cost's output side (the input side is the cost less it); null or NaN when the split is unknown. */
+  outputCost: number | null;
 }
+
+/** 1 when a count is unknown (null, or NaN in an encoded batch), else 0. */
+const unknown = (x: number | null): number => (x === null || Number.isNaN(x) ? 1 : 0);
 
 /**
  * A batch's rollup buckets, keyed by the rollup's key columns (dictionary ids and a time bucket).
@@ -68,6 +84,14 @@ export class RollupBuckets {
         total: 0,
         costPico: 0,
         unpriced: 0,
+        unsplitCost: 0,
+        outputCost: 0,
+        inputUnknown: 0,
+        outputUnknown: 0,
+        cachedUnknown: 0,
+        cacheWriteUnknown: 0,
+        reasoningUnknown: 0,
+        totalUnknown: 0,
       };
       this.#map.set(h, s);
       this.#size++;
@@ -81,8 +105,19 @@ export class RollupBuckets {
     s.cacheWrite += row.cacheWrite || 0;
     s.reasoning += row.reasoning || 0;
     s.total += row.total || 0;
+    s.inputUnknown += unknown(row.input);
+    s.outputUnknown += unknown(row.output);
+    s.cachedUnknown += unknown(row.cached);
+    s.cacheWriteUnknown += unknown(row.cacheWrite);
+    s.reasoningUnknown += unknown(row.reasoning);
+    s.totalUnknown += unknown(row.total);
     if (row.cost === null || Number.isNaN(row.cost)) s.unpriced++;
-    else s.costPico += row.cost;
+    else {
+      s.costPico += row.cost;
+      const out = row.outputCost;
+      if (out === null || Number.isNaN(out)) s.unsplitCost += row.cost;
+      else s.outputCost += out;
+    }
   }
 
   /** How many buckets it holds. */
@@ -105,7 +140,26 @@ function sameKey(a: number[], b: number[]): boolean {
 
 /** A bucket's sums in the rollup tables' column order. */
 export function rollupSums(s: RollupSums): number[] {
-  return [s.requests, s.errors, s.input, s.output, s.cached, s.cacheWrite, s.reasoning, s.total, s.costPico, s.unpriced];
+  return [
+    s.requests,
+    s.errors,
+    s.input,
+    s.output,
+    s.cached,
+    s.cacheWrite,
+    s.reasoning,
+    s.total,
+    s.costPico,
+    s.unpriced,
+    s.unsplitCost,
+    s.outputCost,
+    s.inputUnknown,
+    s.outputUnknown,
+    s.cachedUnknown,
+    s.cacheWriteUnknown,
+    s.reasoningUnknown,
+    s.totalUnknown,
+  ];
 }
 
 /** Sums as SQL returns them (64-bit integers, null over no rows). */
@@ -120,6 +174,14 @@ export interface RowSums {
   total_tokens: bigint | null;
   cost_pico: bigint | null;
   unpriced: bigint | null;
+  unsplit_cost_pico: bigint | null;
+  output_cost_pico: bigint | null;
+  input_tokens_unknown: bigint | null;
+  output_tokens_unknown: bigint | null;
+  cached_input_tokens_unknown: bigint | null;
+  cache_write_tokens_unknown: bigint | null;
+  reasoning_tokens_unknown: bigint | null;
+  total_tokens_unknown: bigint | null;
 }
 
 export function emptyTotals(): Totals {
@@ -135,7 +197,17 @@ export function emptyTotals(): Totals {
     costUsd: 0,
     costPicoUsd: 0n,
     unpricedRequests: 0,
+    inputCostUsd: 0,
+    inputCostPicoUsd: 0n,
+    outputCostUsd: 0,
+    outputCostPicoUsd: 0n,
+    unknownCounts: emptyUnknown(),
   };
+}
+
+/** No count unknown. */
+export function emptyUnknown(): UnknownCounts {
+  return { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, totalTokens: 0 };
 }
 
 const n = (v: bigint | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
@@ -153,6 +225,18 @@ export function totalsOf(t: Totals, s: RowSums, sign: 1 | -1 = 1): Totals {
   t.costPicoUsd += BigInt(sign) * (s.cost_pico ?? 0n);
   t.costUsd = bigPicoToUsd(t.costPicoUsd);
   t.unpricedRequests += sign * n(s.unpriced);
+  const out = s.output_cost_pico ?? 0n;
+  t.inputCostPicoUsd += BigInt(sign) * ((s.cost_pico ?? 0n) - (s.unsplit_cost_pico ?? 0n) - out);
+  t.inputCostUsd = bigPicoToUsd(t.inputCostPicoUsd);
+  t.outputCostPicoUsd += BigInt(sign) * out;
+  t.outputCostUsd = bigPicoToUsd(t.outputCostPicoUsd);
+  const u = t.unknownCounts;
+  u.inputTokens += sign * n(s.input_tokens_unknown);
+  u.outputTokens += sign * n(s.output_tokens_unknown);
+  u.cachedInputTokens += sign * n(s.cached_input_tokens_unknown);
+  u.cacheWriteTokens += sign * n(s.cache_write_tokens_unknown);
+  u.reasoningTokens += sign * n(s.reasoning_tokens_unknown);
+  u.totalTokens += sign * n(s.total_tokens_unknown);
   return t;
 }
 
@@ -173,6 +257,38 @@ export function addToGroup(
   totalsOf(row, sums, sign);
 }
 
+/** One record's totals (its unknown counts add nothing, and are counted as unknown). */
+export function recordTotals(r: UsageRecord): Totals {
+  const pico = r.costPicoUsd;
+  // The split in picodollars as the ledger keeps it: the output side, and the cost less it.
+  const out = pico === null || r.outputCostUsd === null ? null : Math.round(r.outputCostUsd * 1e12);
+  return {
+    requests: 1,
+    errors: r.error ? 1 : 0,
+    inputTokens: r.inputTokens ?? 0,
+    outputTokens: r.outputTokens ?? 0,
+    cachedInputTokens: r.cachedInputTokens ?? 0,
+    cacheWriteTokens: r.cacheWriteTokens ?? 0,
+    reasoningTokens: r.reasoningTokens ?? 0,
+    totalTokens: r.totalTokens ?? 0,
+    costUsd: 0,
+    costPicoUsd: BigInt(pico ?? 0),
+    unpricedRequests: pico === null ? 1 : 0,
+    inputCostUsd: 0,
+    inputCostPicoUsd: out === null ? 0n : BigInt((pico as number) - out),
+    outputCostUsd: 0,
+    outputCostPicoUsd: out === null ? 0n : BigInt(out),
+    unknownCounts: {
+      inputTokens: r.inputTokens === null ? 1 : 0,
+      outputTokens: r.outputTokens === null ? 1 : 0,
+      cachedInputTokens: r.cachedInputTokens === null ? 1 : 0,
+      cacheWriteTokens: r.cacheWriteTokens === null ? 1 : 0,
+      reasoningTokens: r.reasoningTokens === null ? 1 : 0,
+      totalTokens: r.totalTokens === null ? 1 : 0,
+    },
+  };
+}
+
 /** Adds `b` into `a`. */
 export function addTotals(a: Totals, b: Totals): Totals {
   a.requests += b.requests;
@@ -186,8 +302,23 @@ export function addTotals(a: Totals, b: Totals): Totals {
   a.costPicoUsd += b.costPicoUsd;
   a.costUsd = bigPicoToUsd(a.costPicoUsd);
   a.unpricedRequests += b.unpricedRequests;
+  a.inputCostPicoUsd += b.inputCostPicoUsd;
+  a.inputCostUsd = bigPicoToUsd(a.inputCostPicoUsd);
+  a.outputCostPicoUsd += b.outputCostPicoUsd;
+  a.outputCostUsd = bigPicoToUsd(a.outputCostPicoUsd);
+  for (const k of UNKNOWN_KEYS) a.unknownCounts[k] += b.unknownCounts[k];
   return a;
 }
+
+/** The counts whose unknown records the totals count. */
+export const UNKNOWN_KEYS: readonly (keyof UnknownCounts)[] = [
+  'inputTokens',
+  'outputTokens',
+  'cachedInputTokens',
+  'cacheWriteTokens',
+  'reasoningTokens',
+  'totalTokens',
+];
 
 /** USD from an exact picodollar sum: the double nearest the exact decimal (no float noise in JSON). */
 export function bigPicoToUsd(pico: bigint): number {

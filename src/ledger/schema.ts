@@ -35,7 +35,25 @@ export const ROLLUP_SUM_COLUMNS = [
   'total_tokens',
   'cost_pico',
   'unpriced',
+  // Schema 7: the cost's output side (of the records whose split is known) and the cost not split
+  // (the rest is the input side), and per count how many records did not report it (their count
+  // added nothing to its sum).
+  'unsplit_cost_pico',
+  'output_cost_pico',
+  'input_tokens_unknown',
+  'output_tokens_unknown',
+  'cached_input_tokens_unknown',
+  'cache_write_tokens_unknown',
+  'reasoning_tokens_unknown',
+  'total_tokens_unknown',
 ] as const;
+
+/** The key columns of each rollup table, in the order RollupBuckets' keys hold them. */
+export const ROLLUP_KEY_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  rollup_hour: ['hour', 'provider', 'service_type', 'model', 'operation', 'agent', 'api_key_id'],
+  rollup_user_day: ['user_id', 'day', 'provider', 'service_type', 'model', 'agent'],
+  rollup_user_hour: ['hour', 'user_id', 'provider', 'service_type', 'model', 'agent'],
+};
 
 /** Adds a batch's sums to a rollup bucket (an upsert's conflict clause). */
 export const ROLLUP_ADD = `ON CONFLICT DO UPDATE SET ${ROLLUP_SUM_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
@@ -318,6 +336,71 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO thread_minutes SELECT DISTINCT thread_id, (id >> 10) / 60000 FROM records WHERE thread_id IS NOT NULL ORDER BY 1, 2;
   CREATE INDEX records_run ON records (json_extract(metadata, '$.run_id')) WHERE metadata IS NOT NULL;
   `,
+  // 7: a record's cost split into its input and output sides (ASTRA's input_cost / output_cost).
+  // `records` keeps the output side (output_cost_pico) and the input side is the cost less it, so
+  // the two always add up to the cost; NULL when the split is unknown, which it is for every row
+  // written before (never a made-up 0). The rollups sum both sides over the records whose split is
+  // known (the cost less both is the part not split), and count per token count the records that
+  // did not report it, so that a summary says a count is unknown instead of showing 0. Those counts
+  // are filled from the rows already there (the rollups hold no bucket whose rows were deleted).
+  // The rollups keep the cost not split rather than the input side: 0 in nearly every bucket, a
+  // byte where the input side took seven (the input side is the cost less the other two).
+  `
+  ALTER TABLE records ADD COLUMN output_cost_pico INTEGER;
+  ALTER TABLE rollup_hour ADD COLUMN unsplit_cost_pico INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_hour ADD COLUMN output_cost_pico INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_hour ADD COLUMN input_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_hour ADD COLUMN output_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_hour ADD COLUMN cached_input_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_hour ADD COLUMN cache_write_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_hour ADD COLUMN reasoning_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_hour ADD COLUMN total_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN unsplit_cost_pico INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN output_cost_pico INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN input_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN output_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN cached_input_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN cache_write_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN reasoning_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN total_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN unsplit_cost_pico INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN output_cost_pico INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN input_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN output_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN cached_input_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN cache_write_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN reasoning_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN total_tokens_unknown INTEGER NOT NULL DEFAULT 0;
+  UPDATE rollup_hour SET unsplit_cost_pico = cost_pico;
+  UPDATE rollup_user_day SET unsplit_cost_pico = cost_pico;
+  UPDATE rollup_user_hour SET unsplit_cost_pico = cost_pico;
+  UPDATE rollup_hour SET input_tokens_unknown = x.i, output_tokens_unknown = x.o, cached_input_tokens_unknown = x.c,
+    cache_write_tokens_unknown = x.w, reasoning_tokens_unknown = x.r, total_tokens_unknown = x.t
+  FROM (SELECT (id >> 10) / 3600000 AS hour, provider, service_type, model, operation, IFNULL(agent, 0) AS agent,
+      IFNULL(api_key_id, 0) AS api_key_id, SUM(input_tokens IS NULL) AS i, SUM(output_tokens IS NULL) AS o,
+      SUM(cached_input_tokens IS NULL) AS c, SUM(cache_write_tokens IS NULL) AS w, SUM(reasoning_tokens IS NULL) AS r,
+      SUM(total_tokens IS NULL) AS t
+    FROM records GROUP BY 1, 2, 3, 4, 5, 6, 7) AS x
+  WHERE rollup_hour.hour = x.hour AND rollup_hour.provider = x.provider AND rollup_hour.service_type = x.service_type
+    AND rollup_hour.model = x.model AND rollup_hour.operation = x.operation AND rollup_hour.agent = x.agent
+    AND rollup_hour.api_key_id = x.api_key_id;
+  UPDATE rollup_user_day SET input_tokens_unknown = x.i, output_tokens_unknown = x.o, cached_input_tokens_unknown = x.c,
+    cache_write_tokens_unknown = x.w, reasoning_tokens_unknown = x.r, total_tokens_unknown = x.t
+  FROM (SELECT user_id, (id >> 10) / 86400000 AS day, provider, service_type, model, IFNULL(agent, 0) AS agent,
+      SUM(input_tokens IS NULL) AS i, SUM(output_tokens IS NULL) AS o, SUM(cached_input_tokens IS NULL) AS c,
+      SUM(cache_write_tokens IS NULL) AS w, SUM(reasoning_tokens IS NULL) AS r, SUM(total_tokens IS NULL) AS t
+    FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+  WHERE rollup_user_day.user_id = x.user_id AND rollup_user_day.day = x.day AND rollup_user_day.provider = x.provider
+    AND rollup_user_day.service_type = x.service_type AND rollup_user_day.model = x.model AND rollup_user_day.agent = x.agent;
+  UPDATE rollup_user_hour SET input_tokens_unknown = x.i, output_tokens_unknown = x.o, cached_input_tokens_unknown = x.c,
+    cache_write_tokens_unknown = x.w, reasoning_tokens_unknown = x.r, total_tokens_unknown = x.t
+  FROM (SELECT (id >> 10) / 3600000 AS hour, user_id, provider, service_type, model, IFNULL(agent, 0) AS agent,
+      SUM(input_tokens IS NULL) AS i, SUM(output_tokens IS NULL) AS o, SUM(cached_input_tokens IS NULL) AS c,
+      SUM(cache_write_tokens IS NULL) AS w, SUM(reasoning_tokens IS NULL) AS r, SUM(total_tokens IS NULL) AS t
+    FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+  WHERE rollup_user_hour.hour = x.hour AND rollup_user_hour.user_id = x.user_id AND rollup_user_hour.provider = x.provider
+    AND rollup_user_hour.service_type = x.service_type AND rollup_user_hour.model = x.model AND rollup_user_hour.agent = x.agent;
+  `,
   // 8 (budget-alerts.ts): the budget alerts raised, one row per budget, limit, window and level,
   // whichever process sharing the ledger raised it first (inserted with ON CONFLICT DO NOTHING).
   // Self-contained: it reads and changes nothing of the other tables.
@@ -355,6 +438,9 @@ function sqliteViewColumn(kind: string, column: string, rare: boolean): string {
     case 'label':
       return `s_${column}.value AS ${column}`;
     case 'usd':
+      // The ledger keeps the cost and its output side; the input side is the one less the other.
+      if (column === 'output_cost_usd') return `r.output_cost_pico / 1e12 AS ${column}`;
+      if (column === 'input_cost_usd') return `(r.cost_pico - r.output_cost_pico) / 1e12 AS ${column}`;
       return `r.cost_pico / 1e12 AS ${column}`;
     case 'ms':
       return `r.duration_us / 1000.0 AS ${column}`;

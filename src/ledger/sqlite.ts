@@ -30,7 +30,7 @@ import {
   type RowSums,
   rollupSums,
 } from './rollup.ts';
-import { MIGRATIONS, ROLLUP_ADD, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
+import { MIGRATIONS, ROLLUP_ADD, ROLLUP_KEY_COLUMNS, ROLLUP_SUM_COLUMNS, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 type Db = BetterSqlite3.Database;
@@ -73,14 +73,21 @@ const MINUTE_MS = 60_000;
 export const THREAD_IDS_SQL = `SELECT t.id FROM thread_minutes m JOIN records t ON t.id >= m.minute * ${MINUTE_MS * ID_SCALE}
   AND t.id < (m.minute + 1) * ${MINUTE_MS * ID_SCALE} WHERE m.thread_id = ? AND t.thread_id = ?`;
 
-const SUMS_SQL = `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+/**
+ * Sums over `records`. `legacy`: a ledger older than schema 7 read without migrating it (the CLI
+ * opens ledgers read-only), whose rows keep no split of the cost: none of it is split.
+ */
+function sumsSql(legacy: boolean): string {
+  return `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
   SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
   SUM(reasoning_tokens) AS reasoning_tokens, SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico,
-  SUM(cost_pico IS NULL) AS unpriced`;
-const ROLLUP_SUMS_SQL = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(input_tokens) AS input_tokens,
-  SUM(output_tokens) AS output_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
-  SUM(cache_write_tokens) AS cache_write_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
-  SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico, SUM(unpriced) AS unpriced`;
+  SUM(cost_pico IS NULL) AS unpriced, ${legacy ? 'SUM(cost_pico)' : 'SUM(CASE WHEN output_cost_pico IS NULL THEN cost_pico END)'} AS unsplit_cost_pico,
+  ${legacy ? '0' : 'SUM(output_cost_pico)'} AS output_cost_pico, SUM(input_tokens IS NULL) AS input_tokens_unknown,
+  SUM(output_tokens IS NULL) AS output_tokens_unknown, SUM(cached_input_tokens IS NULL) AS cached_input_tokens_unknown,
+  SUM(cache_write_tokens IS NULL) AS cache_write_tokens_unknown, SUM(reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
+  SUM(total_tokens IS NULL) AS total_tokens_unknown`;
+}
+const ROLLUP_SUMS_SQL = ROLLUP_SUM_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
 
 /**
  * The statement that reads one user's hourly buckets: the hours h of [?, ?) (bound first, not
@@ -116,6 +123,8 @@ export class SqliteStore implements LedgerStore {
   readonly #names = new RecentMap<number, string>(DICT_CACHE);
   readonly #stmt: Record<string, Stmt> = {};
   readonly writeSync: ((batch: readonly UsageRecord[]) => void) | undefined;
+  /** Read-only, a ledger older than schema 7: its rollups lack the cost's split and the unknown counts, so sums come from the rows. */
+  readonly #legacy: boolean = false;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.location = file;
@@ -138,6 +147,7 @@ export class SqliteStore implements LedgerStore {
       } else {
         const v = this.#db.pragma('user_version', { simple: true }) as number;
         if (v > SCHEMA_VERSION) throw new Error(`its schema version ${v} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
+        this.#legacy = v < 7;
       }
     } catch (cause) {
       this.#db.close();
@@ -225,20 +235,20 @@ export class SqliteStore implements LedgerStore {
       'insert',
       `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
         cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent,
-        duration_us, error, error_type, error_message, metadata, rare)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        duration_us, error, error_type, error_message, metadata, rare, output_cost_pico)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertMany = this.#prepare(
       'insertMany',
       `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error)
-       VALUES ${Array.from({ length: CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_pico)
+       VALUES ${Array.from({ length: CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     );
     const insertCommon = this.#prepare(
       'insertCommon',
       `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_pico)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const lastId = this.#prepare('lastId', 'SELECT MAX(id) AS id FROM records');
     const lastIdIn = this.#prepare('lastIdIn', 'SELECT MAX(id) AS id FROM records WHERE id >= ? AND id < ?');
@@ -275,6 +285,7 @@ export class SqliteStore implements LedgerStore {
       reasoning: null,
       total: null,
       cost: null,
+      outputCost: null,
     };
     const run = this.#db.transaction(() => {
       // Read inside the transaction: no other writer can take an id until it ends.
@@ -300,7 +311,10 @@ export class SqliteStore implements LedgerStore {
         const cached = num(v[o + AT.cachedInputTokens] as number);
         const total = num(v[o + AT.totalTokens] as number);
         const cost = num(v[o + AT.costPicoUsd] as number);
-        // Most records leave the other fields empty: the shorter statement binds 16 values, not 23.
+        // The cost's output side in picodollars (exact below $2,251 a call; past it, within a picodollar).
+        const outputUsd = v[o + AT.outputCostUsd] as number;
+        const outputCost = cost === null || Number.isNaN(outputUsd) ? null : Math.round(outputUsd * 1e12);
+        // Most records leave the other fields empty: the shorter statement binds 17 values, not 24.
         const common =
           (v[o + AT.requestModel] as number) < 0 &&
           Number.isNaN(v[o + AT.cacheWriteTokens]) &&
@@ -328,6 +342,7 @@ export class SqliteStore implements LedgerStore {
             agent,
             duration,
             error,
+            outputCost,
           ]);
           if (chunk.length === CHUNK) {
             insertMany.run(chunk.flat());
@@ -362,6 +377,7 @@ export class SqliteStore implements LedgerStore {
             message < 0 ? null : strings[message],
             metadata < 0 ? null : strings[metadata],
             rare < 0 ? null : strings[rare],
+            outputCost,
           ]);
         }
         if (thread !== null) {
@@ -379,6 +395,7 @@ export class SqliteStore implements LedgerStore {
         row.reasoning = v[o + AT.reasoningTokens] as number;
         row.total = total;
         row.cost = cost;
+        row.outputCost = outputCost;
         hours.add([Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent ?? 0, key ?? 0], row);
         if (user !== null) {
           users.add([user, Math.floor(at / DAY_MS), provider, serviceType, model, agent ?? 0], row);
@@ -414,9 +431,11 @@ export class SqliteStore implements LedgerStore {
     for (const s of buckets) rows.push(s.key.concat(rollupSums(s)));
     if (rows.length === 0) return;
     const width = (rows[0] as number[]).length;
+    // Columns named: those added by later migrations sit at the table's end in the order they were added.
+    const cols = [...(ROLLUP_KEY_COLUMNS[table] as readonly string[]), ...ROLLUP_SUM_COLUMNS].join(', ');
     const sql = (n: number) => {
       const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
-      return `INSERT INTO ${table} VALUES ${Array.from({ length: n }, () => row).join(', ')} ${ROLLUP_ADD}`;
+      return `INSERT INTO ${table} (${cols}) VALUES ${Array.from({ length: n }, () => row).join(', ')} ${ROLLUP_ADD}`;
     };
     const many = this.#prepare(`${table}:many`, sql(CHUNK));
     const one = this.#prepare(`${table}:one`, sql(1));
@@ -537,7 +556,7 @@ export class SqliteStore implements LedgerStore {
     const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
     const withUser = filter.withUser === true;
     const rollup =
-      filter.runId !== undefined
+      filter.runId !== undefined || this.#legacy
         ? undefined
         : !withUser && asked.every((d) => ROLLUP_HOUR.dims.has(d))
           ? ROLLUP_HOUR
@@ -625,11 +644,13 @@ export class SqliteStore implements LedgerStore {
     const where = this.#where(filter);
     if (where === null) return;
     const g = this.#groupSql(by, `(id >> 10) / ${HOUR_MS}`, `(id >> 10) / ${DAY_MS}`);
-    this.#rows(`SELECT ${g.select}${SUMS_SQL} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
+    this.#rows(`SELECT ${g.select}${sumsSql(this.#legacy)} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   #toRecord(row: Record<string, number | string | null>): UsageRecord & { id: number } {
     const pico = row.cost_pico as number | null;
+    // Undefined in a ledger older than schema 7 read without migrating it: unknown, as NULL is.
+    const outputPico = (row.output_cost_pico ?? null) as number | null;
     const dict: Record<string, string | null> = {};
     for (const [col, field] of DICT) dict[field] = this.#nameOf(row[col] as number | null);
     return {
@@ -650,6 +671,8 @@ export class SqliteStore implements LedgerStore {
       ...rareCounts(row.rare === undefined ? row : (row.rare as string | null)),
       costUsd: pico === null ? null : pico / 1e12,
       costPicoUsd: pico,
+      inputCostUsd: pico === null || outputPico === null ? null : (pico - outputPico) / 1e12,
+      outputCostUsd: pico === null || outputPico === null ? null : outputPico / 1e12,
       apiKeyId: dict.apiKeyId ?? null,
       userId: dict.userId ?? null,
       threadId: dict.threadId ?? null,

@@ -138,6 +138,8 @@ describe.each([
         searchUnits: 1,
         costUsd: null,
         costPicoUsd: null,
+        inputCostUsd: null,
+        outputCostUsd: null,
         apiKeyId: null,
         userId: null,
         threadId: null,
@@ -266,6 +268,9 @@ describe.each([
             costPicoUsd: row.costPicoUsd,
             unpricedRequests: row.unpricedRequests,
             errors: row.errors,
+            inputCostPicoUsd: row.inputCostPicoUsd,
+            outputCostPicoUsd: row.outputCostPicoUsd,
+            outputUnknown: row.unknownCounts.outputTokens,
           }).toEqual(w);
         }
       }

@@ -50,6 +50,28 @@ export interface Totals {
   /** The same cost in picodollars (1e-12 USD), exact. */
   costPicoUsd: bigint;
   unpricedRequests: number;
+  /**
+   * Of the known cost, the input side (input-side counts, per-search fees), over the records whose
+   * split is known: those written before tokenmeter kept it (ledger schema 7) and those whose cost
+   * the caller gave are not split, and the cost less both sides is theirs.
+   */
+  inputCostUsd: number;
+  inputCostPicoUsd: bigint;
+  /** Of the known cost, the output side (generated counts), over the records whose split is known. */
+  outputCostUsd: number;
+  outputCostPicoUsd: bigint;
+  /** Per token count, how many of the records did not report it: the sum above is of the others (a lower bound). */
+  unknownCounts: UnknownCounts;
+}
+
+/** Per token count, the records that did not report it. */
+export interface UnknownCounts {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
 }
 
 /** One group of an aggregate: the values of its dimensions (null for a record without one), and its sums. */

@@ -142,6 +142,8 @@ describe('the batches handed to the writer thread', () => {
       ...Object.fromEntries(COUNT_FIELDS.map((f, i) => [f, 1000 + i])),
       costUsd: 0.5,
       costPicoUsd: 500_000_000_000,
+      inputCostUsd: 0.125,
+      outputCostUsd: 0.375,
       apiKeyId: 'k1',
       userId: 'u1',
       threadId: 't1',

@@ -60,6 +60,30 @@ describe('RecordPipeline', () => {
     expect(Object.isFrozen(light.record(call, undefined).record)).toBe(false);
   });
 
+  it('splits each priced record’s cost into its input and output sides; a cost the caller gave, or none, has no split', () => {
+    const { pipeline } = pipelineOf([]);
+    // gpt-4o: 1,000 in × $2.50 = $0.0025, 100 out × $10 = $0.001.
+    const priced = pipeline.record(call, undefined).record;
+    expect({ input: priced?.inputCostUsd, output: priced?.outputCostUsd, cost: priced?.costUsd }).toEqual({
+      input: 0.0025,
+      output: 0.001,
+      cost: 0.0035,
+    });
+    const given = pipeline.record({ ...call, costUsd: 0.02 }, undefined).record;
+    expect({ input: given?.inputCostUsd, output: given?.outputCostUsd, cost: given?.costUsd }).toEqual({
+      input: null,
+      output: null,
+      cost: 0.02,
+    });
+    // The split of the call before does not carry over to a call whose cost is unknown.
+    const unpriced = pipeline.record({ provider: 'openai', model: 'no-such-model', inputTokens: 5, outputTokens: 1 }, undefined).record;
+    expect({ input: unpriced?.inputCostUsd, output: unpriced?.outputCostUsd, cost: unpriced?.costUsd }).toEqual({
+      input: null,
+      output: null,
+      cost: null,
+    });
+  });
+
   it('counts and logs a sink that throws under its name; the sinks after it still get the record', () => {
     const calls: [string, PricedRecord][] = [];
     const boom: RecordSink = {

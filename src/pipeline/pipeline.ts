@@ -2,7 +2,7 @@ import type { CallContext } from '../context.ts';
 import { ValidationError } from '../errors.ts';
 import type { SecretKeys } from '../logger.ts';
 import { picoToUsd, usdToPico } from '../pricing/money.ts';
-import { costPico, TIERED_PROVIDERS } from '../pricing/price-book.ts';
+import { type CostSplit, costPico, TIERED_PROVIDERS } from '../pricing/price-book.ts';
 import type { PriceCache } from '../pricing/price-cache.ts';
 import type { ResolvedPrice } from '../pricing/types.ts';
 import type { RecordSink } from '../record-sink.ts';
@@ -52,6 +52,8 @@ export class RecordPipeline<A = unknown> {
   readonly #keyIdOf: (apiKey: string) => string;
   readonly #secrets: SecretKeys;
   readonly #totals = new UsageTotals();
+  /** Where costPico leaves each call's input and output sides: one object, read after each call. */
+  readonly #split: CostSplit = { inputPico: 0, outputPico: 0 };
   /** What validate() returned and recordValidated() has not recorded yet. */
   readonly #checked = new WeakSet<ValidUsage>();
   /** True when some sink keeps records past the call: each is frozen. */
@@ -110,6 +112,10 @@ export class RecordPipeline<A = unknown> {
       const pico = this.#price(u);
       u.costUsd = pico === null ? null : picoToUsd(pico);
       u.costPicoUsd = pico;
+      // #price set #split to -1 when the split is unknown (a cost the caller gave without one, or none).
+      const split = this.#split;
+      u.inputCostUsd = split.inputPico < 0 ? null : picoToUsd(split.inputPico);
+      u.outputCostUsd = split.outputPico < 0 ? null : picoToUsd(split.outputPico);
       // One record for every sink, and the one returned: frozen when a sink keeps it (see RecordSink.keeps).
       if (this.#freeze) Object.freeze(u);
       result = { logged: true, record: u, costUsd: u.costUsd, usageSummary: this.#totals.add(u), alerts: NO_ALERTS };
@@ -131,10 +137,21 @@ export class RecordPipeline<A = unknown> {
 
   /** The record's cost in picodollars: the caller's, else from its model's price; null when unknown. */
   #price(u: ValidUsage): number | null {
-    if (u.costUsd !== null) return usdToPico(u.costUsd);
+    const split = this.#split;
+    split.inputPico = -1;
+    split.outputPico = -1;
+    if (u.costUsd !== null) {
+      const total = usdToPico(u.costUsd);
+      // The caller's split, when it gave one (validation checked that it adds up).
+      if (u.outputCostUsd !== null) {
+        split.outputPico = Math.min(usdToPico(u.outputCostUsd), total);
+        split.inputPico = total - split.outputPico;
+      }
+      return total;
+    }
     const price = this.#prices.get(u.provider, u.model, u.timestamp);
     const tier = u.metadata?.service_tier;
-    const pico = price === null ? null : costPico(price, u, typeof tier === 'string' ? tier : undefined);
+    const pico = price === null ? null : costPico(price, u, typeof tier === 'string' ? tier : undefined, split);
     if (pico === null) this.#warnUnpriced(u, price);
     else if (tier === 'priority' && price !== null && TIERED_PROVIDERS.has(u.provider)) {
       this.#hooks.warnOnce(

@@ -2,7 +2,7 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../errors.ts';
 import { GENAI_PRICES_PROVIDER } from './genai-prices.ts';
-import { type BillableUsage, costPico, PriceBook } from './price-book.ts';
+import { type BillableUsage, type CostSplit, costPico, PriceBook } from './price-book.ts';
 
 /** An exact decimal USD string → picodollars. */
 function pico(usd: string): number {
@@ -499,6 +499,65 @@ describe('costPico of a processing tier', () => {
     // Groq's flex tier costs what its on-demand one does.
     const groq = book.resolve('groq', 'llama-3.3-70b-versatile')!;
     expect(costPico(groq, u, 'flex')).toBe(costPico(groq, u));
+  });
+});
+
+describe('costPico split into input and output cost', () => {
+  const book = new PriceBook();
+  const split = (): CostSplit => ({ inputPico: -1, outputPico: -1 });
+
+  it('puts every input-side count on the input side and every generated one on the output side', () => {
+    // gpt-4o: 800 fresh × $2.50 + 200 cached × $1.25 = 2,250 µ$ in; 500 out × $10 = 5,000 µ$ out.
+    const s = split();
+    const total = costPico(
+      book.resolve('openai', 'gpt-4o')!,
+      usage({ inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 }),
+      undefined,
+      s,
+    );
+    expect(s).toEqual({ inputPico: pico('0.00225'), outputPico: pico('0.005') });
+    expect(total).toBe(s.inputPico + s.outputPico);
+    // Audio at its own rates on each side: 20×2.5 + 44×32 = 1,458 µ$ in, 9×10 + 47×64 = 3,098 µ$ out.
+    const audio = split();
+    costPico(
+      book.resolve('openai', 'gpt-audio-2025-08-28')!,
+      usage({ inputTokens: 64, inputAudioTokens: 44, outputTokens: 56, outputAudioTokens: 47 }),
+      undefined,
+      audio,
+    );
+    expect(audio).toEqual({ inputPico: pico('0.001458'), outputPico: pico('0.003098') });
+  });
+
+  it('puts per-search fees on the input side: web searches, and a rerank’s search units', () => {
+    // claude-sonnet-4-5: 6039 in × $3 + 2 searches × $0.01 = 38,117 µ$; 931 out × $15 = 13,965 µ$.
+    const s = split();
+    costPico(
+      book.resolve('anthropic', 'claude-sonnet-4-5-20250929')!,
+      usage({ inputTokens: 6039, outputTokens: 931, webSearches: 2 }),
+      undefined,
+      s,
+    );
+    expect(s).toEqual({ inputPico: pico('0.038117'), outputPico: pico('0.013965') });
+    const rerank = split();
+    const total = costPico(book.resolve('cohere', 'rerank-v3.5')!, usage({ searchUnits: 3 }), undefined, rerank);
+    expect(rerank).toEqual({ inputPico: total, outputPico: 0 });
+    expect(total).toBeGreaterThan(0);
+  });
+
+  it('halves both sides of a flex call and still adds up to its cost, to the picodollar', () => {
+    // 86 fresh × $2.50 + 1,920 cached × $1.25 = 2,615 µ$ in, 301 out × $10 = 3,010 µ$ out; halved.
+    const u = usage({ inputTokens: 2006, cachedInputTokens: 1920, outputTokens: 301 });
+    const s = split();
+    const total = costPico(book.resolve('openai', 'gpt-4o')!, u, 'flex', s) as number;
+    expect(s.outputPico).toBe(pico('0.00301') / 2);
+    expect(s.inputPico + s.outputPico).toBe(total);
+    expect(total).toBe(pico('0.005625') / 2);
+  });
+
+  it('leaves the split as it was when the cost is unknown', () => {
+    const s = split();
+    expect(costPico(book.resolve('openai', 'gpt-4o')!, usage({ outputTokens: 5 }), undefined, s)).toBeNull();
+    expect(s).toEqual({ inputPico: -1, outputPico: -1 });
   });
 });
 

@@ -136,25 +136,59 @@ return cost + rest * rateFor(outputRate, basis); };`,
 export const TIERED_PROVIDERS: ReadonlySet<string> = new Set(PROVIDER_REGISTRY.filter((p) => p.pricing.flexAtHalf).map((p) => p.id));
 
 /**
+ * Where a call's cost splits, in picodollars: `costPico` fills it when given one (the caller keeps
+ * one object and reads it after each call, so pricing allocates nothing per call). The input side
+ * is every input-side count priced (input, cache reads and writes, audio input) and every fee per
+ * search or per request (search units, web searches); the output side every generated count
+ * (output, reasoning, audio and image output). The two add up to the cost exactly.
+ */
+export interface CostSplit {
+  inputPico: number;
+  outputPico: number;
+}
+
+/**
+ * The output side of the last tokenCost, in picodollars (read right after it; one thread runs
+ * pricing at a time). A field of an object, not a module variable: a double kept in a variable
+ * is boxed anew on every write, an object's double field in place.
+ */
+const last = { outputPico: 0 };
+
+/**
  * The cost of one call in picodollars, or null when it cannot be known: the model bills a kind of
  * usage it has no price for, or the usage itself is unknown. A failed call that reports no usage
  * costs 0 (providers do not bill failed requests). Audio tokens cost their own rates where the
  * model has them (see audioInputCost); a model without audio prices bills them as text. A
  * call served at the `flex` tier (`serviceTier`) costs half, where the provider bills it so.
+ * `split`, when given, receives the cost's input and output sides (see {@link CostSplit}); it is
+ * left as it was when the cost is unknown.
  */
-export function costPico(p: ResolvedPrice, u: BillableUsage, serviceTier?: string): number | null {
+export function costPico(p: ResolvedPrice, u: BillableUsage, serviceTier?: string, split?: CostSplit): number | null {
   let cost = tokenCost(p, u);
   if (cost === null) return null;
-  // Flex: every token at half its standard rate, cache discounts included.
-  if (serviceTier === 'flex' && TIERED_PROVIDERS.has(p.provider)) cost = Math.round(cost / 2);
+  let output = last.outputPico;
+  // Flex: every token at half its standard rate, cache discounts included. The output side is
+  // halved on its own and the input side is what is left, so the two still add up to the cost.
+  if (serviceTier === 'flex' && TIERED_PROVIDERS.has(p.provider)) {
+    cost = Math.round(cost / 2);
+    output = Math.round(output / 2);
+  }
   // Web searches the provider bills per search (whatever the tier); a model with no such price adds nothing for them.
   const searches = u.webSearches ?? 0;
   if (searches > 0 && p.perWebSearch !== undefined) cost += searches * p.perWebSearch;
+  if (split !== undefined) {
+    split.outputPico = output;
+    split.inputPico = cost - output;
+  }
   return cost;
 }
 
-/** The cost of a call's tokens (and search units) at the standard rates; null when unknown. */
+/**
+ * The cost of a call's tokens (and search units) at the standard rates; null when unknown. Its
+ * output side is left in `last.outputPico`.
+ */
 function tokenCost(p: ResolvedPrice, u: BillableUsage): number | null {
+  last.outputPico = 0;
   let input = u.inputTokens;
   const output = u.outputTokens;
   // Embedding and rerank APIs often report only a total, which is all input.
@@ -193,8 +227,11 @@ function tokenCost(p: ResolvedPrice, u: BillableUsage): number | null {
     return null;
   }
   if (output !== null && output > 0) {
-    if (p.output !== undefined) cost += outputCost(p, p.output, u, output, input ?? 0);
-    else if (!bySearch) return null;
+    if (p.output !== undefined) {
+      const out = outputCost(p, p.output, u, output, input ?? 0);
+      cost += out;
+      last.outputPico = out;
+    } else if (!bySearch) return null;
   }
   return cost;
 }

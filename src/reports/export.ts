@@ -67,6 +67,13 @@ interface GroupStats {
   output_tokens: number;
   errors: number;
   unpriced_calls: number;
+  /** The cost's input and output sides, of the calls whose split is known. */
+  input_cost_usd: number;
+  output_cost_usd: number;
+  /** The cost of the calls whose split is unknown (kept before tokenmeter split costs, or given by the caller). */
+  cost_not_split_usd: number;
+  /** Per count, the calls that did not report it: the sums above are of the others, never counting those as 0. */
+  calls_not_reporting: { input_tokens: number; output_tokens: number; total_tokens: number };
 }
 
 function groupStats(t: Totals): GroupStats {
@@ -78,6 +85,14 @@ function groupStats(t: Totals): GroupStats {
     output_tokens: t.outputTokens,
     errors: t.errors,
     unpriced_calls: t.unpricedRequests,
+    input_cost_usd: t.inputCostUsd,
+    output_cost_usd: t.outputCostUsd,
+    cost_not_split_usd: bigPicoToUsd(t.costPicoUsd - t.inputCostPicoUsd - t.outputCostPicoUsd),
+    calls_not_reporting: {
+      input_tokens: t.unknownCounts.inputTokens,
+      output_tokens: t.unknownCounts.outputTokens,
+      total_tokens: t.unknownCounts.totalTokens,
+    },
   };
 }
 
@@ -99,6 +114,9 @@ async function statisticsOf(store: LedgerStore, options: ExportOptions, now: num
     total_calls: t.requests,
     total_tokens: t.totalTokens,
     total_cost_usd: t.costUsd,
+    total_input_cost_usd: t.inputCostUsd,
+    total_output_cost_usd: t.outputCostUsd,
+    cost_not_split_usd: bigPicoToUsd(t.costPicoUsd - t.inputCostPicoUsd - t.outputCostPicoUsd),
     average_tokens_per_call: t.requests === 0 ? 0 : t.totalTokens / t.requests,
     average_cost_per_call: t.requests === 0 ? 0 : bigPicoToUsd(t.costPicoUsd / BigInt(t.requests)),
     unpriced_calls: t.unpricedRequests,

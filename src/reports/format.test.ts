@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { emptyUnknown } from '../ledger/rollup.ts';
 import { bar, duration, formatCostReport, num, percent, shareBar, usd } from './format.ts';
 import type { SessionStats } from './reports.ts';
 
@@ -77,6 +78,11 @@ describe('formatCostReport', () => {
     costUsd: cost,
     costPicoUsd: BigInt(Math.round(cost * 1e12)),
     unpricedRequests: unpriced,
+    inputCostUsd: 0,
+    inputCostPicoUsd: 0n,
+    outputCostUsd: 0,
+    outputCostPicoUsd: 0n,
+    unknownCounts: emptyUnknown(),
     share,
   });
   const stats: SessionStats = {
@@ -90,6 +96,7 @@ describe('formatCostReport', () => {
     avgCostPerCall: 0.375,
     byAgent: [row('researcher', 3, 12000, 1.2, 0.8), row(null, 1, 345, 0.3, 0.2)],
     byModel: [row('gpt-4o', 2, 12000, 1.5, 1), row('house-model', 2, 345, 0, 0, 2)],
+    unknownCounts: emptyUnknown(),
     budget: { limitUsd: 2, usedUsd: 1.5, utilization: 0.75, remainingUsd: 0.5 },
     startedAt: '2026-05-01T10:00:00.000Z',
     endedAt: '2026-05-01T11:02:03.000Z',
@@ -109,6 +116,22 @@ describe('formatCostReport', () => {
     expect(text).toMatch(/\(none\)\s+1\s+345\s+\$0\.3000\s+██ {10}20\.0%/);
     expect(text).toMatch(/house-model\s+2\s+345\s+unpriced\s+0\.0%/);
     expect(text.indexOf('By agent')).toBeLessThan(text.indexOf('By model'));
+  });
+
+  it('never shows an unknown count as 0: ? when no call reported it, ≥ the known sum when some did not', () => {
+    const rerank = {
+      ...row('rerank-v3.5', 1, 0, 0.3, 0.2),
+      unknownCounts: { ...emptyUnknown(), inputTokens: 1, outputTokens: 1, totalTokens: 1 },
+    };
+    const text = formatCostReport({
+      ...stats,
+      byModel: [row('gpt-4o', 3, 12345, 1.2, 0.8), rerank],
+      unknownCounts: { ...emptyUnknown(), inputTokens: 1, outputTokens: 2, totalTokens: 2 },
+    });
+    expect(text).toMatch(/Tokens\s+≥12,345 \(≥9,000 input, ≥3,345 output\)/);
+    expect(text).toMatch(/rerank-v3\.5\s+1\s+\?\s+\$0\.3000/);
+    expect(text).toContain('? : no call reported the count');
+    expect(formatCostReport(stats)).not.toContain('? : no call');
   });
 
   it('says when the budget is exceeded, leaves it out when there is none, and reports no calls', () => {

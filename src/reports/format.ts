@@ -33,6 +33,15 @@ export function num(value: number, decimals = 0): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: decimals });
 }
 
+/**
+ * A summed count as text: `?` when none of the `requests` reported it, `≥1,234` when `unknown` of
+ * them did not (the sum is of those that did), else the sum. An unknown count is never shown as 0.
+ */
+export function countText(sum: number, unknown: number, requests: number): string {
+  if (unknown <= 0) return num(sum);
+  return unknown >= requests ? '?' : `≥${num(sum)}`;
+}
+
 /** A duration: `450ms`, `12.3s`, `4m 05s`, `1h 02m 03s`. */
 export function duration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -59,7 +68,7 @@ function shares(title: string, rows: readonly BreakdownRow[], byCost: boolean): 
   const body = rows.map((r) => [
     `  ${r.key ?? '(none)'}`,
     num(r.requests),
-    num(r.totalTokens),
+    countText(r.totalTokens, r.unknownCounts.totalTokens, r.requests),
     r.unpricedRequests === r.requests ? 'unpriced' : usd(r.costUsd),
     shareBar(r.share),
   ]);
@@ -74,10 +83,14 @@ export function formatCostReport(stats: SessionStats): string {
   if (stats.calls === 0) return 'Cost report: no calls recorded.';
   const when = stats.startedAt === null ? '' : `, ${stats.startedAt} to ${stats.endedAt}`;
   const lines = [`Cost report${when}`];
+  const u = stats.unknownCounts;
   const facts: string[][] = [
     ['Duration', duration(stats.durationMs)],
     ['Calls', `${num(stats.calls)}${stats.errors > 0 ? ` (${num(stats.errors)} failed)` : ''}`],
-    ['Tokens', `${num(stats.totalTokens)} (${num(stats.inputTokens)} input, ${num(stats.outputTokens)} output)`],
+    [
+      'Tokens',
+      `${countText(stats.totalTokens, u.totalTokens, stats.calls)} (${countText(stats.inputTokens, u.inputTokens, stats.calls)} input, ${countText(stats.outputTokens, u.outputTokens, stats.calls)} output)`,
+    ],
     ['Cost', usd(stats.costUsd)],
     ['Per call', `${num(stats.avgTokensPerCall, 1)} tokens, ${usd(stats.avgCostPerCall)}`],
   ];
@@ -89,6 +102,9 @@ export function formatCostReport(stats: SessionStats): string {
     ]);
   }
   lines.push(...columns(facts));
+  if (u.inputTokens > 0 || u.outputTokens > 0 || u.totalTokens > 0) {
+    lines.push('', '? : no call reported the count; ≥ : the sum of the calls that did (an unknown count is never taken for 0).');
+  }
   const byCost = stats.costUsd > 0;
   lines.push(...shares('By agent', stats.byAgent, byCost), ...shares('By model', stats.byModel, byCost));
   return lines.join('\n');

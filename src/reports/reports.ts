@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.ts';
-import { addTotals, bigPicoToUsd, emptyTotals } from '../ledger/rollup.ts';
-import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals } from '../ledger/types.ts';
+import { addTotals, bigPicoToUsd, emptyTotals, UNKNOWN_KEYS } from '../ledger/rollup.ts';
+import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, Totals, UnknownCounts } from '../ledger/types.ts';
 import { DAY_MS, HOUR_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetStatus } from './budget-status.ts';
@@ -62,6 +62,8 @@ export interface SessionStats {
   avgCostPerCall: number;
   byAgent: BreakdownRow[];
   byModel: BreakdownRow[];
+  /** Per count, the calls that did not report it (the sums above are of the others). */
+  unknownCounts: UnknownCounts;
   budget: { limitUsd: number; usedUsd: number; utilization: number; remainingUsd: number } | null;
   startedAt: string | null;
   endedAt: string | null;
@@ -200,6 +202,7 @@ export async function sessionStats(store: LedgerStore, q: ReportQuery & { budget
     avgCostPerCall: t.requests === 0 ? 0 : t.costUsd / t.requests,
     byAgent: a.rows,
     byModel: breakdown(models, 'model').rows,
+    unknownCounts: t.unknownCounts,
     budget,
     startedAt: span === null ? null : new Date(span.first).toISOString(),
     endedAt: span === null ? null : new Date(span.last).toISOString(),
@@ -293,6 +296,11 @@ function subtractTotals(a: Totals, b: Totals): void {
   a.costPicoUsd -= b.costPicoUsd;
   a.costUsd = bigPicoToUsd(a.costPicoUsd);
   a.unpricedRequests -= b.unpricedRequests;
+  a.inputCostPicoUsd -= b.inputCostPicoUsd;
+  a.inputCostUsd = bigPicoToUsd(a.inputCostPicoUsd);
+  a.outputCostPicoUsd -= b.outputCostPicoUsd;
+  a.outputCostUsd = bigPicoToUsd(a.outputCostPicoUsd);
+  for (const k of UNKNOWN_KEYS) a.unknownCounts[k] -= b.unknownCounts[k];
 }
 
 /** The dimensions an {@link Overview} breaks its range down by. */

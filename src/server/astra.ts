@@ -46,6 +46,14 @@ export const tokenUsageRecord = z
     input_tokens: z.number().int().nullable().describe('null when the provider did not report it'),
     output_tokens: z.number().int().nullable(),
     total_tokens: z.number().int().nullable(),
+    input_cost: z
+      .number()
+      .nullable()
+      .describe('USD: the input side of the cost (input, cached and cache-write tokens, per-search fees); null when the split is unknown'),
+    output_cost: z
+      .number()
+      .nullable()
+      .describe('USD: the output side of the cost (output and reasoning tokens); null when the split is unknown'),
     total_cost: z.number().nullable().describe('USD; null when the model has no known price'),
   })
   .strict();
@@ -100,6 +108,8 @@ export function astraRecord(r: UsageRecord & { id?: number }): TokenUsageRecord 
     input_tokens: r.inputTokens,
     output_tokens: r.outputTokens,
     total_tokens: r.totalTokens,
+    input_cost: r.inputCostUsd ?? null,
+    output_cost: r.outputCostUsd ?? null,
     total_cost: r.costUsd,
   };
 }

@@ -38,6 +38,20 @@ export const totals = z.looseObject({
   costUsd: n.describe('Known cost in USD; unpriced calls add nothing'),
   costPicoUsd: z.union([z.string(), int]).describe('The same cost in picodollars (1e-12 USD), exact'),
   unpricedRequests: int,
+  inputCostUsd: n.describe('Of the known cost, the input side (input-side tokens, per-search fees), over the records whose split is known'),
+  inputCostPicoUsd: z.union([z.string(), int]),
+  outputCostUsd: n.describe('Of the known cost, the output side (generated tokens); the cost less both sides has no split'),
+  outputCostPicoUsd: z.union([z.string(), int]),
+  unknownCounts: z
+    .looseObject({
+      inputTokens: int,
+      outputTokens: int,
+      cachedInputTokens: int,
+      cacheWriteTokens: int,
+      reasoningTokens: int,
+      totalTokens: int,
+    })
+    .describe('Per count, the records that did not report it: the sums are of the others (never counting those as 0)'),
 });
 
 export const period = z.looseObject({ since: iso.nullable().describe('null: from the first record'), until: iso });
@@ -98,6 +112,10 @@ export const usageRecordAnswer = z.looseObject({
   totalTokens: int.nullable(),
   costUsd: n.nullable().describe('null when the model has no known price'),
   costPicoUsd: int.nullable(),
+  inputCostUsd: n
+    .nullable()
+    .describe('The input side of the cost; null when the split is unknown (no price, a cost the caller gave, an old record)'),
+  outputCostUsd: n.nullable().describe('The output side of the cost; null when the split is unknown'),
   apiKeyId: z.string().nullable(),
   userId: z.string().nullable(),
   threadId: z.string().nullable(),

@@ -46,6 +46,13 @@ export const USAGE_FIELDS: { [K in keyof Required<UsageInput>]: z.ZodType } = {
     z.ZodNullable<z.ZodNumber>
   >),
   costUsd: z.number().min(0).max(MAX_COST_USD_PER_CALL).nullable().describe("The call's cost in USD when known; wins over the price table"),
+  inputCostUsd: z
+    .number()
+    .min(0)
+    .max(MAX_COST_USD_PER_CALL)
+    .nullable()
+    .describe('The input side of the cost when the caller knows the split; with outputCostUsd, adding up to costUsd'),
+  outputCostUsd: z.number().min(0).max(MAX_COST_USD_PER_CALL).nullable().describe('The output side of the cost, with inputCostUsd'),
   apiKey: z.string().nullable().describe('The API key used: never stored, only a short id derived from it'),
   apiKeyId: label('A key id the caller already has (used when apiKey is not given)'),
   userId: label('The user'),
@@ -90,8 +97,17 @@ export const usageRecordSchema = z
     ),
   )
   .refine((r) => ![...SNAKE_BY_FIELD].some(([field, snake]) => r[field] !== undefined && r[snake] !== undefined), 'a field given twice')
+  .refine((r) => {
+    // The cost's split comes whole, and adds up to the cost when both are given (in picodollars, as validation checks).
+    const of = (field: string): number | null => (r[field] ?? r[SNAKE_BY_FIELD.get(field) ?? field] ?? null) as number | null;
+    const [input, output, cost] = [of('inputCostUsd'), of('outputCostUsd'), of('costUsd')];
+    if (input === null && output === null) return true;
+    if (input === null || output === null) return false;
+    const sum = Math.round(input * 1e12) + Math.round(output * 1e12);
+    return cost === null ? sum <= MAX_COST_USD_PER_CALL * 1e12 : Math.abs(sum - Math.round(cost * 1e12)) <= 1;
+  }, 'inputCostUsd and outputCostUsd come together and add up to costUsd')
   .describe(
-    `A call. provider and model are required; a field is given by one of its names, not both. Parts are no more than their whole: ${PART_RULES.map((r) => `${r.plus === undefined ? '' : `${r.plus} + `}${r.part} ≤ ${r.of}`).join(', ')}.`,
+    `A call. provider and model are required; a field is given by one of its names, not both. inputCostUsd and outputCostUsd come together, adding up to costUsd. Parts are no more than their whole: ${PART_RULES.map((r) => `${r.plus === undefined ? '' : `${r.plus} + `}${r.part} ≤ ${r.of}`).join(', ')}.`,
   );
 
 /** `POST /v1/usage`'s body: one record or an array of them. */

@@ -23,6 +23,8 @@ export function rec(over: Partial<UsageRecord> = {}): UsageRecord {
     totalTokens: 1500,
     costUsd: 0.00725,
     costPicoUsd: 7_250_000_000,
+    inputCostUsd: 0.00225,
+    outputCostUsd: 0.005,
     apiKeyId: 'wxyz-0f4a5b3d',
     userId: 'u1',
     threadId: 't1',
@@ -53,6 +55,9 @@ export function randomRecords(n: number, seed: number, start: number, spanMs: nu
     const input = Math.floor(r() * 5000);
     const output = r() < 0.1 ? null : Math.floor(r() * 2000);
     const priced = r() > 0.05;
+    const cost = priced ? Math.floor(r() * 1e10) : null;
+    // Four in five priced records split their cost (the output side a share of it), the rest not (as rows from before the split).
+    const outputPico = cost === null || i % 5 === 0 ? null : Math.floor((cost * ((i * 37) % 100)) / 100);
     out.push(
       rec({
         timestamp: start + Math.floor(r() * spanMs),
@@ -64,8 +69,10 @@ export function randomRecords(n: number, seed: number, start: number, spanMs: nu
         outputTokens: output,
         cachedInputTokens: Math.floor(input * r() * 0.5),
         totalTokens: input + (output ?? 0),
-        costPicoUsd: priced ? Math.floor(r() * 1e10) : null,
+        costPicoUsd: cost,
         costUsd: null,
+        inputCostUsd: outputPico === null ? null : ((cost as number) - outputPico) / 1e12,
+        outputCostUsd: outputPico === null ? null : outputPico / 1e12,
         apiKeyId: pick([null, 'k1-aaaa', 'k2-bbbb']),
         userId: pick([null, 'u1', 'u2', 'u3']),
         threadId: pick([null, 't1', 't2', 't3', 't4']),
@@ -82,7 +89,17 @@ export function randomRecords(n: number, seed: number, start: number, spanMs: nu
 export function expected(records: UsageRecord[], f: LedgerFilter, by: Dimension[]) {
   const groups = new Map<
     string,
-    { requests: number; inputTokens: number; outputTokens: number; costPicoUsd: bigint; unpricedRequests: number; errors: number }
+    {
+      requests: number;
+      inputTokens: number;
+      outputTokens: number;
+      costPicoUsd: bigint;
+      unpricedRequests: number;
+      errors: number;
+      inputCostPicoUsd: bigint;
+      outputCostPicoUsd: bigint;
+      outputUnknown: number;
+    }
   >();
   for (const r of records) {
     if (f.since !== undefined && r.timestamp < f.since) continue;
@@ -100,12 +117,28 @@ export function expected(records: UsageRecord[], f: LedgerFilter, by: Dimension[
             : r[d],
       ),
     );
-    const g = groups.get(k) ?? { requests: 0, inputTokens: 0, outputTokens: 0, costPicoUsd: 0n, unpricedRequests: 0, errors: 0 };
+    const g = groups.get(k) ?? {
+      requests: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      costPicoUsd: 0n,
+      unpricedRequests: 0,
+      errors: 0,
+      inputCostPicoUsd: 0n,
+      outputCostPicoUsd: 0n,
+      outputUnknown: 0,
+    };
     g.requests++;
     g.inputTokens += r.inputTokens ?? 0;
     g.outputTokens += r.outputTokens ?? 0;
+    if (r.outputTokens === null) g.outputUnknown++;
     if (r.costPicoUsd === null) g.unpricedRequests++;
     else g.costPicoUsd += BigInt(r.costPicoUsd);
+    if (r.costPicoUsd !== null && r.outputCostUsd !== null) {
+      const out = Math.round(r.outputCostUsd * 1e12);
+      g.outputCostPicoUsd += BigInt(out);
+      g.inputCostPicoUsd += BigInt(r.costPicoUsd - out);
+    }
     if (r.error) g.errors++;
     groups.set(k, g);
   }

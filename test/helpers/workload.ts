@@ -26,6 +26,8 @@ export function* workload(n: number, start: number, stepMs = 2_592): Generator<U
       totalTokens: input + output,
       costUsd: null,
       costPicoUsd: (input - cached) * 2_500_000 + cached * 1_250_000 + output * 10_000_000,
+      inputCostUsd: ((input - cached) * 2_500_000 + cached * 1_250_000) / 1e12,
+      outputCostUsd: (output * 10_000_000) / 1e12,
       apiKeyId: i % 5 === 0 ? 'k2-bbbb-1a2b3c4d' : 'k1-aaaa-0f4a5b3d',
       userId: `user-${i % 200}`,
       threadId: `thread-${Math.floor(i / 8)}`,
