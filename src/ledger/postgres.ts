@@ -143,8 +143,9 @@ const n = (v: unknown): number | null => (v === null || v === undefined ? null :
  * statement, so one transaction and one round trip (WRITE_SQL): the rows from unnest() of binary
  * arrays, the rollups as upserts sorted by key (so that two instances updating the same buckets
  * take their locks in the same order and do not deadlock). Everything is asynchronous: there is no
- * `writeSync` or `aggregateSync` (budgets seed asynchronously, and records queued at process exit are
- * written by `close()`, not on exit).
+ * `writeSync` or `aggregateSync` (budgets seed asynchronously; records still queued are written by
+ * `close()`, when the event loop runs out of work, or before SIGINT/SIGTERM end the process, and
+ * reported lost if `process.exit()` comes first: see LedgerWriter).
  */
 export class PostgresStore implements LedgerStore {
   readonly kind = 'postgres';
@@ -168,6 +169,8 @@ export class PostgresStore implements LedgerStore {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       types: types(driver),
       application_name: 'tokenmeter',
+      // Idle connections do not keep the application alive (a write under way does).
+      allowExitOnIdle: true,
     });
     // An idle connection cut by a restart emits here; the next query reports (and retries) it.
     this.#pool.on('error', () => {});
