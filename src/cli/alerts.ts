@@ -59,7 +59,10 @@ const RECEIVED_LIMIT = 50;
 
 /** Alertmanager's alerts from the ledger: firing first, then the newest notified. */
 export async function receivedAlertsOf(dir: string | undefined | LedgerWhere, days: number, now = Date.now()): Promise<CliReceivedAlert[]> {
-  const alerts = await withLedger(dir, async (l) => l.store.receivedAlerts?.({ since: now - days * DAY_MS, limit: RECEIVED_LIMIT }) ?? []);
+  const alerts = await withLedger(
+    dir,
+    async (l) => (await l.store.receivedAlerts?.({ since: now - days * DAY_MS, limit: RECEIVED_LIMIT })) ?? [],
+  );
   return alerts
     .sort((a, b) => Number(b.status === 'firing') - Number(a.status === 'firing'))
     .map((a) => ({

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import type Pg from 'pg';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './notifications.ts';
+import { keepNotificationPg, receivedAlertsPg } from './notifications-pg.ts';
 import { binaryArray } from './pg-binary.ts';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, PG_VIEW_COLUMNS, usageRecordsViewPg } from './postgres-schema.ts';
 import { rareCounts, rareJson } from './rare.ts';
@@ -661,6 +663,26 @@ export class PostgresStore implements LedgerStore {
     } finally {
       client.release();
     }
+  }
+
+  /** Keeps a notification Alertmanager sent, in one transaction (notifications-pg.ts). */
+  async keepNotification(n: AlertmanagerNotification, receivedAt = Date.now()): Promise<KeptNotification> {
+    await this.#migrated();
+    const client = await this.#pool.connect().catch((cause: unknown) => {
+      throw this.#error('cannot keep an Alertmanager notification', cause);
+    });
+    try {
+      return await keepNotificationPg(client, n, receivedAt);
+    } catch (cause) {
+      throw this.#error('cannot keep an Alertmanager notification', cause);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The alerts Alertmanager sent, newest notified first. */
+  receivedAlerts(q: ReceivedAlertQuery = {}): Promise<ReceivedAlert[]> {
+    return receivedAlertsPg((sql, params) => this.#query(sql, params), q);
   }
 
   async close(): Promise<void> {

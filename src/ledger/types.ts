@@ -101,9 +101,9 @@ export interface LedgerStore {
   /** The first and last record's timestamps; null when there is none. */
   span(filter?: LedgerFilter): Promise<{ first: number; last: number } | null>;
   /** Keeps a notification Alertmanager posted to `/v1/alertmanager`; undefined for stores that cannot. */
-  keepNotification?: ((n: AlertmanagerNotification, receivedAt?: number) => KeptNotification) | undefined;
+  keepNotification?: ((n: AlertmanagerNotification, receivedAt?: number) => KeptNotification | Promise<KeptNotification>) | undefined;
   /** The alerts of those notifications, newest notified first; undefined for stores that keep none. */
-  receivedAlerts?: ((q?: ReceivedAlertQuery) => ReceivedAlert[]) | undefined;
+  receivedAlerts?: ((q?: ReceivedAlertQuery) => ReceivedAlert[] | Promise<ReceivedAlert[]>) | undefined;
   /** Deletes every record (and rollup bucket) before `cutoff`, returning how many records went. */
   deleteBefore(cutoff: number): Promise<number>;
   close(): Promise<void>;
