@@ -351,9 +351,13 @@ export class LedgerWriter {
     if (n === 0 || this.#closed) return;
     this.#dropped += n;
     this.#pending = [];
+    const sync = this.#file !== undefined || this.#store?.writeSync !== undefined;
+    const where = this.#file?.path ?? this.#store?.location ?? '';
     this.#hooks.onError(
-      `the process exited with ${n} records not written to the ledger ${this.#store?.location ?? ''} (${this.#inflight === undefined ? 'queued' : 'a batch in flight among them, which may have landed'}): it writes asynchronously, so exit through await monitor.close(), or let the event loop end, rather than process.exit()`,
-      new LedgerError(this.#store?.location ?? '', this.#lastError ?? 'records not written at exit'),
+      sync
+        ? `the process exited with ${n} records not written to the ledger ${where}: ${this.#lastError ?? 'it could not be written'}`
+        : `the process exited with ${n} records not written to the ledger ${where} (${this.#inflight === undefined ? 'queued' : 'a batch in flight among them, which may have landed'}): it writes asynchronously, so exit through await monitor.close(), or let the event loop end, rather than process.exit()`,
+      new LedgerError(where, this.#lastError ?? 'records not written at exit'),
     );
   }
 
