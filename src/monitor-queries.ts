@@ -137,8 +137,8 @@ export class LedgerQueries {
   }
 
   /** Keeps a notification Alertmanager sent (`POST /v1/alertmanager`) in the ledger, its alerts by fingerprint and start. */
-  keepAlertmanagerNotification(n: AlertmanagerNotification): KeptNotification {
-    const kept = this.#storeFor('keepNotification')(n);
+  async keepAlertmanagerNotification(n: AlertmanagerNotification): Promise<KeptNotification> {
+    const kept = await this.#storeFor('keepNotification')(n);
     if (kept.alerts < n.alerts.length) {
       // Past the per-request bound: counted (tokenmeter_internal_errors_total{component="alertmanager"}) and logged, not silent.
       this.#src.truncated(
@@ -149,8 +149,8 @@ export class LedgerQueries {
   }
 
   /** The alerts Alertmanager sent, newest notified first (default limit 100). */
-  alertmanagerAlerts(q: ReceivedAlertQuery = {}): ReceivedAlert[] {
-    return this.#storeFor('receivedAlerts')(q);
+  async alertmanagerAlerts(q: ReceivedAlertQuery = {}): Promise<ReceivedAlert[]> {
+    return await this.#storeFor('receivedAlerts')(q);
   }
 
   /** The store's `what`, bound; a LedgerError when this ledger cannot do it. */

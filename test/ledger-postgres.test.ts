@@ -12,6 +12,7 @@ import { expected, randomRecords } from './helpers/ledger-records.ts';
 import { type PostgresServer, startPostgres } from './helpers/postgres.ts';
 
 const CHILD = join(import.meta.dirname, 'helpers', 'pg-child.ts');
+const EXIT_CHILD = join(import.meta.dirname, 'helpers', 'pg-exit-child.ts');
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
 
 /** Runs the CLI as a child process. */
@@ -69,6 +70,47 @@ async function countBy(url: string): Promise<Record<string, number>> {
     await client.end();
   }
 }
+
+/** Records in the database at `url` (0 when the ledger was never created). */
+async function recordCount(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const t = await client.query("SELECT to_regclass('records') AS t");
+    if (t.rows[0].t === null) return 0;
+    return Number((await client.query('SELECT COUNT(*) AS n FROM records')).rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('PostgreSQL ledger at process exit', () => {
+  it('writes what is queued when the app ends without closing the monitor (the event loop runs out)', async () => {
+    const url = await server.database();
+    const r = spawnSync(process.execPath, [EXIT_CHILD, url, '2500', 'end'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(await recordCount(url)).toBe(2500);
+  });
+
+  it('writes what is queued before SIGTERM ends the process', async () => {
+    const url = await server.database();
+    const c = spawn(process.execPath, [EXIT_CHILD, url, '2500', 'signal'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => c.stdout.on('data', (d: Buffer) => String(d).includes('ready') && resolve()));
+    const exited = new Promise<string | null>((resolve) => c.once('exit', (_code, signal) => resolve(signal)));
+    c.kill('SIGTERM');
+    expect(await exited).toBe('SIGTERM');
+    expect(await recordCount(url)).toBe(2500);
+  });
+
+  it('says how many records process.exit() lost, rather than losing them silently', async () => {
+    const url = await server.database();
+    const r = spawnSync(process.execPath, [EXIT_CHILD, url, '300', 'exit'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/exited with 300 records not written to the ledger postgres:.*monitor\.close\(\)/);
+    expect(await recordCount(url)).toBe(0);
+  });
+});
 
 describe('PostgreSQL ledger', () => {
   it('keeps every record of four processes writing 25,000 each into one database at once, rollups included', async () => {

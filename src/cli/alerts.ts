@@ -52,7 +52,7 @@ export async function receivedAlertsOf(
   now = Date.now(),
   since = now - days * DAY_MS,
 ): Promise<CliReceivedAlert[]> {
-  const alerts = await withLedger(dir, async (l) => l.store.receivedAlerts?.({ since, limit: RECEIVED_LIMIT }) ?? []);
+  const alerts = await withLedger(dir, async (l) => (await l.store.receivedAlerts?.({ since, limit: RECEIVED_LIMIT })) ?? []);
   return alerts
     .sort((a, b) => Number(b.status === 'firing') - Number(a.status === 'firing'))
     .map((a) => ({

@@ -195,25 +195,40 @@ export function receivedAlerts(db: Db, q: ReceivedAlertQuery = {}): ReceivedAler
        ORDER BY last_received_at DESC, starts_at DESC LIMIT ?`,
     )
     .all(...params, q.limit ?? 100) as AlertRow[];
-  return rows.map((r) => {
-    const labels = JSON.parse(r.labels) as Record<string, string>;
-    const annotations = JSON.parse(r.annotations) as Record<string, string>;
-    return {
-      fingerprint: r.fingerprint,
-      status: r.status,
-      alertname: labels.alertname ?? null,
-      severity: labels.severity ?? null,
-      summary: annotations.summary ?? null,
-      labels,
-      annotations,
-      startsAt: iso(r.starts_at),
-      endsAt: r.ends_at === null ? null : iso(r.ends_at),
-      generatorURL: r.generator_url,
-      receiver: r.receiver,
-      groupKey: r.group_key,
-      firstReceivedAt: iso(r.first_received_at),
-      lastReceivedAt: iso(r.last_received_at),
-      notifications: r.notifications,
-    };
-  });
+  return rows.map(toReceivedAlert);
+}
+
+/**
+ * A row of `alertmanager_alerts` as the API answers it, from either store: SQLite's label sets are
+ * JSON text and its numbers numbers; PostgreSQL's `json` columns arrive parsed, its bigints as
+ * BigInt.
+ */
+export function toReceivedAlert(
+  r: {
+    [K in keyof AlertRow]: AlertRow[K] extends string
+      ? AlertRow[K] | object
+      : AlertRow[K] extends number
+        ? number | bigint
+        : number | bigint | null;
+  },
+): ReceivedAlert {
+  const labels = (typeof r.labels === 'string' ? JSON.parse(r.labels) : r.labels) as Record<string, string>;
+  const annotations = (typeof r.annotations === 'string' ? JSON.parse(r.annotations) : r.annotations) as Record<string, string>;
+  return {
+    fingerprint: r.fingerprint as string,
+    status: r.status as ReceivedAlert['status'],
+    alertname: labels.alertname ?? null,
+    severity: labels.severity ?? null,
+    summary: annotations.summary ?? null,
+    labels,
+    annotations,
+    startsAt: iso(Number(r.starts_at)),
+    endsAt: r.ends_at === null ? null : iso(Number(r.ends_at)),
+    generatorURL: r.generator_url as string,
+    receiver: r.receiver as string,
+    groupKey: r.group_key as string,
+    firstReceivedAt: iso(Number(r.first_received_at)),
+    lastReceivedAt: iso(Number(r.last_received_at)),
+    notifications: Number(r.notifications),
+  };
 }

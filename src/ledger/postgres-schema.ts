@@ -222,6 +222,43 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX budget_alerts_at ON budget_alerts (at);
   `,
+  // Alertmanager's notifications (SQLite's schema 5, notifications.ts and notifications-pg.ts): each
+  // webhook request, and each alert once by (fingerprint, starts_at), updated by the notifications
+  // that repeat or resolve it. Times are epoch ms. Label sets are `json`, not `jsonb`: kept as sent,
+  // their keys in Alertmanager's order, as SQLite answers them. Self-contained (nothing above
+  // depends on it, it depends on nothing above), so it stays valid in any order after them.
+  `
+  CREATE TABLE alertmanager_notifications (
+    id bigserial PRIMARY KEY,
+    received_at bigint NOT NULL,
+    receiver text NOT NULL,
+    status text NOT NULL,
+    group_key text NOT NULL,
+    group_labels json NOT NULL,
+    common_labels json NOT NULL,
+    common_annotations json NOT NULL,
+    external_url text NOT NULL,
+    alerts integer NOT NULL,
+    truncated_alerts bigint NOT NULL
+  );
+  CREATE TABLE alertmanager_alerts (
+    fingerprint text NOT NULL,
+    starts_at bigint NOT NULL,
+    status text NOT NULL,
+    ends_at bigint,
+    labels json NOT NULL,
+    annotations json NOT NULL,
+    generator_url text NOT NULL,
+    receiver text NOT NULL,
+    group_key text NOT NULL,
+    first_received_at bigint NOT NULL,
+    last_received_at bigint NOT NULL,
+    notifications bigint NOT NULL,
+    last_notification bigint NOT NULL,
+    PRIMARY KEY (fingerprint, starts_at)
+  );
+  CREATE INDEX alertmanager_alerts_received ON alertmanager_alerts (last_received_at);
+  `,
 ];
 
 /** A record field as the PostgreSQL view reads it from `records`. */

@@ -13,6 +13,9 @@ import {
   budgetAlertWhere,
   type StoredBudgetAlert,
 } from './budget-alerts.ts';
+import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './notifications.ts';
+import { keepNotificationPg, receivedAlertsPg } from './notifications-pg.ts';
+import { binaryArray } from './pg-binary.ts';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, PG_VIEW_COLUMNS, usageRecordsViewPg } from './postgres-schema.ts';
 import { rareCounts, rareJson } from './rare.ts';
 import {
@@ -80,16 +83,39 @@ const INSERT_COLUMNS = [
   ['output_cost_pico', 'bigint'],
 ] as const;
 
+/** The rollups a write adds to: their key columns in primary-key order, and which of those are times (integers; the rest text). */
+const ROLLUP_TABLES = [
+  { table: 'rollup_hour', keys: ['hour', 'provider', 'service_type', 'model', 'operation', 'agent', 'api_key_id'], times: [0] },
+  { table: 'rollup_user_day', keys: ['user_id', 'day', 'provider', 'service_type', 'model', 'agent'], times: [1] },
+  { table: 'rollup_user_hour', keys: ['hour', 'user_id', 'provider', 'service_type', 'model', 'agent'], times: [0] },
+] as const;
+
 /**
- * One statement for any batch: each column as one array parameter, the rows from unnest(). A
- * multi-row VALUES list binds rows × 29 parameters (at most 65,535: about 2,200 rows a statement)
- * and is parsed anew for each batch size; this stays one prepared statement (bench/postgres.ts
- * measures it beside plain multi-row inserts).
+ * A batch in one statement, so one round trip and one implicit transaction: the rows, the three
+ * rollup upserts and the batch's token, as data-modifying CTEs. Each column goes as one binary
+ * array parameter (pg-binary.ts) and the rows come from unnest(): a multi-row VALUES list binds
+ * rows × 23 parameters (at most 65,535: about 2,800 rows a statement) and is parsed anew for each
+ * batch size; this stays one prepared statement whatever the batch (bench/postgres.ts measures it
+ * beside plain multi-row inserts). The rollup rows are summed per bucket key in JS first, so each
+ * upsert touches a bucket once, and sorted by key: every instance runs the same statement and
+ * takes its row locks in the same order, table after table, so two writers wait, never deadlock.
  */
-const INSERT_SQL = `INSERT INTO records (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
-  SELECT ${INSERT_COLUMNS.map(([c, t]) => (t === 'jsonb' ? `${c}::jsonb` : c)).join(', ')}
-  FROM unnest(${INSERT_COLUMNS.map(([, t], i) => `$${i + 1}::${t === 'jsonb' ? 'text' : t}[]`).join(', ')})
-  AS u(${INSERT_COLUMNS.map(([c]) => c).join(', ')})`;
+const WRITE_SQL = (() => {
+  let p = 0;
+  const param = (t: string) => `$${++p}::${t}[]`;
+  const records = `INSERT INTO records (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
+    SELECT ${INSERT_COLUMNS.map(([c, t]) => (t === 'jsonb' ? `${c}::jsonb` : c)).join(', ')}
+    FROM unnest(${INSERT_COLUMNS.map(([, t]) => param(t === 'jsonb' ? 'text' : t)).join(', ')})
+    AS u(${INSERT_COLUMNS.map(([c]) => c).join(', ')})`;
+  const rollups = ROLLUP_TABLES.map(({ table, keys, times }) => {
+    const cols = [...keys, ...ROLLUP_SUM_COLUMNS];
+    const types = cols.map((_c, i) => (i < keys.length ? ((times as readonly number[]).includes(i) ? 'integer' : 'text') : 'bigint'));
+    return `${table} AS (INSERT INTO ${table} (${cols.join(', ')}) SELECT * FROM unnest(${types.map(param).join(', ')})
+      ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${ROLLUP_SUM_COLUMNS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ')})`;
+  });
+  return `WITH records AS (${records}), ${rollups.join(', ')}
+    INSERT INTO tokenmeter_batches (token, written_at) VALUES ($${++p}::uuid, $${++p}::bigint)`;
+})();
 
 /** A record's cost's output side in picodollars, as the ledger keeps it; null when its split is unknown. */
 function outputPico(r: UsageRecord): number | null {
@@ -139,10 +165,12 @@ const n = (v: unknown): number | null => (v === null || v === undefined ? null :
 /**
  * The ledger in PostgreSQL (`pg`, loaded only when used), for many instances writing one database:
  * the same records, rollups, queries and retention as the SQLite store. Each batch is one
- * transaction: the rows in one INSERT … SELECT FROM unnest(), the rollups as upserts sorted by
- * key (so that two instances updating the same buckets take their locks in the same order and do
- * not deadlock). Everything is asynchronous: there is no `writeSync` or `aggregateSync` (budgets
- * seed asynchronously, and records queued at process exit are written by `close()`, not on exit).
+ * statement, so one transaction and one round trip (WRITE_SQL): the rows from unnest() of binary
+ * arrays, the rollups as upserts sorted by key (so that two instances updating the same buckets
+ * take their locks in the same order and do not deadlock). Everything is asynchronous: there is no
+ * `writeSync` or `aggregateSync` (budgets seed asynchronously; records still queued are written by
+ * `close()`, when the event loop runs out of work, or before SIGINT/SIGTERM end the process, and
+ * reported lost if `process.exit()` comes first: see LedgerWriter).
  */
 export class PostgresStore implements LedgerStore {
   readonly kind = 'postgres';
@@ -166,6 +194,8 @@ export class PostgresStore implements LedgerStore {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       types: types(driver),
       application_name: 'tokenmeter',
+      // Idle connections do not keep the application alive (a write under way does).
+      allowExitOnIdle: true,
     });
     // An idle connection cut by a restart emits here; the next query reports (and retries) it.
     this.#pool.on('error', () => {});
@@ -286,17 +316,19 @@ export class PostgresStore implements LedgerStore {
           return;
         }
       }
-      const columns = this.#columns(rows);
-      await client.query('BEGIN');
-      await client.query({ name: 'tokenmeter_insert', text: INSERT_SQL, values: columns });
-      await this.#rollups(client, rows);
-      await also?.(client);
-      await client.query('INSERT INTO tokenmeter_batches (token, written_at) VALUES ($1, $2)', [token, Date.now()]);
-      committing = true;
-      await client.query('COMMIT');
+      const values = [...this.#columns(rows), ...this.#rollups(rows), token, Date.now()];
+      // Without more to write in the same transaction, the statement is its own transaction.
+      if (also !== undefined) await client.query('BEGIN');
+      else committing = true;
+      await client.query({ name: 'tokenmeter_write', text: WRITE_SQL, values });
+      if (also !== undefined) {
+        await also(client);
+        committing = true;
+        await client.query('COMMIT');
+      }
     } catch (cause) {
       if (committing && connectionLost(cause)) this.#uncertain = { token, records: new Set(rows) };
-      else await client.query('ROLLBACK').catch(() => {});
+      else if (also !== undefined) await client.query('ROLLBACK').catch(() => {});
       client.release(connectionLost(cause) ? (cause as Error) : undefined);
       throw this.#error(`cannot write ${rows.length} records`, cause);
     }
@@ -342,8 +374,8 @@ export class PostgresStore implements LedgerStore {
     );
   }
 
-  /** The batch as one array per column. */
-  #columns(batch: readonly UsageRecord[]): unknown[][] {
+  /** The batch as one binary array per column. */
+  #columns(batch: readonly UsageRecord[]): Buffer[] {
     const cols: unknown[][] = INSERT_COLUMNS.map(() => new Array(batch.length));
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i] as UsageRecord;
@@ -375,11 +407,14 @@ export class PostgresStore implements LedgerStore {
       ];
       for (let c = 0; c < v.length; c++) (cols[c] as unknown[])[i] = v[c] ?? null;
     }
-    return cols;
+    return cols.map((col, c) => {
+      const type = (INSERT_COLUMNS[c] as (typeof INSERT_COLUMNS)[number])[1];
+      return binaryArray(type === 'jsonb' ? 'text' : type, col);
+    });
   }
 
-  /** Adds the batch's sums to the three rollups, one upsert each, buckets in key order. */
-  async #rollups(client: Pg.PoolClient, batch: readonly UsageRecord[]): Promise<void> {
+  /** The batch's sums per bucket of the three rollups (ROLLUP_TABLES' order), each as one binary array per column, buckets in key order. */
+  #rollups(batch: readonly UsageRecord[]): Buffer[] {
     // Strings as small integers for RollupBuckets' keys, and back.
     const ids = new Map<string, number>();
     const names: string[] = [];
@@ -417,52 +452,24 @@ export class PostgresStore implements LedgerStore {
         userHours.add([Math.floor(ts / HOUR_MS), u, p, st, m, a], row);
       }
     }
-    // Which key columns are times (numbers), the rest strings.
-    await this.#upsert(
-      client,
-      'rollup_hour',
-      ['hour', 'provider', 'service_type', 'model', 'operation', 'agent', 'api_key_id'],
-      [0],
-      hours,
-      names,
-    );
-    await this.#upsert(client, 'rollup_user_day', ['user_id', 'day', 'provider', 'service_type', 'model', 'agent'], [1], users, names);
-    await this.#upsert(
-      client,
-      'rollup_user_hour',
-      ['hour', 'user_id', 'provider', 'service_type', 'model', 'agent'],
-      [0],
-      userHours,
-      names,
-    );
-  }
-
-  async #upsert(
-    client: Pg.PoolClient,
-    table: string,
-    keys: readonly string[],
-    timeAt: readonly number[],
-    buckets: RollupBuckets,
-    names: readonly string[],
-  ): Promise<void> {
-    if (buckets.size === 0) return;
-    const rows = [...buckets].map((s) => s.key.map((v, i) => (timeAt.includes(i) ? v : names[v])).concat(rollupSums(s)));
-    const cmp = (a: unknown, b: unknown) => (a === b ? 0 : (a as number | string) < (b as number | string) ? -1 : 1);
-    rows.sort((a, b) => {
-      for (let i = 0; i < keys.length; i++) {
-        const c = cmp(a[i], b[i]);
-        if (c !== 0) return c;
-      }
-      return 0;
-    });
-    const cols = [...keys, ...ROLLUP_SUM_COLUMNS];
-    const typesOf = cols.map((_c, i) => (i < keys.length ? (timeAt.includes(i) ? 'integer' : 'text') : 'bigint'));
-    const values = cols.map((_, c) => rows.map((r) => r[c]));
-    await client.query({
-      name: `tokenmeter_${table}`,
-      text: `INSERT INTO ${table} (${cols.join(', ')}) SELECT * FROM unnest(${typesOf.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
-        ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${ROLLUP_SUM_COLUMNS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ')}`,
-      values,
+    return [hours, users, userHours].flatMap((buckets, t) => {
+      const { keys, times } = ROLLUP_TABLES[t] as (typeof ROLLUP_TABLES)[number];
+      const isTime = (i: number) => (times as readonly number[]).includes(i);
+      const rows = [...buckets].map((s) => s.key.map((v, i) => (isTime(i) ? v : names[v])).concat(rollupSums(s)));
+      const cmp = (a: unknown, b: unknown) => (a === b ? 0 : (a as number | string) < (b as number | string) ? -1 : 1);
+      rows.sort((a, b) => {
+        for (let i = 0; i < keys.length; i++) {
+          const c = cmp(a[i], b[i]);
+          if (c !== 0) return c;
+        }
+        return 0;
+      });
+      return [...keys, ...ROLLUP_SUM_COLUMNS].map((_c, c) =>
+        binaryArray(
+          c < keys.length ? (isTime(c) ? 'integer' : 'text') : 'bigint',
+          rows.map((r) => r[c]),
+        ),
+      );
     });
   }
 
@@ -723,6 +730,26 @@ export class PostgresStore implements LedgerStore {
     } finally {
       client.release();
     }
+  }
+
+  /** Keeps a notification Alertmanager sent, in one transaction (notifications-pg.ts). */
+  async keepNotification(n: AlertmanagerNotification, receivedAt = Date.now()): Promise<KeptNotification> {
+    await this.#migrated();
+    const client = await this.#pool.connect().catch((cause: unknown) => {
+      throw this.#error('cannot keep an Alertmanager notification', cause);
+    });
+    try {
+      return await keepNotificationPg(client, n, receivedAt);
+    } catch (cause) {
+      throw this.#error('cannot keep an Alertmanager notification', cause);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The alerts Alertmanager sent, newest notified first. */
+  receivedAlerts(q: ReceivedAlertQuery = {}): Promise<ReceivedAlert[]> {
+    return receivedAlertsPg((sql, params) => this.#query(sql, params), q);
   }
 
   async close(): Promise<void> {

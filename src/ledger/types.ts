@@ -124,9 +124,9 @@ export interface LedgerStore {
   /** The first and last record's timestamps; null when there is none. */
   span(filter?: LedgerFilter): Promise<{ first: number; last: number } | null>;
   /** Keeps a notification Alertmanager posted to `/v1/alertmanager`; undefined for stores that cannot. */
-  keepNotification?: ((n: AlertmanagerNotification, receivedAt?: number) => KeptNotification) | undefined;
+  keepNotification?: ((n: AlertmanagerNotification, receivedAt?: number) => KeptNotification | Promise<KeptNotification>) | undefined;
   /** The alerts of those notifications, newest notified first; undefined for stores that keep none. */
-  receivedAlerts?: ((q?: ReceivedAlertQuery) => ReceivedAlert[]) | undefined;
+  receivedAlerts?: ((q?: ReceivedAlertQuery) => ReceivedAlert[] | Promise<ReceivedAlert[]>) | undefined;
   /** Keeps budget alerts, each once per budget, limit, window and level (one already kept is left as it is); undefined for stores that keep none. */
   keepBudgetAlerts?: ((alerts: readonly BudgetAlertRow[]) => Promise<void>) | undefined;
   /** The same, before returning; undefined for stores that cannot (written on process exit). */

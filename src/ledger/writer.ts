@@ -111,6 +111,8 @@ export class LedgerWriter {
   #lastLoss: string | undefined;
   #lastWriteAt: number | undefined;
   #closed = false;
+  /** A write when the event loop ran out of work (beforeExit) failed: not tried again at exit. */
+  #exitWriteFailed = false;
   #droppedInStreak = false;
   /** Records add()ed so far (readBeside tells those recorded before a read from those since). */
   #added = 0;
@@ -366,6 +368,42 @@ export class LedgerWriter {
     }
   }
 
+  /**
+   * The event loop ran out of work (`beforeExit`): a store that only writes asynchronously
+   * (PostgreSQL) is written now, which keeps the process alive until it is done, since its timer
+   * does not. Once per failure: a ledger that cannot be written does not keep the process from
+   * exiting (`exited()` then reports what is lost). True when a write started.
+   */
+  writeBeforeExit(): boolean {
+    if (this.#closed || this.#exitWriteFailed) return false;
+    if (this.#pending.length === 0 && this.#inflight === undefined) return false;
+    if (this.#file !== undefined || this.store().writeSync !== undefined) return false;
+    void this.flush().catch(() => {
+      this.#exitWriteFailed = true;
+    });
+    return true;
+  }
+
+  /**
+   * The process exits (after `flushSync()`): records still queued for a store that cannot be
+   * written synchronously are lost with the process. Counted in `dropped` and reported through
+   * the error hook (log and `tokenmeter_internal_errors_total`), never silently.
+   */
+  exited(): void {
+    const n = this.#pending.length + (this.#inflight?.batch.length ?? 0);
+    if (n === 0 || this.#closed) return;
+    this.#dropped += n;
+    this.#pending = [];
+    const sync = this.#file !== undefined || this.#store?.writeSync !== undefined;
+    const where = this.#file?.path ?? this.#store?.location ?? '';
+    this.#hooks.onError(
+      sync
+        ? `the process exited with ${n} records not written to the ledger ${where}: ${this.#lastError ?? 'it could not be written'}`
+        : `the process exited with ${n} records not written to the ledger ${where} (${this.#inflight === undefined ? 'queued' : 'a batch in flight among them, which may have landed'}): it writes asynchronously, so exit through await monitor.close(), or let the event loop end, rather than process.exit()`,
+      new LedgerError(where, this.#lastError ?? 'records not written at exit'),
+    );
+  }
+
   /** Writes everything waiting; resolves once it is durable. Rejects when the ledger cannot be written (the records stay queued). */
   async flush(): Promise<void> {
     // What waits now goes in bounded batches; records added meanwhile may ride along, but never
@@ -388,6 +426,7 @@ export class LedgerWriter {
 
   #succeeded(n: number): void {
     this.#written += n;
+    this.#exitWriteFailed = false;
     this.#lastWriteAt = Date.now();
     if (this.#failing) {
       this.#failing = false;
@@ -582,23 +621,40 @@ class WriterThread {
 /**
  * Writes every open writer's queue when the process exits normally or is stopped by SIGINT or
  * SIGTERM. One listener per event for all writers; after a signal, the default action (exit) is
- * kept unless the application listens for that signal itself.
+ * kept unless the application listens for that signal itself. A store that only writes
+ * asynchronously (PostgreSQL) is written when the event loop runs out of work (`beforeExit`) and,
+ * after a signal, before the signal is raised again (at most EXIT_WAIT_MS); `process.exit()` gives
+ * it no such chance: what it still holds then is reported lost (`exited()`).
  */
 const exitHooks = new (class {
   readonly #writers = new Set<LedgerWriter>();
+  readonly #onBeforeExit = () => {
+    for (const w of this.#writers) w.writeBeforeExit();
+  };
   readonly #onExit = () => {
     for (const w of this.#writers) w.flushSync();
+    for (const w of this.#writers) w.exited();
   };
   readonly #onSignal = (signal: NodeJS.Signals) => {
-    this.#onExit();
-    if (process.listenerCount(signal) === 1) {
-      this.#detach();
-      process.kill(process.pid, signal);
-    }
+    for (const w of this.#writers) w.flushSync();
+    const raise = () => {
+      this.#onExit();
+      if (process.listenerCount(signal) === 0) {
+        this.#detach();
+        process.kill(process.pid, signal);
+      }
+    };
+    if (process.listenerCount(signal) !== 1) return;
+    // Ours is the only listener: the signal ends the process once the asynchronous stores are written.
+    process.off(signal, this.#onSignal);
+    const writes = [...this.#writers].filter((w) => w.writeBeforeExit()).map((w) => w.flush().catch(() => {}));
+    if (writes.length === 0) raise();
+    else void Promise.race([Promise.all(writes), new Promise((r) => setTimeout(r, EXIT_WAIT_MS).unref())]).then(raise);
   };
 
   add(w: LedgerWriter): void {
     if (this.#writers.size === 0) {
+      process.on('beforeExit', this.#onBeforeExit);
       process.on('exit', this.#onExit);
       process.on('SIGINT', this.#onSignal);
       process.on('SIGTERM', this.#onSignal);
@@ -611,6 +667,7 @@ const exitHooks = new (class {
   }
 
   #detach(): void {
+    process.off('beforeExit', this.#onBeforeExit);
     process.off('exit', this.#onExit);
     process.off('SIGINT', this.#onSignal);
     process.off('SIGTERM', this.#onSignal);

@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type PostgresServer, startPostgres } from '../../test/helpers/postgres.ts';
 import { MAX_ALERTS_PER_NOTIFICATION, MAX_KEPT_ALERTS, type ReceivedAlert } from '../ledger/notifications.ts';
+import { PostgresStore } from '../ledger/postgres.ts';
 import { SqliteStore } from '../ledger/sqlite.ts';
+import type { LedgerStore } from '../ledger/types.ts';
 import { TokenMonitor } from '../monitor.ts';
 import { type ApiServer, startApiServer } from './api.ts';
 
@@ -17,14 +20,41 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function start(): Promise<{ url: string; dir: string }> {
+let pgServer: PostgresServer;
+beforeAll(async () => {
+  pgServer = await startPostgres();
+});
+afterAll(async () => {
+  await pgServer?.remove();
+});
+
+/** The two stores every test here runs against: a SQLite file, a PostgreSQL database. */
+const STORES = ['sqlite', 'postgres'] as const;
+type Kind = (typeof STORES)[number];
+
+/** A fresh ledger of `kind`: where it is, and a store reading it (for any other reader: the CLI). */
+async function ledgerOf(
+  kind: Kind,
+): Promise<{ ledger: { dir: string } | { url: string }; open: () => LedgerStore & { close(): Promise<void> } }> {
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-am-'));
   dirs.push(dir);
-  const monitor = new TokenMonitor({ dir, metrics: { prometheus: { serve: false } }, loadConfig: false, logLevel: 'silent' });
+  if (kind === 'sqlite') return { ledger: { dir }, open: () => new SqliteStore(join(dir, 'ledger.db')) };
+  const url = await pgServer.database();
+  return { ledger: { url }, open: () => new PostgresStore(url) };
+}
+
+async function start(kind: Kind): Promise<{ url: string; open: () => LedgerStore }> {
+  const { ledger, open } = await ledgerOf(kind);
+  const monitor = new TokenMonitor({
+    ...('dir' in ledger ? { dir: ledger.dir } : { ledger: { url: ledger.url } }),
+    metrics: { prometheus: { serve: false } },
+    loadConfig: false,
+    logLevel: 'silent',
+  });
   monitors.push(monitor);
   const server = await startApiServer(monitor, { port: 0, token: TOKEN });
   servers.push(server);
-  return { url: server.url, dir };
+  return { url: server.url, open };
 }
 
 /** An alert as Alertmanager 0.25 writes it into a webhook payload. */
@@ -70,9 +100,9 @@ async function alerts(url: string, query = ''): Promise<ReceivedAlert[]> {
   return ((await res.json()) as { alerts: ReceivedAlert[] }).alerts;
 }
 
-describe('POST /v1/alertmanager', () => {
+describe.each(STORES)('POST /v1/alertmanager, %s ledger', (kind) => {
   it('keeps each alert once by fingerprint and start, updated by the notifications that repeat and resolve it', async () => {
-    const { url, dir } = await start();
+    const { url, open } = await start(kind);
     const firing = await post(url, payload([alert('TokenmeterBudgetExceeded', 'firing'), alert('TokenmeterBudgetCritical', 'firing')]));
     expect(firing.status).toBe(200);
     expect(await firing.json()).toEqual({ kept: 2, truncatedAlerts: 0 });
@@ -107,22 +137,29 @@ describe('POST /v1/alertmanager', () => {
     expect((await alerts(url, '?status=firing')).map((a) => a.alertname)).toEqual(['TokenmeterBudgetCritical']);
     expect(await alerts(url, '?limit=1')).toHaveLength(1);
 
-    // In the ledger file, for any other reader (the CLI opens it read-only).
+    // In the ledger, for any other reader (the CLI).
     await Promise.all(servers.splice(0).map((s) => s.close()));
     for (const m of monitors.splice(0)) await m.close();
-    const store = new SqliteStore(join(dir, 'ledger.db'), { readonly: true });
+    const store = open();
     try {
-      expect(store.receivedAlerts().map((a) => [a.alertname, a.status])).toEqual([
+      expect(((await store.receivedAlerts?.()) ?? []).map((a) => [a.alertname, a.status])).toEqual([
         ['TokenmeterBudgetExceeded', 'resolved'],
         ['TokenmeterBudgetCritical', 'firing'],
       ]);
     } finally {
-      store.closeSync();
+      await store.close();
     }
   });
 
+  it('counts an alert a notification carries twice as two notifications of one alert, as both stores do', async () => {
+    const { url } = await start(kind);
+    const twice = await post(url, payload([alert('A', 'firing'), alert('A', 'resolved')]));
+    expect(await twice.json()).toEqual({ kept: 2, truncatedAlerts: 0 });
+    expect(await alerts(url)).toMatchObject([{ alertname: 'A', status: 'resolved', notifications: 2 }]);
+  });
+
   it('needs the bearer token, as every /v1 route', async () => {
-    const { url } = await start();
+    const { url } = await start(kind);
     expect((await post(url, payload([alert('A', 'firing')]), null)).status).toBe(401);
     expect((await post(url, payload([alert('A', 'firing')]), 'wrong')).status).toBe(401);
     expect((await fetch(`${url}/v1/alertmanager/alerts`)).status).toBe(401);
@@ -151,7 +188,7 @@ describe('POST /v1/alertmanager', () => {
     ['groupLabels that are not an object', payload([], { groupLabels: 'x' }), 'groupLabels', 'x'],
     ['an array', [payload([])], 'body', expect.stringMatching(/^\[\{"receiver":"tokenmeter-critical",.*…$/)],
   ])('answers 400 naming the field for %s, and keeps nothing', async (_, body, field, value) => {
-    const { url } = await start();
+    const { url } = await start(kind);
     const res = await post(url, body);
     expect(res.status).toBe(400);
     const error = ((await res.json()) as { error: { type: string; field: string; value: unknown; message: string } }).error;
@@ -163,7 +200,7 @@ describe('POST /v1/alertmanager', () => {
   });
 
   it('keeps at most MAX_ALERTS_PER_NOTIFICATION alerts of one request, counting the rest as truncated', async () => {
-    const { url } = await start();
+    const { url } = await start(kind);
     const many = Array.from({ length: MAX_ALERTS_PER_NOTIFICATION + 200 }, (_, i) => alert(`A${i}`, 'firing'));
     const res = await post(url, payload(many, { truncatedAlerts: 5 }));
     expect(res.status).toBe(200);
@@ -174,7 +211,7 @@ describe('POST /v1/alertmanager', () => {
   });
 
   it('answers 400 for a bad query of GET /v1/alertmanager/alerts', async () => {
-    const { url } = await start();
+    const { url } = await start(kind);
     for (const [q, field] of [
       ['?status=pending', 'status'],
       ['?limit=0', 'limit'],
@@ -187,11 +224,9 @@ describe('POST /v1/alertmanager', () => {
   });
 });
 
-describe('the ledger keeps a bounded number of received alerts', () => {
-  it('drops those least recently notified past MAX_KEPT_ALERTS', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-am-'));
-    dirs.push(dir);
-    const store = new SqliteStore(join(dir, 'ledger.db'));
+describe.each(STORES)('the %s ledger keeps a bounded number of received alerts', (kind) => {
+  it('drops those least recently notified past MAX_KEPT_ALERTS', async () => {
+    const store = (await ledgerOf(kind)).open();
     try {
       const batches = Math.ceil(MAX_KEPT_ALERTS / MAX_ALERTS_PER_NOTIFICATION) + 1;
       for (let b = 0; b < batches; b++) {
@@ -214,16 +249,16 @@ describe('the ledger keeps a bounded number of received alerts', () => {
             fingerprint: `b${b}-${i}`,
           })),
         };
-        store.keepNotification(n, 1_000_000 + b);
+        await store.keepNotification?.(n, 1_000_000 + b);
       }
-      const kept = store.receivedAlerts({ limit: 100_000 });
+      const kept = (await store.receivedAlerts?.({ limit: 100_000 })) ?? [];
       expect(kept.length).toBeLessThanOrEqual(MAX_KEPT_ALERTS);
       expect(kept.length).toBeGreaterThan(MAX_KEPT_ALERTS - MAX_ALERTS_PER_NOTIFICATION);
       // The newest notification's alerts are all there; the oldest's are gone.
       expect(kept.filter((a) => a.alertname?.startsWith(`b${batches - 1}-`))).toHaveLength(MAX_ALERTS_PER_NOTIFICATION);
       expect(kept.filter((a) => a.alertname?.startsWith('b0-'))).toHaveLength(0);
     } finally {
-      store.closeSync();
+      await store.close();
     }
   });
 });

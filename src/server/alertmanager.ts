@@ -104,7 +104,7 @@ export async function receiveAlertmanager(
   maxBytes: number,
 ): Promise<void> {
   const n = parseNotification(await readJson(req, maxBytes));
-  const kept = monitor.keepAlertmanagerNotification(n);
+  const kept = await monitor.keepAlertmanagerNotification(n);
   send(res, 200, { kept: kept.alerts, truncatedAlerts: kept.truncatedAlerts });
 }
 

@@ -186,10 +186,10 @@ export async function startApiServer(monitor: TokenMonitor, options: ApiServerOp
     ],
     [
       '/v1/alertmanager/alerts',
-      (s) => {
+      async (s) => {
         const { limit, status, ...range } = parseQuery(s, 'alertmanager');
         const r = resolveQuery(range);
-        return { alerts: monitor.alertmanagerAlerts({ since: r.since, until: r.until, status, limit }) };
+        return { alerts: await monitor.alertmanagerAlerts({ since: r.since, until: r.until, status, limit }) };
       },
     ],
     ['/token-usage/all', (s) => astraAll(monitor, parseQuery(s, 'astraAll'))],
