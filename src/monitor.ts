@@ -117,13 +117,25 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * throws: a response tokenmeter cannot record is logged once and counted as an internal error.
    */
   recordUsage(usage: Usage, facts: CallFacts = {}): RecordResult | undefined {
+    return this.#usage(usage, facts, false);
+  }
+
+  /** As `recordUsage`, for a caller that reads no result (instrumented clients): none is built. */
+  meterUsage(usage: Usage, facts: CallFacts): void {
+    this.#usage(usage, facts, true);
+  }
+
+  #usage(usage: Usage, facts: CallFacts, meter: boolean): RecordResult | undefined {
     if (facts.held !== undefined) this.#p.budgets.settle(facts.held);
     try {
-      return this.#p.pipeline.record(inputOfUsage(usage, facts), facts.wholeContext === true ? undefined : this.#context.current());
+      const input = inputOfUsage(usage, facts);
+      const ctx = facts.wholeContext === true ? undefined : this.#context.current();
+      if (!meter) return this.#p.pipeline.record(input, ctx);
+      this.#p.pipeline.meter(input, ctx);
     } catch (error) {
       this.#p.internalError('instrument', error);
-      return undefined;
     }
+    return undefined;
   }
 
   /** Keeps `apiKey` out of every line this monitor logs (instrument() gives it each client's key). */

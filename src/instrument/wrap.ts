@@ -29,6 +29,8 @@ export interface UsageRecorder {
       held?: Held;
     },
   ): unknown;
+  /** As `recordUsage`, for a caller that reads no result (the monitor builds none); used when present. */
+  meterUsage?(usage: Usage, facts: Parameters<UsageRecorder['recordUsage']>[1]): void;
   /**
    * Before the request leaves: holds the call's estimated cost against enforced budgets, or throws
    * a BudgetExceededError. What it returns comes back as `facts.held`.
@@ -130,7 +132,9 @@ export function recordMetered(
   if (context !== undefined) facts.context = context;
   // The recorder's provider wins: one given to instrument() (a gateway read as OpenAI) is set here.
   usage.provider = recorder.provider;
-  recorder.monitor.recordUsage(usage, facts);
+  const m = recorder.monitor;
+  if (m.meterUsage !== undefined) m.meterUsage(usage, facts);
+  else m.recordUsage(usage, facts);
 }
 
 /** The context of one call: `instrument()`'s, with a `withContext` around the call winning. */

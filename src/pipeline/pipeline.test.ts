@@ -137,4 +137,29 @@ describe('RecordPipeline', () => {
     expect(calls).toHaveLength(1);
     expect(() => pipeline.recordValidated(u)).toThrow(/validate\(\)/);
   });
+
+  it('meters a call as record() records it, building no result: same record to each sink, totals, answers reset per call', () => {
+    const calls: [string, PricedRecord][] = [];
+    let n = 0;
+    const { pipeline } = pipelineOf([
+      keeper('a', calls, (a) => {
+        // A sink sees a fresh answer each call, even though meter() reuses one.
+        expect(a).toEqual({ logged: true, alerts: [] });
+        a.alerts = [`alert ${++n}`];
+      }),
+      { ...keeper('ledger', calls), keeps: true },
+    ]);
+    expect(pipeline.meter(call, undefined)).toBeUndefined();
+    pipeline.meter({ ...call, userId: 'u1' }, { agent: 'planner' });
+    expect(calls.map(([name]) => name)).toEqual(['a', 'ledger', 'a', 'ledger']);
+    const [, second] = calls[2] as [string, PricedRecord];
+    expect(second).toMatchObject({ userId: 'u1', agent: 'planner', costPicoUsd: 3_500_000_000 });
+    expect(Object.isFrozen(second)).toBe(true);
+    // Counted in the running totals as record() counts.
+    expect(pipeline.summary('openai')).toMatchObject({ requests: 2, inputTokens: 2000, outputTokens: 200, costUsd: 0.007 });
+    expect(() => pipeline.meter({ ...call, inputTokens: -1 }, undefined)).toThrow(/inputTokens/);
+    pipeline.close();
+    pipeline.meter(call, undefined);
+    expect(calls).toHaveLength(4);
+  });
 });

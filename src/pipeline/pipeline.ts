@@ -5,7 +5,7 @@ import { picoToUsd, usdToPico } from '../pricing/money.ts';
 import { type CostSplit, costPico, TIERED_PROVIDERS } from '../pricing/price-book.ts';
 import type { PriceCache } from '../pricing/price-cache.ts';
 import type { ResolvedPrice } from '../pricing/types.ts';
-import type { RecordSink } from '../record-sink.ts';
+import type { RecordSink, SinkAnswer } from '../record-sink.ts';
 import type { UsageInput, UsageRecord, ValidUsage } from '../usage.ts';
 import { emptySummary, type UsageSummary, UsageTotals } from './totals.ts';
 import { validateInContext } from './validate.ts';
@@ -109,30 +109,67 @@ export class RecordPipeline<A = unknown> {
     const u = checked ? (input as ValidUsage) : validateInContext(input as UsageInput, ctx, this.#keyIdOf, this.#secrets);
     let result: RecordResult<A>;
     try {
-      const pico = this.#price(u);
-      u.costUsd = pico === null ? null : picoToUsd(pico);
-      u.costPicoUsd = pico;
-      // #price set #split to -1 when the split is unknown (a cost the caller gave without one, or none).
-      const split = this.#split;
-      u.inputCostUsd = split.inputPico < 0 ? null : picoToUsd(split.inputPico);
-      u.outputCostUsd = split.outputPico < 0 ? null : picoToUsd(split.outputPico);
-      // One record for every sink, and the one returned: frozen when a sink keeps it (see RecordSink.keeps).
-      if (this.#freeze) Object.freeze(u);
+      this.#priced(u);
       result = { logged: true, record: u, costUsd: u.costUsd, usageSummary: this.#totals.add(u), alerts: NO_ALERTS };
     } catch (error) {
       this.#hooks.internalError('record', error);
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(u.provider), alerts: NO_ALERTS };
     }
+    this.#give(u, result);
+    return result;
+  }
+
+  /**
+   * Records one call whose result nobody reads (instrumented clients): as `record()`, without
+   * building the result or a snapshot of the running totals, which every metered call would
+   * otherwise allocate and drop. Throws a ValidationError as `record()` does.
+   */
+  meter(input: UsageInput, ctx: CallContext | undefined): void {
+    if (this.#off !== undefined) {
+      if (this.#off === 'closed') this.#hooks.warnOnce('closed', 'record() after close(): the call was not recorded');
+      return;
+    }
+    const u = validateInContext(input, ctx, this.#keyIdOf, this.#secrets);
+    try {
+      this.#priced(u);
+      this.#totals.count(u);
+    } catch (error) {
+      this.#hooks.internalError('record', error);
+      return;
+    }
+    // One answer object, reused: no sink keeps it past accept().
+    const answer = this.#scratch;
+    answer.logged = true;
+    answer.alerts = NO_ALERTS;
+    this.#give(u, answer);
+  }
+
+  readonly #scratch: SinkAnswer = { logged: true, alerts: NO_ALERTS };
+
+  /** Prices a validated record in place, frozen after when a sink keeps it. */
+  #priced(u: ValidUsage): void {
+    const pico = this.#price(u);
+    u.costUsd = pico === null ? null : picoToUsd(pico);
+    u.costPicoUsd = pico;
+    // #price set #split to -1 when the split is unknown (a cost the caller gave without one, or none).
+    const split = this.#split;
+    u.inputCostUsd = split.inputPico < 0 ? null : picoToUsd(split.inputPico);
+    u.outputCostUsd = split.outputPico < 0 ? null : picoToUsd(split.outputPico);
+    // One record for every sink, and the one returned: frozen when a sink keeps it (see RecordSink.keeps).
+    if (this.#freeze) Object.freeze(u);
+  }
+
+  /** Hands the record to each sink in order; one that throws is counted and the others still get it. */
+  #give(u: ValidUsage, answer: SinkAnswer): void {
     const sinks = this.#sinks;
     for (let i = 0; i < sinks.length; i++) {
       const sink = sinks[i] as RecordSink;
       try {
-        sink.accept(u, result);
+        sink.accept(u, answer);
       } catch (error) {
         this.#hooks.internalError(sink.name, error);
       }
     }
-    return result;
   }
 
   /** The record's cost in picodollars: the caller's, else from its model's price; null when unknown. */

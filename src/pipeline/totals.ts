@@ -65,6 +65,11 @@ export class UsageTotals {
 
   /** Adds a priced record; returns its provider's totals now. */
   add(u: Readonly<UsageRecord>): UsageSummary {
+    return this.count(u).snapshot();
+  }
+
+  /** Adds a priced record (no snapshot: see RecordPipeline.meter). */
+  count(u: Readonly<UsageRecord>): ProviderTotals {
     let t = this.#byProvider.get(u.provider);
     if (t === undefined) {
       t = new ProviderTotals(u.provider);
@@ -78,7 +83,7 @@ export class UsageTotals {
     t.totalTokens += u.totalTokens ?? 0;
     if (u.costPicoUsd === null) t.unpriced++;
     else t.cost.add(u.costPicoUsd);
-    return t.snapshot();
+    return t;
   }
 
   get(provider: string): UsageSummary {
