@@ -191,7 +191,8 @@ describe('monitor.instrument(new BedrockRuntimeClient())', () => {
     expect(recorded).toEqual([
       { usage: expect.objectContaining({ partial: true, usageSource: 'missing', model: 'amazon.titan-text-lite-v1' }) },
     ]);
-    expect(monitor.usageSummary('aws_bedrock')).toMatchObject({ requests: 1, inputTokens: 0 });
+    // Unknown, never shown as 0: no record of the provider reported it.
+    expect(monitor.usageSummary('aws_bedrock')).toMatchObject({ requests: 1, inputTokens: null, unreported: { inputTokens: 1 } });
     // The usage never arrived: unknown, so the call is unpriced rather than free.
     expect(sums(await reader.metrics(), INSTRUMENT.unpriced)[0]?.value).toBe(1);
     await monitor.close();

@@ -114,7 +114,7 @@ describe('monitor.instrument(new CohereClientV2())', () => {
   it('records a stream the caller leaves early as partial, with unknown usage', async () => {
     const { monitor, reader, recorded, wrapped } = setup();
     for await (const _ of await wrapped.chatStream(chatReq)) break;
-    expect(monitor.usageSummary('cohere')).toMatchObject({ requests: 1, errors: 0, inputTokens: 0, outputTokens: 0 });
+    expect(monitor.usageSummary('cohere')).toMatchObject({ requests: 1, errors: 0, inputTokens: null, outputTokens: null });
     expect(recorded).toEqual([expect.objectContaining({ partial: true, usageSource: 'missing', model })]);
     // The usage never arrived: unpriced rather than free.
     expect(sums(await reader.metrics(), INSTRUMENT.unpriced)[0]?.value).toBe(1);

@@ -162,4 +162,16 @@ describe('RecordPipeline', () => {
     pipeline.meter(call, undefined);
     expect(calls).toHaveLength(4);
   });
+
+  it('keeps an unknown count out of the running totals: null when no record reported it, a lower bound saying how many did not', () => {
+    const { pipeline } = pipelineOf([]);
+    pipeline.record({ provider: 'voyage', model: 'voyage-3', serviceType: 'embedding' }, undefined);
+    expect(pipeline.summary('voyage')).toMatchObject({ requests: 1, inputTokens: null, outputTokens: null, totalTokens: null });
+    pipeline.record({ provider: 'voyage', model: 'voyage-3', serviceType: 'embedding', inputTokens: 40 }, undefined);
+    const s = pipeline.summary('voyage');
+    expect(s).toMatchObject({ requests: 2, inputTokens: 40, outputTokens: null, totalTokens: 40 });
+    expect(s.unreported).toEqual({ inputTokens: 1, outputTokens: 2, cachedInputTokens: 2, totalTokens: 1 });
+    // A provider with no records has nothing unknown: zeros.
+    expect(pipeline.summary('openai')).toMatchObject({ requests: 0, inputTokens: 0, unreported: { inputTokens: 0 } });
+  });
 });

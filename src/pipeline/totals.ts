@@ -1,15 +1,23 @@
 import { CostSum } from '../pricing/money.ts';
 import type { UsageRecord } from '../usage.ts';
 
-/** Running totals of one provider since the monitor started. */
+/** The counts a running summary sums. */
+export type SummedCount = 'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'totalTokens';
+
+/**
+ * Running totals of one provider since the monitor started. A count is the sum over the records
+ * that reported it, null when records were recorded and none did (an unknown count is never shown
+ * as 0); `unreported` says how many records left each out (the sum is then a lower bound).
+ */
 export interface UsageSummary {
   provider: string;
   requests: number;
   errors: number;
-  inputTokens: number;
-  outputTokens: number;
-  cachedInputTokens: number;
-  totalTokens: number;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cachedInputTokens: number | null;
+  totalTokens: number | null;
+  unreported: Record<SummedCount, number>;
   /** Known cost in USD; calls of unpriced models add nothing (see unpricedRequests). */
   costUsd: number;
   unpricedRequests: number;
@@ -25,6 +33,7 @@ export function emptySummary(provider: unknown): UsageSummary {
     outputTokens: 0,
     cachedInputTokens: 0,
     totalTokens: 0,
+    unreported: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, totalTokens: 0 },
     costUsd: 0,
     unpricedRequests: 0,
   };
@@ -38,6 +47,11 @@ class ProviderTotals {
   outputTokens = 0;
   cachedInputTokens = 0;
   totalTokens = 0;
+  /** Records that did not report each count. */
+  noInput = 0;
+  noOutput = 0;
+  noCached = 0;
+  noTotal = 0;
   unpriced = 0;
   readonly cost = new CostSum();
   readonly provider: string;
@@ -45,14 +59,16 @@ class ProviderTotals {
     this.provider = provider;
   }
   snapshot(): UsageSummary {
+    const n = this.requests;
     return {
       provider: this.provider,
-      requests: this.requests,
+      requests: n,
       errors: this.errors,
-      inputTokens: this.inputTokens,
-      outputTokens: this.outputTokens,
-      cachedInputTokens: this.cachedInputTokens,
-      totalTokens: this.totalTokens,
+      inputTokens: this.noInput === n && n > 0 ? null : this.inputTokens,
+      outputTokens: this.noOutput === n && n > 0 ? null : this.outputTokens,
+      cachedInputTokens: this.noCached === n && n > 0 ? null : this.cachedInputTokens,
+      totalTokens: this.noTotal === n && n > 0 ? null : this.totalTokens,
+      unreported: { inputTokens: this.noInput, outputTokens: this.noOutput, cachedInputTokens: this.noCached, totalTokens: this.noTotal },
       costUsd: this.cost.usd,
       unpricedRequests: this.unpriced,
     };
@@ -77,10 +93,14 @@ export class UsageTotals {
     }
     t.requests++;
     if (u.error) t.errors++;
-    t.inputTokens += u.inputTokens ?? 0;
-    t.outputTokens += u.outputTokens ?? 0;
-    t.cachedInputTokens += u.cachedInputTokens ?? 0;
-    t.totalTokens += u.totalTokens ?? 0;
+    if (u.inputTokens === null) t.noInput++;
+    else t.inputTokens += u.inputTokens;
+    if (u.outputTokens === null) t.noOutput++;
+    else t.outputTokens += u.outputTokens;
+    if (u.cachedInputTokens === null) t.noCached++;
+    else t.cachedInputTokens += u.cachedInputTokens;
+    if (u.totalTokens === null) t.noTotal++;
+    else t.totalTokens += u.totalTokens;
     if (u.costPicoUsd === null) t.unpriced++;
     else t.cost.add(u.costPicoUsd);
     return t;
