@@ -147,7 +147,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   recordCall(call: TrackedCall): void {
     try {
       const { usage, facts } = usageOfCall(call);
-      this.recordUsage(usage, facts); // settles the hold
+      this.meterUsage(usage, facts); // settles the hold
     } catch (error) {
       this.#p.budgets.settle(call.held as Held | undefined);
       this.#p.internalError('instrument', error);

@@ -81,10 +81,10 @@ function setup() {
   const reader = readerFor(monitor.metricProducer);
   // What tokenmeter hands the monitor, to see what metrics cannot show (a stream marked partial).
   const recorded: { usage: Usage; error?: { type: string; message: string } | undefined }[] = [];
-  const recordUsage = monitor.recordUsage.bind(monitor);
-  monitor.recordUsage = (usage, facts) => {
+  const meterUsage = monitor.meterUsage.bind(monitor);
+  monitor.meterUsage = (usage, facts) => {
     recorded.push({ usage: { ...usage }, error: facts?.error });
-    return recordUsage(usage, facts);
+    meterUsage(usage, facts);
   };
   return {
     monitor,
@@ -346,10 +346,10 @@ describe('monitor.instrument(new BedrockRuntimeClient())', () => {
   it('records the context given to instrument() merged with withContext(), under the provider id asked for', async () => {
     const monitor = new TokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
     const contexts: unknown[] = [];
-    const recordUsage = monitor.recordUsage.bind(monitor);
-    monitor.recordUsage = (usage, facts) => {
+    const meterUsage = monitor.meterUsage.bind(monitor);
+    monitor.meterUsage = (usage, facts) => {
       contexts.push(facts?.context);
-      return recordUsage(usage, facts);
+      meterUsage(usage, facts);
     };
     const client = monitor.instrument(new BedrockRuntimeClient(config()), {
       provider: 'bedrock_eu',

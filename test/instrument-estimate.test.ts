@@ -50,10 +50,10 @@ function setup() {
   });
   const results: RecordResult[] = [];
   const recordUsage = monitor.recordUsage.bind(monitor);
-  vi.spyOn(monitor, 'recordUsage').mockImplementation((usage, facts) => {
+  // Instrumented calls meter (no result built): recorded here as recordUsage would, to read its result.
+  vi.spyOn(monitor, 'meterUsage').mockImplementation((usage, facts) => {
     const r = recordUsage(usage, facts);
     if (r !== undefined) results.push(r);
-    return r;
   });
   return { monitor, results };
 }

@@ -117,7 +117,7 @@ describe('monitor.instrument(new GoogleGenAI())', () => {
       await wrapped.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'hi' });
     })();
     await collectUntil(() => monitor.usageSummary('gemini').requests > 0);
-    expect(monitor.usageSummary('gemini')).toMatchObject({ requests: 1, inputTokens: 0, unpricedRequests: 1 });
+    expect(monitor.usageSummary('gemini')).toMatchObject({ requests: 1, inputTokens: null, unpricedRequests: 1 });
     await monitor.close();
   });
 
@@ -156,7 +156,7 @@ describe('monitor.instrument(new GoogleGenAI())', () => {
     expect(sent?.path).toMatch(/^\/v1beta1\/projects\/p\/locations\/us-central1\/publishers\/google\/models\/text-embedding-005:predict/);
     expect(sent?.body).toMatchObject({ instances: [{ content: req.contents[0] }, { content: req.contents[1] }] });
     expect(sent?.headers.authorization).toBeUndefined();
-    expect(monitor.usageSummary('vertex_ai')).toMatchObject({ requests: 1, inputTokens: 15, outputTokens: 0 });
+    expect(monitor.usageSummary('vertex_ai')).toMatchObject({ requests: 1, inputTokens: 15, outputTokens: null });
     await monitor.close();
   });
 

@@ -107,7 +107,7 @@ describe('monitor.instrument(new Mistral())', () => {
   it('records a stream the caller abandons (break) as partial, its usage unknown', async () => {
     const { monitor, reader, wrapped, records } = setup();
     for await (const _ of await wrapped.chat.stream(chat)) break;
-    expect(monitor.usageSummary('mistral')).toMatchObject({ requests: 1, errors: 0, inputTokens: 0 });
+    expect(monitor.usageSummary('mistral')).toMatchObject({ requests: 1, errors: 0, inputTokens: null });
     expect(records[0]?.metadata).toMatchObject({ partial: true, usage: 'missing' });
     expect(sums(await reader.metrics(), INSTRUMENT.unpriced)[0]?.value).toBe(1);
     // A stream cancelled before any read is a call made too.

@@ -118,7 +118,7 @@ describe('monitor.instrument(new Ollama())', () => {
   it('records a stream the caller abandons (break) as partial', async () => {
     const { monitor, wrapped, records } = setup();
     for await (const _ of await wrapped.chat({ ...chat(), stream: true })) break;
-    expect(monitor.usageSummary('ollama')).toMatchObject({ requests: 1, errors: 0, inputTokens: 0, unpricedRequests: 1 });
+    expect(monitor.usageSummary('ollama')).toMatchObject({ requests: 1, errors: 0, inputTokens: null, unpricedRequests: 1 });
     expect(records[0]?.metadata).toMatchObject({ partial: true, usage: 'missing' });
     await monitor.close();
   });

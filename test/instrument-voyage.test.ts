@@ -46,7 +46,7 @@ describe('monitor.instrument(new VoyageAIClient())', () => {
     // The SDK hands back camelCase: usage.totalTokens.
     expect(b.usage?.totalTokens).toBe(10);
     const s = monitor.usageSummary('voyage');
-    expect(s).toMatchObject({ requests: 1, errors: 0, inputTokens: 10, outputTokens: 0, totalTokens: 10, unpricedRequests: 0 });
+    expect(s).toMatchObject({ requests: 1, errors: 0, inputTokens: 10, outputTokens: null, totalTokens: 10, unpricedRequests: 0 });
     expect(s.costUsd).toBeCloseTo(inputCost(monitor, 'voyage-large-2', 10), 15);
     const [p] = sums(await reader.metrics(), INSTRUMENT.requests);
     expect(p?.attributes).toMatchObject({
@@ -123,7 +123,7 @@ describe('monitor.instrument(new VoyageAIClient())', () => {
     expect((b as Error).constructor).toBe((a as Error).constructor);
     expect((b as Error).message).toBe((a as Error).message);
     expect((b as VoyageAIError).statusCode).toBe(status);
-    expect(monitor.usageSummary('voyage')).toMatchObject({ requests: 1, errors: 1, inputTokens: 0 });
+    expect(monitor.usageSummary('voyage')).toMatchObject({ requests: 1, errors: 1, inputTokens: null });
     expect(sums(await reader.metrics(), INSTRUMENT.requests)).toEqual([
       expect.objectContaining({ value: 1, attributes: expect.objectContaining({ status: 'error', model: 'voyage-large-2' }) }),
     ]);

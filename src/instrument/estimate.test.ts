@@ -34,7 +34,10 @@ describe('token estimates', () => {
   it('without js-tiktoken, a stream that ends without usage stays missing', async () => {
     expect(await loadTiktoken('o200k_base')).toBeUndefined();
     const monitor = new TokenMonitor({ loadConfig: false, metrics: { prometheus: false } });
-    const spy = vi.spyOn(monitor, 'recordUsage');
+    // Instrumented calls meter (no result built): recorded here as recordUsage would, to read its record.
+    const records: unknown[] = [];
+    const recordUsage = monitor.recordUsage.bind(monitor);
+    const spy = vi.spyOn(monitor, 'meterUsage').mockImplementation((usage, facts) => void records.push(recordUsage(usage, facts)?.record));
     const fetchSse: typeof fetch = async () => new Response(noUsage, { headers: { 'content-type': 'text/event-stream' } });
     const client = monitor.instrument(
       new OpenAI({ apiKey: 'sk-test-00000000', baseURL: 'http://test.invalid/v1', fetch: fetchSse, maxRetries: 0 }),
@@ -49,7 +52,7 @@ describe('token estimates', () => {
     }
     await monitor.flush();
     expect(spy).toHaveBeenCalledTimes(1);
-    const record = spy.mock.results[0]?.value?.record;
+    const [record] = records;
     expect(record).toMatchObject({ inputTokens: null, outputTokens: null, metadata: { usage: 'missing' } });
     expect(monitor.usageSummary('openai')).toMatchObject({ requests: 1, unpricedRequests: 1 });
     await monitor.close();

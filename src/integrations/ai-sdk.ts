@@ -139,7 +139,7 @@ export function tokenmeterMiddleware(options: AiSdkTrackingOptions = {}, monitor
       const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs: performance.now() - start, held: extra.held };
       if (Object.keys(context).length > 0) facts.context = context;
       if (extra.error !== undefined) facts.error = errorOf(extra.error);
-      m.recordUsage(usage, facts);
+      m.meterUsage(usage, facts);
     } catch {
       // Tracking never breaks the caller's call.
     }

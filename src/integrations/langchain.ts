@@ -169,7 +169,7 @@ export class TokenmeterCallbackHandler extends BaseCallbackHandler {
     const facts: Parameters<TokenMonitor['recordUsage']>[1] = { context, held: run?.held };
     if (run !== undefined) facts.durationMs = performance.now() - run.start;
     if (error !== undefined) facts.error = errorOf(error);
-    this.#monitor().recordUsage(full, facts);
+    this.#monitor().meterUsage(full, facts);
   }
 
   override handleChatModelStart(
@@ -279,7 +279,7 @@ export function trackEmbeddings<E extends object>(embeddings: E, options: LangCh
       const facts: Parameters<TokenMonitor['recordUsage']>[1] = { durationMs, serviceType: 'embedding' };
       if (Object.keys(context).length > 0) facts.context = context;
       if (error !== undefined) facts.error = errorOf(error);
-      m().recordUsage(usage, facts);
+      m().meterUsage(usage, facts);
     } catch {
       // Tracking never breaks the caller's call.
     }

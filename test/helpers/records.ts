@@ -1,6 +1,6 @@
 import type { RecordResult, TokenMonitor } from '../../src/index.ts';
 
-/** The validated records a monitor keeps from now on, as `record()` and `recordUsage()` return them. */
+/** The validated records a monitor keeps from now on, as `record()` and `recordUsage()` return them (instrumented calls too). */
 export function recorded(monitor: TokenMonitor): NonNullable<RecordResult['record']>[] {
   const out: NonNullable<RecordResult['record']>[] = [];
   const keep = (r: RecordResult | undefined) => {
@@ -11,6 +11,8 @@ export function recorded(monitor: TokenMonitor): NonNullable<RecordResult['recor
   monitor.record = (input) => keep(record(input)) as RecordResult;
   const recordUsage = monitor.recordUsage.bind(monitor);
   monitor.recordUsage = (usage, facts) => keep(recordUsage(usage, facts));
+  // Instrumented clients and integrations meter (no result built): recorded here as recordUsage would.
+  monitor.meterUsage = (usage, facts) => void keep(recordUsage(usage, facts));
   return out;
 }
 
