@@ -337,8 +337,26 @@ export class Aggregator<Slot = unknown> {
 
   /** The running totals for a call's label set, created on first use (within the caps). */
   seriesFor(u: ValidUsage): Series<Slot> {
-    const path = this.#path(u);
-    return this.#find(path) ?? this.#create(path, u);
+    return this.#walk(u) ?? this.#create(this.#path(u), u);
+  }
+
+  /**
+   * `#find(#path(u))` without building the path: down the trie by the record's fields, in trie
+   * order (the array of label values it saves was a fifth of record()'s time, measured).
+   */
+  #walk(u: ValidUsage): Series<Slot> | undefined {
+    const l = this.#opts.labels;
+    type Node = Trie<Slot> | undefined;
+    let n = this.#root.get(u.provider) as Node;
+    n = n?.get(u.model) as Node;
+    n = n?.get(u.serviceType) as Node;
+    n = n?.get(u.operation) as Node;
+    n = n?.get(u.requestModel ?? '') as Node;
+    if (l.agent) n = n?.get(u.agent ?? '') as Node;
+    if (l.userId) n = n?.get(u.userId ?? '') as Node;
+    if (l.threadId) n = n?.get(u.threadId ?? '') as Node;
+    if (l.apiKeyId) n = n?.get(u.apiKeyId ?? '') as Node;
+    return n as unknown as Series<Slot> | undefined;
   }
 
   #cap(label: string, value: string): string {

@@ -17,11 +17,18 @@ export interface UsageSummary {
   outputTokens: number | null;
   cachedInputTokens: number | null;
   totalTokens: number | null;
-  unreported: Record<SummedCount, number>;
+  unreported: Readonly<Record<SummedCount, number>>;
   /** Known cost in USD; calls of unpriced models add nothing (see unpricedRequests). */
   costUsd: number;
   unpricedRequests: number;
 }
+
+const NONE_UNREPORTED: Readonly<Record<SummedCount, number>> = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  totalTokens: 0,
+});
 
 /** A summary of nothing, for `provider` (a record that was not recorded). */
 export function emptySummary(provider: unknown): UsageSummary {
@@ -33,7 +40,7 @@ export function emptySummary(provider: unknown): UsageSummary {
     outputTokens: 0,
     cachedInputTokens: 0,
     totalTokens: 0,
-    unreported: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, totalTokens: 0 },
+    unreported: NONE_UNREPORTED,
     costUsd: 0,
     unpricedRequests: 0,
   };
@@ -68,10 +75,28 @@ class ProviderTotals {
       outputTokens: this.noOutput === n && n > 0 ? null : this.outputTokens,
       cachedInputTokens: this.noCached === n && n > 0 ? null : this.cachedInputTokens,
       totalTokens: this.noTotal === n && n > 0 ? null : this.totalTokens,
-      unreported: { inputTokens: this.noInput, outputTokens: this.noOutput, cachedInputTokens: this.noCached, totalTokens: this.noTotal },
+      unreported: this.#unreportedNow(),
       costUsd: this.cost.usd,
       unpricedRequests: this.unpriced,
     };
+  }
+
+  /** Frozen and shared until a count goes unreported again: record() returns it with every call. */
+  #unreported: Readonly<Record<SummedCount, number>> | undefined = NONE_UNREPORTED;
+
+  /** A count went unreported: the next snapshot builds a new `unreported`. */
+  unreportedChanged(): void {
+    this.#unreported = undefined;
+  }
+
+  #unreportedNow(): Readonly<Record<SummedCount, number>> {
+    this.#unreported ??= Object.freeze({
+      inputTokens: this.noInput,
+      outputTokens: this.noOutput,
+      cachedInputTokens: this.noCached,
+      totalTokens: this.noTotal,
+    });
+    return this.#unreported;
   }
 }
 
@@ -93,14 +118,17 @@ export class UsageTotals {
     }
     t.requests++;
     if (u.error) t.errors++;
-    if (u.inputTokens === null) t.noInput++;
-    else t.inputTokens += u.inputTokens;
-    if (u.outputTokens === null) t.noOutput++;
-    else t.outputTokens += u.outputTokens;
-    if (u.cachedInputTokens === null) t.noCached++;
-    else t.cachedInputTokens += u.cachedInputTokens;
-    if (u.totalTokens === null) t.noTotal++;
-    else t.totalTokens += u.totalTokens;
+    if (u.inputTokens === null || u.outputTokens === null || u.cachedInputTokens === null || u.totalTokens === null) {
+      if (u.inputTokens === null) t.noInput++;
+      if (u.outputTokens === null) t.noOutput++;
+      if (u.cachedInputTokens === null) t.noCached++;
+      if (u.totalTokens === null) t.noTotal++;
+      t.unreportedChanged();
+    }
+    t.inputTokens += u.inputTokens ?? 0;
+    t.outputTokens += u.outputTokens ?? 0;
+    t.cachedInputTokens += u.cachedInputTokens ?? 0;
+    t.totalTokens += u.totalTokens ?? 0;
     if (u.costPicoUsd === null) t.unpriced++;
     else t.cost.add(u.costPicoUsd);
     return t;
