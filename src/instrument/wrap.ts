@@ -18,7 +18,8 @@ import {
 
 /** The monitor as instrumented clients see it. */
 export interface UsageRecorder {
-  recordUsage(
+  /** Records a call's usage; nothing is built for the caller (instrumented clients read no result). */
+  meterUsage(
     usage: Usage,
     facts: {
       durationMs?: number;
@@ -28,9 +29,7 @@ export interface UsageRecorder {
       wholeContext?: boolean;
       held?: Held;
     },
-  ): unknown;
-  /** As `recordUsage`, for a caller that reads no result (the monitor builds none); used when present. */
-  meterUsage?(usage: Usage, facts: Parameters<UsageRecorder['recordUsage']>[1]): void;
+  ): void;
   /**
    * Before the request leaves: holds the call's estimated cost against enforced budgets, or throws
    * a BudgetExceededError. What it returns comes back as `facts.held`.
@@ -125,16 +124,14 @@ export function recordMetered(
   error?: unknown,
   errorType?: string,
 ): void {
-  const facts: Parameters<UsageRecorder['recordUsage']>[1] = { durationMs, wholeContext: true };
+  const facts: Parameters<UsageRecorder['meterUsage']>[1] = { durationMs, wholeContext: true };
   if (held !== undefined) facts.held = held;
   if (error !== undefined) facts.error = errorOf(error, errorType);
   if (recorder.apiKey !== undefined) facts.apiKey = recorder.apiKey;
   if (context !== undefined) facts.context = context;
   // The recorder's provider wins: one given to instrument() (a gateway read as OpenAI) is set here.
   usage.provider = recorder.provider;
-  const m = recorder.monitor;
-  if (m.meterUsage !== undefined) m.meterUsage(usage, facts);
-  else m.recordUsage(usage, facts);
+  recorder.monitor.meterUsage(usage, facts);
 }
 
 /** The context of one call: `instrument()`'s, with a `withContext` around the call winning. */

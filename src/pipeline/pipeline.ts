@@ -102,8 +102,7 @@ export class RecordPipeline<A = unknown> {
   }
 
   #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked: boolean): RecordResult<A> {
-    if (this.#off !== undefined) {
-      if (this.#off === 'closed') this.#hooks.warnOnce('closed', 'record() after close(): the call was not recorded');
+    if (this.#refuses()) {
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
     }
     const u = checked ? (input as ValidUsage) : validateInContext(input as UsageInput, ctx, this.#keyIdOf, this.#secrets);
@@ -125,10 +124,7 @@ export class RecordPipeline<A = unknown> {
    * otherwise allocate and drop. Throws a ValidationError as `record()` does.
    */
   meter(input: UsageInput, ctx: CallContext | undefined): void {
-    if (this.#off !== undefined) {
-      if (this.#off === 'closed') this.#hooks.warnOnce('closed', 'record() after close(): the call was not recorded');
-      return;
-    }
+    if (this.#refuses()) return;
     const u = validateInContext(input, ctx, this.#keyIdOf, this.#secrets);
     try {
       this.#priced(u);
@@ -142,6 +138,13 @@ export class RecordPipeline<A = unknown> {
     answer.logged = true;
     answer.alerts = NO_ALERTS;
     this.#give(u, answer);
+  }
+
+  /** True when records are no longer taken (disabled, or closed: said once). */
+  #refuses(): boolean {
+    if (this.#off === undefined) return false;
+    if (this.#off === 'closed') this.#hooks.warnOnce('closed', 'record() after close(): the call was not recorded');
+    return true;
   }
 
   readonly #scratch: SinkAnswer = { logged: true, alerts: NO_ALERTS };
