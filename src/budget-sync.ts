@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Budgets } from './budgeting.ts';
-import type { BudgetSpec, FleetRead } from './budgets/tracker.ts';
+import type { BudgetSpec } from './budgets/budget-spec.ts';
+import type { FleetRead } from './budgets/fleet-sync.ts';
 import { configBudgets, configPath, configThresholds, loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 

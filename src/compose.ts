@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { ledgerSeeder, ledgerSpend } from './budget-seeding.ts';
 import { BudgetSync, DEFAULT_SYNC_INTERVAL_MS } from './budget-sync.ts';
 import { BudgetSink, Budgets } from './budgeting.ts';
-import type { Alert } from './budgets/tracker.ts';
+import type { Alert } from './budgets/budget-spec.ts';
 import { configBudgets, configPrices, configThresholds, loadConfig, resolveDir } from './config.ts';
 import { LedgerError, ValidationError } from './errors.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';

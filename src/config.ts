@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { BudgetSpec } from './budgets/budget-spec.ts';
 import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
-import type { BudgetSpec } from './budgets/tracker.ts';
 import { ValidationError } from './errors.ts';
 import { closestKey } from './keys.ts';
 import type { PriceOverride } from './pricing/types.ts';

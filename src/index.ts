@@ -1,11 +1,10 @@
 // The public API of tokenmeter, named export by export.
 
 export type { Advice, AdviceExample, AdviceItem, AdviceKind, AdviceQuery } from './advice/advise.ts';
-
+export type { BudgetIdentity, BudgetScope, BudgetSpec } from './budgets/budget-spec.ts';
+export { BUDGET_SCOPES } from './budgets/budget-spec.ts';
 export type { BillingCycle, LimitType, Thresholds } from './budgets/limits.ts';
 export { LIMIT_TYPES } from './budgets/limits.ts';
-export type { BudgetIdentity, BudgetScope, BudgetSpec } from './budgets/tracker.ts';
-export { BUDGET_SCOPES } from './budgets/tracker.ts';
 export type { CallContext } from './context.ts';
 export {
   BudgetExceededError,

@@ -1,6 +1,6 @@
 import type { Held, LimitOptions } from './budgeting.ts';
+import type { Alert, BudgetSpec } from './budgets/budget-spec.ts';
 import type { LimitType } from './budgets/limits.ts';
-import type { Alert, BudgetSpec } from './budgets/tracker.ts';
 import type { MonitorParts } from './compose.ts';
 import type { CallContext, ContextStore } from './context.ts';
 import { LedgerError, ValidationError } from './errors.ts';

@@ -1,5 +1,5 @@
 import type { ConfigHealth } from './budget-sync.ts';
-import type { BudgetSpec } from './budgets/tracker.ts';
+import type { BudgetSpec } from './budgets/budget-spec.ts';
 import type { LedgerStore } from './ledger/types.ts';
 import type { LedgerHealth, LedgerWriterOptions } from './ledger/writer.ts';
 import type { Env, Logger, LogLevel } from './logger.ts';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Held } from './budgeting.ts';
-import type { Alert } from './budgets/tracker.ts';
+import type { Alert } from './budgets/budget-spec.ts';
 import { composeMonitor, type MonitorParts, reportSources } from './compose.ts';
 import { type CallContext, ContextStore } from './context.ts';
 import { isBudgetExceededError, ValidationError } from './errors.ts';
@@ -21,7 +21,7 @@ import type { UsageInput, ValidUsage } from './usage.ts';
 
 export type { LimitOptions } from './budgeting.ts';
 /** A budget or limit crossing. */
-export type { Alert } from './budgets/tracker.ts';
+export type { Alert } from './budgets/budget-spec.ts';
 export type { Health, LedgerOptions, MetricsOptions, TokenMonitorOptions } from './monitor-options.ts';
 export type { UsageSummary } from './pipeline/totals.ts';
 export type { CallFacts } from './pipeline/usage-input.ts';

@@ -1,5 +1,5 @@
+import type { BudgetSpec } from './budgets/budget-spec.ts';
 import type { Thresholds } from './budgets/limits.ts';
-import type { BudgetSpec } from './budgets/tracker.ts';
 import type { CallContext } from './context.ts';
 import type { InstrumentOptions } from './instrument/index.ts';
 import type { TrackOptions } from './instrument/track.ts';

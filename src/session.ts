@@ -1,5 +1,5 @@
 import type { Budgets } from './budgeting.ts';
-import type { BudgetSpec } from './budgets/tracker.ts';
+import type { BudgetSpec } from './budgets/budget-spec.ts';
 import type { ContextStore } from './context.ts';
 import { checkSessionKeys } from './option-keys.ts';
 import type { BudgetStatus } from './reports/budget-status.ts';

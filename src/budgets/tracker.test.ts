@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type BudgetState, BudgetTracker, type CallEstimate, IDLE_MS, MAX_QUIET_STATES, type Spend } from './tracker.ts';
+import { MAX_QUIET_STATES } from './budget.ts';
+import type { CallEstimate, Spend } from './budget-spec.ts';
+import type { BudgetState } from './budget-state.ts';
+import { BudgetTracker, IDLE_MS } from './tracker.ts';
 
 const USD = 1e12;
 const T0 = Date.UTC(2026, 10, 10, 12);

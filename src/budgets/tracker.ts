@@ -1,98 +1,18 @@
 import { DAY_MS } from '../time.ts';
-import { type BillingCycle, DEFAULT_CYCLE, DEFAULT_THRESHOLDS, type LimitType, type Thresholds, windowAt } from './limits.ts';
+import { Budget, MAX_QUIET_STATES, specKey } from './budget.ts';
+import {
+  type Alert,
+  BUDGET_SCOPES,
+  type BudgetScope,
+  type BudgetSpec,
+  type CallEstimate,
+  type Spend,
+  type Subject,
+} from './budget-spec.ts';
+import { alertOf, BudgetState, levelOfUnits } from './budget-state.ts';
+import { catchUp, type FleetRead } from './fleet-sync.ts';
 
-/** Whose spending a budget caps. */
-export const BUDGET_SCOPES = ['global', 'provider', 'user', 'api_key', 'team', 'agent', 'model', 'run'] as const;
-export type BudgetScope = (typeof BUDGET_SCOPES)[number];
-
-/** A budget as a user sets it. */
-export interface BudgetSpec {
-  scope: BudgetScope;
-  /** The provider, user, key id, agent, model, team name or run id; `*` for one budget per distinct value (every user, even new ones). */
-  scopeId?: string;
-  /** A team's members: usage of any of these users or key ids counts. */
-  members?: { userIds?: readonly string[]; apiKeyIds?: readonly string[] };
-  /** The limit, in `unit`. */
-  limit: number;
-  /** @default 'usd' */
-  unit?: 'usd' | 'tokens';
-  /** When usage starts again from zero. @default monthly from the 1st (UTC); prepaid credits and runs never reset */
-  cycle?: BillingCycle;
-  /** Alert thresholds as fractions of the limit. @default 0.8 warning, 0.95 critical */
-  thresholds?: Partial<Thresholds>;
-  /** Throw BudgetExceededError from an instrumented call once the budget is spent. @default false */
-  enforce?: boolean;
-  /** With `enforce`, also block calls of models with no known price. @default false */
-  blockUnpriced?: boolean;
-  /** The subscription limit type this budget came from (provider limits). */
-  limitType?: LimitType;
-  /**
-   * Where it is defined: `config` (config.json, which every process and the CLI read) or `code`
-   * (this process only: `setLimit`, `setBudget`, the `budgets` option, sessions). Shown in status.
-   * @default 'code'
-   */
-  source?: 'config' | 'code';
-}
-
-/** One crossing of a threshold. */
-export interface Alert {
-  level: 'warning' | 'critical' | 'exceeded';
-  message: string;
-  budget: BudgetIdentity;
-  used: number;
-  limit: number;
-  percentUsed: number;
-  /** The threshold crossed, as a fraction of the limit (1 for exceeded). */
-  threshold: number;
-  windowStart: string;
-  /** null for rolling windows and runs. */
-  resetsAt: string | null;
-  at: string;
-}
-
-/** What names a budget in alerts, gauges and errors. */
-export interface BudgetIdentity {
-  scope: BudgetScope;
-  scopeId: string;
-  /** monthly, daily, rolling_<N>d or run. */
-  window: string;
-  unit: 'usd' | 'tokens';
-  limitType?: LimitType;
-}
-
-/** Who a call or record is for. */
-export interface Subject {
-  provider: string;
-  model: string;
-  userId: string | null;
-  apiKeyId: string | null;
-  agent: string | null;
-}
-
-/** What a call about to be made is expected to cost, for enforcement. */
-export interface CallEstimate extends Subject {
-  runId: string | null;
-  /** Estimated cost in picodollars; 0 for a free model, null when the model has no price. */
-  costPico: number | null;
-  tokens: number;
-  /**
-   * True when the call's model is not known before it runs (a tracked function given no model):
-   * its cost cannot be told, so it is refused by a spent USD budget, as an unpriced model is with
-   * `blockUnpriced`, and otherwise holds nothing.
-   */
-  modelUnknown?: boolean;
-}
-
-/** A record as the tracker reads it: a UsageRecord is one, so the hot path copies nothing. */
-export interface Spend extends Subject {
-  timestamp: number;
-  /** Cost in picodollars, null when unpriced. */
-  costPicoUsd: number | null;
-  totalTokens: number | null;
-}
-
-const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
-// Scopes as small integers (their place in BUDGET_SCOPES), for the hot path's switch.
+// Scopes as small integers (their place in BUDGET_SCOPES), for the hot path's switch (local consts, not imports).
 const GLOBAL = BUDGET_SCOPES.indexOf('global');
 const PROVIDER = BUDGET_SCOPES.indexOf('provider');
 const USER = BUDGET_SCOPES.indexOf('user');
@@ -101,163 +21,6 @@ const TEAM = BUDGET_SCOPES.indexOf('team');
 const AGENT = BUDGET_SCOPES.indexOf('agent');
 const MODEL = BUDGET_SCOPES.indexOf('model');
 const RUN = BUDGET_SCOPES.indexOf('run');
-const PICO = 1e12;
-
-function windowName(cycle: BillingCycle | null): string {
-  if (cycle === null) return 'run';
-  return cycle.kind === 'rolling' ? `rolling_${cycle.days}d` : cycle.kind;
-}
-
-/** The state of one budget for one scope value in its current window. */
-export class BudgetState {
-  readonly id: BudgetIdentity;
-  readonly spec: BudgetSpec;
-  /** Limit in the unit's integer form: picodollars or tokens. */
-  readonly limitUnits: number;
-  readonly warnAt: number;
-  readonly critAt: number;
-  readonly thresholds: Thresholds;
-  readonly cycle: BillingCycle | null;
-  /** True for a USD budget (counted in picodollars), false for tokens. */
-  readonly usd: boolean;
-  windowStart = 0;
-  /** 0 until the first roll; Infinity for runs, which have no window end. */
-  windowEnd = 0;
-  /** Used in this window, in units (rolling windows: the sum of `days`). */
-  used = 0;
-  /** Held by calls in flight. */
-  reserved = 0;
-  /** The highest level alerted in this window (0 none). */
-  fired = 0;
-  /** Rolling windows: usage per UTC day number. */
-  days: Map<number, number> | null = null;
-  /** When a record last counted or a call last held against this state (ms; 0 never). */
-  lastAt = 0;
-
-  constructor(spec: BudgetSpec, scopeId: string, now: number) {
-    this.spec = spec;
-    this.cycle = spec.scope === 'run' ? null : (spec.cycle ?? DEFAULT_CYCLE);
-    const unit = spec.unit ?? 'usd';
-    this.usd = unit === 'usd';
-    this.id = { scope: spec.scope, scopeId, window: windowName(this.cycle), unit };
-    if (spec.limitType !== undefined) this.id.limitType = spec.limitType;
-    this.thresholds = { ...DEFAULT_THRESHOLDS, ...spec.thresholds };
-    this.limitUnits = unit === 'usd' ? Math.round(spec.limit * PICO) : spec.limit;
-    this.warnAt = this.limitUnits * this.thresholds.warning;
-    this.critAt = this.limitUnits * this.thresholds.critical;
-    if (this.cycle?.kind === 'rolling') this.days = new Map();
-    if (this.cycle === null) this.windowEnd = Number.POSITIVE_INFINITY;
-    this.roll(now);
-  }
-
-  /** Moves to the window `now` is in; false when it already was. */
-  roll(now: number): boolean {
-    const c = this.cycle;
-    if (c === null) return false;
-    if (c.kind === 'rolling') {
-      const w = windowAt(c, now);
-      if (w.start <= this.windowStart && this.windowEnd !== 0) return false;
-      this.windowStart = w.start;
-      this.windowEnd = w.end;
-      const first = w.start / DAY_MS;
-      let dropped = false;
-      for (const [d, v] of this.days as Map<number, number>) {
-        if (d < first) {
-          this.used -= v;
-          this.days?.delete(d);
-          dropped = true;
-        }
-      }
-      if (dropped && this.used < this.warnAt) this.fired = 0;
-      return dropped;
-    }
-    if (now < this.windowEnd && now >= this.windowStart) return false;
-    // A balance has one window, from when it was set on.
-    if (c.kind === 'balance' && this.windowEnd !== 0) return false;
-    const w = windowAt(c, now);
-    this.windowStart = w.start;
-    this.windowEnd = w.end;
-    this.used = 0;
-    this.fired = 0;
-    return true;
-  }
-
-  /** Adds `units` used at `timestamp` (rolling windows: to its day too); returns what is used now. */
-  add(units: number, timestamp: number): number {
-    const used = this.used + units;
-    this.used = used;
-    if (this.days !== null) this.#addDay(units, timestamp);
-    return used;
-  }
-
-  /** Rolling windows: adds `units` to the day of `timestamp` (kept out of `add`, which the hot path inlines). */
-  #addDay(units: number, timestamp: number): void {
-    const days = this.days as Map<number, number>;
-    const d = Math.floor(timestamp / DAY_MS);
-    days.set(d, (days.get(d) ?? 0) + units);
-  }
-
-  /** used and limit in the budget's unit (USD or tokens). */
-  get usedValue(): number {
-    return this.id.unit === 'usd' ? this.used / PICO : this.used;
-  }
-  get limitValue(): number {
-    return this.spec.limit;
-  }
-  get resetsAt(): number | null {
-    return this.cycle === null || this.cycle.kind === 'rolling' || this.cycle.kind === 'balance' ? null : this.windowEnd;
-  }
-}
-
-export function alertOf(b: BudgetState, level: number, now: number): Alert {
-  const name = LEVELS[level] as Alert['level'];
-  const percent = b.limitUnits === 0 ? 100 : Math.round((b.used / b.limitUnits) * 10_000) / 100;
-  const fmt = (v: number) => (b.id.unit === 'usd' ? `$${v.toFixed(4)}` : `${Math.round(v).toLocaleString('en-US')} tokens`);
-  const threshold = level === 3 ? 1 : level === 2 ? b.thresholds.critical : b.thresholds.warning;
-  const resets = b.resetsAt;
-  const what = name === 'exceeded' ? 'exceeded' : `past its ${name} threshold (${Math.round(threshold * 100)}%)`;
-  return {
-    level: name,
-    message: `${b.id.window} ${b.id.unit} budget of ${b.id.scope} ${b.id.scopeId} ${what}: ${fmt(b.usedValue)} of ${fmt(b.limitValue)} used (${percent}%)`,
-    budget: { ...b.id },
-    used: b.usedValue,
-    limit: b.limitValue,
-    percentUsed: percent,
-    threshold,
-    windowStart: new Date(b.windowStart).toISOString(),
-    resetsAt: resets === null ? null : new Date(resets).toISOString(),
-    at: new Date(now).toISOString(),
-  };
-}
-
-/** One budget definition and its states (one, or one per scope value for `*`). */
-class Budget {
-  readonly spec: BudgetSpec;
-  readonly fixed: BudgetState | undefined;
-  readonly perValue: Map<string, BudgetState> | undefined;
-  readonly userIds: ReadonlySet<string> | undefined;
-  readonly keyIds: ReadonlySet<string> | undefined;
-  /** The scope as a number, so the hot path switches on a small integer. */
-  readonly kind: number;
-  /** A fixed budget's scope value (its scopeId). */
-  readonly value: string | undefined;
-  /** The number of per-value states at which quiet ones are looked for and let go (see BudgetTracker#sweep). */
-  sweepAt = MAX_QUIET_STATES;
-
-  constructor(spec: BudgetSpec, now: number) {
-    this.kind = BUDGET_SCOPES.indexOf(spec.scope);
-    this.spec = spec;
-    if (spec.scopeId === '*') this.perValue = new Map();
-    else {
-      this.fixed = new BudgetState(spec, spec.scopeId ?? (spec.scope === 'global' ? 'all' : ''), now);
-      this.value = this.fixed.id.scopeId;
-    }
-    if (spec.scope === 'team') {
-      this.userIds = new Set(spec.members?.userIds ?? []);
-      this.keyIds = new Set(spec.members?.apiKeyIds ?? []);
-    }
-  }
-}
 
 /**
  * The states the records of one user count against, as last resolved, and the rest of the subject
@@ -273,22 +36,9 @@ interface Route {
   states: BudgetState[];
 }
 
-/** What makes two budgets the same one: a budget added with the key of another replaces it. */
-/**
- * What a budget is, for replacing it: its scope, id, unit and window (a daily and a monthly budget
- * of one user are two budgets); a provider's subscription limit is one per limit type, whatever its
- * cycle (setting it again with another cycle replaces it).
- */
-function specKey(s: BudgetSpec): string {
-  const window = s.limitType !== undefined ? '' : windowName(s.scope === 'run' ? null : (s.cycle ?? DEFAULT_CYCLE));
-  return `${s.scope}\u0000${s.scopeId ?? ''}\u0000${s.unit ?? 'usd'}\u0000${s.limitType ?? ''}\u0000${window}`;
-}
-
 /** Routes kept (one per user seen lately) before they are all dropped and resolved again. */
 const MAX_ROUTES = 10_000;
 
-/** Per-value states (`*` budgets) kept before quiet ones are let go. */
-export const MAX_QUIET_STATES = 10_000;
 /** How long a per-value state must have been idle before it may be let go and read again from the ledger. */
 export const IDLE_MS = 15 * 60_000;
 
@@ -304,20 +54,6 @@ export type Seeder = (
   members: BudgetSpec['members'],
   now: boolean,
 ) => Iterable<[day: number, units: number]> | Promise<Iterable<[day: number, units: number]>>;
-
-/**
- * The window's spending of each state as the shared ledger holds it (every process's records),
- * per UTC day number, in the state's units (see BudgetTracker#sync). It must fix what it reads
- * when it is called, synchronously (LedgerWriter.readBeside does): this process's records
- * counted before the call are in it, those counted after are not; it rejects when the ledger
- * cannot be read (a state it leaves out is not changed).
- */
-export type FleetRead = (states: readonly BudgetState[]) => Promise<Map<BudgetState, Iterable<[day: number, units: number]>>>;
-
-/** The alert level (0 none, 1 warning, 2 critical, 3 exceeded) of `used` units of a state. */
-function levelOfUnits(state: BudgetState, used: number): number {
-  return used >= state.limitUnits ? 3 : used >= state.critAt ? 2 : used >= state.warnAt ? 1 : 0;
-}
 
 /**
  * Running totals of every budget, in memory: `spend` adds a record (and returns the crossings),
@@ -486,45 +222,13 @@ export class BudgetTracker {
   }
 
   /**
-   * Brings every state up to the fleet's spending: `read` gives each window's total in the shared
-   * ledger as of the call (this process's records counted so far included); the difference from
-   * what the state had counted by then (the other processes' spending since the last sync) is
-   * added, so records counted while the ledger was read stay counted, once. Crossings this makes
-   * are alerted (onAlerts). Off record()'s path: a timer calls it (src/budget-sync.ts).
+   * Brings every state up to the fleet's spending (see {@link catchUp}). Crossings this makes are
+   * alerted (onAlerts). Off record()'s path: a timer calls it (src/budget-sync.ts).
    */
   async sync(read: FleetRead): Promise<void> {
     const states = this.states().filter((s) => s.cycle !== null && !this.#unseeded.has(s));
     if (states.length === 0) return;
-    const before = states.map((s) => ({ used: s.used, windowStart: s.windowStart, days: s.days === null ? null : new Map(s.days) }));
-    const rows = await read(states);
-    const alerts: Alert[] = [];
-    const at = this.#clock();
-    states.forEach((state, i) => {
-      const then = before[i] as (typeof before)[number];
-      const got = rows.get(state);
-      // Not read, or the window moved on meanwhile (what the ledger said is of the old one).
-      if (got === undefined || state.windowStart !== then.windowStart) return;
-      let total = 0;
-      const ledgerDays = new Map<number, number>();
-      for (const [day, units] of got) {
-        total += units;
-        ledgerDays.set(day, (ledgerDays.get(day) ?? 0) + units);
-      }
-      if (state.days !== null && then.days !== null) {
-        for (const day of new Set([...ledgerDays.keys(), ...then.days.keys()])) {
-          const delta = (ledgerDays.get(day) ?? 0) - (then.days.get(day) ?? 0);
-          if (delta === 0) continue;
-          const v = (state.days.get(day) ?? 0) + delta;
-          if (v > 0) state.days.set(day, v);
-          else state.days.delete(day);
-        }
-      }
-      state.used = Math.max(0, state.used + total - then.used);
-      const level = levelOfUnits(state, state.used);
-      if (level <= state.fired) return;
-      for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
-      state.fired = level;
-    });
+    const alerts = await catchUp(states, read, this.#clock);
     if (alerts.length > 0) this.#onAlerts?.(alerts);
   }
 

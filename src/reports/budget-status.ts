@@ -1,5 +1,6 @@
+import type { BudgetScope } from '../budgets/budget-spec.ts';
+import type { BudgetState } from '../budgets/budget-state.ts';
 import { levelOf } from '../budgets/limits.ts';
-import type { BudgetScope, BudgetState } from '../budgets/tracker.ts';
 
 /** A budget's standing in its current window. */
 export interface BudgetStatus {

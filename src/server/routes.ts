@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Alert } from '../budgets/tracker.ts';
+import type { Alert } from '../budgets/budget-spec.ts';
 import { isBudgetExceededError, isValidationError } from '../errors.ts';
 import type { TokenMonitor } from '../monitor.ts';
 import { CostSum } from '../pricing/money.ts';
