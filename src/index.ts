@@ -1,6 +1,6 @@
 // The public API of tokenmeter, named export by export.
 
-export type { Advice, AdviceExample, AdviceItem, AdviceKind, AdviceQuery } from './advice/advise.ts';
+export type { Advice, AdviceExample, AdviceItem, AdviceKind, AdviceQuery } from './advice/types.ts';
 export type { BudgetIdentity, BudgetScope, BudgetSpec } from './budgets/budget-spec.ts';
 export { BUDGET_SCOPES } from './budgets/budget-spec.ts';
 export type { BillingCycle, LimitType, Thresholds } from './budgets/limits.ts';

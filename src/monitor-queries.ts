@@ -1,4 +1,5 @@
-import { type Advice, type AdviceQuery, advise } from './advice/advise.ts';
+import { advise } from './advice/advise.ts';
+import type { Advice, AdviceQuery } from './advice/types.ts';
 import { LedgerError, ValidationError } from './errors.ts';
 import { type CleanupResult, cleanup, listArchives, readArchive } from './ledger/archive.ts';
 import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './ledger/notifications.ts';

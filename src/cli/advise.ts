@@ -1,4 +1,5 @@
-import { type AdviceQuery, advise } from '../advice/advise.ts';
+import { advise } from '../advice/advise.ts';
+import type { AdviceQuery } from '../advice/types.ts';
 import { configPrices, loadConfig, resolveDir } from '../config.ts';
 import { PriceBook } from '../pricing/price-book.ts';
 import { num, usd } from '../reports/format.ts';
