@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { TokenMonitor } from '../src/index.ts';
-import { CARDINALITY_DEFAULTS, MAX_CAP, MAX_ERROR_TYPES_PER_SET } from '../src/metrics/aggregator.ts';
+import { CARDINALITY_DEFAULTS, MAX_CAP, MAX_ERROR_TYPES_PER_SET } from '../src/metrics/cardinality.ts';
 import { type Result, round, withBaseline } from './harness.ts';
 
 async function filled(sets: number): Promise<TokenMonitor> {

@@ -27,7 +27,7 @@ import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as text from '@grafana/grafana-foundation-sdk/text';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { DEFAULT_THRESHOLDS } from '../src/budgets/limits.ts';
-import type { MetricLabelOptions } from '../src/metrics/aggregator.ts';
+import type { MetricLabelOptions } from '../src/metrics/cardinality.ts';
 import { LABEL, METRIC, prometheusName, SEMCONV, SEMCONV_PROVIDER } from '../src/metrics/names.ts';
 
 const root = resolve(import.meta.dirname, '..');

@@ -45,7 +45,7 @@ export type {
 } from './ledger/notifications.ts';
 export type { LedgerStore } from './ledger/types.ts';
 export type { Logger, LogLevel } from './logger.ts';
-export type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
+export type { CardinalityOptions, MetricLabelOptions } from './metrics/cardinality.ts';
 export type { ExportOptions, OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
 export { INSTRUMENT, LABEL, METRIC, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './metrics/names.ts';
 export { TokenmeterMetricProducer } from './metrics/producer.ts';

@@ -3,7 +3,7 @@ import type { BudgetSpec } from './budgets/budget-spec.ts';
 import type { LedgerStore } from './ledger/types.ts';
 import type { LedgerHealth, LedgerWriterOptions } from './ledger/writer.ts';
 import type { Env, Logger, LogLevel } from './logger.ts';
-import type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
+import type { CardinalityOptions, MetricLabelOptions } from './metrics/cardinality.ts';
 import type { ExportOptions } from './metrics/exporters.ts';
 import type { PriceDataOptions } from './pricing/price-data.ts';
 import type { PriceOverride } from './pricing/types.ts';

@@ -4,7 +4,7 @@ import type { CallContext } from './context.ts';
 import type { InstrumentOptions } from './instrument/index.ts';
 import type { TrackOptions } from './instrument/track.ts';
 import { checkKeys, keySet } from './keys.ts';
-import type { CardinalityOptions, MetricLabelOptions } from './metrics/aggregator.ts';
+import type { CardinalityOptions, MetricLabelOptions } from './metrics/cardinality.ts';
 import type { OtlpOptions, PrometheusOptions } from './metrics/exporters.ts';
 import { checkResourceOptions, type ResourceOptions } from './metrics/resource.ts';
 import { checkTemporality } from './metrics/temporality.ts';

@@ -5,7 +5,7 @@
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_CAP, MAX_ERROR_TYPES_PER_SET, MAX_SERIES_PER_LABEL_SET } from '../src/metrics/aggregator.ts';
+import { MAX_CAP, MAX_ERROR_TYPES_PER_SET, MAX_SERIES_PER_LABEL_SET } from '../src/metrics/cardinality.ts';
 import { METRIC } from '../src/metrics/names.ts';
 import { TokenMonitor } from '../src/monitor.ts';
 import type { UsageInput } from '../src/usage.ts';

@@ -6,11 +6,12 @@ import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
-import { type Aggregator, exportsTokens, type Series } from './aggregator.ts';
+import type { Aggregator } from './aggregator.ts';
 import { serveExposition } from './exposition.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, OPERATION_DURATION_BUCKETS, TOKEN_TYPES, TOKEN_USAGE_BUCKETS } from './names.ts';
 import { SCOPE, TokenmeterMetricProducer } from './producer.ts';
 import { metricsResource, type ResourceOptions } from './resource.ts';
+import { exportsTokens, type Series } from './series.ts';
 import { DeltaConverter, sendsDelta, type TemporalityPreference, temporalityPreference } from './temporality.ts';
 
 /** Where the Prometheus endpoint listens. */

@@ -12,8 +12,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes } from '@opentelemetry/api';
 import { defaultResource, type Resource } from '@opentelemetry/resources';
-import { type Aggregator, exportsTokens, type Hist, labelsText, labelText } from './aggregator.ts';
+import type { Aggregator } from './aggregator.ts';
 import { DESCRIPTION, LABEL, METRIC, TOKEN_TYPES } from './names.ts';
+import { exportsTokens, type Hist, labelsText, labelText } from './series.ts';
 
 type GenAi = ReturnType<Aggregator['genAiSeries']>[number];
 

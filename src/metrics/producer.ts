@@ -13,8 +13,9 @@ import {
   type MetricProducer,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
-import { type Aggregator, exportsTokens, type Hist } from './aggregator.ts';
+import type { Aggregator } from './aggregator.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, TOKEN_TYPES } from './names.ts';
+import { exportsTokens, type Hist } from './series.ts';
 
 /** The instrumentation scope tokenmeter's metrics are exported under. */
 export const SCOPE = { name: 'tokenmeter', version: '0.1.0' } as const;

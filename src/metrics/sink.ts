@@ -1,5 +1,6 @@
 import type { PricedRecord, RecordSink } from '../record-sink.ts';
-import type { Aggregator, Series } from './aggregator.ts';
+import type { Aggregator } from './aggregator.ts';
+import type { Series } from './series.ts';
 
 /**
  * Metrics as a sink of the recording pipeline: each record added to its label set's running

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SecretKeys } from '../logger.ts';
-import { Aggregator, CARDINALITY_DEFAULTS } from '../metrics/aggregator.ts';
+import { Aggregator } from '../metrics/aggregator.ts';
+import { CARDINALITY_DEFAULTS } from '../metrics/cardinality.ts';
 import { PriceBook } from '../pricing/price-book.ts';
 import { PriceCache } from '../pricing/price-cache.ts';
 import type { PricedRecord, RecordSink, SinkAnswer } from '../record-sink.ts';
