@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import type { Budgets } from './budgeting.ts';
 import type { BudgetSpec } from './budgets/budget-spec.ts';
 import type { FleetRead } from './budgets/fleet-sync.ts';
-import { configBudgets, configPath, configThresholds, loadConfig } from './config.ts';
+import { configPath, loadConfig } from './config.ts';
+import { configBudgets, configThresholds } from './config-budgets.ts';
 import type { Logger } from './logger.ts';
 
 /** How often budgets read the fleet's spending from a shared ledger, and config.json is looked at. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { configThresholds, parseConfig } from './config.ts';
+import { configThresholds } from './config-budgets.ts';
+import { parseConfig } from './config-schema.ts';
 import { ValidationError } from './errors.ts';
 
 function errorOf(raw: unknown): ValidationError {

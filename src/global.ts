@@ -1,6 +1,7 @@
 import { checkLimit } from './budgeting.ts';
 import type { LimitType } from './budgets/limits.ts';
-import { configBudgets, writeLimit } from './config.ts';
+import { writeLimit } from './config.ts';
+import { configBudgets } from './config-budgets.ts';
 import { ValidationError } from './errors.ts';
 import { type TrackOptions, trackWith, wrapperOrDecorator } from './instrument/track.ts';
 import { type RecordResult, TokenMonitor, type TokenMonitorOptions } from './monitor.ts';

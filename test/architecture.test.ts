@@ -31,6 +31,8 @@ const LAYERS: readonly Layer[] = [
       'session.ts',
       'option-keys.ts',
       'config.ts',
+      'config-schema.ts',
+      'config-budgets.ts',
       'budget-seeding.ts',
       'budget-sync.ts',
     ],

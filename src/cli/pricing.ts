@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { type ConfigFile, configPrices, loadConfig, resolveDir } from '../config.ts';
+import { configPrices, loadConfig, resolveDir } from '../config.ts';
+import type { ConfigFile } from '../config-schema.ts';
 import { isPricingError } from '../errors.ts';
 import { picoToPerMillion, picoToUsd } from '../pricing/money.ts';
 import { PriceBook } from '../pricing/price-book.ts';

@@ -1,5 +1,6 @@
 import { budgetStatusFromLedger } from '../budget-seeding.ts';
-import { configBudgets, loadConfig } from '../config.ts';
+import { loadConfig } from '../config.ts';
+import { configBudgets } from '../config-budgets.ts';
 import type { Totals } from '../ledger/types.ts';
 import { num, usd } from '../reports/format.ts';
 import { report } from '../reports/reports.ts';

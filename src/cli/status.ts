@@ -1,6 +1,7 @@
 import { budgetStatusFromLedger } from '../budget-seeding.ts';
 import { LIMIT_TYPES } from '../budgets/limits.ts';
-import { configBudgets, configPath, loadConfig } from '../config.ts';
+import { configPath, loadConfig } from '../config.ts';
+import { configBudgets } from '../config-budgets.ts';
 import type { BudgetStatus } from '../reports/budget-status.ts';
 import { num, shareBar, usd } from '../reports/format.ts';
 import { type LedgerWhere, shortTime, withLedger } from './ledger.ts';
