@@ -46,7 +46,7 @@ const LAYERS: readonly Layer[] = [
   { name: 'sinks', parts: ['metrics/', 'ledger/', 'budgets/'], siblings: false },
   { name: 'pricing', parts: ['pricing/'], siblings: false },
   { name: 'providers', parts: ['providers/'], siblings: false },
-  { name: 'the record', parts: ['usage.ts', 'usage-fields.ts', 'record-sink.ts'], siblings: true },
+  { name: 'the record', parts: ['usage.ts', 'usage-shape.ts', 'usage-fields.ts', 'record-sink.ts'], siblings: true },
   {
     name: 'basics',
     parts: ['errors.ts', 'logger.ts', 'time.ts', 'keys.ts', 'key-id.ts', 'context.ts', 'storage-dir.ts'],
