@@ -1,4 +1,5 @@
-import { CHAT_FIELDS, type OpenAIChatUsage, openaiShapedConverter } from './openai.ts';
+import { openaiShapedConverter } from './openai.ts';
+import { CHAT_FIELDS, type OpenAIChatUsage } from './openai-usage.ts';
 import { obj } from './read.ts';
 import type { ProviderConverter } from './types.ts';
 

@@ -1,4 +1,5 @@
-import { openaiShapedConverter, type UsageFields } from './openai.ts';
+import { openaiShapedConverter } from './openai.ts';
+import type { UsageFields } from './openai-usage.ts';
 import { obj } from './read.ts';
 import type { ProviderConverter, Usage } from './types.ts';
 
