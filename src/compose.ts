@@ -21,7 +21,8 @@ import { checkMonitorOptions } from './option-keys.ts';
 import { RecordPipeline } from './pipeline/pipeline.ts';
 import { PriceBook } from './pricing/price-book.ts';
 import { PriceCache } from './pricing/price-cache.ts';
-import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData, resolveSource } from './pricing/price-data.ts';
+import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData } from './pricing/price-data.ts';
+import { resolveSource } from './pricing/price-source.ts';
 import type { RecordSink } from './record-sink.ts';
 import { statusOf } from './reports/budget-status.ts';
 

@@ -11,8 +11,8 @@ import {
   loadPriceData,
   type RefreshResult,
   refreshPriceData,
-  resolveSource,
 } from '../pricing/price-data.ts';
+import { resolveSource } from '../pricing/price-source.ts';
 import type { PriceDataOrigin, Rate, ResolvedPrice } from '../pricing/types.ts';
 
 export interface PricingArgs {
