@@ -8,6 +8,7 @@ import { checkMethodOptions, checkQueryKeys } from './option-keys.ts';
 import type { ResolvedPrice } from './pricing/types.ts';
 import type { BudgetStatus } from './reports/budget-status.ts';
 import { type ExportResult, exportRecords, type ExportOptions as RecordExportOptions } from './reports/export.ts';
+import * as overviews from './reports/overview.ts';
 import type { ReportQuery } from './reports/query.ts';
 import * as reports from './reports/reports.ts';
 import type { UsageRecord } from './usage.ts';
@@ -56,15 +57,15 @@ export class LedgerQueries {
   }
 
   /** Usage by day split by one dimension (default: provider): a series per value, a point per day of the range. */
-  async daily(q: ReportQuery & { by?: Dimension } = {}): Promise<reports.DailyBreakdown> {
+  async daily(q: ReportQuery & { by?: Dimension } = {}): Promise<overviews.DailyBreakdown> {
     checkQueryKeys(q, ['by'], 'a daily query');
-    return reports.daily(await this.#src.store(), q);
+    return overviews.daily(await this.#src.store(), q);
   }
 
   /** A range at a glance (the built-in page): totals, breakdowns by provider, model, agent, operation and user, and usage by day split by `split`. */
-  async overview(q: ReportQuery & { split?: Dimension } = {}): Promise<reports.Overview> {
+  async overview(q: ReportQuery & { split?: Dimension } = {}): Promise<overviews.Overview> {
     checkQueryKeys(q, ['split'], 'an overview query');
-    return reports.overview(await this.#src.store(), q);
+    return overviews.overview(await this.#src.store(), q);
   }
 
   /**

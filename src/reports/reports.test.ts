@@ -7,7 +7,8 @@ import { isValidationError } from '../errors.ts';
 import { SqliteStore } from '../ledger/sqlite.ts';
 import { DAY_MS, HOUR_MS } from '../time.ts';
 import type { UsageRecord } from '../usage.ts';
-import { daily, OVERVIEW_DIMENSIONS, overview, records, summary } from './reports.ts';
+import { daily, OVERVIEW_DIMENSIONS, overview } from './overview.ts';
+import { records, summary } from './reports.ts';
 
 // A real SQLite ledger: ten days of the bench's workload (one failed call in 50), plus a user
 // whose few failures sit hours apart among many successful calls.
