@@ -6,7 +6,8 @@
  */
 import { TokenMonitor } from '../src/index.ts';
 import { type CountTokens, loadTiktoken } from '../src/instrument/estimate.ts';
-import { estimateInputTokens, holdTokenizerLoaded, preloadHoldTokenizer } from '../src/instrument/hold-estimate.ts';
+import { holdTokenizerLoaded, preloadHoldTokenizer } from '../src/instrument/exact-counts.ts';
+import { estimateInputTokens } from '../src/instrument/hold-estimate.ts';
 import type { UsageInput } from '../src/usage.ts';
 import { measureNs, type Result, round, withBaseline } from './harness.ts';
 

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200k from 'js-tiktoken/ranks/o200k_base';
-import { scriptTokens } from '../src/instrument/hold-estimate.ts';
+import { scriptTokens } from '../src/instrument/script-tokens.ts';
 
 const enc = new Tiktoken(o200k);
 // Pieces of 512 characters: js-tiktoken is quadratic in a run without spaces (CJK text).

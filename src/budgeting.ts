@@ -4,7 +4,8 @@ import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, typ
 import { BudgetTracker, type Seeder } from './budgets/tracker.ts';
 import type { CallContext } from './context.ts';
 import { BudgetExceededError, ValidationError } from './errors.ts';
-import { bodyOf, estimateInputTokens, preloadHoldTokenizer } from './instrument/hold-estimate.ts';
+import { preloadHoldTokenizer } from './instrument/exact-counts.ts';
+import { bodyOf, estimateInputTokens } from './instrument/hold-estimate.ts';
 import type { Logger } from './logger.ts';
 import { costPico, type PriceBook } from './pricing/price-book.ts';
 import type { PricedRecord, RecordSink, SinkAnswer } from './record-sink.ts';

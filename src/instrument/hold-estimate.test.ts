@@ -2,8 +2,10 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import { describe, expect, it } from 'vitest';
 import { loadTiktoken } from './estimate.ts';
-import { estimateInputTokens, holdCountsSettled, holdTokenizerLoaded, preloadHoldTokenizer, scriptTokens } from './hold-estimate.ts';
+import { holdCountsSettled, holdTokenizerLoaded, preloadHoldTokenizer } from './exact-counts.ts';
+import { estimateInputTokens } from './hold-estimate.ts';
 import { imageRuleFor } from './image-tokens.ts';
+import { scriptTokens } from './script-tokens.ts';
 
 const o200k = new Tiktoken(o200k_base);
 const count = (s: string) => o200k.encode(s, [], []).length;

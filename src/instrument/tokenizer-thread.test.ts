@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { Logger } from '../logger.ts';
 import { TokenMonitor } from '../monitor.ts';
 import { estimateTextTokens, estimateUsage } from './estimate.ts';
-import { estimateInputTokens, holdCountsSettled, holdTokenizerLoaded, preloadHoldTokenizer } from './hold-estimate.ts';
+import { holdCountsSettled, holdTokenizerLoaded, preloadHoldTokenizer } from './exact-counts.ts';
+import { estimateInputTokens } from './hold-estimate.ts';
 import { killTokenizerThread } from './tokenizer-thread.ts';
 
 /**
@@ -99,7 +100,8 @@ describe('the tokenizer thread', () => {
     writeFileSync(
       quick,
       `import { TokenMonitor } from ${src('../index.ts')};
-import { estimateInputTokens, holdTokenizerLoaded, preloadHoldTokenizer } from ${src('./hold-estimate.ts')};
+import { estimateInputTokens } from ${src('./hold-estimate.ts')};
+import { holdTokenizerLoaded, preloadHoldTokenizer } from ${src('./exact-counts.ts')};
 const monitor = new TokenMonitor({ loadConfig: false, ledger: false, metrics: false, budgets: [{ scope: 'global', limit: 1, enforce: true }] });
 // Loading does not keep the process alive: the script does, until the tokenizer is loaded.
 const alive = setInterval(() => {}, 1000);

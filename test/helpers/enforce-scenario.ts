@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { isBudgetExceededError, TokenMonitor } from '../../src/index.ts';
-import { holdCountsSettled, holdTokenizerLoaded, preloadHoldTokenizer } from '../../src/instrument/hold-estimate.ts';
+import { holdCountsSettled, holdTokenizerLoaded, preloadHoldTokenizer } from '../../src/instrument/exact-counts.ts';
 
 /** A PNG of `width` x `height` as its header and filler bytes (a real file's size), base64. */
 export function pngBase64(width: number, height: number, bytes = 60_000): string {
