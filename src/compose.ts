@@ -6,6 +6,7 @@ import type { Alert } from './budgets/budget-spec.ts';
 import { configPrices, loadConfig, resolveDir } from './config.ts';
 import { configBudgets, configThresholds } from './config-budgets.ts';
 import { LedgerError, ValidationError } from './errors.ts';
+import { onTokenizerFailure as listenToTokenizer } from './instrument/tokenizer-thread.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
 import { openLedgerUrl } from './ledger/open.ts';
 import { LedgerSink } from './ledger/sink.ts';
@@ -15,13 +16,13 @@ import { Aggregator } from './metrics/aggregator.ts';
 import { CARDINALITY_DEFAULTS, SERIES_PER_LABEL_SET } from './metrics/cardinality.ts';
 import { MetricsExport } from './metrics/exporters.ts';
 import { MetricsSink } from './metrics/sink.ts';
-import type { TokenMonitorOptions } from './monitor-options.ts';
+import type { Health, TokenMonitorOptions } from './monitor-options.ts';
 import type { ReportSources } from './monitor-queries.ts';
 import { checkMonitorOptions } from './option-keys.ts';
 import { RecordPipeline } from './pipeline/pipeline.ts';
 import { PriceBook } from './pricing/price-book.ts';
 import { PriceCache } from './pricing/price-cache.ts';
-import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData } from './pricing/price-data.ts';
+import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData, type RefreshResult, refreshPriceData } from './pricing/price-data.ts';
 import { resolveSource } from './pricing/price-source.ts';
 import type { RecordSink } from './record-sink.ts';
 import { statusOf } from './reports/budget-status.ts';
@@ -47,6 +48,10 @@ export interface MonitorParts {
   pipeline: RecordPipeline<Alert>;
   /** Counts (`tokenmeter_internal_errors_total{component}`) and logs once a failure inside tokenmeter; never throws. */
   internalError: (component: string, error: unknown) => void;
+  /** Counts and logs a failure of the tokenizer thread (held here: the thread's listeners are weak). */
+  onTokenizerFailure: (error: Error) => void;
+  /** Stops listening to the tokenizer thread (at close). */
+  offTokenizerFailure: () => void;
 }
 
 function envFlag(v: string | undefined): boolean {
@@ -189,6 +194,7 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     disabled,
   });
   const priceSource = pd === undefined ? undefined : (chosen ?? DEFAULT_PRICE_DATA_URL);
+  const onTokenizerFailure = (error: Error) => internalError('tokenizer', error);
   return {
     dir,
     disabled,
@@ -205,6 +211,34 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     budgetSync,
     pipeline,
     internalError,
+    onTokenizerFailure,
+    offTokenizerFailure: listenToTokenizer(onTokenizerFailure),
+  };
+}
+
+/**
+ * Fetches newer genai-prices data from the monitor's price source, checks it, keeps it in
+ * `<dir>/prices.json` and prices with it from now on (TokenMonitor.refreshPrices()).
+ */
+export async function refreshPrices(p: MonitorParts): Promise<RefreshResult> {
+  const source = p.priceSource;
+  if (source === undefined) throw new ValidationError('priceData', false, 'refreshed price data is turned off');
+  const result = await refreshPriceData({ dir: p.dir, source });
+  p.prices.setData(loadPriceData(p.dir, (m) => p.log.warn(m)));
+  return result;
+}
+
+/** Whether the ledger is being written, how many records wait, and where metrics are served (TokenMonitor.health()). */
+export function healthOf(p: MonitorParts): Health {
+  const ledger = p.ledger?.health() ?? null;
+  const config = p.budgetSync.health();
+  // A broken config.json does not make the monitor unhealthy: nothing is lost (its last good
+  // budgets hold), and a process restarted for it (a failed liveness probe) would not start.
+  return {
+    ok: ledger === null || ledger.ok,
+    ledger,
+    metricsUrl: p.export?.url,
+    config: config.file === '' ? null : config,
   };
 }
 

@@ -3,7 +3,8 @@ import type { Alert, BudgetSpec } from './budgets/budget-spec.ts';
 import type { LimitType } from './budgets/limits.ts';
 import type { MonitorParts } from './compose.ts';
 import type { CallContext, ContextStore } from './context.ts';
-import { LedgerError, ValidationError } from './errors.ts';
+import { isBudgetExceededError, LedgerError, ValidationError } from './errors.ts';
+import type { TrackOptions } from './instrument/track.ts';
 import { LedgerQueries, type ReportSources } from './monitor-queries.ts';
 import { checkBudgetKeys, checkMethodOptions, SET_LIMIT_OPTION_KEYS } from './option-keys.ts';
 import { type BudgetStatus, statusOf } from './reports/budget-status.ts';
@@ -137,6 +138,26 @@ export class BudgetControls extends LedgerQueries {
     const ctx = context ?? this.#ctx.current();
     const keyId = apiKey === undefined ? (apiKeyId ?? null) : this.#p.keyIdOf(apiKey);
     return this.#p.budgets.admit(provider, body, ctx, keyId, ctx?.runId ?? null);
+  }
+
+  /**
+   * Before a `track()`ed or decorated function runs (the CallSink side of `track`): holds its
+   * estimated cost against enforced budgets, as `admit` does for instrumented clients, or throws a
+   * BudgetExceededError. The request is the first argument when it is an object (its `model`
+   * winning over `options.model`), else the arguments' texts.
+   */
+  admitCall(options: TrackOptions, args: readonly unknown[]): Held | undefined {
+    if (this.#p.disabled || !this.#p.budgets.tracker.enforcing) return undefined;
+    try {
+      const first = args[0];
+      const request = typeof first === 'object' && first !== null && !Array.isArray(first) ? first : args;
+      const ctx = this.#ctx.current();
+      return this.#p.budgets.admit(options.provider, request, ctx, null, ctx?.runId ?? null, options.model);
+    } catch (error) {
+      if (isBudgetExceededError(error)) throw error;
+      this.#p.internalError('budgets', error);
+      return undefined;
+    }
   }
 
   /** Gives back what `admit` held when a call ends without usage being recorded (the usage path settles on its own). */

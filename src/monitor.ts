@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Held } from './budgeting.ts';
 import type { Alert } from './budgets/budget-spec.ts';
-import { composeMonitor, type MonitorParts, reportSources } from './compose.ts';
+import { composeMonitor, healthOf, type MonitorParts, refreshPrices, reportSources } from './compose.ts';
 import { type CallContext, ContextStore } from './context.ts';
-import { isBudgetExceededError, ValidationError } from './errors.ts';
 import { type InstrumentOptions, instrumentClient } from './instrument/index.ts';
-import { onTokenizerFailure } from './instrument/tokenizer-thread.ts';
 import { type CallSink, type TrackedCall, type TrackOptions, trackWith } from './instrument/track.ts';
 import type { TokenmeterMetricProducer } from './metrics/producer.ts';
 import { BudgetControls } from './monitor-budgets.ts';
@@ -14,7 +12,7 @@ import { checkContextKeys, checkInstrumentKeys, checkMethodOptions, TRACK_OPTION
 import type { RecordResult as PipelineResult } from './pipeline/pipeline.ts';
 import type { UsageSummary } from './pipeline/totals.ts';
 import { type CallFacts, inputOfUsage, usageOfCall } from './pipeline/usage-input.ts';
-import { loadPriceData, type RefreshResult, refreshPriceData } from './pricing/price-data.ts';
+import type { RefreshResult } from './pricing/price-data.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import type { Usage } from './providers/index.ts';
 import type { UsageInput, ValidUsage } from './usage.ts';
@@ -44,9 +42,6 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   readonly #context: ContextStore;
   /** Records still being prepared (streams' token estimates): flush() and close() wait for them. */
   readonly #pending = new Set<Promise<unknown>>();
-  /** Counts and logs a failure of the tokenizer thread (held here: the thread's listeners are weak). */
-  readonly #onTokenizerFailure = (error: Error) => this.#p.internalError('tokenizer', error);
-  readonly #offTokenizerFailure: () => void;
   #closed = false;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -57,7 +52,6 @@ export class TokenMonitor extends BudgetControls implements CallSink {
     this.#context = context;
     this.dir = p.dir;
     this.disabled = p.disabled;
-    this.#offTokenizerFailure = onTokenizerFailure(this.#onTokenizerFailure);
   }
 
   /**
@@ -155,26 +149,6 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   }
 
   /**
-   * Before a `track()`ed or decorated function runs (the CallSink side of `track`): holds its
-   * estimated cost against enforced budgets, as `admit` does for instrumented clients, or throws a
-   * BudgetExceededError. The request is the first argument when it is an object (its `model`
-   * winning over `options.model`), else the arguments' texts.
-   */
-  admitCall(options: TrackOptions, args: readonly unknown[]): Held | undefined {
-    if (this.disabled || !this.#p.budgets.tracker.enforcing) return undefined;
-    try {
-      const first = args[0];
-      const request = typeof first === 'object' && first !== null && !Array.isArray(first) ? first : args;
-      const ctx = this.#context.current();
-      return this.#p.budgets.admit(options.provider, request, ctx, null, ctx?.runId ?? null, options.model);
-    } catch (error) {
-      if (isBudgetExceededError(error)) throw error;
-      this.#p.internalError('budgets', error);
-      return undefined;
-    }
-  }
-
-  /**
    * Meters every call of an official SDK client (openai, AzureOpenAI, @anthropic-ai/sdk, groq-sdk),
    * in place: the same client, same type, comes back. `options` tags all its calls (a
    * `withContext` around a call wins) and can name the provider. A client of a kind tokenmeter does
@@ -219,11 +193,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * empty) rejects with a PricingError naming the source, and the prices in force stay.
    */
   async refreshPrices(): Promise<RefreshResult> {
-    const source = this.#p.priceSource;
-    if (source === undefined) throw new ValidationError('priceData', false, 'refreshed price data is turned off');
-    const result = await refreshPriceData({ dir: this.dir, source });
-    this.#p.prices.setData(loadPriceData(this.dir, (m) => this.#p.log.warn(m)));
-    return result;
+    return refreshPrices(this.#p);
   }
 
   /** Running totals per provider since start (all providers, or one). */
@@ -285,16 +255,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
 
   /** Whether the ledger is being written, how many records wait, and where metrics are served. */
   health(): Health {
-    const ledger = this.#p.ledger?.health() ?? null;
-    const config = this.#p.budgetSync.health();
-    // A broken config.json does not make the monitor unhealthy: nothing is lost (its last good
-    // budgets hold), and a process restarted for it (a failed liveness probe) would not start.
-    return {
-      ok: ledger === null || ledger.ok,
-      ledger,
-      metricsUrl: this.metricsUrl,
-      config: config.file === '' ? null : config,
-    };
+    return healthOf(this.#p);
   }
 
   /** Flushes, closes the ledger, and stops the endpoint and exporters. Safe to call twice. */
@@ -306,7 +267,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
     this.#closed = true;
     await this.#p.budgetSync.close();
     this.#p.pipeline.close();
-    this.#offTokenizerFailure();
+    this.#p.offTokenizerFailure();
     try {
       await this.#p.ledger?.close();
     } catch (error) {
