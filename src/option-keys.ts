@@ -83,16 +83,22 @@ const THRESHOLD_KEYS = keySet<Thresholds>({ warning: true, critical: true });
 /** Every key of the BillingCycle variants (`{ kind: 'monthly', resetDay }`, `{ kind: 'daily' }`, `{ kind: 'rolling', days }`, `{ kind: 'balance', since }`). */
 const CYCLE_KEYS: ReadonlySet<string> = new Set(['kind', 'resetDay', 'days', 'since']);
 
-const CONTEXT_KEYS = keySet<CallContext>({ userId: true, threadId: true, agent: true, operation: true, metadata: true, runId: true });
-const INSTRUMENT_KEYS = keySet<InstrumentOptions>({
+/** A call context's keys (`withContext`), as keySet takes them. */
+const CONTEXT_KEY_FLAGS = {
   userId: true,
   threadId: true,
   agent: true,
   operation: true,
   metadata: true,
   runId: true,
-  provider: true,
-});
+} as const satisfies { [K in keyof Required<CallContext>]: true };
+/**
+ * A call context's keys and `provider`: the options of `instrument()` and those of the AI SDK
+ * middleware (integrations/ai-sdk.ts), each checked complete against this list by keySet.
+ */
+export const CONTEXT_AND_PROVIDER_KEY_FLAGS = { ...CONTEXT_KEY_FLAGS, provider: true } as const;
+const CONTEXT_KEYS = keySet<CallContext>(CONTEXT_KEY_FLAGS);
+const INSTRUMENT_KEYS = keySet<InstrumentOptions>(CONTEXT_AND_PROVIDER_KEY_FLAGS);
 export const TRACK_OPTION_KEYS = keySet<TrackOptions>({ provider: true, model: true, operation: true, serviceType: true });
 
 const QUERY_KEYS = keySet<ReportQuery>({

@@ -13,21 +13,15 @@ import { getTokenMonitor } from '../global.ts';
 import { errorOf } from '../instrument/error-type.ts';
 import { checkKeys, keySet } from '../keys.ts';
 import type { TokenMonitor } from '../monitor.ts';
+import { CONTEXT_AND_PROVIDER_KEY_FLAGS } from '../option-keys.ts';
 import { countsOf as countsOfGemini } from '../providers/gemini.ts';
 import { num, obj, str } from '../providers/read.ts';
 import { providerFromAiSdk } from '../providers/registry.ts';
 import type { Usage } from '../providers/types.ts';
 
-// The options' keys, checked complete against AiSdkTrackingOptions by the compiler (see keySet).
-const AI_SDK_KEYS = keySet<AiSdkTrackingOptions>({
-  userId: true,
-  threadId: true,
-  agent: true,
-  operation: true,
-  metadata: true,
-  runId: true,
-  provider: true,
-});
+// The options' keys: instrument()'s (a call context and the provider), checked complete against
+// AiSdkTrackingOptions by the compiler (see keySet).
+const AI_SDK_KEYS = keySet<AiSdkTrackingOptions>(CONTEXT_AND_PROVIDER_KEY_FLAGS);
 
 /** Checks the AI SDK middleware's options; `agentName` (LangChain's spelling) means `agent` there. */
 function checkAiSdkKeys(options: unknown): void {
