@@ -12,6 +12,7 @@ import { parseExposition, sample, waitFor } from './helpers/prometheus.ts';
 /** Waits (polling) until `cond` holds. */
 const until = (what: string, cond: () => boolean) => waitFor(what, 5000, () => (cond() ? true : undefined));
 
+import { chatCompletion } from './helpers/chat-completion.ts';
 import { type ReplayServer, replayServer } from './helpers/replay-server.ts';
 
 let replay: ReplayServer;
@@ -19,14 +20,7 @@ const dirs: string[] = [];
 
 beforeAll(async () => {
   replay = await replayServer(() => ({
-    json: {
-      id: 'chatcmpl-reload',
-      object: 'chat.completion',
-      created: 1_764_000_000,
-      model: 'gpt-4o-2024-08-06',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200 },
-    },
+    json: chatCompletion('chatcmpl-reload'),
   }));
 });
 

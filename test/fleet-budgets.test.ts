@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenMonitor } from '../src/index.ts';
+import { chatCompletion } from './helpers/chat-completion.ts';
 import type { Args, Outcome } from './helpers/fleet-budget-child.ts';
 import { type PostgresServer, startPostgres } from './helpers/postgres.ts';
 import { parseExposition, sample, waitFor } from './helpers/prometheus.ts';
@@ -34,14 +35,7 @@ const dirs: string[] = [];
 beforeAll(async () => {
   replay = await replayServer(() => ({
     delayMs: REPLY_DELAY_MS,
-    json: {
-      id: 'chatcmpl-fleet',
-      object: 'chat.completion',
-      created: 1_764_000_000,
-      model: 'gpt-4o-2024-08-06',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200 },
-    },
+    json: chatCompletion('chatcmpl-fleet'),
   }));
 });
 
