@@ -17,13 +17,18 @@ export interface UsageSummary {
   outputTokens: number | null;
   cachedInputTokens: number | null;
   totalTokens: number | null;
+  /**
+   * Per summed count, how many records did not report it: what the ledger's totals call
+   * `unknownCounts` (ledger/types.ts), under the name usageSummary was published with. Internal
+   * code says "unknown counts".
+   */
   unreported: Readonly<Record<SummedCount, number>>;
   /** Known cost in USD; calls of unpriced models add nothing (see unpricedRequests). */
   costUsd: number;
   unpricedRequests: number;
 }
 
-const NONE_UNREPORTED: Readonly<Record<SummedCount, number>> = Object.freeze({
+const NO_UNKNOWN_COUNTS: Readonly<Record<SummedCount, number>> = Object.freeze({
   inputTokens: 0,
   outputTokens: 0,
   cachedInputTokens: 0,
@@ -40,7 +45,7 @@ export function emptySummary(provider: unknown): UsageSummary {
     outputTokens: 0,
     cachedInputTokens: 0,
     totalTokens: 0,
-    unreported: NONE_UNREPORTED,
+    unreported: NO_UNKNOWN_COUNTS,
     costUsd: 0,
     unpricedRequests: 0,
   };
@@ -55,10 +60,10 @@ class ProviderTotals {
   cachedInputTokens = 0;
   totalTokens = 0;
   /** Records that did not report each count. */
-  noInput = 0;
-  noOutput = 0;
-  noCached = 0;
-  noTotal = 0;
+  inputUnknown = 0;
+  outputUnknown = 0;
+  cachedUnknown = 0;
+  totalUnknown = 0;
   unpriced = 0;
   readonly cost = new CostSum();
   readonly provider: string;
@@ -71,32 +76,32 @@ class ProviderTotals {
       provider: this.provider,
       requests: n,
       errors: this.errors,
-      inputTokens: this.noInput === n && n > 0 ? null : this.inputTokens,
-      outputTokens: this.noOutput === n && n > 0 ? null : this.outputTokens,
-      cachedInputTokens: this.noCached === n && n > 0 ? null : this.cachedInputTokens,
-      totalTokens: this.noTotal === n && n > 0 ? null : this.totalTokens,
-      unreported: this.#unreportedNow(),
+      inputTokens: this.inputUnknown === n && n > 0 ? null : this.inputTokens,
+      outputTokens: this.outputUnknown === n && n > 0 ? null : this.outputTokens,
+      cachedInputTokens: this.cachedUnknown === n && n > 0 ? null : this.cachedInputTokens,
+      totalTokens: this.totalUnknown === n && n > 0 ? null : this.totalTokens,
+      unreported: this.#unknownCountsNow(),
       costUsd: this.cost.usd,
       unpricedRequests: this.unpriced,
     };
   }
 
-  /** Frozen and shared until a count goes unreported again: record() returns it with every call. */
-  #unreported: Readonly<Record<SummedCount, number>> | undefined = NONE_UNREPORTED;
+  /** `unreported`: frozen and shared until a count goes unknown again (record() returns it with every call). */
+  #unknownCounts: Readonly<Record<SummedCount, number>> | undefined = NO_UNKNOWN_COUNTS;
 
-  /** A count went unreported: the next snapshot builds a new `unreported`. */
-  unreportedChanged(): void {
-    this.#unreported = undefined;
+  /** A record left a count unknown: the next snapshot builds a new `unreported`. */
+  unknownCountsChanged(): void {
+    this.#unknownCounts = undefined;
   }
 
-  #unreportedNow(): Readonly<Record<SummedCount, number>> {
-    this.#unreported ??= Object.freeze({
-      inputTokens: this.noInput,
-      outputTokens: this.noOutput,
-      cachedInputTokens: this.noCached,
-      totalTokens: this.noTotal,
+  #unknownCountsNow(): Readonly<Record<SummedCount, number>> {
+    this.#unknownCounts ??= Object.freeze({
+      inputTokens: this.inputUnknown,
+      outputTokens: this.outputUnknown,
+      cachedInputTokens: this.cachedUnknown,
+      totalTokens: this.totalUnknown,
     });
-    return this.#unreported;
+    return this.#unknownCounts;
   }
 }
 
@@ -119,11 +124,11 @@ export class UsageTotals {
     t.requests++;
     if (u.error) t.errors++;
     if (u.inputTokens === null || u.outputTokens === null || u.cachedInputTokens === null || u.totalTokens === null) {
-      if (u.inputTokens === null) t.noInput++;
-      if (u.outputTokens === null) t.noOutput++;
-      if (u.cachedInputTokens === null) t.noCached++;
-      if (u.totalTokens === null) t.noTotal++;
-      t.unreportedChanged();
+      if (u.inputTokens === null) t.inputUnknown++;
+      if (u.outputTokens === null) t.outputUnknown++;
+      if (u.cachedInputTokens === null) t.cachedUnknown++;
+      if (u.totalTokens === null) t.totalUnknown++;
+      t.unknownCountsChanged();
     }
     t.inputTokens += u.inputTokens ?? 0;
     t.outputTokens += u.outputTokens ?? 0;
