@@ -1,8 +1,8 @@
 import type { BudgetScope, BudgetSpec } from './budgets/budget-spec.ts';
-import type { BudgetState } from './budgets/budget-state.ts';
+import type { BudgetState, Seeder } from './budgets/budget-state.ts';
 import type { FleetRead } from './budgets/fleet-sync.ts';
 import { DEFAULT_CYCLE, windowAt } from './budgets/limits.ts';
-import type { BudgetTracker, Seeder } from './budgets/tracker.ts';
+import type { BudgetTracker } from './budgets/tracker.ts';
 import { BudgetTracker as Tracker } from './budgets/tracker.ts';
 import { addTotals, emptyTotals, recordTotals } from './ledger/rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore } from './ledger/types.ts';

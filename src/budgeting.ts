@@ -1,7 +1,7 @@
 import { type Alert, BUDGET_SCOPES, type BudgetSpec, type CallEstimate } from './budgets/budget-spec.ts';
-import type { BudgetState } from './budgets/budget-state.ts';
+import type { BudgetState, Seeder } from './budgets/budget-state.ts';
 import { type BillingCycle, DEFAULT_THRESHOLDS, LIMIT_TYPES, type LimitType, type Thresholds, unitOf } from './budgets/limits.ts';
-import { BudgetTracker, type Seeder } from './budgets/tracker.ts';
+import { BudgetTracker } from './budgets/tracker.ts';
 import type { CallContext } from './context.ts';
 import { BudgetExceededError, ValidationError } from './errors.ts';
 import { preloadHoldTokenizer } from './instrument/exact-counts.ts';

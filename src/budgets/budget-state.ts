@@ -138,3 +138,16 @@ export function alertOf(b: BudgetState, level: number, now: number): Alert {
 export function levelOfUnits(state: BudgetState, used: number): number {
   return used >= state.limitUnits ? 3 : used >= state.critAt ? 2 : used >= state.warnAt ? 1 : 0;
 }
+
+/**
+ * Ledger usage of a budget's scope in its window so far, per UTC day number, in the budget's
+ * units, for seeding a state after a restart (read from rollups, not rows). `now` is false when
+ * the state is made while a record is being counted (`spend`, inside `record()`): the seeder must
+ * then answer with a Promise and read nothing before it returns; otherwise (a budget added, an
+ * enforcement check) it may answer at once when its store can.
+ */
+export type Seeder = (
+  state: BudgetState,
+  members: BudgetSpec['members'],
+  now: boolean,
+) => Iterable<[day: number, units: number]> | Promise<Iterable<[day: number, units: number]>>;

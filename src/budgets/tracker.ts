@@ -9,7 +9,7 @@ import {
   type Spend,
   type Subject,
 } from './budget-spec.ts';
-import { alertOf, BudgetState, levelOfUnits } from './budget-state.ts';
+import { alertOf, BudgetState, levelOfUnits, type Seeder } from './budget-state.ts';
 import { catchUp, type FleetRead } from './fleet-sync.ts';
 
 // Scopes as small integers (their place in BUDGET_SCOPES), for the hot path's switch (local consts, not imports).
@@ -41,19 +41,6 @@ const MAX_ROUTES = 10_000;
 
 /** How long a per-value state must have been idle before it may be let go and read again from the ledger. */
 export const IDLE_MS = 15 * 60_000;
-
-/**
- * Ledger usage of a budget's scope in its window so far, per UTC day number, in the budget's
- * units, for seeding a state after a restart (read from rollups, not rows). `now` is false when
- * the state is made while a record is being counted (`spend`, inside `record()`): the seeder must
- * then answer with a Promise and read nothing before it returns; otherwise (a budget added, an
- * enforcement check) it may answer at once when its store can.
- */
-export type Seeder = (
-  state: BudgetState,
-  members: BudgetSpec['members'],
-  now: boolean,
-) => Iterable<[day: number, units: number]> | Promise<Iterable<[day: number, units: number]>>;
 
 /**
  * Running totals of every budget, in memory: `spend` adds a record (and returns the crossings),
