@@ -1,13 +1,27 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { LimitType } from './budgets/limits.ts';
 import { configThresholds } from './config-budgets.ts';
-import { type ConfigFile, parseConfig } from './config-schema.ts';
+import type * as Schema from './config-schema.ts';
+import type { ConfigFile } from './config-schema.ts';
 import { ValidationError } from './errors.ts';
 import type { PriceOverride } from './pricing/types.ts';
 import { PRICE_KEYS, snakeCase } from './usage-fields.ts';
 
 export { resolveDir } from './storage-dir.ts';
+
+let schema: typeof Schema | undefined;
+
+/**
+ * Checks a config file's contents against config-schema.ts. The schema and zod (some 3.5 MB of
+ * heap) are loaded at the first config file read, synchronously (`require` of an ES module, which
+ * Node runs from 22.12): an app without a config file never holds them.
+ */
+function parseConfig(raw: unknown, file: string): ConfigFile {
+  schema ??= createRequire(import.meta.url)(`./config-schema${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`) as typeof Schema;
+  return schema.parseConfig(raw, file);
+}
 
 /** The Graphiti monitor's config file name, read (and written) when a dir has no config.json. */
 export const SEED_CONFIG_FILE = 'monitor_config.json';

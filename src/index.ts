@@ -76,6 +76,6 @@ export type { BudgetStatus } from './reports/budget-status.ts';
 export { formatCostReport } from './reports/format.ts';
 export type { ProviderUsageReport, SeedLimitStatus, SeedProviderStatus, SeedTotals, UsageReport } from './reports/seed-report.ts';
 export type { ApiServer, ApiServerOptions } from './server/api.ts';
-export { startApiServer } from './server/api.ts';
+export { startApiServer } from './server/start.ts';
 export type { ServiceType, UsageInput, UsageRecord } from './usage.ts';
 export { MAX_METADATA_BYTES, MAX_TOKENS_PER_CALL, SERVICE_TYPES, validateUsage } from './usage.ts';

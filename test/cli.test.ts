@@ -147,12 +147,14 @@ describe('the command as people pipe and run it', () => {
     expect(r.stderr.trim()).toBe('status 0');
   }, 60_000);
 
-  it('says which Node it needs, in one line with exit 2, on a Node older than 22', async () => {
+  it('says which Node it needs, in one line with exit 2, on a Node older than 22.12', async () => {
     const { nodeTooOld } = await import('../src/cli/node-version.ts');
     expect(nodeTooOld('20.20.2', '/usr/bin/node')).toMatch(
-      /^tokenmeter: needs Node\.js 22 or later, and this is Node\.js 20\.20\.2 \(\/usr\/bin\/node\)/,
+      /^tokenmeter: needs Node\.js 22\.12 or later, and this is Node\.js 20\.20\.2 \(\/usr\/bin\/node\)/,
     );
-    expect(nodeTooOld('22.0.0')).toBeUndefined();
+    expect(nodeTooOld('22.11.0')).toMatch(/needs Node\.js 22\.12 or later, and this is Node\.js 22\.11\.0/);
+    expect(nodeTooOld('22.12.0')).toBeUndefined();
+    expect(nodeTooOld('23.0.1')).toBeUndefined();
     expect(nodeTooOld('24.22.3')).toBeUndefined();
   });
 });

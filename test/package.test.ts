@@ -101,6 +101,21 @@ await m.close();
     expect(JSON.parse(out[1]!)).toEqual({ cost: 0.00725, scraped: true, bridged: true, written: 1 });
   });
 
+  it("applies a config file's prices from the installed package (its schema is loaded at the first config read)", () => {
+    mkdirSync(join(project, 'tm-config'), { recursive: true });
+    writeFileSync(join(project, 'tm-config', 'config.json'), JSON.stringify({ pricing: { 'gpt-4o': { input: 1, output: 2 } } }));
+    writeFileSync(
+      join(project, 'config.mjs'),
+      `import { TokenMonitor } from 'tokenmeter';
+const m = new TokenMonitor({ dir: 'tm-config', ledger: false, metrics: { prometheus: false } });
+console.log(m.record({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 100 }).costUsd);
+await m.close();
+`,
+    );
+    // $1 and $2 per 1M tokens from config.json, not the bundled $2.50 and $10.
+    expect(Number(sh(process.execPath, ['config.mjs'], project).trim())).toBeCloseTo(0.0012, 10);
+  });
+
   it('type-checks a TypeScript consumer against the shipped declarations', () => {
     writeFileSync(
       join(project, 'main.ts'),
@@ -243,7 +258,7 @@ console.log(JSON.stringify(getTokenMonitor().usageSummary('openai')));
     });
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^tokenmeter: needs Node\.js 22 or later, and this is Node\.js 2\d\./);
+    expect(r.stderr).toMatch(/^tokenmeter: needs Node\.js 22\.12 or later, and this is Node\.js 2\d\./);
   });
 });
 
