@@ -11,6 +11,7 @@ import { benchBudgets } from './budgets.ts';
 import { benchCli } from './cli.ts';
 import { benchFleetSync } from './fleet-sync.ts';
 import type { Result } from './harness.ts';
+import { benchImportHeap } from './import-heap.ts';
 import { benchLedger, benchRecordLoop } from './ledger.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchPage } from './page.ts';
@@ -25,6 +26,8 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
   // µs the wrapper adds per call (mean over long batches in fresh processes), beside what
   // @opentelemetry/instrumentation-openai adds (openai 6) or the bare call (openai 7); and the paired medians.
   { names: WRAP_NAMES, run: benchWrap },
+  // MB of heap tokenmeter holds once imported with a monitor (default config), beside the OpenAI instrumentation's setup.
+  { names: ['import-heap', 'import-heap-otel'], run: benchImportHeap },
   // ns per call: record() with five enforced budgets beside record() without; the enforcement decision.
   { names: ['record-no-budgets', 'record-with-budgets', 'enforce-check'], run: benchBudgets },
   // ingest: records/s beside the raw insert rate, bursts of one millisecond beside spread ones; summaries and

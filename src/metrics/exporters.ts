@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type Histogram as ApiHistogram, type MeterProvider as ApiMeterProvider, metrics, ValueType } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { MeterProvider, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Env } from '../logger.ts';
 import type { ValidUsage } from '../usage.ts';
 import type { Aggregator } from './aggregator.ts';
@@ -108,8 +108,9 @@ export class MetricsExport {
 
   async #startOtlp(o: OtlpOptions, hooks: ExportHooks, env: Env): Promise<void> {
     try {
-      // Loaded only when asked for, so users of the Prometheus endpoint never load it.
+      // Loaded only when asked for, so users of the Prometheus endpoint never load it (nor the SDK).
       const { OTLPMetricExporter, AggregationTemporalityPreference: P } = await import('@opentelemetry/exporter-metrics-otlp-http');
+      const { MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
       const PREFERENCE = { cumulative: P.CUMULATIVE, delta: P.DELTA, lowmemory: P.LOWMEMORY } as const;
       const preference = temporalityPreference(o.temporality, env, hooks.log);
       // The producer's data is cumulative whatever the exporter prefers: deltas are made here.

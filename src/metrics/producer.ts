@@ -1,20 +1,19 @@
 import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import { defaultResource, type Resource } from '@opentelemetry/resources';
-import {
-  AggregationTemporality,
-  type CollectionResult,
-  type DataPoint,
-  DataPointType,
-  type GaugeMetricData,
-  type Histogram,
-  type HistogramMetricData,
-  type MetricData,
-  type MetricProducer,
-  type SumMetricData,
+import type {
+  CollectionResult,
+  DataPoint,
+  GaugeMetricData,
+  Histogram,
+  HistogramMetricData,
+  MetricData,
+  MetricProducer,
+  SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { Aggregator } from './aggregator.ts';
 import { DESCRIPTION, INSTRUMENT, LABEL, TOKEN_TYPES } from './names.ts';
+import { POINT_TYPE, TEMPORALITY } from './otel-enums.ts';
 import { exportsTokens, type Hist } from './series.ts';
 
 /** The instrumentation scope tokenmeter's metrics are exported under. */
@@ -23,8 +22,8 @@ export const SCOPE = { name: 'tokenmeter', version: '0.1.0' } as const;
 function sum(name: string, description: string, valueType: ValueType, dataPoints: DataPoint<number>[]): SumMetricData {
   return {
     descriptor: { name, description, unit: '', valueType },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.SUM,
+    aggregationTemporality: TEMPORALITY.CUMULATIVE,
+    dataPointType: POINT_TYPE.SUM,
     dataPoints,
     isMonotonic: true,
   };
@@ -33,8 +32,8 @@ function sum(name: string, description: string, valueType: ValueType, dataPoints
 function gauge(name: string, description: string, dataPoints: DataPoint<number>[]): GaugeMetricData {
   return {
     descriptor: { name, description, unit: '', valueType: ValueType.DOUBLE },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.GAUGE,
+    aggregationTemporality: TEMPORALITY.CUMULATIVE,
+    dataPointType: POINT_TYPE.GAUGE,
     dataPoints,
   };
 }
@@ -48,8 +47,8 @@ function histogram(
 ): HistogramMetricData {
   return {
     descriptor: { name, description, unit, valueType },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.HISTOGRAM,
+    aggregationTemporality: TEMPORALITY.CUMULATIVE,
+    dataPointType: POINT_TYPE.HISTOGRAM,
     dataPoints,
   };
 }

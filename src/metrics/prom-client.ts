@@ -4,9 +4,10 @@
  * endpoint's. prom-client is a peer dependency; this module imports only its types.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import type { MetricData } from '@opentelemetry/sdk-metrics';
 import type { Registry } from 'prom-client';
 import { DESCRIPTION, INSTRUMENT, PROMETHEUS_TYPE, prometheusName } from './names.ts';
+import { POINT_TYPE } from './otel-enums.ts';
 import type { MetricSource } from './producer.ts';
 
 export type { MetricSource };
@@ -27,10 +28,10 @@ function labelsOf(attributes: Attributes): Record<string, string> {
 
 function valuesOf(m: MetricData | undefined, name: string): PromValue[] {
   if (m === undefined) return [];
-  if (m.dataPointType === DataPointType.SUM || m.dataPointType === DataPointType.GAUGE) {
+  if (m.dataPointType === POINT_TYPE.SUM || m.dataPointType === POINT_TYPE.GAUGE) {
     return m.dataPoints.map((p) => ({ value: p.value, labels: labelsOf(p.attributes) }));
   }
-  if (m.dataPointType !== DataPointType.HISTOGRAM) return [];
+  if (m.dataPointType !== POINT_TYPE.HISTOGRAM) return [];
   const out: PromValue[] = [];
   for (const p of m.dataPoints) {
     const labels = labelsOf(p.attributes);

@@ -5,16 +5,10 @@
  * cumulative for every other reader.
  */
 import type { HrTime } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  type DataPoint,
-  DataPointType,
-  type Histogram,
-  type MetricData,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import type { DataPoint, Histogram, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { ValidationError } from '../errors.ts';
 import type { Env } from '../logger.ts';
+import { POINT_TYPE, TEMPORALITY } from './otel-enums.ts';
 
 /** What the OTLP exporter sends: OpenTelemetry's OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE values. */
 export type TemporalityPreference = 'cumulative' | 'delta' | 'lowmemory';
@@ -90,7 +84,7 @@ export class DeltaConverter {
 
   #metric(m: MetricData, moved: [string, Last | undefined, Last][]): MetricData | undefined {
     const name = m.descriptor.name;
-    if (m.dataPointType === DataPointType.SUM && m.isMonotonic) {
+    if (m.dataPointType === POINT_TYPE.SUM && m.isMonotonic) {
       const dataPoints: DataPoint<number>[] = [];
       for (const p of m.dataPoints) {
         const key = attributesKey(name, p);
@@ -104,9 +98,9 @@ export class DeltaConverter {
         if (before !== undefined && delta === 0) continue;
         dataPoints.push({ ...p, startTime: before !== undefined && p.value >= prev! ? before.time : p.startTime, value: delta });
       }
-      return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints };
+      return { ...m, aggregationTemporality: TEMPORALITY.DELTA, dataPoints };
     }
-    if (m.dataPointType === DataPointType.HISTOGRAM) {
+    if (m.dataPointType === POINT_TYPE.HISTOGRAM) {
       const dataPoints: DataPoint<Histogram>[] = [];
       for (const p of m.dataPoints) {
         const key = attributesKey(name, p);
@@ -135,7 +129,7 @@ export class DeltaConverter {
           },
         });
       }
-      return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints };
+      return { ...m, aggregationTemporality: TEMPORALITY.DELTA, dataPoints };
     }
     return m;
   }

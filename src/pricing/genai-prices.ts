@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { calcPrice, type MatchLogic, type ModelInfo, type ModelPrice, type Provider, type TieredPrices } from '@pydantic/genai-prices';
+import type { MatchLogic, ModelInfo, ModelPrice, Provider, TieredPrices } from '@pydantic/genai-prices';
 import { PROVIDER_REGISTRY, providerEntry } from '../providers/registry.ts';
 import { fieldSpec, PRICE_KEYS } from '../usage-fields.ts';
+import { genaiPrices } from './genai-prices-module.ts';
 import { perMillionToPico, usdToPico } from './money.ts';
 import { rateName } from './rate-names.ts';
 import type { PriceData, PriceDataOrigin, Rate, ResolvedPrice } from './types.ts';
@@ -23,11 +24,11 @@ export const GENAI_PRICES_PROVIDER: Readonly<Record<string, string>> = Object.fr
   PROVIDER_REGISTRY.flatMap((p) => (p.pricing.genaiPrices === undefined ? [] : [[p.id, p.pricing.genaiPrices]])),
 );
 
-type Calc = NonNullable<ReturnType<typeof calcPrice>>;
+type Calc = NonNullable<ReturnType<typeof genaiPrices.calcPrice>>;
 
 function tryCalc(model: string, providerId: string | undefined, at: Date): Calc | null {
   try {
-    return calcPrice({ input_tokens: 0 }, model, providerId === undefined ? { timestamp: at } : { providerId, timestamp: at });
+    return genaiPrices.calcPrice({ input_tokens: 0 }, model, providerId === undefined ? { timestamp: at } : { providerId, timestamp: at });
   } catch {
     return null;
   }
@@ -83,7 +84,7 @@ function tryCalcIn(providers: readonly Provider[], model: string, providerId: st
   const chain = [provider, ...(provider.fallback_model_providers ?? []).flatMap((f) => providers.find((p) => p.id === f) ?? [])];
   for (const p of chain) {
     try {
-      const calc = calcPrice({ input_tokens: 0 }, name, { provider: withoutFallbacks(p), timestamp: at });
+      const calc = genaiPrices.calcPrice({ input_tokens: 0 }, name, { provider: withoutFallbacks(p), timestamp: at });
       if (calc !== null) return { ...calc, provider };
     } catch {
       // A price the data cannot apply: try the next, as for the bundled data.

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Provider, REMOTE_DATA_JSON_URL, waitForUpdate } from '@pydantic/genai-prices';
+import type { Provider } from '@pydantic/genai-prices';
 import { PricingError, ValidationError } from '../errors.ts';
 import { bundledOrigin, genaiPricesVersion } from './genai-prices.ts';
+import { genaiPrices } from './genai-prices-module.ts';
 import { checkProviders, isObject, parseProviders, Refused } from './price-data-check.ts';
 import { displaySource, readSource } from './price-source.ts';
 import type { PriceData, PriceDataOrigin } from './types.ts';
@@ -20,7 +21,7 @@ export function priceDataPath(dir: string): string {
 }
 
 /** Where refreshed data comes from by default: the URL the installed genai-prices names for its own data format. */
-export const DEFAULT_PRICE_DATA_URL: string = REMOTE_DATA_JSON_URL;
+export const DEFAULT_PRICE_DATA_URL: string = genaiPrices.REMOTE_DATA_JSON_URL;
 
 /** Days after which the data in use is called old. Providers change some price most months. */
 export const DEFAULT_MAX_AGE_DAYS = 60;
@@ -191,7 +192,7 @@ export async function refreshPriceData(options: { dir: string; source: string; n
     });
   }
   const after = readStoredPriceData(dir) as PriceData;
-  const old = pricesByModel(before?.providers ?? (await waitForUpdate()) ?? []);
+  const old = pricesByModel(before?.providers ?? (await genaiPrices.waitForUpdate()) ?? []);
   const now = pricesByModel(after.providers);
   const result: RefreshResult = {
     origin: after.origin,

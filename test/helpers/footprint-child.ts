@@ -21,5 +21,12 @@ const r = monitor.record({ provider: 'openai', model: 'gpt-4o-mini', inputTokens
 await monitor.close();
 const of = (part: string) => loaded.some((u) => u.includes(part));
 process.stdout.write(
-  `${JSON.stringify({ zod: of('/node_modules/zod/'), server: of('/src/server/api.ts') || of('/src/server/route-table.ts') || of('/src/server/schemas.ts'), serverFiles: loaded.filter((u) => u.includes('/src/server/')).map((u) => u.replace(/.*\/src\//, '')), otlp: of('exporter-metrics-otlp'), costUsd: r.costUsd })}\n`,
+  `${JSON.stringify({
+    zod: of('/node_modules/zod/'),
+    server: of('/src/server/api.ts') || of('/src/server/route-table.ts') || of('/src/server/schemas.ts'),
+    serverFiles: loaded.filter((u) => u.includes('/src/server/')).map((u) => u.replace(/.*\/src\//, '')),
+    otlp: of('exporter-metrics-otlp'),
+    sdkMetrics: of('/@opentelemetry/sdk-metrics/'),
+    costUsd: r.costUsd,
+  })}\n`,
 );
