@@ -1,7 +1,8 @@
 import { awsBedrockConverter, awsBedrockInvokeUsage, BEDROCK_COUNT_HEADERS, type BedrockHeaders } from '../providers/aws-bedrock.ts';
 import type { Usage } from '../providers/types.ts';
+import { observeCall } from './api-promise.ts';
 import { callerSignal, errorTypeOf } from './error-type.ts';
-import { observeAsyncIterable, observeCall, type StreamEnd } from './stainless.ts';
+import { observeAsyncIterable, type StreamEnd } from './stainless.ts';
 import { admitted, contextFor, type Held, type Instrumenter, recordMetered } from './wrap.ts';
 
 /**

@@ -1,17 +1,16 @@
 import type { CallContext } from '../context.ts';
 import { converterFor } from '../providers/registry.ts';
 import type { ProviderConverter, Usage } from '../providers/types.ts';
+import { type CallObserver, observeCall } from './api-promise.ts';
 import { callerSignal, errorOf, errorTypeOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
 import {
-  type CallObserver,
   DropWatch,
   type EventKeeper,
   isAsyncIterable,
   isStream,
   type ObserveOptions,
   observeAsyncIterable,
-  observeCall,
   observeStream,
   type StreamEnd,
 } from './stainless.ts';
