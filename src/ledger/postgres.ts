@@ -23,6 +23,7 @@ import {
   COLUMN,
   DAY_MS,
   HOUR_MS,
+  outputCostNano,
   ROLLUP_HOUR,
   ROLLUP_USER_DAY,
   ROLLUP_USER_HOUR,
@@ -32,7 +33,6 @@ import {
   type RowSums,
   rollupSums,
 } from './rollup.ts';
-import { ROLLUP_SUM_COLUMNS } from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 /** Options of a {@link PostgresStore}. */
@@ -53,6 +53,31 @@ const SUMS_SQL = `COUNT(*) AS requests, COUNT(*) FILTER (WHERE error) AS errors,
   COUNT(*) FILTER (WHERE cache_write_tokens IS NULL) AS cache_write_tokens_unknown,
   COUNT(*) FILTER (WHERE reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
   COUNT(*) FILTER (WHERE total_tokens IS NULL) AS total_tokens_unknown`;
+/**
+ * The rollups' sums, in rollupSums' order: a column each (SQLite's schema 9 packs the unknown
+ * counts into one and keeps the output side in nanodollars, for bytes; here a bigint is 8 bytes
+ * whatever it holds). The output side holds whole nanodollars (outputPico), as SQLite's.
+ */
+const ROLLUP_SUM_COLUMNS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'total_tokens',
+  'cost_pico',
+  'unpriced',
+  'unsplit_cost_pico',
+  'output_cost_pico',
+  'input_tokens_unknown',
+  'output_tokens_unknown',
+  'cached_input_tokens_unknown',
+  'cache_write_tokens_unknown',
+  'reasoning_tokens_unknown',
+  'total_tokens_unknown',
+] as const;
 const ROLLUP_SUMS_SQL = ROLLUP_SUM_COLUMNS.map((c) => `SUM(${c})::bigint AS ${c}`).join(', ');
 
 /** The columns of `records` a write fills, with the type of their unnest() array, in order. */
@@ -117,10 +142,13 @@ const WRITE_SQL = (() => {
     INSERT INTO tokenmeter_batches (token, written_at) VALUES ($${++p}::uuid, $${++p}::bigint)`;
 })();
 
-/** A record's cost's output side in picodollars, as the ledger keeps it; null when its split is unknown. */
+/**
+ * A record's cost's output side in picodollars, as the ledger keeps it: whole nanodollars, as
+ * SQLite's (outputCostNano), so that both stores answer alike; null when its split is unknown.
+ */
 function outputPico(r: UsageRecord): number | null {
-  // Exact below $2,251 a call; past it, within a picodollar.
-  return r.costPicoUsd === null || r.outputCostUsd === null || r.outputCostUsd === undefined ? null : Math.round(r.outputCostUsd * 1e12);
+  const nano = outputCostNano(r.costPicoUsd, r.outputCostUsd);
+  return nano === null ? null : nano * 1000;
 }
 
 const require = createRequire(import.meta.url);

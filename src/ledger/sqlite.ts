@@ -21,6 +21,8 @@ import {
   COLUMN,
   DAY_MS,
   HOUR_MS,
+  nanoOfPico,
+  outputCostNano,
   ROLLUP_HOUR,
   ROLLUP_USER_DAY,
   ROLLUP_USER_HOUR,
@@ -28,9 +30,23 @@ import {
   RollupBuckets,
   type RowCounts,
   type RowSums,
-  rollupSums,
 } from './rollup.ts';
-import { MIGRATIONS, ROLLUP_ADD, ROLLUP_KEY_COLUMNS, ROLLUP_SUM_COLUMNS, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
+import {
+  COST_SQL,
+  IN_RARE,
+  MIGRATIONS,
+  ROLLUP_ADD,
+  ROLLUP_KEY_COLUMNS,
+  ROLLUP_SUM_COLUMNS,
+  ROLLUP_SUMS_SQL,
+  rollupValues,
+  SCHEMA_VERSION,
+  storedCost,
+  storedTotal,
+  TOTAL_TOKENS_SQL,
+  totalOfRow,
+  usageRecordsViewSql,
+} from './schema.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 type Db = BetterSqlite3.Database;
@@ -74,20 +90,31 @@ export const THREAD_IDS_SQL = `SELECT t.id FROM thread_minutes m JOIN records t 
   AND t.id < (m.minute + 1) * ${MINUTE_MS * ID_SCALE} WHERE m.thread_id = ? AND t.thread_id = ?`;
 
 /**
- * Sums over `records`. `legacy`: a ledger older than schema 7 read without migrating it (the CLI
- * opens ledgers read-only), whose rows keep no split of the cost: none of it is split.
+ * Sums over `records` of a ledger of schema `version` (older ones are read without migrating them:
+ * the CLI opens ledgers read-only). Before 7 rows keep no split of the cost (none of it is split);
+ * 7 and 8 keep its output side in picodollars, taken to whole nanodollars as migration 9 does;
+ * from 9 the total is NULL when it is the input plus the output (TOTAL_TOKENS_SQL) and the cost may
+ * be kept in nanodollars (COST_SQL).
  */
-function sumsSql(legacy: boolean): string {
+function sumsSql(version: number): string {
+  const total = version >= 9 ? TOTAL_TOKENS_SQL : 'total_tokens';
+  const cost = version >= 9 ? COST_SQL : 'cost_pico';
+  const out =
+    version >= 9
+      ? 'output_cost_nano'
+      : version >= 7
+        ? `(CASE WHEN output_cost_pico IS NULL OR cost_pico IS NULL THEN NULL WHEN (output_cost_pico + 500) / 1000 * 1000 > cost_pico
+            THEN cost_pico / 1000 ELSE (output_cost_pico + 500) / 1000 END)`
+        : 'NULL';
   return `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
   SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
-  SUM(reasoning_tokens) AS reasoning_tokens, SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico,
-  SUM(cost_pico IS NULL) AS unpriced, ${legacy ? 'SUM(cost_pico)' : 'SUM(CASE WHEN output_cost_pico IS NULL THEN cost_pico END)'} AS unsplit_cost_pico,
-  ${legacy ? '0' : 'SUM(output_cost_pico)'} AS output_cost_pico, SUM(input_tokens IS NULL) AS input_tokens_unknown,
+  SUM(reasoning_tokens) AS reasoning_tokens, SUM(${total}) AS total_tokens, SUM(${cost}) AS cost_pico,
+  SUM(${cost} IS NULL) AS unpriced, SUM(CASE WHEN ${out} IS NULL THEN ${cost} END) AS unsplit_cost_pico,
+  IFNULL(SUM(${out}), 0) AS output_cost_nano, SUM(input_tokens IS NULL) AS input_tokens_unknown,
   SUM(output_tokens IS NULL) AS output_tokens_unknown, SUM(cached_input_tokens IS NULL) AS cached_input_tokens_unknown,
   SUM(cache_write_tokens IS NULL) AS cache_write_tokens_unknown, SUM(reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
-  SUM(total_tokens IS NULL) AS total_tokens_unknown`;
+  SUM(${total} IS NULL) AS total_tokens_unknown`;
 }
-const ROLLUP_SUMS_SQL = ROLLUP_SUM_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
 
 /**
  * The statement that reads one user's hourly buckets: the hours h of [?, ?) (bound first, not
@@ -123,7 +150,13 @@ export class SqliteStore implements LedgerStore {
   readonly #names = new RecentMap<number, string>(DICT_CACHE);
   readonly #stmt: Record<string, Stmt> = {};
   readonly writeSync: ((batch: readonly UsageRecord[]) => void) | undefined;
-  /** Read-only, a ledger older than schema 7: its rollups lack the cost's split and the unknown counts, so sums come from the rows. */
+  /**
+   * The ledger's schema version: older than this tokenmeter's only when opened read-only (not
+   * migrated). Its rows are then read as that schema wrote them, and sums come from the rows, not
+   * from rollups that lack the cost's split and the unknown counts (before 7) or keep the split in
+   * picodollars (7 and 8).
+   */
+  readonly #version: number = SCHEMA_VERSION;
   readonly #legacy: boolean = false;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
@@ -147,7 +180,8 @@ export class SqliteStore implements LedgerStore {
       } else {
         const v = this.#db.pragma('user_version', { simple: true }) as number;
         if (v > SCHEMA_VERSION) throw new Error(`its schema version ${v} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
-        this.#legacy = v < 7;
+        this.#version = v;
+        this.#legacy = v < SCHEMA_VERSION;
       }
     } catch (cause) {
       this.#db.close();
@@ -233,23 +267,19 @@ export class SqliteStore implements LedgerStore {
     if (count === 0) return;
     const insert = this.#prepare(
       'insert',
-      `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent,
-        duration_us, error, error_type, error_message, metadata, rare, output_cost_pico)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertMany = this.#prepare(
-      'insertMany',
       `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_pico)
-       VALUES ${Array.from({ length: CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost, api_key_id, user_id, thread_id, agent,
+        duration_us, error, rare, output_cost_nano)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertCommon = this.#prepare(
-      'insertCommon',
-      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_pico)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    // Common rows, n a statement (CHUNK, or fewer to finish a run of them: see flush).
+    const insertCommon = (n: number): Stmt =>
+      this.#prepare(
+        `insertCommon:${n}`,
+        `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
+        cached_input_tokens, total_tokens, cost, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_nano)
+       VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      );
     const lastId = this.#prepare('lastId', 'SELECT MAX(id) AS id FROM records');
     const lastIdIn = this.#prepare('lastIdIn', 'SELECT MAX(id) AS id FROM records WHERE id >= ? AND id < ?');
     const firstFree = (ms: number): number => {
@@ -269,6 +299,20 @@ export class SqliteStore implements LedgerStore {
     };
     const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
     const chunk: unknown[][] = [];
+    // Writes the common rows waiting in `chunk`, in as few statements as their count's binary digits
+    // (32 = CHUNK, 16, 8...). Before any other row: rows go in id order, so that each lands at the
+    // end of the table and SQLite leaves its pages full (a row put before others, then those others
+    // after it, split pages half full: 10% of the table at 1M records).
+    const flush = () => {
+      let i = 0;
+      for (let n = CHUNK; n >= 1; n >>= 1) {
+        if (chunk.length - i >= n) {
+          insertCommon(n).run(chunk.slice(i, i + n).flat());
+          i += n;
+        }
+      }
+      chunk.length = 0;
+    };
     // The batch's (thread, minute) pairs, a thread's pair once while its calls follow each other.
     const threadMinutes: number[] = [];
     const lastMinute = new Map<number, number>();
@@ -310,10 +354,11 @@ export class SqliteStore implements LedgerStore {
         const output = num(v[o + AT.outputTokens] as number);
         const cached = num(v[o + AT.cachedInputTokens] as number);
         const total = num(v[o + AT.totalTokens] as number);
+        // Schema 9: NULL for input + output (storedTotal).
+        const totalKept = storedTotal(input, output, total);
         const cost = num(v[o + AT.costPicoUsd] as number);
-        // The cost's output side in picodollars (exact below $2,251 a call; past it, within a picodollar).
-        const outputUsd = v[o + AT.outputCostUsd] as number;
-        const outputCost = cost === null || Number.isNaN(outputUsd) ? null : Math.round(outputUsd * 1e12);
+        // The cost's output side in whole nanodollars (schema 9).
+        const outputCost = outputCostNano(cost, v[o + AT.outputCostUsd] as number);
         // Most records leave the other fields empty: the shorter statement binds 17 values, not 24.
         const common =
           (v[o + AT.requestModel] as number) < 0 &&
@@ -334,8 +379,8 @@ export class SqliteStore implements LedgerStore {
             input,
             output,
             cached,
-            total,
-            cost,
+            totalKept,
+            storedCost(cost),
             key,
             user,
             thread,
@@ -344,39 +389,42 @@ export class SqliteStore implements LedgerStore {
             error,
             outputCost,
           ]);
-          if (chunk.length === CHUNK) {
-            insertMany.run(chunk.flat());
-            chunk.length = 0;
-          }
+          if (chunk.length === CHUNK) flush();
         } else {
+          flush();
           const message = v[o + AT.errorMessage] as number;
           const metadata = v[o + AT.metadata] as number;
           const rare = v[o + AT.rare] as number;
+          // Schema 9: the fields most records leave empty, in the `rare` JSON beside the rare counts
+          // (metadata as the JSON it was encoded to; strings by their dictionary ids).
+          const extra: string[] = [];
+          const requestModel = idOf(v[o + AT.requestModel] as number);
+          const errorType = idOf(v[o + AT.errorType] as number);
+          if (requestModel !== null) extra.push(`"request_model":${requestModel}`);
+          if (errorType !== null) extra.push(`"error_type":${errorType}`);
+          if (message >= 0) extra.push(`"error_message":${JSON.stringify(strings[message])}`);
+          if (metadata >= 0) extra.push(`"metadata":${strings[metadata]}`);
+          if (rare >= 0) extra.push((strings[rare] as string).slice(1, -1));
           insert.run([
             id,
             provider,
             serviceType,
             model,
-            idOf(v[o + AT.requestModel] as number),
             operation,
             input,
             output,
             cached,
             num(v[o + AT.cacheWriteTokens] as number),
             num(v[o + AT.reasoningTokens] as number),
-            total,
-            cost,
+            totalKept,
+            storedCost(cost),
             key,
             user,
             thread,
             agent,
             duration,
             error,
-            idOf(v[o + AT.errorType] as number),
-            // Texts kept as they are, not in the dictionary (metadata as the JSON it was encoded to).
-            message < 0 ? null : strings[message],
-            metadata < 0 ? null : strings[metadata],
-            rare < 0 ? null : strings[rare],
+            extra.length === 0 ? null : `{${extra.join(',')}}`,
             outputCost,
           ]);
         }
@@ -402,8 +450,7 @@ export class SqliteStore implements LedgerStore {
           userHours.add([Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent ?? 0], row);
         }
       }
-      for (const values of chunk) insertCommon.run(values);
-      chunk.length = 0;
+      flush();
       this.#addToRollup('rollup_hour', hours);
       this.#addToRollup('rollup_user_day', users);
       this.#addToRollup('rollup_user_hour', userHours);
@@ -427,10 +474,10 @@ export class SqliteStore implements LedgerStore {
    * 57k/s against 45k/s with a statement a bucket; medians of 5 interleaved runs, a loaded machine).
    */
   #addToRollup(table: string, buckets: RollupBuckets): void {
-    const rows: number[][] = [];
-    for (const s of buckets) rows.push(s.key.concat(rollupSums(s)));
+    const rows: (number | string)[][] = [];
+    for (const s of buckets) rows.push([...s.key, ...rollupValues(s)]);
     if (rows.length === 0) return;
-    const width = (rows[0] as number[]).length;
+    const width = (rows[0] as (number | string)[]).length;
     // Columns named: those added by later migrations sit at the table's end in the order they were added.
     const cols = [...(ROLLUP_KEY_COLUMNS[table] as readonly string[]), ...ROLLUP_SUM_COLUMNS].join(', ');
     const sql = (n: number) => {
@@ -497,7 +544,11 @@ export class SqliteStore implements LedgerStore {
       // Rollups do not keep runs; callers pass runs to the rows only.
       if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
       // The terms of the records_run index (its WHERE too, which SQLite cannot infer from the other).
-      parts.push(`metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = ?`);
+      parts.push(
+        this.#version >= 9
+          ? `json_extract(rare, '$.metadata.run_id') IS NOT NULL AND json_extract(rare, '$.metadata.run_id') = ?`
+          : `metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = ?`,
+      );
       params.push(filter.runId);
     }
     return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
@@ -644,15 +695,26 @@ export class SqliteStore implements LedgerStore {
     const where = this.#where(filter);
     if (where === null) return;
     const g = this.#groupSql(by, `(id >> 10) / ${HOUR_MS}`, `(id >> 10) / ${DAY_MS}`);
-    this.#rows(`SELECT ${g.select}${sumsSql(this.#legacy)} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
+    this.#rows(`SELECT ${g.select}${sumsSql(this.#version)} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   #toRecord(row: Record<string, number | string | null>): UsageRecord & { id: number } {
-    const pico = row.cost_pico as number | null;
-    // Undefined in a ledger older than schema 7 read without migrating it: unknown, as NULL is.
-    const outputPico = (row.output_cost_pico ?? null) as number | null;
+    const v9 = this.#version >= 9;
+    // Schema 9 keeps a cost of whole nanodollars as their negative (storedCost).
+    const kept = (v9 ? row.cost : row.cost_pico) as number | null;
+    const pico = kept !== null && kept < 0 ? -kept * 1000 : kept;
+    // The output side, whole nanodollars (schema 9; 7 and 8 kept picodollars, taken to nanodollars
+    // as migration 9 does); undefined before 7, read without migrating: unknown, as NULL is.
+    const outputNano = v9 ? (row.output_cost_nano as number | null) : nanoOfPico(pico, (row.output_cost_pico ?? null) as number | null);
+    const outputPico = outputNano === null ? null : outputNano * 1000;
+    const input = row.input_tokens as number | null;
+    const output = row.output_tokens as number | null;
+    // Schema 9: request model, error type and message and metadata in `rare`, beside the rare counts.
+    const rare = v9 && row.rare !== null ? (JSON.parse(row.rare as string) as Record<string, unknown>) : null;
+    const fromRare = (key: string) => (rare?.[key] ?? null) as number | string | null;
     const dict: Record<string, string | null> = {};
-    for (const [col, field] of DICT) dict[field] = this.#nameOf(row[col] as number | null);
+    for (const [col, field] of DICT) dict[field] = this.#nameOf((v9 && IN_RARE.has(col) ? fromRare(col) : row[col]) as number | null);
+    const metadata = v9 ? fromRare('metadata') : row.metadata === null ? null : JSON.parse(row.metadata as string);
     return {
       id: row.id as number,
       timestamp: Math.floor((row.id as number) / ID_SCALE),
@@ -661,14 +723,14 @@ export class SqliteStore implements LedgerStore {
       model: dict.model as string,
       requestModel: dict.requestModel ?? null,
       operation: dict.operation as string,
-      inputTokens: row.input_tokens as number | null,
-      outputTokens: row.output_tokens as number | null,
+      inputTokens: input,
+      outputTokens: output,
       cachedInputTokens: row.cached_input_tokens as number | null,
       cacheWriteTokens: row.cache_write_tokens as number | null,
       reasoningTokens: row.reasoning_tokens as number | null,
-      totalTokens: row.total_tokens as number | null,
+      totalTokens: v9 ? totalOfRow(input, output, row.total_tokens as number | null) : (row.total_tokens as number | null),
       // A ledger older than schema 6, read without migrating it (readonly), has a column for each.
-      ...rareCounts(row.rare === undefined ? row : (row.rare as string | null)),
+      ...rareCounts(v9 ? rare : row.rare === undefined ? row : (row.rare as string | null)),
       costUsd: pico === null ? null : pico / 1e12,
       costPicoUsd: pico,
       inputCostUsd: pico === null || outputPico === null ? null : (pico - outputPico) / 1e12,
@@ -680,8 +742,8 @@ export class SqliteStore implements LedgerStore {
       durationMs: row.duration_us === null ? null : (row.duration_us as number) / 1000,
       error: row.error === 1,
       errorType: dict.errorType ?? null,
-      errorMessage: row.error_message as string | null,
-      metadata: row.metadata === null ? null : (JSON.parse(row.metadata as string) as Record<string, unknown>),
+      errorMessage: (v9 ? fromRare('error_message') : row.error_message) as string | null,
+      metadata: metadata as Record<string, unknown> | null,
     };
   }
 

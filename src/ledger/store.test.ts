@@ -12,6 +12,7 @@ import type { BudgetAlertRow } from './budget-alerts.ts';
 import { toSnakeRecord } from './columns.ts';
 import { PostgresStore } from './postgres.ts';
 import { HOUR_MS } from './rollup.ts';
+import { COST_SQL, UNKNOWN_PARTS, unknownPartSql } from './schema.ts';
 import { SqliteStore } from './sqlite.ts';
 import type { Dimension, LedgerFilter, LedgerStore } from './types.ts';
 
@@ -42,7 +43,8 @@ const sqlite: StoreFactory = {
     try {
       return db
         .prepare(
-          `SELECT hour, u.value AS user, SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(cost_pico) AS cost, SUM(unpriced) AS unpriced
+          `SELECT hour, u.value AS user, SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(${COST_SQL}) AS cost,
+             SUM(${unknownPartSql(UNKNOWN_PARTS.findIndex(([name]) => name === 'unpriced'))}) AS unpriced
            FROM rollup_user_hour JOIN strings u ON u.id = user_id GROUP BY hour, user_id ORDER BY hour, user`,
         )
         .all() as UserHourBucket[];
