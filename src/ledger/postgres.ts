@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type Pg from 'pg';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { planAggregate } from './aggregate-plan.ts';
 import {
   BUDGET_ALERT_COLUMNS,
   type BudgetAlertQuery,
@@ -24,8 +25,6 @@ import {
   DAY_MS,
   HOUR_MS,
   outputCostNano,
-  ROLLUP_HOUR,
-  ROLLUP_USER_DAY,
   ROLLUP_USER_HOUR,
   type Rollup,
   RollupBuckets,
@@ -521,6 +520,8 @@ export class PostgresStore implements LedgerStore {
       params.push(v);
       parts.push(`${COLUMN[field]} = $${params.length}`);
     }
+    // The users' rollups hold only records with a user; the hourly one is never read for these.
+    if (filter.withUser === true && rollup === undefined) parts.push('user_id IS NOT NULL');
     if (filter.runId !== undefined) {
       if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
       params.push(filter.runId);
@@ -567,95 +568,43 @@ export class PostgresStore implements LedgerStore {
 
   /**
    * Sums grouped by `by`, from the rollups where they answer and the rows for the rest: the same
-   * plan as the SQLite store's (sqlite.ts explains each step), so both answer alike to the cent.
+   * plan as the SQLite store's (aggregate-plan.ts), so both answer alike to the cent. The reads are
+   * independent: on connections of their own, at once.
    */
   async aggregate(filter: LedgerFilter, by: readonly Dimension[]): Promise<AggregateRow[]> {
     const out = new Map<string, AggregateRow>();
-    const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
-    const rollup =
-      filter.runId !== undefined
-        ? undefined
-        : asked.every((d) => ROLLUP_HOUR.dims.has(d))
-          ? ROLLUP_HOUR
-          : (filter.userId !== undefined || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
-            ? ROLLUP_USER_DAY
-            : undefined;
-    if (rollup === undefined) await this.#rawAggregate(filter, by, out);
-    else if (rollup === ROLLUP_HOUR) await this.#buckets(filter, by, out, ROLLUP_HOUR);
-    else {
-      const { since, until } = filter;
-      const first = since === undefined ? undefined : Math.ceil(since / DAY_MS) * DAY_MS;
-      const last = until === undefined ? undefined : Math.floor(until / DAY_MS) * DAY_MS;
-      if (first !== undefined && last !== undefined && first > last) await this.#buckets(filter, by, out, ROLLUP_USER_HOUR);
-      else {
-        const reads = [this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY)];
-        if (since !== undefined && first !== undefined && since < first)
-          reads.push(this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR));
-        if (until !== undefined && last !== undefined && until > last)
-          reads.push(this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR));
-        await Promise.all(reads);
-      }
-    }
+    await Promise.all(
+      planAggregate(filter, by).map((read) =>
+        read.from === 'records'
+          ? this.#rawAggregate(read.filter, by, out, read.sign)
+          : this.#fromRollup(read.filter, by, out, read.rollup, read.noUser, read.sign),
+      ),
+    );
     return [...out.values()].filter((r) => r.requests !== 0);
   }
 
-  async #buckets(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): Promise<void> {
+  /** The sums of `rollup` over a range aligned to its buckets (either end open; aggregate-plan.ts). */
+  async #fromRollup(
+    filter: LedgerFilter,
+    by: readonly Dimension[],
+    out: Map<string, AggregateRow>,
+    rollup: Rollup,
+    noUser: boolean,
+    sign: 1 | -1,
+  ): Promise<void> {
     const { since, until } = filter;
-    const unit = rollup.unitMs;
-    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
-    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
-    if (first !== undefined && last !== undefined && first > last) {
-      await this.#rawAggregate(filter, by, out);
-      return;
-    }
-    const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
-    const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
-    const lo = headOut ? (first as number) - unit : first;
-    const hi = tailOut ? (last as number) + unit : last;
-    // The buckets and the two ends are independent reads: on connections of their own, at once.
-    const reads = [this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup)];
-    if (since !== undefined && first !== undefined && since < first) {
-      if (headOut) reads.push(this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1));
-      else reads.push(this.#rawAggregate({ ...filter, until: first }, by, out));
-    }
-    if (until !== undefined && last !== undefined && until > last) {
-      if (tailOut) reads.push(this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1));
-      else reads.push(this.#rawAggregate({ ...filter, since: last }, by, out));
-    }
-    await Promise.all(reads);
-  }
-
-  async #fromRollup(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): Promise<void> {
-    const { since, until } = filter;
-    if (since !== undefined && since === until) return;
-    const hourly = rollup.time === 'hour';
-    const g = hourly ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL::integer', 'day');
+    const g = rollup.time === 'hour' ? this.#groupSql(by, 'hour', 'hour / 24', noUser) : this.#groupSql(by, 'NULL::integer', 'day', noUser);
     if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
       // Keyed hour first (writes append): one user's few hours as a list, each a seek of (hour, user_id).
       const hours: number[] = [];
       for (let h = since / HOUR_MS; h < until / HOUR_MS; h++) hours.push(h);
       const where = this.#where({ ...filter, since: undefined, until: undefined }, rollup, [hours]);
-      await this.#rows(
-        `SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM rollup_user_hour ${where.sql} AND hour = ANY($1::integer[]) ${g.group}`,
-        where.params,
-        by,
-        out,
-      );
+      const sql = `SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM rollup_user_hour ${where.sql} AND hour = ANY($1::integer[]) ${g.group}`;
+      await this.#rows(sql, where.params, by, out, sign);
       return;
     }
     const where = this.#where(filter, rollup);
-    const reads = [this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out)];
-    if (rollup !== ROLLUP_HOUR && filter.userId === undefined) {
-      // Records without a user: all (rollup_hour) less those with one (the user rollup).
-      const all = this.#where(filter, ROLLUP_HOUR);
-      const h = this.#groupSql(by, 'hour', 'hour / 24', true);
-      reads.push(this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out));
-      const u = hourly ? this.#groupSql(by, 'hour', 'hour / 24', true) : this.#groupSql(by, 'NULL::integer', 'day', true);
-      reads.push(
-        this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1),
-      );
-    }
-    await Promise.all(reads);
+    await this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   async #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): Promise<void> {

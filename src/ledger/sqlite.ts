@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { planAggregate } from './aggregate-plan.ts';
 import { type BudgetAlertQuery, type BudgetAlertRow, budgetAlertsSqlite, keepBudgetAlertsSqlite } from './budget-alerts.ts';
 import { AT, type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
 import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
@@ -23,8 +24,6 @@ import {
   HOUR_MS,
   nanoOfPico,
   outputCostNano,
-  ROLLUP_HOUR,
-  ROLLUP_USER_DAY,
   ROLLUP_USER_HOUR,
   type Rollup,
   RollupBuckets,
@@ -604,91 +603,36 @@ export class SqliteStore implements LedgerStore {
 
   #aggregateSync(filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
     const out = new Map<string, AggregateRow>();
-    const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
-    const withUser = filter.withUser === true;
-    const rollup =
-      filter.runId !== undefined || this.#legacy
-        ? undefined
-        : !withUser && asked.every((d) => ROLLUP_HOUR.dims.has(d))
-          ? ROLLUP_HOUR
-          : (filter.userId !== undefined || withUser || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
-            ? ROLLUP_USER_DAY
-            : undefined;
-    if (rollup === undefined) this.#rawAggregate(filter, by, out);
-    else if (rollup === ROLLUP_HOUR) this.#buckets(filter, by, out, ROLLUP_HOUR);
-    else {
-      // By user: whole days from rollup_user_day, the ragged ends' whole hours from
-      // rollup_user_hour, and only what is left of an hour at each end from the rows.
-      const { since, until } = filter;
-      const first = since === undefined ? undefined : Math.ceil(since / DAY_MS) * DAY_MS;
-      const last = until === undefined ? undefined : Math.floor(until / DAY_MS) * DAY_MS;
-      if (first !== undefined && last !== undefined && first > last) this.#buckets(filter, by, out, ROLLUP_USER_HOUR);
-      else {
-        this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY);
-        if (since !== undefined && first !== undefined && since < first)
-          this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR);
-        if (until !== undefined && last !== undefined && until > last) this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR);
-      }
+    for (const read of planAggregate(filter, by, this.#legacy)) {
+      if (read.from === 'records') this.#rawAggregate(read.filter, by, out, read.sign);
+      else this.#fromRollup(read.filter, by, out, read.rollup, read.noUser, read.sign);
     }
     // A group the rows outside the range took away whole.
     return [...out.values()].filter((r) => r.requests !== 0);
   }
 
-  /**
-   * Whole buckets of `rollup` from it, the ragged ends of the range from the rows. An end longer
-   * than half a bucket is read as its whole bucket less the rows outside the range: at most half a
-   * bucket of rows at each end, and none at all for a range that ends now.
-   */
-  #buckets(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): void {
+  /** The sums of `rollup` over a range aligned to its buckets (either end open; aggregate-plan.ts). */
+  #fromRollup(
+    filter: LedgerFilter,
+    by: readonly Dimension[],
+    out: Map<string, AggregateRow>,
+    rollup: Rollup,
+    noUser: boolean,
+    sign: 1 | -1,
+  ): void {
     const { since, until } = filter;
-    const unit = rollup.unitMs;
-    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
-    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
-    if (first !== undefined && last !== undefined && first > last) {
-      this.#rawAggregate(filter, by, out);
-      return;
-    }
-    const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
-    const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
-    const lo = headOut ? (first as number) - unit : first;
-    const hi = tailOut ? (last as number) + unit : last;
-    this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup);
-    if (since !== undefined && first !== undefined && since < first) {
-      if (headOut) this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1);
-      else this.#rawAggregate({ ...filter, until: first }, by, out);
-    }
-    if (until !== undefined && last !== undefined && until > last) {
-      if (tailOut) this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1);
-      else this.#rawAggregate({ ...filter, since: last }, by, out);
-    }
-  }
-
-  /** The sums of `rollup` over a range aligned to its buckets (either end open). */
-  #fromRollup(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): void {
-    const { since, until } = filter;
-    if (since !== undefined && since === until) return;
-    const hourly = rollup.time === 'hour';
-    const g = hourly ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
+    const g = rollup.time === 'hour' ? this.#groupSql(by, 'hour', 'hour / 24', noUser) : this.#groupSql(by, 'NULL', 'day', noUser);
     if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
       // Keyed hour first (so that writes append): one user's hours are a seek of (hour, user) each,
       // one hour after the other, not every user's buckets of the range.
       const where = this.#where({ ...filter, since: undefined, until: undefined }, rollup);
       if (where === null) return;
-      this.#rows(userHoursSql(g.select, where.sql, g.group), [since / HOUR_MS, until / HOUR_MS, ...where.params], by, out);
+      this.#rows(userHoursSql(g.select, where.sql, g.group), [since / HOUR_MS, until / HOUR_MS, ...where.params], by, out, sign);
       return;
     }
     const where = this.#where(filter, rollup);
     if (where === null) return;
-    this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
-    if (rollup !== ROLLUP_HOUR && filter.userId === undefined && filter.withUser !== true) {
-      // Grouped by user: the users' rollups hold only the records with a user; those without one
-      // are all records (rollup_hour, over the same whole buckets) less those with one.
-      const all = this.#where(filter, ROLLUP_HOUR);
-      const h = this.#groupSql(by, 'hour', 'hour / 24', true);
-      if (all !== null) this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out);
-      const u = hourly ? this.#groupSql(by, 'hour', 'hour / 24', true) : this.#groupSql(by, 'NULL', 'day', true);
-      this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1);
-    }
+    this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): void {

@@ -14,7 +14,7 @@ import { PostgresStore } from './postgres.ts';
 import { HOUR_MS } from './rollup.ts';
 import { COST_SQL, UNKNOWN_PARTS, unknownPartSql } from './schema.ts';
 import { SqliteStore } from './sqlite.ts';
-import type { Dimension, LedgerFilter, LedgerStore } from './types.ts';
+import type { AggregateRow, Dimension, LedgerFilter, LedgerStore } from './types.ts';
 
 /** rollup_user_hour's buckets by hour and user, as the store keeps them. */
 type UserHourBucket = { hour: number; user: string; requests: number; input: number; cost: number; unpriced: number };
@@ -275,6 +275,17 @@ describe.each([
             outputUnknown: row.unknownCounts.outputTokens,
           }).toEqual(w);
         }
+      }
+      // Only the records with a user (what the overview's users read): the same groups, less the one without a user.
+      const byUser = (rows: AggregateRow[]) => [...rows].sort((a, b) => String(a.key.userId).localeCompare(String(b.key.userId)));
+      for (const [since, until] of [
+        [undefined, undefined],
+        [start + 5 * HOUR_MS + 40 * 60_000, start + 3 * 86_400_000 + 20 * 60_000],
+      ] as const) {
+        const all = await s.aggregate({ since, until }, ['userId']);
+        const withUser = await s.aggregate({ since, until, withUser: true }, ['userId']);
+        expect(all.some((x) => x.key.userId === null)).toBe(true);
+        expect(byUser(withUser)).toEqual(byUser(all.filter((x) => x.key.userId !== null)));
       }
     });
 
