@@ -6,8 +6,8 @@ import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { planAggregate } from './aggregate-plan.ts';
 import { type BudgetAlertQuery, type BudgetAlertRow, budgetAlertsSqlite, keepBudgetAlertsSqlite } from './budget-alerts.ts';
-import { AT, type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
-import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
+import { type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
+import { ID_SCALE, RecentMap } from './ids.ts';
 import {
   type AlertmanagerNotification,
   type KeptNotification,
@@ -16,36 +16,13 @@ import {
   type ReceivedAlertQuery,
   receivedAlerts,
 } from './notifications.ts';
-import { rareCounts } from './rare.ts';
-import {
-  addToGroup,
-  COLUMN,
-  DAY_MS,
-  HOUR_MS,
-  nanoOfPico,
-  outputCostNano,
-  ROLLUP_USER_HOUR,
-  type Rollup,
-  RollupBuckets,
-  type RowCounts,
-  type RowSums,
-} from './rollup.ts';
-import {
-  COST_SQL,
-  IN_RARE,
-  MIGRATIONS,
-  ROLLUP_ADD,
-  ROLLUP_KEY_COLUMNS,
-  ROLLUP_SUM_COLUMNS,
-  ROLLUP_SUMS_SQL,
-  rollupValues,
-  SCHEMA_VERSION,
-  storedCost,
-  storedTotal,
-  TOTAL_TOKENS_SQL,
-  totalOfRow,
-  usageRecordsViewSql,
-} from './schema.ts';
+import { addToGroup, COLUMN, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
+import { MIGRATIONS, ROLLUP_SUMS_SQL, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
+import { rowToRecord, sumsSql, THREAD_IDS_SQL, userHoursSql } from './sqlite-read.ts';
+import { MINUTE_MS, type WriteContext, writeEncodedRows } from './sqlite-write.ts';
+
+export { THREAD_IDS_SQL, userHoursSql };
+
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 type Db = BetterSqlite3.Database;
@@ -59,72 +36,12 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** Columns of `records` that hold an id of `strings`, and the record field each comes from. */
-const DICT = [
-  ['provider', 'provider'],
-  ['service_type', 'serviceType'],
-  ['model', 'model'],
-  ['request_model', 'requestModel'],
-  ['operation', 'operation'],
-  ['api_key_id', 'apiKeyId'],
-  ['user_id', 'userId'],
-  ['thread_id', 'threadId'],
-  ['agent', 'agent'],
-  ['error_type', 'errorType'],
-] as const;
-
-/** Common records inserted by one statement. */
-const CHUNK = 32;
 /**
  * Dictionary entries kept in memory, per generation (RecentMap): enough for every provider, model,
  * agent and the users and threads of the moment, while a new thread id on every call cannot grow
  * the heap without bound. Strings not in memory are read with one indexed statement.
  */
 const DICT_CACHE = 4096;
-
-/** The unit of thread_minutes: a thread's rows are read a minute of ids at a time (schema 6). */
-const MINUTE_MS = 60_000;
-/** A thread's records: the rows of each minute it had calls in, by their ids, that are its own. Exported for the test of its plan. */
-export const THREAD_IDS_SQL = `SELECT t.id FROM thread_minutes m JOIN records t ON t.id >= m.minute * ${MINUTE_MS * ID_SCALE}
-  AND t.id < (m.minute + 1) * ${MINUTE_MS * ID_SCALE} WHERE m.thread_id = ? AND t.thread_id = ?`;
-
-/**
- * Sums over `records` of a ledger of schema `version` (older ones are read without migrating them:
- * the CLI opens ledgers read-only). Before 7 rows keep no split of the cost (none of it is split);
- * 7 and 8 keep its output side in picodollars, taken to whole nanodollars as migration 9 does;
- * from 9 the total is NULL when it is the input plus the output (TOTAL_TOKENS_SQL) and the cost may
- * be kept in nanodollars (COST_SQL).
- */
-function sumsSql(version: number): string {
-  const total = version >= 9 ? TOTAL_TOKENS_SQL : 'total_tokens';
-  const cost = version >= 9 ? COST_SQL : 'cost_pico';
-  const out =
-    version >= 9
-      ? 'output_cost_nano'
-      : version >= 7
-        ? `(CASE WHEN output_cost_pico IS NULL OR cost_pico IS NULL THEN NULL WHEN (output_cost_pico + 500) / 1000 * 1000 > cost_pico
-            THEN cost_pico / 1000 ELSE (output_cost_pico + 500) / 1000 END)`
-        : 'NULL';
-  return `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
-  SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
-  SUM(reasoning_tokens) AS reasoning_tokens, SUM(${total}) AS total_tokens, SUM(${cost}) AS cost_pico,
-  SUM(${cost} IS NULL) AS unpriced, SUM(CASE WHEN ${out} IS NULL THEN ${cost} END) AS unsplit_cost_pico,
-  IFNULL(SUM(${out}), 0) AS output_cost_nano, SUM(input_tokens IS NULL) AS input_tokens_unknown,
-  SUM(output_tokens IS NULL) AS output_tokens_unknown, SUM(cached_input_tokens IS NULL) AS cached_input_tokens_unknown,
-  SUM(cache_write_tokens IS NULL) AS cache_write_tokens_unknown, SUM(reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
-  SUM(${total} IS NULL) AS total_tokens_unknown`;
-}
-
-/**
- * The statement that reads one user's hourly buckets: the hours h of [?, ?) (bound first, not
- * empty), one row each, and for each a seek of (hour, user_id) in rollup_user_hour, so that it
- * reads that user's buckets only, not every user's of those hours. `where` filters on the user
- * (and may add more), `select` and `group` are #groupSql's. Exported for the test of its plan.
- */
-export function userHoursSql(select: string, where: string, group: string): string {
-  return `WITH RECURSIVE hours(h) AS (SELECT ? UNION ALL SELECT h + 1 FROM hours WHERE h + 1 < ?)
-    SELECT ${select}${ROLLUP_SUMS_SQL} FROM hours CROSS JOIN rollup_user_hour ${where} AND hour = h ${group}`;
-}
 
 const require = createRequire(import.meta.url);
 let driver: typeof BetterSqlite3 | undefined;
@@ -149,6 +66,7 @@ export class SqliteStore implements LedgerStore {
   readonly #names = new RecentMap<number, string>(DICT_CACHE);
   readonly #stmt: Record<string, Stmt> = {};
   readonly writeSync: ((batch: readonly UsageRecord[]) => void) | undefined;
+  readonly #writeContext: WriteContext;
   /**
    * The ledger's schema version: older than this tokenmeter's only when opened read-only (not
    * migrated). Its rows are then read as that schema wrote them, and sums come from the rows, not
@@ -171,6 +89,7 @@ export class SqliteStore implements LedgerStore {
         code: sqliteCode(cause) ?? (cause as { code?: string }).code,
       });
     }
+    this.#writeContext = { db: this.#db, prepare: (key, sql) => this.#prepare(key, sql), idOf: (value, added) => this.#idOf(value, added) };
     try {
       if (!readonly) {
         this.#db.pragma('journal_mode = WAL');
@@ -232,7 +151,7 @@ export class SqliteStore implements LedgerStore {
   }
 
   /** The string of an id (ids never change once given). */
-  #nameOf(id: number | null): string | null {
+  readonly #nameOf = (id: number | null): string | null => {
     if (id === null || id === 0) return null;
     let name = this.#names.get(id);
     if (name === undefined) {
@@ -241,7 +160,7 @@ export class SqliteStore implements LedgerStore {
       this.#names.set(id, name);
     }
     return name;
-  }
+  };
 
   #write(batch: readonly UsageRecord[]): void {
     if (batch.length === 0) return;
@@ -257,206 +176,14 @@ export class SqliteStore implements LedgerStore {
 
   /**
    * Writes an encoded batch (encoded-batch.ts) in one transaction: the rows, their new strings and
-   * the rollups. Each distinct string of the batch has its dictionary id looked up once, and the
-   * rows are read from the batch's values, with no record object built per row.
+   * the rollups (sqlite-write.ts).
    */
   writeEncoded(batch: EncodedBatch): void {
-    const { values: v, strings } = batch;
-    const count = v.length / WIDTH;
+    const count = batch.values.length / WIDTH;
     if (count === 0) return;
-    const insert = this.#prepare(
-      'insert',
-      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost, api_key_id, user_id, thread_id, agent,
-        duration_us, error, rare, output_cost_nano)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    // Common rows, n a statement (CHUNK, or fewer to finish a run of them: see flush).
-    const insertCommon = (n: number): Stmt =>
-      this.#prepare(
-        `insertCommon:${n}`,
-        `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, total_tokens, cost, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_nano)
-       VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-      );
-    const lastId = this.#prepare('lastId', 'SELECT MAX(id) AS id FROM records');
-    const lastIdIn = this.#prepare('lastIdIn', 'SELECT MAX(id) AS id FROM records WHERE id >= ? AND id < ?');
-    const firstFree = (ms: number): number => {
-      const last = (lastIdIn.get(ms * ID_SCALE, (ms + 1) * ID_SCALE) as { id: number | null }).id;
-      return last === null ? ms * ID_SCALE : last + 1;
-    };
     const added: string[] = [];
-    // The dictionary id of the batch's string k, looked up once (0: not yet; ids start at 1); null stays null.
-    const sid = new Float64Array(strings.length);
-    const idOf = (k: number): number | null => {
-      if (k < 0) return null;
-      const known = sid[k] as number;
-      if (known !== 0) return known;
-      const id = this.#idOf(strings[k] as string, added);
-      sid[k] = id;
-      return id;
-    };
-    const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
-    const chunk: unknown[][] = [];
-    // Writes the common rows waiting in `chunk`, in as few statements as their count's binary digits
-    // (32 = CHUNK, 16, 8...). Before any other row: rows go in id order, so that each lands at the
-    // end of the table and SQLite leaves its pages full (a row put before others, then those others
-    // after it, split pages half full: 10% of the table at 1M records).
-    const flush = () => {
-      let i = 0;
-      for (let n = CHUNK; n >= 1; n >>= 1) {
-        if (chunk.length - i >= n) {
-          insertCommon(n).run(chunk.slice(i, i + n).flat());
-          i += n;
-        }
-      }
-      chunk.length = 0;
-    };
-    // The batch's (thread, minute) pairs, a thread's pair once while its calls follow each other.
-    const threadMinutes: number[] = [];
-    const lastMinute = new Map<number, number>();
-    const hours = new RollupBuckets();
-    const users = new RollupBuckets();
-    const userHours = new RollupBuckets();
-    // Each record's counts in turn, for the rollups (one object for the batch).
-    const row: RowCounts = {
-      error: 0,
-      input: null,
-      output: null,
-      cached: null,
-      cacheWrite: null,
-      reasoning: null,
-      total: null,
-      cost: null,
-      outputCost: null,
-    };
-    const run = this.#db.transaction(() => {
-      // Read inside the transaction: no other writer can take an id until it ends.
-      const ids = new IdAllocator((lastId.get() as { id: number | null }).id, firstFree);
-      for (let o = 0; o < v.length; o += WIDTH) {
-        const provider = idOf(v[o + AT.provider] as number) as number;
-        const serviceType = idOf(v[o + AT.serviceType] as number) as number;
-        const model = idOf(v[o + AT.model] as number) as number;
-        const operation = idOf(v[o + AT.operation] as number) as number;
-        const key = idOf(v[o + AT.apiKeyId] as number);
-        const user = idOf(v[o + AT.userId] as number);
-        const agent = idOf(v[o + AT.agent] as number);
-        // Whole milliseconds: an INTEGER PRIMARY KEY takes no fraction (records from validateUsage have none).
-        const id = ids.take(Math.floor(v[o + AT.timestamp] as number));
-        // The time the row keeps (a burst past 1,024 records a millisecond moves on): rollups bucket by it, so they and the rows agree.
-        const at = Math.floor(id / ID_SCALE);
-        const thread = idOf(v[o + AT.threadId] as number);
-        const durationMs = v[o + AT.durationMs] as number;
-        const duration = Number.isNaN(durationMs) ? null : Math.round(durationMs * 1000);
-        const error = v[o + AT.error] === 1 ? 1 : 0;
-        const input = num(v[o + AT.inputTokens] as number);
-        const output = num(v[o + AT.outputTokens] as number);
-        const cached = num(v[o + AT.cachedInputTokens] as number);
-        const total = num(v[o + AT.totalTokens] as number);
-        // Schema 9: NULL for input + output (storedTotal).
-        const totalKept = storedTotal(input, output, total);
-        const cost = num(v[o + AT.costPicoUsd] as number);
-        // The cost's output side in whole nanodollars (schema 9).
-        const outputCost = outputCostNano(cost, v[o + AT.outputCostUsd] as number);
-        // Most records leave the other fields empty: the shorter statement binds 17 values, not 24.
-        const common =
-          (v[o + AT.requestModel] as number) < 0 &&
-          Number.isNaN(v[o + AT.cacheWriteTokens]) &&
-          Number.isNaN(v[o + AT.reasoningTokens]) &&
-          (v[o + AT.errorType] as number) < 0 &&
-          (v[o + AT.errorMessage] as number) < 0 &&
-          (v[o + AT.metadata] as number) < 0 &&
-          (v[o + AT.rare] as number) < 0;
-        if (common) {
-          // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
-          chunk.push([
-            id,
-            provider,
-            serviceType,
-            model,
-            operation,
-            input,
-            output,
-            cached,
-            totalKept,
-            storedCost(cost),
-            key,
-            user,
-            thread,
-            agent,
-            duration,
-            error,
-            outputCost,
-          ]);
-          if (chunk.length === CHUNK) flush();
-        } else {
-          flush();
-          const message = v[o + AT.errorMessage] as number;
-          const metadata = v[o + AT.metadata] as number;
-          const rare = v[o + AT.rare] as number;
-          // Schema 9: the fields most records leave empty, in the `rare` JSON beside the rare counts
-          // (metadata as the JSON it was encoded to; strings by their dictionary ids).
-          const extra: string[] = [];
-          const requestModel = idOf(v[o + AT.requestModel] as number);
-          const errorType = idOf(v[o + AT.errorType] as number);
-          if (requestModel !== null) extra.push(`"request_model":${requestModel}`);
-          if (errorType !== null) extra.push(`"error_type":${errorType}`);
-          if (message >= 0) extra.push(`"error_message":${JSON.stringify(strings[message])}`);
-          if (metadata >= 0) extra.push(`"metadata":${strings[metadata]}`);
-          if (rare >= 0) extra.push((strings[rare] as string).slice(1, -1));
-          insert.run([
-            id,
-            provider,
-            serviceType,
-            model,
-            operation,
-            input,
-            output,
-            cached,
-            num(v[o + AT.cacheWriteTokens] as number),
-            num(v[o + AT.reasoningTokens] as number),
-            totalKept,
-            storedCost(cost),
-            key,
-            user,
-            thread,
-            agent,
-            duration,
-            error,
-            extra.length === 0 ? null : `{${extra.join(',')}}`,
-            outputCost,
-          ]);
-        }
-        if (thread !== null) {
-          const minute = Math.floor(at / MINUTE_MS);
-          if (lastMinute.get(thread) !== minute) {
-            lastMinute.set(thread, minute);
-            threadMinutes.push(thread, minute);
-          }
-        }
-        row.error = error;
-        row.input = input;
-        row.output = output;
-        row.cached = cached;
-        row.cacheWrite = v[o + AT.cacheWriteTokens] as number;
-        row.reasoning = v[o + AT.reasoningTokens] as number;
-        row.total = total;
-        row.cost = cost;
-        row.outputCost = outputCost;
-        hours.add([Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent ?? 0, key ?? 0], row);
-        if (user !== null) {
-          users.add([user, Math.floor(at / DAY_MS), provider, serviceType, model, agent ?? 0], row);
-          userHours.add([Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent ?? 0], row);
-        }
-      }
-      flush();
-      this.#addToRollup('rollup_hour', hours);
-      this.#addToRollup('rollup_user_day', users);
-      this.#addToRollup('rollup_user_hour', userHours);
-      this.#addThreadMinutes(threadMinutes);
-    });
     try {
-      run.immediate();
+      writeEncodedRows(this.#writeContext, batch, added);
     } catch (cause) {
       // Ids handed out inside the failed transaction were rolled back with it.
       for (const s of added) this.#ids.delete(s);
@@ -465,41 +192,6 @@ export class SqliteStore implements LedgerStore {
         code: sqliteCode(cause),
       });
     }
-  }
-
-  /**
-   * Adds a batch's buckets to a rollup table, CHUNK buckets a statement: a batch of 1,000 records
-   * of 200 users has some 600 buckets in each user rollup (200k records in 1,000-record batches:
-   * 57k/s against 45k/s with a statement a bucket; medians of 5 interleaved runs, a loaded machine).
-   */
-  #addToRollup(table: string, buckets: RollupBuckets): void {
-    const rows: (number | string)[][] = [];
-    for (const s of buckets) rows.push([...s.key, ...rollupValues(s)]);
-    if (rows.length === 0) return;
-    const width = (rows[0] as (number | string)[]).length;
-    // Columns named: those added by later migrations sit at the table's end in the order they were added.
-    const cols = [...(ROLLUP_KEY_COLUMNS[table] as readonly string[]), ...ROLLUP_SUM_COLUMNS].join(', ');
-    const sql = (n: number) => {
-      const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
-      return `INSERT INTO ${table} (${cols}) VALUES ${Array.from({ length: n }, () => row).join(', ')} ${ROLLUP_ADD}`;
-    };
-    const many = this.#prepare(`${table}:many`, sql(CHUNK));
-    const one = this.#prepare(`${table}:one`, sql(1));
-    let i = 0;
-    for (; i + CHUNK <= rows.length; i += CHUNK) many.run(rows.slice(i, i + CHUNK).flat());
-    for (; i < rows.length; i++) one.run(rows[i]);
-  }
-
-  /** Adds a batch's (thread, minute) pairs (flat: thread, minute, thread, minute...) that are new, CHUNK a statement. */
-  #addThreadMinutes(pairs: number[]): void {
-    if (pairs.length === 0) return;
-    const sql = (n: number) =>
-      `INSERT INTO thread_minutes VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')} ON CONFLICT DO NOTHING`;
-    const many = this.#prepare('thread_minutes:many', sql(CHUNK));
-    const one = this.#prepare('thread_minutes:one', sql(1));
-    let i = 0;
-    for (; i + 2 * CHUNK <= pairs.length; i += 2 * CHUNK) many.run(pairs.slice(i, i + 2 * CHUNK));
-    for (; i < pairs.length; i += 2) one.run(pairs[i], pairs[i + 1]);
   }
 
   async write(batch: readonly UsageRecord[]): Promise<void> {
@@ -643,52 +335,7 @@ export class SqliteStore implements LedgerStore {
   }
 
   #toRecord(row: Record<string, number | string | null>): UsageRecord & { id: number } {
-    const v9 = this.#version >= 9;
-    // Schema 9 keeps a cost of whole nanodollars as their negative (storedCost).
-    const kept = (v9 ? row.cost : row.cost_pico) as number | null;
-    const pico = kept !== null && kept < 0 ? -kept * 1000 : kept;
-    // The output side, whole nanodollars (schema 9; 7 and 8 kept picodollars, taken to nanodollars
-    // as migration 9 does); undefined before 7, read without migrating: unknown, as NULL is.
-    const outputNano = v9 ? (row.output_cost_nano as number | null) : nanoOfPico(pico, (row.output_cost_pico ?? null) as number | null);
-    const outputPico = outputNano === null ? null : outputNano * 1000;
-    const input = row.input_tokens as number | null;
-    const output = row.output_tokens as number | null;
-    // Schema 9: request model, error type and message and metadata in `rare`, beside the rare counts.
-    const rare = v9 && row.rare !== null ? (JSON.parse(row.rare as string) as Record<string, unknown>) : null;
-    const fromRare = (key: string) => (rare?.[key] ?? null) as number | string | null;
-    const dict: Record<string, string | null> = {};
-    for (const [col, field] of DICT) dict[field] = this.#nameOf((v9 && IN_RARE.has(col) ? fromRare(col) : row[col]) as number | null);
-    const metadata = v9 ? fromRare('metadata') : row.metadata === null ? null : JSON.parse(row.metadata as string);
-    return {
-      id: row.id as number,
-      timestamp: Math.floor((row.id as number) / ID_SCALE),
-      provider: dict.provider as string,
-      serviceType: dict.serviceType as UsageRecord['serviceType'],
-      model: dict.model as string,
-      requestModel: dict.requestModel ?? null,
-      operation: dict.operation as string,
-      inputTokens: input,
-      outputTokens: output,
-      cachedInputTokens: row.cached_input_tokens as number | null,
-      cacheWriteTokens: row.cache_write_tokens as number | null,
-      reasoningTokens: row.reasoning_tokens as number | null,
-      totalTokens: v9 ? totalOfRow(input, output, row.total_tokens as number | null) : (row.total_tokens as number | null),
-      // A ledger older than schema 6, read without migrating it (readonly), has a column for each.
-      ...rareCounts(v9 ? rare : row.rare === undefined ? row : (row.rare as string | null)),
-      costUsd: pico === null ? null : pico / 1e12,
-      costPicoUsd: pico,
-      inputCostUsd: pico === null || outputPico === null ? null : (pico - outputPico) / 1e12,
-      outputCostUsd: pico === null || outputPico === null ? null : outputPico / 1e12,
-      apiKeyId: dict.apiKeyId ?? null,
-      userId: dict.userId ?? null,
-      threadId: dict.threadId ?? null,
-      agent: dict.agent ?? null,
-      durationMs: row.duration_us === null ? null : (row.duration_us as number) / 1000,
-      error: row.error === 1,
-      errorType: dict.errorType ?? null,
-      errorMessage: (v9 ? fromRare('error_message') : row.error_message) as string | null,
-      metadata: metadata as Record<string, unknown> | null,
-    };
+    return rowToRecord(row, this.#version, this.#nameOf);
   }
 
   async records(query: RecordQuery): Promise<UsageRecord[]> {
