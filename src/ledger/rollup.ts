@@ -23,7 +23,7 @@ export interface RollupSums {
   /** The cost of the records whose split is unknown, and the output side of the others' (the input side is the cost less both). */
   unsplitCost: number;
   outputCost: number;
-  /** Per count (in ROLLUP_SUM_COLUMNS' order: input, output, cached, cache write, reasoning, total), the records that did not report it. */
+  /** Per count (in the rollup tables' order: input, output, cached, cache write, reasoning, total), the records that did not report it. */
   inputUnknown: number;
   outputUnknown: number;
   cachedUnknown: number;
@@ -138,7 +138,7 @@ function sameKey(a: number[], b: number[]): boolean {
   return true;
 }
 
-/** A bucket's sums in the PostgreSQL rollup tables' column order (SQLite's: schema.ts's rollupValues). */
+/** A bucket's sums in the rollup tables' column order (PostgreSQL's, and SQLite's but rollup_user_hour: schema.ts's ROLLUP_LAYOUT). */
 export function rollupSums(s: RollupSums): number[] {
   return [
     s.requests,

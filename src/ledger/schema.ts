@@ -15,7 +15,7 @@
  * typical record is a few dozen bytes. Every column costs every row a header byte, NULL or not: the
  * fields most records leave empty share the `rare` JSON column, and a total that is input + output
  * is NULL (schema 9). Read rows through COST_SQL and TOTAL_TOKENS_SQL, rollups through
- * ROLLUP_SUMS_SQL. The `usage_records` view gives them back with their names, for anyone reading
+ * ROLLUP_LAYOUT. The `usage_records` view gives them back with their names, for anyone reading
  * the file with sqlite3.
  *
  * Rollups: `rollup_hour` sums every record by hour and the dimensions budgets and summaries group
@@ -26,16 +26,44 @@
  * never disagree with them.
  */
 import { FIELD_LIST } from '../usage-fields.ts';
-import type { RollupSums } from './rollup.ts';
+import { type RollupSums, rollupSums } from './rollup.ts';
 
 /**
- * The figures each rollup row keeps after its key, in column order (schema 9; rollupValues gives a
- * bucket's in this order). `total_tokens_delta` is the total less the input and the output (0 for
+ * The figures each rollup_hour and rollup_user_day row keeps after its key, in column order (a
+ * column each, as rollupSums gives them): every summary reads these whole, and sums of plain
+ * columns read half again as fast as the decoding of a packed layout; they are small (under a byte
+ * a record each at 1M records a month).
+ */
+const WIDE_COLUMNS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'total_tokens',
+  'cost_pico',
+  'unpriced',
+  'unsplit_cost_pico',
+  'output_cost_nano',
+  'input_tokens_unknown',
+  'output_tokens_unknown',
+  'cached_input_tokens_unknown',
+  'cache_write_tokens_unknown',
+  'reasoning_tokens_unknown',
+  'total_tokens_unknown',
+] as const;
+
+/**
+ * The figures each rollup_user_hour row keeps after its key, in column order (schema 9;
+ * userHourValues gives a bucket's in this order): one row for every 2.3 records at 1M records a
+ * month, read only a user's few hours at a time, so kept small. `total_tokens_delta` is the total less the input and the output (0 for
  * nearly every bucket: no bytes where the total took 2 to 4). `unknowns` is which of UNKNOWN_PARTS
  * every record of the bucket has (bit i: part i is the bucket's whole, else 0), or, when its records
  * differ, a JSON array of the eight figures: one column of a byte where they took eight columns.
  */
-export const ROLLUP_SUM_COLUMNS = [
+const USER_HOUR_COLUMNS = [
   'requests',
   'errors',
   'input_tokens',
@@ -69,7 +97,7 @@ const costOf = (c: string) => `(CASE WHEN ${c} < 0 THEN -${c} * 1000 ELSE ${c} E
 /** A cost in picodollars (`x`) as a `cost` column of schema 9 keeps it (storedCost). */
 const costAs = (x: string) => `(CASE WHEN ${x} > 0 AND ${x} % 1000 = 0 THEN -(${x}) / 1000 ELSE ${x} END)`;
 
-/** Part i of a rollup row's `unknowns` (`prefix` names the row: '' or 'excluded.'). */
+/** Part i of a rollup_user_hour row's `unknowns` (`prefix` names the row: '' or 'excluded.'). */
 export function unknownPartSql(i: number, prefix = ''): string {
   const u = `${prefix}unknowns`;
   const part = (UNKNOWN_PARTS[i] as readonly [string, string])[1];
@@ -77,8 +105,8 @@ export function unknownPartSql(i: number, prefix = ''): string {
   return `CASE WHEN typeof(${u}) = 'integer' THEN ((${u} >> ${i}) & 1) * ${whole} ELSE json_extract(${u}, '$[${i}]') END`;
 }
 
-/** A bucket's figures as a rollup row keeps them, in ROLLUP_SUM_COLUMNS' order. */
-export function rollupValues(s: RollupSums): (number | string)[] {
+/** A bucket's figures as a rollup_user_hour row keeps them, in USER_HOUR_COLUMNS' order. */
+function userHourValues(s: RollupSums): (number | string)[] {
   const parts = [
     s.inputUnknown,
     s.outputUnknown,
@@ -115,16 +143,16 @@ export function rollupValues(s: RollupSums): (number | string)[] {
   ];
 }
 
-/** Adds a batch's figures to a rollup bucket (an upsert's conflict clause): `unknowns` stays a bit set while both agree. */
-export const ROLLUP_ADD = `ON CONFLICT DO UPDATE SET ${ROLLUP_SUM_COLUMNS.filter((c) => c !== 'unknowns' && c !== 'cost')
+/** Adds a batch's figures to a rollup_user_hour bucket (an upsert's conflict clause): `unknowns` stays a bit set while both agree. */
+const USER_HOUR_ADD = `ON CONFLICT DO UPDATE SET ${USER_HOUR_COLUMNS.filter((c) => c !== 'unknowns' && c !== 'cost')
   .map((c) => `${c} = ${c} + excluded.${c}`)
   .join(
     ', ',
   )}, cost = ${costAs(`${costOf('cost')} + ${costOf('excluded.cost')}`)}, unknowns = CASE WHEN typeof(unknowns) = 'integer' AND unknowns = excluded.unknowns THEN unknowns
   ELSE json_array(${UNKNOWN_PARTS.map((_, i) => `${unknownPartSql(i)} + ${unknownPartSql(i, 'excluded.')}`).join(', ')}) END`;
 
-/** The sums of rollup rows, by the names RowSums reads. */
-export const ROLLUP_SUMS_SQL = [
+/** The sums of rollup_user_hour rows, by the names RowSums reads. */
+export const USER_HOUR_SUMS_SQL = [
   'SUM(requests) AS requests',
   'SUM(errors) AS errors',
   'SUM(input_tokens) AS input_tokens',
@@ -137,6 +165,31 @@ export const ROLLUP_SUMS_SQL = [
   'SUM(output_cost_nano) AS output_cost_nano',
   ...UNKNOWN_PARTS.map(([name], i) => `SUM(${unknownPartSql(i)}) AS ${name}`),
 ].join(', ');
+
+/** How a rollup table keeps a bucket's figures. */
+export interface RollupLayout {
+  /** The columns after the key, in the order `values` gives them. */
+  readonly columns: readonly string[];
+  /** The upsert's conflict clause, adding a batch's figures to a bucket. */
+  readonly add: string;
+  /** The sums of rows, by the names RowSums reads. */
+  readonly sums: string;
+  values(s: RollupSums): (number | string)[];
+}
+
+const WIDE: RollupLayout = {
+  columns: WIDE_COLUMNS,
+  add: `ON CONFLICT DO UPDATE SET ${WIDE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
+  sums: WIDE_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', '),
+  values: rollupSums,
+};
+
+/** Each rollup table's layout. */
+export const ROLLUP_LAYOUT: Readonly<Record<string, RollupLayout>> = {
+  rollup_hour: WIDE,
+  rollup_user_day: WIDE,
+  rollup_user_hour: { columns: USER_HOUR_COLUMNS, add: USER_HOUR_ADD, sums: USER_HOUR_SUMS_SQL, values: userHourValues },
+};
 
 /** The key columns of each rollup table, in the order RollupBuckets' keys hold them. */
 export const ROLLUP_KEY_COLUMNS: Readonly<Record<string, readonly string[]>> = {
@@ -530,12 +583,15 @@ export const MIGRATIONS: readonly string[] = [
   //   metadata as its object): four header bytes a row. The run index follows metadata there.
   // - records are rebuilt once, in id order, as in 6. The writer now also writes its rows in id
   //   order (a row put before others split pages half full: 10% of the table).
-  // - rollups: the output side in nanodollars, summed anew from the rows; the total kept as its
-  //   difference from input + output (`total_tokens_delta`, 0 in nearly every bucket); the cost as
-  //   in records; and the six unknown counts, unpriced requests and the cost not split (eight
-  //   columns) as one `unknowns`: a bit set (bit i: figure i of UNKNOWN_PARTS is the bucket's whole,
-  //   else 0), one byte for nearly every bucket, or a JSON array of the eight figures when the
-  //   bucket's records differ. INTEGER, so that a bit set bound as a double stays an integer.
+  // - rollups: the output side in nanodollars, summed anew from the rows. rollup_user_hour (one row
+  //   for every 2.3 records; read a user's few hours at a time) is rebuilt smaller: the total kept
+  //   as its difference from input + output (`total_tokens_delta`, 0 in nearly every bucket); the
+  //   cost as in records; and the six unknown counts, unpriced requests and the cost not split
+  //   (eight columns) as one `unknowns`: a bit set (bit i: figure i of UNKNOWN_PARTS is the
+  //   bucket's whole, else 0), one byte for nearly every bucket, or a JSON array of the eight
+  //   figures when the bucket's records differ; INTEGER, so that a bit set bound as a double stays
+  //   an integer. rollup_hour and rollup_user_day keep a column each: every summary reads them
+  //   whole, and decoding a packed layout made that half again as slow, for under a byte a record.
   // The usage_records view is made anew after the migrations.
   `
   DROP VIEW IF EXISTS usage_records;
@@ -602,75 +658,8 @@ export const MIGRATIONS: readonly string[] = [
     FROM records WHERE user_id IS NOT NULL AND output_cost_nano IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
   WHERE rollup_user_hour.hour = x.hour AND rollup_user_hour.user_id = x.user_id AND rollup_user_hour.provider = x.provider
     AND rollup_user_hour.service_type = x.service_type AND rollup_user_hour.model = x.model AND rollup_user_hour.agent = x.agent;
-  CREATE TABLE rollup_hour_v9 (
-    hour INTEGER NOT NULL,
-    provider INTEGER NOT NULL,
-    service_type INTEGER NOT NULL,
-    model INTEGER NOT NULL,
-    operation INTEGER NOT NULL,
-    agent INTEGER NOT NULL,
-    api_key_id INTEGER NOT NULL,
-    requests INTEGER NOT NULL,
-    errors INTEGER NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cached_input_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    reasoning_tokens INTEGER NOT NULL,
-    total_tokens_delta INTEGER NOT NULL,
-    cost INTEGER NOT NULL,
-    output_cost_nano INTEGER NOT NULL,
-    unknowns INTEGER NOT NULL,
-    PRIMARY KEY (hour, provider, service_type, model, operation, agent, api_key_id)
-  ) WITHOUT ROWID;
-  INSERT INTO rollup_hour_v9
-  SELECT hour, provider, service_type, model, operation, agent, api_key_id, requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-    reasoning_tokens, total_tokens - input_tokens - output_tokens,
-    CASE WHEN cost_pico > 0 AND cost_pico % 1000 = 0 THEN -(cost_pico / 1000) ELSE cost_pico END, output_cost_nano,
-    CASE WHEN input_tokens_unknown IN (0, requests) AND output_tokens_unknown IN (0, requests)
-      AND cached_input_tokens_unknown IN (0, requests) AND cache_write_tokens_unknown IN (0, requests)
-      AND reasoning_tokens_unknown IN (0, requests) AND total_tokens_unknown IN (0, requests) AND unpriced IN (0, requests)
-      AND unsplit_cost_pico IN (0, cost_pico)
-    THEN (input_tokens_unknown = requests AND requests > 0) + (output_tokens_unknown = requests AND requests > 0) * 2 + (cached_input_tokens_unknown = requests AND requests > 0) * 4 + (cache_write_tokens_unknown = requests AND requests > 0) * 8 + (reasoning_tokens_unknown = requests AND requests > 0) * 16 + (total_tokens_unknown = requests AND requests > 0) * 32 + (unpriced = requests AND requests > 0) * 64 + (unsplit_cost_pico = cost_pico AND cost_pico > 0) * 128
-    ELSE json_array(input_tokens_unknown, output_tokens_unknown, cached_input_tokens_unknown, cache_write_tokens_unknown,
-      reasoning_tokens_unknown, total_tokens_unknown, unpriced, unsplit_cost_pico) END
-  FROM rollup_hour ORDER BY hour, provider, service_type, model, operation, agent, api_key_id;
-  DROP TABLE rollup_hour;
-  ALTER TABLE rollup_hour_v9 RENAME TO rollup_hour;
-  CREATE TABLE rollup_user_day_v9 (
-    user_id INTEGER NOT NULL,
-    day INTEGER NOT NULL,
-    provider INTEGER NOT NULL,
-    service_type INTEGER NOT NULL,
-    model INTEGER NOT NULL,
-    agent INTEGER NOT NULL,
-    requests INTEGER NOT NULL,
-    errors INTEGER NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cached_input_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    reasoning_tokens INTEGER NOT NULL,
-    total_tokens_delta INTEGER NOT NULL,
-    cost INTEGER NOT NULL,
-    output_cost_nano INTEGER NOT NULL,
-    unknowns INTEGER NOT NULL,
-    PRIMARY KEY (user_id, day, provider, service_type, model, agent)
-  ) WITHOUT ROWID;
-  INSERT INTO rollup_user_day_v9
-  SELECT user_id, day, provider, service_type, model, agent, requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-    reasoning_tokens, total_tokens - input_tokens - output_tokens,
-    CASE WHEN cost_pico > 0 AND cost_pico % 1000 = 0 THEN -(cost_pico / 1000) ELSE cost_pico END, output_cost_nano,
-    CASE WHEN input_tokens_unknown IN (0, requests) AND output_tokens_unknown IN (0, requests)
-      AND cached_input_tokens_unknown IN (0, requests) AND cache_write_tokens_unknown IN (0, requests)
-      AND reasoning_tokens_unknown IN (0, requests) AND total_tokens_unknown IN (0, requests) AND unpriced IN (0, requests)
-      AND unsplit_cost_pico IN (0, cost_pico)
-    THEN (input_tokens_unknown = requests AND requests > 0) + (output_tokens_unknown = requests AND requests > 0) * 2 + (cached_input_tokens_unknown = requests AND requests > 0) * 4 + (cache_write_tokens_unknown = requests AND requests > 0) * 8 + (reasoning_tokens_unknown = requests AND requests > 0) * 16 + (total_tokens_unknown = requests AND requests > 0) * 32 + (unpriced = requests AND requests > 0) * 64 + (unsplit_cost_pico = cost_pico AND cost_pico > 0) * 128
-    ELSE json_array(input_tokens_unknown, output_tokens_unknown, cached_input_tokens_unknown, cache_write_tokens_unknown,
-      reasoning_tokens_unknown, total_tokens_unknown, unpriced, unsplit_cost_pico) END
-  FROM rollup_user_day ORDER BY user_id, day, provider, service_type, model, agent;
-  DROP TABLE rollup_user_day;
-  ALTER TABLE rollup_user_day_v9 RENAME TO rollup_user_day;
+  ALTER TABLE rollup_hour DROP COLUMN output_cost_pico;
+  ALTER TABLE rollup_user_day DROP COLUMN output_cost_pico;
   CREATE TABLE rollup_user_hour_v9 (
     hour INTEGER NOT NULL,
     user_id INTEGER NOT NULL,

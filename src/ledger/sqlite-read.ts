@@ -6,7 +6,7 @@ import type { UsageRecord } from '../usage.ts';
 import { ID_SCALE } from './ids.ts';
 import { rareCounts } from './rare.ts';
 import { nanoOfPico } from './rollup.ts';
-import { COST_SQL, IN_RARE, ROLLUP_SUMS_SQL, TOTAL_TOKENS_SQL, totalOfRow } from './schema.ts';
+import { COST_SQL, IN_RARE, TOTAL_TOKENS_SQL, totalOfRow, USER_HOUR_SUMS_SQL } from './schema.ts';
 import { MINUTE_MS } from './sqlite-write.ts';
 
 /** Columns of `records` that hold an id of `strings`, and the record field each comes from. */
@@ -62,7 +62,7 @@ export function sumsSql(version: number): string {
  */
 export function userHoursSql(select: string, where: string, group: string): string {
   return `WITH RECURSIVE hours(h) AS (SELECT ? UNION ALL SELECT h + 1 FROM hours WHERE h + 1 < ?)
-    SELECT ${select}${ROLLUP_SUMS_SQL} FROM hours CROSS JOIN rollup_user_hour ${where} AND hour = h ${group}`;
+    SELECT ${select}${USER_HOUR_SUMS_SQL} FROM hours CROSS JOIN rollup_user_hour ${where} AND hour = h ${group}`;
 }
 
 /**

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { AT, type EncodedBatch, WIDTH } from './encoded-batch.ts';
 import { ID_SCALE, IdAllocator } from './ids.ts';
 import { DAY_MS, HOUR_MS, outputCostNano, RollupBuckets, type RowCounts } from './rollup.ts';
-import { ROLLUP_ADD, ROLLUP_KEY_COLUMNS, ROLLUP_SUM_COLUMNS, rollupValues, storedCost, storedTotal } from './schema.ts';
+import { ROLLUP_KEY_COLUMNS, ROLLUP_LAYOUT, type RollupLayout, storedCost, storedTotal } from './schema.ts';
 
 /** Common records inserted by one statement. */
 export const CHUNK = 32;
@@ -226,14 +226,15 @@ export function writeEncodedRows(ctx: WriteContext, batch: EncodedBatch, added: 
  */
 function addToRollup(ctx: WriteContext, table: string, buckets: RollupBuckets): void {
   const rows: (number | string)[][] = [];
-  for (const s of buckets) rows.push([...s.key, ...rollupValues(s)]);
+  const layout = ROLLUP_LAYOUT[table] as RollupLayout;
+  for (const s of buckets) rows.push([...s.key, ...layout.values(s)]);
   if (rows.length === 0) return;
   const width = (rows[0] as (number | string)[]).length;
   // Columns named: those added by later migrations sit at the table's end in the order they were added.
-  const cols = [...(ROLLUP_KEY_COLUMNS[table] as readonly string[]), ...ROLLUP_SUM_COLUMNS].join(', ');
+  const cols = [...(ROLLUP_KEY_COLUMNS[table] as readonly string[]), ...layout.columns].join(', ');
   const sql = (n: number) => {
     const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
-    return `INSERT INTO ${table} (${cols}) VALUES ${Array.from({ length: n }, () => row).join(', ')} ${ROLLUP_ADD}`;
+    return `INSERT INTO ${table} (${cols}) VALUES ${Array.from({ length: n }, () => row).join(', ')} ${layout.add}`;
   };
   const many = ctx.prepare(`${table}:many`, sql(CHUNK));
   const one = ctx.prepare(`${table}:one`, sql(1));

@@ -17,7 +17,7 @@ import {
   receivedAlerts,
 } from './notifications.ts';
 import { addToGroup, COLUMN, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
-import { MIGRATIONS, ROLLUP_SUMS_SQL, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
+import { MIGRATIONS, ROLLUP_LAYOUT, type RollupLayout, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
 import { rowToRecord, sumsSql, THREAD_IDS_SQL, userHoursSql } from './sqlite-read.ts';
 import { MINUTE_MS, type WriteContext, writeEncodedRows } from './sqlite-write.ts';
 
@@ -324,7 +324,13 @@ export class SqliteStore implements LedgerStore {
     }
     const where = this.#where(filter, rollup);
     if (where === null) return;
-    this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out, sign);
+    this.#rows(
+      `SELECT ${g.select}${(ROLLUP_LAYOUT[rollup.table] as RollupLayout).sums} FROM ${rollup.table} ${where.sql} ${g.group}`,
+      where.params,
+      by,
+      out,
+      sign,
+    );
   }
 
   #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): void {
