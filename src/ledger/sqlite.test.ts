@@ -107,8 +107,8 @@ describe('SqliteStore', () => {
     // 96 before schema 7, 113 since: a record's output cost (7 bytes: its cost's split), and per
     // rollup bucket that split's sums and the six counts of records that did not report a count.
     // Under 90 since schema 9: the split and costs in nanodollars where whole, the total only when it
-    // is not input + output, the fields most records leave empty in one column, the unknown counts
-    // one byte a bucket, and the rows written in id order (pages full).
+    // is not input + output, the fields most records leave empty in one column, rollup_user_hour's
+    // unknown counts one byte a bucket, and the rows written in id order (pages full).
     expect(s.pageBytes() / n).toBeLessThan(92);
   }, 30_000);
 
