@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type Pg from 'pg';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { planAggregate } from './aggregate-plan.ts';
 import {
   BUDGET_ALERT_COLUMNS,
   type BudgetAlertQuery,
@@ -15,24 +16,10 @@ import {
 } from './budget-alerts.ts';
 import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './notifications.ts';
 import { keepNotificationPg, receivedAlertsPg } from './notifications-pg.ts';
-import { binaryArray } from './pg-binary.ts';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, PG_VIEW_COLUMNS, usageRecordsViewPg } from './postgres-schema.ts';
-import { rareCounts, rareJson } from './rare.ts';
-import {
-  addToGroup,
-  COLUMN,
-  DAY_MS,
-  HOUR_MS,
-  ROLLUP_HOUR,
-  ROLLUP_USER_DAY,
-  ROLLUP_USER_HOUR,
-  type Rollup,
-  RollupBuckets,
-  type RowCounts,
-  type RowSums,
-  rollupSums,
-} from './rollup.ts';
-import { ROLLUP_SUM_COLUMNS } from './schema.ts';
+import { batchColumns, batchRollups, ROLLUP_SUMS_SQL, WRITE_SQL } from './postgres-write.ts';
+import { rareCounts } from './rare.ts';
+import { addToGroup, COLUMN, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 /** Options of a {@link PostgresStore}. */
@@ -53,76 +40,6 @@ const SUMS_SQL = `COUNT(*) AS requests, COUNT(*) FILTER (WHERE error) AS errors,
   COUNT(*) FILTER (WHERE cache_write_tokens IS NULL) AS cache_write_tokens_unknown,
   COUNT(*) FILTER (WHERE reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
   COUNT(*) FILTER (WHERE total_tokens IS NULL) AS total_tokens_unknown`;
-const ROLLUP_SUMS_SQL = ROLLUP_SUM_COLUMNS.map((c) => `SUM(${c})::bigint AS ${c}`).join(', ');
-
-/** The columns of `records` a write fills, with the type of their unnest() array, in order. */
-const INSERT_COLUMNS = [
-  ['ts', 'bigint'],
-  ['provider', 'text'],
-  ['service_type', 'text'],
-  ['model', 'text'],
-  ['request_model', 'text'],
-  ['operation', 'text'],
-  ['input_tokens', 'bigint'],
-  ['output_tokens', 'bigint'],
-  ['cached_input_tokens', 'bigint'],
-  ['cache_write_tokens', 'bigint'],
-  ['reasoning_tokens', 'bigint'],
-  ['total_tokens', 'bigint'],
-  ['cost_pico', 'bigint'],
-  ['api_key_id', 'text'],
-  ['user_id', 'text'],
-  ['thread_id', 'text'],
-  ['agent', 'text'],
-  ['duration_us', 'bigint'],
-  ['error', 'boolean'],
-  ['error_type', 'text'],
-  ['error_message', 'text'],
-  ['metadata', 'jsonb'],
-  ['rare', 'jsonb'],
-  ['output_cost_pico', 'bigint'],
-] as const;
-
-/** The rollups a write adds to: their key columns in primary-key order, and which of those are times (integers; the rest text). */
-const ROLLUP_TABLES = [
-  { table: 'rollup_hour', keys: ['hour', 'provider', 'service_type', 'model', 'operation', 'agent', 'api_key_id'], times: [0] },
-  { table: 'rollup_user_day', keys: ['user_id', 'day', 'provider', 'service_type', 'model', 'agent'], times: [1] },
-  { table: 'rollup_user_hour', keys: ['hour', 'user_id', 'provider', 'service_type', 'model', 'agent'], times: [0] },
-] as const;
-
-/**
- * A batch in one statement, so one round trip and one implicit transaction: the rows, the three
- * rollup upserts and the batch's token, as data-modifying CTEs. Each column goes as one binary
- * array parameter (pg-binary.ts) and the rows come from unnest(): a multi-row VALUES list binds
- * rows × 23 parameters (at most 65,535: about 2,800 rows a statement) and is parsed anew for each
- * batch size; this stays one prepared statement whatever the batch (bench/postgres.ts measures it
- * beside plain multi-row inserts). The rollup rows are summed per bucket key in JS first, so each
- * upsert touches a bucket once, and sorted by key: every instance runs the same statement and
- * takes its row locks in the same order, table after table, so two writers wait, never deadlock.
- */
-const WRITE_SQL = (() => {
-  let p = 0;
-  const param = (t: string) => `$${++p}::${t}[]`;
-  const records = `INSERT INTO records (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
-    SELECT ${INSERT_COLUMNS.map(([c, t]) => (t === 'jsonb' ? `${c}::jsonb` : c)).join(', ')}
-    FROM unnest(${INSERT_COLUMNS.map(([, t]) => param(t === 'jsonb' ? 'text' : t)).join(', ')})
-    AS u(${INSERT_COLUMNS.map(([c]) => c).join(', ')})`;
-  const rollups = ROLLUP_TABLES.map(({ table, keys, times }) => {
-    const cols = [...keys, ...ROLLUP_SUM_COLUMNS];
-    const types = cols.map((_c, i) => (i < keys.length ? ((times as readonly number[]).includes(i) ? 'integer' : 'text') : 'bigint'));
-    return `${table} AS (INSERT INTO ${table} (${cols.join(', ')}) SELECT * FROM unnest(${types.map(param).join(', ')})
-      ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${ROLLUP_SUM_COLUMNS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ')})`;
-  });
-  return `WITH records AS (${records}), ${rollups.join(', ')}
-    INSERT INTO tokenmeter_batches (token, written_at) VALUES ($${++p}::uuid, $${++p}::bigint)`;
-})();
-
-/** A record's cost's output side in picodollars, as the ledger keeps it; null when its split is unknown. */
-function outputPico(r: UsageRecord): number | null {
-  // Exact below $2,251 a call; past it, within a picodollar.
-  return r.costPicoUsd === null || r.outputCostUsd === null || r.outputCostUsd === undefined ? null : Math.round(r.outputCostUsd * 1e12);
-}
-
 const require = createRequire(import.meta.url);
 let driver: typeof Pg | undefined;
 
@@ -316,7 +233,7 @@ export class PostgresStore implements LedgerStore {
           return;
         }
       }
-      const values = [...this.#columns(rows), ...this.#rollups(rows), token, Date.now()];
+      const values = [...batchColumns(rows), ...batchRollups(rows), token, Date.now()];
       // Without more to write in the same transaction, the statement is its own transaction.
       if (also !== undefined) await client.query('BEGIN');
       else committing = true;
@@ -374,105 +291,6 @@ export class PostgresStore implements LedgerStore {
     );
   }
 
-  /** The batch as one binary array per column. */
-  #columns(batch: readonly UsageRecord[]): Buffer[] {
-    const cols: unknown[][] = INSERT_COLUMNS.map(() => new Array(batch.length));
-    for (let i = 0; i < batch.length; i++) {
-      const r = batch[i] as UsageRecord;
-      const v = [
-        Math.floor(r.timestamp),
-        r.provider,
-        r.serviceType,
-        r.model,
-        r.requestModel,
-        r.operation,
-        r.inputTokens,
-        r.outputTokens,
-        r.cachedInputTokens,
-        r.cacheWriteTokens,
-        r.reasoningTokens,
-        r.totalTokens,
-        r.costPicoUsd,
-        r.apiKeyId,
-        r.userId,
-        r.threadId,
-        r.agent,
-        r.durationMs === null ? null : Math.round(r.durationMs * 1000),
-        r.error,
-        r.errorType,
-        r.errorMessage,
-        r.metadata === null ? null : JSON.stringify(r.metadata),
-        rareJson(r),
-        outputPico(r),
-      ];
-      for (let c = 0; c < v.length; c++) (cols[c] as unknown[])[i] = v[c] ?? null;
-    }
-    return cols.map((col, c) => {
-      const type = (INSERT_COLUMNS[c] as (typeof INSERT_COLUMNS)[number])[1];
-      return binaryArray(type === 'jsonb' ? 'text' : type, col);
-    });
-  }
-
-  /** The batch's sums per bucket of the three rollups (ROLLUP_TABLES' order), each as one binary array per column, buckets in key order. */
-  #rollups(batch: readonly UsageRecord[]): Buffer[] {
-    // Strings as small integers for RollupBuckets' keys, and back.
-    const ids = new Map<string, number>();
-    const names: string[] = [];
-    const id = (s: string | null): number => {
-      const v = s ?? '';
-      let k = ids.get(v);
-      if (k === undefined) {
-        k = names.length;
-        names.push(v);
-        ids.set(v, k);
-      }
-      return k;
-    };
-    const hours = new RollupBuckets();
-    const users = new RollupBuckets();
-    const userHours = new RollupBuckets();
-    for (const r of batch) {
-      const ts = Math.floor(r.timestamp);
-      const [p, st, m, o, a, k] = [id(r.provider), id(r.serviceType), id(r.model), id(r.operation), id(r.agent), id(r.apiKeyId)];
-      const row: RowCounts = {
-        error: r.error ? 1 : 0,
-        input: r.inputTokens,
-        output: r.outputTokens,
-        cached: r.cachedInputTokens,
-        cacheWrite: r.cacheWriteTokens,
-        reasoning: r.reasoningTokens,
-        total: r.totalTokens,
-        cost: r.costPicoUsd,
-        outputCost: outputPico(r),
-      };
-      hours.add([Math.floor(ts / HOUR_MS), p, st, m, o, a, k], row);
-      if (r.userId !== null) {
-        const u = id(r.userId);
-        users.add([u, Math.floor(ts / DAY_MS), p, st, m, a], row);
-        userHours.add([Math.floor(ts / HOUR_MS), u, p, st, m, a], row);
-      }
-    }
-    return [hours, users, userHours].flatMap((buckets, t) => {
-      const { keys, times } = ROLLUP_TABLES[t] as (typeof ROLLUP_TABLES)[number];
-      const isTime = (i: number) => (times as readonly number[]).includes(i);
-      const rows = [...buckets].map((s) => s.key.map((v, i) => (isTime(i) ? v : names[v])).concat(rollupSums(s)));
-      const cmp = (a: unknown, b: unknown) => (a === b ? 0 : (a as number | string) < (b as number | string) ? -1 : 1);
-      rows.sort((a, b) => {
-        for (let i = 0; i < keys.length; i++) {
-          const c = cmp(a[i], b[i]);
-          if (c !== 0) return c;
-        }
-        return 0;
-      });
-      return [...keys, ...ROLLUP_SUM_COLUMNS].map((_c, c) =>
-        binaryArray(
-          c < keys.length ? (isTime(c) ? 'integer' : 'text') : 'bigint',
-          rows.map((r) => r[c]),
-        ),
-      );
-    });
-  }
-
   /** WHERE clause and parameters of a filter over `records` (or a rollup, for the fields it has); `p`: parameters so far. */
   #where(filter: LedgerFilter, rollup?: Rollup, p: unknown[] = []): { sql: string; params: unknown[] } {
     const parts: string[] = [];
@@ -493,6 +311,8 @@ export class PostgresStore implements LedgerStore {
       params.push(v);
       parts.push(`${COLUMN[field]} = $${params.length}`);
     }
+    // The users' rollups hold only records with a user; the hourly one is never read for these.
+    if (filter.withUser === true && rollup === undefined) parts.push('user_id IS NOT NULL');
     if (filter.runId !== undefined) {
       if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
       params.push(filter.runId);
@@ -539,95 +359,43 @@ export class PostgresStore implements LedgerStore {
 
   /**
    * Sums grouped by `by`, from the rollups where they answer and the rows for the rest: the same
-   * plan as the SQLite store's (sqlite.ts explains each step), so both answer alike to the cent.
+   * plan as the SQLite store's (aggregate-plan.ts), so both answer alike to the cent. The reads are
+   * independent: on connections of their own, at once.
    */
   async aggregate(filter: LedgerFilter, by: readonly Dimension[]): Promise<AggregateRow[]> {
     const out = new Map<string, AggregateRow>();
-    const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
-    const rollup =
-      filter.runId !== undefined
-        ? undefined
-        : asked.every((d) => ROLLUP_HOUR.dims.has(d))
-          ? ROLLUP_HOUR
-          : (filter.userId !== undefined || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
-            ? ROLLUP_USER_DAY
-            : undefined;
-    if (rollup === undefined) await this.#rawAggregate(filter, by, out);
-    else if (rollup === ROLLUP_HOUR) await this.#buckets(filter, by, out, ROLLUP_HOUR);
-    else {
-      const { since, until } = filter;
-      const first = since === undefined ? undefined : Math.ceil(since / DAY_MS) * DAY_MS;
-      const last = until === undefined ? undefined : Math.floor(until / DAY_MS) * DAY_MS;
-      if (first !== undefined && last !== undefined && first > last) await this.#buckets(filter, by, out, ROLLUP_USER_HOUR);
-      else {
-        const reads = [this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY)];
-        if (since !== undefined && first !== undefined && since < first)
-          reads.push(this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR));
-        if (until !== undefined && last !== undefined && until > last)
-          reads.push(this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR));
-        await Promise.all(reads);
-      }
-    }
+    await Promise.all(
+      planAggregate(filter, by).map((read) =>
+        read.from === 'records'
+          ? this.#rawAggregate(read.filter, by, out, read.sign)
+          : this.#fromRollup(read.filter, by, out, read.rollup, read.noUser, read.sign),
+      ),
+    );
     return [...out.values()].filter((r) => r.requests !== 0);
   }
 
-  async #buckets(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): Promise<void> {
+  /** The sums of `rollup` over a range aligned to its buckets (either end open; aggregate-plan.ts). */
+  async #fromRollup(
+    filter: LedgerFilter,
+    by: readonly Dimension[],
+    out: Map<string, AggregateRow>,
+    rollup: Rollup,
+    noUser: boolean,
+    sign: 1 | -1,
+  ): Promise<void> {
     const { since, until } = filter;
-    const unit = rollup.unitMs;
-    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
-    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
-    if (first !== undefined && last !== undefined && first > last) {
-      await this.#rawAggregate(filter, by, out);
-      return;
-    }
-    const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
-    const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
-    const lo = headOut ? (first as number) - unit : first;
-    const hi = tailOut ? (last as number) + unit : last;
-    // The buckets and the two ends are independent reads: on connections of their own, at once.
-    const reads = [this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup)];
-    if (since !== undefined && first !== undefined && since < first) {
-      if (headOut) reads.push(this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1));
-      else reads.push(this.#rawAggregate({ ...filter, until: first }, by, out));
-    }
-    if (until !== undefined && last !== undefined && until > last) {
-      if (tailOut) reads.push(this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1));
-      else reads.push(this.#rawAggregate({ ...filter, since: last }, by, out));
-    }
-    await Promise.all(reads);
-  }
-
-  async #fromRollup(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): Promise<void> {
-    const { since, until } = filter;
-    if (since !== undefined && since === until) return;
-    const hourly = rollup.time === 'hour';
-    const g = hourly ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL::integer', 'day');
+    const g = rollup.time === 'hour' ? this.#groupSql(by, 'hour', 'hour / 24', noUser) : this.#groupSql(by, 'NULL::integer', 'day', noUser);
     if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
       // Keyed hour first (writes append): one user's few hours as a list, each a seek of (hour, user_id).
       const hours: number[] = [];
       for (let h = since / HOUR_MS; h < until / HOUR_MS; h++) hours.push(h);
       const where = this.#where({ ...filter, since: undefined, until: undefined }, rollup, [hours]);
-      await this.#rows(
-        `SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM rollup_user_hour ${where.sql} AND hour = ANY($1::integer[]) ${g.group}`,
-        where.params,
-        by,
-        out,
-      );
+      const sql = `SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM rollup_user_hour ${where.sql} AND hour = ANY($1::integer[]) ${g.group}`;
+      await this.#rows(sql, where.params, by, out, sign);
       return;
     }
     const where = this.#where(filter, rollup);
-    const reads = [this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out)];
-    if (rollup !== ROLLUP_HOUR && filter.userId === undefined) {
-      // Records without a user: all (rollup_hour) less those with one (the user rollup).
-      const all = this.#where(filter, ROLLUP_HOUR);
-      const h = this.#groupSql(by, 'hour', 'hour / 24', true);
-      reads.push(this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out));
-      const u = hourly ? this.#groupSql(by, 'hour', 'hour / 24', true) : this.#groupSql(by, 'NULL::integer', 'day', true);
-      reads.push(
-        this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1),
-      );
-    }
-    await Promise.all(reads);
+    await this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   async #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): Promise<void> {

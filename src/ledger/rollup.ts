@@ -23,7 +23,7 @@ export interface RollupSums {
   /** The cost of the records whose split is unknown, and the output side of the others' (the input side is the cost less both). */
   unsplitCost: number;
   outputCost: number;
-  /** Per count (in ROLLUP_SUM_COLUMNS' order: input, output, cached, cache write, reasoning, total), the records that did not report it. */
+  /** Per count (in the rollup tables' order: input, output, cached, cache write, reasoning, total), the records that did not report it. */
   inputUnknown: number;
   outputUnknown: number;
   cachedUnknown: number;
@@ -138,7 +138,7 @@ function sameKey(a: number[], b: number[]): boolean {
   return true;
 }
 
-/** A bucket's sums in the rollup tables' column order. */
+/** A bucket's sums in the rollup tables' column order (PostgreSQL's, and SQLite's but rollup_user_hour: schema.ts's ROLLUP_LAYOUT). */
 export function rollupSums(s: RollupSums): number[] {
   return [
     s.requests,
@@ -175,7 +175,9 @@ export interface RowSums {
   cost_pico: bigint | null;
   unpriced: bigint | null;
   unsplit_cost_pico: bigint | null;
-  output_cost_pico: bigint | null;
+  /** The output side: in picodollars from PostgreSQL, in nanodollars from SQLite (schema 9); the one absent is undefined. */
+  output_cost_pico?: bigint | null;
+  output_cost_nano?: bigint | null;
   input_tokens_unknown: bigint | null;
   output_tokens_unknown: bigint | null;
   cached_input_tokens_unknown: bigint | null;
@@ -225,7 +227,7 @@ export function totalsOf(t: Totals, s: RowSums, sign: 1 | -1 = 1): Totals {
   t.costPicoUsd += BigInt(sign) * (s.cost_pico ?? 0n);
   t.costUsd = bigPicoToUsd(t.costPicoUsd);
   t.unpricedRequests += sign * n(s.unpriced);
-  const out = s.output_cost_pico ?? 0n;
+  const out = (s.output_cost_pico ?? 0n) + (s.output_cost_nano ?? 0n) * 1000n;
   t.inputCostPicoUsd += BigInt(sign) * ((s.cost_pico ?? 0n) - (s.unsplit_cost_pico ?? 0n) - out);
   t.inputCostUsd = bigPicoToUsd(t.inputCostPicoUsd);
   t.outputCostPicoUsd += BigInt(sign) * out;
@@ -257,11 +259,31 @@ export function addToGroup(
   totalsOf(row, sums, sign);
 }
 
+/**
+ * A record's cost's output side as both ledgers keep it: whole nanodollars (3 or 4 bytes in a
+ * SQLite row where picodollars took 6), never more than the cost, so that the input side (the cost
+ * less it, in picodollars) is never below 0; null when the cost or its split is unknown. The cost
+ * itself stays exact to the picodollar; its split is exact to the nanodollar.
+ */
+export function outputCostNano(costPico: number | null, outputUsd: number | null | undefined): number | null {
+  if (costPico === null || Number.isNaN(costPico) || outputUsd === null || outputUsd === undefined || Number.isNaN(outputUsd)) return null;
+  const nano = Math.round(outputUsd * 1e9);
+  return nano * 1000 > costPico ? Math.floor(costPico / 1000) : nano;
+}
+
+/** outputCostNano of an output side kept in picodollars (schema 7 and 8 of the SQLite ledger), in integers as migration 9 rounds it. */
+export function nanoOfPico(costPico: number | null, outputPico: number | null): number | null {
+  if (costPico === null || outputPico === null) return null;
+  const nano = Math.floor((outputPico + 500) / 1000);
+  return nano * 1000 > costPico ? Math.floor(costPico / 1000) : nano;
+}
+
 /** One record's totals (its unknown counts add nothing, and are counted as unknown). */
 export function recordTotals(r: UsageRecord): Totals {
   const pico = r.costPicoUsd;
-  // The split in picodollars as the ledger keeps it: the output side, and the cost less it.
-  const out = pico === null || r.outputCostUsd === null ? null : Math.round(r.outputCostUsd * 1e12);
+  // The split as the ledger keeps it: the output side to the nanodollar, and the cost less it.
+  const nano = outputCostNano(pico, r.outputCostUsd);
+  const out = nano === null ? null : nano * 1000;
   return {
     requests: 1,
     errors: r.error ? 1 : 0,

@@ -11,8 +11,12 @@
  *
  * Space: repeated strings (provider, model, operation, user, thread, agent, key id, error type)
  * are stored once in `strings` and referenced by a small integer; costs are integer picodollars
- * and durations integer microseconds, so a typical record is a few dozen bytes. The
- * `usage_records` view gives them back with their names, for anyone reading the file with sqlite3.
+ * (whole nanodollars kept as their negative, schema 9) and durations integer microseconds, so a
+ * typical record is a few dozen bytes. Every column costs every row a header byte, NULL or not: the
+ * fields most records leave empty share the `rare` JSON column, and a total that is input + output
+ * is NULL (schema 9). Read rows through COST_SQL and TOTAL_TOKENS_SQL, rollups through
+ * ROLLUP_LAYOUT. The `usage_records` view gives them back with their names, for anyone reading
+ * the file with sqlite3.
  *
  * Rollups: `rollup_hour` sums every record by hour and the dimensions budgets and summaries group
  * by (provider, service type, model, operation, agent, key id); `rollup_user_day` the same by
@@ -22,9 +26,15 @@
  * never disagree with them.
  */
 import { FIELD_LIST } from '../usage-fields.ts';
+import { type RollupSums, rollupSums } from './rollup.ts';
 
-/** The sums every rollup keeps, in column order (rollup.ts's rollupSums gives them in this order). */
-export const ROLLUP_SUM_COLUMNS = [
+/**
+ * The figures each rollup_hour and rollup_user_day row keeps after its key, in column order (a
+ * column each, as rollupSums gives them): every summary reads these whole, and sums of plain
+ * columns read half again as fast as the decoding of a packed layout; they are small (under a byte
+ * a record each at 1M records a month).
+ */
+const WIDE_COLUMNS = [
   'requests',
   'errors',
   'input_tokens',
@@ -35,11 +45,8 @@ export const ROLLUP_SUM_COLUMNS = [
   'total_tokens',
   'cost_pico',
   'unpriced',
-  // Schema 7: the cost's output side (of the records whose split is known) and the cost not split
-  // (the rest is the input side), and per count how many records did not report it (their count
-  // added nothing to its sum).
   'unsplit_cost_pico',
-  'output_cost_pico',
+  'output_cost_nano',
   'input_tokens_unknown',
   'output_tokens_unknown',
   'cached_input_tokens_unknown',
@@ -48,15 +55,148 @@ export const ROLLUP_SUM_COLUMNS = [
   'total_tokens_unknown',
 ] as const;
 
+/**
+ * The figures each rollup_user_hour row keeps after its key, in column order (schema 9;
+ * userHourValues gives a bucket's in this order): one row for every 2.3 records at 1M records a
+ * month, read only a user's few hours at a time, so kept small. `total_tokens_delta` is the total less the input and the output (0 for
+ * nearly every bucket: no bytes where the total took 2 to 4). `unknowns` is which of UNKNOWN_PARTS
+ * every record of the bucket has (bit i: part i is the bucket's whole, else 0), or, when its records
+ * differ, a JSON array of the eight figures: one column of a byte where they took eight columns.
+ */
+const USER_HOUR_COLUMNS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'total_tokens_delta',
+  'cost',
+  'output_cost_nano',
+  'unknowns',
+] as const;
+
+/**
+ * The figures `unknowns` holds, in bit order, each with the whole it is when its bit is set: per
+ * count, the records that did not report it; the unpriced records; the cost whose split is unknown.
+ */
+export const UNKNOWN_PARTS = [
+  ['input_tokens_unknown', 'requests'],
+  ['output_tokens_unknown', 'requests'],
+  ['cached_input_tokens_unknown', 'requests'],
+  ['cache_write_tokens_unknown', 'requests'],
+  ['reasoning_tokens_unknown', 'requests'],
+  ['total_tokens_unknown', 'requests'],
+  ['unpriced', 'requests'],
+  ['unsplit_cost_pico', 'cost'],
+] as const;
+
+/** A cost in picodollars from a `cost` column of schema 9 (`c`): picodollars, or whole nanodollars as their negative. */
+const costOf = (c: string) => `(CASE WHEN ${c} < 0 THEN -${c} * 1000 ELSE ${c} END)`;
+/** A cost in picodollars (`x`) as a `cost` column of schema 9 keeps it (storedCost). */
+const costAs = (x: string) => `(CASE WHEN ${x} > 0 AND ${x} % 1000 = 0 THEN -(${x}) / 1000 ELSE ${x} END)`;
+
+/** Part i of a rollup_user_hour row's `unknowns` (`prefix` names the row: '' or 'excluded.'). */
+export function unknownPartSql(i: number, prefix = ''): string {
+  const u = `${prefix}unknowns`;
+  const part = (UNKNOWN_PARTS[i] as readonly [string, string])[1];
+  const whole = part === 'cost' ? costOf(`${prefix}cost`) : `${prefix}${part}`;
+  return `CASE WHEN typeof(${u}) = 'integer' THEN ((${u} >> ${i}) & 1) * ${whole} ELSE json_extract(${u}, '$[${i}]') END`;
+}
+
+/** A bucket's figures as a rollup_user_hour row keeps them, in USER_HOUR_COLUMNS' order. */
+function userHourValues(s: RollupSums): (number | string)[] {
+  const parts = [
+    s.inputUnknown,
+    s.outputUnknown,
+    s.cachedUnknown,
+    s.cacheWriteUnknown,
+    s.reasoningUnknown,
+    s.totalUnknown,
+    s.unpriced,
+    s.unsplitCost,
+  ];
+  let unknowns: number | string = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as number;
+    if (part === 0) continue;
+    if (part === (i === 7 ? s.costPico : s.requests)) unknowns = (unknowns as number) | (1 << i);
+    else {
+      unknowns = JSON.stringify(parts);
+      break;
+    }
+  }
+  const { requests, errors, input, output, cached, cacheWrite, reasoning, total, costPico, outputCost } = s;
+  return [
+    requests,
+    errors,
+    input,
+    output,
+    cached,
+    cacheWrite,
+    reasoning,
+    total - input - output,
+    storedCost(costPico) as number,
+    outputCost,
+    unknowns,
+  ];
+}
+
+/** Adds a batch's figures to a rollup_user_hour bucket (an upsert's conflict clause): `unknowns` stays a bit set while both agree. */
+const USER_HOUR_ADD = `ON CONFLICT DO UPDATE SET ${USER_HOUR_COLUMNS.filter((c) => c !== 'unknowns' && c !== 'cost')
+  .map((c) => `${c} = ${c} + excluded.${c}`)
+  .join(
+    ', ',
+  )}, cost = ${costAs(`${costOf('cost')} + ${costOf('excluded.cost')}`)}, unknowns = CASE WHEN typeof(unknowns) = 'integer' AND unknowns = excluded.unknowns THEN unknowns
+  ELSE json_array(${UNKNOWN_PARTS.map((_, i) => `${unknownPartSql(i)} + ${unknownPartSql(i, 'excluded.')}`).join(', ')}) END`;
+
+/** The sums of rollup_user_hour rows, by the names RowSums reads. */
+export const USER_HOUR_SUMS_SQL = [
+  'SUM(requests) AS requests',
+  'SUM(errors) AS errors',
+  'SUM(input_tokens) AS input_tokens',
+  'SUM(output_tokens) AS output_tokens',
+  'SUM(cached_input_tokens) AS cached_input_tokens',
+  'SUM(cache_write_tokens) AS cache_write_tokens',
+  'SUM(reasoning_tokens) AS reasoning_tokens',
+  'SUM(total_tokens_delta + input_tokens + output_tokens) AS total_tokens',
+  `SUM(${costOf('cost')}) AS cost_pico`,
+  'SUM(output_cost_nano) AS output_cost_nano',
+  ...UNKNOWN_PARTS.map(([name], i) => `SUM(${unknownPartSql(i)}) AS ${name}`),
+].join(', ');
+
+/** How a rollup table keeps a bucket's figures. */
+export interface RollupLayout {
+  /** The columns after the key, in the order `values` gives them. */
+  readonly columns: readonly string[];
+  /** The upsert's conflict clause, adding a batch's figures to a bucket. */
+  readonly add: string;
+  /** The sums of rows, by the names RowSums reads. */
+  readonly sums: string;
+  values(s: RollupSums): (number | string)[];
+}
+
+const WIDE: RollupLayout = {
+  columns: WIDE_COLUMNS,
+  add: `ON CONFLICT DO UPDATE SET ${WIDE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
+  sums: WIDE_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', '),
+  values: rollupSums,
+};
+
+/** Each rollup table's layout. */
+export const ROLLUP_LAYOUT: Readonly<Record<string, RollupLayout>> = {
+  rollup_hour: WIDE,
+  rollup_user_day: WIDE,
+  rollup_user_hour: { columns: USER_HOUR_COLUMNS, add: USER_HOUR_ADD, sums: USER_HOUR_SUMS_SQL, values: userHourValues },
+};
+
 /** The key columns of each rollup table, in the order RollupBuckets' keys hold them. */
 export const ROLLUP_KEY_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   rollup_hour: ['hour', 'provider', 'service_type', 'model', 'operation', 'agent', 'api_key_id'],
   rollup_user_day: ['user_id', 'day', 'provider', 'service_type', 'model', 'agent'],
   rollup_user_hour: ['hour', 'user_id', 'provider', 'service_type', 'model', 'agent'],
 };
-
-/** Adds a batch's sums to a rollup bucket (an upsert's conflict clause). */
-export const ROLLUP_ADD = `ON CONFLICT DO UPDATE SET ${ROLLUP_SUM_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
 
 /**
  * Each migration's SQL is written out in full, never built from constants: a shipped migration must
@@ -425,26 +565,190 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX budget_alerts_at ON budget_alerts (at);
   `,
+  // 9: fewer bytes a record: 114 to 89 at 1M records a month (bench ledger-bytes-per-record; 96
+  // before the cost's split of 7). In SQLite every column costs every row a header byte, NULL or
+  // not, and an integer 1 to 8 bytes by its size.
+  // - records: the cost's output side in whole nanodollars (`output_cost_nano`: 2 to 4 bytes where
+  //   picodollars took 6). The cost stays exact to the picodollar and the input side is still the
+  //   cost less the output side, so the two add up to it exactly; the split is exact to the
+  //   nanodollar, never more than the cost. Rows written before are rounded so (half up).
+  // - records: `cost` holds picodollars, or a whole number of nanodollars as its negative (nearly
+  //   every priced call: prices per million tokens are whole nanodollars a token), 3 or 4 bytes
+  //   where 6; read it through COST_SQL.
+  // - records: `total_tokens` is NULL when the total is the input plus the output (nearly every
+  //   call). When both are known and the total is not (written directly, never from validateUsage)
+  //   it is -1; when either is unknown it is kept as it was. Read it through TOTAL_TOKENS_SQL.
+  // - records: request_model, error_type, error_message and metadata, which most records leave
+  //   empty, move into the `rare` JSON beside the rare counts (strings by their dictionary ids,
+  //   metadata as its object): four header bytes a row. The run index follows metadata there.
+  // - records are rebuilt once, in id order, as in 6. The writer now also writes its rows in id
+  //   order (a row put before others split pages half full: 10% of the table).
+  // - rollups: the output side in nanodollars, summed anew from the rows. rollup_user_hour (one row
+  //   for every 2.3 records; read a user's few hours at a time) is rebuilt smaller: the total kept
+  //   as its difference from input + output (`total_tokens_delta`, 0 in nearly every bucket); the
+  //   cost as in records; and the six unknown counts, unpriced requests and the cost not split
+  //   (eight columns) as one `unknowns`: a bit set (bit i: figure i of UNKNOWN_PARTS is the
+  //   bucket's whole, else 0), one byte for nearly every bucket, or a JSON array of the eight
+  //   figures when the bucket's records differ; INTEGER, so that a bit set bound as a double stays
+  //   an integer. rollup_hour and rollup_user_day keep a column each: every summary reads them
+  //   whole, and decoding a packed layout made that half again as slow, for under a byte a record.
+  // The usage_records view is made anew after the migrations.
+  `
+  DROP VIEW IF EXISTS usage_records;
+  CREATE TABLE records_v9 (
+    id INTEGER PRIMARY KEY,
+    provider INTEGER NOT NULL,
+    service_type INTEGER NOT NULL,
+    model INTEGER NOT NULL,
+    operation INTEGER NOT NULL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cached_input_tokens INTEGER,
+    cache_write_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    total_tokens INTEGER,
+    cost INTEGER,
+    api_key_id INTEGER,
+    user_id INTEGER,
+    thread_id INTEGER,
+    agent INTEGER,
+    duration_us INTEGER,
+    error INTEGER NOT NULL,
+    rare TEXT,
+    output_cost_nano INTEGER
+  );
+  INSERT INTO records_v9
+  SELECT id, provider, service_type, model, operation, input_tokens, output_tokens, cached_input_tokens,
+    cache_write_tokens, reasoning_tokens,
+    CASE WHEN input_tokens IS NULL OR output_tokens IS NULL THEN total_tokens WHEN total_tokens IS NULL THEN -1
+      WHEN total_tokens = input_tokens + output_tokens THEN NULL ELSE total_tokens END,
+    CASE WHEN cost_pico > 0 AND cost_pico % 1000 = 0 THEN -(cost_pico / 1000) ELSE cost_pico END,
+    api_key_id, user_id, thread_id, agent, duration_us, error,
+    CASE WHEN request_model IS NULL AND error_type IS NULL AND error_message IS NULL AND metadata IS NULL THEN rare
+      WHEN metadata IS NULL THEN json_patch(IFNULL(rare, '{}'),
+        json_object('request_model', request_model, 'error_type', error_type, 'error_message', error_message))
+      ELSE json_set(json_patch(IFNULL(rare, '{}'),
+        json_object('request_model', request_model, 'error_type', error_type, 'error_message', error_message)), '$.metadata', json(metadata))
+    END,
+    CASE WHEN output_cost_pico IS NULL OR cost_pico IS NULL THEN NULL
+      WHEN (output_cost_pico + 500) / 1000 * 1000 > cost_pico THEN cost_pico / 1000 ELSE (output_cost_pico + 500) / 1000 END
+  FROM records ORDER BY id;
+  DROP TABLE records;
+  ALTER TABLE records_v9 RENAME TO records;
+  CREATE INDEX records_run ON records (json_extract(rare, '$.metadata.run_id')) WHERE json_extract(rare, '$.metadata.run_id') IS NOT NULL;
+  ALTER TABLE rollup_hour ADD COLUMN output_cost_nano INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_day ADD COLUMN output_cost_nano INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_user_hour ADD COLUMN output_cost_nano INTEGER NOT NULL DEFAULT 0;
+  UPDATE rollup_hour SET output_cost_nano = x.o
+  FROM (SELECT (id >> 10) / 3600000 AS hour, provider, service_type, model, operation, IFNULL(agent, 0) AS agent,
+      IFNULL(api_key_id, 0) AS api_key_id, SUM(output_cost_nano) AS o
+    FROM records WHERE output_cost_nano IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7) AS x
+  WHERE rollup_hour.hour = x.hour AND rollup_hour.provider = x.provider AND rollup_hour.service_type = x.service_type
+    AND rollup_hour.model = x.model AND rollup_hour.operation = x.operation AND rollup_hour.agent = x.agent
+    AND rollup_hour.api_key_id = x.api_key_id;
+  UPDATE rollup_user_day SET output_cost_nano = x.o
+  FROM (SELECT user_id, (id >> 10) / 86400000 AS day, provider, service_type, model, IFNULL(agent, 0) AS agent,
+      SUM(output_cost_nano) AS o
+    FROM records WHERE user_id IS NOT NULL AND output_cost_nano IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+  WHERE rollup_user_day.user_id = x.user_id AND rollup_user_day.day = x.day AND rollup_user_day.provider = x.provider
+    AND rollup_user_day.service_type = x.service_type AND rollup_user_day.model = x.model AND rollup_user_day.agent = x.agent;
+  UPDATE rollup_user_hour SET output_cost_nano = x.o
+  FROM (SELECT (id >> 10) / 3600000 AS hour, user_id, provider, service_type, model, IFNULL(agent, 0) AS agent,
+      SUM(output_cost_nano) AS o
+    FROM records WHERE user_id IS NOT NULL AND output_cost_nano IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+  WHERE rollup_user_hour.hour = x.hour AND rollup_user_hour.user_id = x.user_id AND rollup_user_hour.provider = x.provider
+    AND rollup_user_hour.service_type = x.service_type AND rollup_user_hour.model = x.model AND rollup_user_hour.agent = x.agent;
+  ALTER TABLE rollup_hour DROP COLUMN output_cost_pico;
+  ALTER TABLE rollup_user_day DROP COLUMN output_cost_pico;
+  CREATE TABLE rollup_user_hour_v9 (
+    hour INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    provider INTEGER NOT NULL,
+    service_type INTEGER NOT NULL,
+    model INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    total_tokens_delta INTEGER NOT NULL,
+    cost INTEGER NOT NULL,
+    output_cost_nano INTEGER NOT NULL,
+    unknowns INTEGER NOT NULL,
+    PRIMARY KEY (hour, user_id, provider, service_type, model, agent)
+  ) WITHOUT ROWID;
+  INSERT INTO rollup_user_hour_v9
+  SELECT hour, user_id, provider, service_type, model, agent, requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+    reasoning_tokens, total_tokens - input_tokens - output_tokens,
+    CASE WHEN cost_pico > 0 AND cost_pico % 1000 = 0 THEN -(cost_pico / 1000) ELSE cost_pico END, output_cost_nano,
+    CASE WHEN input_tokens_unknown IN (0, requests) AND output_tokens_unknown IN (0, requests)
+      AND cached_input_tokens_unknown IN (0, requests) AND cache_write_tokens_unknown IN (0, requests)
+      AND reasoning_tokens_unknown IN (0, requests) AND total_tokens_unknown IN (0, requests) AND unpriced IN (0, requests)
+      AND unsplit_cost_pico IN (0, cost_pico)
+    THEN (input_tokens_unknown = requests AND requests > 0) + (output_tokens_unknown = requests AND requests > 0) * 2 + (cached_input_tokens_unknown = requests AND requests > 0) * 4 + (cache_write_tokens_unknown = requests AND requests > 0) * 8 + (reasoning_tokens_unknown = requests AND requests > 0) * 16 + (total_tokens_unknown = requests AND requests > 0) * 32 + (unpriced = requests AND requests > 0) * 64 + (unsplit_cost_pico = cost_pico AND cost_pico > 0) * 128
+    ELSE json_array(input_tokens_unknown, output_tokens_unknown, cached_input_tokens_unknown, cache_write_tokens_unknown,
+      reasoning_tokens_unknown, total_tokens_unknown, unpriced, unsplit_cost_pico) END
+  FROM rollup_user_hour ORDER BY hour, user_id, provider, service_type, model, agent;
+  DROP TABLE rollup_user_hour;
+  ALTER TABLE rollup_user_hour_v9 RENAME TO rollup_user_hour;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * A record's cost in picodollars from a row of schema 9 or later (see migration 9): `cost` holds
+ * picodollars, or a whole number of nanodollars as its negative (3 or 4 bytes where 6).
+ */
+export const COST_SQL = costOf('cost');
+
+/** The `cost` a row of schema 9 keeps for a cost in picodollars (COST_SQL reads it back). */
+export function storedCost(pico: number | null): number | null {
+  return pico !== null && pico > 0 && pico % 1000 === 0 ? -(pico / 1000) : pico;
+}
+
+/** A record's total tokens from a row of schema 9 or later (see migration 9). */
+export const TOTAL_TOKENS_SQL = 'NULLIF(IFNULL(total_tokens, input_tokens + output_tokens), -1)';
+
+/** The `total_tokens` a row of schema 9 keeps for a record's counts (TOTAL_TOKENS_SQL reads it back). */
+export function storedTotal(input: number | null, output: number | null, total: number | null): number | null {
+  if (input === null || output === null) return total;
+  if (total === null) return -1;
+  return total === input + output ? null : total;
+}
+
+/** A row's total tokens as storedTotal kept it: the record's, null when unknown. */
+export function totalOfRow(input: number | null, output: number | null, stored: number | null): number | null {
+  if (stored === null) return input === null || output === null ? null : input + output;
+  return stored === -1 ? null : stored;
+}
+
+/** Record fields schema 9 keeps in the `rare` JSON column beside the rare counts (most records have none of them). */
+export const IN_RARE: ReadonlySet<string> = new Set(['request_model', 'error_type', 'error_message', 'metadata']);
+
 /** A record field's stored form in `records`, as the view reads it (`r` is `records`, `s_<column>` a label's string). */
 function sqliteViewColumn(kind: string, column: string, rare: boolean): string {
-  if (rare) return `json_extract(r.rare, '$.${column}') AS ${column}`;
+  if (rare || kind === 'text' || kind === 'json') return `json_extract(r.rare, '$.${column}') AS ${column}`;
   switch (kind) {
     case 'time':
       return `strftime('%Y-%m-%dT%H:%M:%fZ', (r.id >> 10) / 1000.0, 'unixepoch') AS ${column}`;
     case 'label':
       return `s_${column}.value AS ${column}`;
-    case 'usd':
-      // The ledger keeps the cost and its output side; the input side is the one less the other.
-      if (column === 'output_cost_usd') return `r.output_cost_pico / 1e12 AS ${column}`;
-      if (column === 'input_cost_usd') return `(r.cost_pico - r.output_cost_pico) / 1e12 AS ${column}`;
-      return `r.cost_pico / 1e12 AS ${column}`;
+    case 'usd': {
+      // The ledger keeps the cost and its output side (nanodollars); the input side is the one less the other.
+      const cost = '(CASE WHEN r.cost < 0 THEN -r.cost * 1000 ELSE r.cost END)';
+      if (column === 'output_cost_usd') return `r.output_cost_nano / 1e9 AS ${column}`;
+      if (column === 'input_cost_usd') return `(${cost} - r.output_cost_nano * 1000) / 1e12 AS ${column}`;
+      return `${cost} / 1e12 AS ${column}`;
+    }
     case 'ms':
       return `r.duration_us / 1000.0 AS ${column}`;
     default:
+      // Schema 9: NULL when it is the input plus the output, -1 when unknown beside both known.
+      if (column === 'total_tokens') return `NULLIF(IFNULL(r.total_tokens, r.input_tokens + r.output_tokens), -1) AS ${column}`;
       return `r.${column}`;
   }
 }
@@ -457,7 +761,8 @@ function sqliteViewColumn(kind: string, column: string, rare: boolean): string {
 export function usageRecordsViewSql(): string {
   const cols = FIELD_LIST.map(([, f]) => sqliteViewColumn(f.kind, f.column, f.rare === true));
   const joins = FIELD_LIST.filter(([, f]) => f.kind === 'label').map(
-    ([, f]) => `LEFT JOIN strings s_${f.column} ON s_${f.column}.id = r.${f.column}`,
+    ([, f]) =>
+      `LEFT JOIN strings s_${f.column} ON s_${f.column}.id = ${IN_RARE.has(f.column) ? `json_extract(r.rare, '$.${f.column}')` : `r.${f.column}`}`,
   );
   return `CREATE VIEW usage_records AS SELECT r.id, ${cols.join(', ')} FROM records r ${joins.join(' ')}`;
 }

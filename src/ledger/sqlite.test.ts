@@ -10,8 +10,9 @@ import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { COUNT_FIELDS, fieldSpec, RARE_COUNTS } from '../usage-fields.ts';
 import { HOUR_MS } from './rollup.ts';
-import { MIGRATIONS } from './schema.ts';
+import { IN_RARE, MIGRATIONS } from './schema.ts';
 import { SqliteStore, THREAD_IDS_SQL, userHoursSql } from './sqlite.ts';
+import type { Dimension, LedgerFilter } from './types.ts';
 
 const open: SqliteStore[] = [];
 function store(file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db')): SqliteStore {
@@ -87,7 +88,7 @@ describe('SqliteStore', () => {
     db.close();
   });
 
-  it('stores repeated strings once: under 115 bytes a record on disk, rollups and indexes included', async () => {
+  it('stores repeated strings once: under 92 bytes a record on disk, rollups and indexes included', async () => {
     const s = store();
     const n = 50_000;
     const batch: UsageRecord[] = [];
@@ -105,7 +106,10 @@ describe('SqliteStore', () => {
     // for each rare count (a header byte each, NULL or not) and an index entry a row for threads.
     // 96 before schema 7, 113 since: a record's output cost (7 bytes: its cost's split), and per
     // rollup bucket that split's sums and the six counts of records that did not report a count.
-    expect(s.pageBytes() / n).toBeLessThan(115);
+    // Under 90 since schema 9: the split and costs in nanodollars where whole, the total only when it
+    // is not input + output, the fields most records leave empty in one column, rollup_user_hour's
+    // unknown counts one byte a bucket, and the rows written in id order (pages full).
+    expect(s.pageBytes() / n).toBeLessThan(92);
   }, 30_000);
 
   it('writes a batch all or nothing, and names the file when it cannot', async () => {
@@ -380,9 +384,12 @@ describe('SqliteStore', () => {
     await s.write(records.slice(300));
     const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
     // A run's rows through its index; no index on the records' users, which slowed every write.
-    expect(plan("SELECT SUM(input_tokens) FROM records WHERE metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = 'r'")).toMatch(
-      /USING INDEX records_run/,
-    );
+    // (Schema 9 keeps metadata in the `rare` JSON, most records' NULL.)
+    expect(
+      plan(
+        "SELECT SUM(input_tokens) FROM records WHERE json_extract(rare, '$.metadata.run_id') IS NOT NULL AND json_extract(rare, '$.metadata.run_id') = 'r'",
+      ),
+    ).toMatch(/USING INDEX records_run/);
     // Threads through thread_minutes (schema 6), not an index entry a row.
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' ORDER BY name").pluck().all()).toEqual([
       'records_run',
@@ -480,13 +487,16 @@ describe('SqliteStore', () => {
       /audio|image|1h|search|web/.test(c),
     );
     expect(columns).toEqual([]);
-    // The rare column holds only the counts a record has; a record with none holds NULL.
+    // The rare column holds only the counts a record has (and, from schema 9, its other fields most
+    // records leave empty); a record with none holds NULL.
     const rare = db.prepare('SELECT rare FROM records ORDER BY id').pluck().all() as (string | null)[];
     rare.forEach((json, i) => {
       const x = records[i] as UsageRecord;
       const present = Object.fromEntries(RARE_COUNTS.filter((f) => x[f] !== null).map((f) => [fieldSpec(f).column, x[f]]));
-      expect(json === null ? {} : JSON.parse(json)).toEqual(present);
-      if (Object.keys(present).length === 0) expect(json).toBeNull();
+      const counts = Object.fromEntries(Object.entries(json === null ? {} : JSON.parse(json)).filter(([k]) => !IN_RARE.has(k)));
+      expect(counts).toEqual(present);
+      const others = x.requestModel !== null || x.errorType !== null || x.errorMessage !== null || x.metadata !== null;
+      if (Object.keys(present).length === 0 && !others) expect(json).toBeNull();
     });
     expect(rare.filter((x) => x === null).length).toBeGreaterThan(50);
     // A thread's rows and sums, those of before the migration included, through the minutes it had calls in.
@@ -605,6 +615,160 @@ describe('SqliteStore', () => {
       old.length + fresh.filter((x) => x.outputCostUsd === null).length,
     );
     db.close();
+  });
+
+  it('migrates a ledger of the eighth schema in place: every record and every figure reads the same, the split to the nanodollar', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-ledger-')), 'ledger.db');
+    const start = Date.UTC(2026, 9, 1);
+    // Records as schema 8 kept them, with what schema 9 keeps differently: totals that are the input
+    // plus the output, that are not, and that are unknown beside both known; costs of whole
+    // nanodollars and not; splits in picodollars; request models, errors, metadata and rare counts.
+    const old = randomRecords(900, 31, start, 2 * 86_400_000).map((x, i): UsageRecord => {
+      const cost = x.costPicoUsd === null ? null : i % 3 === 0 ? x.costPicoUsd - (x.costPicoUsd % 1000) : x.costPicoUsd;
+      const out = x.outputCostUsd === null || cost === null ? null : Math.min(Math.round(x.outputCostUsd * 1e12), cost);
+      return {
+        ...x,
+        costPicoUsd: cost,
+        inputCostUsd: out === null ? null : ((cost as number) - out) / 1e12,
+        outputCostUsd: out === null ? null : out / 1e12,
+        totalTokens: i % 7 === 0 ? null : i % 11 === 0 ? (x.totalTokens ?? 0) + 5 : x.totalTokens,
+        ...(i % 13 === 0
+          ? {
+              requestModel: 'gpt-4o-2024-08-06',
+              errorType: 'rate_limit',
+              errorMessage: 'said "slow down"',
+              metadata: { run_id: `run-${i % 2}`, step: i, none: null },
+              webSearches: 2,
+            }
+          : {}),
+      };
+    });
+    expect(old.some((x) => x.totalTokens === null && x.inputTokens !== null && x.outputTokens !== null)).toBe(true);
+    const v8 = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 8)) v8.exec(m);
+    v8.pragma('user_version = 8');
+    const ids = new Map<string, number>();
+    const sid = (v: string | null) => {
+      if (v === null) return null;
+      if (!ids.has(v)) ids.set(v, (v8.prepare('INSERT INTO strings (value) VALUES (?) RETURNING id').get(v) as { id: number }).id);
+      return ids.get(v) as number;
+    };
+    const insert = v8.prepare(
+      `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens, cached_input_tokens,
+        total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, error_type, error_message, metadata, rare,
+        output_cost_pico) VALUES (${Array(22).fill('?').join(', ')})`,
+    );
+    // Its rollups as its writer kept them: the sums of the rows.
+    const sums = `COUNT(*), SUM(error), IFNULL(SUM(input_tokens), 0), IFNULL(SUM(output_tokens), 0), IFNULL(SUM(cached_input_tokens), 0),
+      IFNULL(SUM(cache_write_tokens), 0), IFNULL(SUM(reasoning_tokens), 0), IFNULL(SUM(total_tokens), 0), IFNULL(SUM(cost_pico), 0),
+      SUM(cost_pico IS NULL), IFNULL(SUM(CASE WHEN output_cost_pico IS NULL THEN cost_pico END), 0), IFNULL(SUM(output_cost_pico), 0),
+      SUM(input_tokens IS NULL), SUM(output_tokens IS NULL), SUM(cached_input_tokens IS NULL), SUM(cache_write_tokens IS NULL),
+      SUM(reasoning_tokens IS NULL), SUM(total_tokens IS NULL)`;
+    const cols = `requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens,
+      cost_pico, unpriced, unsplit_cost_pico, output_cost_pico, input_tokens_unknown, output_tokens_unknown, cached_input_tokens_unknown,
+      cache_write_tokens_unknown, reasoning_tokens_unknown, total_tokens_unknown`;
+    const sorted = [...old].sort((a, b) => a.timestamp - b.timestamp);
+    v8.transaction(() => {
+      for (const [i, x] of sorted.entries())
+        insert.run(
+          ...[x.timestamp * 1024 + i, sid(x.provider), sid(x.serviceType), sid(x.model), sid(x.requestModel), sid(x.operation)],
+          ...[x.inputTokens, x.outputTokens, x.cachedInputTokens, x.totalTokens, x.costPicoUsd],
+          ...[
+            sid(x.apiKeyId),
+            sid(x.userId),
+            sid(x.threadId),
+            sid(x.agent),
+            x.durationMs === null ? null : Math.round(x.durationMs * 1000),
+          ],
+          ...[x.error ? 1 : 0, sid(x.errorType), x.errorMessage, x.metadata === null ? null : JSON.stringify(x.metadata)],
+          ...[x.webSearches === null ? null : JSON.stringify({ web_searches: x.webSearches })],
+          x.outputCostUsd === null ? null : Math.round(x.outputCostUsd * 1e12),
+        );
+      v8.exec(`INSERT INTO rollup_hour (hour, provider, service_type, model, operation, agent, api_key_id, ${cols})
+        SELECT (id >> 10) / 3600000, provider, service_type, model, operation, IFNULL(agent, 0), IFNULL(api_key_id, 0), ${sums}
+        FROM records GROUP BY 1, 2, 3, 4, 5, 6, 7`);
+      v8.exec(`INSERT INTO rollup_user_day (user_id, day, provider, service_type, model, agent, ${cols})
+        SELECT user_id, (id >> 10) / 86400000, provider, service_type, model, IFNULL(agent, 0), ${sums}
+        FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`);
+      v8.exec(`INSERT INTO rollup_user_hour (hour, user_id, provider, service_type, model, agent, ${cols})
+        SELECT (id >> 10) / 3600000, user_id, provider, service_type, model, IFNULL(agent, 0), ${sums}
+        FROM records WHERE user_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`);
+    })();
+    v8.close();
+    // What a reader sees: every figure of every group, over ranges with ragged ends (rollups and rows).
+    const figures = (s: SqliteStore) =>
+      [
+        [{}, []],
+        [{}, ['model']],
+        [{ userId: 'u2' }, ['agent']],
+        [{ since: start + 5 * HOUR_MS + 17, until: start + 86_400_000 + 3 * HOUR_MS }, ['userId']],
+        [{ since: start + 2 * HOUR_MS + 1, until: start + 30 * HOUR_MS - 1 }, ['provider', 'day']],
+        [{ userId: 'u1', since: start + 3 * HOUR_MS + 7, until: start + 40 * HOUR_MS + 11 }, ['model']],
+        [{ runId: 'run-1' }, []],
+      ].map(([filter, by]) =>
+        s
+          .aggregateSync(filter as LedgerFilter, by as Dimension[])
+          .sort((a, b) => JSON.stringify(a.key).localeCompare(JSON.stringify(b.key))),
+      );
+    // And in plain JavaScript from the records, the split to the nanodollar (as migration 9 keeps it).
+    const nano = (x: UsageRecord) =>
+      x.costPicoUsd === null || x.outputCostUsd === null ? null : Math.floor((Math.round(x.outputCostUsd * 1e12) + 500) / 1000);
+    const want = expected(old, {}, ['model']);
+    const readonly = new SqliteStore(file, { readonly: true });
+    open.push(readonly);
+    const before = figures(readonly);
+    const recordsBefore = readonly.recordsSync({ order: 'asc' });
+    readonly.closeSync();
+    const s = store(file);
+    expect(figures(s)).toEqual(before);
+    const after = s.recordsSync({ order: 'asc' });
+    expect(after).toEqual(recordsBefore);
+    // The rows are the records written, their split taken to the nanodollar.
+    const strip = ({ id: _id, ...r }: UsageRecord & { id: number }) => r;
+    expect(after.map(strip)).toEqual(
+      sorted.map((x) => {
+        const n = nano(x);
+        return {
+          ...x,
+          costUsd: x.costPicoUsd === null ? null : x.costPicoUsd / 1e12,
+          inputCostUsd: n === null ? null : ((x.costPicoUsd as number) - n * 1000) / 1e12,
+          outputCostUsd: n === null ? null : (n * 1000) / 1e12,
+        };
+      }),
+    );
+    for (const row of figures(s)[1] ?? []) {
+      const w = want.get(JSON.stringify([row.key.model])) as NonNullable<ReturnType<typeof want.get>>;
+      expect([row.requests, row.costPicoUsd, row.inputCostPicoUsd, row.outputCostPicoUsd]).toEqual([
+        w.requests,
+        w.costPicoUsd,
+        w.inputCostPicoUsd,
+        w.outputCostPicoUsd,
+      ]);
+      const mine = old.filter((x) => x.model === row.key.model);
+      expect(row.totalTokens).toBe(mine.reduce((a, x) => a + (x.totalTokens ?? 0), 0));
+      expect(row.unknownCounts.totalTokens).toBe(mine.filter((x) => x.totalTokens === null).length);
+    }
+    // A run's rows through the index, as before.
+    const db = new Database(file, { readonly: true });
+    const runSql =
+      "SELECT id FROM records WHERE json_extract(rare, '$.metadata.run_id') IS NOT NULL AND json_extract(rare, '$.metadata.run_id') = 'run-1'";
+    expect((db.prepare(`EXPLAIN QUERY PLAN ${runSql}`).all() as { detail: string }[]).map((r) => r.detail).join()).toMatch(/records_run/);
+    expect(db.prepare('SELECT COUNT(*) FROM records WHERE total_tokens IS NULL').pluck().get()).toBeGreaterThan(old.length / 2);
+    db.close();
+    // New records add to the migrated buckets.
+    const fresh = randomRecords(300, 32, start, 2 * 86_400_000);
+    await s.write(fresh);
+    for (const row of s.aggregateSync({ since: start + 5 * HOUR_MS + 17, until: start + 40 * HOUR_MS }, ['model'])) {
+      const w = expected([...old, ...fresh], { since: start + 5 * HOUR_MS + 17, until: start + 40 * HOUR_MS }, ['model']).get(
+        JSON.stringify([row.key.model]),
+      );
+      expect([row.requests, row.costPicoUsd, row.inputCostPicoUsd, row.outputCostPicoUsd]).toEqual([
+        w?.requests,
+        w?.costPicoUsd,
+        w?.inputCostPicoUsd,
+        w?.outputCostPicoUsd,
+      ]);
+    }
   });
 
   it('refuses a ledger written by a newer tokenmeter', () => {

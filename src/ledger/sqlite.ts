@@ -4,9 +4,10 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
+import { planAggregate } from './aggregate-plan.ts';
 import { type BudgetAlertQuery, type BudgetAlertRow, budgetAlertsSqlite, keepBudgetAlertsSqlite } from './budget-alerts.ts';
-import { AT, type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
-import { ID_SCALE, IdAllocator, RecentMap } from './ids.ts';
+import { type EncodedBatch, encodeBatch, WIDTH } from './encoded-batch.ts';
+import { ID_SCALE, RecentMap } from './ids.ts';
 import {
   type AlertmanagerNotification,
   type KeptNotification,
@@ -15,22 +16,13 @@ import {
   type ReceivedAlertQuery,
   receivedAlerts,
 } from './notifications.ts';
-import { rareCounts } from './rare.ts';
-import {
-  addToGroup,
-  COLUMN,
-  DAY_MS,
-  HOUR_MS,
-  ROLLUP_HOUR,
-  ROLLUP_USER_DAY,
-  ROLLUP_USER_HOUR,
-  type Rollup,
-  RollupBuckets,
-  type RowCounts,
-  type RowSums,
-  rollupSums,
-} from './rollup.ts';
-import { MIGRATIONS, ROLLUP_ADD, ROLLUP_KEY_COLUMNS, ROLLUP_SUM_COLUMNS, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
+import { addToGroup, COLUMN, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
+import { MIGRATIONS, ROLLUP_LAYOUT, type RollupLayout, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
+import { rowToRecord, sumsSql, THREAD_IDS_SQL, userHoursSql } from './sqlite-read.ts';
+import { MINUTE_MS, type WriteContext, writeEncodedRows } from './sqlite-write.ts';
+
+export { THREAD_IDS_SQL, userHoursSql };
+
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 type Db = BetterSqlite3.Database;
@@ -44,61 +36,12 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** Columns of `records` that hold an id of `strings`, and the record field each comes from. */
-const DICT = [
-  ['provider', 'provider'],
-  ['service_type', 'serviceType'],
-  ['model', 'model'],
-  ['request_model', 'requestModel'],
-  ['operation', 'operation'],
-  ['api_key_id', 'apiKeyId'],
-  ['user_id', 'userId'],
-  ['thread_id', 'threadId'],
-  ['agent', 'agent'],
-  ['error_type', 'errorType'],
-] as const;
-
-/** Common records inserted by one statement. */
-const CHUNK = 32;
 /**
  * Dictionary entries kept in memory, per generation (RecentMap): enough for every provider, model,
  * agent and the users and threads of the moment, while a new thread id on every call cannot grow
  * the heap without bound. Strings not in memory are read with one indexed statement.
  */
 const DICT_CACHE = 4096;
-
-/** The unit of thread_minutes: a thread's rows are read a minute of ids at a time (schema 6). */
-const MINUTE_MS = 60_000;
-/** A thread's records: the rows of each minute it had calls in, by their ids, that are its own. Exported for the test of its plan. */
-export const THREAD_IDS_SQL = `SELECT t.id FROM thread_minutes m JOIN records t ON t.id >= m.minute * ${MINUTE_MS * ID_SCALE}
-  AND t.id < (m.minute + 1) * ${MINUTE_MS * ID_SCALE} WHERE m.thread_id = ? AND t.thread_id = ?`;
-
-/**
- * Sums over `records`. `legacy`: a ledger older than schema 7 read without migrating it (the CLI
- * opens ledgers read-only), whose rows keep no split of the cost: none of it is split.
- */
-function sumsSql(legacy: boolean): string {
-  return `COUNT(*) AS requests, SUM(error) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
-  SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
-  SUM(reasoning_tokens) AS reasoning_tokens, SUM(total_tokens) AS total_tokens, SUM(cost_pico) AS cost_pico,
-  SUM(cost_pico IS NULL) AS unpriced, ${legacy ? 'SUM(cost_pico)' : 'SUM(CASE WHEN output_cost_pico IS NULL THEN cost_pico END)'} AS unsplit_cost_pico,
-  ${legacy ? '0' : 'SUM(output_cost_pico)'} AS output_cost_pico, SUM(input_tokens IS NULL) AS input_tokens_unknown,
-  SUM(output_tokens IS NULL) AS output_tokens_unknown, SUM(cached_input_tokens IS NULL) AS cached_input_tokens_unknown,
-  SUM(cache_write_tokens IS NULL) AS cache_write_tokens_unknown, SUM(reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
-  SUM(total_tokens IS NULL) AS total_tokens_unknown`;
-}
-const ROLLUP_SUMS_SQL = ROLLUP_SUM_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
-
-/**
- * The statement that reads one user's hourly buckets: the hours h of [?, ?) (bound first, not
- * empty), one row each, and for each a seek of (hour, user_id) in rollup_user_hour, so that it
- * reads that user's buckets only, not every user's of those hours. `where` filters on the user
- * (and may add more), `select` and `group` are #groupSql's. Exported for the test of its plan.
- */
-export function userHoursSql(select: string, where: string, group: string): string {
-  return `WITH RECURSIVE hours(h) AS (SELECT ? UNION ALL SELECT h + 1 FROM hours WHERE h + 1 < ?)
-    SELECT ${select}${ROLLUP_SUMS_SQL} FROM hours CROSS JOIN rollup_user_hour ${where} AND hour = h ${group}`;
-}
 
 const require = createRequire(import.meta.url);
 let driver: typeof BetterSqlite3 | undefined;
@@ -123,7 +66,14 @@ export class SqliteStore implements LedgerStore {
   readonly #names = new RecentMap<number, string>(DICT_CACHE);
   readonly #stmt: Record<string, Stmt> = {};
   readonly writeSync: ((batch: readonly UsageRecord[]) => void) | undefined;
-  /** Read-only, a ledger older than schema 7: its rollups lack the cost's split and the unknown counts, so sums come from the rows. */
+  readonly #writeContext: WriteContext;
+  /**
+   * The ledger's schema version: older than this tokenmeter's only when opened read-only (not
+   * migrated). Its rows are then read as that schema wrote them, and sums come from the rows, not
+   * from rollups that lack the cost's split and the unknown counts (before 7) or keep the split in
+   * picodollars (7 and 8).
+   */
+  readonly #version: number = SCHEMA_VERSION;
   readonly #legacy: boolean = false;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
@@ -139,6 +89,7 @@ export class SqliteStore implements LedgerStore {
         code: sqliteCode(cause) ?? (cause as { code?: string }).code,
       });
     }
+    this.#writeContext = { db: this.#db, prepare: (key, sql) => this.#prepare(key, sql), idOf: (value, added) => this.#idOf(value, added) };
     try {
       if (!readonly) {
         this.#db.pragma('journal_mode = WAL');
@@ -147,7 +98,8 @@ export class SqliteStore implements LedgerStore {
       } else {
         const v = this.#db.pragma('user_version', { simple: true }) as number;
         if (v > SCHEMA_VERSION) throw new Error(`its schema version ${v} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
-        this.#legacy = v < 7;
+        this.#version = v;
+        this.#legacy = v < SCHEMA_VERSION;
       }
     } catch (cause) {
       this.#db.close();
@@ -199,7 +151,7 @@ export class SqliteStore implements LedgerStore {
   }
 
   /** The string of an id (ids never change once given). */
-  #nameOf(id: number | null): string | null {
+  readonly #nameOf = (id: number | null): string | null => {
     if (id === null || id === 0) return null;
     let name = this.#names.get(id);
     if (name === undefined) {
@@ -208,7 +160,7 @@ export class SqliteStore implements LedgerStore {
       this.#names.set(id, name);
     }
     return name;
-  }
+  };
 
   #write(batch: readonly UsageRecord[]): void {
     if (batch.length === 0) return;
@@ -224,193 +176,14 @@ export class SqliteStore implements LedgerStore {
 
   /**
    * Writes an encoded batch (encoded-batch.ts) in one transaction: the rows, their new strings and
-   * the rollups. Each distinct string of the batch has its dictionary id looked up once, and the
-   * rows are read from the batch's values, with no record object built per row.
+   * the rollups (sqlite-write.ts).
    */
   writeEncoded(batch: EncodedBatch): void {
-    const { values: v, strings } = batch;
-    const count = v.length / WIDTH;
+    const count = batch.values.length / WIDTH;
     if (count === 0) return;
-    const insert = this.#prepare(
-      'insert',
-      `INSERT INTO records (id, provider, service_type, model, request_model, operation, input_tokens, output_tokens,
-        cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent,
-        duration_us, error, error_type, error_message, metadata, rare, output_cost_pico)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertMany = this.#prepare(
-      'insertMany',
-      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_pico)
-       VALUES ${Array.from({ length: CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-    );
-    const insertCommon = this.#prepare(
-      'insertCommon',
-      `INSERT INTO records (id, provider, service_type, model, operation, input_tokens, output_tokens,
-        cached_input_tokens, total_tokens, cost_pico, api_key_id, user_id, thread_id, agent, duration_us, error, output_cost_pico)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const lastId = this.#prepare('lastId', 'SELECT MAX(id) AS id FROM records');
-    const lastIdIn = this.#prepare('lastIdIn', 'SELECT MAX(id) AS id FROM records WHERE id >= ? AND id < ?');
-    const firstFree = (ms: number): number => {
-      const last = (lastIdIn.get(ms * ID_SCALE, (ms + 1) * ID_SCALE) as { id: number | null }).id;
-      return last === null ? ms * ID_SCALE : last + 1;
-    };
     const added: string[] = [];
-    // The dictionary id of the batch's string k, looked up once (0: not yet; ids start at 1); null stays null.
-    const sid = new Float64Array(strings.length);
-    const idOf = (k: number): number | null => {
-      if (k < 0) return null;
-      const known = sid[k] as number;
-      if (known !== 0) return known;
-      const id = this.#idOf(strings[k] as string, added);
-      sid[k] = id;
-      return id;
-    };
-    const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
-    const chunk: unknown[][] = [];
-    // The batch's (thread, minute) pairs, a thread's pair once while its calls follow each other.
-    const threadMinutes: number[] = [];
-    const lastMinute = new Map<number, number>();
-    const hours = new RollupBuckets();
-    const users = new RollupBuckets();
-    const userHours = new RollupBuckets();
-    // Each record's counts in turn, for the rollups (one object for the batch).
-    const row: RowCounts = {
-      error: 0,
-      input: null,
-      output: null,
-      cached: null,
-      cacheWrite: null,
-      reasoning: null,
-      total: null,
-      cost: null,
-      outputCost: null,
-    };
-    const run = this.#db.transaction(() => {
-      // Read inside the transaction: no other writer can take an id until it ends.
-      const ids = new IdAllocator((lastId.get() as { id: number | null }).id, firstFree);
-      for (let o = 0; o < v.length; o += WIDTH) {
-        const provider = idOf(v[o + AT.provider] as number) as number;
-        const serviceType = idOf(v[o + AT.serviceType] as number) as number;
-        const model = idOf(v[o + AT.model] as number) as number;
-        const operation = idOf(v[o + AT.operation] as number) as number;
-        const key = idOf(v[o + AT.apiKeyId] as number);
-        const user = idOf(v[o + AT.userId] as number);
-        const agent = idOf(v[o + AT.agent] as number);
-        // Whole milliseconds: an INTEGER PRIMARY KEY takes no fraction (records from validateUsage have none).
-        const id = ids.take(Math.floor(v[o + AT.timestamp] as number));
-        // The time the row keeps (a burst past 1,024 records a millisecond moves on): rollups bucket by it, so they and the rows agree.
-        const at = Math.floor(id / ID_SCALE);
-        const thread = idOf(v[o + AT.threadId] as number);
-        const durationMs = v[o + AT.durationMs] as number;
-        const duration = Number.isNaN(durationMs) ? null : Math.round(durationMs * 1000);
-        const error = v[o + AT.error] === 1 ? 1 : 0;
-        const input = num(v[o + AT.inputTokens] as number);
-        const output = num(v[o + AT.outputTokens] as number);
-        const cached = num(v[o + AT.cachedInputTokens] as number);
-        const total = num(v[o + AT.totalTokens] as number);
-        const cost = num(v[o + AT.costPicoUsd] as number);
-        // The cost's output side in picodollars (exact below $2,251 a call; past it, within a picodollar).
-        const outputUsd = v[o + AT.outputCostUsd] as number;
-        const outputCost = cost === null || Number.isNaN(outputUsd) ? null : Math.round(outputUsd * 1e12);
-        // Most records leave the other fields empty: the shorter statement binds 17 values, not 24.
-        const common =
-          (v[o + AT.requestModel] as number) < 0 &&
-          Number.isNaN(v[o + AT.cacheWriteTokens]) &&
-          Number.isNaN(v[o + AT.reasoningTokens]) &&
-          (v[o + AT.errorType] as number) < 0 &&
-          (v[o + AT.errorMessage] as number) < 0 &&
-          (v[o + AT.metadata] as number) < 0 &&
-          (v[o + AT.rare] as number) < 0;
-        if (common) {
-          // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
-          chunk.push([
-            id,
-            provider,
-            serviceType,
-            model,
-            operation,
-            input,
-            output,
-            cached,
-            total,
-            cost,
-            key,
-            user,
-            thread,
-            agent,
-            duration,
-            error,
-            outputCost,
-          ]);
-          if (chunk.length === CHUNK) {
-            insertMany.run(chunk.flat());
-            chunk.length = 0;
-          }
-        } else {
-          const message = v[o + AT.errorMessage] as number;
-          const metadata = v[o + AT.metadata] as number;
-          const rare = v[o + AT.rare] as number;
-          insert.run([
-            id,
-            provider,
-            serviceType,
-            model,
-            idOf(v[o + AT.requestModel] as number),
-            operation,
-            input,
-            output,
-            cached,
-            num(v[o + AT.cacheWriteTokens] as number),
-            num(v[o + AT.reasoningTokens] as number),
-            total,
-            cost,
-            key,
-            user,
-            thread,
-            agent,
-            duration,
-            error,
-            idOf(v[o + AT.errorType] as number),
-            // Texts kept as they are, not in the dictionary (metadata as the JSON it was encoded to).
-            message < 0 ? null : strings[message],
-            metadata < 0 ? null : strings[metadata],
-            rare < 0 ? null : strings[rare],
-            outputCost,
-          ]);
-        }
-        if (thread !== null) {
-          const minute = Math.floor(at / MINUTE_MS);
-          if (lastMinute.get(thread) !== minute) {
-            lastMinute.set(thread, minute);
-            threadMinutes.push(thread, minute);
-          }
-        }
-        row.error = error;
-        row.input = input;
-        row.output = output;
-        row.cached = cached;
-        row.cacheWrite = v[o + AT.cacheWriteTokens] as number;
-        row.reasoning = v[o + AT.reasoningTokens] as number;
-        row.total = total;
-        row.cost = cost;
-        row.outputCost = outputCost;
-        hours.add([Math.floor(at / HOUR_MS), provider, serviceType, model, operation, agent ?? 0, key ?? 0], row);
-        if (user !== null) {
-          users.add([user, Math.floor(at / DAY_MS), provider, serviceType, model, agent ?? 0], row);
-          userHours.add([Math.floor(at / HOUR_MS), user, provider, serviceType, model, agent ?? 0], row);
-        }
-      }
-      for (const values of chunk) insertCommon.run(values);
-      chunk.length = 0;
-      this.#addToRollup('rollup_hour', hours);
-      this.#addToRollup('rollup_user_day', users);
-      this.#addToRollup('rollup_user_hour', userHours);
-      this.#addThreadMinutes(threadMinutes);
-    });
     try {
-      run.immediate();
+      writeEncodedRows(this.#writeContext, batch, added);
     } catch (cause) {
       // Ids handed out inside the failed transaction were rolled back with it.
       for (const s of added) this.#ids.delete(s);
@@ -419,41 +192,6 @@ export class SqliteStore implements LedgerStore {
         code: sqliteCode(cause),
       });
     }
-  }
-
-  /**
-   * Adds a batch's buckets to a rollup table, CHUNK buckets a statement: a batch of 1,000 records
-   * of 200 users has some 600 buckets in each user rollup (200k records in 1,000-record batches:
-   * 57k/s against 45k/s with a statement a bucket; medians of 5 interleaved runs, a loaded machine).
-   */
-  #addToRollup(table: string, buckets: RollupBuckets): void {
-    const rows: number[][] = [];
-    for (const s of buckets) rows.push(s.key.concat(rollupSums(s)));
-    if (rows.length === 0) return;
-    const width = (rows[0] as number[]).length;
-    // Columns named: those added by later migrations sit at the table's end in the order they were added.
-    const cols = [...(ROLLUP_KEY_COLUMNS[table] as readonly string[]), ...ROLLUP_SUM_COLUMNS].join(', ');
-    const sql = (n: number) => {
-      const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
-      return `INSERT INTO ${table} (${cols}) VALUES ${Array.from({ length: n }, () => row).join(', ')} ${ROLLUP_ADD}`;
-    };
-    const many = this.#prepare(`${table}:many`, sql(CHUNK));
-    const one = this.#prepare(`${table}:one`, sql(1));
-    let i = 0;
-    for (; i + CHUNK <= rows.length; i += CHUNK) many.run(rows.slice(i, i + CHUNK).flat());
-    for (; i < rows.length; i++) one.run(rows[i]);
-  }
-
-  /** Adds a batch's (thread, minute) pairs (flat: thread, minute, thread, minute...) that are new, CHUNK a statement. */
-  #addThreadMinutes(pairs: number[]): void {
-    if (pairs.length === 0) return;
-    const sql = (n: number) =>
-      `INSERT INTO thread_minutes VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')} ON CONFLICT DO NOTHING`;
-    const many = this.#prepare('thread_minutes:many', sql(CHUNK));
-    const one = this.#prepare('thread_minutes:one', sql(1));
-    let i = 0;
-    for (; i + 2 * CHUNK <= pairs.length; i += 2 * CHUNK) many.run(pairs.slice(i, i + 2 * CHUNK));
-    for (; i < pairs.length; i += 2) one.run(pairs[i], pairs[i + 1]);
   }
 
   async write(batch: readonly UsageRecord[]): Promise<void> {
@@ -497,7 +235,11 @@ export class SqliteStore implements LedgerStore {
       // Rollups do not keep runs; callers pass runs to the rows only.
       if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
       // The terms of the records_run index (its WHERE too, which SQLite cannot infer from the other).
-      parts.push(`metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = ?`);
+      parts.push(
+        this.#version >= 9
+          ? `json_extract(rare, '$.metadata.run_id') IS NOT NULL AND json_extract(rare, '$.metadata.run_id') = ?`
+          : `metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = ?`,
+      );
       params.push(filter.runId);
     }
     return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
@@ -553,136 +295,53 @@ export class SqliteStore implements LedgerStore {
 
   #aggregateSync(filter: LedgerFilter, by: readonly Dimension[]): AggregateRow[] {
     const out = new Map<string, AggregateRow>();
-    const asked = [...by, ...(Object.keys(COLUMN) as (keyof typeof COLUMN)[]).filter((f) => filter[f] !== undefined)];
-    const withUser = filter.withUser === true;
-    const rollup =
-      filter.runId !== undefined || this.#legacy
-        ? undefined
-        : !withUser && asked.every((d) => ROLLUP_HOUR.dims.has(d))
-          ? ROLLUP_HOUR
-          : (filter.userId !== undefined || withUser || by.includes('userId')) && asked.every((d) => ROLLUP_USER_DAY.dims.has(d))
-            ? ROLLUP_USER_DAY
-            : undefined;
-    if (rollup === undefined) this.#rawAggregate(filter, by, out);
-    else if (rollup === ROLLUP_HOUR) this.#buckets(filter, by, out, ROLLUP_HOUR);
-    else {
-      // By user: whole days from rollup_user_day, the ragged ends' whole hours from
-      // rollup_user_hour, and only what is left of an hour at each end from the rows.
-      const { since, until } = filter;
-      const first = since === undefined ? undefined : Math.ceil(since / DAY_MS) * DAY_MS;
-      const last = until === undefined ? undefined : Math.floor(until / DAY_MS) * DAY_MS;
-      if (first !== undefined && last !== undefined && first > last) this.#buckets(filter, by, out, ROLLUP_USER_HOUR);
-      else {
-        this.#fromRollup({ ...filter, since: first, until: last }, by, out, ROLLUP_USER_DAY);
-        if (since !== undefined && first !== undefined && since < first)
-          this.#buckets({ ...filter, until: first }, by, out, ROLLUP_USER_HOUR);
-        if (until !== undefined && last !== undefined && until > last) this.#buckets({ ...filter, since: last }, by, out, ROLLUP_USER_HOUR);
-      }
+    for (const read of planAggregate(filter, by, this.#legacy)) {
+      if (read.from === 'records') this.#rawAggregate(read.filter, by, out, read.sign);
+      else this.#fromRollup(read.filter, by, out, read.rollup, read.noUser, read.sign);
     }
     // A group the rows outside the range took away whole.
     return [...out.values()].filter((r) => r.requests !== 0);
   }
 
-  /**
-   * Whole buckets of `rollup` from it, the ragged ends of the range from the rows. An end longer
-   * than half a bucket is read as its whole bucket less the rows outside the range: at most half a
-   * bucket of rows at each end, and none at all for a range that ends now.
-   */
-  #buckets(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): void {
+  /** The sums of `rollup` over a range aligned to its buckets (either end open; aggregate-plan.ts). */
+  #fromRollup(
+    filter: LedgerFilter,
+    by: readonly Dimension[],
+    out: Map<string, AggregateRow>,
+    rollup: Rollup,
+    noUser: boolean,
+    sign: 1 | -1,
+  ): void {
     const { since, until } = filter;
-    const unit = rollup.unitMs;
-    const first = since === undefined ? undefined : Math.ceil(since / unit) * unit;
-    const last = until === undefined ? undefined : Math.floor(until / unit) * unit;
-    if (first !== undefined && last !== undefined && first > last) {
-      this.#rawAggregate(filter, by, out);
-      return;
-    }
-    const headOut = since !== undefined && first !== undefined && first - since > unit / 2;
-    const tailOut = until !== undefined && last !== undefined && until - last > unit / 2;
-    const lo = headOut ? (first as number) - unit : first;
-    const hi = tailOut ? (last as number) + unit : last;
-    this.#fromRollup({ ...filter, since: lo, until: hi }, by, out, rollup);
-    if (since !== undefined && first !== undefined && since < first) {
-      if (headOut) this.#rawAggregate({ ...filter, since: lo, until: since }, by, out, -1);
-      else this.#rawAggregate({ ...filter, until: first }, by, out);
-    }
-    if (until !== undefined && last !== undefined && until > last) {
-      if (tailOut) this.#rawAggregate({ ...filter, since: until, until: hi }, by, out, -1);
-      else this.#rawAggregate({ ...filter, since: last }, by, out);
-    }
-  }
-
-  /** The sums of `rollup` over a range aligned to its buckets (either end open). */
-  #fromRollup(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, rollup: Rollup): void {
-    const { since, until } = filter;
-    if (since !== undefined && since === until) return;
-    const hourly = rollup.time === 'hour';
-    const g = hourly ? this.#groupSql(by, 'hour', 'hour / 24') : this.#groupSql(by, 'NULL', 'day');
+    const g = rollup.time === 'hour' ? this.#groupSql(by, 'hour', 'hour / 24', noUser) : this.#groupSql(by, 'NULL', 'day', noUser);
     if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
       // Keyed hour first (so that writes append): one user's hours are a seek of (hour, user) each,
       // one hour after the other, not every user's buckets of the range.
       const where = this.#where({ ...filter, since: undefined, until: undefined }, rollup);
       if (where === null) return;
-      this.#rows(userHoursSql(g.select, where.sql, g.group), [since / HOUR_MS, until / HOUR_MS, ...where.params], by, out);
+      this.#rows(userHoursSql(g.select, where.sql, g.group), [since / HOUR_MS, until / HOUR_MS, ...where.params], by, out, sign);
       return;
     }
     const where = this.#where(filter, rollup);
     if (where === null) return;
-    this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out);
-    if (rollup !== ROLLUP_HOUR && filter.userId === undefined && filter.withUser !== true) {
-      // Grouped by user: the users' rollups hold only the records with a user; those without one
-      // are all records (rollup_hour, over the same whole buckets) less those with one.
-      const all = this.#where(filter, ROLLUP_HOUR);
-      const h = this.#groupSql(by, 'hour', 'hour / 24', true);
-      if (all !== null) this.#rows(`SELECT ${h.select}${ROLLUP_SUMS_SQL} FROM rollup_hour ${all.sql} ${h.group}`, all.params, by, out);
-      const u = hourly ? this.#groupSql(by, 'hour', 'hour / 24', true) : this.#groupSql(by, 'NULL', 'day', true);
-      this.#rows(`SELECT ${u.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${u.group}`, where.params, by, out, -1);
-    }
+    this.#rows(
+      `SELECT ${g.select}${(ROLLUP_LAYOUT[rollup.table] as RollupLayout).sums} FROM ${rollup.table} ${where.sql} ${g.group}`,
+      where.params,
+      by,
+      out,
+      sign,
+    );
   }
 
   #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): void {
     const where = this.#where(filter);
     if (where === null) return;
     const g = this.#groupSql(by, `(id >> 10) / ${HOUR_MS}`, `(id >> 10) / ${DAY_MS}`);
-    this.#rows(`SELECT ${g.select}${sumsSql(this.#legacy)} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
+    this.#rows(`SELECT ${g.select}${sumsSql(this.#version)} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   #toRecord(row: Record<string, number | string | null>): UsageRecord & { id: number } {
-    const pico = row.cost_pico as number | null;
-    // Undefined in a ledger older than schema 7 read without migrating it: unknown, as NULL is.
-    const outputPico = (row.output_cost_pico ?? null) as number | null;
-    const dict: Record<string, string | null> = {};
-    for (const [col, field] of DICT) dict[field] = this.#nameOf(row[col] as number | null);
-    return {
-      id: row.id as number,
-      timestamp: Math.floor((row.id as number) / ID_SCALE),
-      provider: dict.provider as string,
-      serviceType: dict.serviceType as UsageRecord['serviceType'],
-      model: dict.model as string,
-      requestModel: dict.requestModel ?? null,
-      operation: dict.operation as string,
-      inputTokens: row.input_tokens as number | null,
-      outputTokens: row.output_tokens as number | null,
-      cachedInputTokens: row.cached_input_tokens as number | null,
-      cacheWriteTokens: row.cache_write_tokens as number | null,
-      reasoningTokens: row.reasoning_tokens as number | null,
-      totalTokens: row.total_tokens as number | null,
-      // A ledger older than schema 6, read without migrating it (readonly), has a column for each.
-      ...rareCounts(row.rare === undefined ? row : (row.rare as string | null)),
-      costUsd: pico === null ? null : pico / 1e12,
-      costPicoUsd: pico,
-      inputCostUsd: pico === null || outputPico === null ? null : (pico - outputPico) / 1e12,
-      outputCostUsd: pico === null || outputPico === null ? null : outputPico / 1e12,
-      apiKeyId: dict.apiKeyId ?? null,
-      userId: dict.userId ?? null,
-      threadId: dict.threadId ?? null,
-      agent: dict.agent ?? null,
-      durationMs: row.duration_us === null ? null : (row.duration_us as number) / 1000,
-      error: row.error === 1,
-      errorType: dict.errorType ?? null,
-      errorMessage: row.error_message as string | null,
-      metadata: row.metadata === null ? null : (JSON.parse(row.metadata as string) as Record<string, unknown>),
-    };
+    return rowToRecord(row, this.#version, this.#nameOf);
   }
 
   async records(query: RecordQuery): Promise<UsageRecord[]> {

@@ -12,8 +12,9 @@ import type { BudgetAlertRow } from './budget-alerts.ts';
 import { toSnakeRecord } from './columns.ts';
 import { PostgresStore } from './postgres.ts';
 import { HOUR_MS } from './rollup.ts';
+import { COST_SQL, UNKNOWN_PARTS, unknownPartSql } from './schema.ts';
 import { SqliteStore } from './sqlite.ts';
-import type { Dimension, LedgerFilter, LedgerStore } from './types.ts';
+import type { AggregateRow, Dimension, LedgerFilter, LedgerStore } from './types.ts';
 
 /** rollup_user_hour's buckets by hour and user, as the store keeps them. */
 type UserHourBucket = { hour: number; user: string; requests: number; input: number; cost: number; unpriced: number };
@@ -42,7 +43,8 @@ const sqlite: StoreFactory = {
     try {
       return db
         .prepare(
-          `SELECT hour, u.value AS user, SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(cost_pico) AS cost, SUM(unpriced) AS unpriced
+          `SELECT hour, u.value AS user, SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(${COST_SQL}) AS cost,
+             SUM(${unknownPartSql(UNKNOWN_PARTS.findIndex(([name]) => name === 'unpriced'))}) AS unpriced
            FROM rollup_user_hour JOIN strings u ON u.id = user_id GROUP BY hour, user_id ORDER BY hour, user`,
         )
         .all() as UserHourBucket[];
@@ -273,6 +275,17 @@ describe.each([
             outputUnknown: row.unknownCounts.outputTokens,
           }).toEqual(w);
         }
+      }
+      // Only the records with a user (what the overview's users read): the same groups, less the one without a user.
+      const byUser = (rows: AggregateRow[]) => [...rows].sort((a, b) => String(a.key.userId).localeCompare(String(b.key.userId)));
+      for (const [since, until] of [
+        [undefined, undefined],
+        [start + 5 * HOUR_MS + 40 * 60_000, start + 3 * 86_400_000 + 20 * 60_000],
+      ] as const) {
+        const all = await s.aggregate({ since, until }, ['userId']);
+        const withUser = await s.aggregate({ since, until, withUser: true }, ['userId']);
+        expect(all.some((x) => x.key.userId === null)).toBe(true);
+        expect(byUser(withUser)).toEqual(byUser(all.filter((x) => x.key.userId !== null)));
       }
     });
 

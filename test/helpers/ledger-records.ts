@@ -135,7 +135,8 @@ export function expected(records: UsageRecord[], f: LedgerFilter, by: Dimension[
     if (r.costPicoUsd === null) g.unpricedRequests++;
     else g.costPicoUsd += BigInt(r.costPicoUsd);
     if (r.costPicoUsd !== null && r.outputCostUsd !== null) {
-      const out = Math.round(r.outputCostUsd * 1e12);
+      // The ledger keeps the output side to the nanodollar, never above the cost.
+      const out = Math.min(Math.round(r.outputCostUsd * 1e9), Math.floor(r.costPicoUsd / 1000)) * 1000;
       g.outputCostPicoUsd += BigInt(out);
       g.inputCostPicoUsd += BigInt(r.costPicoUsd - out);
     }
