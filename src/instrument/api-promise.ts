@@ -45,10 +45,7 @@ export function observeCall<T>(result: T, observer: CallObserver): T {
     const once = new OnceObserver(observer);
     // A failed request rejects the response promise, parsed or not (asResponse() never parses).
     p.responsePromise.then(undefined, once.onError);
-    if (hookAPIPromise(p)) {
-      carry(p, once);
-      return result;
-    }
+    if (hookAPIPromise(p) && carry(p, once)) return result;
     // An APIPromise without a parse() of its own: the caller gets a derived one.
     return p._thenUnwrap(once.onData) as unknown as T;
   }
@@ -90,7 +87,17 @@ function hookAPIPromise(p: APIPromiseLike<unknown>): boolean {
   return ok;
 }
 
+/** Hooks `proto`'s parse() and _thenUnwrap (see observeCall); false when it cannot (never throws). */
 function hookPrototype(proto: Record<string, unknown>): boolean {
+  try {
+    return hook(proto);
+  } catch {
+    // A frozen class, say: its promises get the derived-promise path instead.
+    return false;
+  }
+}
+
+function hook(proto: Record<string, unknown>): boolean {
   const sdkParse = proto.parse as ((this: APIPromiseLike<unknown>) => Promise<unknown>) | undefined;
   const sdkThenUnwrap = proto._thenUnwrap as ((this: APIPromiseLike<unknown>, t: unknown) => unknown) | undefined;
   if (typeof sdkParse !== 'function' || typeof sdkThenUnwrap !== 'function' || !Object.hasOwn(proto, 'parse')) return false;
@@ -119,15 +126,22 @@ function hookPrototype(proto: Record<string, unknown>): boolean {
 const OWN_THEN_UNWRAP = Symbol('tokenmeter.ownThenUnwrap');
 
 /**
- * Gives `p` its observer. A promise with a `_thenUnwrap` of its own (not its class's, which is
- * hooked) has it replaced by one function shared by all such promises, which finds the promise's
- * own under a symbol: a closure per call written onto the promise is what costs (see observeCall).
+ * Gives `p` its observer; false when `p` takes no property (a frozen promise). A promise with a
+ * `_thenUnwrap` of its own (not its class's, which is hooked) has it replaced by one function
+ * shared by all such promises, which finds the promise's own under a symbol: a closure per call
+ * written onto the promise is what costs (see observeCall).
  */
-function carry(p: APIPromiseLike<unknown>, observer: OnceObserver): void {
-  p[OBSERVER] = observer;
-  if (Object.hasOwn(p, '_thenUnwrap') && p._thenUnwrap !== thenUnwrapOwn) {
-    p[OWN_THEN_UNWRAP] = p._thenUnwrap;
-    p._thenUnwrap = thenUnwrapOwn as NonNullable<APIPromiseLike<unknown>['_thenUnwrap']>;
+function carry(p: APIPromiseLike<unknown>, observer: OnceObserver): boolean {
+  if (!Object.isExtensible(p)) return false;
+  try {
+    p[OBSERVER] = observer;
+    if (Object.hasOwn(p, '_thenUnwrap') && p._thenUnwrap !== thenUnwrapOwn) {
+      p[OWN_THEN_UNWRAP] = p._thenUnwrap;
+      p._thenUnwrap = thenUnwrapOwn as NonNullable<APIPromiseLike<unknown>['_thenUnwrap']>;
+    }
+    return true;
+  } catch {
+    return false;
   }
 }
 
