@@ -5,8 +5,12 @@ import { encodeBatch } from './encoded-batch.ts';
 import { LedgerFile } from './ledger-file.ts';
 import type { LedgerStore } from './types.ts';
 import { exitHooks } from './writer-exit.ts';
+import { type LedgerHealth, type LedgerWriterHooks, WriterHealth } from './writer-health.ts';
 import { EXIT_WAIT_MS, WriterThread } from './writer-thread.ts';
 import type { FromWorker } from './writer-worker.ts';
+
+/** Re-exported where it was always imported from (monitor-options.ts). */
+export type { LedgerHealth };
 
 /** How records reach the ledger. */
 export interface LedgerWriterOptions {
@@ -30,35 +34,10 @@ export interface LedgerWriterOptions {
   thread?: boolean;
 }
 
-/** What the writer reports about itself (`monitor.health().ledger`). */
-export interface LedgerHealth {
-  ok: boolean;
-  location: string | undefined;
-  /** Records waiting to be written (those being written included). */
-  pending: number;
-  /** Records written by this process. */
-  written: number;
-  /** Records lost because the ledger stayed unwritable past `maxPending`. */
-  dropped: number;
-  /** Times the ledger file (or its write-ahead log) was found deleted or replaced while in use: what was written to the file before is no longer in the ledger. */
-  replaced: number;
-  /** The last write failure, until a write succeeds; else the last time the file was found deleted or replaced. */
-  lastError: string | undefined;
-  lastWriteAt: number | undefined;
-}
-
-interface Hooks {
-  /** A write (or open) failed, or the file went: log it and count it. Called once per failure streak, once per drop, once per lost file. */
-  onError(message: string, error: unknown): void;
-  /** Writes work again after a failure. */
-  onRecovered(message: string): void;
-}
-
 /** Where the records go: a SQLite file this writer opens (and reopens), or a store of the caller's. */
 export type LedgerTarget = { file: string } | (() => LedgerStore);
 
 const DEFAULTS = { durability: 'batch', batchSize: 1000, flushIntervalMs: 1000, maxPending: 1_000_000, thread: true } as const;
-const MAX_RETRY_MS = 30_000;
 /** The most batches (of batchSize) written in one transaction when a backlog waits. */
 const MAX_BATCHES_IN_ONE = 10;
 /** How long budget seeding waits for the writer thread's batch before counting it from memory. */
@@ -88,7 +67,7 @@ interface InFlight {
 export class LedgerWriter {
   readonly #open: () => LedgerStore;
   readonly #file: LedgerFile | undefined;
-  readonly #hooks: Hooks;
+  readonly #health: WriterHealth;
   readonly #o: Required<LedgerWriterOptions>;
   #store: LedgerStore | undefined;
   #thread: WriterThread | undefined;
@@ -99,20 +78,9 @@ export class LedgerWriter {
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = 0;
-  #failing = false;
-  #retryMs = 0;
-  #retryAt = 0;
-  #written = 0;
-  #dropped = 0;
-  #replaced = 0;
-  readonly #lostFiles = new Set<string>();
-  #lastError: string | undefined;
-  #lastLoss: string | undefined;
-  #lastWriteAt: number | undefined;
   #closed = false;
   /** A write when the event loop ran out of work (beforeExit) failed: not tried again at exit. */
   #exitWriteFailed = false;
-  #droppedInStreak = false;
   /** Records add()ed so far (readBeside tells those recorded before a read from those since). */
   #added = 0;
   /** Reads under way beside the writer (readBeside): no batch starts while one runs. */
@@ -120,7 +88,7 @@ export class LedgerWriter {
   #readDone: Promise<void> | undefined;
   #endRead: (() => void) | undefined;
 
-  constructor(target: LedgerTarget, hooks: Hooks, options: LedgerWriterOptions = {}) {
+  constructor(target: LedgerTarget, hooks: LedgerWriterHooks, options: LedgerWriterOptions = {}) {
     if (typeof target === 'function') {
       this.#open = target;
     } else {
@@ -128,7 +96,7 @@ export class LedgerWriter {
       this.#file = file;
       this.#open = () => file.store();
     }
-    this.#hooks = hooks;
+    this.#health = new WriterHealth(hooks);
     this.#o = { ...DEFAULTS, ...options };
     exitHooks.add(this);
   }
@@ -149,14 +117,7 @@ export class LedgerWriter {
   }
 
   #fileLost(identity: string, message: string): void {
-    if (this.#lostFiles.has(identity)) return;
-    this.#lostFiles.add(identity);
-    this.#replaced++;
-    this.#lastLoss = message;
-    this.#hooks.onError(
-      `${message} (${this.#written} records written by this process so far)`,
-      new LedgerError(this.#file?.path ?? '', message),
-    );
+    this.#health.fileLost(this.#file?.path ?? '', identity, message);
   }
 
   /** Whether batches go to a writer thread. */
@@ -182,11 +143,11 @@ export class LedgerWriter {
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
     if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
     if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
-    if (this.#pending.length >= this.#o.batchSize && !this.#failing && this.#inflight === undefined && this.#reading === 0) {
+    if (this.#pending.length >= this.#o.batchSize && !this.#health.failing && this.#inflight === undefined && this.#reading === 0) {
       if (this.#threaded) this.#start();
       else this.#schedule(0);
     } else if (this.#timer === undefined) {
-      this.#schedule(this.#failing ? Math.max(0, this.#retryAt - Date.now()) : this.#o.flushIntervalMs);
+      this.#schedule(this.#health.failing ? Math.max(0, this.#health.retryAt - Date.now()) : this.#o.flushIntervalMs);
     }
     return true;
   }
@@ -198,22 +159,15 @@ export class LedgerWriter {
   addAlerts(alerts: readonly BudgetAlertRow[]): void {
     if (this.#closed || alerts.length === 0) return;
     for (const a of alerts) this.#alerts.push(a);
-    if (!this.#failing) this.#schedule(0);
-    else if (this.#timer === undefined) this.#schedule(Math.max(0, this.#retryAt - Date.now()));
+    if (!this.#health.failing) this.#schedule(0);
+    else if (this.#timer === undefined) this.#schedule(Math.max(0, this.#health.retryAt - Date.now()));
   }
 
   #drop(): void {
     const n = Math.min(this.#pending.length, this.#pending.length + (this.#inflight?.batch.length ?? 0) - this.#o.maxPending);
     if (n <= 0) return;
     this.#pending.splice(0, n);
-    this.#dropped += n;
-    // Said once per failure streak (health() counts every one), not once per record.
-    if (this.#droppedInStreak) return;
-    this.#droppedInStreak = true;
-    this.#hooks.onError(
-      `ledger ${this.#failing ? 'unwritable for too long' : 'written slower than records arrive'}: more than ${this.#o.maxPending} records wait in memory (maxPending), so the oldest are being dropped (health().ledger.dropped counts them)`,
-      new Error(this.#lastError ?? 'ledger behind'),
-    );
+    this.#health.dropped(n, this.#o.maxPending);
   }
 
   /** Arms the timer for `ms` from now, unless it is already due by then (never re-armed per record). */
@@ -293,7 +247,7 @@ export class LedgerWriter {
   #threadDied(error: unknown): void {
     this.#thread = undefined;
     this.#o.thread = false;
-    this.#hooks.onError(
+    this.#health.error(
       `the ledger's writer thread stopped (${(error as Error)?.message ?? error}); writing on the main thread from now on`,
       error,
     );
@@ -363,7 +317,7 @@ export class LedgerWriter {
       store.keepBudgetAlertsSync(alerts);
     } catch (error) {
       this.#alerts = alerts.concat(this.#alerts);
-      this.#hooks.onError(`cannot keep ${alerts.length} budget alerts in the ledger: ${(error as Error)?.message ?? error}`, error);
+      this.#health.error(`cannot keep ${alerts.length} budget alerts in the ledger: ${(error as Error)?.message ?? error}`, error);
     }
   }
 
@@ -391,15 +345,16 @@ export class LedgerWriter {
   exited(): void {
     const n = this.#pending.length + (this.#inflight?.batch.length ?? 0);
     if (n === 0 || this.#closed) return;
-    this.#dropped += n;
     this.#pending = [];
     const sync = this.#file !== undefined || this.#store?.writeSync !== undefined;
     const where = this.#file?.path ?? this.#store?.location ?? '';
-    this.#hooks.onError(
+    const lastError = this.#health.lastError;
+    this.#health.lost(
+      n,
       sync
-        ? `the process exited with ${n} records not written to the ledger ${where}: ${this.#lastError ?? 'it could not be written'}`
+        ? `the process exited with ${n} records not written to the ledger ${where}: ${lastError ?? 'it could not be written'}`
         : `the process exited with ${n} records not written to the ledger ${where} (${this.#inflight === undefined ? 'queued' : 'a batch in flight among them, which may have landed'}): it writes asynchronously, so exit through await monitor.close(), or let the event loop end, rather than process.exit()`,
-      new LedgerError(where, this.#lastError ?? 'records not written at exit'),
+      new LedgerError(where, lastError ?? 'records not written at exit'),
     );
   }
 
@@ -414,7 +369,7 @@ export class LedgerWriter {
         else await this.#readDone;
       }
       if ((this.#pending.length === 0 && this.#alerts.length === 0) || rounds-- === 0) {
-        if (this.#failing && this.#lastError !== undefined) throw new Error(this.#lastError);
+        if (this.#health.failing && this.#health.lastError !== undefined) throw new Error(this.#health.lastError);
         return;
       }
       const f = this.#start();
@@ -424,16 +379,8 @@ export class LedgerWriter {
   }
 
   #succeeded(n: number): void {
-    this.#written += n;
     this.#exitWriteFailed = false;
-    this.#lastWriteAt = Date.now();
-    if (this.#failing) {
-      this.#failing = false;
-      this.#droppedInStreak = false;
-      this.#retryMs = 0;
-      this.#lastError = undefined;
-      this.#hooks.onRecovered(`ledger writable again: ${n} waiting records written`);
-    }
+    this.#health.wrote(n);
     if (this.#pending.length === 0 || this.#closed) return;
     // Not while a read beside the writer runs: it must find in the ledger only what was there when it began.
     if (this.#pending.length >= this.#o.batchSize && this.#threaded && this.#reading === 0) this.#start();
@@ -444,13 +391,8 @@ export class LedgerWriter {
     // Keep the batch ahead of what arrived since, in order.
     this.#pending = batch.concat(this.#pending);
     if (this.#pending.length > this.#o.maxPending) this.#drop();
-    this.#lastError = (error as Error)?.message ?? String(error);
-    if (!this.#failing)
-      this.#hooks.onError(`cannot write the ledger; ${this.#pending.length} records kept in memory and retried: ${this.#lastError}`, error);
-    this.#failing = true;
-    this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs === 0 ? 250 : this.#retryMs * 2);
-    this.#retryAt = Date.now() + this.#retryMs;
-    if (!this.#closed) this.#schedule(this.#retryMs);
+    const retryMs = this.#health.failed(error, this.#pending.length);
+    if (!this.#closed) this.#schedule(retryMs);
   }
 
   /**
@@ -504,16 +446,7 @@ export class LedgerWriter {
   }
 
   health(): LedgerHealth {
-    return {
-      ok: !this.#failing && this.#dropped === 0 && this.#replaced === 0,
-      location: this.#file?.path ?? this.#store?.location,
-      pending: this.#pending.length + (this.#inflight?.batch.length ?? 0),
-      written: this.#written,
-      dropped: this.#dropped,
-      replaced: this.#replaced,
-      lastError: this.#lastError ?? this.#lastLoss,
-      lastWriteAt: this.#lastWriteAt,
-    };
+    return this.#health.report(this.#file?.path ?? this.#store?.location, this.#pending.length + (this.#inflight?.batch.length ?? 0));
   }
 
   /** Writes what waits and closes the store. Safe to call twice; rejects if the last write failed (the records are reported lost). */
@@ -533,9 +466,8 @@ export class LedgerWriter {
     await this.#store?.close();
     if (error !== undefined && this.#pending.length > 0) {
       const n = this.#pending.length;
-      this.#dropped += n;
       this.#pending = [];
-      this.#hooks.onError(`closing with the ledger unwritable: ${n} records were not written`, error);
+      this.#health.lost(n, `closing with the ledger unwritable: ${n} records were not written`, error);
     }
   }
 }
