@@ -4,55 +4,19 @@ import type { BudgetAlertRow } from './budget-alerts.ts';
 import { encodeBatch } from './encoded-batch.ts';
 import { LedgerFile } from './ledger-file.ts';
 import type { LedgerStore } from './types.ts';
+import { type InFlight, inFlight, MAX_BATCHES_IN_ONE } from './writer-batch.ts';
 import { exitHooks } from './writer-exit.ts';
 import { type LedgerHealth, type LedgerWriterHooks, WriterHealth } from './writer-health.ts';
+import { type LedgerTarget, type LedgerWriterOptions, WRITER_DEFAULTS } from './writer-options.ts';
+import { ReadGate } from './writer-reads.ts';
 import { EXIT_WAIT_MS, WriterThread } from './writer-thread.ts';
 import type { FromWorker } from './writer-worker.ts';
 
-/** Re-exported where it was always imported from (monitor-options.ts). */
-export type { LedgerHealth };
+/** Re-exported where they were always imported from (monitor-options.ts). */
+export type { LedgerHealth, LedgerTarget, LedgerWriterOptions };
 
-/** How records reach the ledger. */
-export interface LedgerWriterOptions {
-  /**
-   * `batch`: records are queued and written in batches off the hot path (by a writer thread for
-   * the SQLite file), made durable by `flush()`, `close()` and on process exit. `sync`: each record
-   * is written before `record()` returns, on the calling thread. @default 'batch'
-   */
-  durability?: 'batch' | 'sync';
-  /** Write when this many records wait. @default 1000 */
-  batchSize?: number;
-  /** Write at least this often while records wait, in ms. @default 1000 */
-  flushIntervalMs?: number;
-  /**
-   * The most records kept in memory, waiting or being written (a loop that records faster than the
-   * disk writes, or a ledger that cannot be written); past it the oldest are dropped, with an
-   * error. @default 1000000
-   */
-  maxPending?: number;
-  /** Write the SQLite file from a worker thread (`batch` durability only). @default true */
-  thread?: boolean;
-}
-
-/** Where the records go: a SQLite file this writer opens (and reopens), or a store of the caller's. */
-export type LedgerTarget = { file: string } | (() => LedgerStore);
-
-const DEFAULTS = { durability: 'batch', batchSize: 1000, flushIntervalMs: 1000, maxPending: 1_000_000, thread: true } as const;
-/** The most batches (of batchSize) written in one transaction when a backlog waits. */
-const MAX_BATCHES_IN_ONE = 10;
 /** How long budget seeding waits for the writer thread's batch before counting it from memory. */
 const SEED_WAIT_MS = 50;
-
-/** A batch being written, and who waits for it. */
-interface InFlight {
-  seq: number;
-  batch: UsageRecord[];
-  /** Budget alerts written with the batch (before its records: keeping one twice is ignored, a record twice is not). */
-  alerts: BudgetAlertRow[];
-  done: Promise<void>;
-  settle: (error: unknown) => void;
-  error: unknown;
-}
 
 /**
  * Queues records and writes them in batches, never on the caller's thread in `batch` durability:
@@ -84,9 +48,7 @@ export class LedgerWriter {
   /** Records add()ed so far (readBeside tells those recorded before a read from those since). */
   #added = 0;
   /** Reads under way beside the writer (readBeside): no batch starts while one runs. */
-  #reading = 0;
-  #readDone: Promise<void> | undefined;
-  #endRead: (() => void) | undefined;
+  readonly #reads = new ReadGate();
 
   constructor(target: LedgerTarget, hooks: LedgerWriterHooks, options: LedgerWriterOptions = {}) {
     if (typeof target === 'function') {
@@ -97,7 +59,7 @@ export class LedgerWriter {
       this.#open = () => file.store();
     }
     this.#health = new WriterHealth(hooks);
-    this.#o = { ...DEFAULTS, ...options };
+    this.#o = { ...WRITER_DEFAULTS, ...options };
     exitHooks.add(this);
   }
 
@@ -136,14 +98,14 @@ export class LedgerWriter {
     if (this.#o.durability === 'sync') {
       // Not while a read beside the writer runs (budget seeding): that read must not find records
       // added after it began, which are counted as they come. Written right after it (false meanwhile).
-      if (this.#reading === 0) return this.flushSync();
+      if (this.#reads.count === 0) return this.flushSync();
       this.#schedule(0);
       return false;
     }
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
     if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
     if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
-    if (this.#pending.length >= this.#o.batchSize && !this.#health.failing && this.#inflight === undefined && this.#reading === 0) {
+    if (this.#pending.length >= this.#o.batchSize && !this.#health.failing && this.#inflight === undefined && this.#reads.count === 0) {
       if (this.#threaded) this.#start();
       else this.#schedule(0);
     } else if (this.#timer === undefined) {
@@ -194,14 +156,7 @@ export class LedgerWriter {
     if (batch === this.#pending) this.#pending = [];
     const alerts = this.#alerts;
     this.#alerts = [];
-    let settle: (error: unknown) => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      settle = (error) => {
-        f.error = error;
-        resolve();
-      };
-    });
-    const f: InFlight = { seq: ++this.#seq, batch, alerts, done, settle, error: undefined };
+    const f = inFlight(++this.#seq, batch, alerts);
     this.#inflight = f;
     if (this.#threaded) {
       try {
@@ -364,9 +319,9 @@ export class LedgerWriter {
     // keep this waiting longer than the backlog it was called with.
     let rounds = Math.ceil((this.#pending.length + 1) / (this.#o.batchSize * MAX_BATCHES_IN_ONE)) + 1;
     for (;;) {
-      while (this.#inflight !== undefined || this.#readDone !== undefined) {
+      while (this.#inflight !== undefined || this.#reads.done !== undefined) {
         if (this.#inflight !== undefined) await this.#inflight.done;
-        else await this.#readDone;
+        else await this.#reads.done;
       }
       if ((this.#pending.length === 0 && this.#alerts.length === 0) || rounds-- === 0) {
         if (this.#health.failing && this.#health.lastError !== undefined) throw new Error(this.#health.lastError);
@@ -383,7 +338,7 @@ export class LedgerWriter {
     this.#health.wrote(n);
     if (this.#pending.length === 0 || this.#closed) return;
     // Not while a read beside the writer runs: it must find in the ledger only what was there when it began.
-    if (this.#pending.length >= this.#o.batchSize && this.#threaded && this.#reading === 0) this.#start();
+    if (this.#pending.length >= this.#o.batchSize && this.#threaded && this.#reads.count === 0) this.#start();
     else this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
   }
 
@@ -403,12 +358,7 @@ export class LedgerWriter {
    */
   async readBeside<T>(read: (unwritten: readonly UsageRecord[]) => Promise<T>): Promise<T> {
     const added = this.#added;
-    this.#reading++;
-    if (this.#readDone === undefined) {
-      this.#readDone = new Promise<void>((resolve) => {
-        this.#endRead = resolve;
-      });
-    }
+    this.#reads.enter();
     try {
       // Nothing is read before this returns (a budget seeded from inside record() reads later).
       await undefined;
@@ -417,11 +367,7 @@ export class LedgerWriter {
       const since = Math.min(this.#pending.length, this.#added - added);
       return await read(this.#pending.slice(0, this.#pending.length - since));
     } finally {
-      if (--this.#reading === 0) {
-        const end = this.#endRead;
-        this.#readDone = undefined;
-        this.#endRead = undefined;
-        end?.();
+      if (this.#reads.leave()) {
         if (this.#pending.length > 0 && !this.#closed)
           this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
       }
