@@ -1,80 +1,22 @@
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetAlertRow } from './budget-alerts.ts';
 import { encodeBatch } from './encoded-batch.ts';
 import { LedgerFile } from './ledger-file.ts';
 import type { LedgerStore } from './types.ts';
-import type { FromWorker, ToWorker, WorkerData } from './writer-worker.ts';
+import { type InFlight, inFlight, MAX_BATCHES_IN_ONE } from './writer-batch.ts';
+import { exitHooks } from './writer-exit.ts';
+import { type LedgerHealth, type LedgerWriterHooks, WriterHealth } from './writer-health.ts';
+import { type LedgerTarget, type LedgerWriterOptions, WRITER_DEFAULTS } from './writer-options.ts';
+import { ReadGate } from './writer-reads.ts';
+import { EXIT_WAIT_MS, WriterThread } from './writer-thread.ts';
+import type { FromWorker } from './writer-worker.ts';
 
-/** How records reach the ledger. */
-export interface LedgerWriterOptions {
-  /**
-   * `batch`: records are queued and written in batches off the hot path (by a writer thread for
-   * the SQLite file), made durable by `flush()`, `close()` and on process exit. `sync`: each record
-   * is written before `record()` returns, on the calling thread. @default 'batch'
-   */
-  durability?: 'batch' | 'sync';
-  /** Write when this many records wait. @default 1000 */
-  batchSize?: number;
-  /** Write at least this often while records wait, in ms. @default 1000 */
-  flushIntervalMs?: number;
-  /**
-   * The most records kept in memory, waiting or being written (a loop that records faster than the
-   * disk writes, or a ledger that cannot be written); past it the oldest are dropped, with an
-   * error. @default 1000000
-   */
-  maxPending?: number;
-  /** Write the SQLite file from a worker thread (`batch` durability only). @default true */
-  thread?: boolean;
-}
+/** Re-exported where they were always imported from (monitor-options.ts). */
+export type { LedgerHealth, LedgerTarget, LedgerWriterOptions };
 
-/** What the writer reports about itself (`monitor.health().ledger`). */
-export interface LedgerHealth {
-  ok: boolean;
-  location: string | undefined;
-  /** Records waiting to be written (those being written included). */
-  pending: number;
-  /** Records written by this process. */
-  written: number;
-  /** Records lost because the ledger stayed unwritable past `maxPending`. */
-  dropped: number;
-  /** Times the ledger file (or its write-ahead log) was found deleted or replaced while in use: what was written to the file before is no longer in the ledger. */
-  replaced: number;
-  /** The last write failure, until a write succeeds; else the last time the file was found deleted or replaced. */
-  lastError: string | undefined;
-  lastWriteAt: number | undefined;
-}
-
-interface Hooks {
-  /** A write (or open) failed, or the file went: log it and count it. Called once per failure streak, once per drop, once per lost file. */
-  onError(message: string, error: unknown): void;
-  /** Writes work again after a failure. */
-  onRecovered(message: string): void;
-}
-
-/** Where the records go: a SQLite file this writer opens (and reopens), or a store of the caller's. */
-export type LedgerTarget = { file: string } | (() => LedgerStore);
-
-const DEFAULTS = { durability: 'batch', batchSize: 1000, flushIntervalMs: 1000, maxPending: 1_000_000, thread: true } as const;
-const MAX_RETRY_MS = 30_000;
-/** The most batches (of batchSize) written in one transaction when a backlog waits. */
-const MAX_BATCHES_IN_ONE = 10;
-/** How long process exit waits for the writer thread's batch: past SQLite's busy timeout (10 s). */
-const EXIT_WAIT_MS = 15_000;
 /** How long budget seeding waits for the writer thread's batch before counting it from memory. */
 const SEED_WAIT_MS = 50;
-
-/** A batch being written, and who waits for it. */
-interface InFlight {
-  seq: number;
-  batch: UsageRecord[];
-  /** Budget alerts written with the batch (before its records: keeping one twice is ignored, a record twice is not). */
-  alerts: BudgetAlertRow[];
-  done: Promise<void>;
-  settle: (error: unknown) => void;
-  error: unknown;
-}
 
 /**
  * Queues records and writes them in batches, never on the caller's thread in `batch` durability:
@@ -89,7 +31,7 @@ interface InFlight {
 export class LedgerWriter {
   readonly #open: () => LedgerStore;
   readonly #file: LedgerFile | undefined;
-  readonly #hooks: Hooks;
+  readonly #health: WriterHealth;
   readonly #o: Required<LedgerWriterOptions>;
   #store: LedgerStore | undefined;
   #thread: WriterThread | undefined;
@@ -100,28 +42,15 @@ export class LedgerWriter {
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = 0;
-  #failing = false;
-  #retryMs = 0;
-  #retryAt = 0;
-  #written = 0;
-  #dropped = 0;
-  #replaced = 0;
-  readonly #lostFiles = new Set<string>();
-  #lastError: string | undefined;
-  #lastLoss: string | undefined;
-  #lastWriteAt: number | undefined;
   #closed = false;
   /** A write when the event loop ran out of work (beforeExit) failed: not tried again at exit. */
   #exitWriteFailed = false;
-  #droppedInStreak = false;
   /** Records add()ed so far (readBeside tells those recorded before a read from those since). */
   #added = 0;
   /** Reads under way beside the writer (readBeside): no batch starts while one runs. */
-  #reading = 0;
-  #readDone: Promise<void> | undefined;
-  #endRead: (() => void) | undefined;
+  readonly #reads = new ReadGate();
 
-  constructor(target: LedgerTarget, hooks: Hooks, options: LedgerWriterOptions = {}) {
+  constructor(target: LedgerTarget, hooks: LedgerWriterHooks, options: LedgerWriterOptions = {}) {
     if (typeof target === 'function') {
       this.#open = target;
     } else {
@@ -129,8 +58,8 @@ export class LedgerWriter {
       this.#file = file;
       this.#open = () => file.store();
     }
-    this.#hooks = hooks;
-    this.#o = { ...DEFAULTS, ...options };
+    this.#health = new WriterHealth(hooks);
+    this.#o = { ...WRITER_DEFAULTS, ...options };
     exitHooks.add(this);
   }
 
@@ -150,14 +79,7 @@ export class LedgerWriter {
   }
 
   #fileLost(identity: string, message: string): void {
-    if (this.#lostFiles.has(identity)) return;
-    this.#lostFiles.add(identity);
-    this.#replaced++;
-    this.#lastLoss = message;
-    this.#hooks.onError(
-      `${message} (${this.#written} records written by this process so far)`,
-      new LedgerError(this.#file?.path ?? '', message),
-    );
+    this.#health.fileLost(this.#file?.path ?? '', identity, message);
   }
 
   /** Whether batches go to a writer thread. */
@@ -176,18 +98,18 @@ export class LedgerWriter {
     if (this.#o.durability === 'sync') {
       // Not while a read beside the writer runs (budget seeding): that read must not find records
       // added after it began, which are counted as they come. Written right after it (false meanwhile).
-      if (this.#reading === 0) return this.flushSync();
+      if (this.#reads.count === 0) return this.flushSync();
       this.#schedule(0);
       return false;
     }
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
     if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
     if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
-    if (this.#pending.length >= this.#o.batchSize && !this.#failing && this.#inflight === undefined && this.#reading === 0) {
+    if (this.#pending.length >= this.#o.batchSize && !this.#health.failing && this.#inflight === undefined && this.#reads.count === 0) {
       if (this.#threaded) this.#start();
       else this.#schedule(0);
     } else if (this.#timer === undefined) {
-      this.#schedule(this.#failing ? Math.max(0, this.#retryAt - Date.now()) : this.#o.flushIntervalMs);
+      this.#schedule(this.#health.failing ? Math.max(0, this.#health.retryAt - Date.now()) : this.#o.flushIntervalMs);
     }
     return true;
   }
@@ -199,22 +121,15 @@ export class LedgerWriter {
   addAlerts(alerts: readonly BudgetAlertRow[]): void {
     if (this.#closed || alerts.length === 0) return;
     for (const a of alerts) this.#alerts.push(a);
-    if (!this.#failing) this.#schedule(0);
-    else if (this.#timer === undefined) this.#schedule(Math.max(0, this.#retryAt - Date.now()));
+    if (!this.#health.failing) this.#schedule(0);
+    else if (this.#timer === undefined) this.#schedule(Math.max(0, this.#health.retryAt - Date.now()));
   }
 
   #drop(): void {
     const n = Math.min(this.#pending.length, this.#pending.length + (this.#inflight?.batch.length ?? 0) - this.#o.maxPending);
     if (n <= 0) return;
     this.#pending.splice(0, n);
-    this.#dropped += n;
-    // Said once per failure streak (health() counts every one), not once per record.
-    if (this.#droppedInStreak) return;
-    this.#droppedInStreak = true;
-    this.#hooks.onError(
-      `ledger ${this.#failing ? 'unwritable for too long' : 'written slower than records arrive'}: more than ${this.#o.maxPending} records wait in memory (maxPending), so the oldest are being dropped (health().ledger.dropped counts them)`,
-      new Error(this.#lastError ?? 'ledger behind'),
-    );
+    this.#health.dropped(n, this.#o.maxPending);
   }
 
   /** Arms the timer for `ms` from now, unless it is already due by then (never re-armed per record). */
@@ -241,14 +156,7 @@ export class LedgerWriter {
     if (batch === this.#pending) this.#pending = [];
     const alerts = this.#alerts;
     this.#alerts = [];
-    let settle: (error: unknown) => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      settle = (error) => {
-        f.error = error;
-        resolve();
-      };
-    });
-    const f: InFlight = { seq: ++this.#seq, batch, alerts, done, settle, error: undefined };
+    const f = inFlight(++this.#seq, batch, alerts);
     this.#inflight = f;
     if (this.#threaded) {
       try {
@@ -294,7 +202,7 @@ export class LedgerWriter {
   #threadDied(error: unknown): void {
     this.#thread = undefined;
     this.#o.thread = false;
-    this.#hooks.onError(
+    this.#health.error(
       `the ledger's writer thread stopped (${(error as Error)?.message ?? error}); writing on the main thread from now on`,
       error,
     );
@@ -364,7 +272,7 @@ export class LedgerWriter {
       store.keepBudgetAlertsSync(alerts);
     } catch (error) {
       this.#alerts = alerts.concat(this.#alerts);
-      this.#hooks.onError(`cannot keep ${alerts.length} budget alerts in the ledger: ${(error as Error)?.message ?? error}`, error);
+      this.#health.error(`cannot keep ${alerts.length} budget alerts in the ledger: ${(error as Error)?.message ?? error}`, error);
     }
   }
 
@@ -392,15 +300,16 @@ export class LedgerWriter {
   exited(): void {
     const n = this.#pending.length + (this.#inflight?.batch.length ?? 0);
     if (n === 0 || this.#closed) return;
-    this.#dropped += n;
     this.#pending = [];
     const sync = this.#file !== undefined || this.#store?.writeSync !== undefined;
     const where = this.#file?.path ?? this.#store?.location ?? '';
-    this.#hooks.onError(
+    const lastError = this.#health.lastError;
+    this.#health.lost(
+      n,
       sync
-        ? `the process exited with ${n} records not written to the ledger ${where}: ${this.#lastError ?? 'it could not be written'}`
+        ? `the process exited with ${n} records not written to the ledger ${where}: ${lastError ?? 'it could not be written'}`
         : `the process exited with ${n} records not written to the ledger ${where} (${this.#inflight === undefined ? 'queued' : 'a batch in flight among them, which may have landed'}): it writes asynchronously, so exit through await monitor.close(), or let the event loop end, rather than process.exit()`,
-      new LedgerError(where, this.#lastError ?? 'records not written at exit'),
+      new LedgerError(where, lastError ?? 'records not written at exit'),
     );
   }
 
@@ -410,12 +319,12 @@ export class LedgerWriter {
     // keep this waiting longer than the backlog it was called with.
     let rounds = Math.ceil((this.#pending.length + 1) / (this.#o.batchSize * MAX_BATCHES_IN_ONE)) + 1;
     for (;;) {
-      while (this.#inflight !== undefined || this.#readDone !== undefined) {
+      while (this.#inflight !== undefined || this.#reads.done !== undefined) {
         if (this.#inflight !== undefined) await this.#inflight.done;
-        else await this.#readDone;
+        else await this.#reads.done;
       }
       if ((this.#pending.length === 0 && this.#alerts.length === 0) || rounds-- === 0) {
-        if (this.#failing && this.#lastError !== undefined) throw new Error(this.#lastError);
+        if (this.#health.failing && this.#health.lastError !== undefined) throw new Error(this.#health.lastError);
         return;
       }
       const f = this.#start();
@@ -425,19 +334,11 @@ export class LedgerWriter {
   }
 
   #succeeded(n: number): void {
-    this.#written += n;
     this.#exitWriteFailed = false;
-    this.#lastWriteAt = Date.now();
-    if (this.#failing) {
-      this.#failing = false;
-      this.#droppedInStreak = false;
-      this.#retryMs = 0;
-      this.#lastError = undefined;
-      this.#hooks.onRecovered(`ledger writable again: ${n} waiting records written`);
-    }
+    this.#health.wrote(n);
     if (this.#pending.length === 0 || this.#closed) return;
     // Not while a read beside the writer runs: it must find in the ledger only what was there when it began.
-    if (this.#pending.length >= this.#o.batchSize && this.#threaded && this.#reading === 0) this.#start();
+    if (this.#pending.length >= this.#o.batchSize && this.#threaded && this.#reads.count === 0) this.#start();
     else this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
   }
 
@@ -445,13 +346,8 @@ export class LedgerWriter {
     // Keep the batch ahead of what arrived since, in order.
     this.#pending = batch.concat(this.#pending);
     if (this.#pending.length > this.#o.maxPending) this.#drop();
-    this.#lastError = (error as Error)?.message ?? String(error);
-    if (!this.#failing)
-      this.#hooks.onError(`cannot write the ledger; ${this.#pending.length} records kept in memory and retried: ${this.#lastError}`, error);
-    this.#failing = true;
-    this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs === 0 ? 250 : this.#retryMs * 2);
-    this.#retryAt = Date.now() + this.#retryMs;
-    if (!this.#closed) this.#schedule(this.#retryMs);
+    const retryMs = this.#health.failed(error, this.#pending.length);
+    if (!this.#closed) this.#schedule(retryMs);
   }
 
   /**
@@ -462,12 +358,7 @@ export class LedgerWriter {
    */
   async readBeside<T>(read: (unwritten: readonly UsageRecord[]) => Promise<T>): Promise<T> {
     const added = this.#added;
-    this.#reading++;
-    if (this.#readDone === undefined) {
-      this.#readDone = new Promise<void>((resolve) => {
-        this.#endRead = resolve;
-      });
-    }
+    this.#reads.enter();
     try {
       // Nothing is read before this returns (a budget seeded from inside record() reads later).
       await undefined;
@@ -476,11 +367,7 @@ export class LedgerWriter {
       const since = Math.min(this.#pending.length, this.#added - added);
       return await read(this.#pending.slice(0, this.#pending.length - since));
     } finally {
-      if (--this.#reading === 0) {
-        const end = this.#endRead;
-        this.#readDone = undefined;
-        this.#endRead = undefined;
-        end?.();
+      if (this.#reads.leave()) {
         if (this.#pending.length > 0 && !this.#closed)
           this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
       }
@@ -505,16 +392,7 @@ export class LedgerWriter {
   }
 
   health(): LedgerHealth {
-    return {
-      ok: !this.#failing && this.#dropped === 0 && this.#replaced === 0,
-      location: this.#file?.path ?? this.#store?.location,
-      pending: this.#pending.length + (this.#inflight?.batch.length ?? 0),
-      written: this.#written,
-      dropped: this.#dropped,
-      replaced: this.#replaced,
-      lastError: this.#lastError ?? this.#lastLoss,
-      lastWriteAt: this.#lastWriteAt,
-    };
+    return this.#health.report(this.#file?.path ?? this.#store?.location, this.#pending.length + (this.#inflight?.batch.length ?? 0));
   }
 
   /** Writes what waits and closes the store. Safe to call twice; rejects if the last write failed (the records are reported lost). */
@@ -534,142 +412,8 @@ export class LedgerWriter {
     await this.#store?.close();
     if (error !== undefined && this.#pending.length > 0) {
       const n = this.#pending.length;
-      this.#dropped += n;
       this.#pending = [];
-      this.#hooks.onError(`closing with the ledger unwritable: ${n} records were not written`, error);
+      this.#health.lost(n, `closing with the ledger unwritable: ${n} records were not written`, error);
     }
   }
 }
-
-// The worker runs the source as it is shipped: writer-worker.ts beside this file in the source
-// (Node strips the types), writer-worker.js in the build.
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './writer-worker.ts' : './writer-worker.js', import.meta.url);
-
-/**
- * The worker thread that writes the ledger file, and the two ways to hear from it: its answers on
- * a port of their own (taken with receiveMessageOnPort when this thread cannot wait for its event
- * loop), and the number of the last batch answered in shared memory (read by `poll()` in a loop
- * that never yields, and waited on with Atomics.wait at exit, as pino's thread-stream does).
- */
-class WriterThread {
-  readonly #worker: Worker;
-  readonly #results: MessagePort;
-  readonly #done = new Int32Array(new SharedArrayBuffer(4));
-  readonly #onAnswer: (m: FromWorker) => void;
-  #closing: ((m: FromWorker) => void) | undefined;
-
-  constructor(file: string, identity: string | undefined, onAnswer: (m: FromWorker) => void, onDied: (error: unknown) => void) {
-    const { port1, port2 } = new MessageChannel();
-    this.#results = port1;
-    this.#onAnswer = onAnswer;
-    const data: WorkerData = { file, state: this.#done.buffer as SharedArrayBuffer, results: port2, identity };
-    this.#worker = new Worker(WORKER_URL, { workerData: data, transferList: [port2] });
-    // Neither keeps the process alive on its own; a batch in flight does (see send()).
-    this.#worker.unref();
-    port1.on('message', (m: FromWorker) => this.#answer(m));
-    port1.unref();
-    this.#worker.on('error', (e) => {
-      if (this.#closing === undefined) onDied(e);
-    });
-    this.#worker.on('exit', (code) => {
-      if (this.#closing === undefined) onDied(new Error(`exited with code ${code}`));
-    });
-  }
-
-  #answer(m: FromWorker): void {
-    this.#results.unref();
-    if (this.#closing !== undefined) this.#closing(m);
-    else this.#onAnswer(m);
-  }
-
-  send(m: ToWorker): void {
-    // Until the answer, the process waits for it (an app that ends with a batch in flight writes it).
-    this.#results.ref();
-    // A batch's values go by transfer, not copied.
-    this.#worker.postMessage(m, m.type === 'write' ? [m.data.values.buffer] : []);
-  }
-
-  /** Takes the answer to batch `seq` if it arrived, without waiting for the event loop (one atomic read when not). */
-  poll(seq: number): void {
-    if (Atomics.load(this.#done, 0) < seq) return;
-    const m = receiveMessageOnPort(this.#results);
-    if (m !== undefined) this.#answer(m.message as FromWorker);
-  }
-
-  /** Blocks until batch `seq` is answered, at most `ms`. */
-  waitSync(seq: number, ms: number): void {
-    const until = Date.now() + ms;
-    for (let now = Date.now(); now < until; now = Date.now()) {
-      const v = Atomics.load(this.#done, 0);
-      if (v >= seq) return;
-      Atomics.wait(this.#done, 0, v, until - now);
-    }
-  }
-
-  /** Closes the worker's connection and ends it. */
-  async close(seq: number): Promise<void> {
-    const closed = new Promise<void>((resolve) => {
-      this.#closing = () => resolve();
-    });
-    this.send({ type: 'close', seq });
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, EXIT_WAIT_MS).unref())]);
-    await this.#worker.terminate();
-    this.#results.close();
-  }
-}
-
-/**
- * Writes every open writer's queue when the process exits normally or is stopped by SIGINT or
- * SIGTERM. One listener per event for all writers; after a signal, the default action (exit) is
- * kept unless the application listens for that signal itself. A store that only writes
- * asynchronously (PostgreSQL) is written when the event loop runs out of work (`beforeExit`) and,
- * after a signal, before the signal is raised again (at most EXIT_WAIT_MS); `process.exit()` gives
- * it no such chance: what it still holds then is reported lost (`exited()`).
- */
-const exitHooks = new (class {
-  readonly #writers = new Set<LedgerWriter>();
-  readonly #onBeforeExit = () => {
-    for (const w of this.#writers) w.writeBeforeExit();
-  };
-  readonly #onExit = () => {
-    for (const w of this.#writers) w.flushSync();
-    for (const w of this.#writers) w.exited();
-  };
-  readonly #onSignal = (signal: NodeJS.Signals) => {
-    for (const w of this.#writers) w.flushSync();
-    const raise = () => {
-      this.#onExit();
-      if (process.listenerCount(signal) === 0) {
-        this.#detach();
-        process.kill(process.pid, signal);
-      }
-    };
-    if (process.listenerCount(signal) !== 1) return;
-    // Ours is the only listener: the signal ends the process once the asynchronous stores are written.
-    process.off(signal, this.#onSignal);
-    const writes = [...this.#writers].filter((w) => w.writeBeforeExit()).map((w) => w.flush().catch(() => {}));
-    if (writes.length === 0) raise();
-    else void Promise.race([Promise.all(writes), new Promise((r) => setTimeout(r, EXIT_WAIT_MS).unref())]).then(raise);
-  };
-
-  add(w: LedgerWriter): void {
-    if (this.#writers.size === 0) {
-      process.on('beforeExit', this.#onBeforeExit);
-      process.on('exit', this.#onExit);
-      process.on('SIGINT', this.#onSignal);
-      process.on('SIGTERM', this.#onSignal);
-    }
-    this.#writers.add(w);
-  }
-
-  delete(w: LedgerWriter): void {
-    if (this.#writers.delete(w) && this.#writers.size === 0) this.#detach();
-  }
-
-  #detach(): void {
-    process.off('beforeExit', this.#onBeforeExit);
-    process.off('exit', this.#onExit);
-    process.off('SIGINT', this.#onSignal);
-    process.off('SIGTERM', this.#onSignal);
-  }
-})();
