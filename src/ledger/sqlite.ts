@@ -17,7 +17,8 @@ import {
   receivedAlerts,
 } from './notifications.ts';
 import { addToGroup, COLUMN, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
-import { MIGRATIONS, ROLLUP_LAYOUT, type RollupLayout, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
+import { ROLLUP_LAYOUT, type RollupLayout, usageRecordsViewSql } from './schema.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-migrations.ts';
 import { rowToRecord, sumsSql, THREAD_IDS_SQL, userHoursSql } from './sqlite-read.ts';
 import { MINUTE_MS, type WriteContext, writeEncodedRows } from './sqlite-write.ts';
 
