@@ -3,8 +3,10 @@
  * sqlite-migrations-early.ts, 7 on here, a new one at the end. A migration only ever adds: a ledger
  * written by an older tokenmeter opens in a newer one, never the reverse. Each migration's SQL is
  * written out in full, never built from constants: a shipped migration must stay exactly as it ran
- * (not even reformatted).
+ * (not even reformatted). migrate() runs them when a store opens for writing.
  */
+import type BetterSqlite3 from 'better-sqlite3';
+import { usageRecordsViewSql } from './schema.ts';
 import { MIGRATIONS_1_TO_6 } from './sqlite-migrations-early.ts';
 
 /** Every migration, in order: migration n is MIGRATIONS[n - 1]. */
@@ -233,3 +235,27 @@ export const MIGRATIONS: readonly string[] = [
 
 /** The schema a ledger has after every migration (its PRAGMA user_version). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings a ledger opened for writing to SCHEMA_VERSION, in one IMMEDIATE transaction, and makes its
+ * usage_records view anew when the table of record fields changed. A newer schema than this
+ * tokenmeter's is refused.
+ */
+export function migrate(db: BetterSqlite3.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) throw new Error(`its schema version ${current} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
+  const view = usageRecordsViewSql();
+  const viewNow = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'usage_records'").pluck();
+  if (current === SCHEMA_VERSION && viewNow.get() === view) return;
+  db.transaction(() => {
+    // Another process may have migrated while this one waited for the lock.
+    const v = db.pragma('user_version', { simple: true }) as number;
+    for (let i = v; i < SCHEMA_VERSION; i++) db.exec(MIGRATIONS[i] as string);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    // The view holds no data: made anew from the table of record fields whenever it differs (a field added).
+    if (viewNow.get() !== view) {
+      db.exec('DROP VIEW IF EXISTS usage_records');
+      db.exec(view);
+    }
+  }).immediate();
+}
