@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertmanagerNotification } from './notifications.ts';
-import { MIGRATIONS } from './schema.ts';
 import { SqliteStore } from './sqlite.ts';
+import { MIGRATIONS } from './sqlite-migrations.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

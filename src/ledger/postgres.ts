@@ -16,10 +16,11 @@ import {
 } from './budget-alerts.ts';
 import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './notifications.ts';
 import { keepNotificationPg, receivedAlertsPg } from './notifications-pg.ts';
+import { connectionLost, isPostgresUrl, pgTypes, redactUrl } from './postgres-connection.ts';
+import { groupSql, rowToRecord, SUMS_SQL, whereSql } from './postgres-read.ts';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, PG_VIEW_COLUMNS, usageRecordsViewPg } from './postgres-schema.ts';
 import { batchColumns, batchRollups, ROLLUP_SUMS_SQL, WRITE_SQL } from './postgres-write.ts';
-import { rareCounts } from './rare.ts';
-import { addToGroup, COLUMN, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
+import { addToGroup, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
 import type { AggregateRow, Dimension, LedgerFilter, LedgerStore, RecordQuery } from './types.ts';
 
 /** Options of a {@link PostgresStore}. */
@@ -30,54 +31,10 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
 }
 
-const SUMS_SQL = `COUNT(*) AS requests, COUNT(*) FILTER (WHERE error) AS errors, SUM(input_tokens)::bigint AS input_tokens,
-  SUM(output_tokens)::bigint AS output_tokens, SUM(cached_input_tokens)::bigint AS cached_input_tokens,
-  SUM(cache_write_tokens)::bigint AS cache_write_tokens, SUM(reasoning_tokens)::bigint AS reasoning_tokens,
-  SUM(total_tokens)::bigint AS total_tokens, SUM(cost_pico)::bigint AS cost_pico, COUNT(*) FILTER (WHERE cost_pico IS NULL) AS unpriced,
-  SUM(cost_pico) FILTER (WHERE output_cost_pico IS NULL)::bigint AS unsplit_cost_pico, SUM(output_cost_pico)::bigint AS output_cost_pico,
-  COUNT(*) FILTER (WHERE input_tokens IS NULL) AS input_tokens_unknown, COUNT(*) FILTER (WHERE output_tokens IS NULL) AS output_tokens_unknown,
-  COUNT(*) FILTER (WHERE cached_input_tokens IS NULL) AS cached_input_tokens_unknown,
-  COUNT(*) FILTER (WHERE cache_write_tokens IS NULL) AS cache_write_tokens_unknown,
-  COUNT(*) FILTER (WHERE reasoning_tokens IS NULL) AS reasoning_tokens_unknown,
-  COUNT(*) FILTER (WHERE total_tokens IS NULL) AS total_tokens_unknown`;
+export { isPostgresUrl, redactUrl };
+
 const require = createRequire(import.meta.url);
 let driver: typeof Pg | undefined;
-
-/** int8 (COUNT, SUM(...)::bigint, bigint columns) as bigint: exact; other types as pg parses them. */
-function types(pg: typeof Pg): Pg.CustomTypesConfig {
-  return {
-    getTypeParser: ((oid: number, format?: string) =>
-      oid === 20 ? (v: string) => BigInt(v) : pg.types.getTypeParser(oid, format as 'text')) as Pg.CustomTypesConfig['getTypeParser'],
-  };
-}
-
-/** A connection string without its password, for messages and `location`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable url)';
-  }
-}
-
-/** Whether a ledger option names PostgreSQL rather than a file. */
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(url);
-}
-
-/** Errors that mean the connection, not the statement, failed: the outcome of a COMMIT is then unknown. */
-function connectionLost(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  const msg = String((error as Error)?.message ?? '');
-  return (
-    (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === 'ECONNRESET' || code === 'EPIPE')) ||
-    /Connection terminated|connection.*(closed|lost|ended)|ECONNRESET/i.test(msg)
-  );
-}
-
-const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /**
  * The ledger in PostgreSQL (`pg`, loaded only when used), for many instances writing one database:
@@ -109,7 +66,7 @@ export class PostgresStore implements LedgerStore {
       connectionString: url,
       max: options.maxConnections ?? 4,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-      types: types(driver),
+      types: pgTypes(driver),
       application_name: 'tokenmeter',
       // Idle connections do not keep the application alive (a write under way does).
       allowExitOnIdle: true,
@@ -291,51 +248,6 @@ export class PostgresStore implements LedgerStore {
     );
   }
 
-  /** WHERE clause and parameters of a filter over `records` (or a rollup, for the fields it has); `p`: parameters so far. */
-  #where(filter: LedgerFilter, rollup?: Rollup, p: unknown[] = []): { sql: string; params: unknown[] } {
-    const parts: string[] = [];
-    const params = p;
-    const column = rollup?.time ?? 'ts';
-    const at = (ms: number) => (rollup === undefined ? Math.ceil(ms) : Math.ceil(ms / rollup.unitMs));
-    if (filter.since !== undefined) {
-      params.push(at(filter.since));
-      parts.push(`${column} >= $${params.length}`);
-    }
-    if (filter.until !== undefined) {
-      params.push(at(filter.until));
-      parts.push(`${column} < $${params.length}`);
-    }
-    for (const field of Object.keys(COLUMN) as (keyof typeof COLUMN)[]) {
-      const v = filter[field];
-      if (v === undefined) continue;
-      params.push(v);
-      parts.push(`${COLUMN[field]} = $${params.length}`);
-    }
-    // The users' rollups hold only records with a user; the hourly one is never read for these.
-    if (filter.withUser === true && rollup === undefined) parts.push('user_id IS NOT NULL');
-    if (filter.runId !== undefined) {
-      if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
-      params.push(filter.runId);
-      parts.push(`metadata IS NOT NULL AND metadata ->> 'run_id' = $${params.length}`);
-    }
-    return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
-  }
-
-  /** Select and group-by clauses (by position); `noUser`: every row as if it had no user. */
-  #groupSql(by: readonly Dimension[], hourExpr: string, dayExpr: string, noUser = false): { select: string; group: string } {
-    const cols = by.map((d, i) => {
-      const as = `AS d${i}`;
-      if (d === 'day') return `${dayExpr} ${as}`;
-      if (d === 'hour') return `${hourExpr} ${as}`;
-      if (d === 'userId' && noUser) return `NULL::text ${as}`;
-      return `${COLUMN[d]} ${as}`;
-    });
-    return {
-      select: cols.map((c) => `${c}, `).join(''),
-      group: by.length === 0 ? '' : `GROUP BY ${by.map((_, i) => i + 1).join(', ')}`,
-    };
-  }
-
   async #rows(
     sql: string,
     params: readonly unknown[],
@@ -384,67 +296,33 @@ export class PostgresStore implements LedgerStore {
     sign: 1 | -1,
   ): Promise<void> {
     const { since, until } = filter;
-    const g = rollup.time === 'hour' ? this.#groupSql(by, 'hour', 'hour / 24', noUser) : this.#groupSql(by, 'NULL::integer', 'day', noUser);
+    const g = rollup.time === 'hour' ? groupSql(by, 'hour', 'hour / 24', noUser) : groupSql(by, 'NULL::integer', 'day', noUser);
     if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
       // Keyed hour first (writes append): one user's few hours as a list, each a seek of (hour, user_id).
       const hours: number[] = [];
       for (let h = since / HOUR_MS; h < until / HOUR_MS; h++) hours.push(h);
-      const where = this.#where({ ...filter, since: undefined, until: undefined }, rollup, [hours]);
+      const where = whereSql({ ...filter, since: undefined, until: undefined }, rollup, [hours]);
       const sql = `SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM rollup_user_hour ${where.sql} AND hour = ANY($1::integer[]) ${g.group}`;
       await this.#rows(sql, where.params, by, out, sign);
       return;
     }
-    const where = this.#where(filter, rollup);
+    const where = whereSql(filter, rollup);
     await this.#rows(`SELECT ${g.select}${ROLLUP_SUMS_SQL} FROM ${rollup.table} ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
   async #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): Promise<void> {
-    const where = this.#where(filter);
-    const g = this.#groupSql(by, `ts / ${HOUR_MS}`, `ts / ${DAY_MS}`);
+    const where = whereSql(filter);
+    const g = groupSql(by, `ts / ${HOUR_MS}`, `ts / ${DAY_MS}`);
     await this.#rows(`SELECT ${g.select}${SUMS_SQL} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
-  #toRecord(row: Record<string, unknown>): UsageRecord & { id: number } {
-    const pico = n(row.cost_pico);
-    const outputPico = n(row.output_cost_pico);
-    return {
-      id: Number(row.id),
-      timestamp: Number(row.ts),
-      provider: row.provider as string,
-      serviceType: row.service_type as UsageRecord['serviceType'],
-      model: row.model as string,
-      requestModel: (row.request_model as string | null) ?? null,
-      operation: row.operation as string,
-      inputTokens: n(row.input_tokens),
-      outputTokens: n(row.output_tokens),
-      cachedInputTokens: n(row.cached_input_tokens),
-      cacheWriteTokens: n(row.cache_write_tokens),
-      reasoningTokens: n(row.reasoning_tokens),
-      totalTokens: n(row.total_tokens),
-      ...rareCounts(row.rare as Record<string, unknown> | null),
-      costUsd: pico === null ? null : pico / 1e12,
-      costPicoUsd: pico,
-      inputCostUsd: pico === null || outputPico === null ? null : (pico - outputPico) / 1e12,
-      outputCostUsd: pico === null || outputPico === null ? null : outputPico / 1e12,
-      apiKeyId: (row.api_key_id as string | null) ?? null,
-      userId: (row.user_id as string | null) ?? null,
-      threadId: (row.thread_id as string | null) ?? null,
-      agent: (row.agent as string | null) ?? null,
-      durationMs: row.duration_us === null ? null : Number(row.duration_us) / 1000,
-      error: row.error === true,
-      errorType: (row.error_type as string | null) ?? null,
-      errorMessage: (row.error_message as string | null) ?? null,
-      metadata: (row.metadata as Record<string, unknown> | null) ?? null,
-    };
-  }
-
   async records(query: RecordQuery): Promise<(UsageRecord & { id: number })[]> {
-    const where = this.#where(query);
+    const where = whereSql(query);
     const order = query.order === 'asc' ? 'ASC' : 'DESC';
     const limit = query.limit === undefined ? null : Math.max(0, Math.floor(query.limit));
     where.params.push(limit);
     const sql = `SELECT * FROM records ${where.sql} ORDER BY ts ${order}, id ${order} LIMIT $${where.params.length}`;
-    return (await this.#query(sql, where.params)).map((r) => this.#toRecord(r));
+    return (await this.#query(sql, where.params)).map(rowToRecord);
   }
 
   /** Pages through the records in time order (keyset pagination on (ts, id)), so no cursor stays open between pages. */
@@ -452,12 +330,12 @@ export class PostgresStore implements LedgerStore {
     const page = 2000;
     let after: [number, number] = [Number.MIN_SAFE_INTEGER, 0];
     for (;;) {
-      const where = this.#where(filter);
+      const where = whereSql(filter);
       where.params.push(after[0], after[1]);
       const k = where.params.length;
       const cond = `${where.sql === '' ? 'WHERE' : `${where.sql} AND`} (ts, id) > ($${k - 1}, $${k})`;
       const rows = await this.#query(`SELECT * FROM records ${cond} ORDER BY ts, id LIMIT ${page}`, where.params);
-      for (const row of rows) yield this.#toRecord(row);
+      for (const row of rows) yield rowToRecord(row);
       if (rows.length < page) return;
       const last = rows[rows.length - 1] as Record<string, unknown>;
       after = [Number(last.ts), Number(last.id)];
@@ -465,13 +343,13 @@ export class PostgresStore implements LedgerStore {
   }
 
   async count(filter: LedgerFilter): Promise<number> {
-    const where = this.#where(filter);
+    const where = whereSql(filter);
     const [row] = await this.#query(`SELECT COUNT(*) AS n FROM records ${where.sql}`, where.params);
     return Number(row?.n ?? 0);
   }
 
   async span(filter: LedgerFilter = {}): Promise<{ first: number; last: number } | null> {
-    const where = this.#where(filter);
+    const where = whereSql(filter);
     const [row] = await this.#query(`SELECT MIN(ts) AS first, MAX(ts) AS last FROM records ${where.sql}`, where.params);
     return row?.first === null || row?.first === undefined ? null : { first: Number(row.first), last: Number(row.last) };
   }

@@ -1,13 +1,15 @@
 /**
  * Reading the SQLite ledger's rows (sqlite.ts runs these): the sums' SQL by schema version, a
- * thread's rows through thread_minutes, a user's hours from rollup_user_hour, and a row as its record.
+ * thread's rows through thread_minutes, a user's hours from rollup_user_hour, a row as its record,
+ * and a filter as its WHERE clause and a grouping as its select and group-by.
  */
 import type { UsageRecord } from '../usage.ts';
 import { ID_SCALE } from './ids.ts';
 import { rareCounts } from './rare.ts';
-import { nanoOfPico } from './rollup.ts';
+import { COLUMN, nanoOfPico, type Rollup } from './rollup.ts';
 import { COST_SQL, IN_RARE, TOTAL_TOKENS_SQL, totalOfRow, USER_HOUR_SUMS_SQL } from './schema.ts';
 import { MINUTE_MS } from './sqlite-write.ts';
+import type { Dimension, LedgerFilter } from './types.ts';
 
 /** Columns of `records` that hold an id of `strings`, and the record field each comes from. */
 const DICT = [
@@ -120,4 +122,70 @@ export function rowToRecord(
     errorMessage: (v9 ? fromRare('error_message') : row.error_message) as string | null,
     metadata: metadata as Record<string, unknown> | null,
   };
+}
+
+/**
+ * WHERE clause and parameters of a filter over `records` (or a rollup, for the fields it has), of a ledger of schema
+ * `version`; `lookupId` gives a string's id, undefined when never recorded (the filter then matches nothing: null).
+ */
+export function whereSql(
+  filter: LedgerFilter,
+  rollup: Rollup | undefined,
+  lookupId: (value: string) => number | undefined,
+  version: number,
+): { sql: string; params: (number | string)[] } | null {
+  const parts: string[] = [];
+  const params: (number | string)[] = [];
+  // Rollup ranges arrive aligned to their buckets; record ranges are whole milliseconds of ids.
+  // A thread's rows are read by their ids (thread_minutes): `+id` keeps SQLite from scanning the range instead.
+  const thread = rollup === undefined && filter.threadId !== undefined;
+  const column = rollup?.time ?? (thread ? '+id' : 'id');
+  const at = (ms: number) => (rollup === undefined ? Math.ceil(ms) * ID_SCALE : Math.ceil(ms / rollup.unitMs));
+  if (filter.since !== undefined) {
+    parts.push(`${column} >= ?`);
+    params.push(at(filter.since));
+  }
+  if (filter.until !== undefined) {
+    parts.push(`${column} < ?`);
+    params.push(at(filter.until));
+  }
+  for (const field of Object.keys(COLUMN) as (keyof typeof COLUMN)[]) {
+    const v = filter[field];
+    if (v === undefined) continue;
+    const id = lookupId(v);
+    // A value never recorded matches nothing.
+    if (id === undefined) return null;
+    if (field === 'threadId' && thread) {
+      parts.push(`id IN (${THREAD_IDS_SQL})`);
+      params.push(id, id);
+      continue;
+    }
+    parts.push(`${COLUMN[field]} = ?`);
+    params.push(id);
+  }
+  // The users' rollups hold only records with a user; the hourly one is never read for these.
+  if (filter.withUser === true && rollup === undefined) parts.push('user_id IS NOT NULL');
+  if (filter.runId !== undefined) {
+    // Rollups do not keep runs; callers pass runs to the rows only.
+    if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
+    // The terms of the records_run index (its WHERE too, which SQLite cannot infer from the other).
+    parts.push(
+      version >= 9
+        ? `json_extract(rare, '$.metadata.run_id') IS NOT NULL AND json_extract(rare, '$.metadata.run_id') = ?`
+        : `metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = ?`,
+    );
+    params.push(filter.runId);
+  }
+  return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
+}
+
+/** Select and group-by clauses; `hourExpr` is the hour number, `dayExpr` the day number; `noUser`: every row as if it had no user. */
+export function groupSql(by: readonly Dimension[], hourExpr: string, dayExpr: string, noUser = false): { select: string; group: string } {
+  const cols = by.map((d) => {
+    if (d === 'day') return `${dayExpr} AS day`;
+    if (d === 'hour') return `${hourExpr} AS hour`;
+    if (d === 'userId' && noUser) return 'NULL AS userId';
+    return `${COLUMN[d]} AS ${d}`;
+  });
+  return { select: cols.map((c) => `${c}, `).join(''), group: by.length === 0 ? '' : `GROUP BY ${by.join(', ')}` };
 }

@@ -10,8 +10,9 @@ import { isLedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import { COUNT_FIELDS, fieldSpec, RARE_COUNTS } from '../usage-fields.ts';
 import { HOUR_MS } from './rollup.ts';
-import { IN_RARE, MIGRATIONS } from './schema.ts';
+import { IN_RARE } from './schema.ts';
 import { SqliteStore, THREAD_IDS_SQL, userHoursSql } from './sqlite.ts';
+import { MIGRATIONS } from './sqlite-migrations.ts';
 import type { Dimension, LedgerFilter } from './types.ts';
 
 const open: SqliteStore[] = [];

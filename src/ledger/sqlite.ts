@@ -16,9 +16,10 @@ import {
   type ReceivedAlertQuery,
   receivedAlerts,
 } from './notifications.ts';
-import { addToGroup, COLUMN, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
-import { MIGRATIONS, ROLLUP_LAYOUT, type RollupLayout, SCHEMA_VERSION, usageRecordsViewSql } from './schema.ts';
-import { rowToRecord, sumsSql, THREAD_IDS_SQL, userHoursSql } from './sqlite-read.ts';
+import { addToGroup, DAY_MS, HOUR_MS, ROLLUP_USER_HOUR, type Rollup, type RowSums } from './rollup.ts';
+import { ROLLUP_LAYOUT, type RollupLayout } from './schema.ts';
+import { migrate, SCHEMA_VERSION } from './sqlite-migrations.ts';
+import { groupSql, rowToRecord, sumsSql, THREAD_IDS_SQL, userHoursSql, whereSql } from './sqlite-read.ts';
 import { MINUTE_MS, type WriteContext, writeEncodedRows } from './sqlite-write.ts';
 
 export { THREAD_IDS_SQL, userHoursSql };
@@ -94,7 +95,7 @@ export class SqliteStore implements LedgerStore {
       if (!readonly) {
         this.#db.pragma('journal_mode = WAL');
         this.#db.pragma('synchronous = NORMAL');
-        this.#migrate();
+        migrate(this.#db);
       } else {
         const v = this.#db.pragma('user_version', { simple: true }) as number;
         if (v > SCHEMA_VERSION) throw new Error(`its schema version ${v} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
@@ -106,26 +107,6 @@ export class SqliteStore implements LedgerStore {
       throw new LedgerError(file, `cannot use the ledger: ${(cause as Error).message}`, { cause, code: sqliteCode(cause) });
     }
     this.writeSync = readonly ? undefined : (batch) => this.#write(batch);
-  }
-
-  #migrate(): void {
-    const db = this.#db;
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > SCHEMA_VERSION) throw new Error(`its schema version ${current} is newer than this tokenmeter's (${SCHEMA_VERSION})`);
-    const view = usageRecordsViewSql();
-    const viewNow = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'usage_records'").pluck();
-    if (current === SCHEMA_VERSION && viewNow.get() === view) return;
-    db.transaction(() => {
-      // Another process may have migrated while this one waited for the lock.
-      const v = db.pragma('user_version', { simple: true }) as number;
-      for (let i = v; i < SCHEMA_VERSION; i++) db.exec(MIGRATIONS[i] as string);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      // The view holds no data: made anew from the table of record fields whenever it differs (a field added).
-      if (viewNow.get() !== view) {
-        db.exec('DROP VIEW IF EXISTS usage_records');
-        db.exec(view);
-      }
-    }).immediate();
   }
 
   #prepare(key: string, sql: string): Stmt {
@@ -198,51 +179,9 @@ export class SqliteStore implements LedgerStore {
     this.#write(batch);
   }
 
-  /** WHERE clause and parameters of a filter over `records` (or a rollup, for the fields it has). */
+  /** WHERE clause and parameters of a filter over `records` (or a rollup, for the fields it has); null: it matches nothing. */
   #where(filter: LedgerFilter, rollup?: Rollup): { sql: string; params: (number | string)[] } | null {
-    const parts: string[] = [];
-    const params: (number | string)[] = [];
-    // Rollup ranges arrive aligned to their buckets; record ranges are whole milliseconds of ids.
-    // A thread's rows are read by their ids (thread_minutes): `+id` keeps SQLite from scanning the range instead.
-    const thread = rollup === undefined && filter.threadId !== undefined;
-    const column = rollup?.time ?? (thread ? '+id' : 'id');
-    const at = (ms: number) => (rollup === undefined ? Math.ceil(ms) * ID_SCALE : Math.ceil(ms / rollup.unitMs));
-    if (filter.since !== undefined) {
-      parts.push(`${column} >= ?`);
-      params.push(at(filter.since));
-    }
-    if (filter.until !== undefined) {
-      parts.push(`${column} < ?`);
-      params.push(at(filter.until));
-    }
-    for (const field of Object.keys(COLUMN) as (keyof typeof COLUMN)[]) {
-      const v = filter[field];
-      if (v === undefined) continue;
-      const id = this.#lookupId(v);
-      // A value never recorded matches nothing.
-      if (id === undefined) return null;
-      if (field === 'threadId' && thread) {
-        parts.push(`id IN (${THREAD_IDS_SQL})`);
-        params.push(id, id);
-        continue;
-      }
-      parts.push(`${COLUMN[field]} = ?`);
-      params.push(id);
-    }
-    // The users' rollups hold only records with a user; the hourly one is never read for these.
-    if (filter.withUser === true && rollup === undefined) parts.push('user_id IS NOT NULL');
-    if (filter.runId !== undefined) {
-      // Rollups do not keep runs; callers pass runs to the rows only.
-      if (rollup !== undefined) throw new Error('a run filter reads the rows, not the rollups');
-      // The terms of the records_run index (its WHERE too, which SQLite cannot infer from the other).
-      parts.push(
-        this.#version >= 9
-          ? `json_extract(rare, '$.metadata.run_id') IS NOT NULL AND json_extract(rare, '$.metadata.run_id') = ?`
-          : `metadata IS NOT NULL AND json_extract(metadata, '$.run_id') = ?`,
-      );
-      params.push(filter.runId);
-    }
-    return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
+    return whereSql(filter, rollup, (v) => this.#lookupId(v), this.#version);
   }
 
   #lookupId(value: string): number | undefined {
@@ -251,17 +190,6 @@ export class SqliteStore implements LedgerStore {
     const row = this.#prepare('idOf', 'SELECT id FROM strings WHERE value = ?').get(value) as { id: number } | undefined;
     if (row !== undefined) this.#ids.set(value, row.id);
     return row?.id;
-  }
-
-  /** Select and group-by clauses; `hourExpr` is the hour number, `dayExpr` the day number; `noUser`: every row as if it had no user. */
-  #groupSql(by: readonly Dimension[], hourExpr: string, dayExpr: string, noUser = false): { select: string; group: string } {
-    const cols = by.map((d) => {
-      if (d === 'day') return `${dayExpr} AS day`;
-      if (d === 'hour') return `${hourExpr} AS hour`;
-      if (d === 'userId' && noUser) return 'NULL AS userId';
-      return `${COLUMN[d]} AS ${d}`;
-    });
-    return { select: cols.map((c) => `${c}, `).join(''), group: by.length === 0 ? '' : `GROUP BY ${by.join(', ')}` };
   }
 
   #rows(
@@ -313,7 +241,7 @@ export class SqliteStore implements LedgerStore {
     sign: 1 | -1,
   ): void {
     const { since, until } = filter;
-    const g = rollup.time === 'hour' ? this.#groupSql(by, 'hour', 'hour / 24', noUser) : this.#groupSql(by, 'NULL', 'day', noUser);
+    const g = rollup.time === 'hour' ? groupSql(by, 'hour', 'hour / 24', noUser) : groupSql(by, 'NULL', 'day', noUser);
     if (rollup === ROLLUP_USER_HOUR && filter.userId !== undefined && since !== undefined && until !== undefined) {
       // Keyed hour first (so that writes append): one user's hours are a seek of (hour, user) each,
       // one hour after the other, not every user's buckets of the range.
@@ -336,7 +264,7 @@ export class SqliteStore implements LedgerStore {
   #rawAggregate(filter: LedgerFilter, by: readonly Dimension[], out: Map<string, AggregateRow>, sign: 1 | -1 = 1): void {
     const where = this.#where(filter);
     if (where === null) return;
-    const g = this.#groupSql(by, `(id >> 10) / ${HOUR_MS}`, `(id >> 10) / ${DAY_MS}`);
+    const g = groupSql(by, `(id >> 10) / ${HOUR_MS}`, `(id >> 10) / ${DAY_MS}`);
     this.#rows(`SELECT ${g.select}${sumsSql(this.#version)} FROM records ${where.sql} ${g.group}`, where.params, by, out, sign);
   }
 
