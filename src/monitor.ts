@@ -124,8 +124,8 @@ export class TokenMonitor extends BudgetControls implements CallSink {
     try {
       const input = inputOfUsage(usage, facts);
       const ctx = facts.wholeContext === true ? undefined : this.#context.current();
-      if (!meter) return this.#p.pipeline.record(input, ctx);
-      this.#p.pipeline.meter(input, ctx);
+      if (!meter) return this.#p.pipeline.record(input, ctx, usage);
+      this.#p.pipeline.meter(input, ctx, usage);
     } catch (error) {
       this.#p.internalError('instrument', error);
     }

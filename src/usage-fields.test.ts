@@ -7,7 +7,8 @@ import { everyCount, rec } from '../test/helpers/ledger-records.ts';
 import { countLines } from './cli/inspect.ts';
 import { configPrices } from './config.ts';
 import { parseConfig } from './config-schema.ts';
-import { isValidationError } from './errors.ts';
+import { isValidationError, ValidationError } from './errors.ts';
+import { apiKeyId } from './key-id.ts';
 import { cleanup, readArchive } from './ledger/archive.ts';
 import { SqliteStore } from './ledger/sqlite.ts';
 import { inputOfUsage } from './pipeline/usage-input.ts';
@@ -16,7 +17,7 @@ import type { PriceOverride } from './pricing/types.ts';
 import type { Usage } from './providers/types.ts';
 import { exportRecords } from './reports/export.ts';
 import { USAGE_FIELDS, usageRecordSchema } from './server/usage-schema.ts';
-import { USAGE_INPUT_KEYS, type UsageInput, type UsageRecord, validateUsage } from './usage.ts';
+import { USAGE_INPUT_KEYS, type UsageInput, type UsageRecord, validateBuilt, validateUsage } from './usage.ts';
 import { COUNT_FIELDS, FIELD_LIST, fieldSpec, PART_RULES, PRICE_KEYS, RARE_COUNTS, snakeCase } from './usage-fields.ts';
 
 /**
@@ -92,8 +93,19 @@ describe('the table of record fields', () => {
     const input = everyCountInput();
     const usage = { provider: 'openai', model: 'm', serviceType: 'llm', operation: 'chat', usageSource: 'reported' } as Usage;
     for (const f of COUNT_FIELDS) usage[f] = input[f] as number;
-    const r = validateUsage(inputOfUsage(usage, {}));
+    const r = validateBuilt(inputOfUsage(usage, {}), usage, apiKeyId);
     for (const f of COUNT_FIELDS) expect(r[f], f).toBe(input[f]);
+  });
+
+  it("is checked from a provider's usage as from a caller's input: each count, by name", () => {
+    for (const f of COUNT_FIELDS) {
+      const usage = { provider: 'openai', model: 'm', serviceType: 'llm', operation: 'chat', usageSource: 'reported' } as Usage;
+      usage[f] = -1;
+      expect(() => validateBuilt(inputOfUsage(usage, {}), usage, apiKeyId), f).toThrow(ValidationError);
+      expect(() => validateBuilt(inputOfUsage(usage, {}), usage, apiKeyId), f).toThrow(f);
+      usage[f] = 1.5;
+      expect(() => validateBuilt(inputOfUsage(usage, {}), usage, apiKeyId), f).toThrow(f);
+    }
   });
 
   it("is every count of the REST API's schema, by its name and its snake_case one, each checked", () => {

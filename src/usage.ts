@@ -2,7 +2,7 @@ import { ValidationError } from './errors.ts';
 import { apiKeyId } from './key-id.ts';
 import { checkKeys } from './keys.ts';
 import { redactSecrets, redactValues } from './logger.ts';
-import { compileLiteral, FIELD_LIST, identifier, PART_RULES, type PartRule } from './usage-fields.ts';
+import { compileLiteral, FIELD_LIST, type InputCounts, identifier, PART_RULES, type PartRule } from './usage-fields.ts';
 import { SERVICE_TYPES, type ServiceType, USAGE_INPUT_KEYS, USAGE_KEY_HINTS, type UsageInput, type ValidUsage } from './usage-shape.ts';
 
 // The shapes of a call and a record are usage-shape.ts's; they are re-exported here, the module
@@ -137,7 +137,7 @@ export const knownFieldsPresent: (u: UsageInput) => number = new Function(
  * fields blank (null) for validateUsage to fill: written out from the table at load (see
  * compileLiteral), its fields in export order.
  */
-const recordWithCounts = compileLiteral<UsageInput, ValidUsage>(
+const recordWithCounts = compileLiteral<InputCounts, ValidUsage>(
   [...FIELD_LIST.map(([name]) => name), 'costPicoUsd'],
   (f) => `count(s.${f}, '${f}')`,
   'null',
@@ -157,6 +157,20 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
   let keys = 0;
   for (const _ in input) keys++;
   if (keys !== knownFieldsPresent(input)) checkKeys(input, USAGE_INPUT_KEYS, USAGE_WHERE);
+  return validated(input, input, keyIdOf);
+}
+
+/**
+ * As validateUsage, for a call whose input tokenmeter built itself (an instrumented call's: see
+ * inputOfUsage), so its keys are known: its counts are read and checked from `counts` (the
+ * provider's Usage, which names them as UsageInput does) instead of being copied into the input
+ * first. Every value is checked as validateUsage checks it.
+ */
+export function validateBuilt(input: UsageInput, counts: InputCounts, keyIdOf: (apiKey: string) => string): ValidUsage {
+  return validated(input, counts, keyIdOf);
+}
+
+function validated(input: UsageInput, counts: InputCounts, keyIdOf: (apiKey: string) => string): ValidUsage {
   const provider = required(input.provider, 'provider');
   const model = required(input.model, 'model');
   const st = input.serviceType ?? 'llm';
@@ -164,7 +178,7 @@ export function validateUsage(input: UsageInput, keyIdOf: (apiKey: string) => st
     throw new ValidationError('serviceType', st, `must be one of ${SERVICE_TYPES.join(', ')}`);
   }
   // The counts first, each checked; the other fields are filled below as they pass.
-  const record = recordWithCounts(input);
+  const record = recordWithCounts(counts);
   // An unknown count is not 0 in the total either: an LLM call whose output (or any call whose
   // input) is unknown has an unknown total. Embeddings and reranks have no output.
   const inputTokens = record.inputTokens;

@@ -7,6 +7,7 @@ import type { PriceCache } from '../pricing/price-cache.ts';
 import type { ResolvedPrice } from '../pricing/types.ts';
 import type { RecordSink, SinkAnswer } from '../record-sink.ts';
 import type { UsageInput, UsageRecord, ValidUsage } from '../usage.ts';
+import type { InputCounts } from '../usage-fields.ts';
 import { emptySummary, type UsageSummary, UsageTotals } from './totals.ts';
 import { validateInContext } from './validate.ts';
 
@@ -96,16 +97,20 @@ export class RecordPipeline<A = unknown> {
     return this.#record(u, undefined, true);
   }
 
-  /** Records one call in context `ctx`: a ValidationError naming the field when it is wrong (nothing recorded). */
-  record(input: UsageInput, ctx: CallContext | undefined): RecordResult<A> {
-    return this.#record(input, ctx, false);
+  /**
+   * Records one call in context `ctx`: a ValidationError naming the field when it is wrong (nothing
+   * recorded). With `counts`, `input` is one tokenmeter built and its counts are read from `counts`
+   * (see validateBuilt).
+   */
+  record(input: UsageInput, ctx: CallContext | undefined, counts?: InputCounts): RecordResult<A> {
+    return this.#record(input, ctx, false, counts);
   }
 
-  #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked: boolean): RecordResult<A> {
+  #record(input: UsageInput | ValidUsage, ctx: CallContext | undefined, checked: boolean, counts?: InputCounts): RecordResult<A> {
     if (this.#refuses()) {
       return { logged: false, record: null, costUsd: null, usageSummary: emptySummary(input?.provider), alerts: NO_ALERTS };
     }
-    const u = checked ? (input as ValidUsage) : validateInContext(input as UsageInput, ctx, this.#keyIdOf, this.#secrets);
+    const u = checked ? (input as ValidUsage) : validateInContext(input as UsageInput, ctx, this.#keyIdOf, this.#secrets, counts);
     let result: RecordResult<A>;
     try {
       this.#priced(u);
@@ -123,9 +128,9 @@ export class RecordPipeline<A = unknown> {
    * building the result or a snapshot of the running totals, which every metered call would
    * otherwise allocate and drop. Throws a ValidationError as `record()` does.
    */
-  meter(input: UsageInput, ctx: CallContext | undefined): void {
+  meter(input: UsageInput, ctx: CallContext | undefined, counts?: InputCounts): void {
     if (this.#refuses()) return;
-    const u = validateInContext(input, ctx, this.#keyIdOf, this.#secrets);
+    const u = validateInContext(input, ctx, this.#keyIdOf, this.#secrets, counts);
     try {
       this.#priced(u);
       this.#totals.count(u);

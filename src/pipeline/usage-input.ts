@@ -2,8 +2,7 @@ import type { Held } from '../budgeting.ts';
 import type { CallContext } from '../context.ts';
 import type { TrackedCall } from '../instrument/track.ts';
 import { extractUsage, type Usage } from '../providers/index.ts';
-import { type ServiceType, USAGE_INPUT_KEYS, type UsageInput } from '../usage.ts';
-import { compileLiteral } from '../usage-fields.ts';
+import type { ServiceType, UsageInput } from '../usage.ts';
 
 /** What an instrumented call adds to the usage its response reports. */
 export interface CallFacts {
@@ -32,7 +31,9 @@ export interface CallFacts {
 
 /**
  * The record of a call from the usage its provider's response reported and what the instrumented
- * call adds (`facts`): the one place a `Usage` becomes a `UsageInput`.
+ * call adds (`facts`): the one place a `Usage` becomes a `UsageInput`. Its counts are not copied:
+ * they stay on `usage`, which names them as UsageInput does, and are read from there when the call
+ * is checked (`pipeline.meter(input, ctx, usage)`, see validateBuilt).
  */
 export function inputOfUsage(usage: Usage, facts: CallFacts): UsageInput {
   const ctx = facts.context;
@@ -44,31 +45,23 @@ export function inputOfUsage(usage: Usage, facts: CallFacts): UsageInput {
   // A tier other than the standard one is kept with the record, and priced (see costPico).
   if (usage.serviceTier !== undefined) metadata = { ...metadata, service_tier: usage.serviceTier };
   const model = usage.model ?? usage.requestModel ?? facts.model ?? 'unknown';
-  const input = inputWithCounts(usage);
-  input.provider = usage.provider;
-  input.model = model;
-  input.requestModel = usage.requestModel !== undefined && usage.requestModel !== model ? usage.requestModel : undefined;
-  input.serviceType = facts.serviceType ?? usage.serviceType;
-  input.operation = facts.operation ?? ctx?.operation ?? usage.operation;
-  input.userId = ctx?.userId;
-  input.threadId = ctx?.threadId;
-  input.agent = ctx?.agent;
-  input.durationMs = facts.durationMs;
-  input.apiKey = facts.apiKey;
-  input.error = facts.error !== undefined;
-  input.errorType = facts.error?.type;
-  input.errorMessage = facts.error?.message;
-  input.metadata = metadata;
-  return input;
+  return {
+    provider: usage.provider,
+    model,
+    requestModel: usage.requestModel !== undefined && usage.requestModel !== model ? usage.requestModel : undefined,
+    serviceType: facts.serviceType ?? usage.serviceType,
+    operation: facts.operation ?? ctx?.operation ?? usage.operation,
+    userId: ctx?.userId,
+    threadId: ctx?.threadId,
+    agent: ctx?.agent,
+    durationMs: facts.durationMs,
+    apiKey: facts.apiKey,
+    error: facts.error !== undefined,
+    errorType: facts.error?.type,
+    errorMessage: facts.error?.message,
+    metadata,
+  };
 }
-
-/**
- * A call's input with the counts its usage reports copied (each count of the table, by name), the
- * other fields undefined for inputOfUsage to set: written out from the table at load (see
- * compileLiteral). Every field is present, undefined or not: validateUsage's key check takes its
- * fast path on such an object.
- */
-const inputWithCounts = compileLiteral<Usage, UsageInput>([...USAGE_INPUT_KEYS], (f) => `s.${f}`, 'undefined');
 
 /** The usage and facts of a call `track()` observed; its hold goes with the facts (settled when recorded). */
 export function usageOfCall(call: TrackedCall): { usage: Usage; facts: CallFacts } {

@@ -1,6 +1,7 @@
 import type { CallContext } from '../context.ts';
 import type { SecretKeys } from '../logger.ts';
-import { type UsageInput, type ValidUsage, validateUsage } from '../usage.ts';
+import { type UsageInput, type ValidUsage, validateBuilt, validateUsage } from '../usage.ts';
+import type { InputCounts } from '../usage-fields.ts';
 
 /** The kinds of call instrumented calls are labelled with until a context names the operation. */
 const CALL_KINDS = new Set(['chat', 'text_completion', 'generate_content', 'embeddings', 'rerank']);
@@ -32,15 +33,18 @@ function onlyRun(ctx: CallContext): boolean {
 /**
  * The pipeline's first stage: checks one call in the context it runs in (its unset fields filled
  * from it, its run id added to metadata), keeping the keys of failed calls out of what is kept.
- * Throws a ValidationError naming the field.
+ * Throws a ValidationError naming the field. With `counts`, `input` is one tokenmeter built (see
+ * validateBuilt) and its counts are read from `counts`.
  */
 export function validateInContext(
   input: UsageInput,
   ctx: CallContext | undefined,
   keyIdOf: (apiKey: string) => string,
   secrets: SecretKeys,
+  counts?: InputCounts,
 ): ValidUsage {
-  const u = validateUsage(ctx === undefined || onlyRun(ctx) ? input : applyContext(input, ctx), keyIdOf);
+  const given = ctx === undefined || onlyRun(ctx) ? input : applyContext(input, ctx);
+  const u = counts === undefined ? validateUsage(given, keyIdOf) : validateBuilt(given, counts, keyIdOf);
   if (u.error) {
     // A failed call's key is kept out of the log too (an instrumented client's is from the start),
     if (typeof input.apiKey === 'string') secrets.add(input.apiKey);
