@@ -26,6 +26,10 @@ function stainlessClass() {
       this.parsedPromise ??= this.responsePromise.then((body) => this.parseResponse(body));
       return this.parsedPromise;
     }
+    /** The raw response, not parsed. */
+    asResponse(): Promise<string> {
+      return this.responsePromise.then((body) => body);
+    }
     // biome-ignore lint/suspicious/noThenProperty: an APIPromise is a thenable by design.
     override then<A = T, B = never>(ok?: ((v: T) => A | PromiseLike<A>) | null, fail?: ((e: unknown) => B | PromiseLike<B>) | null) {
       return this.parse().then(ok, fail);
@@ -78,6 +82,28 @@ describe('observeCall on a Stainless-style APIPromise', () => {
     expect(refused.data).toEqual([]);
   });
 
+  it('tells the observer of a request that fails when its raw response is read (asResponse), and of nothing when it is read that way', async () => {
+    const APIPromise = stainlessClass();
+    const refused = seen();
+    const failing = observeCall(new APIPromise<{ usage: number }>(Promise.reject(new Error('429')), json), refused);
+    await expect(failing.asResponse()).rejects.toThrow('429');
+    expect(refused.errors).toEqual([new Error('429')]);
+    const raw = seen();
+    expect(await observeCall(new APIPromise(Promise.resolve('{"usage":4}'), json), raw).asResponse()).toBe('{"usage":4}');
+    expect(raw).toMatchObject({ data: [], errors: [] });
+  });
+
+  it('hooks the class once: promises it does not observe are left to the SDK', async () => {
+    const APIPromise = stainlessClass();
+    const o = seen();
+    await observeCall(new APIPromise(Promise.resolve('{"usage":5}'), json), o);
+    // A later promise of the class, not observed, fails as the SDK's own: to its reader only.
+    const other = new APIPromise<{ usage: number }>(Promise.reject(new Error('500')), json);
+    await expect(other).rejects.toThrow('500');
+    await expect(other.asResponse()).rejects.toThrow('500');
+    expect(o).toMatchObject({ data: [{ usage: 5 }], errors: [] });
+  });
+
   it('still observes, and never throws into the call, when the promise or its class is frozen', async () => {
     const frozenClass = stainlessClass();
     Object.freeze(frozenClass.prototype);
@@ -89,5 +115,9 @@ describe('observeCall on a Stainless-style APIPromise', () => {
     const frozen = Object.freeze(new APIPromise(Promise.resolve('{"usage":3}'), json));
     expect(await observeCall(frozen, b)).toEqual({ usage: 3 });
     expect(b.data).toEqual([{ usage: 3 }]);
+    // A failed request of a frozen class is still told.
+    const c = seen();
+    await expect(observeCall(new frozenClass(Promise.reject(new Error('502')), json), c)).rejects.toThrow('502');
+    expect(c.errors).toEqual([new Error('502')]);
   });
 });

@@ -33,6 +33,11 @@ export interface CallObserver {
  * one, and the first parse of either shows it the data (a stream before it is read: its reaction
  * comes before the caller's) or the failure. The caller gets the SDK's own promise.
  *
+ * `asResponse()`, which reads the raw response without parsing it, is hooked too: a failed request
+ * read that way is told as a failure (a response read that way has no usage read, and is not
+ * recorded). A promise nobody reads is not observed at all, as the SDK itself sends its failure
+ * nowhere.
+ *
  * Nothing else is written onto the SDK's objects. Replacing a promise's `parseResponse` or
  * `_thenUnwrap` with a closure of the call, as tokenmeter did, was measured to make V8 keep each
  * call's objects past the young generation: 4.2% of what a chat call allocates survived
@@ -43,10 +48,10 @@ export function observeCall<T>(result: T, observer: CallObserver): T {
   const p = result as unknown as APIPromiseLike<unknown>;
   if (typeof p?._thenUnwrap === 'function' && p.responsePromise instanceof Promise) {
     const once = new OnceObserver(observer);
-    // A failed request rejects the response promise, parsed or not (asResponse() never parses).
-    p.responsePromise.then(undefined, once.onError);
     if (hookAPIPromise(p) && carry(p, once)) return result;
-    // An APIPromise without a parse() of its own: the caller gets a derived one.
+    // An APIPromise without a parse() of its own: the caller gets a derived one, and a failed
+    // request rejects the response promise, parsed or not.
+    p.responsePromise.then(undefined, once.onError);
     return p._thenUnwrap(once.onData) as unknown as T;
   }
   const onData = (data: unknown): unknown => {
@@ -102,12 +107,22 @@ function hook(proto: Record<string, unknown>): boolean {
   const sdkThenUnwrap = proto._thenUnwrap as ((this: APIPromiseLike<unknown>, t: unknown) => unknown) | undefined;
   if (typeof sdkParse !== 'function' || typeof sdkThenUnwrap !== 'function' || !Object.hasOwn(proto, 'parse')) return false;
   if (!Object.hasOwn(proto, '_thenUnwrap')) return false;
+  const sdkAsResponse = proto.asResponse as ((this: APIPromiseLike<unknown>) => Promise<unknown>) | undefined;
+  if (typeof sdkAsResponse !== 'function' || !Object.hasOwn(proto, 'asResponse')) return false;
   Object.defineProperty(proto, 'parse', {
     ...Object.getOwnPropertyDescriptor(proto, 'parse'),
     value: function parse(this: APIPromiseLike<unknown>): Promise<unknown> {
       const parsed = sdkParse.call(this);
       this[OBSERVER]?.watch(parsed);
       return parsed;
+    },
+  });
+  Object.defineProperty(proto, 'asResponse', {
+    ...Object.getOwnPropertyDescriptor(proto, 'asResponse'),
+    value: function asResponse(this: APIPromiseLike<unknown>): Promise<unknown> {
+      const response = sdkAsResponse.call(this);
+      this[OBSERVER]?.watchResponse(response);
+      return response;
     },
   });
   Object.defineProperty(proto, '_thenUnwrap', {
@@ -172,6 +187,15 @@ class OnceObserver {
     this.#watching = true;
     try {
       parsed.then(this.onData, this.onError);
+    } catch {
+      // Never into the caller's code path.
+    }
+  }
+
+  /** The raw response was read without a parse (`asResponse()`): only its failure is told. */
+  watchResponse(response: Promise<unknown>): void {
+    try {
+      response.then(undefined, this.onError);
     } catch {
       // Never into the caller's code path.
     }
