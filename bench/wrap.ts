@@ -24,9 +24,13 @@
  *   loaded, and none with --no-allocation-site-pretenuring). The toy-sized bare client is spared a
  *   cost every real app pays, and which the figures above charge to the library loaded; these
  *   figures put every configuration in the same, realistic regime.
- * - Paired medians (`-paired-median`): in this process, batches of bare and wrapped calls back to
- *   back, the median of the per-pair differences (metrics on, no ledger, no endpoint). It leaves
- *   out what the mean of long batches in fresh processes catches (GC, the ledger).
+ * - Paired medians (`-paired-median`, see paired.ts): batches of bare and wrapped calls back to
+ *   back in one process, the median of the per-pair differences. It leaves out what the mean of
+ *   long batches in fresh processes catches (GC, the ledger's work off the call's path), and is far
+ *   less noisy. openai 7 (`wrap-openai-*-paired-median`): in this process, metrics on, no ledger,
+ *   no endpoint. openai 6 (`wrap-openai6-*-paired-median`, `-noledger-`, `-otel-`): tokenmeter
+ *   (default config, and `ledger: false`) and @opentelemetry/instrumentation-openai each in fresh
+ *   processes (bench/wrap-paired-child.ts), the ratio against the instrumentation's figure.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
@@ -35,6 +39,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { TokenMonitor } from '../src/index.ts';
 import { type Result, round } from './harness.ts';
+import { pairedMedian } from './paired.ts';
 import { completion, sse } from './wrap-fixtures.ts';
 
 /** Calls before the measured batches, in each fresh process (the wrapper's code reaches V8's top tier after 10,000 to 25,000). */
@@ -246,8 +251,75 @@ export async function benchWrap(wanted: (name: string) => boolean = () => true):
     WRAP_NAMES.some((n) => n.includes(`-${v.kind}`) && !n.includes('paired') && n.endsWith('-app') === v.app > 0 && wanted(n)),
   ) as Variant[];
   const results = variants.length > 0 ? await usersPay(variants) : [];
-  if (WRAP_NAMES.some((n) => n.includes('paired') && wanted(n))) results.push(...(await pairedMedians()));
+  const paired6 = (['chat', 'stream'] as const).filter((k) =>
+    WRAP_NAMES.some((n) => n.startsWith(`wrap-openai6-${k}`) && n.endsWith('paired-median') && wanted(n)),
+  );
+  if (paired6.length > 0) results.push(...(await pairedAgainstOtel(paired6)));
+  if (WRAP_NAMES.some((n) => n.includes('-openai-') && n.includes('paired') && wanted(n))) results.push(...(await pairedMedians()));
   return results;
+}
+
+/** Fresh processes per subject for the openai 6 paired-median figures, interleaved. */
+const PAIRED_ROUNDS = 2;
+
+/**
+ * The openai 6 paired-median figures (see paired.ts): tokenmeter's wrapper (default config and
+ * `ledger: false`) and @opentelemetry/instrumentation-openai, each in fresh processes
+ * (bench/wrap-paired-child.ts) against a bare openai 6 client in the same process; each figure is
+ * the mean of its processes' medians. Less noisy than the figures as users pay them, and labelled
+ * apart: they leave out garbage collection and the ledger's work off the call's path.
+ */
+async function pairedAgainstOtel(kinds: readonly Kind[]): Promise<Result[]> {
+  const v6 = openaiCopy('openai-v6');
+  const out: Result[] = [];
+  try {
+    for (const kind of kinds) {
+      const subjects = ['otel', 'tokenmeter', 'tokenmeter-noledger'] as const;
+      const figures = new Map<string, { added: number; bare: number }[]>();
+      for (let r = 0; r < PAIRED_ROUNDS; r++) {
+        for (const subject of r % 2 === 0 ? subjects : [...subjects].reverse()) {
+          const args = [join(import.meta.dirname, 'wrap-paired-child.ts'), subject, kind, v6];
+          const f = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as { added: number; bare: number };
+          figures.set(subject, [...(figures.get(subject) ?? []), f]);
+          process.stderr.write(
+            `wrap paired ${r + 1}/${PAIRED_ROUNDS} openai6 ${subject} ${kind}: +${us(f.added)} µs on ${us(f.bare)} µs\n`,
+          );
+        }
+      }
+      const added = (subject: string) => mean((figures.get(subject) ?? []).map((f) => f.added));
+      const otel = added('otel');
+      const bare = mean(subjects.flatMap((s) => (figures.get(s) ?? []).map((f) => f.bare)));
+      const base = `wrap-openai6-${kind}-otel-paired-median`;
+      for (const [name, subject] of [
+        [`wrap-openai6-${kind}-paired-median`, 'tokenmeter'],
+        [`wrap-openai6-${kind}-noledger-paired-median`, 'tokenmeter-noledger'],
+      ] as const) {
+        const a = added(subject);
+        out.push({
+          name,
+          value: round(a),
+          unit: 'ns/call added',
+          baseline: base,
+          baselineValue: round(otel),
+          ratio: Math.round((a / otel) * 1000) / 1000,
+        });
+      }
+      out.push(
+        {
+          name: base,
+          value: round(otel),
+          unit: 'ns/call added',
+          baseline: `bare-openai6-${kind}-paired-median`,
+          baselineValue: round(bare),
+          ratio: Math.round((otel / bare) * 10000) / 10000,
+        },
+        { name: `bare-openai6-${kind}-paired-median`, value: round(bare), unit: 'ns/op' },
+      );
+    }
+  } finally {
+    rmSync(v6, { recursive: true, force: true });
+  }
+  return out;
 }
 
 /** Every result benchWrap gives. */
@@ -261,6 +333,10 @@ export const WRAP_NAMES = (['chat', 'stream'] as const).flatMap((k) => [
   `bare-openai-${k}`,
   `wrap-openai-${k}-paired-median`,
   `bare-openai-${k}-paired-median`,
+  `wrap-openai6-${k}-paired-median`,
+  `wrap-openai6-${k}-noledger-paired-median`,
+  `wrap-openai6-${k}-otel-paired-median`,
+  `bare-openai6-${k}-paired-median`,
   ...(k === 'chat'
     ? [`wrap-openai6-${k}-app`, `wrap-openai6-${k}-noledger-app`, `wrap-openai6-${k}-otel-app`, `bare-openai6-${k}-app`]
     : []),
@@ -299,53 +375,14 @@ async function pairedMedians(): Promise<Result[]> {
   return results;
 }
 
-/**
- * The time a wrapper adds, measured in pairs: each round times a batch of bare calls and a batch of
- * wrapped calls back to back (order alternating), and the figure is the median of the per-round
- * differences, so a busy moment on the machine falls on both sides of a pair.
- *
- * The warm-up is long on purpose: code run once per call (all of the wrapper's) reaches V8's top
- * tier (TurboFan) only after some 10,000 to 25,000 calls, while the SDK's own code, run many times
- * per call, gets there far sooner. With a warm-up of 500 calls the rounds measured the wrapper
- * mostly in its middle tier (Maglev), a state a long-running process soon leaves behind: this
- * measures the steady state, both sides warmed alike (interleaved).
- */
+/** A paired-median figure (see paired.ts) and its baseline, the bare call's median. */
 async function paired(
   name: string,
   baseline: string,
   bare: (n: number) => Promise<void>,
   wrapped: (n: number) => Promise<void>,
 ): Promise<Result[]> {
-  const batch = 100;
-  const rounds = 120;
-  const warmupBatches = 300;
-  for (let r = 0; r < warmupBatches; r++) {
-    await bare(batch);
-    await wrapped(batch);
-  }
-  const time = async (run: (n: number) => Promise<void>) => {
-    const t0 = process.hrtime.bigint();
-    await run(batch);
-    return Number(process.hrtime.bigint() - t0) / batch;
-  };
-  const diffs: number[] = [];
-  const bares: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    let b: number;
-    let w: number;
-    if (r % 2 === 0) {
-      b = await time(bare);
-      w = await time(wrapped);
-    } else {
-      w = await time(wrapped);
-      b = await time(bare);
-    }
-    diffs.push(w - b);
-    bares.push(b);
-  }
-  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
-  const added = med(diffs);
-  const b = med(bares);
+  const { added, bare: b } = await pairedMedian(bare, wrapped);
   return [
     { name, value: round(added), unit: 'ns/call added', baseline, baselineValue: round(b), ratio: Math.round((added / b) * 10000) / 10000 },
     { name: baseline, value: round(b), unit: 'ns/op' },
