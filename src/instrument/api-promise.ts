@@ -121,7 +121,9 @@ function hook(proto: Record<string, unknown>): boolean {
     ...Object.getOwnPropertyDescriptor(proto, 'asResponse'),
     value: function asResponse(this: APIPromiseLike<unknown>): Promise<unknown> {
       const response = sdkAsResponse.call(this);
-      this[OBSERVER]?.watchResponse(response);
+      // The SDK's own response promise is watched, not the caller's: a rejection the caller leaves
+      // unhandled is still reported to the app as the bare SDK's would be.
+      if (this.responsePromise !== undefined) this[OBSERVER]?.watchResponse(this.responsePromise);
       return response;
     },
   });
