@@ -7,10 +7,8 @@ import { safe } from './stainless.ts';
 
 /** The parts of a Stainless APIPromise tokenmeter relies on. */
 interface APIPromiseLike<T> extends PromiseLike<T> {
-  responsePromise?: Promise<unknown>;
-  /** Set on the promises tokenmeter observes (see observeCall). */
-  [OBSERVER]?: OnceObserver;
-  [OWN_THEN_UNWRAP]?: APIPromiseLike<T>['_thenUnwrap'];
+  /** The request's promise, shared by the promises derived from this one: the observer is kept on it (see observeCall). */
+  responsePromise?: Promise<unknown> & { [OBSERVER]?: OnceObserver };
   _thenUnwrap?: <U>(transform: (data: T, props: unknown) => U) => APIPromiseLike<U>;
 }
 
@@ -28,17 +26,19 @@ export interface CallObserver {
  *
  * A Stainless APIPromise is parsed by its `parse()` (which `then`, `catch`, `finally` and
  * `withResponse()` call) and derived by `_thenUnwrap` (the SDKs' helpers: `chat.completions.parse()`,
- * the Responses API's output text). Each APIPromise class has both hooked once (hookAPIPromise):
- * an observed promise carries its observer under a symbol, a promise derived from it gets the same
- * one, and the first parse of either shows it the data (a stream before it is read: its reaction
- * comes before the caller's) or the failure. The caller gets the SDK's own promise.
+ * the Responses API's output text), which shares the request's promise (`responsePromise`). Each
+ * APIPromise class has its `parse()` hooked once (hookAPIPromise); the call's observer is kept
+ * under a symbol on the request's promise, so the observed promise and every promise derived from
+ * it find it, and the first parse of any of them shows it the data (a stream before it is read:
+ * its reaction comes before the caller's) or the failure. The caller gets the SDK's own promise.
  *
  * `asResponse()`, which reads the raw response without parsing it, is hooked too: a failed request
  * read that way is told as a failure (a response read that way has no usage read, and is not
  * recorded). A promise nobody reads is not observed at all, as the SDK itself sends its failure
  * nowhere.
  *
- * Nothing else is written onto the SDK's objects. Replacing a promise's `parseResponse` or
+ * Nothing else is written onto the SDK's objects, and none of their methods is replaced per call.
+ * Replacing a promise's `parseResponse` or
  * `_thenUnwrap` with a closure of the call, as tokenmeter did, was measured to make V8 keep each
  * call's objects past the young generation: 4.2% of what a chat call allocates survived
  * scavenges, against 1.9% with the promise left alone (openai 6, bench/wrap-loop.ts,
@@ -48,9 +48,10 @@ export function observeCall<T>(result: T, observer: CallObserver): T {
   const p = result as unknown as APIPromiseLike<unknown>;
   if (typeof p?._thenUnwrap === 'function' && p.responsePromise instanceof Promise) {
     const once = new OnceObserver(observer);
-    if (hookAPIPromise(p) && carry(p, once)) return result;
-    // An APIPromise without a parse() of its own: the caller gets a derived one, and a failed
-    // request rejects the response promise, parsed or not.
+    if (Object.isExtensible(p) && hookAPIPromise(p) && keep(p.responsePromise, once)) return result;
+    // An APIPromise without a parse() of its own, or frozen (which its own parse() could not
+    // cache on): the caller gets a derived one, and a failed request rejects the response promise,
+    // parsed or not.
     p.responsePromise.then(undefined, once.onError);
     return p._thenUnwrap(once.onData) as unknown as T;
   }
@@ -71,14 +72,14 @@ export function observeCall<T>(result: T, observer: CallObserver): T {
   return onData(result) as T;
 }
 
-/** Where an observed APIPromise (and those derived from it) keeps its observer. */
+/** Where an observed call's request promise (shared by the APIPromises derived from it) keeps its observer. */
 const OBSERVER = Symbol('tokenmeter.observer');
 
-/** APIPromise prototypes → whether their parse() and _thenUnwrap are hooked. */
+/** APIPromise prototypes → whether their parse() and asResponse() are hooked. */
 const hooked = new WeakMap<object, boolean>();
 
 /**
- * Hooks the class of `p` once (see observeCall); false when it has no `parse()` and `_thenUnwrap`
+ * Hooks the class of `p` once (see observeCall); false when it has no `parse()` and `asResponse()`
  * of its own to hook. The hooks only read a symbol on promises tokenmeter does not observe.
  */
 function hookAPIPromise(p: APIPromiseLike<unknown>): boolean {
@@ -92,7 +93,7 @@ function hookAPIPromise(p: APIPromiseLike<unknown>): boolean {
   return ok;
 }
 
-/** Hooks `proto`'s parse() and _thenUnwrap (see observeCall); false when it cannot (never throws). */
+/** Hooks `proto`'s parse() and asResponse() (see observeCall); false when it cannot (never throws). */
 function hookPrototype(proto: Record<string, unknown>): boolean {
   try {
     return hook(proto);
@@ -102,18 +103,19 @@ function hookPrototype(proto: Record<string, unknown>): boolean {
   }
 }
 
+/** The observer of the call `p` belongs to: kept on its request's promise, which promises derived from it share. */
+const observerOf = (p: APIPromiseLike<unknown>): OnceObserver | undefined => p.responsePromise?.[OBSERVER];
+
 function hook(proto: Record<string, unknown>): boolean {
   const sdkParse = proto.parse as ((this: APIPromiseLike<unknown>) => Promise<unknown>) | undefined;
-  const sdkThenUnwrap = proto._thenUnwrap as ((this: APIPromiseLike<unknown>, t: unknown) => unknown) | undefined;
-  if (typeof sdkParse !== 'function' || typeof sdkThenUnwrap !== 'function' || !Object.hasOwn(proto, 'parse')) return false;
-  if (!Object.hasOwn(proto, '_thenUnwrap')) return false;
   const sdkAsResponse = proto.asResponse as ((this: APIPromiseLike<unknown>) => Promise<unknown>) | undefined;
+  if (typeof sdkParse !== 'function' || !Object.hasOwn(proto, 'parse')) return false;
   if (typeof sdkAsResponse !== 'function' || !Object.hasOwn(proto, 'asResponse')) return false;
   Object.defineProperty(proto, 'parse', {
     ...Object.getOwnPropertyDescriptor(proto, 'parse'),
     value: function parse(this: APIPromiseLike<unknown>): Promise<unknown> {
       const parsed = sdkParse.call(this);
-      this[OBSERVER]?.watch(parsed);
+      observerOf(this)?.watch(parsed);
       return parsed;
     },
   });
@@ -123,50 +125,29 @@ function hook(proto: Record<string, unknown>): boolean {
       const response = sdkAsResponse.call(this);
       // The SDK's own response promise is watched, not the caller's: a rejection the caller leaves
       // unhandled is still reported to the app as the bare SDK's would be.
-      if (this.responsePromise !== undefined) this[OBSERVER]?.watchResponse(this.responsePromise);
+      const rp = this.responsePromise;
+      if (rp !== undefined) rp[OBSERVER]?.watchResponse(rp);
       return response;
-    },
-  });
-  Object.defineProperty(proto, '_thenUnwrap', {
-    ...Object.getOwnPropertyDescriptor(proto, '_thenUnwrap'),
-    value: function _thenUnwrap(this: APIPromiseLike<unknown>, transform: unknown): unknown {
-      const derived = sdkThenUnwrap.call(this, transform) as APIPromiseLike<unknown> | undefined;
-      const observer = this[OBSERVER];
-      if (observer !== undefined && typeof derived === 'object' && derived !== null) carry(derived, observer);
-      return derived;
     },
   });
   return true;
 }
 
-/** Where `carry` keeps an APIPromise's own `_thenUnwrap` (openai 7 gives each promise one). */
-const OWN_THEN_UNWRAP = Symbol('tokenmeter.ownThenUnwrap');
-
 /**
- * Gives `p` its observer; false when `p` takes no property (a frozen promise). A promise with a
- * `_thenUnwrap` of its own (not its class's, which is hooked) has it replaced by one function
- * shared by all such promises, which finds the promise's own under a symbol: a closure per call
- * written onto the promise is what costs (see observeCall).
+ * Keeps the call's observer on its request's promise; false when that takes no property (frozen).
+ * The SDKs' helpers derive their promises from the same request's promise (`_thenUnwrap`: openai 6
+ * and the other Stainless SDKs on the class, openai 7 with a closure of its own on each promise),
+ * so a derived promise finds the observer there, and nothing else is written, nor any of the SDK's
+ * methods replaced per call (see observeCall).
  */
-function carry(p: APIPromiseLike<unknown>, observer: OnceObserver): boolean {
-  if (!Object.isExtensible(p)) return false;
+function keep(responsePromise: NonNullable<APIPromiseLike<unknown>['responsePromise']>, observer: OnceObserver): boolean {
+  if (!Object.isExtensible(responsePromise)) return false;
   try {
-    p[OBSERVER] = observer;
-    if (Object.hasOwn(p, '_thenUnwrap') && p._thenUnwrap !== thenUnwrapOwn) {
-      p[OWN_THEN_UNWRAP] = p._thenUnwrap;
-      p._thenUnwrap = thenUnwrapOwn as NonNullable<APIPromiseLike<unknown>['_thenUnwrap']>;
-    }
+    responsePromise[OBSERVER] = observer;
     return true;
   } catch {
     return false;
   }
-}
-
-function thenUnwrapOwn(this: APIPromiseLike<unknown>, transform: (data: unknown, props: unknown) => unknown): APIPromiseLike<unknown> {
-  const derived = (this[OWN_THEN_UNWRAP] as NonNullable<APIPromiseLike<unknown>['_thenUnwrap']>).call(this, transform);
-  const observer = this[OBSERVER];
-  if (observer !== undefined && typeof derived === 'object' && derived !== null) carry(derived, observer);
-  return derived;
 }
 
 /**
