@@ -19,11 +19,14 @@ import { MetricsSink } from './metrics/sink.ts';
 import type { Health, TokenMonitorOptions } from './monitor-options.ts';
 import type { ReportSources } from './monitor-queries.ts';
 import { checkMonitorOptions } from './option-keys.ts';
+import { LaterQueue } from './pipeline/later.ts';
 import { RecordPipeline } from './pipeline/pipeline.ts';
+import { type CallFacts, inputOfUsage } from './pipeline/usage-input.ts';
 import { PriceBook } from './pricing/price-book.ts';
 import { PriceCache } from './pricing/price-cache.ts';
 import { checkMaxAgeDays, DEFAULT_PRICE_DATA_URL, loadPriceData, type RefreshResult, refreshPriceData } from './pricing/price-data.ts';
 import { resolveSource } from './pricing/price-source.ts';
+import type { Usage } from './providers/index.ts';
 import type { RecordSink } from './record-sink.ts';
 import { statusOf } from './reports/budget-status.ts';
 
@@ -46,6 +49,11 @@ export interface MonitorParts {
   /** Reads the fleet's spending into the budgets and applies config.json's changes, from a timer. */
   budgetSync: BudgetSync;
   pipeline: RecordPipeline<Alert>;
+  /**
+   * Instrumented calls waiting to be recorded at the event loop's next turn (see LaterQueue):
+   * whatever reads what was recorded drains it first.
+   */
+  later: LaterQueue<Usage, CallFacts>;
   /** Counts (`tokenmeter_internal_errors_total{component}`) and logs once a failure inside tokenmeter; never throws. */
   internalError: (component: string, error: unknown) => void;
   /** Counts and logs a failure of the tokenizer thread (held here: the thread's listeners are weak). */
@@ -193,6 +201,18 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     secrets,
     disabled,
   });
+  // An instrumented call, recorded at the next turn: what it held is given back then, with its usage.
+  const later = new LaterQueue<Usage, CallFacts>(
+    (usage, facts) => {
+      if (facts.held !== undefined) budgets.settle(facts.held);
+      pipeline.meter(inputOfUsage(usage, facts), undefined, usage);
+    },
+    (error) => internalError('instrument', error),
+  );
+  // The readers of what was recorded that the facade does not stand in front of: a collection of
+  // the metrics (a scrape, a reader of the user's), and the ledger's writes (flush, exit).
+  agg.beforeCollect = () => later.drain();
+  if (ledger !== undefined) ledger.upstream = () => later.drain();
   const priceSource = pd === undefined ? undefined : (chosen ?? DEFAULT_PRICE_DATA_URL);
   const onTokenizerFailure = (error: Error) => internalError('tokenizer', error);
   return {
@@ -210,6 +230,7 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     budgets,
     budgetSync,
     pipeline,
+    later,
     internalError,
     onTokenizerFailure,
     offTokenizerFailure: listenToTokenizer(onTokenizerFailure),
@@ -230,6 +251,7 @@ export async function refreshPrices(p: MonitorParts): Promise<RefreshResult> {
 
 /** Whether the ledger is being written, how many records wait, and where metrics are served (TokenMonitor.health()). */
 export function healthOf(p: MonitorParts): Health {
+  p.later.drain();
   const ledger = p.ledger?.health() ?? null;
   const config = p.budgetSync.health();
   // A broken config.json does not make the monitor unhealthy: nothing is lost (its last good
@@ -269,7 +291,10 @@ export function reportSources(p: MonitorParts): ReportSources {
       return p.ledger.store();
     },
     price: (provider, model) => p.prices.resolve(provider, model),
-    budgetStatus: () => p.budgets.tracker.states().map(statusOf),
+    budgetStatus: () => {
+      p.later.drain();
+      return p.budgets.tracker.states().map(statusOf);
+    },
     archiveDir: join(p.dir, 'archive'),
     startedAt: Date.now(),
     truncated: (message) => {

@@ -55,6 +55,7 @@ export class BudgetControls extends LedgerQueries {
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)
       throw new ValidationError('limit', limit, 'must be a whole number, 1 or more');
     const ledger = this.#p.ledger;
+    this.#p.later.drain();
     if (ledger === undefined) return this.#p.budgets.raised(since, until, limit);
     // Those raised so far are written first (with what waits), then read back with every other process's.
     await ledger.flush().catch(() => {});
@@ -106,6 +107,7 @@ export class BudgetControls extends LedgerQueries {
 
   /** Every budget's standing in its current window, with calls in flight held. */
   budgetStatus(): BudgetStatus[] {
+    this.#p.later.drain();
     return this.#p.budgets.tracker.states().map(statusOf);
   }
 
@@ -135,6 +137,8 @@ export class BudgetControls extends LedgerQueries {
     apiKeyId?: string,
   ): Held | undefined {
     if (!this.#p.budgets.tracker.enforcing) return undefined;
+    // The calls that ended count before this one is let through.
+    this.#p.later.drain();
     const ctx = context ?? this.#ctx.current();
     const keyId = apiKey === undefined ? (apiKeyId ?? null) : this.#p.keyIdOf(apiKey);
     return this.#p.budgets.admit(provider, body, ctx, keyId, ctx?.runId ?? null);
@@ -149,6 +153,7 @@ export class BudgetControls extends LedgerQueries {
   admitCall(options: TrackOptions, args: readonly unknown[]): Held | undefined {
     if (this.#p.disabled || !this.#p.budgets.tracker.enforcing) return undefined;
     try {
+      this.#p.later.drain();
       const first = args[0];
       const request = typeof first === 'object' && first !== null && !Array.isArray(first) ? first : args;
       const ctx = this.#ctx.current();

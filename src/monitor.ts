@@ -60,6 +60,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * tokenmeter after validation are logged and counted, never thrown.
    */
   record(input: UsageInput): RecordResult {
+    this.#p.later.drain();
     return this.#p.pipeline.record(input, this.#context.current());
   }
 
@@ -74,6 +75,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
 
   /** Records a call `validate()` returned, without checking it again (each once; anything else throws). */
   recordValidated(u: ValidUsage): RecordResult {
+    this.#p.later.drain();
     return this.#p.pipeline.recordValidated(u);
   }
 
@@ -111,11 +113,22 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * throws: a response tokenmeter cannot record is logged once and counted as an internal error.
    */
   recordUsage(usage: Usage, facts: CallFacts = {}): RecordResult | undefined {
+    this.#p.later.drain();
     return this.#usage(usage, facts, false);
   }
 
-  /** As `recordUsage`, for a caller that reads no result (instrumented clients): none is built. */
+  /**
+   * As `recordUsage`, for a caller that reads no result (instrumented clients): none is built. A
+   * call that brings its whole context (`facts.wholeContext`) is recorded at the event loop's next
+   * turn, with others that ended meanwhile (see LaterQueue); every read of what was recorded
+   * (totals, metrics, ledger, budgets, `flush()`) records what waits first.
+   */
   meterUsage(usage: Usage, facts: CallFacts): void {
+    if (facts.wholeContext === true) {
+      facts.timestamp ??= Date.now();
+      this.#p.later.push(usage, facts);
+      return;
+    }
     this.#usage(usage, facts, true);
   }
 
@@ -200,6 +213,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   usageSummary(provider: string): UsageSummary;
   usageSummary(): UsageSummary[];
   usageSummary(provider?: string): UsageSummary | UsageSummary[] {
+    this.#p.later.drain();
     return provider === undefined ? this.#p.pipeline.summary() : this.#p.pipeline.summary(provider);
   }
 
@@ -239,6 +253,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * try; flush itself does not throw.
    */
   async flush(): Promise<void> {
+    this.#p.later.drain();
     await this.#settle();
     await this.#p.budgets.tracker.seeded();
     await this.#flushLedger();
@@ -266,6 +281,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
     await this.flushMetrics();
     this.#closed = true;
     await this.#p.budgetSync.close();
+    this.#p.later.drain();
     this.#p.pipeline.close();
     this.#p.offTokenizerFailure();
     try {

@@ -2,6 +2,8 @@ import { EXIT_WAIT_MS } from './writer-thread.ts';
 
 /** What exit handling asks of each open writer (LedgerWriter). */
 export interface ExitWriter {
+  /** Takes the records waiting upstream of the writer into its queue. */
+  handOver(): void;
   /** Writes what a store that only writes asynchronously holds; true when a write started. */
   writeBeforeExit(): boolean;
   /** Writes what waits, now, on this thread. */
@@ -25,10 +27,12 @@ class ExitHooks {
     for (const w of this.#writers) w.writeBeforeExit();
   };
   readonly #onExit = () => {
+    for (const w of this.#writers) w.handOver();
     for (const w of this.#writers) w.flushSync();
     for (const w of this.#writers) w.exited();
   };
   readonly #onSignal = (signal: NodeJS.Signals) => {
+    for (const w of this.#writers) w.handOver();
     for (const w of this.#writers) w.flushSync();
     const raise = () => {
       this.#onExit();

@@ -49,6 +49,11 @@ export class LedgerWriter {
   #added = 0;
   /** Reads under way beside the writer (readBeside): no batch starts while one runs. */
   readonly #reads = new ReadGate();
+  /**
+   * Records waiting upstream of this writer (calls the monitor records at the event loop's next
+   * turn): handed over before what waits is written by `flush()` and at exit. Set by the monitor.
+   */
+  upstream: (() => void) | undefined = undefined;
 
   constructor(target: LedgerTarget, hooks: LedgerWriterHooks, options: LedgerWriterOptions = {}) {
     if (typeof target === 'function') {
@@ -276,6 +281,15 @@ export class LedgerWriter {
     }
   }
 
+  /** Takes what waits upstream (see `upstream`) into the queue; never throws. */
+  handOver(): void {
+    try {
+      this.upstream?.();
+    } catch {
+      // Reported where it failed; what was handed over is queued.
+    }
+  }
+
   /**
    * The event loop ran out of work (`beforeExit`): a store that only writes asynchronously
    * (PostgreSQL) is written now, which keeps the process alive until it is done, since its timer
@@ -283,6 +297,7 @@ export class LedgerWriter {
    * exiting (`exited()` then reports what is lost). True when a write started.
    */
   writeBeforeExit(): boolean {
+    this.handOver();
     if (this.#closed || this.#exitWriteFailed) return false;
     if (this.#pending.length === 0 && this.#inflight === undefined) return false;
     if (this.#file !== undefined || this.store().writeSync !== undefined) return false;
@@ -315,6 +330,7 @@ export class LedgerWriter {
 
   /** Writes everything waiting; resolves once it is durable. Rejects when the ledger cannot be written (the records stay queued). */
   async flush(): Promise<void> {
+    this.handOver();
     // What waits now goes in bounded batches; records added meanwhile may ride along, but never
     // keep this waiting longer than the backlog it was called with.
     let rounds = Math.ceil((this.#pending.length + 1) / (this.#o.batchSize * MAX_BATCHES_IN_ONE)) + 1;

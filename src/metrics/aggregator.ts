@@ -97,6 +97,8 @@ export class Aggregator<Slot = unknown> {
   readonly internalErrors = new Map<string, number>([['record', 0]]);
   /** Budget gauges, read at collection time (set by the monitor when it has budgets). */
   budgetGauges: (() => readonly BudgetGauge[]) | undefined;
+  /** Records what waits upstream (calls recorded at the event loop's next turn) before a collection reads; set by the monitor. */
+  beforeCollect: (() => void) | undefined;
   readonly #opts: AggregatorOptions;
   readonly #seen = new Map<string, Set<string>>();
   readonly #root: Trie<Slot> = new Map();
@@ -325,8 +327,13 @@ export class Aggregator<Slot = unknown> {
     this.internalErrors.set(component, (this.internalErrors.get(component) ?? 0) + 1);
   }
 
-  /** tokenmeter's own series, each once, in the order they were made. */
+  /**
+   * tokenmeter's own series, each once, in the order they were made. Every collection (the
+   * endpoint, the producer, a MeterProvider of the user's) reads them first: calls still waiting
+   * to be recorded (`beforeCollect`) are recorded before.
+   */
   ownSeries(): readonly OwnSeries[] {
+    this.beforeCollect?.();
     return this.#ownList;
   }
 

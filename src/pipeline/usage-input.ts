@@ -27,6 +27,8 @@ export interface CallFacts {
   wholeContext?: boolean;
   /** What `admit` held for the call, given back now that its usage is known. */
   held?: Held | undefined;
+  /** When the call ended (epoch ms), for a call recorded later than that (see LaterQueue); else now. */
+  timestamp?: number;
 }
 
 /**
@@ -60,6 +62,7 @@ export function inputOfUsage(usage: Usage, facts: CallFacts): UsageInput {
     errorType: facts.error?.type,
     errorMessage: facts.error?.message,
     metadata,
+    timestamp: facts.timestamp,
   };
 }
 
