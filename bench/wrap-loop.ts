@@ -1,12 +1,15 @@
 /**
  * One fresh process of the `wrap-openai*` benchmarks (bench/wrap.ts runs it):
- *   node bench/wrap-loop.ts <openai6|openai7> <bare|tokenmeter|tokenmeter-noledger|otel> <chat|stream> <warmup> <batches> <batch> <modules> [appMb]
+ *   node bench/wrap-loop.ts <openai6|openai7> <bare|tokenmeter|tokenmeter-noledger|otel> <chat|stream> <warmup> <batches> <batch> <modules> [appMb] [now|turn]
  * makes `warmup` calls, then `batches` batches of `batch` calls, one after another (each awaited,
  * as an app's request handler would), with the openai client of that major version (loaded from
  * `<modules>/node_modules/openai`, a copy bench/wrap.ts makes of the version) answering from an
  * in-process fetch. Prints one JSON line: the mean wall ns per call of each batch, the main
  * thread's and the whole process's CPU ns per call over the batches, and what shows the subject
  * really observed the calls (the ledger's rows, the OpenTelemetry histogram's count).
+ *
+ * With `turn`, the fetch answers after a turn of the event loop (`setImmediate`), as a response
+ * over the network comes in a later turn.
  *
  * With `appMb`, the process first builds that many MB of live objects of its own and keeps them,
  * as an app does at start-up (its modules, caches, routes), before anything else is loaded.
@@ -20,6 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type OpenAI from 'openai';
 import { completion, sse } from './wrap-fixtures.ts';
 
@@ -32,6 +36,7 @@ const [
   batchArg = '1000',
   modules = '',
   appMb = '0',
+  when = 'now',
 ] = process.argv.slice(2);
 // The app's own state: small objects with a string each (about 64 bytes a pair), kept to the end.
 const appState = Array.from({ length: Math.round((Number(appMb) * 1024 * 1024) / 64) }, (_, i) => ({ id: i, name: `item-${i}` }));
@@ -85,7 +90,13 @@ if (subject === 'tokenmeter' || subject === 'tokenmeter-noledger') {
 
 const answer = kind === 'stream' ? sse : completion;
 const type = kind === 'stream' ? 'text/event-stream' : 'application/json';
-const fetchLocal: typeof fetch = async () => new Response(answer, { headers: { 'content-type': type } });
+const fetchLocal: typeof fetch =
+  when === 'turn'
+    ? async () => {
+        await nextTurn();
+        return new Response(answer, { headers: { 'content-type': type } });
+      }
+    : async () => new Response(answer, { headers: { 'content-type': type } });
 let client = new OpenAIClass({
   apiKey: 'sk-bench-not-a-real-key-0000',
   baseURL: 'http://bench.invalid/v1',

@@ -24,6 +24,12 @@
  *   loaded, and none with --no-allocation-site-pretenuring). The toy-sized bare client is spared a
  *   cost every real app pays, and which the figures above charge to the library loaded; these
  *   figures put every configuration in the same, realistic regime.
+ * - With a turn of the event loop per call (`-turn`: openai 6 chat, bare, OpenTelemetry,
+ *   tokenmeter and `ledger: false`): the in-process fetch answers after `setImmediate`, as a
+ *   response over the network comes in a later turn. tokenmeter records an instrumented call at
+ *   the next turn, in one pass with the calls that ended meanwhile (src/pipeline/later.ts): with
+ *   an in-process fetch that never lets the loop turn, a pass takes up to 64 calls, warm; here,
+ *   one call at a time, as a sequential caller over a network gets it.
  * - Paired medians (`-paired-median`, see paired.ts): batches of bare and wrapped calls back to
  *   back in one process, the median of the per-pair differences. It leaves out what the mean of
  *   long batches in fresh processes catches (GC, the ledger's work off the call's path), and is far
@@ -56,8 +62,13 @@ const APP_MB = 16;
 type Sdk = 'openai6' | 'openai7';
 type Subject = 'bare' | 'tokenmeter' | 'tokenmeter-noledger' | 'otel';
 type Kind = 'chat' | 'stream';
-/** A kind of call, in a toy process (app 0) or one holding APP_MB MB of its own. */
-type Variant = { kind: Kind; app: number };
+/**
+ * A kind of call, in a toy process (app 0) or one holding APP_MB MB of its own; with `turn`, each
+ * call's response comes one turn of the event loop later, as over a network.
+ */
+type Variant = { kind: Kind; app: number; turn?: boolean };
+/** The names' suffix of a variant. */
+const suffixOf = (v: Variant) => (v.app > 0 ? '-app' : v.turn === true ? '-turn' : '');
 interface Loop {
   means: number[];
   mainCpuNs: number;
@@ -102,7 +113,7 @@ function openaiCopy(pkg: string): string {
   return dir;
 }
 
-function loop(sdk: Sdk, subject: Subject, kind: Kind, modules: string, app: number): Loop {
+function loop(sdk: Sdk, subject: Subject, kind: Kind, modules: string, app: number, turn: boolean): Loop {
   const args = [
     join(import.meta.dirname, 'wrap-loop.ts'),
     sdk,
@@ -113,6 +124,7 @@ function loop(sdk: Sdk, subject: Subject, kind: Kind, modules: string, app: numb
     String(BATCH),
     modules,
     String(app),
+    turn ? 'turn' : 'now',
   ];
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   const l = JSON.parse(out) as Loop;
@@ -130,16 +142,19 @@ export async function usersPay(variants: Variant[]): Promise<Result[]> {
   const v6 = openaiCopy('openai-v6');
   const modules: Record<Sdk, string> = { openai6: v6, openai7: import.meta.dirname };
   const runs = new Map<string, Loop[]>();
-  const key = (sdk: Sdk, subject: Subject, kind: Kind, app: number) => `${sdk} ${subject} ${kind}${app > 0 ? ` app ${app} MB` : ''}`;
+  const key = (sdk: Sdk, subject: Subject, kind: Kind, app: number, turn: boolean) =>
+    `${sdk} ${subject} ${kind}${app > 0 ? ` app ${app} MB` : ''}${turn ? ' a turn per call' : ''}`;
   try {
     for (let r = 0; r < ROUNDS; r++) {
-      const order = variants.flatMap(({ kind, app }) =>
-        CONFIGS.filter(([sdk]) => app === 0 || sdk === 'openai6').map(([sdk, subject]) => [sdk, subject, kind, app] as const),
+      const order = variants.flatMap((v) =>
+        CONFIGS.filter(([sdk]) => suffixOf(v) === '' || sdk === 'openai6').map(
+          ([sdk, subject]) => [sdk, subject, v.kind, v.app, v.turn === true] as const,
+        ),
       );
       if (r % 2 === 1) order.reverse();
-      for (const [sdk, subject, kind, app] of order) {
-        const k = key(sdk, subject, kind, app);
-        const l = loop(sdk, subject, kind, modules[sdk], app);
+      for (const [sdk, subject, kind, app, turn] of order) {
+        const k = key(sdk, subject, kind, app, turn);
+        const l = loop(sdk, subject, kind, modules[sdk], app, turn);
         runs.set(k, [...(runs.get(k) ?? []), l]);
         // Progress on stderr (stdout is the JSON): a run takes minutes.
         process.stderr.write(
@@ -151,9 +166,10 @@ export async function usersPay(variants: Variant[]): Promise<Result[]> {
     rmSync(v6, { recursive: true, force: true });
   }
   const out: Result[] = [];
-  for (const { kind, app } of variants) {
-    const of = (sdk: Sdk, subject: Subject) => runs.get(key(sdk, subject, kind, app)) ?? [];
-    const suffix = app > 0 ? '-app' : '';
+  for (const v of variants) {
+    const { kind, app } = v;
+    const of = (sdk: Sdk, subject: Subject) => runs.get(key(sdk, subject, kind, app, v.turn === true)) ?? [];
+    const suffix = suffixOf(v);
     /** Per round: the subject's mean ns per call minus the bare client's. */
     const added = (sdk: Sdk, subject: Subject, f: (l: Loop) => number = (l) => mean(l.means)) => {
       const bare = of(sdk, 'bare');
@@ -170,7 +186,7 @@ export async function usersPay(variants: Variant[]): Promise<Result[]> {
     const unit = 'µs/call added';
     const name6 = `wrap-openai6-${kind}`;
     const name7 = `wrap-openai-${kind}`;
-    const extra = app > 0 ? { appHeapMb: app } : {};
+    const extra = app > 0 ? { appHeapMb: app } : v.turn === true ? { aTurnPerCall: true } : {};
     for (const [name, subject] of [
       [`${name6}${suffix}`, 'tokenmeter'],
       [`${name6}-noledger${suffix}`, 'tokenmeter-noledger'],
@@ -208,7 +224,7 @@ export async function usersPay(variants: Variant[]): Promise<Result[]> {
         ...extra,
       },
     );
-    if (app > 0) continue;
+    if (suffix !== '') continue;
     for (const [name, subject] of [
       [name7, 'tokenmeter'],
       [`${name7}-noledger`, 'tokenmeter-noledger'],
@@ -243,13 +259,21 @@ function client(f: typeof fetch): OpenAI {
 }
 
 export async function benchWrap(wanted: (name: string) => boolean = () => true): Promise<Result[]> {
-  const variants: Variant[] = [
+  const all: Variant[] = [
     { kind: 'chat', app: 0 },
     { kind: 'stream', app: 0 },
     { kind: 'chat', app: APP_MB },
-  ].filter((v) =>
-    WRAP_NAMES.some((n) => n.includes(`-${v.kind}`) && !n.includes('paired') && n.endsWith('-app') === v.app > 0 && wanted(n)),
-  ) as Variant[];
+    { kind: 'chat', app: 0, turn: true },
+  ];
+  const variants = all.filter((v) =>
+    WRAP_NAMES.some(
+      (n) =>
+        n.includes(`-${v.kind}`) &&
+        !n.includes('paired') &&
+        (suffixOf(v) === '' ? !n.endsWith('-app') && !n.endsWith('-turn') : n.endsWith(suffixOf(v))) &&
+        wanted(n),
+    ),
+  );
   const results = variants.length > 0 ? await usersPay(variants) : [];
   const paired6 = (['chat', 'stream'] as const).filter((k) =>
     WRAP_NAMES.some((n) => n.startsWith(`wrap-openai6-${k}`) && n.endsWith('paired-median') && wanted(n)),
@@ -338,7 +362,12 @@ export const WRAP_NAMES = (['chat', 'stream'] as const).flatMap((k) => [
   `wrap-openai6-${k}-otel-paired-median`,
   `bare-openai6-${k}-paired-median`,
   ...(k === 'chat'
-    ? [`wrap-openai6-${k}-app`, `wrap-openai6-${k}-noledger-app`, `wrap-openai6-${k}-otel-app`, `bare-openai6-${k}-app`]
+    ? ['app', 'turn'].flatMap((s) => [
+        `wrap-openai6-${k}-${s}`,
+        `wrap-openai6-${k}-noledger-${s}`,
+        `wrap-openai6-${k}-otel-${s}`,
+        `bare-openai6-${k}-${s}`,
+      ])
     : []),
 ]);
 
