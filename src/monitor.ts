@@ -40,6 +40,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   readonly disabled: boolean;
   readonly #p: MonitorParts;
   readonly #context: ContextStore;
+  readonly #later: MonitorParts['later'];
   /** Records still being prepared (streams' token estimates): flush() and close() wait for them. */
   readonly #pending = new Set<Promise<unknown>>();
   #closed = false;
@@ -50,6 +51,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
     super(p, context, reportSources(p));
     this.#p = p;
     this.#context = context;
+    this.#later = p.later;
     this.dir = p.dir;
     this.disabled = p.disabled;
   }
@@ -60,7 +62,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * tokenmeter after validation are logged and counted, never thrown.
    */
   record(input: UsageInput): RecordResult {
-    this.#p.later.drain();
+    if (this.#later.size !== 0) this.#later.drain();
     return this.#p.pipeline.record(input, this.#context.current());
   }
 
@@ -75,7 +77,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
 
   /** Records a call `validate()` returned, without checking it again (each once; anything else throws). */
   recordValidated(u: ValidUsage): RecordResult {
-    this.#p.later.drain();
+    this.#later.drain();
     return this.#p.pipeline.recordValidated(u);
   }
 
@@ -113,7 +115,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * throws: a response tokenmeter cannot record is logged once and counted as an internal error.
    */
   recordUsage(usage: Usage, facts: CallFacts = {}): RecordResult | undefined {
-    this.#p.later.drain();
+    this.#later.drain();
     return this.#usage(usage, facts, false);
   }
 
@@ -126,7 +128,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   meterUsage(usage: Usage, facts: CallFacts): void {
     if (facts.wholeContext === true) {
       facts.timestamp ??= Date.now();
-      this.#p.later.push(usage, facts);
+      this.#later.push(usage, facts);
       return;
     }
     this.#usage(usage, facts, true);
@@ -213,7 +215,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   usageSummary(provider: string): UsageSummary;
   usageSummary(): UsageSummary[];
   usageSummary(provider?: string): UsageSummary | UsageSummary[] {
-    this.#p.later.drain();
+    this.#later.drain();
     return provider === undefined ? this.#p.pipeline.summary() : this.#p.pipeline.summary(provider);
   }
 
@@ -253,7 +255,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
    * try; flush itself does not throw.
    */
   async flush(): Promise<void> {
-    this.#p.later.drain();
+    this.#later.drain();
     await this.#settle();
     await this.#p.budgets.tracker.seeded();
     await this.#flushLedger();
@@ -281,7 +283,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
     await this.flushMetrics();
     this.#closed = true;
     await this.#p.budgetSync.close();
-    this.#p.later.drain();
+    this.#later.drain();
     this.#p.pipeline.close();
     this.#p.offTokenizerFailure();
     try {
