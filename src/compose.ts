@@ -5,6 +5,7 @@ import { BudgetSink, Budgets } from './budgeting.ts';
 import type { Alert } from './budgets/budget-spec.ts';
 import { configPrices, loadConfig, resolveDir } from './config.ts';
 import { configBudgets, configThresholds } from './config-budgets.ts';
+import type { CallContext } from './context.ts';
 import { LedgerError, ValidationError } from './errors.ts';
 import { onTokenizerFailure as listenToTokenizer } from './instrument/tokenizer-thread.ts';
 import { DEFAULT_KEY_ID_SECRET, KeyIdCache } from './key-id.ts';
@@ -20,7 +21,7 @@ import type { Health, TokenMonitorOptions } from './monitor-options.ts';
 import type { ReportSources } from './monitor-queries.ts';
 import { checkMonitorOptions } from './option-keys.ts';
 import { LaterQueue } from './pipeline/later.ts';
-import { RecordPipeline } from './pipeline/pipeline.ts';
+import { RecordPipeline, type RecordResult } from './pipeline/pipeline.ts';
 import { type CallFacts, inputOfUsage } from './pipeline/usage-input.ts';
 import { PriceBook } from './pricing/price-book.ts';
 import { PriceCache } from './pricing/price-cache.ts';
@@ -54,6 +55,12 @@ export interface MonitorParts {
    * whatever reads what was recorded drains it first.
    */
   later: LaterQueue<Usage, CallFacts>;
+  /**
+   * Records a call from the usage its provider reported (`meter`: without building a result), in
+   * context `ctx`: what it held is given back first. Never throws: a call that cannot be recorded
+   * is counted and logged as an internal error of `instrument`.
+   */
+  recordCall(usage: Usage, facts: CallFacts, ctx: CallContext | undefined, meter: boolean): RecordResult<Alert> | undefined;
   /** Counts (`tokenmeter_internal_errors_total{component}`) and logs once a failure inside tokenmeter; never throws. */
   internalError: (component: string, error: unknown) => void;
   /** Counts and logs a failure of the tokenizer thread (held here: the thread's listeners are weak). */
@@ -201,12 +208,20 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     secrets,
     disabled,
   });
-  // An instrumented call, recorded at the next turn: what it held is given back then, with its usage.
+  const recordCall: MonitorParts['recordCall'] = (usage, facts, ctx, meter) => {
+    if (facts.held !== undefined) budgets.settle(facts.held);
+    try {
+      const input = inputOfUsage(usage, facts);
+      if (!meter) return pipeline.record(input, ctx, usage);
+      pipeline.meter(input, ctx, usage);
+    } catch (error) {
+      internalError('instrument', error);
+    }
+    return undefined;
+  };
+  // An instrumented call (its whole context taken with it), recorded at the next turn.
   const later = new LaterQueue<Usage, CallFacts>(
-    (usage, facts) => {
-      if (facts.held !== undefined) budgets.settle(facts.held);
-      pipeline.meter(inputOfUsage(usage, facts), undefined, usage);
-    },
+    (usage, facts) => recordCall(usage, facts, undefined, true),
     (error) => internalError('instrument', error),
   );
   // The readers of what was recorded that the facade does not stand in front of: a collection of
@@ -231,6 +246,7 @@ export function composeMonitor(options: TokenMonitorOptions): MonitorParts {
     budgetSync,
     pipeline,
     later,
+    recordCall,
     internalError,
     onTokenizerFailure,
     offTokenizerFailure: listenToTokenizer(onTokenizerFailure),

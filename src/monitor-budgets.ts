@@ -7,7 +7,7 @@ import { isBudgetExceededError, LedgerError, ValidationError } from './errors.ts
 import type { TrackOptions } from './instrument/track.ts';
 import { LedgerQueries, type ReportSources } from './monitor-queries.ts';
 import { checkBudgetKeys, checkMethodOptions, SET_LIMIT_OPTION_KEYS } from './option-keys.ts';
-import { type BudgetStatus, statusOf } from './reports/budget-status.ts';
+import type { BudgetStatus } from './reports/budget-status.ts';
 import { resolveQuery } from './reports/query.ts';
 import { type RunSession, type SessionOptions, startSession } from './session.ts';
 
@@ -32,11 +32,13 @@ const ALERT_QUERY_KEYS: ReadonlySet<string> = new Set(['days', 'since', 'until',
 export class BudgetControls extends LedgerQueries {
   readonly #p: MonitorParts;
   readonly #ctx: ContextStore;
+  readonly #sources: ReportSources;
 
   constructor(parts: MonitorParts, context: ContextStore, sources: ReportSources) {
     super(sources);
     this.#p = parts;
     this.#ctx = context;
+    this.#sources = sources;
   }
 
   /**
@@ -107,8 +109,7 @@ export class BudgetControls extends LedgerQueries {
 
   /** Every budget's standing in its current window, with calls in flight held. */
   budgetStatus(): BudgetStatus[] {
-    this.#p.later.drain();
-    return this.#p.budgets.tracker.states().map(statusOf);
+    return this.#sources.budgetStatus();
   }
 
   /** Every budget and subscription limit: used, held by calls in flight, remaining, percentage, level and reset time. */

@@ -11,7 +11,7 @@ import type { Health, TokenMonitorOptions } from './monitor-options.ts';
 import { checkContextKeys, checkInstrumentKeys, checkMethodOptions, TRACK_OPTION_KEYS } from './option-keys.ts';
 import type { RecordResult as PipelineResult } from './pipeline/pipeline.ts';
 import type { UsageSummary } from './pipeline/totals.ts';
-import { type CallFacts, inputOfUsage, usageOfCall } from './pipeline/usage-input.ts';
+import { type CallFacts, usageOfCall } from './pipeline/usage-input.ts';
 import type { RefreshResult } from './pricing/price-data.ts';
 import type { PriceOverride, ResolvedPrice } from './pricing/types.ts';
 import type { Usage } from './providers/index.ts';
@@ -135,16 +135,7 @@ export class TokenMonitor extends BudgetControls implements CallSink {
   }
 
   #usage(usage: Usage, facts: CallFacts, meter: boolean): RecordResult | undefined {
-    if (facts.held !== undefined) this.#p.budgets.settle(facts.held);
-    try {
-      const input = inputOfUsage(usage, facts);
-      const ctx = facts.wholeContext === true ? undefined : this.#context.current();
-      if (!meter) return this.#p.pipeline.record(input, ctx, usage);
-      this.#p.pipeline.meter(input, ctx, usage);
-    } catch (error) {
-      this.#p.internalError('instrument', error);
-    }
-    return undefined;
+    return this.#p.recordCall(usage, facts, facts.wholeContext === true ? undefined : this.#context.current(), meter);
   }
 
   /** Keeps `apiKey` out of every line this monitor logs (instrument() gives it each client's key). */
