@@ -6,6 +6,8 @@ import { ROLLUP_KEY_COLUMNS, ROLLUP_LAYOUT, type RollupLayout, storedCost, store
 
 /** Common records inserted by one statement. */
 export const CHUNK = 32;
+/** Values a common record binds. */
+const COMMON_WIDTH = 17;
 /** The unit of thread_minutes: a thread's rows are read a minute of ids at a time (schema 6). */
 export const MINUTE_MS = 60_000;
 
@@ -58,20 +60,27 @@ export function writeEncodedRows(ctx: WriteContext, batch: EncodedBatch, added: 
     return id;
   };
   const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
-  const chunk: unknown[][] = [];
+  // The values of the common rows waiting, COMMON_WIDTH a row, in one array reused for the batch
+  // (an array per row, flattened per statement, cost the writer thread garbage collection).
+  const chunk: unknown[] = [];
+  let rows = 0;
   // Writes the common rows waiting in `chunk`, in as few statements as their count's binary digits
   // (32 = CHUNK, 16, 8...). Before any other row: rows go in id order, so that each lands at the
   // end of the table and SQLite leaves its pages full (a row put before others, then those others
   // after it, split pages half full: 10% of the table at 1M records).
   const flush = () => {
-    let i = 0;
-    for (let n = CHUNK; n >= 1; n >>= 1) {
-      if (chunk.length - i >= n) {
-        insertCommon(n).run(chunk.slice(i, i + n).flat());
-        i += n;
+    if (rows === CHUNK) insertCommon(CHUNK).run(chunk);
+    else {
+      let i = 0;
+      for (let n = CHUNK; n >= 1; n >>= 1) {
+        if (rows - i >= n) {
+          insertCommon(n).run(chunk.slice(i * COMMON_WIDTH, (i + n) * COMMON_WIDTH));
+          i += n;
+        }
       }
     }
     chunk.length = 0;
+    rows = 0;
   };
   // The batch's (thread, minute) pairs, a thread's pair once while its calls follow each other.
   const threadMinutes: number[] = [];
@@ -130,7 +139,7 @@ export function writeEncodedRows(ctx: WriteContext, batch: EncodedBatch, added: 
         (v[o + AT.rare] as number) < 0;
       if (common) {
         // Common records go in CHUNK rows a statement: fewer calls into SQLite per record.
-        chunk.push([
+        chunk.push(
           id,
           provider,
           serviceType,
@@ -148,8 +157,8 @@ export function writeEncodedRows(ctx: WriteContext, batch: EncodedBatch, added: 
           duration,
           error,
           outputCost,
-        ]);
-        if (chunk.length === CHUNK) flush();
+        );
+        if (++rows === CHUNK) flush();
       } else {
         flush();
         const message = v[o + AT.errorMessage] as number;

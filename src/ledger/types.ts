@@ -1,5 +1,6 @@
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetAlertQuery, BudgetAlertRow } from './budget-alerts.ts';
+import type { EncodedBatch } from './encoded-batch.ts';
 import type { AlertmanagerNotification, KeptNotification, ReceivedAlert, ReceivedAlertQuery } from './notifications.ts';
 
 /** The record fields a ledger query can group by or filter on. */
@@ -111,6 +112,11 @@ export interface LedgerStore {
   write(batch: readonly UsageRecord[]): Promise<void>;
   /** The same, before returning; undefined for stores that cannot. */
   writeSync?: ((batch: readonly UsageRecord[]) => void) | undefined;
+  /**
+   * The same, from the batch as the writer keeps it (encoded-batch.ts), with no record object
+   * built: for a store that writes synchronously and reads that form (SQLite).
+   */
+  writeEncoded?: ((batch: EncodedBatch) => void) | undefined;
   /** Sums grouped by `by` (none: one row of grand totals), read from rollups where they answer. */
   aggregate(filter: LedgerFilter, by: readonly Dimension[]): Promise<AggregateRow[]>;
   /** The same, before returning; undefined for stores that cannot (budgets seed from it at start-up). */

@@ -1,5 +1,5 @@
-import type { UsageRecord } from '../usage.ts';
 import type { BudgetAlertRow } from './budget-alerts.ts';
+import { countOf, type EncodedBatch } from './encoded-batch.ts';
 
 /** The most batches (of batchSize) written in one transaction when a backlog waits. */
 export const MAX_BATCHES_IN_ONE = 10;
@@ -7,7 +7,9 @@ export const MAX_BATCHES_IN_ONE = 10;
 /** A batch being written, and who waits for it. */
 export interface InFlight {
   seq: number;
-  batch: UsageRecord[];
+  batch: EncodedBatch;
+  /** Records in the batch. */
+  count: number;
   /** Budget alerts written with the batch (before its records: keeping one twice is ignored, a record twice is not). */
   alerts: BudgetAlertRow[];
   done: Promise<void>;
@@ -16,7 +18,7 @@ export interface InFlight {
 }
 
 /** Batch `seq`, about to be written: `done` resolves (never rejects) when `settle` is called, which keeps the error in `error`. */
-export function inFlight(seq: number, batch: UsageRecord[], alerts: BudgetAlertRow[]): InFlight {
+export function inFlight(seq: number, batch: EncodedBatch, alerts: BudgetAlertRow[]): InFlight {
   let settle: (error: unknown) => void = () => {};
   const done = new Promise<void>((resolve) => {
     settle = (error) => {
@@ -24,6 +26,6 @@ export function inFlight(seq: number, batch: UsageRecord[], alerts: BudgetAlertR
       resolve();
     };
   });
-  const f: InFlight = { seq, batch, alerts, done, settle, error: undefined };
+  const f: InFlight = { seq, batch, count: countOf(batch), alerts, done, settle, error: undefined };
   return f;
 }

@@ -48,8 +48,8 @@ export class WriterThread {
   send(m: ToWorker): void {
     // Until the answer, the process waits for it (an app that ends with a batch in flight writes it).
     this.#results.ref();
-    // A batch's values go by transfer, not copied.
-    this.#worker.postMessage(m, m.type === 'write' ? [m.data.values.buffer] : []);
+    // A batch's values are shared memory (encoded-batch.ts): the writer thread reads the very batch the writer keeps to retry.
+    this.#worker.postMessage(m);
   }
 
   /** Takes the answer to batch `seq` if it arrived, without waiting for the event loop (one atomic read when not). */

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { validateUsage } from '../usage.ts';
 import { COUNT_FIELDS } from '../usage-fields.ts';
-import { encodeBatch } from './encoded-batch.ts';
+import { countOf, encodeBatch } from './encoded-batch.ts';
 import { SqliteStore } from './sqlite.ts';
 import { LedgerWriter } from './writer.ts';
 
@@ -102,16 +102,36 @@ describe('LedgerWriter on the main thread (a store of your own)', () => {
   });
 });
 
+describe('a record the ledger cannot take', () => {
+  it('is lost alone, counted and said, and the records around it are written', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
+    const errors: string[] = [];
+    const w = new LedgerWriter({ file }, { onError: (m) => errors.push(m), onRecovered: () => {} });
+    expect(w.add(record(1))).toBe(true);
+    // Validation lets no such metadata through; a record built around it must still not reach add()'s caller.
+    expect(w.add({ ...record(2), metadata: { n: 1n } })).toBe(false);
+    expect(w.add(record(3))).toBe(true);
+    await w.flush();
+    expect(w.health()).toMatchObject({ pending: 0, written: 2, dropped: 1 });
+    expect(errors).toEqual([expect.stringMatching(/a record cannot be written to the ledger: .*BigInt/)]);
+    const store = new SqliteStore(file, { readonly: true });
+    expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual([1, 3]);
+    store.closeSync();
+    await w.close();
+  });
+});
+
 describe('a backlog', () => {
   it('is written in bounded transactions, every record once', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
     const sizes: number[] = [];
     const open = () => {
       const s = new SqliteStore(file);
-      const write = s.write.bind(s);
-      s.write = (batch) => {
-        sizes.push(batch.length);
-        return write(batch);
+      // The writer hands a SQLite store its batches as it keeps them, encoded.
+      const write = s.writeEncoded.bind(s);
+      s.writeEncoded = (batch) => {
+        sizes.push(countOf(batch));
+        write(batch);
       };
       return s;
     };

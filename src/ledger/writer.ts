@@ -1,8 +1,9 @@
 import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetAlertRow } from './budget-alerts.ts';
-import { encodeBatch } from './encoded-batch.ts';
+import { countOf, decodeBatch, type EncodedBatch } from './encoded-batch.ts';
 import { LedgerFile } from './ledger-file.ts';
+import { PendingRecords } from './pending.ts';
 import type { LedgerStore } from './types.ts';
 import { type InFlight, inFlight, MAX_BATCHES_IN_ONE } from './writer-batch.ts';
 import { exitHooks } from './writer-exit.ts';
@@ -35,7 +36,8 @@ export class LedgerWriter {
   readonly #o: Required<LedgerWriterOptions>;
   #store: LedgerStore | undefined;
   #thread: WriterThread | undefined;
-  #pending: UsageRecord[] = [];
+  /** The records waiting to be written, encoded as they come (pending.ts). */
+  readonly #pending: PendingRecords;
   /** Budget alerts waiting to be kept (addAlerts). */
   #alerts: BudgetAlertRow[] = [];
   #inflight: InFlight | undefined;
@@ -65,6 +67,7 @@ export class LedgerWriter {
     }
     this.#health = new WriterHealth(hooks);
     this.#o = { ...WRITER_DEFAULTS, ...options };
+    this.#pending = new PendingRecords(this.#o.batchSize);
     exitHooks.add(this);
   }
 
@@ -98,7 +101,13 @@ export class LedgerWriter {
    */
   add(record: UsageRecord): boolean {
     if (this.#closed) return false;
-    this.#pending.push(record);
+    try {
+      this.#pending.push(record);
+    } catch (error) {
+      // Validation lets no such record through; should one come, it alone is lost, and said so.
+      this.#health.lost(1, `a record cannot be written to the ledger: ${(error as Error)?.message ?? error}`, error);
+      return false;
+    }
     this.#added++;
     if (this.#o.durability === 'sync') {
       // Not while a read beside the writer runs (budget seeding): that read must not find records
@@ -109,7 +118,7 @@ export class LedgerWriter {
     }
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
     if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
-    if (this.#pending.length + (this.#inflight?.batch.length ?? 0) > this.#o.maxPending) this.#drop();
+    if (this.#pending.length + (this.#inflight?.count ?? 0) > this.#o.maxPending) this.#drop();
     if (this.#pending.length >= this.#o.batchSize && !this.#health.failing && this.#inflight === undefined && this.#reads.count === 0) {
       if (this.#threaded) this.#start();
       else this.#schedule(0);
@@ -131,9 +140,9 @@ export class LedgerWriter {
   }
 
   #drop(): void {
-    const n = Math.min(this.#pending.length, this.#pending.length + (this.#inflight?.batch.length ?? 0) - this.#o.maxPending);
+    const n = Math.min(this.#pending.length, this.#pending.length + (this.#inflight?.count ?? 0) - this.#o.maxPending);
     if (n <= 0) return;
-    this.#pending.splice(0, n);
+    this.#pending.dropOldest(n);
     this.#health.dropped(n, this.#o.maxPending);
   }
 
@@ -157,8 +166,7 @@ export class LedgerWriter {
     // At most MAX_BATCHES_IN_ONE batches go at once: a backlog is written as a series of bounded
     // transactions (progress shows in health(), other processes get the lock between them).
     const most = this.#o.batchSize * MAX_BATCHES_IN_ONE;
-    const batch = this.#pending.length <= most ? this.#pending : this.#pending.splice(0, most);
-    if (batch === this.#pending) this.#pending = [];
+    const batch = this.#pending.take(most);
     const alerts = this.#alerts;
     this.#alerts = [];
     const f = inFlight(++this.#seq, batch, alerts);
@@ -171,7 +179,7 @@ export class LedgerWriter {
           (m) => this.#answered(m),
           (e) => this.#threadDied(e),
         );
-        this.#thread.send({ type: 'write', seq: f.seq, data: encodeBatch(batch), alerts });
+        this.#thread.send({ type: 'write', seq: f.seq, data: batch, alerts });
         return f;
       } catch (error) {
         this.#threadDied(error);
@@ -183,7 +191,8 @@ export class LedgerWriter {
       try {
         const store = this.store();
         if (alerts.length > 0) await store.keepBudgetAlerts?.(alerts);
-        await store.write(batch);
+        if (store.writeEncoded !== undefined) store.writeEncoded(batch);
+        else await store.write(decodeBatch(batch));
       } catch (e) {
         error = e ?? new Error('write failed');
       }
@@ -214,7 +223,7 @@ export class LedgerWriter {
     const f = this.#inflight;
     if (f !== undefined) {
       this.#inflight = undefined;
-      this.#pending = f.batch.concat(this.#pending);
+      this.#pending.unshift(f.batch);
       this.#alerts = f.alerts.concat(this.#alerts);
       f.settle(undefined);
       this.#schedule(0);
@@ -224,8 +233,10 @@ export class LedgerWriter {
   #finish(f: InFlight, error: unknown): void {
     if (this.#inflight !== f) return;
     this.#inflight = undefined;
-    if (error === undefined) this.#succeeded(f.batch.length);
-    else {
+    if (error === undefined) {
+      this.#pending.recycle(f.batch);
+      this.#succeeded(f.count);
+    } else {
       this.#alerts = f.alerts.concat(this.#alerts);
       this.#failed(f.batch, error);
     }
@@ -244,18 +255,18 @@ export class LedgerWriter {
     }
     if (this.#alerts.length > 0) this.#keepAlertsSync();
     if (this.#pending.length === 0) return this.#inflight === undefined;
-    const batch = this.#pending;
-    this.#pending = [];
+    const batch = this.#pending.take();
     try {
       const store = this.store();
       if (store.writeSync === undefined) {
         // A store that only writes asynchronously: as soon as the event loop turns.
-        this.#pending = batch.concat(this.#pending);
+        this.#pending.unshift(batch);
         this.#schedule(0);
         return false;
       }
-      store.writeSync(batch);
-      this.#succeeded(batch.length);
+      if (store.writeEncoded !== undefined) store.writeEncoded(batch);
+      else store.writeSync(decodeBatch(batch));
+      this.#succeeded(countOf(batch));
       return this.#pending.length === 0;
     } catch (error) {
       this.#failed(batch, error);
@@ -313,9 +324,9 @@ export class LedgerWriter {
    * the error hook (log and `tokenmeter_internal_errors_total`), never silently.
    */
   exited(): void {
-    const n = this.#pending.length + (this.#inflight?.batch.length ?? 0);
+    const n = this.#pending.length + (this.#inflight?.count ?? 0);
     if (n === 0 || this.#closed) return;
-    this.#pending = [];
+    this.#pending.clear();
     const sync = this.#file !== undefined || this.#store?.writeSync !== undefined;
     const where = this.#file?.path ?? this.#store?.location ?? '';
     const lastError = this.#health.lastError;
@@ -358,9 +369,9 @@ export class LedgerWriter {
     else this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
   }
 
-  #failed(batch: UsageRecord[], error: unknown): void {
+  #failed(batch: EncodedBatch, error: unknown): void {
     // Keep the batch ahead of what arrived since, in order.
-    this.#pending = batch.concat(this.#pending);
+    this.#pending.unshift(batch);
     if (this.#pending.length > this.#o.maxPending) this.#drop();
     const retryMs = this.#health.failed(error, this.#pending.length);
     if (!this.#closed) this.#schedule(retryMs);
@@ -381,7 +392,7 @@ export class LedgerWriter {
       while (this.#inflight !== undefined) await this.#inflight.done;
       // Those added since this call are the last ones (a failed batch goes back in front, in order).
       const since = Math.min(this.#pending.length, this.#added - added);
-      return await read(this.#pending.slice(0, this.#pending.length - since));
+      return await read(this.#pending.records(this.#pending.length - since));
     } finally {
       if (this.#reads.leave()) {
         if (this.#pending.length > 0 && !this.#closed)
@@ -404,11 +415,11 @@ export class LedgerWriter {
       this.#thread.poll(this.#inflight.seq);
     }
     const f = this.#inflight;
-    return f === undefined ? this.#pending : f.batch.concat(this.#pending);
+    return f === undefined ? this.#pending.records() : decodeBatch(f.batch).concat(this.#pending.records());
   }
 
   health(): LedgerHealth {
-    return this.#health.report(this.#file?.path ?? this.#store?.location, this.#pending.length + (this.#inflight?.batch.length ?? 0));
+    return this.#health.report(this.#file?.path ?? this.#store?.location, this.#pending.length + (this.#inflight?.count ?? 0));
   }
 
   /** Writes what waits and closes the store. Safe to call twice; rejects if the last write failed (the records are reported lost). */
@@ -428,7 +439,7 @@ export class LedgerWriter {
     await this.#store?.close();
     if (error !== undefined && this.#pending.length > 0) {
       const n = this.#pending.length;
-      this.#pending = [];
+      this.#pending.clear();
       this.#health.lost(n, `closing with the ledger unwritable: ${n} records were not written`, error);
     }
   }
