@@ -52,8 +52,14 @@ import { completion, sse } from './wrap-fixtures.ts';
 const WARMUP = 15_000;
 /** Calls per measured batch. */
 const BATCH = 1_000;
-/** Measured batches per process: the figure is their mean. */
-const BATCHES = 4;
+/**
+ * Measured batches per process: the figure is their mean. Twelve (some 0.8-1 s of calls), not
+ * four: a full garbage collection comes about every 1.5 s in these processes (its incremental
+ * marking slows the calls around it), and four batches (0.3 s) caught one in some processes and
+ * not in others, by chance, so the figures swung by more than the differences they measure
+ * (seen in --trace-gc: the slow second and third batches were those under incremental marking).
+ */
+const BATCHES = 12;
 /** Fresh processes per configuration, interleaved ($TOKENMETER_BENCH_WRAP_ROUNDS for a quicker look). */
 const ROUNDS = Number(process.env.TOKENMETER_BENCH_WRAP_ROUNDS ?? 6);
 /** MB of live objects of its own each process of the `-app` figures holds (see the file's comment). */
