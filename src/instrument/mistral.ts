@@ -56,7 +56,7 @@ export function observeReadableStream(data: unknown, onEnd: (end: StreamEnd) => 
       };
     },
   };
-  observeStream(like, {}, onEnd, textOf);
+  observeStream(like, {}, { ended: onEnd }, textOf);
   let events: AsyncIterator<unknown> | undefined;
   const observed: UnderlyingSource<unknown> = {
     async pull(controller) {

@@ -103,6 +103,15 @@ export interface StreamReader {
   reading(kept: EventKeeper): void;
 }
 
+/**
+ * Told of one observed Stainless stream: each reading as it begins (what it keeps, so that one
+ * abandoned can still be reported with it), and its end, once. One object rather than closures
+ * made per stream. What `ended` throws is swallowed: it never reaches the stream's reader.
+ */
+export interface StreamSink extends Partial<StreamReader> {
+  ended(end: StreamEnd): void;
+}
+
 export interface ObserveOptions {
   /** Drop an event from what the caller sees (still passed to the converter). */
   hide?: (event: unknown) => boolean;
@@ -110,49 +119,39 @@ export interface ObserveOptions {
   clean?: (event: unknown) => void;
 }
 
-/**
- * Notices a stream the caller lets go of before its end was reported: when the object it was
- * handed is garbage-collected while still armed, `dropped` is called. The observed reading of a
- * stream holds on to the stream, so a stream being read is never taken for a dropped one, and
- * one read partway and then let go (iterator and all) is noticed when both are collected.
- */
-export class DropWatch {
-  #dropped: (() => void) | undefined;
-
-  constructor(dropped: () => void) {
-    this.#dropped = dropped;
-  }
-
-  /** Watches `o`, the stream as the caller gets it; returns it. */
-  watch<T>(o: T): T {
-    if ((typeof o === 'object' && o !== null) || typeof o === 'function') collected.register(o, this, this);
-    return o;
-  }
-
-  /**
-   * The stream's end is reported elsewhere (it ended, failed or was stopped): nothing to notice.
-   * Unregistered at once: a registration left to be cleared when the stream is collected costs
-   * V8 a cleanup task per stream (measured, openai 6 stream, paired: 18.1 → 15.4 µs a stream).
-   */
-  readonly disarm = (): void => {
-    if (this.#dropped === undefined) return;
-    this.#dropped = undefined;
-    collected.unregister(this);
-  };
-
-  /** The watched object was garbage-collected. */
-  gone(): void {
-    const dropped = this.#dropped;
-    this.#dropped = undefined;
-    try {
-      dropped?.();
-    } catch {
-      // Never into anyone's code path: this runs as a finalizer.
-    }
-  }
+/** What is told when the object it watches is garbage-collected while still watched (watchDrop). */
+export interface DropWatcher {
+  dropped(): void;
 }
 
-const collected = new FinalizationRegistry<DropWatch>((w) => w.gone());
+const collected = new FinalizationRegistry<DropWatcher>((w) => {
+  try {
+    w.dropped();
+  } catch {
+    // Never into anyone's code path: this runs as a finalizer.
+  }
+});
+
+/**
+ * Notices a stream the caller lets go of before its end was reported: when `o` (the stream as the
+ * caller gets it) is garbage-collected while still watched, `watcher.dropped()` is called. The
+ * observed reading of a stream holds on to the stream, so a stream being read is never taken for
+ * a dropped one, and one read partway and then let go (iterator and all) is noticed when both are
+ * collected. `watcher` must not hold `o`. Returns `o`.
+ */
+export function watchDrop<T>(o: T, watcher: DropWatcher): T {
+  if ((typeof o === 'object' && o !== null) || typeof o === 'function') collected.register(o, watcher, watcher);
+  return o;
+}
+
+/**
+ * The stream's end is reported elsewhere (it ended, failed or was stopped): nothing to notice.
+ * Unregistered at once: a registration left to be cleared when the stream is collected costs V8 a
+ * cleanup task per stream (measured, openai 6 stream, paired: 18.1 → 15.4 µs a stream).
+ */
+export function unwatchDrop(watcher: DropWatcher): void {
+  collected.unregister(watcher);
+}
 
 /**
  * One reading of a Stainless stream, as the caller iterates it: every event passes through on its
@@ -164,23 +163,27 @@ class ObservedIterator implements AsyncIterator<unknown> {
   readonly #source: AsyncIterator<unknown>;
   readonly #kept: EventKeeper;
   readonly #options: ObserveOptions;
-  readonly #onEnd: (end: StreamEnd) => void;
+  readonly #sink: StreamSink;
   // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read: the stream lives as long as its reading (see DropWatch).
   readonly #owner: unknown;
   #ended = false;
 
-  constructor(source: AsyncIterator<unknown>, kept: EventKeeper, options: ObserveOptions, onEnd: (end: StreamEnd) => void, owner: unknown) {
+  constructor(source: AsyncIterator<unknown>, kept: EventKeeper, options: ObserveOptions, sink: StreamSink, owner: unknown) {
     this.#source = source;
     this.#kept = kept;
     this.#options = options;
-    this.#onEnd = onEnd;
+    this.#sink = sink;
     this.#owner = owner;
   }
 
   #end(complete: boolean, error?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#onEnd(this.#kept.end(complete, error));
+    try {
+      this.#sink.ended(this.#kept.end(complete, error));
+    } catch {
+      // Never into the caller's code path.
+    }
   }
 
   readonly #onResult = (r: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
@@ -226,20 +229,14 @@ class ObservedIterator implements AsyncIterator<unknown> {
 }
 
 /**
- * Replaces a stream's iterator with one that sees every event on its way to the caller and calls
- * `onEnd` exactly once when the stream ends, fails, or the caller stops reading. With `textOf`,
- * the text of the events is kept too (see StreamText), and nothing else of them. `reader` is
- * told what each new reading keeps (so an abandoned one can still be reported with it).
+ * Replaces a stream's iterator with one that sees every event on its way to the caller and tells
+ * `sink` of each reading as it begins and of its end when the stream ends, fails, or the caller
+ * stops reading. With `textOf`, the text of the events is kept too (see StreamText), and nothing
+ * else of them.
  */
-export function observeStream(
-  stream: StreamLike,
-  options: ObserveOptions,
-  onEndRaw: (end: StreamEnd) => void,
-  textOf?: TextOf,
-  reader?: StreamReader,
-): void {
+export function observeStream(stream: StreamLike, options: ObserveOptions, sink: StreamSink, textOf?: TextOf): void {
   const s = stream as ObservableStream;
-  s[STREAM_OBSERVER] = { source: stream.iterator, options, onEnd: safe(onEndRaw), textOf, reader };
+  s[STREAM_OBSERVER] = { source: stream.iterator, options, sink, textOf };
   // One function for every observed stream, its state under a symbol: a closure per stream written
   // onto the SDK's object costs garbage collection (see observeCall).
   s.iterator = observedIterator;
@@ -249,9 +246,8 @@ export function observeStream(
 interface StreamObserver {
   source: () => AsyncIterator<unknown>;
   options: ObserveOptions;
-  onEnd: (end: StreamEnd) => void;
+  sink: StreamSink;
   textOf: TextOf | undefined;
-  reader: StreamReader | undefined;
 }
 
 const STREAM_OBSERVER = Symbol('tokenmeter.streamObserver');
@@ -264,8 +260,8 @@ interface ObservableStream extends StreamLike {
 function observedIterator(this: ObservableStream): AsyncIterator<unknown> {
   const o = this[STREAM_OBSERVER] as StreamObserver;
   const kept = new EventKeeper(o.textOf);
-  o.reader?.reading(kept);
-  return new ObservedIterator(o.source.call(this), kept, o.options, o.onEnd, this);
+  o.sink.reading?.(kept);
+  return new ObservedIterator(o.source.call(this), kept, o.options, o.sink, this);
 }
 
 /** True for an async iterable that is not a Stainless Stream (an SDK's async generator). */

@@ -5,7 +5,7 @@ import { type CallObserver, observeCall } from './api-promise.ts';
 import { callerSignal, errorOf, errorTypeOf } from './error-type.ts';
 import { estimateUsage } from './estimate.ts';
 import {
-  DropWatch,
+  type DropWatcher,
   type EventKeeper,
   isAsyncIterable,
   isStream,
@@ -13,6 +13,9 @@ import {
   observeAsyncIterable,
   observeStream,
   type StreamEnd,
+  type StreamSink,
+  unwatchDrop,
+  watchDrop,
 } from './stainless.ts';
 
 /** The monitor as instrumented clients see it. */
@@ -146,9 +149,10 @@ export function contextFor(recorder: ClientRecorder): CallContext | undefined {
 
 /**
  * One metered call: what recording its usage takes (the request, what `admit` held, when it
- * started), in one object whose methods observe the result, rather than a closure per step.
+ * started), in one object whose methods observe the result, its stream and the stream's drop,
+ * rather than a closure per step.
  */
-class MeteredCall implements CallObserver {
+class MeteredCall implements CallObserver, StreamSink, DropWatcher {
   readonly #recorder: ClientRecorder;
   readonly #converter: ProviderConverter;
   readonly #body: unknown;
@@ -216,28 +220,39 @@ class MeteredCall implements CallObserver {
     if (prepared?.observeResult !== undefined || isStream(data) || isAsyncIterable(data)) {
       // A stream let go of before its end (unread, or read partway) still ends: recorded as
       // abandoned with what was read, and what it held against enforced budgets given back, once
-      // it is garbage-collected.
-      const drop = new DropWatch(() => this.#onEnd(this.#kept?.end(false) ?? { events: [], complete: false }));
-      const onEnd = (end: StreamEnd) => {
-        drop.disarm();
-        this.#onEnd(end);
-      };
-      const observed = prepared?.observeResult?.(data, onEnd, converter.textOf);
-      if (observed !== undefined) return drop.watch(observed);
+      // it is garbage-collected (dropped()).
+      const observed = prepared?.observeResult?.(data, (end) => this.ended(end), converter.textOf);
+      if (observed !== undefined) return watchDrop(observed, this);
       if (isStream(data)) {
-        observeStream(data, prepared?.observe ?? NO_OPTIONS, onEnd, converter.textOf, this);
-        return drop.watch(data);
+        // This call is the stream's sink: no closure made per stream.
+        observeStream(data, prepared?.observe ?? NO_OPTIONS, this, converter.textOf);
+        return watchDrop(data, this);
       }
       // An SDK's own async generator (@google/genai streams): handed back observed.
-      if (isAsyncIterable(data)) return drop.watch(observeAsyncIterable(data, onEnd, converter.textOf, this));
+      if (isAsyncIterable(data))
+        return watchDrop(
+          observeAsyncIterable(data, (end) => this.ended(end), converter.textOf, this),
+          this,
+        );
     }
     this.#record(converter.fromResponse(data, this.#body));
     return data;
   }
 
-  /** A reading of the stream began (see observeStream's `reader`). */
+  /** A reading of the stream began (StreamSink). */
   reading(kept: EventKeeper): void {
     if (!this.#ended) this.#kept = kept;
+  }
+
+  /** The stream ended, failed or was stopped (StreamSink): its drop is no longer watched. */
+  ended(end: StreamEnd): void {
+    unwatchDrop(this);
+    this.#onEnd(end);
+  }
+
+  /** The stream was garbage-collected before its end was reported (DropWatcher). */
+  dropped(): void {
+    this.#onEnd(this.#kept?.end(false) ?? { events: [], complete: false });
   }
 
   onError(error: unknown): void {
