@@ -2,7 +2,6 @@ import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetAlertRow } from './budget-alerts.ts';
 import { countOf, decodeBatch, type EncodedBatch } from './encoded-batch.ts';
-import { LedgerFile } from './ledger-file.ts';
 import { PendingRecords } from './pending.ts';
 import type { LedgerStore } from './types.ts';
 import { type InFlight, inFlight, MAX_BATCHES_IN_ONE } from './writer-batch.ts';
@@ -10,6 +9,7 @@ import { exitHooks } from './writer-exit.ts';
 import { type LedgerHealth, type LedgerWriterHooks, WriterHealth } from './writer-health.ts';
 import { type LedgerTarget, type LedgerWriterOptions, WRITER_DEFAULTS } from './writer-options.ts';
 import { ReadGate } from './writer-reads.ts';
+import { WriterStore } from './writer-store.ts';
 import { EXIT_WAIT_MS, WriterThread } from './writer-thread.ts';
 import type { FromWorker } from './writer-worker.ts';
 
@@ -30,11 +30,9 @@ const SEED_WAIT_MS = 50;
  * reported, and opened afresh. Nothing here ever throws into `add()`.
  */
 export class LedgerWriter {
-  readonly #open: () => LedgerStore;
-  readonly #file: LedgerFile | undefined;
+  readonly #store: WriterStore;
   readonly #health: WriterHealth;
   readonly #o: Required<LedgerWriterOptions>;
-  #store: LedgerStore | undefined;
   #thread: WriterThread | undefined;
   /** The records waiting to be written, encoded as they come (pending.ts). */
   readonly #pending: PendingRecords;
@@ -58,14 +56,8 @@ export class LedgerWriter {
   upstream: (() => void) | undefined = undefined;
 
   constructor(target: LedgerTarget, hooks: LedgerWriterHooks, options: LedgerWriterOptions = {}) {
-    if (typeof target === 'function') {
-      this.#open = target;
-    } else {
-      const file = new LedgerFile(target.file);
-      this.#file = file;
-      this.#open = () => file.store();
-    }
     this.#health = new WriterHealth(hooks);
+    this.#store = new WriterStore(target, this.#health);
     this.#o = { ...WRITER_DEFAULTS, ...options };
     this.#pending = new PendingRecords(this.#o.batchSize);
     exitHooks.add(this);
@@ -73,26 +65,12 @@ export class LedgerWriter {
 
   /** The store this thread reads from (and writes to, in-thread), opened on first use and reopened when its file went. */
   store(): LedgerStore {
-    if (this.#file !== undefined) this.#checkFile();
-    this.#store ??= this.#open();
-    return this.#store;
-  }
-
-  /** Reopens a file that went; reported here unless the writer thread writes it (it reports, once per file). */
-  #checkFile(): void {
-    const lost = this.#file?.check();
-    if (lost === undefined) return;
-    this.#store = undefined;
-    this.#fileLost(lost.identity, lost.message);
-  }
-
-  #fileLost(identity: string, message: string): void {
-    this.#health.fileLost(this.#file?.path ?? '', identity, message);
+    return this.#store.get();
   }
 
   /** Whether batches go to a writer thread. */
   get #threaded(): boolean {
-    return this.#file !== undefined && this.#o.durability === 'batch' && this.#o.thread;
+    return this.#store.file !== undefined && this.#o.durability === 'batch' && this.#o.thread;
   }
 
   /**
@@ -174,8 +152,8 @@ export class LedgerWriter {
     if (this.#threaded) {
       try {
         this.#thread ??= new WriterThread(
-          this.#file?.path as string,
-          this.#file?.identity,
+          this.#store.file?.path as string,
+          this.#store.file?.identity,
           (m) => this.#answered(m),
           (e) => this.#threadDied(e),
         );
@@ -186,18 +164,7 @@ export class LedgerWriter {
         return f;
       }
     }
-    void (async () => {
-      let error: unknown;
-      try {
-        const store = this.store();
-        if (alerts.length > 0) await store.keepBudgetAlerts?.(alerts);
-        if (store.writeEncoded !== undefined) store.writeEncoded(batch);
-        else await store.write(decodeBatch(batch));
-      } catch (e) {
-        error = e ?? new Error('write failed');
-      }
-      this.#finish(f, error);
-    })();
+    void this.#store.write(batch, alerts).then((error) => this.#finish(f, error));
     return f;
   }
 
@@ -205,7 +172,7 @@ export class LedgerWriter {
   #answered(m: FromWorker): void {
     const f = this.#inflight;
     if (f === undefined || f.seq !== m.seq) return;
-    if (m.lost !== undefined) this.#fileLost(m.lost.identity, m.lost.message);
+    if (m.lost !== undefined) this.#store.fileLost(m.lost.identity, m.lost.message);
     // The worker's LedgerError, rebuilt: its message already names the file.
     const error =
       m.error === undefined ? undefined : Object.assign(new Error(m.error.message), { name: 'LedgerError', code: m.error.code });
@@ -257,15 +224,12 @@ export class LedgerWriter {
     if (this.#pending.length === 0) return this.#inflight === undefined;
     const batch = this.#pending.take();
     try {
-      const store = this.store();
-      if (store.writeSync === undefined) {
+      if (!this.#store.writeSync(batch)) {
         // A store that only writes asynchronously: as soon as the event loop turns.
         this.#pending.unshift(batch);
         this.#schedule(0);
         return false;
       }
-      if (store.writeEncoded !== undefined) store.writeEncoded(batch);
-      else store.writeSync(decodeBatch(batch));
       this.#succeeded(countOf(batch));
       return this.#pending.length === 0;
     } catch (error) {
@@ -277,15 +241,12 @@ export class LedgerWriter {
   /** Keeps the waiting budget alerts now, on this thread (flushSync); on failure they wait for the next write. */
   #keepAlertsSync(): void {
     const alerts = this.#alerts;
+    this.#alerts = [];
     try {
-      const store = this.store();
-      if (store.keepBudgetAlertsSync === undefined) {
-        if (store.keepBudgetAlerts === undefined) this.#alerts = [];
-        else this.#schedule(0);
-        return;
+      if (this.#store.keepAlertsSync(alerts) === 'later') {
+        this.#alerts = alerts.concat(this.#alerts);
+        this.#schedule(0);
       }
-      this.#alerts = [];
-      store.keepBudgetAlertsSync(alerts);
     } catch (error) {
       this.#alerts = alerts.concat(this.#alerts);
       this.#health.error(`cannot keep ${alerts.length} budget alerts in the ledger: ${(error as Error)?.message ?? error}`, error);
@@ -311,7 +272,7 @@ export class LedgerWriter {
     this.handOver();
     if (this.#closed || this.#exitWriteFailed) return false;
     if (this.#pending.length === 0 && this.#inflight === undefined) return false;
-    if (this.#file !== undefined || this.store().writeSync !== undefined) return false;
+    if (this.#store.file !== undefined || this.store().writeSync !== undefined) return false;
     void this.flush().catch(() => {
       this.#exitWriteFailed = true;
     });
@@ -327,8 +288,8 @@ export class LedgerWriter {
     const n = this.#pending.length + (this.#inflight?.count ?? 0);
     if (n === 0 || this.#closed) return;
     this.#pending.clear();
-    const sync = this.#file !== undefined || this.#store?.writeSync !== undefined;
-    const where = this.#file?.path ?? this.#store?.location ?? '';
+    const sync = this.#store.file !== undefined || this.#store.opened?.writeSync !== undefined;
+    const where = this.#store.where ?? '';
     const lastError = this.#health.lastError;
     this.#health.lost(
       n,
@@ -419,7 +380,7 @@ export class LedgerWriter {
   }
 
   health(): LedgerHealth {
-    return this.#health.report(this.#file?.path ?? this.#store?.location, this.#pending.length + (this.#inflight?.count ?? 0));
+    return this.#health.report(this.#store.where, this.#pending.length + (this.#inflight?.count ?? 0));
   }
 
   /** Writes what waits and closes the store. Safe to call twice; rejects if the last write failed (the records are reported lost). */
@@ -436,7 +397,7 @@ export class LedgerWriter {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     await this.#thread?.close(++this.#seq);
     this.#thread = undefined;
-    await this.#store?.close();
+    await this.#store.close();
     if (error !== undefined && this.#pending.length > 0) {
       const n = this.#pending.length;
       this.#pending.clear();
