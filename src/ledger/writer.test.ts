@@ -102,6 +102,43 @@ describe('LedgerWriter on the main thread (a store of your own)', () => {
   });
 });
 
+describe('the writer thread stopping with a batch in flight', () => {
+  it('writes that batch and the rest on the main thread, once each and in order, and says so', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
+    const errors: string[] = [];
+    const w = new LedgerWriter({ file }, { onError: (m) => errors.push(m), onRecovered: () => {} }, { batchSize: 10 });
+    for (let i = 0; i < 10; i++) w.add(record(i));
+    await w.flush();
+    expect(w.health()).toMatchObject({ written: 10 });
+    // An alert the thread cannot be sent (a function in it): handing the next batch over fails as
+    // a thread that stopped does, with that batch (read from the writer's shared memory) in flight.
+    w.addAlerts([
+      {
+        level: 'warning',
+        message: 'over 80%',
+        budget: { scope: 'global', scopeId: '', window: 'monthly', unit: 'usd' },
+        used: 8,
+        limit: 10,
+        percentUsed: 80,
+        threshold: 0.8,
+        windowStart: new Date(0).toISOString(),
+        resetsAt: null,
+        at: new Date().toISOString(),
+        extra: () => {},
+      } as never,
+    ]);
+    for (let i = 10; i < 35; i++) w.add(record(i));
+    await w.flush();
+    expect(errors).toEqual([expect.stringMatching(/writer thread stopped .*writing on the main thread from now on/)]);
+    expect(w.health()).toMatchObject({ pending: 0, written: 35, dropped: 0 });
+    const store = new SqliteStore(file, { readonly: true });
+    expect(store.recordsSync({ order: 'asc' }).map((r) => r.inputTokens)).toEqual(Array.from({ length: 35 }, (_, i) => i));
+    expect(await store.budgetAlerts()).toHaveLength(1);
+    store.closeSync();
+    await w.close();
+  });
+});
+
 describe('a record the ledger cannot take', () => {
   it('is lost alone, counted and said, and the records around it are written', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
