@@ -73,7 +73,8 @@ export const STRING_AT: readonly number[] = [...STRINGS, 'metadata', 'rare'].map
 
 /**
  * A batch's table of distinct strings: `index(x)` is x's place in `strings`, added when new, or -1
- * for null. A class rather than a closure per table: one call target, which V8 inlines.
+ * for null. A class rather than a closure made per table, so that encodeInto's calls keep one
+ * target from batch to batch.
  */
 export class StringTable {
   readonly strings: string[];

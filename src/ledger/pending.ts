@@ -1,17 +1,6 @@
 import type { UsageRecord } from '../usage.ts';
 import { countOf, decodeBatch, type EncodedBatch, encodeInto, STRING_AT, StringTable, sharedValues, WIDTH } from './encoded-batch.ts';
 
-/**
- * The records waiting to be written, encoded as they come (encoded-batch.ts). A record object kept until its
- * batch is written lives through several garbage collections and is copied into the old
- * generation with its numbers, to be collected there (measured, openai 6 streams, default config:
- * some 0.8 KB a call promoted); encoded, it dies young, and a backlog costs WIDTH × 8 bytes a
- * record plus its new strings.
- *
- * The values are kept in chunks of `batchSize` records: a chunk filled is handed over as a batch
- * as it is, and a backlog is taken from the front and added to at the end without moving what
- * waits. The strings are one table for all the chunks.
- */
 /** Records `start` to `end` of a chunk's values wait. */
 interface Chunk {
   values: Float64Array<SharedArrayBuffer>;
@@ -19,6 +8,17 @@ interface Chunk {
   end: number;
 }
 
+/**
+ * The records waiting to be written, encoded as they come (encoded-batch.ts). A record object
+ * kept until its batch is written lives through several garbage collections and is copied into
+ * the old generation, to be collected there (measured, openai 6 streams, default config: some
+ * 0.5 KB a call less promoted once encoded); encoded, it dies young, and a waiting record costs
+ * WIDTH × 8 bytes plus its new strings (209 bytes a record against 360 as an object, measured).
+ *
+ * The values are kept in chunks of `batchSize` records: a chunk filled is handed over as a batch
+ * as it is, and a backlog is taken from the front and added to at the end without moving what
+ * waits. The strings are one table for all the chunks.
+ */
 export class PendingRecords {
   readonly #size: number;
   readonly #chunks: Chunk[] = [];
