@@ -164,7 +164,7 @@ class ObservedIterator implements AsyncIterator<unknown> {
   readonly #kept: EventKeeper;
   readonly #options: ObserveOptions;
   readonly #sink: StreamSink;
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read: the stream lives as long as its reading (see DropWatch).
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read: the stream lives as long as its reading (see watchDrop).
   readonly #owner: unknown;
   #ended = false;
 
