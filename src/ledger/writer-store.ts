@@ -71,13 +71,17 @@ export class WriterStore {
     }
   }
 
-  /** Writes a batch before returning; false when the store only writes asynchronously (nothing written). Throws what the store throws. */
-  writeSync(batch: EncodedBatch): boolean {
+  /** Whether the store writes before returning (opening it; throws when it cannot be opened). */
+  writesSync(): boolean {
+    return this.get().writeSync !== undefined;
+  }
+
+  /** Writes a batch before returning, to a store that can (writesSync). Throws what the store throws. */
+  writeSync(batch: EncodedBatch): void {
     const store = this.get();
-    if (store.writeSync === undefined) return false;
     if (store.writeEncoded !== undefined) store.writeEncoded(batch);
-    else store.writeSync(decodeBatch(batch));
-    return true;
+    else if (store.writeSync !== undefined) store.writeSync(decodeBatch(batch));
+    else throw new Error(`the ledger ${this.where ?? ''} cannot be written synchronously`);
   }
 
   /**

@@ -16,6 +16,9 @@ import type { FromWorker } from './writer-worker.ts';
 /** Re-exported where they were always imported from (monitor-options.ts). */
 export type { LedgerHealth, LedgerTarget, LedgerWriterOptions };
 
+/** No records: what a write that failed before taking any puts back. */
+const NO_BATCH: EncodedBatch = { values: new Float64Array(0), strings: [] };
+
 /** How long budget seeding waits for the writer thread's batch before counting it from memory. */
 const SEED_WAIT_MS = 50;
 
@@ -222,14 +225,16 @@ export class LedgerWriter {
     }
     if (this.#alerts.length > 0) this.#keepAlertsSync();
     if (this.#pending.length === 0) return this.#inflight === undefined;
-    const batch = this.#pending.take();
+    let batch = NO_BATCH;
     try {
-      if (!this.#store.writeSync(batch)) {
-        // A store that only writes asynchronously: as soon as the event loop turns.
-        this.#pending.unshift(batch);
+      // A store that only writes asynchronously: as soon as the event loop turns (nothing taken:
+      // with `durability: 'sync'` this runs on every add()).
+      if (!this.#store.writesSync()) {
         this.#schedule(0);
         return false;
       }
+      batch = this.#pending.take();
+      this.#store.writeSync(batch);
       this.#succeeded(countOf(batch));
       return this.#pending.length === 0;
     } catch (error) {
