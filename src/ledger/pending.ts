@@ -1,6 +1,9 @@
 import type { UsageRecord } from '../usage.ts';
 import { countOf, decodeBatch, type EncodedBatch, encodeInto, STRING_AT, StringTable, sharedValues, WIDTH } from './encoded-batch.ts';
 
+/** Strings a table holds before it is first rebuilt (see #compactIfSparse). */
+const MIN_COMPACT = 1024;
+
 /** Records `start` to `end` of a chunk's values wait. */
 interface Chunk {
   values: Float64Array<SharedArrayBuffer>;
@@ -24,6 +27,8 @@ export class PendingRecords {
   readonly #chunks: Chunk[] = [];
   #n = 0;
   #table = new StringTable();
+  /** The table's size past which it is rebuilt from the records waiting (#compactIfSparse). */
+  #compactAt = MIN_COMPACT;
   /** Chunks written and given back (recycle), reused: a SharedArrayBuffer is slow to allocate (~70 µs for 1,000 records, measured). */
   readonly #spare: Float64Array<SharedArrayBuffer>[] = [];
 
@@ -128,11 +133,14 @@ export class PendingRecords {
   }
 
   /**
-   * Strings only the records gone used are let go of once they outnumber those waiting (unique
-   * error messages or metadata, in a backlog that never empties, would otherwise pile up).
+   * Strings only the records gone used are let go of (unique error messages or metadata, in a
+   * backlog that never empties, would otherwise pile up): the table is rebuilt from the records
+   * waiting once it has grown to twice what the last rebuild kept, so that its memory stays within
+   * twice what the records waiting use, and a rebuild (which reads them all) comes once per so
+   * many new strings, not once per record.
    */
   #compactIfSparse(): void {
-    if (this.#table.strings.length <= 2 * this.#n * STRING_AT.length + 1024) return;
+    if (this.#table.strings.length <= this.#compactAt) return;
     const old = this.#table.strings;
     this.#table = new StringTable();
     for (const c of this.#chunks) {
@@ -144,6 +152,7 @@ export class PendingRecords {
         }
       }
     }
+    this.#compactAt = 2 * this.#table.strings.length + MIN_COMPACT;
   }
 
   /** The first `k` records waiting, as record objects. */
@@ -162,5 +171,6 @@ export class PendingRecords {
     this.#chunks.length = 0;
     this.#n = 0;
     this.#table = new StringTable();
+    this.#compactAt = MIN_COMPACT;
   }
 }
