@@ -86,7 +86,11 @@ export class PendingRecords {
     return { values, strings };
   }
 
-  /** Lets go of the `m` first records (at most the first chunk's). */
+  /**
+   * Lets go of the `m` first records (at most the first chunk's). A chunk emptied is let go of too,
+   * but the last while it has room (the next records go there), so a first chunk is never empty
+   * while records wait.
+   */
   #forget(m: number): void {
     const c = this.#chunks[0] as Chunk;
     c.start += m;
