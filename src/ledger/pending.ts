@@ -64,7 +64,7 @@ export class PendingRecords {
       this.#chunks.shift();
       this.#n -= k;
     } else {
-      values = sharedValues(k);
+      values = (k === this.#size ? this.#spare.pop() : undefined) ?? sharedValues(k);
       let o = 0;
       while (o < k * WIDTH) {
         const c = this.#chunks[0] as Chunk;
