@@ -90,13 +90,14 @@ if (subject === 'tokenmeter' || subject === 'tokenmeter-noledger') {
 
 const answer = kind === 'stream' ? sse : completion;
 const type = kind === 'stream' ? 'text/event-stream' : 'application/json';
+const respond = () => new Response(answer, { headers: { 'content-type': type } });
 const fetchLocal: typeof fetch =
   when === 'turn'
     ? async () => {
         await nextTurn();
-        return new Response(answer, { headers: { 'content-type': type } });
+        return respond();
       }
-    : async () => new Response(answer, { headers: { 'content-type': type } });
+    : async () => respond();
 let client = new OpenAIClass({
   apiKey: 'sk-bench-not-a-real-key-0000',
   baseURL: 'http://bench.invalid/v1',

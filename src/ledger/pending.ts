@@ -1,6 +1,19 @@
 import type { UsageRecord } from '../usage.ts';
 import { countOf, decodeBatch, type EncodedBatch, encodeInto, STRING_AT, StringTable, sharedValues, WIDTH } from './encoded-batch.ts';
 
+/** Rewrites the string indexes of records `from` to `to` of `v` through `index` (a new table's). */
+function reindexStrings(v: Float64Array, from: number, to: number, index: (i: number) => number): void {
+  for (let o = from * WIDTH; o < to * WIDTH; o += WIDTH) {
+    for (const at of STRING_AT) {
+      const i = v[o + at] as number;
+      if (i >= 0) v[o + at] = index(i);
+    }
+  }
+}
+
+/** Whether a chunk has no room left. */
+const full = (c: Chunk): boolean => c.end * WIDTH === c.values.length;
+
 /** Strings a table holds before it is first rebuilt (see #compactIfSparse). */
 const MIN_COMPACT = 1024;
 
@@ -44,7 +57,7 @@ export class PendingRecords {
   /** Queues a record. Throws (with nothing queued) only when its metadata cannot be written as JSON. */
   push(r: UsageRecord): void {
     let last = this.#chunks[this.#chunks.length - 1];
-    if (last === undefined || last.end * WIDTH === last.values.length) {
+    if (last === undefined || full(last)) {
       last = { values: this.#spare.pop() ?? sharedValues(this.#size), start: 0, end: 0 };
       this.#chunks.push(last);
     }
@@ -58,7 +71,7 @@ export class PendingRecords {
     const k = Math.min(max, this.#n);
     const first = this.#chunks[0];
     let values: Float64Array<SharedArrayBuffer>;
-    if (first !== undefined && first.start === 0 && first.end === k && first.end * WIDTH === first.values.length) {
+    if (first !== undefined && first.start === 0 && first.end === k && full(first)) {
       // A chunk filled, and all that is asked for: handed over as it is.
       values = first.values;
       this.#chunks.shift();
@@ -95,7 +108,7 @@ export class PendingRecords {
     const c = this.#chunks[0] as Chunk;
     c.start += m;
     this.#n -= m;
-    if (c.start === c.end && (this.#chunks.length > 1 || c.end * WIDTH === c.values.length)) this.#chunks.shift();
+    if (c.start === c.end && (this.#chunks.length > 1 || full(c))) this.#chunks.shift();
   }
 
   /** A batch taken from here was written: its memory may hold the next records. */
@@ -113,12 +126,7 @@ export class PendingRecords {
     v.set(batch.values);
     // The batch's strings, by their index in this table.
     const map = batch.strings.map((x) => this.#table.index(x));
-    for (let o = 0; o < v.length; o += WIDTH) {
-      for (const at of STRING_AT) {
-        const i = v[o + at] as number;
-        if (i >= 0) v[o + at] = map[i] as number;
-      }
-    }
+    reindexStrings(v, 0, k, (i) => map[i] as number);
     this.#chunks.unshift({ values: v, start: 0, end: k });
     this.#n += k;
   }
@@ -147,15 +155,7 @@ export class PendingRecords {
     if (this.#table.strings.length <= this.#compactAt) return;
     const old = this.#table.strings;
     this.#table = new StringTable();
-    for (const c of this.#chunks) {
-      const v = c.values;
-      for (let o = c.start * WIDTH; o < c.end * WIDTH; o += WIDTH) {
-        for (const at of STRING_AT) {
-          const i = v[o + at] as number;
-          if (i >= 0) v[o + at] = this.#table.index(old[i] as string);
-        }
-      }
-    }
+    for (const c of this.#chunks) reindexStrings(c.values, c.start, c.end, (i) => this.#table.index(old[i] as string));
     this.#compactAt = 2 * this.#table.strings.length + MIN_COMPACT;
   }
 

@@ -1,5 +1,5 @@
 import type { BudgetAlertRow } from './budget-alerts.ts';
-import { countOf, type EncodedBatch } from './encoded-batch.ts';
+import type { EncodedBatch } from './encoded-batch.ts';
 
 /** The most batches (of batchSize) written in one transaction when a backlog waits. */
 export const MAX_BATCHES_IN_ONE = 10;
@@ -8,8 +8,6 @@ export const MAX_BATCHES_IN_ONE = 10;
 export interface InFlight {
   seq: number;
   batch: EncodedBatch;
-  /** Records in the batch. */
-  count: number;
   /** Budget alerts written with the batch (before its records: keeping one twice is ignored, a record twice is not). */
   alerts: BudgetAlertRow[];
   done: Promise<void>;
@@ -26,6 +24,6 @@ export function inFlight(seq: number, batch: EncodedBatch, alerts: BudgetAlertRo
       resolve();
     };
   });
-  const f: InFlight = { seq, batch, count: countOf(batch), alerts, done, settle, error: undefined };
+  const f: InFlight = { seq, batch, alerts, done, settle, error: undefined };
   return f;
 }

@@ -79,6 +79,27 @@ export class WriterHealth {
     this.#hooks.onError(message, error);
   }
 
+  /**
+   * The process exits with `n` records not written to the ledger at `where`: a store that writes
+   * synchronously (`sync`) could not be written; any other was still to be written, from the
+   * event loop the process left (`inFlight`: a batch among them, which may have landed).
+   */
+  lostAtExit(n: number, where: string, sync: boolean, inFlight: boolean): void {
+    const lastError = this.lastError;
+    this.lost(
+      n,
+      sync
+        ? `the process exited with ${n} records not written to the ledger ${where}: ${lastError ?? 'it could not be written'}`
+        : `the process exited with ${n} records not written to the ledger ${where} (${inFlight ? 'a batch in flight among them, which may have landed' : 'queued'}): it writes asynchronously, so exit through await monitor.close(), or let the event loop end, rather than process.exit()`,
+      new LedgerError(where, lastError ?? 'records not written at exit'),
+    );
+  }
+
+  /** The writer thread could not start or stopped: the writer writes on the main thread from now on. */
+  threadStopped(error: unknown): void {
+    this.error(`the ledger's writer thread stopped (${(error as Error)?.message ?? error}); writing on the main thread from now on`, error);
+  }
+
   /** A failure that is neither a write's nor a loss (the writer thread stopped, alerts not kept). */
   error(message: string, error: unknown): void {
     this.#hooks.onError(message, error);

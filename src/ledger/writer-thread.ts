@@ -80,3 +80,8 @@ export class WriterThread {
     this.#results.close();
   }
 }
+
+/** The writer thread's failure to write a batch, as an error (the worker's LedgerError, rebuilt: its message names the file); undefined for a batch written. */
+export function answerError(m: FromWorker): Error | undefined {
+  return m.error === undefined ? undefined : Object.assign(new Error(m.error.message), { name: 'LedgerError', code: m.error.code });
+}

@@ -1,4 +1,3 @@
-import { LedgerError } from '../errors.ts';
 import type { UsageRecord } from '../usage.ts';
 import type { BudgetAlertRow } from './budget-alerts.ts';
 import { countOf, decodeBatch, type EncodedBatch } from './encoded-batch.ts';
@@ -10,14 +9,11 @@ import { type LedgerHealth, type LedgerWriterHooks, WriterHealth } from './write
 import { type LedgerTarget, type LedgerWriterOptions, WRITER_DEFAULTS } from './writer-options.ts';
 import { ReadGate } from './writer-reads.ts';
 import { WriterStore } from './writer-store.ts';
-import { EXIT_WAIT_MS, WriterThread } from './writer-thread.ts';
+import { answerError, EXIT_WAIT_MS, WriterThread } from './writer-thread.ts';
 import type { FromWorker } from './writer-worker.ts';
 
 /** Re-exported where they were always imported from (monitor-options.ts). */
 export type { LedgerHealth, LedgerTarget, LedgerWriterOptions };
-
-/** No records: what a write that failed before taking any puts back. */
-const NO_BATCH: EncodedBatch = { values: new Float64Array(0), strings: [] };
 
 /** How long budget seeding waits for the writer thread's batch before counting it from memory. */
 const SEED_WAIT_MS = 50;
@@ -26,8 +22,8 @@ const SEED_WAIT_MS = 50;
  * Queues records and writes them in batches, never on the caller's thread in `batch` durability:
  * the SQLite file is written by a worker thread with its own connection (WAL lets this thread's
  * reads run beside it), other stores from a timer. `add()` only queues, and hands a batch to the
- * writer thread (a structured clone, no disk I/O) when `batchSize` records wait and none is being
- * written. A failed write (full disk, read-only file, a lock held too long) keeps the batch, in
+ * writer thread (its values in shared memory, no disk I/O) when `batchSize` records wait and none
+ * is being written. A failed write (full disk, read-only file, a lock held too long) keeps the batch, in
  * order, and retries with backoff; nothing is dropped until `maxPending` records wait, and then
  * loudly. A ledger file deleted or replaced while in use is noticed before the next batch,
  * reported, and opened afresh. Nothing here ever throws into `add()`.
@@ -71,6 +67,11 @@ export class LedgerWriter {
     return this.#store.get();
   }
 
+  /** Records waiting or being written. */
+  get #waiting(): number {
+    return this.#pending.length + (this.#inflight === undefined ? 0 : countOf(this.#inflight.batch));
+  }
+
   /** Whether batches go to a writer thread. */
   get #threaded(): boolean {
     return this.#store.file !== undefined && this.#o.durability === 'batch' && this.#o.thread;
@@ -98,8 +99,8 @@ export class LedgerWriter {
       return false;
     }
     // A batch the writer thread finished is taken here, so a loop that never yields keeps it busy.
-    if (this.#inflight !== undefined && this.#thread !== undefined) this.#thread.poll(this.#inflight.seq);
-    if (this.#pending.length + (this.#inflight?.count ?? 0) > this.#o.maxPending) this.#drop();
+    this.#takeAnswer(0);
+    if (this.#waiting > this.#o.maxPending) this.#drop();
     if (this.#pending.length >= this.#o.batchSize && !this.#health.failing && this.#inflight === undefined && this.#reads.count === 0) {
       if (this.#threaded) this.#start();
       else this.#schedule(0);
@@ -121,7 +122,7 @@ export class LedgerWriter {
   }
 
   #drop(): void {
-    const n = Math.min(this.#pending.length, this.#pending.length + (this.#inflight?.count ?? 0) - this.#o.maxPending);
+    const n = Math.min(this.#pending.length, this.#waiting - this.#o.maxPending);
     if (n <= 0) return;
     this.#pending.dropOldest(n);
     this.#health.dropped(n, this.#o.maxPending);
@@ -171,25 +172,27 @@ export class LedgerWriter {
     return f;
   }
 
+  /** Takes the writer thread's answer to the batch in flight if it has come, first waiting up to `waitMs` for it. */
+  #takeAnswer(waitMs: number): void {
+    const f = this.#inflight;
+    if (f === undefined || this.#thread === undefined) return;
+    if (waitMs > 0) this.#thread.waitSync(f.seq, waitMs);
+    this.#thread.poll(f.seq);
+  }
+
   /** The writer thread's answer to a batch. */
   #answered(m: FromWorker): void {
     const f = this.#inflight;
     if (f === undefined || f.seq !== m.seq) return;
     if (m.lost !== undefined) this.#store.fileLost(m.lost.identity, m.lost.message);
-    // The worker's LedgerError, rebuilt: its message already names the file.
-    const error =
-      m.error === undefined ? undefined : Object.assign(new Error(m.error.message), { name: 'LedgerError', code: m.error.code });
-    this.#finish(f, error);
+    this.#finish(f, answerError(m));
   }
 
   /** The writer thread could not start or stopped: batches are written on this thread from now on, and the one in flight again. */
   #threadDied(error: unknown): void {
     this.#thread = undefined;
     this.#o.thread = false;
-    this.#health.error(
-      `the ledger's writer thread stopped (${(error as Error)?.message ?? error}); writing on the main thread from now on`,
-      error,
-    );
+    this.#health.threadStopped(error);
     const f = this.#inflight;
     if (f !== undefined) {
       this.#inflight = undefined;
@@ -205,7 +208,7 @@ export class LedgerWriter {
     this.#inflight = undefined;
     if (error === undefined) {
       this.#pending.recycle(f.batch);
-      this.#succeeded(f.count);
+      this.#succeeded(countOf(f.batch));
     } else {
       this.#alerts = f.alerts.concat(this.#alerts);
       this.#failed(f.batch, error);
@@ -219,13 +222,10 @@ export class LedgerWriter {
    * nothing waits any more.
    */
   flushSync(): boolean {
-    if (this.#inflight !== undefined && this.#thread !== undefined) {
-      this.#thread.waitSync(this.#inflight.seq, EXIT_WAIT_MS);
-      this.#thread.poll(this.#inflight.seq);
-    }
+    this.#takeAnswer(EXIT_WAIT_MS);
     if (this.#alerts.length > 0) this.#keepAlertsSync();
     if (this.#pending.length === 0) return this.#inflight === undefined;
-    let batch = NO_BATCH;
+    let batch: EncodedBatch | undefined;
     try {
       // A store that only writes asynchronously: as soon as the event loop turns (nothing taken:
       // with `durability: 'sync'` this runs on every add()).
@@ -277,7 +277,7 @@ export class LedgerWriter {
     this.handOver();
     if (this.#closed || this.#exitWriteFailed) return false;
     if (this.#pending.length === 0 && this.#inflight === undefined) return false;
-    if (this.#store.file !== undefined || this.store().writeSync !== undefined) return false;
+    if (this.#store.file !== undefined || this.#store.writesSync()) return false;
     void this.flush().catch(() => {
       this.#exitWriteFailed = true;
     });
@@ -290,19 +290,11 @@ export class LedgerWriter {
    * the error hook (log and `tokenmeter_internal_errors_total`), never silently.
    */
   exited(): void {
-    const n = this.#pending.length + (this.#inflight?.count ?? 0);
+    const n = this.#waiting;
     if (n === 0 || this.#closed) return;
     this.#pending.clear();
     const sync = this.#store.file !== undefined || this.#store.opened?.writeSync !== undefined;
-    const where = this.#store.where ?? '';
-    const lastError = this.#health.lastError;
-    this.#health.lost(
-      n,
-      sync
-        ? `the process exited with ${n} records not written to the ledger ${where}: ${lastError ?? 'it could not be written'}`
-        : `the process exited with ${n} records not written to the ledger ${where} (${this.#inflight === undefined ? 'queued' : 'a batch in flight among them, which may have landed'}): it writes asynchronously, so exit through await monitor.close(), or let the event loop end, rather than process.exit()`,
-      new LedgerError(where, lastError ?? 'records not written at exit'),
-    );
+    this.#health.lostAtExit(n, this.#store.where ?? '', sync, this.#inflight !== undefined);
   }
 
   /** Writes everything waiting; resolves once it is durable. Rejects when the ledger cannot be written (the records stay queued). */
@@ -335,9 +327,9 @@ export class LedgerWriter {
     else this.#schedule(this.#pending.length >= this.#o.batchSize ? 0 : this.#o.flushIntervalMs);
   }
 
-  #failed(batch: EncodedBatch, error: unknown): void {
-    // Keep the batch ahead of what arrived since, in order.
-    this.#pending.unshift(batch);
+  /** A write failed: its batch (none when it failed before one was taken) goes back ahead of what arrived since, in order. */
+  #failed(batch: EncodedBatch | undefined, error: unknown): void {
+    if (batch !== undefined) this.#pending.unshift(batch);
     if (this.#pending.length > this.#o.maxPending) this.#drop();
     const retryMs = this.#health.failed(error, this.#pending.length);
     if (!this.#closed) this.#schedule(retryMs);
@@ -376,16 +368,13 @@ export class LedgerWriter {
    * a moment, never looser; and record() does not stall for the lock.
    */
   unwrittenSync(): readonly UsageRecord[] {
-    if (this.#inflight !== undefined && this.#thread !== undefined) {
-      this.#thread.waitSync(this.#inflight.seq, SEED_WAIT_MS);
-      this.#thread.poll(this.#inflight.seq);
-    }
+    this.#takeAnswer(SEED_WAIT_MS);
     const f = this.#inflight;
     return f === undefined ? this.#pending.records() : decodeBatch(f.batch).concat(this.#pending.records());
   }
 
   health(): LedgerHealth {
-    return this.#health.report(this.#store.where, this.#pending.length + (this.#inflight?.count ?? 0));
+    return this.#health.report(this.#store.where, this.#waiting);
   }
 
   /** Writes what waits and closes the store. Safe to call twice; rejects if the last write failed (the records are reported lost). */
