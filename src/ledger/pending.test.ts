@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type UsageRecord, validateUsage } from '../usage.ts';
-import { COUNT_FIELDS } from '../usage-fields.ts';
+import { everyCount } from '../../test/helpers/ledger-records.ts';
+import { validateUsage } from '../usage.ts';
 import { countOf, decodeBatch } from './encoded-batch.ts';
 import { PendingRecords } from './pending.ts';
 
@@ -9,24 +9,8 @@ const record = (i: number, userId: string | null = `u${i % 7}`) => ({
   userId,
 });
 
-const full: UsageRecord = {
-  ...validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 2 }),
-  requestModel: 'gpt-4o-2024',
-  ...Object.fromEntries(COUNT_FIELDS.map((f, i) => [f, 1000 + i])),
-  costUsd: 0.5,
-  costPicoUsd: 500_000_000_000,
-  inputCostUsd: 0.125,
-  outputCostUsd: 0.375,
-  apiKeyId: 'k1',
-  userId: 'u1',
-  threadId: 't1',
-  agent: 'a1',
-  durationMs: 1.5,
-  error: true,
-  errorMessage: 'boom',
-  errorType: 'rate_limit',
-  metadata: { doc: 'a.pdf' },
-};
+// Every field set, each count to its own value.
+const full = everyCount({ metadata: { doc: 'a.pdf' } });
 
 describe('PendingRecords', () => {
   it('gives back every field of the records it encoded, nulls and rare counts included', () => {

@@ -3,13 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { everyCount } from '../../test/helpers/ledger-records.ts';
 import { validateUsage } from '../usage.ts';
-import { COUNT_FIELDS } from '../usage-fields.ts';
 import { countOf, encodeBatch } from './encoded-batch.ts';
 import { SqliteStore } from './sqlite.ts';
-import { LedgerWriter } from './writer.ts';
+import { LedgerWriter, type LedgerWriterOptions } from './writer.ts';
 
 const record = (i: number) => validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: i, outputTokens: 1 });
+
+/** A writer of a new ledger file, and what it said through onError. */
+function fileWriter(options: LedgerWriterOptions = {}) {
+  const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
+  const errors: string[] = [];
+  const w = new LedgerWriter({ file }, { onError: (m) => errors.push(m), onRecovered: () => {} }, options);
+  return { file, errors, w };
+}
 
 describe('LedgerWriter', () => {
   it('keeps at most maxPending records while the ledger cannot be written, says so once, and writes the rest when it can', async () => {
@@ -104,9 +112,7 @@ describe('LedgerWriter on the main thread (a store of your own)', () => {
 
 describe('the writer thread stopping with a batch in flight', () => {
   it('writes that batch and the rest on the main thread, once each and in order, and says so', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
-    const errors: string[] = [];
-    const w = new LedgerWriter({ file }, { onError: (m) => errors.push(m), onRecovered: () => {} }, { batchSize: 10 });
+    const { file, errors, w } = fileWriter({ batchSize: 10 });
     for (let i = 0; i < 10; i++) w.add(record(i));
     await w.flush();
     expect(w.health()).toMatchObject({ written: 10 });
@@ -141,9 +147,7 @@ describe('the writer thread stopping with a batch in flight', () => {
 
 describe('a record the ledger cannot take', () => {
   it('is lost alone, counted and said, and the records around it are written', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'tm-writer-')), 'ledger.db');
-    const errors: string[] = [];
-    const w = new LedgerWriter({ file }, { onError: (m) => errors.push(m), onRecovered: () => {} });
+    const { file, errors, w } = fileWriter();
     expect(w.add(record(1))).toBe(true);
     // Validation lets no such metadata through; a record built around it must still not reach add()'s caller.
     expect(w.add({ ...record(2), metadata: { n: 1n } })).toBe(false);
@@ -192,25 +196,8 @@ describe('a backlog', () => {
 
 describe('the batches handed to the writer thread', () => {
   it('carry every field of a record unchanged into the ledger', () => {
-    const full = {
-      ...validateUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 10, outputTokens: 2 }),
-      requestModel: 'gpt-4o-2024',
-      // Every count of the table of record fields, each its own value.
-      ...Object.fromEntries(COUNT_FIELDS.map((f, i) => [f, 1000 + i])),
-      costUsd: 0.5,
-      costPicoUsd: 500_000_000_000,
-      inputCostUsd: 0.125,
-      outputCostUsd: 0.375,
-      apiKeyId: 'k1',
-      userId: 'u1',
-      threadId: 't1',
-      agent: 'a1',
-      durationMs: 1.5,
-      error: true,
-      errorMessage: 'boom',
-      errorType: 'rate_limit',
-      metadata: { doc: 'a.pdf' },
-    };
+    // Every field set; every count of the table of record fields, each its own value.
+    const full = everyCount({ metadata: { doc: 'a.pdf' } });
     // Every field distinct from its neighbours, so that a shifted field cannot pass.
     expect(new Set(Object.values(full).map((v) => JSON.stringify(v))).size).toBe(Object.keys(full).length);
     const other = record(1);
