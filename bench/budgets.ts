@@ -1,14 +1,16 @@
 /**
  * Budgets on the hot path: `record()` with five active budgets (provider, user, key, team, run)
  * and enforcement on, beside `record()` without budgets, same calls, each inside a session of its
- * monitor (the baseline's without a budget); and the time an enforced instrumented call spends
- * deciding (`admit` and `settle`).
+ * monitor (the baseline's without a budget); the same budgets' own work (`BudgetTracker.spend`)
+ * outside record(); and the time an enforced instrumented call spends deciding (`admit` and `settle`).
  */
+
+import { BudgetTracker } from '../src/budgets/tracker.ts';
 import { TokenMonitor } from '../src/index.ts';
 import { type CountTokens, loadTiktoken } from '../src/instrument/estimate.ts';
 import { holdTokenizerLoaded, preloadHoldTokenizer } from '../src/instrument/exact-counts.ts';
 import { estimateInputTokens } from '../src/instrument/hold-estimate.ts';
-import type { UsageInput } from '../src/usage.ts';
+import type { UsageInput, UsageRecord } from '../src/usage.ts';
 import { measureNs, type Result, round, withBaseline } from './harness.ts';
 
 const KEY = 'sk-proj-benchmarkkeybenchmarkkey-0xyz';
@@ -53,6 +55,15 @@ export async function benchBudgets(): Promise<Result[]> {
   await preloadHoldTokenizer();
   clearInterval(alive);
   if (count === undefined || !holdTokenizerLoaded()) throw new Error('bench: js-tiktoken is not installed');
+  // The same five budgets in a BudgetTracker of their own, counting the records record() makes:
+  // what the budget logic costs on its own, beside what it adds inside record() (see README's figures).
+  const tracker = new BudgetTracker(() => new Map());
+  tracker.add({ scope: 'provider', scopeId: 'openai', limit: big, unit: 'usd', limitType: 'monthly_limit', enforce: true });
+  tracker.add({ scope: 'user', scopeId: '*', limit: big, enforce: true });
+  tracker.add({ scope: 'api_key', scopeId: '*', limit: big, enforce: true });
+  tracker.add({ scope: 'team', scopeId: 'search', members: { userIds: ['u0', 'u1', 'u2'] }, limit: big, enforce: true });
+  tracker.add({ scope: 'run', scopeId: run.id, limit: big, enforce: true });
+  const records = calls.map((c) => plain.record(c).record).filter((r) => r !== null);
   let i = 0;
   const results = run.run(() =>
     measureNs(
@@ -70,6 +81,13 @@ export async function benchBudgets(): Promise<Result[]> {
           baseline: 'record',
           run: (n) => {
             for (let k = 0; k < n; k++) budgeted.record(calls[i++ & 7] as UsageInput);
+          },
+        },
+        {
+          name: 'budget-spend-alone',
+          baseline: 'record',
+          run: (n) => {
+            for (let k = 0; k < n; k++) tracker.spend(records[i++ & 7] as UsageRecord, run.id);
           },
         },
         {
@@ -115,6 +133,8 @@ export async function benchBudgets(): Promise<Result[]> {
   const bySize = [...estimates, ...tokenized];
   const status = budgeted.budgetStatus();
   if (status.length < 5 || status.some((s) => s.used === 0 || s.reserved !== 0)) throw new Error('bench: budgets did not count every call');
+  if (tracker.states().length < 5 || tracker.states().some((s) => s.used === 0))
+    throw new Error('bench: the tracker alone did not count every record');
   await Promise.all([plain.close(), budgeted.close()]);
   // Only `record` is named the same elsewhere (bench/record.ts).
   return [...results, ...bySize].map((r) =>
