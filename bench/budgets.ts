@@ -2,45 +2,27 @@
  * Budgets on the hot path: `record()` with five active budgets (provider, user, key, team, run)
  * and enforcement on, beside `record()` without budgets, same calls, each inside a session of its
  * monitor (the baseline's without a budget); the same budgets' own work (`BudgetTracker.spend`)
- * outside record(); and the time an enforced instrumented call spends deciding (`admit` and `settle`).
+ * outside record(); the pair again as users pay it (`-fresh`: each monitor alone in fresh processes,
+ * means over long batches); and the time an enforced instrumented call spends deciding (`admit` and `settle`).
  */
 
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { BudgetTracker } from '../src/budgets/tracker.ts';
-import { TokenMonitor } from '../src/index.ts';
 import { type CountTokens, loadTiktoken } from '../src/instrument/estimate.ts';
 import { holdTokenizerLoaded, preloadHoldTokenizer } from '../src/instrument/exact-counts.ts';
 import { estimateInputTokens } from '../src/instrument/hold-estimate.ts';
 import type { UsageInput, UsageRecord } from '../src/usage.ts';
+import { BUDGET_BENCH_CALLS, BUDGET_BENCH_KEY, BUDGET_BENCH_LIMIT, budgetBenchMonitor } from './budgets-setup.ts';
 import { measureNs, type Result, round, withBaseline } from './harness.ts';
 
-const KEY = 'sk-proj-benchmarkkeybenchmarkkey-0xyz';
-const calls: UsageInput[] = Array.from({ length: 8 }, (_, i) => ({
-  provider: 'openai',
-  model: i % 2 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
-  operation: 'extract_nodes',
-  inputTokens: 1000 + i,
-  outputTokens: 500,
-  cachedInputTokens: 200,
-  apiKey: KEY,
-  userId: `u${i % 3}`,
-  agent: 'planner',
-  durationMs: 840,
-}));
+const KEY = BUDGET_BENCH_KEY;
+const calls = BUDGET_BENCH_CALLS;
 
 export async function benchBudgets(): Promise<Result[]> {
-  const options = { loadConfig: false, ledger: false, metrics: { prometheus: false } } as const;
-  const plain = new TokenMonitor(options);
-  const budgeted = new TokenMonitor(options);
-  // Limits far above what the benchmark spends: every budget is checked and counted, none blocks.
-  const big = 1e9;
-  budgeted.setLimit('openai', 'monthly_limit', big, { enforce: true });
-  budgeted.setBudget({ scope: 'user', scopeId: '*', limit: big, enforce: true });
-  budgeted.setBudget({ scope: 'api_key', scopeId: '*', limit: big, enforce: true });
-  budgeted.setBudget({ scope: 'team', scopeId: 'search', members: { userIds: ['u0', 'u1', 'u2'] }, limit: big, enforce: true });
-  const run = budgeted.session({ budgetUsd: big, enforce: true });
-  // The baseline runs in a session too, one without a budget: tagging records with the run is what
-  // any session does, so the difference is what the budgets add.
-  const plainRun = plain.session();
+  const { monitor: plain, run: plainRun } = budgetBenchMonitor(false);
+  const { monitor: budgeted, run } = budgetBenchMonitor(true);
+  const big = BUDGET_BENCH_LIMIT;
   const body = {
     model: 'gpt-4o',
     max_tokens: 500,
@@ -137,9 +119,43 @@ export async function benchBudgets(): Promise<Result[]> {
     throw new Error('bench: the tracker alone did not count every record');
   await Promise.all([plain.close(), budgeted.close()]);
   // Only `record` is named the same elsewhere (bench/record.ts).
-  return [...results, ...bySize].map((r) =>
+  const renamed = [...results, ...bySize].map((r) =>
     r.name === 'record' ? { ...r, name: 'record-no-budgets' } : r.baseline === 'record' ? { ...r, baseline: 'record-no-budgets' } : r,
   );
+  return [...renamed, ...freshProcesses(FRESH_ROUNDS)];
+}
+
+const FRESH_ROUNDS = 12;
+
+/**
+ * The same pair as users pay it: each monitor alone in a fresh process (bench/record-budgets-child.ts),
+ * the mean ns per record() over long batches after a warm-up, `rounds` processes of each, in turns
+ * (which goes first alternates); the figure is the mean of the rounds, the ratio that of the means.
+ */
+function freshProcesses(rounds: number): Result[] {
+  const child = join(import.meta.dirname, 'record-budgets-child.ts');
+  const ns = (mode: 'plain' | 'budgeted') => Number(execFileSync(process.execPath, [child, mode], { encoding: 'utf8' }).trim());
+  const plain: number[] = [];
+  const budgeted: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      plain.push(ns('plain'));
+      budgeted.push(ns('budgeted'));
+    } else {
+      budgeted.push(ns('budgeted'));
+      plain.push(ns('plain'));
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const values = new Map([['record-no-budgets-fresh', mean(plain)]]);
+  return [
+    { name: 'record-no-budgets-fresh', value: round(mean(plain)), unit: 'ns/op', rounds: plain.map(round) },
+    withBaseline(
+      { name: 'record-with-budgets-fresh', value: round(mean(budgeted)), unit: 'ns/op', rounds: budgeted.map(round) },
+      'record-no-budgets-fresh',
+      values,
+    ),
+  ];
 }
 
 interface RoundTrip {

@@ -28,9 +28,20 @@ const suites: { names: string[]; run: (wanted: (name: string) => boolean) => Pro
   { names: WRAP_NAMES, run: benchWrap },
   // MB of heap tokenmeter holds once imported with a monitor (default config), beside the OpenAI instrumentation's setup.
   { names: ['import-heap', 'import-heap-otel'], run: benchImportHeap },
-  // ns per call: record() with five enforced budgets beside record() without; those budgets' own work
-  // (BudgetTracker.spend alone); the enforcement decision.
-  { names: ['record-no-budgets', 'record-with-budgets', 'budget-spend-alone', 'enforce-check'], run: benchBudgets },
+  // ns per call: record() with five enforced budgets beside record() without (medians of interleaved
+  // rounds in one process; -fresh: means over long batches, one monitor per fresh process); those
+  // budgets' own work (BudgetTracker.spend alone); the enforcement decision.
+  {
+    names: [
+      'record-no-budgets',
+      'record-with-budgets',
+      'budget-spend-alone',
+      'record-no-budgets-fresh',
+      'record-with-budgets-fresh',
+      'enforce-check',
+    ],
+    run: benchBudgets,
+  },
   // ingest: records/s beside the raw insert rate, bursts of one millisecond beside spread ones; summaries and
   // one subject's usage: ms (p95, -p50, -mean beside the 1M figure); size: bytes per record on disk.
   {
