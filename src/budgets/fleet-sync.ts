@@ -15,11 +15,15 @@ export type FleetRead = (states: readonly BudgetState[]) => Promise<Map<BudgetSt
  * ledger as of the call (this process's records counted so far included); the difference from
  * what the state had counted by then (the other processes' spending since the last sync) is
  * added, so records counted while the ledger was read stay counted, once. Returns the crossings
- * this makes, each level once per window.
+ * this makes, each level once per window. `settle` adds what this process counted meanwhile but
+ * has not yet added to the states (it must be, before they change).
  */
-export async function catchUp(states: readonly BudgetState[], read: FleetRead, clock: () => number): Promise<Alert[]> {
+export async function catchUp(states: readonly BudgetState[], read: FleetRead, clock: () => number, settle?: () => void): Promise<Alert[]> {
   const before = states.map((s) => ({ used: s.used, windowStart: s.windowStart, days: s.days === null ? null : new Map(s.days) }));
   const rows = await read(states);
+  // Records counted while the ledger was read, waiting to be added (see PendingSpend), are added
+  // first: the difference below then leaves them counted once.
+  settle?.();
   const alerts: Alert[] = [];
   const at = clock();
   states.forEach((state, i) => {

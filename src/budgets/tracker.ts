@@ -11,6 +11,7 @@ import {
 } from './budget-spec.ts';
 import { alertOf, BudgetState, levelOfUnits, type Seeder } from './budget-state.ts';
 import { catchUp, type FleetRead } from './fleet-sync.ts';
+import { PendingSpend } from './pending-spend.ts';
 
 // Scopes as small integers (their place in BUDGET_SCOPES), for the hot path's switch (local consts, not imports).
 const GLOBAL = BUDGET_SCOPES.indexOf('global');
@@ -53,6 +54,9 @@ export class BudgetTracker {
   readonly #routes = new Map<string | null, Route>();
   /** Which parts of a record some budget looks at (beside the user, the routes' key): a route checks only those. */
   #looksAt = { provider: false, model: false, apiKeyId: false, agent: false, runId: false };
+  /** Records counted but not yet added to their states (see PendingSpend): every read of the states adds them first. */
+  readonly #pending: PendingSpend;
+  readonly #settleAll = (): void => this.#settle();
   readonly #seed: Seeder;
   /** Seedings from an asynchronous store still under way. */
   readonly #seeding = new Set<Promise<void>>();
@@ -69,7 +73,16 @@ export class BudgetTracker {
   /** Told of the alerts a seed that arrived later raised (records counted meanwhile crossed a threshold with it). */
   readonly #onAlerts: ((alerts: Alert[]) => void) | undefined;
 
-  constructor(seed: Seeder, clock?: () => number, options: { reseeds?: boolean; onAlerts?: (alerts: Alert[]) => void } = {}) {
+  /**
+   * `waits: false` adds every record to its states at once (records never wait, see PendingSpend):
+   * slower, for a comparison.
+   */
+  constructor(
+    seed: Seeder,
+    clock?: () => number,
+    options: { reseeds?: boolean; onAlerts?: (alerts: Alert[]) => void; waits?: boolean } = {},
+  ) {
+    this.#pending = new PendingSpend(options.waits ?? true);
     this.#seed = seed;
     this.#clock = clock ?? Date.now;
     this.#ownClock = clock !== undefined;
@@ -83,6 +96,7 @@ export class BudgetTracker {
 
   /** Adds a budget (replacing one of the same scope, id, unit and window, or limit type); returns its state (undefined for `*`). */
   add(spec: BudgetSpec): BudgetState | undefined {
+    this.#settle();
     const now = this.#clock();
     const b = new Budget(spec, now);
     const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
@@ -104,6 +118,7 @@ export class BudgetTracker {
 
   /** Removes the budget `add(spec)` would replace; false when there is none. */
   removeLike(spec: BudgetSpec): boolean {
+    this.#settle();
     const i = this.#budgets.findIndex((x) => specKey(x.spec) === specKey(spec));
     if (i < 0) return false;
     if (this.#budgets[i]?.spec.enforce) this.#enforced--;
@@ -113,6 +128,7 @@ export class BudgetTracker {
   }
 
   remove(scope: BudgetScope, scopeId: string): boolean {
+    this.#settle();
     const i = this.#budgets.findIndex((b) => b.spec.scope === scope && (b.spec.scopeId ?? '') === scopeId);
     if (i < 0) return false;
     if (this.#budgets[i]?.spec.enforce) this.#enforced--;
@@ -181,6 +197,8 @@ export class BudgetTracker {
     const done = seeded.then(
       (rows) => {
         this.#unseeded.delete(state);
+        // What waits was counted after the state was made: the ledger's rows are of before.
+        this.#settle();
         // The window moved on while the ledger was read: what it said is of the old one.
         if (state.windowStart !== windowStart) return;
         let before = 0;
@@ -215,7 +233,7 @@ export class BudgetTracker {
   async sync(read: FleetRead): Promise<void> {
     const states = this.states().filter((s) => s.cycle !== null && !this.#unseeded.has(s));
     if (states.length === 0) return;
-    const alerts = await catchUp(states, read, this.#clock);
+    const alerts = await catchUp(states, read, this.#clock, this.#settleAll);
     if (alerts.length > 0) this.#onAlerts?.(alerts);
   }
 
@@ -285,6 +303,8 @@ export class BudgetTracker {
    * quiet, the next look waits until the map has doubled, so a sweep costs O(1) a new value.
    */
   #sweep(b: Budget, perValue: Map<string, BudgetState>, now: number): void {
+    // A state whose records wait would look unused.
+    this.#settle();
     for (const [v, state] of perValue) {
       if (state.reserved !== 0) continue;
       state.roll(now);
@@ -296,10 +316,22 @@ export class BudgetTracker {
     this.#routes.clear();
   }
 
-  /** Counts one record; returns the alerts it raised (each level once per window). */
+  /**
+   * Counts one record; returns the alerts it raised (each level once per window). A record that
+   * cannot raise one may wait to be added to its states with others of its subject (PendingSpend):
+   * the states' numbers are current when read through the tracker (`states`, `check`, `sync`).
+   */
   spend(s: Spend, runId: string | null): Alert[] | undefined {
-    let alerts: Alert[] | undefined;
+    // Small, so that callers inline it: most records end here.
+    return this.#pending.take(s, runId, this.#looksAt) ? undefined : this.#count(s, runId);
+  }
+
+  /** Counts a record that does not join its waiting subject: see spend. */
+  #count(s: Spend, runId: string | null): Alert[] | undefined {
     const states = this.#route(s, runId);
+    if (this.#pending.open(s, runId, states, this.#settleAll)) return undefined;
+    this.#settle();
+    let alerts: Alert[] | undefined;
     const ts = s.timestamp;
     for (let i = 0; i < states.length; i++) {
       const state = states[i] as BudgetState;
@@ -329,6 +361,13 @@ export class BudgetTracker {
     return alerts;
   }
 
+  /** Adds the records that wait to their states; an alert that makes (none should) goes to onAlerts. */
+  #settle(): void {
+    if (this.#pending.empty) return;
+    const alerts = this.#pending.settle(this.#clock());
+    if (alerts.length > 0) this.#onAlerts?.(alerts);
+  }
+
   /** True when some budget enforces (so instrumented calls must be checked). */
   get enforcing(): boolean {
     return this.#enforced > 0;
@@ -340,6 +379,7 @@ export class BudgetTracker {
    * (returned, for `settle`); otherwise the first budget without room is returned.
    */
   check(call: CallEstimate): { held: [BudgetState, number][] } | { blocked: BudgetState } {
+    this.#settle();
     const held: [BudgetState, number][] = [];
     const now = this.#clock();
     for (const b of this.#budgets) {
@@ -378,6 +418,7 @@ export class BudgetTracker {
 
   /** Every state, windows rolled to now. */
   states(): BudgetState[] {
+    this.#settle();
     const now = this.#clock();
     const out: BudgetState[] = [];
     for (const b of this.#budgets) {
