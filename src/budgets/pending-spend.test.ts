@@ -88,14 +88,27 @@ describe('records waiting to be added to their budgets', () => {
       () => T0,
     );
     t.add({ scope: 'global', limit: 100 });
-    for (let i = 0; i < 3; i++) t.spend(record(), null);
+    for (let i = 0; i < 5; i++) t.spend(record(), null);
     await t.sync(async (states) => {
       // Made while the ledger is read: not in what it says.
       t.spend(record({ costPicoUsd: 2 * USD }), null);
-      // The ledger: this process's $3 and another's $10.
-      return new Map(states.map((s) => [s, [[Math.floor(T0 / DAY), 13 * USD]] as [number, number][]]));
+      // The ledger: this process's $5 and another's $10.
+      return new Map(states.map((s) => [s, [[Math.floor(T0 / DAY), 15 * USD]] as [number, number][]]));
     });
-    expect(used(t)).toEqual({ 'global:all:usd': 15 * USD });
+    expect(used(t)).toEqual({ 'global:all:usd': 17 * USD });
+  });
+
+  it("leave room for the fleet's spending: after a sync, the record that reaches a threshold raises it", async () => {
+    const t = new BudgetTracker(() => [], () => T0);
+    t.add({ scope: 'global', limit: 100 });
+    for (let i = 0; i < 5; i++) t.spend(record(), null);
+    await t.sync(async (states) => {
+      t.spend(record(), null);
+      // Another process spent $70: $76 of $100 in all, $4 below the warning.
+      return new Map(states.map((s) => [s, [[Math.floor(T0 / DAY), 75 * USD]] as [number, number][]]));
+    });
+    expect(levels(t.spend(record({ costPicoUsd: 3 * USD }), null))).toEqual([]);
+    expect(levels(t.spend(record({ costPicoUsd: 2 * USD }), null))).toEqual(['global:all:warning']);
   });
 
   it("are added before a user's usage read late from the ledger, and a threshold the two reach together is alerted", async () => {
@@ -141,7 +154,7 @@ describe('records waiting to be added to their budgets', () => {
       () => T0,
     );
     t.add({ scope: 'global', limit: 100 });
-    for (let i = 0; i < 3; i++) expect(t.spend(record(), null)).toBeUndefined();
+    for (let i = 0; i < 5; i++) expect(t.spend(record(), null)).toBeUndefined();
     // The limit lowered in the window: the ledger's $50 of $60 is past the warning, which the next record raises.
     t.add({ scope: 'global', limit: 60 });
     expect(levels(t.spend(record(), null))).toEqual(['global:all:warning']);
@@ -175,18 +188,30 @@ describe('records waiting to be added to their budgets', () => {
     }
     const next = random(7);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] as T;
-    for (let i = 0; i < 3_000; i++) {
-      now += Math.floor(next() * 120_000);
+    // Most records come from three subjects (so that theirs wait long), the rest from every mix.
+    const hot = [
+      { provider: 'openai', userId: 'u1', apiKeyId: 'k1', agent: 'planner', run: 'r1' },
+      { provider: 'openai', userId: 'u2', apiKeyId: 'k1', agent: 'planner', run: 'r1' },
+      { provider: 'anthropic', userId: 'u3', apiKeyId: 'k2', agent: null, run: null },
+    ];
+    for (let i = 0; i < 4_000; i++) {
+      now += Math.floor(next() * 90_000);
+      const { run, ...subject } =
+        next() < 0.8
+          ? pick(hot)
+          : {
+              provider: pick(['openai', 'openai', 'anthropic']),
+              userId: pick(['u1', 'u2', 'u3', 'u4', null]),
+              apiKeyId: pick(['k1', 'k2', null]),
+              agent: pick(['planner', 'writer', null]),
+              run: pick(['r1', null]),
+            };
       const r = record({
         timestamp: now,
-        provider: pick(['openai', 'openai', 'anthropic']),
-        userId: pick(['u1', 'u2', 'u3', 'u4', null]),
-        apiKeyId: pick(['k1', 'k2', null]),
-        agent: pick(['planner', 'writer', null]),
+        ...subject,
         costPicoUsd: pick([null, 0, Math.floor(next() * 0.2 * USD)]),
         totalTokens: pick([null, Math.floor(next() * 900)]),
       });
-      const run = pick(['r1', null]);
       const a = waiting.spend(r, run);
       const b = atOnce.spend(r, run);
       expect(levels(a), `record ${i}`).toEqual(levels(b));

@@ -31,7 +31,7 @@ interface Waiting {
 
 /** Subjects that wait at most, before all are added. */
 const MAX_WAITING = 8;
-/** Below this many records a subject when waiting subjects are added for want of room, waiting is not worth it... */
+/** Fewer records than this a subject, when what waits is added, and waiting was not worth it... */
 const MIN_RECORDS = 4;
 /** ...and records are counted at once for this many records. */
 const PAUSE = 4096;
@@ -68,12 +68,13 @@ export class PendingSpend {
 
   /** Adds `s` to its subject's sums when it waits and `s` may; false when `s` must be counted otherwise. */
   take(s: Spend, runId: string | null, l: LooksAt): boolean {
+    const waiting = this.#waiting;
+    if (waiting.length === 0) return false;
     // Units are never negative (records are validated): taking them only shrinks the room.
     const pico = s.costPicoUsd ?? 0;
     const tokens = s.totalTokens ?? 0;
     const ts = s.timestamp;
     if (!(pico < this.#roomPico && tokens < this.#roomTokens && ts >= this.#from && ts < this.#to)) return false;
-    const waiting = this.#waiting;
     for (let i = 0; i < waiting.length; i++) {
       const w = waiting[i] as Waiting;
       if (
@@ -98,15 +99,19 @@ export class PendingSpend {
 
   /**
    * Lets `s`'s subject wait, `s` first, when `s` may (see the class): `states` are those it counts
-   * against, none of a rolling window. False when `s` must be counted at once (after `settle`).
-   * May add every waiting subject first, to make room for this one (`settle` gives the alerts).
+   * against (a subject with a rolling window never waits). False when `s` must be counted at once,
+   * after what waits. May have the tracker add every waiting subject first (`settle`), to make room.
    */
   open(s: Spend, runId: string | null, states: readonly BudgetState[], settle: () => void): boolean {
-    if (!this.#enabled) return false;
+    // Small, so that the tracker inlines it: while waiting is paused, records pass here.
     if (this.#paused > 0) {
       this.#paused--;
       return false;
     }
+    return this.#enabled && this.#open(s, runId, states, settle);
+  }
+
+  #open(s: Spend, runId: string | null, states: readonly BudgetState[], settle: () => void): boolean {
     const pico = s.costPicoUsd ?? 0;
     const tokens = s.totalTokens ?? 0;
     const ts = s.timestamp;
@@ -128,12 +133,8 @@ export class PendingSpend {
     }
     if (!(roomPico > 0 && roomTokens > 0)) return false;
     if (this.#waiting.length >= MAX_WAITING) {
-      // Subjects come and go faster than they repeat: waiting costs more than it saves for a while.
-      let records = 0;
-      for (const w of this.#waiting) records += w.records;
-      if (records < MIN_RECORDS * this.#waiting.length) this.#paused = PAUSE;
       settle();
-      return this.#paused === 0 && this.open(s, runId, states, settle);
+      return this.#paused === 0 && this.#open(s, runId, states, settle);
     }
     this.#roomPico = roomPico;
     this.#roomTokens = roomTokens;
@@ -163,7 +164,9 @@ export class PendingSpend {
   settle(now: number): Alert[] {
     const waiting = this.#waiting;
     let alerts: Alert[] | undefined;
+    let records = 0;
     for (const w of waiting) {
+      records += w.records;
       for (const state of w.states) {
         const units = state.usd ? w.pico : w.tokens;
         if (units === 0) continue;
@@ -176,6 +179,9 @@ export class PendingSpend {
         state.fired = level;
       }
     }
+    // Subjects that come and go faster than they repeat, or reads as frequent as records (an
+    // enforcement check before each call): waiting costs more than it saves, for a while.
+    if (records < MIN_RECORDS * waiting.length) this.#paused = PAUSE;
     waiting.length = 0;
     this.#roomPico = Number.POSITIVE_INFINITY;
     this.#roomTokens = Number.POSITIVE_INFINITY;
@@ -189,6 +195,8 @@ export class PendingSpend {
 function toNextThreshold(state: BudgetState): number {
   const used = state.used;
   let next = Number.POSITIVE_INFINITY;
-  for (const t of [state.warnAt, state.critAt, state.limitUnits]) if (t > used && t < next) next = t;
+  if (state.warnAt > used) next = state.warnAt;
+  if (state.critAt > used && state.critAt < next) next = state.critAt;
+  if (state.limitUnits > used && state.limitUnits < next) next = state.limitUnits;
   return next - used;
 }
