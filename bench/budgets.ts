@@ -38,7 +38,9 @@ export async function benchBudgets(): Promise<Result[]> {
   clearInterval(alive);
   if (count === undefined || !holdTokenizerLoaded()) throw new Error('bench: js-tiktoken is not installed');
   // The same five budgets in a BudgetTracker of their own, counting the records record() makes:
-  // what the budget logic costs on its own, beside what it adds inside record().
+  // what the budget logic costs on its own, beside what it adds inside record(). Nothing reads
+  // the states meanwhile, so these records wait to be added (budgets/pending-spend.ts), as most
+  // do in an app that is scraped every few seconds.
   const tracker = new BudgetTracker(() => new Map());
   tracker.add({ scope: 'provider', scopeId: 'openai', limit: big, unit: 'usd', limitType: 'monthly_limit', enforce: true });
   tracker.add({ scope: 'user', scopeId: '*', limit: big, enforce: true });
