@@ -82,16 +82,16 @@ function maxTokensOf(body: Record<string, unknown>): number {
   return DEFAULT_OUTPUT_ESTIMATE;
 }
 
-/**
- * Budgets as the monitor runs them: the tracker, alert listeners and history, enforcement before
- * instrumented calls, and the gauges the metrics export.
- */
 /** The run a record was made in (its metadata's run_id), null outside one. */
 function runOf(u: Readonly<UsageRecord>): string | null {
   const run = u.metadata === null ? undefined : u.metadata.run_id;
   return typeof run === 'string' ? run : null;
 }
 
+/**
+ * Budgets as the monitor runs them: the tracker, alert listeners and history, enforcement before
+ * instrumented calls, and the gauges the metrics export.
+ */
 export class Budgets {
   readonly tracker: BudgetTracker;
   readonly #listeners = new Set<(alert: Alert) => void>();
