@@ -99,7 +99,10 @@ describe('records waiting to be added to their budgets', () => {
   });
 
   it("leave room for the fleet's spending: after a sync, the record that reaches a threshold raises it", async () => {
-    const t = new BudgetTracker(() => [], () => T0);
+    const t = new BudgetTracker(
+      () => [],
+      () => T0,
+    );
     t.add({ scope: 'global', limit: 100 });
     for (let i = 0; i < 5; i++) t.spend(record(), null);
     await t.sync(async (states) => {
