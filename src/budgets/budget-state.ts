@@ -1,5 +1,5 @@
 import { DAY_MS } from '../time.ts';
-import type { Alert, BudgetIdentity, BudgetSpec } from './budget-spec.ts';
+import type { Alert, BudgetIdentity, BudgetSpec, Spend } from './budget-spec.ts';
 import { type BillingCycle, DEFAULT_CYCLE, DEFAULT_THRESHOLDS, type Thresholds, windowAt } from './limits.ts';
 
 const LEVELS = ['ok', 'warning', 'critical', 'exceeded'] as const;
@@ -137,6 +137,64 @@ export function alertOf(b: BudgetState, level: number, now: number): Alert {
 /** The alert level (0 none, 1 warning, 2 critical, 3 exceeded) of `used` units of a state. */
 export function levelOfUnits(state: BudgetState, used: number): number {
   return used >= state.limitUnits ? 3 : used >= state.critAt ? 2 : used >= state.warnAt ? 1 : 0;
+}
+
+/**
+ * Counts a record against `states` at once; returns the alerts it raised (each level once per
+ * window, lowest first). `clock` decides whether a window really moved on; alerts are dated by it
+ * when `ownClock` (a clock of the caller's), else by the record's timestamp.
+ */
+export function countNow(states: readonly BudgetState[], s: Spend, clock: () => number, ownClock: boolean): Alert[] | undefined {
+  let alerts: Alert[] | undefined;
+  const ts = s.timestamp;
+  for (let i = 0; i < states.length; i++) {
+    const state = states[i] as BudgetState;
+    // A record past the window's end (runs have none): the clock says whether the window really
+    // moved on (a record dated in the future must not reset this month's spending). Old records
+    // never take a window back; they count only if they fall inside it.
+    if (ts >= state.windowEnd) {
+      state.roll(clock());
+      if (ts >= state.windowEnd) continue;
+    }
+    if (ts < state.windowStart) continue;
+    const units = state.usd ? s.costPicoUsd : s.totalTokens;
+    if (units === null || units === 0) continue;
+    const used = state.add(units, ts);
+    state.lastAt = ts;
+    if (used < state.warnAt) continue;
+    const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
+    if (level > state.fired) {
+      // A record that jumps past several thresholds raises each of them, lowest first: a
+      // listener waiting for the warning (or routing on level) must not miss it.
+      const at = ownClock ? clock() : ts;
+      alerts ??= [];
+      for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
+      state.fired = level;
+    }
+  }
+  return alerts;
+}
+
+/**
+ * Adds what the ledger held before `state` was made (`rows`, per UTC day number), read after
+ * records counted meanwhile. What the ledger alone reached was alerted when it was recorded (maybe
+ * by another process); a crossing that those records make with it is returned, dated `clock()`.
+ */
+export function addLateSeed(state: BudgetState, rows: Iterable<[day: number, units: number]>, clock: () => number): Alert[] {
+  let before = 0;
+  for (const [day, units] of rows) {
+    state.add(units, day * DAY_MS);
+    before += units;
+  }
+  const from = Math.max(state.fired, levelOfUnits(state, before));
+  const level = levelOfUnits(state, state.used);
+  state.fired = Math.max(from, level);
+  const alerts: Alert[] = [];
+  if (level > from) {
+    const at = clock();
+    for (let l = from + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
+  }
+  return alerts;
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   type Spend,
   type Subject,
 } from './budget-spec.ts';
-import { alertOf, BudgetState, levelOfUnits, type Seeder } from './budget-state.ts';
+import { addLateSeed, BudgetState, countNow, levelOfUnits, type Seeder } from './budget-state.ts';
 import { catchUp, type FleetRead } from './fleet-sync.ts';
 import { PendingSpend } from './pending-spend.ts';
 
@@ -201,22 +201,8 @@ export class BudgetTracker {
         this.#settle();
         // The window moved on while the ledger was read: what it said is of the old one.
         if (state.windowStart !== windowStart) return;
-        let before = 0;
-        for (const [day, units] of rows) {
-          state.add(units, day * DAY_MS);
-          before += units;
-        }
-        // What the ledger alone reached was alerted when it was recorded (maybe by another
-        // process); a crossing that the records counted meanwhile make with it is alerted now.
-        const from = Math.max(state.fired, levelOfUnits(state, before));
-        const level = levelOfUnits(state, state.used);
-        state.fired = Math.max(from, level);
-        if (level > from && this.#onAlerts !== undefined) {
-          const at = this.#clock();
-          const alerts: Alert[] = [];
-          for (let l = from + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
-          this.#onAlerts(alerts);
-        }
+        const alerts = addLateSeed(state, rows, this.#clock);
+        if (alerts.length > 0) this.#onAlerts?.(alerts);
       },
       () => {
         this.#unseeded.delete(state);
@@ -331,34 +317,7 @@ export class BudgetTracker {
     const states = this.#route(s, runId);
     if (this.#pending.open(s, runId, states, this.#settleAll)) return undefined;
     this.#settle();
-    let alerts: Alert[] | undefined;
-    const ts = s.timestamp;
-    for (let i = 0; i < states.length; i++) {
-      const state = states[i] as BudgetState;
-      // A record past the window's end (runs have none): the clock says whether the window really
-      // moved on (a record dated in the future must not reset this month's spending). Old records
-      // never take a window back; they count only if they fall inside it.
-      if (ts >= state.windowEnd) {
-        state.roll(this.#clock());
-        if (ts >= state.windowEnd) continue;
-      }
-      if (ts < state.windowStart) continue;
-      const units = state.usd ? s.costPicoUsd : s.totalTokens;
-      if (units === null || units === 0) continue;
-      const used = state.add(units, ts);
-      state.lastAt = ts;
-      if (used < state.warnAt) continue;
-      const level = state.used >= state.limitUnits ? 3 : state.used >= state.critAt ? 2 : 1;
-      if (level > state.fired) {
-        // A record that jumps past several thresholds raises each of them, lowest first: a
-        // listener waiting for the warning (or routing on level) must not miss it.
-        const at = this.#ownClock ? this.#clock() : ts;
-        alerts ??= [];
-        for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
-        state.fired = level;
-      }
-    }
-    return alerts;
+    return countNow(states, s, this.#clock, this.#ownClock);
   }
 
   /** Adds the records that wait to their states; an alert that makes (none should) goes to onAlerts. */
