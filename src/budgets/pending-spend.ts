@@ -1,27 +1,13 @@
 import type { Alert, Spend } from './budget-spec.ts';
 import { alertOf, type BudgetState, levelOfUnits } from './budget-state.ts';
-
-/** Which parts of a record some budget looks at, beside the user (see BudgetTracker). */
-export interface LooksAt {
-  provider: boolean;
-  model: boolean;
-  apiKeyId: boolean;
-  agent: boolean;
-  runId: boolean;
-}
+import { fits, type LooksAt, type Route } from './route.ts';
 
 /**
- * Records of one subject (a user, and the key, provider, model, agent and run the budgets look
- * at) counted but not yet added to the states they count against: their sums, added at once.
+ * Records of one subject (a user, and the route the budgets resolved for it) counted but not yet
+ * added to the states they count against: their sums, added at once.
  */
-interface Waiting {
+interface Waiting extends Route {
   userId: string | null;
-  provider: string;
-  model: string;
-  apiKeyId: string | null;
-  agent: string | null;
-  runId: string | null;
-  states: readonly BudgetState[];
   pico: number;
   tokens: number;
   /** The timestamp of the last record here (each state's lastAt once added). */
@@ -83,14 +69,7 @@ export class PendingSpend {
     const chain = this.#slots[slotOf(s.userId)] as Waiting[];
     for (let i = 0; i < chain.length; i++) {
       const w = chain[i] as Waiting;
-      if (
-        w.userId === s.userId &&
-        (!l.provider || w.provider === s.provider) &&
-        (!l.apiKeyId || w.apiKeyId === s.apiKeyId) &&
-        (!l.runId || w.runId === runId) &&
-        (!l.model || w.model === s.model) &&
-        (!l.agent || w.agent === s.agent)
-      ) {
+      if (w.userId === s.userId && fits(w, s, runId, l)) {
         this.#roomPico -= pico;
         this.#roomTokens -= tokens;
         w.pico += pico;

@@ -12,6 +12,7 @@ import {
 import { addLateSeed, BudgetState, countNow, levelOfUnits, type Seeder } from './budget-state.ts';
 import { catchUp, type FleetRead } from './fleet-sync.ts';
 import { PendingSpend } from './pending-spend.ts';
+import { fits, type LooksAt, type Route } from './route.ts';
 
 // Scopes as small integers (their place in BUDGET_SCOPES), for the hot path's switch (local consts, not imports).
 const GLOBAL = BUDGET_SCOPES.indexOf('global');
@@ -22,20 +23,6 @@ const TEAM = BUDGET_SCOPES.indexOf('team');
 const AGENT = BUDGET_SCOPES.indexOf('agent');
 const MODEL = BUDGET_SCOPES.indexOf('model');
 const RUN = BUDGET_SCOPES.indexOf('run');
-
-/**
- * The states the records of one user count against, as last resolved, and the rest of the subject
- * they were resolved for: a user's next record with the same key, provider, model, agent and run
- * (those some budget looks at) counts against the same states without resolving them again.
- */
-interface Route {
-  provider: string;
-  model: string;
-  apiKeyId: string | null;
-  agent: string | null;
-  runId: string | null;
-  states: BudgetState[];
-}
 
 /** Routes kept (one per user seen lately) before they are all dropped and resolved again. */
 const MAX_ROUTES = 10_000;
@@ -53,7 +40,7 @@ export class BudgetTracker {
   /** Resolved states per user id (null: records without one); see Route. Emptied whenever budgets or states change. */
   readonly #routes = new Map<string | null, Route>();
   /** Which parts of a record some budget looks at (beside the user, the routes' key): a route checks only those. */
-  #looksAt = { provider: false, model: false, apiKeyId: false, agent: false, runId: false };
+  #looksAt: LooksAt = { provider: false, model: false, apiKeyId: false, agent: false, runId: false };
   /** Records counted but not yet added to their states (see PendingSpend): every read of the states adds them first. */
   readonly #pending: PendingSpend;
   readonly #settleAll = (): void => this.#settle();
@@ -151,19 +138,9 @@ export class BudgetTracker {
   }
 
   /** The states a record of `s` counts against: its user's route when it still fits, else resolved again. */
-  #route(s: Subject, runId: string | null): BudgetState[] {
+  #route(s: Subject, runId: string | null): readonly BudgetState[] {
     const r = this.#routes.get(s.userId);
-    const l = this.#looksAt;
-    if (
-      r !== undefined &&
-      (!l.provider || r.provider === s.provider) &&
-      (!l.apiKeyId || r.apiKeyId === s.apiKeyId) &&
-      (!l.runId || r.runId === runId) &&
-      (!l.model || r.model === s.model) &&
-      (!l.agent || r.agent === s.agent)
-    ) {
-      return r.states;
-    }
+    if (r !== undefined && fits(r, s, runId, this.#looksAt)) return r.states;
     const states: BudgetState[] = [];
     for (const b of this.#budgets) {
       const state = this.#stateFor(b, s, runId, false);
