@@ -134,6 +134,15 @@ export function alertOf(b: BudgetState, level: number, now: number): Alert {
   };
 }
 
+/**
+ * Adds to `out` the alert of each level above the highest `state` has alerted, up to `level`
+ * (1 warning, 2 critical, 3 exceeded), lowest first and dated `at`, and makes `level` the highest.
+ */
+export function raiseTo(state: BudgetState, level: number, at: number, out: Alert[]): void {
+  for (let l = state.fired + 1; l <= level; l++) out.push(alertOf(state, l, at));
+  if (level > state.fired) state.fired = level;
+}
+
 /** The alert level (0 none, 1 warning, 2 critical, 3 exceeded) of `used` units of a state. */
 export function levelOfUnits(state: BudgetState, used: number): number {
   return used >= state.limitUnits ? 3 : used >= state.critAt ? 2 : used >= state.warnAt ? 1 : 0;
@@ -166,10 +175,8 @@ export function countNow(states: readonly BudgetState[], s: Spend, clock: () => 
     if (level > state.fired) {
       // A record that jumps past several thresholds raises each of them, lowest first: a
       // listener waiting for the warning (or routing on level) must not miss it.
-      const at = ownClock ? clock() : ts;
       alerts ??= [];
-      for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
-      state.fired = level;
+      raiseTo(state, level, ownClock ? clock() : ts, alerts);
     }
   }
   return alerts;
@@ -186,14 +193,10 @@ export function addLateSeed(state: BudgetState, rows: Iterable<[day: number, uni
     state.add(units, day * DAY_MS);
     before += units;
   }
-  const from = Math.max(state.fired, levelOfUnits(state, before));
+  state.fired = Math.max(state.fired, levelOfUnits(state, before));
   const level = levelOfUnits(state, state.used);
-  state.fired = Math.max(from, level);
   const alerts: Alert[] = [];
-  if (level > from) {
-    const at = clock();
-    for (let l = from + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
-  }
+  if (level > state.fired) raiseTo(state, level, clock(), alerts);
   return alerts;
 }
 

@@ -1,5 +1,5 @@
 import type { Alert } from './budget-spec.ts';
-import { alertOf, type BudgetState, levelOfUnits } from './budget-state.ts';
+import { type BudgetState, levelOfUnits, raiseTo } from './budget-state.ts';
 
 /**
  * The window's spending of each state as the shared ledger holds it (every process's records),
@@ -48,9 +48,7 @@ export async function catchUp(states: readonly BudgetState[], read: FleetRead, c
     }
     state.used = Math.max(0, state.used + total - then.used);
     const level = levelOfUnits(state, state.used);
-    if (level <= state.fired) return;
-    for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, at));
-    state.fired = level;
+    raiseTo(state, level, at, alerts);
   });
   return alerts;
 }

@@ -1,5 +1,5 @@
 import type { Alert, Spend } from './budget-spec.ts';
-import { alertOf, type BudgetState, levelOfUnits } from './budget-state.ts';
+import { type BudgetState, levelOfUnits, raiseTo } from './budget-state.ts';
 import { fits, type LooksAt, type Route } from './route.ts';
 
 /**
@@ -162,8 +162,7 @@ export class PendingSpend {
         const level = levelOfUnits(state, state.used);
         if (level <= state.fired) continue;
         alerts ??= [];
-        for (let l = state.fired + 1; l <= level; l++) alerts.push(alertOf(state, l, now));
-        state.fired = level;
+        raiseTo(state, level, now, alerts);
       }
     }
     // Subjects that come and go faster than they repeat, or reads as frequent as records (an
