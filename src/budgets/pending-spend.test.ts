@@ -27,6 +27,29 @@ function record(over: Partial<Spend> = {}): Spend {
 const used = (t: BudgetTracker) => Object.fromEntries(t.states().map((s) => [`${s.id.scope}:${s.id.scopeId}:${s.id.unit}`, s.used]));
 const levels = (alerts: readonly Alert[] | undefined) => (alerts ?? []).map((a) => `${a.budget.scope}:${a.budget.scopeId}:${a.level}`);
 
+/** A tracker with no ledger behind it, at T0. */
+const tracker = () =>
+  new BudgetTracker(
+    () => [],
+    () => T0,
+  );
+
+/** What a fleet read says each state's window holds: `usd` in all, today. */
+const ledgerHolds = (states: readonly BudgetState[], usd: number) =>
+  new Map(states.map((s) => [s, [[Math.floor(T0 / DAY), usd * USD]] as [number, number][]]));
+
+/** A global $100 budget with five $1 records waiting, synced with a read during which `meanwhile` runs and that says the ledger holds `usd`. */
+async function syncedAfterFive(meanwhile: (t: BudgetTracker) => void, usd: number): Promise<BudgetTracker> {
+  const t = tracker();
+  t.add({ scope: 'global', limit: 100 });
+  for (let i = 0; i < 5; i++) t.spend(record(), null);
+  await t.sync(async (states) => {
+    meanwhile(t);
+    return ledgerHolds(states, usd);
+  });
+  return t;
+}
+
 /** A small linear congruential generator: the same "random" records on every run. */
 function random(seed: number): () => number {
   let x = seed;
@@ -38,10 +61,7 @@ function random(seed: number): () => number {
 
 describe('records waiting to be added to their budgets', () => {
   it('raise each alert on the record that reaches the threshold, with records of other subjects waiting on the same budget', () => {
-    const t = new BudgetTracker(
-      () => [],
-      () => T0,
-    );
+    const t = tracker();
     t.add({ scope: 'provider', scopeId: 'openai', limit: 10 });
     t.add({ scope: 'user', scopeId: '*', limit: 100 });
     const got: string[][] = [];
@@ -71,10 +91,7 @@ describe('records waiting to be added to their budgets', () => {
   });
 
   it('are seen by an enforcement check', () => {
-    const t = new BudgetTracker(
-      () => [],
-      () => T0,
-    );
+    const t = tracker();
     t.add({ scope: 'user', scopeId: 'u1', limit: 10, enforce: true });
     for (let i = 0; i < 7; i++) t.spend(record(), null);
     const estimate = { provider: 'openai', model: 'gpt-4o', userId: 'u1', apiKeyId: 'k1', agent: 'a', runId: null, tokens: 10 };
@@ -83,33 +100,14 @@ describe('records waiting to be added to their budgets', () => {
   });
 
   it('are counted once by a fleet sync, those made while the ledger is read included', async () => {
-    const t = new BudgetTracker(
-      () => [],
-      () => T0,
-    );
-    t.add({ scope: 'global', limit: 100 });
-    for (let i = 0; i < 5; i++) t.spend(record(), null);
-    await t.sync(async (states) => {
-      // Made while the ledger is read: not in what it says.
-      t.spend(record({ costPicoUsd: 2 * USD }), null);
-      // The ledger: this process's $5 and another's $10.
-      return new Map(states.map((s) => [s, [[Math.floor(T0 / DAY), 15 * USD]] as [number, number][]]));
-    });
+    // Made while the ledger is read, so not in what it says: this process's $5 and another's $10.
+    const t = await syncedAfterFive((t) => t.spend(record({ costPicoUsd: 2 * USD }), null), 15);
     expect(used(t)).toEqual({ 'global:all:usd': 17 * USD });
   });
 
   it("leave room for the fleet's spending: after a sync, the record that reaches a threshold raises it", async () => {
-    const t = new BudgetTracker(
-      () => [],
-      () => T0,
-    );
-    t.add({ scope: 'global', limit: 100 });
-    for (let i = 0; i < 5; i++) t.spend(record(), null);
-    await t.sync(async (states) => {
-      t.spend(record(), null);
-      // Another process spent $70: $76 of $100 in all, $4 below the warning.
-      return new Map(states.map((s) => [s, [[Math.floor(T0 / DAY), 75 * USD]] as [number, number][]]));
-    });
+    // Another process spent $70: $76 of $100 in all, $4 below the warning.
+    const t = await syncedAfterFive((t) => t.spend(record(), null), 75);
     expect(levels(t.spend(record({ costPicoUsd: 3 * USD }), null))).toEqual([]);
     expect(levels(t.spend(record({ costPicoUsd: 2 * USD }), null))).toEqual(['global:all:warning']);
   });
@@ -133,10 +131,7 @@ describe('records waiting to be added to their budgets', () => {
   });
 
   it('let go of no per-user state that only waiting records have used', () => {
-    const t = new BudgetTracker(
-      () => [],
-      () => T0,
-    );
+    const t = tracker();
     t.add({ scope: 'user', scopeId: '*', limit: 1_000, enforce: true });
     // 9,999 users seen by enforcement checks (a state each, nothing used)...
     const estimate = { provider: 'openai', model: 'gpt-4o', apiKeyId: 'k1', agent: 'a', runId: null, costPico: 1, tokens: 1 };
